@@ -1,0 +1,90 @@
+/**
+ * Messages between the extension host and the panel webview, with the validation the host applies
+ * to everything the webview sends (a webview is untrusted input).
+ */
+import type { AttentionResult, HeadVectors } from './types';
+
+export type HostToWebview =
+  /** A new result replaces whatever the panel shows. `resultId` identifies it in later messages. */
+  | { type: 'result'; resultId: number; result: AttentionResult }
+  /** Work is under way (shown in the panel while the notification shows progress). */
+  | { type: 'busy'; message: string }
+  /** The editor cursor moved into token `index` of the analyzed text (null: outside it). */
+  | { type: 'cursorToken'; resultId: number; index: number | null }
+  /** The document changed under the analyzed range. */
+  | { type: 'stale'; resultId: number; stale: boolean }
+  /** Answer to `requestHeadVectors`. */
+  | { type: 'headVectors'; resultId: number; vectors: HeadVectors }
+  /** Something failed (shown in the panel as well as in a notification). */
+  | { type: 'error'; message: string };
+
+export type ExportFormat = 'png' | 'svg' | 'json' | 'npy';
+
+export type WebviewToHost =
+  /** The webview has loaded and wants the current result (if any). */
+  | { type: 'ready' }
+  /** Select token `index` in the editor (a cell passes the key as index and the query as queryIndex). */
+  | { type: 'revealToken'; resultId: number; index: number; queryIndex?: number }
+  /** A query token is focused: paint the editor with its row of weights (length n), or clear (null). */
+  | { type: 'focusQuery'; resultId: number; index: number | null; weights?: number[] }
+  /** Ask for q, k, v of a layer and head (step-by-step view). */
+  | { type: 'requestHeadVectors'; resultId: number; layer: number; head: number }
+  /** Save an export through a save dialog. `data` is base64 for binary formats, text otherwise. */
+  | { type: 'export'; format: ExportFormat; data: string; suggestedName: string }
+  /** Put an image (PNG, base64) on the clipboard where the platform allows. */
+  | { type: 'copyImage'; data: string }
+  /** Copy a Python snippet reproducing the attentions with transformers. */
+  | { type: 'copyPython' }
+  /** Recompute after the document changed. */
+  | { type: 'recompute' };
+
+const EXPORT_FORMATS: readonly ExportFormat[] = ['png', 'svg', 'json', 'npy'];
+/** 200 MB of base64 is far beyond any export we make; refuse anything larger. */
+const MAX_EXPORT_CHARS = 200 * 1024 * 1024;
+
+function isIndex(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 1 << 24;
+}
+
+function isSafeFileName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 200 && !/[\\/:*?"<>|\u0000-\u001f]/.test(value);
+}
+
+/**
+ * Returns the message typed if it is well-formed, otherwise undefined. Range checks that need the
+ * current result (index < n) are the receiver's job; this only checks shape and types.
+ */
+export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const m = raw as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+    case 'copyPython':
+    case 'recompute':
+      return { type: m.type };
+    case 'revealToken':
+      if (!isIndex(m.resultId) || !isIndex(m.index)) return undefined;
+      if (m.queryIndex !== undefined && !isIndex(m.queryIndex)) return undefined;
+      return { type: 'revealToken', resultId: m.resultId, index: m.index, queryIndex: m.queryIndex as number | undefined };
+    case 'focusQuery': {
+      if (!isIndex(m.resultId)) return undefined;
+      if (m.index === null) return { type: 'focusQuery', resultId: m.resultId, index: null };
+      if (!isIndex(m.index) || !Array.isArray(m.weights) || m.weights.length > 1 << 16) return undefined;
+      if (!m.weights.every((w) => typeof w === 'number' && Number.isFinite(w))) return undefined;
+      return { type: 'focusQuery', resultId: m.resultId, index: m.index, weights: m.weights as number[] };
+    }
+    case 'requestHeadVectors':
+      if (!isIndex(m.resultId) || !isIndex(m.layer) || !isIndex(m.head)) return undefined;
+      return { type: 'requestHeadVectors', resultId: m.resultId, layer: m.layer, head: m.head };
+    case 'export':
+      if (!EXPORT_FORMATS.includes(m.format as ExportFormat)) return undefined;
+      if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
+      if (!isSafeFileName(m.suggestedName)) return undefined;
+      return { type: 'export', format: m.format as ExportFormat, data: m.data, suggestedName: m.suggestedName };
+    case 'copyImage':
+      if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
+      return { type: 'copyImage', data: m.data };
+    default:
+      return undefined;
+  }
+}
