@@ -1,0 +1,186 @@
+/**
+ * Transformer building blocks expressed as ONNX nodes. Activations are `[n, hidden]` for the token
+ * axis and `[heads, n, headDim]` inside attention; `n` stays symbolic so one session serves any
+ * text length.
+ */
+import { GraphBuilder } from './graph';
+
+/** Transposes a row-major `[rows, cols]` matrix (torch Linear weights are `[out, in]`; MatMul wants `[in, out]`). */
+export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c];
+  }
+  return out;
+}
+
+/** The tensors one attention layer exposes. */
+export interface AttentionOutputs {
+  /** `[heads, n, n]` softmax probabilities. */
+  probs: string;
+  /** `[n, heads * headDim]` weighted sum of values, before the output projection. */
+  context: string;
+}
+
+export class Nn {
+  constructor(readonly g: GraphBuilder) {}
+
+  add(a: string, b: string): string {
+    return this.g.op('Add', [a, b]);
+  }
+
+  mul(a: string, b: string): string {
+    return this.g.op('Mul', [a, b]);
+  }
+
+  /** x @ W^T + b for a torch Linear weight stored `[out, in]`. Returns the output and the `[in, out]` initializer. */
+  linear(x: string, weightOutIn: Float32Array, outDim: number, inDim: number, bias: Float32Array | undefined, hint: string): { y: string; weightInOut: string } {
+    const w = this.g.weight(`${hint}.weight`, transpose(weightOutIn, outDim, inDim), [inDim, outDim]);
+    return { y: this.matmulBias(x, w, bias, outDim, hint), weightInOut: w };
+  }
+
+  /** x @ W + b for a weight already stored `[in, out]` (GPT-2's Conv1D). */
+  linearInOut(x: string, weightInOut: Float32Array, inDim: number, outDim: number, bias: Float32Array | undefined, hint: string): { y: string; weightInOut: string } {
+    const w = this.g.weight(`${hint}.weight`, weightInOut, [inDim, outDim]);
+    return { y: this.matmulBias(x, w, bias, outDim, hint), weightInOut: w };
+  }
+
+  private matmulBias(x: string, w: string, bias: Float32Array | undefined, outDim: number, hint: string): string {
+    const y = this.g.op('MatMul', [x, w], {}, hint);
+    return bias ? this.g.op('Add', [y, this.g.weight(`${hint}.bias`, bias, [outDim])], {}, hint) : y;
+  }
+
+  layerNorm(x: string, weight: Float32Array, bias: Float32Array | undefined, eps: number, hint: string): string {
+    const dim = weight.length;
+    const inputs = [x, this.g.weight(`${hint}.weight`, weight, [dim])];
+    if (bias) inputs.push(this.g.weight(`${hint}.bias`, bias, [dim]));
+    return this.g.op('LayerNormalization', inputs, { axis: -1, epsilon: { float: eps } }, hint);
+  }
+
+  /**
+   * RMS norm: x / sqrt(mean(x²) + eps) * (offset + w). Gemma stores w so that the scale is (1 + w),
+   * T5 and Llama use w itself.
+   */
+  rmsNorm(x: string, weight: Float32Array, eps: number, hint: string, offset = 0): string {
+    const meanSquare = this.g.op('ReduceMean', [this.g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const rms = this.g.op('Sqrt', [this.g.op('Add', [meanSquare, this.g.scalar(eps)])]);
+    const normed = this.g.op('Div', [x, rms]);
+    const scale = offset === 0 ? weight : weight.map((w) => w + offset);
+    return this.g.op('Mul', [normed, this.g.weight(`${hint}.weight`, scale, [weight.length])], {}, hint);
+  }
+
+  gelu(x: string, kind: 'erf' | 'tanh'): string {
+    const half = this.g.scalar(0.5);
+    const one = this.g.scalar(1);
+    if (kind === 'erf') {
+      const erf = this.g.op('Erf', [this.g.op('Mul', [x, this.g.scalar(Math.SQRT1_2)])]);
+      return this.g.op('Mul', [this.g.op('Mul', [x, half]), this.g.op('Add', [erf, one])]);
+    }
+    // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), GPT-2's "gelu_new" and Gemma's "gelu_pytorch_tanh".
+    const cube = this.g.op('Mul', [this.g.op('Mul', [x, x]), x]);
+    const inner = this.g.op('Mul', [this.g.op('Add', [x, this.g.op('Mul', [cube, this.g.scalar(0.044715)])]), this.g.scalar(Math.sqrt(2 / Math.PI))]);
+    return this.g.op('Mul', [this.g.op('Mul', [x, half]), this.g.op('Add', [this.g.op('Tanh', [inner]), one])]);
+  }
+
+  silu(x: string): string {
+    return this.g.op('Mul', [x, this.g.op('Sigmoid', [x])]);
+  }
+
+  /** The activation named by a config's `hidden_act`. */
+  activation(x: string, name: string): string {
+    switch (name) {
+      case 'gelu':
+        return this.gelu(x, 'erf');
+      case 'gelu_new':
+      case 'gelu_pytorch_tanh':
+      case 'gelu_fast':
+        return this.gelu(x, 'tanh');
+      case 'silu':
+      case 'swish':
+        return this.silu(x);
+      case 'relu':
+        return this.g.op('Relu', [x]);
+      default:
+        throw new Error(`Activation "${name}" is not supported`);
+    }
+  }
+
+  /** `[n, heads·d]` → `[heads, n, d]`. */
+  toHeads(x: string, heads: number, headDim: number): string {
+    const shaped = this.g.op('Reshape', [x, this.g.int64s([-1, heads, headDim])]);
+    return this.g.op('Transpose', [shaped], { perm: [1, 0, 2] });
+  }
+
+  /** `[heads, n, d]` → `[n, heads·d]`. */
+  fromHeads(x: string, heads: number, headDim: number): string {
+    const t = this.g.op('Transpose', [x], { perm: [1, 0, 2] });
+    return this.g.op('Reshape', [t, this.g.int64s([-1, heads * headDim])]);
+  }
+
+  /** Grouped-query attention: `[kvHeads, n, d]` → `[kvHeads·groups, n, d]`; query head h uses key/value head ⌊h / groups⌋. */
+  repeatKv(x: string, kvHeads: number, groups: number, headDim: number): string {
+    if (groups === 1) return x;
+    const expanded = this.g.op('Expand', [this.g.op('Unsqueeze', [x, this.g.int64s([1])]), this.g.int64s([kvHeads, groups, 1, 1])]);
+    return this.g.op('Reshape', [expanded, this.g.int64s([kvHeads * groups, -1, headDim])]);
+  }
+
+  /**
+   * Rotary embedding x·cos + rotate_half(x)·sin, with `cos`/`sin` `[n, headDim]` (ones and zeros past
+   * the rotary dimensions for partial rotary). rotate_half is a fixed signed permutation, applied as
+   * a MatMul with a ±1 matrix: exact, and no slicing in the graph.
+   */
+  rotary(x: string, cos: string, sin: string, headDim: number, rotaryDim: number): string {
+    const half = rotaryDim / 2;
+    const r = new Float32Array(headDim * headDim);
+    for (let i = 0; i < half; i++) {
+      r[(i + half) * headDim + i] = -1; // out[i] = -x[i + half]
+      r[i * headDim + i + half] = 1; // out[i + half] = x[i]
+    }
+    const rotated = this.g.op('MatMul', [x, this.g.weight('rotate_half', r, [headDim, headDim])]);
+    return this.g.op('Add', [this.g.op('Mul', [x, cos]), this.g.op('Mul', [rotated, sin])]);
+  }
+
+  /**
+   * Eager attention as transformers computes it: softmax(q·kᵀ·scale [softcap] + bias)·v.
+   * `bias` is an additive `[n, n]` or `[heads, n, n]` term (masks, relative positions).
+   */
+  attention(q: string, k: string, v: string, scale: number, bias: string | undefined, softcap: number | null): AttentionOutputs {
+    let scores = this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 2, 1] })], {}, 'scores');
+    if (scale !== 1) scores = this.g.op('Mul', [scores, this.g.scalar(scale)]);
+    if (softcap !== null) {
+      scores = this.g.op('Mul', [this.g.op('Tanh', [this.g.op('Div', [scores, this.g.scalar(softcap)])]), this.g.scalar(softcap)]);
+    }
+    if (bias) scores = this.g.op('Add', [scores, bias]);
+    const probs = this.g.op('Softmax', [scores], { axis: -1 }, 'probs');
+    return { probs, context: this.g.op('MatMul', [probs, v], {}, 'context') };
+  }
+
+  /**
+   * ‖f_h(x_j)‖ = ‖v_j^h W_O^h‖ per head and token (Kobayashi et al. 2020): `v` is `[heads, n, d]`
+   * (biases included), `outWeightInOut` the output projection's `[heads·d, out]` initializer, viewed
+   * as `[heads, d, out]` without a copy. Returns `[heads, n]`.
+   */
+  valueNorms(v: string, outWeightInOut: string, heads: number, headDim: number, outDim: number): string {
+    const perHead = this.g.op('Reshape', [outWeightInOut, this.g.int64s([heads, headDim, outDim])]);
+    const projected = this.g.op('MatMul', [v, perHead]);
+    return this.g.op('ReduceL2', [projected], { axes: [-1], keepdims: 0 }, 'value_norms');
+  }
+}
+
+/** Row-wise LayerNorm in TypeScript (embedding outputs are tiny; no graph needed). */
+export function layerNormRows(x: Float32Array, width: number, weight: Float32Array, bias: Float32Array | undefined, eps: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < x.length / width; r++) {
+    const row = x.subarray(r * width, (r + 1) * width);
+    let mean = 0;
+    for (let i = 0; i < width; i++) mean += row[i];
+    mean /= width;
+    let variance = 0;
+    for (let i = 0; i < width; i++) variance += (row[i] - mean) ** 2;
+    variance /= width;
+    const inv = 1 / Math.sqrt(variance + eps);
+    for (let i = 0; i < width; i++) out[r * width + i] = (row[i] - mean) * inv * weight[i] + (bias ? bias[i] : 0);
+  }
+  return out;
+}
