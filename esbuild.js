@@ -18,7 +18,7 @@ function listTests(dir) {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return listTests(full);
+    if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'fixtures' ? [] : listTests(full);
     return /\.(test|suite)\.ts$/.test(entry.name) || entry.name === 'index.ts' ? [full] : [];
   });
 }

@@ -51,6 +51,7 @@ function sessionOptions(): ort.InferenceSession.SessionOptions {
     executionMode: 'sequential',
     intraOpNumThreads: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
     interOpNumThreads: 1,
+    extra: process.env.AI_PREPACK === '1' ? {} : { session: { disable_prepacking: '1' } },
   };
 }
 

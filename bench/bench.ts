@@ -1,0 +1,105 @@
+/**
+ * `npm run bench`: load and analyze times, effective GFLOP/s and peak memory for seeded
+ * random-weight checkpoints of real shapes, against the throughput of a plain onnxruntime MatMul
+ * measured in the same run. Each model runs in its own child process so its peak RSS is its own.
+ * Options: --models bert-base,gpt2-small,qwen2.5-0.5b  --lengths 32,128,512  --runs 5  --dir <cache>
+ */
+import { execFileSync } from 'child_process';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { parseArgs } from 'util';
+import { AttentionModel } from '../src/engine/model';
+import { GraphBuilder } from '../src/engine/onnx/graph';
+import { benchText, bertBase, float32Bytes, gpt2Small, qwen25Half, writeCheckpoint, type BenchModel } from './checkpoints';
+
+const MODELS: Record<string, () => BenchModel> = { 'bert-base': bertBase, 'gpt2-small': gpt2Small, 'qwen2.5-0.5b': qwen25Half };
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Multiply-adds ×2 of one forward pass over n tokens, as the graph computes it. */
+function flops(m: AttentionModel, layerParams: number, n: number): number {
+  const { numLayers, numHeads, headDim, hiddenSize } = m.summary;
+  const perLayer = 2 * n * layerParams + 4 * numHeads * n * n * headDim + 2 * numHeads * n * headDim * hiddenSize;
+  return numLayers * perLayer;
+}
+
+async function matmulGflops(n: number, k: number, cols: number, runs: number): Promise<number> {
+  const g = new GraphBuilder();
+  const x = g.input('x', [n, k]);
+  const w = new Float32Array(k * cols).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
+  g.output('y', g.op('MatMul', [x, g.weight('w', w, [k, cols])]), [n, cols]);
+  const session = await ort.InferenceSession.create(g.toBytes('matmul'), { graphOptimizationLevel: 'all', intraOpNumThreads: os.availableParallelism(), interOpNumThreads: 1 });
+  const feed = { x: new ort.Tensor('float32', new Float32Array(n * k).fill(0.5), [n, k]) };
+  const times: number[] = [];
+  for (let r = 0; r < runs + 2; r++) {
+    const t = performance.now();
+    await session.run(feed);
+    if (r >= 2) times.push(performance.now() - t);
+  }
+  await session.release();
+  return (2 * n * k * cols) / (median(times) / 1000) / 1e9;
+}
+
+async function child(id: string, dir: string, lengths: number[], runs: number): Promise<void> {
+  const spec = MODELS[id]();
+  const folder = writeCheckpoint(spec, dir);
+  const t0 = performance.now();
+  const model = await AttentionModel.load(folder);
+  const loadMs = performance.now() - t0;
+  const layerParams = Object.entries(spec.tensors)
+    .filter(([name]) => /(layer|layers|h)\.0\./.test(name) && name.endsWith('weight') && spec.tensors[name].length === 2)
+    .reduce((sum, [, shape]) => sum + shape[0] * shape[1], 0);
+  const rows = [];
+  for (const n of lengths) {
+    const text = benchText(n);
+    const times: number[] = [];
+    let tokens = 0;
+    for (let r = 0; r < runs + 1; r++) {
+      const result = await model.analyze(text);
+      tokens = result.tokens.length;
+      if (r > 0) times.push(result.timings.computeMs); // the first run warms up
+    }
+    const ms = median(times);
+    rows.push({ n: tokens, analyzeMs: ms, gflops: flops(model, layerParams, tokens) / (ms / 1000) / 1e9 });
+  }
+  await model.dispose();
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(JSON.stringify({ id, description: spec.description, loadMs, weightsMb: float32Bytes(spec) / 1e6, peakRssMb, rows }));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      models: { type: 'string', default: Object.keys(MODELS).join(',') },
+      lengths: { type: 'string', default: '32,128,512' },
+      runs: { type: 'string', default: '5' },
+      dir: { type: 'string', default: path.join(os.tmpdir(), 'attention-inspector-bench') },
+    },
+  });
+  const lengths = values.lengths!.split(',').map(Number);
+  const runs = Math.max(5, Number(values.runs));
+  if (values.child) return child(values.child, values.dir!, lengths, runs);
+
+  console.log(`Attention Inspector benchmark — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} threads, onnxruntime-node ${ort.env.versions.node}`);
+  const baseline = await matmulGflops(128, 768, 3072, 20);
+  console.log(`Plain onnxruntime MatMul [128×768]·[768×3072]: ${baseline.toFixed(1)} GFLOP/s\n`);
+  console.log('| model | n | load (ms) | analyze (ms, median) | GFLOP/s | % of MatMul | peak RSS (MB) | RSS / f32 weights |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const id of values.models!.split(',')) {
+    if (!MODELS[id]) throw new Error(`unknown model ${id}; choose from ${Object.keys(MODELS).join(', ')}`);
+    // The child's lengths are capped by what the model accepts (GPT-2: 1024, BERT: 512 incl. specials).
+    const out = execFileSync(process.execPath, [__filename, '--child', id, '--lengths', lengths.join(','), '--runs', String(runs), '--dir', values.dir!], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const line = out.trim().split('\n').pop()!;
+    const r = JSON.parse(line);
+    for (const row of r.rows) {
+      console.log(`| ${r.description} | ${row.n} | ${r.loadMs.toFixed(0)} | ${row.analyzeMs.toFixed(1)} | ${row.gflops.toFixed(1)} | ${((100 * row.gflops) / baseline).toFixed(0)}% | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb / r.weightsMb).toFixed(2)} |`);
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

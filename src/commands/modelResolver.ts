@@ -1,0 +1,64 @@
+/**
+ * Turns the `attentionInspector.model` setting into a local folder for the engine: the built-in
+ * model, a local folder, or a Hub model found in (or downloaded into) the Hugging Face cache, with
+ * download progress, confirmation before large downloads, and the user's token.
+ */
+import * as vscode from 'vscode';
+import { findToken, formatBytes, resolveModel, type ResolvedModel } from '../hub';
+
+/** Downloads above this size ask first. */
+export const CONFIRM_DOWNLOAD_BYTES = 500 * 1000 * 1000;
+export const TOKEN_SECRET_KEY = 'attentionInspector.huggingFaceToken';
+
+export class ModelResolver {
+  constructor(private readonly context: vscode.ExtensionContext, private readonly log: (line: string) => void) {}
+
+  get builtinFolder(): string {
+    return vscode.Uri.joinPath(this.context.extensionUri, 'media', 'builtin-model').fsPath;
+  }
+
+  /** The configured model spec ('' = built-in). */
+  get spec(): string {
+    return vscode.workspace.getConfiguration('attentionInspector').get<string>('model', '').trim();
+  }
+
+  /** Token from SecretStorage, else HF_TOKEN / the Hugging Face token file. Never logged. */
+  async token(): Promise<string | undefined> {
+    return (await this.context.secrets.get(TOKEN_SECRET_KEY)) ?? (await findToken())?.token;
+  }
+
+  async resolve(signal: AbortSignal, report: (message: string, fraction?: number) => void): Promise<ResolvedModel> {
+    const config = vscode.workspace.getConfiguration('attentionInspector');
+    const endpoint = config.get<string>('hubEndpoint', '').trim();
+    const baseDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const resolved = await resolveModel(this.spec, {
+      builtinFolder: this.builtinFolder,
+      offline: config.get<boolean>('offline', false) || undefined,
+      token: await this.token(),
+      hubUrl: endpoint || undefined,
+      baseDir,
+      signal,
+      onProgress: (p) => report(`Downloading ${p.file} — ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`, p.bytesTotal > 0 ? (0.8 * p.bytesDone) / p.bytesTotal : undefined),
+      confirmDownload: async (bytes, model) => {
+        if (bytes <= CONFIRM_DOWNLOAD_BYTES) return true;
+        const answer = await vscode.window.showWarningMessage(`Download ${model} (${formatBytes(bytes)}) into the Hugging Face cache?`, { modal: true }, 'Download');
+        return answer === 'Download';
+      },
+    });
+    this.log(`Model ${resolved.name} from ${resolved.folder}`);
+    await this.remember();
+    return resolved;
+  }
+
+  /** Recently used models, most recent first (for the model picker). */
+  get recent(): string[] {
+    return this.context.globalState.get<string[]>('attentionInspector.recentModels', []);
+  }
+
+  private async remember(): Promise<void> {
+    const spec = this.spec;
+    if (!spec) return;
+    const list = [spec, ...this.recent.filter((s) => s !== spec)].slice(0, 10);
+    await this.context.globalState.update('attentionInspector.recentModels', list);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * "Attention Inspector: Show Attention": takes the primary selection (or the current line), makes
+ * sure the configured model is loaded in the worker, computes the attention with progress and
+ * Cancel, and shows it in the panel. A new invocation supersedes one still running.
+ */
+import * as vscode from 'vscode';
+import type { AnalyzeOptions } from '../protocol/types';
+import type { Notifier } from '../notifications';
+import type { AttentionPanel } from '../panel/attentionPanel';
+import { EngineRequestError, type EngineClient } from '../worker/engineClient';
+import type { ModelResolver } from './modelResolver';
+
+export interface AnalysisRequest {
+  document: vscode.TextDocument;
+  /** Offset of the text in the document. */
+  offset: number;
+  text: string;
+  options?: AnalyzeOptions;
+}
+
+/** Error codes (engine or model source) for which picking another model is the helpful action. */
+const MODEL_PROBLEMS = new Set([
+  'unsupported-architecture', 'pickle-only', 'missing-file', 'bad-checkpoint', 'invalid-spec', 'folder-not-found', 'no-config',
+  'no-safetensors', 'incomplete-weights', 'no-tokenizer', 'repo-not-found', 'revision-not-found', 'offline-not-cached',
+]);
+/** Error codes for which a Hugging Face token is the fix. */
+const TOKEN_PROBLEMS = new Set(['unauthorized', 'invalid-token']);
+
+export class ShowAttention {
+  private running: AbortController | undefined;
+
+  constructor(
+    private readonly engine: () => EngineClient,
+    private readonly panel: AttentionPanel,
+    private readonly models: ModelResolver,
+    private readonly notifier: Notifier,
+  ) {}
+
+  /** The command: from the active editor's primary selection, or its current line. */
+  async fromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor): Promise<void> {
+    if (!editor) {
+      await this.notifier.notify('warning', 'Open a file and select the text to analyze, then run Show Attention.');
+      return;
+    }
+    const document = editor.document;
+    let range: vscode.Range = editor.selection;
+    if (editor.selection.isEmpty) {
+      range = document.lineAt(editor.selection.active.line).range;
+      void vscode.window.setStatusBarMessage(`$(info) Attention Inspector: no selection, analyzing line ${range.start.line + 1}`, 5000);
+      this.notifier.log(`No selection: analyzing line ${range.start.line + 1}`);
+    }
+    const text = document.getText(range);
+    if (text.trim().length === 0) {
+      await this.notifier.notify('warning', editor.selection.isEmpty ? `Line ${range.start.line + 1} is empty: select the text to analyze.` : 'The selection is only whitespace: select the text to analyze.');
+      return;
+    }
+    await this.run({ document, offset: document.offsetAt(range.start), text });
+  }
+
+  /** Analyzes a request, superseding any run still going. */
+  async run(request: AnalysisRequest): Promise<void> {
+    this.running?.abort();
+    const controller = new AbortController();
+    this.running = controller;
+    const started = Date.now();
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Attention Inspector', cancellable: true },
+      async (progress, token) => {
+        token.onCancellationRequested(() => controller.abort());
+        let reported = 0;
+        const report = (message: string, fraction?: number) => {
+          let increment: number | undefined;
+          if (fraction !== undefined) {
+            increment = Math.max(0, fraction * 100 - reported);
+            reported += increment;
+          }
+          progress.report({ message, increment });
+        };
+        try {
+          progress.report({ message: 'Finding the model…' });
+          const model = await this.models.resolve(controller.signal, report);
+          const engine = this.engine();
+          if (engine.currentFolder !== model.folder) {
+            this.panel.showBusy(`Loading ${model.name}…`);
+            report(`Loading ${model.name}…`);
+            const loaded = await engine.load(model.folder, { name: model.name, source: model.source }, { signal: controller.signal, onProgress: report });
+            this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
+          }
+          report('Computing attention…');
+          const result = await engine.analyze(request.text, request.options ?? {}, { signal: controller.signal, onProgress: report });
+          if (controller.signal.aborted) return;
+          this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
+          this.panel.showResult(result, request.document, request.offset);
+        } catch (err) {
+          await this.report(err, request, controller.signal);
+        } finally {
+          if (this.running === controller) this.running = undefined;
+        }
+      },
+    );
+  }
+
+  /** Recomputes after the document changed: the same place, over the lines the old text spanned. */
+  async recompute(): Promise<void> {
+    const info = this.panel.analyzedTextInfo;
+    if (!info) return;
+    const document = info.document;
+    if (document.isClosed) {
+      await this.notifier.notify('warning', 'The analyzed document was closed; select text again and run Show Attention.');
+      return;
+    }
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
+    const start = document.positionAt(info.offset);
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(start)) return this.fromEditor(editor);
+    const lastLine = document.positionAt(Math.min(document.getText().length, info.offset + info.text.length)).line;
+    const range = new vscode.Range(start, document.lineAt(lastLine).range.end);
+    await this.run({ document, offset: info.offset, text: document.getText(range) });
+  }
+
+  private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {
+    const info = err instanceof EngineRequestError ? err.info : undefined;
+    const code = String(info?.code ?? (err as { code?: unknown })?.code ?? '');
+    const message = err instanceof Error ? err.message : String(err);
+    if (code === 'cancelled' || signal.aborted) {
+      this.notifier.log(`Cancelled: ${message}`);
+      return;
+    }
+    this.panel.showError(message);
+    if (code === 'too-long' && info?.limit) {
+      const analyzeFirst = `Analyze First ${info.limit} Tokens`;
+      const action = await this.notifier.notify('error', message, analyzeFirst, 'Open Log');
+      if (action === analyzeFirst) await this.run({ ...request, options: { ...request.options, truncateTo: info.limit } });
+      else if (action === 'Open Log') this.notifier.channel.show();
+      return;
+    }
+    const actions = TOKEN_PROBLEMS.has(code) ? ['Set Hugging Face Token', 'Select Model'] : MODEL_PROBLEMS.has(code) ? ['Select Model', 'Open Log'] : ['Open Log'];
+    const action = await this.notifier.notify('error', message, ...actions);
+    if (action === 'Select Model') void vscode.commands.executeCommand('attentionInspector.selectModel');
+    else if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand('attentionInspector.setHuggingFaceToken');
+    else if (action === 'Open Log') this.notifier.channel.show();
+  }
+}

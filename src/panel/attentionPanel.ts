@@ -1,0 +1,297 @@
+/**
+ * The one attention panel: a webview beside the editor. It shows the latest result, keeps the
+ * two-way link between tokens and the editor (selection, cursor, weight decorations, staleness),
+ * and saves exports. Everything the webview sends is validated before use.
+ */
+import * as os from 'os';
+import * as vscode from 'vscode';
+import { encodeNpy } from '../export/npy';
+import { pythonSnippet } from '../export/pythonSnippet';
+import type { AttentionResult, HeadVectors } from '../protocol/types';
+import { parseWebviewMessage, type ExportFormat, type HostToWebview, type WebviewToHost } from '../protocol/webview';
+import { decodeHalfArray } from '../engine/float16';
+import { AnalyzedText } from './analyzedText';
+import { getPanelHtml } from './html';
+import { WeightDecorations } from './weightDecorations';
+
+export const PANEL_VIEW_TYPE = 'attentionInspector.panel';
+const HISTORY_LIMIT = 200;
+
+export interface PanelHost {
+  log(line: string): void;
+  /** q, k, v for the step-by-step view, from the engine. */
+  headVectors(layer: number, head: number): Promise<HeadVectors>;
+  /** Run the analysis again on the (changed) document. */
+  recompute(): void;
+  /** The panel closed: release what it used. */
+  onClosed(): void;
+}
+
+const SAVE_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
+  png: { 'PNG image': ['png'] },
+  svg: { 'SVG image': ['svg'] },
+  json: { JSON: ['json'] },
+  npy: { 'NumPy array': ['npy'] },
+};
+
+export class AttentionPanel implements vscode.Disposable {
+  private panel: vscode.WebviewPanel | undefined;
+  private result: AttentionResult | undefined;
+  private resultId = 0;
+  private analyzed: AnalyzedText | undefined;
+  private readonly decorations = new WeightDecorations();
+  private readonly history: HostToWebview[] = [];
+  private readonly disposables: vscode.Disposable[] = [];
+  private panelDisposables: vscode.Disposable[] = [];
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly host: PanelHost) {
+    this.disposables.push(
+      vscode.window.onDidChangeTextEditorSelection((e) => this.onSelection(e)),
+      vscode.workspace.onDidChangeTextDocument((e) => this.onDocumentChange(e)),
+      vscode.workspace.onDidCloseTextDocument((doc) => {
+        if (doc === this.analyzed?.document) this.setStale();
+      }),
+    );
+  }
+
+  get isOpen(): boolean {
+    return this.panel !== undefined;
+  }
+
+  get currentResult(): AttentionResult | undefined {
+    return this.result;
+  }
+
+  get isStale(): boolean {
+    return this.analyzed?.isStale ?? false;
+  }
+
+  get sent(): readonly HostToWebview[] {
+    return this.history;
+  }
+
+  /** Opens the panel beside the editor (or reveals it) without stealing focus from the editor. */
+  open(): void {
+    if (this.panel) {
+      this.panel.reveal(undefined, true);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'Attention', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.webviewOptions());
+    this.attach(panel);
+  }
+
+  /** Adopts a panel VS Code restored after a window reload. */
+  restore(panel: vscode.WebviewPanel): void {
+    panel.webview.options = this.webviewOptions();
+    this.attach(panel);
+  }
+
+  private webviewOptions(): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      // Only the bundle and media: nothing from the workspace or a model folder.
+      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist'), vscode.Uri.joinPath(this.extensionUri, 'media')],
+    };
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    this.panel = panel;
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'icon.svg');
+    panel.webview.html = getPanelHtml(panel.webview, this.extensionUri);
+    this.panelDisposables = [
+      panel.webview.onDidReceiveMessage((raw) => this.receive(raw)),
+      panel.onDidDispose(() => this.onPanelClosed()),
+    ];
+  }
+
+  private onPanelClosed(): void {
+    this.panel = undefined;
+    this.panelDisposables.forEach((d) => d.dispose());
+    this.panelDisposables = [];
+    this.decorations.clear();
+    this.result = undefined;
+    this.analyzed = undefined;
+    this.host.onClosed();
+  }
+
+  private post(message: HostToWebview): void {
+    this.history.push(message);
+    if (this.history.length > HISTORY_LIMIT) this.history.shift();
+    void this.panel?.webview.postMessage(message);
+  }
+
+  showBusy(message: string): void {
+    this.post({ type: 'busy', message });
+  }
+
+  showError(message: string): void {
+    this.post({ type: 'error', message });
+  }
+
+  /** Shows a new result for `text` found at `offset` in `document`. */
+  showResult(result: AttentionResult, document: vscode.TextDocument, offset: number): void {
+    this.open();
+    this.decorations.clear();
+    this.result = result;
+    this.resultId++;
+    this.analyzed = new AnalyzedText(document, offset, result.text, result.tokens);
+    this.post({ type: 'result', resultId: this.resultId, result });
+    this.panel!.title = `Attention: ${result.model.name}`;
+    const editor = vscode.window.activeTextEditor;
+    if (editor?.document === document) this.postCursor(editor.selection.active);
+  }
+
+  /** The text and place of the current result (to recompute it, or restore after reload). */
+  get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string } | undefined {
+    return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text };
+  }
+
+  private setStale(): void {
+    if (!this.analyzed || this.analyzed.isStale) return;
+    this.analyzed.markStale();
+    this.decorations.clear();
+    this.post({ type: 'stale', resultId: this.resultId, stale: true });
+  }
+
+  private onDocumentChange(event: vscode.TextDocumentChangeEvent): void {
+    if (!this.analyzed || event.contentChanges.length === 0) return;
+    if (this.analyzed.applyChange(event)) {
+      this.decorations.clear();
+      this.post({ type: 'stale', resultId: this.resultId, stale: true });
+    }
+  }
+
+  private onSelection(event: vscode.TextEditorSelectionChangeEvent): void {
+    if (!this.analyzed || event.textEditor.document !== this.analyzed.document) return;
+    this.postCursor(event.selections[0].active);
+  }
+
+  private postCursor(position: vscode.Position): void {
+    if (!this.analyzed) return;
+    this.post({ type: 'cursorToken', resultId: this.resultId, index: this.analyzed.tokenAt(position) });
+  }
+
+  /** Handles one message from the webview; resolves when done (tests await it). */
+  async receive(raw: unknown): Promise<void> {
+    const message = parseWebviewMessage(raw);
+    if (!message) {
+      this.host.log(`Ignored a malformed message from the panel: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    try {
+      await this.handle(message);
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      this.host.log(`Panel request ${message.type} failed: ${text}`);
+      void vscode.window.showErrorMessage(`Attention Inspector: ${text}`);
+    }
+  }
+
+  private isCurrent(resultId: number): boolean {
+    return resultId === this.resultId && this.result !== undefined;
+  }
+
+  private validIndex(index: number): boolean {
+    return this.result !== undefined && index < this.result.tokens.length;
+  }
+
+  private async handle(message: WebviewToHost): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        if (this.result) {
+          this.post({ type: 'result', resultId: this.resultId, result: this.result });
+          if (this.analyzed?.isStale) this.post({ type: 'stale', resultId: this.resultId, stale: true });
+        }
+        return;
+      case 'revealToken':
+        if (!this.isCurrent(message.resultId) || !this.validIndex(message.index)) return;
+        if (message.queryIndex !== undefined && !this.validIndex(message.queryIndex)) return;
+        return this.revealToken(message.index, message.queryIndex);
+      case 'focusQuery':
+        if (!this.isCurrent(message.resultId) || !this.analyzed || this.analyzed.isStale) return;
+        if (message.index === null || !message.weights) {
+          this.decorations.clear();
+          return;
+        }
+        if (!this.validIndex(message.index) || message.weights.length !== this.result!.tokens.length) return;
+        this.decorations.show(this.analyzed, message.index, message.weights);
+        return;
+      case 'requestHeadVectors': {
+        if (!this.isCurrent(message.resultId)) return;
+        const { numLayers, numHeads } = this.result!.model;
+        if (message.layer >= numLayers || message.head >= numHeads) return;
+        const resultId = this.resultId;
+        const vectors = await this.host.headVectors(message.layer, message.head);
+        if (resultId === this.resultId) this.post({ type: 'headVectors', resultId, vectors });
+        return;
+      }
+      case 'export':
+        return this.saveExport(message.format, message.data, message.suggestedName);
+      case 'copyImage':
+        return this.copyImageFallback(message.data);
+      case 'copyPython':
+        if (!this.result) return;
+        await vscode.env.clipboard.writeText(pythonSnippet(this.result.model, this.result.text));
+        void vscode.window.showInformationMessage('Copied a Python snippet that reproduces these attentions with transformers.');
+        return;
+      case 'recompute':
+        this.host.recompute();
+        return;
+    }
+  }
+
+  private async revealToken(index: number, queryIndex?: number): Promise<void> {
+    const analyzed = this.analyzed;
+    if (!analyzed || analyzed.isStale) {
+      void vscode.window.showWarningMessage('The text changed since it was analyzed; recompute to link tokens to the editor again.');
+      return;
+    }
+    const range = analyzed.tokenRange(index);
+    if (!range) return; // special tokens cover no text
+    const visible = vscode.window.visibleTextEditors.find((e) => e.document === analyzed.document);
+    const editor = await vscode.window.showTextDocument(analyzed.document, { viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false });
+    editor.selection = new vscode.Selection(range.start, range.end);
+    editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    if (queryIndex !== undefined && this.result) {
+      // A cell: the key is selected, the query is outlined, and keys are painted with the query's row.
+      const n = this.result.tokens.length;
+      this.decorations.show(analyzed, queryIndex, Array.from({ length: n }, (_, j) => (j === index ? 1 : 0)));
+    }
+  }
+
+  private async saveExport(format: ExportFormat, data: string, suggestedName: string): Promise<void> {
+    if (!this.result) return;
+    let bytes: Uint8Array;
+    if (format === 'npy') {
+      const a = this.result.attentions;
+      const values = a.dtype === 'float16' ? decodeHalfArray(new Uint16Array(a.buffer)) : new Float32Array(a.buffer);
+      bytes = encodeNpy(values, a.shape);
+    } else if (format === 'png') {
+      bytes = Buffer.from(data, 'base64');
+    } else {
+      bytes = Buffer.from(data, 'utf8');
+    }
+    const name = suggestedName.endsWith(`.${format}`) ? suggestedName : `${suggestedName}.${format}`;
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters: SAVE_FILTERS[format], title: `Export ${format.toUpperCase()}` });
+    if (!target) return;
+    await vscode.workspace.fs.writeFile(target, bytes);
+    this.host.log(`Exported ${format} to ${target.fsPath} (${bytes.byteLength} bytes)`);
+    const open = await vscode.window.showInformationMessage(`Saved ${vscode.workspace.asRelativePath(target)}`, 'Reveal');
+    if (open) void vscode.commands.executeCommand('revealFileInOS', target);
+  }
+
+  /** The webview copies images itself where the platform allows; otherwise the PNG lands in a file. */
+  private async copyImageFallback(data: string): Promise<void> {
+    const target = vscode.Uri.joinPath(vscode.Uri.file(os.tmpdir()), `attention-${Date.now()}.png`);
+    await vscode.workspace.fs.writeFile(target, Buffer.from(data, 'base64'));
+    await vscode.env.clipboard.writeText(target.fsPath);
+    void vscode.window.showInformationMessage(`This platform cannot put images on the clipboard; saved the image to ${target.fsPath} and copied its path.`);
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+    this.decorations.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The engine's worker thread. It owns the loaded model (kept warm between requests) and runs one
+ * operation at a time; a newer analyze cancels an older one, and matrices go back to the host as
+ * transferred ArrayBuffers.
+ */
+import { parentPort } from 'worker_threads';
+import type { HostToWorker, WorkerToHost } from '../protocol/worker';
+import { EngineError, toErrorInfo } from '../engine/errors';
+import { AttentionModel } from '../engine/model';
+
+if (!parentPort) throw new Error('engineWorker must run in a worker thread');
+const port = parentPort;
+
+let model: AttentionModel | undefined;
+let modelFolder: string | undefined;
+/** Operations on the model run one after another. */
+let queue: Promise<unknown> = Promise.resolve();
+const controllers = new Map<number, AbortController>();
+let latestAnalyze: number | undefined;
+
+function post(message: WorkerToHost, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+function enqueue(id: number, work: (signal: AbortSignal) => Promise<void>): void {
+  const controller = new AbortController();
+  controllers.set(id, controller);
+  queue = queue
+    .then(async () => {
+      if (controller.signal.aborted) throw new EngineError('cancelled', 'Cancelled before it started.');
+      await work(controller.signal);
+    })
+    .catch((err) => post({ type: 'error', id, error: toErrorInfo(err) }))
+    .finally(() => controllers.delete(id));
+}
+
+async function release(): Promise<void> {
+  const old = model;
+  model = undefined;
+  modelFolder = undefined;
+  await old?.dispose();
+}
+
+port.on('message', (message: HostToWorker) => {
+  switch (message.type) {
+    case 'cancel':
+      controllers.get(message.id)?.abort();
+      break;
+    case 'load':
+      enqueue(message.id, async (signal) => {
+        if (model && modelFolder === message.folder) {
+          post({ type: 'loaded', id: message.id, model: model.summary, loadMs: 0 });
+          return;
+        }
+        await release();
+        const start = performance.now();
+        model = await AttentionModel.load(message.folder, { name: message.name, source: message.source }, (text, fraction) => post({ type: 'progress', id: message.id, message: text, fraction }), signal);
+        modelFolder = message.folder;
+        post({ type: 'loaded', id: message.id, model: model.summary, loadMs: performance.now() - start });
+      });
+      break;
+    case 'analyze':
+      // A newer text supersedes the one still running or waiting.
+      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+      latestAnalyze = message.id;
+      enqueue(message.id, async (signal) => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const result = await model.analyze(message.text, message.options, signal, (text, fraction) => post({ type: 'progress', id: message.id, message: text, fraction }));
+        const transfer = [result.attentions.buffer, result.valueNorms.buffer];
+        if (result.hiddenStates) transfer.push(result.hiddenStates.buffer);
+        post({ type: 'result', id: message.id, result }, transfer);
+      });
+      break;
+    case 'headVectors':
+      enqueue(message.id, async () => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const vectors = await model.headVectors(message.layer, message.head);
+        const transfer = [vectors.q.buffer, vectors.k.buffer, vectors.v.buffer];
+        if (vectors.bias) transfer.push(vectors.bias.buffer);
+        post({ type: 'headVectors', id: message.id, vectors }, transfer);
+      });
+      break;
+    case 'dispose':
+      for (const c of controllers.values()) c.abort();
+      enqueue(message.id, async () => {
+        await release();
+        post({ type: 'disposed', id: message.id });
+      });
+      break;
+  }
+});
