@@ -1,0 +1,144 @@
+/** Words for what the panel shows: titles for the header and exports, and the JSON of the current view. */
+import type { AttentionResult, ModelSummary, TokenInfo } from '../protocol/types';
+import type { AttentionMode, ModeSelection } from './modes';
+import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './view';
+
+/** "layer 3, head 5 · single head" and the like (layers and heads count from 0, as in transformers). */
+export function describeSelection(sel: ModeSelection, layers: number, heads: number): string {
+  switch (sel.mode) {
+    case 'head':
+      return `layer ${sel.layer}, head ${sel.head} · single head`;
+    case 'layerMean':
+      return `layer ${sel.layer} · mean of ${heads} heads`;
+    case 'allMean':
+      return `all ${layers} layers × ${heads} heads · mean`;
+    case 'rollout':
+      return `rollout through layer ${sel.layer} (layers 0–${sel.layer})`;
+    case 'valueWeighted':
+      return `layer ${sel.layer}, head ${sel.head} · value-weighted (rows renormalised)`;
+  }
+}
+
+export function describeSpecial(special: SpecialHandling): string {
+  switch (special) {
+    case 'show':
+      return 'special tokens shown';
+    case 'hideRenormalize':
+      return 'special tokens hidden, rows renormalised';
+    case 'hide':
+      return 'special tokens hidden, weights kept';
+  }
+}
+
+export interface FigureTexts {
+  title: string;
+  subtitle: string;
+  footnote: string;
+}
+
+export const CAUTION = 'Attention weights are a clue, not an explanation: they show where a head looks, not why the model decides.';
+
+export function figureTexts(
+  model: ModelSummary,
+  sel: ModeSelection,
+  special: SpecialHandling,
+  mergeWords: boolean,
+  extra: string,
+): FigureTexts {
+  const title = `${model.name} — ${describeSelection(sel, model.numLayers, model.numHeads)}`;
+  const parts = [describeSpecial(special), mergeWords ? 'sub-words merged into words' : 'sub-word tokens', extra].filter(Boolean);
+  return { title, subtitle: parts.join(' · '), footnote: CAUTION };
+}
+
+/** Shortest decimal that reads back as the same float32. */
+function f32(x: number): number {
+  return Number(Math.fround(x).toPrecision(9));
+}
+
+export interface ViewJson {
+  format: 'attention-inspector/view@1';
+  model: Pick<ModelSummary, 'name' | 'source' | 'modelType' | 'numLayers' | 'numHeads' | 'causal'>;
+  text: string;
+  selection: { mode: AttentionMode; layer: number | null; head: number | null; description: string };
+  specialTokens: SpecialHandling;
+  specialTokensExplanation: string;
+  mergeWords: boolean;
+  tokens: (Pick<TokenInfo, 'id' | 'raw' | 'display' | 'start' | 'end' | 'special' | 'segment'> & { index: number })[];
+  /** Rows and columns of `matrix` (the same list): labels, the tokens each stands for, text ranges. */
+  axis: { label: string; tokens: number[]; start: number; end: number; special: boolean }[];
+  /** matrix[query][key]. */
+  matrix: number[][];
+}
+
+export function viewJson(
+  result: Pick<AttentionResult, 'model' | 'text' | 'tokens'>,
+  sel: ModeSelection,
+  usesLayer: boolean,
+  usesHead: boolean,
+  special: SpecialHandling,
+  mergeWords: boolean,
+  view: ViewMatrix,
+): ViewJson {
+  const { model } = result;
+  const matrix: number[][] = [];
+  for (let i = 0; i < view.size; i++) {
+    const row: number[] = [];
+    for (let j = 0; j < view.size; j++) row.push(f32(view.data[i * view.size + j]));
+    matrix.push(row);
+  }
+  return {
+    format: 'attention-inspector/view@1',
+    model: {
+      name: model.name,
+      source: model.source,
+      modelType: model.modelType,
+      numLayers: model.numLayers,
+      numHeads: model.numHeads,
+      causal: model.causal,
+    },
+    text: result.text,
+    selection: {
+      mode: sel.mode,
+      layer: usesLayer ? sel.layer : null,
+      head: usesHead ? sel.head : null,
+      description: describeSelection(sel, model.numLayers, model.numHeads),
+    },
+    specialTokens: special,
+    specialTokensExplanation: SPECIAL_HANDLING_INFO[special].explanation,
+    mergeWords,
+    tokens: result.tokens.map((t, index) => ({
+      index,
+      id: t.id,
+      raw: t.raw,
+      display: t.display,
+      start: t.start,
+      end: t.end,
+      special: t.special,
+      segment: t.segment,
+    })),
+    axis: view.items.map((it) => ({ label: it.label, tokens: [...it.tokens], start: it.start, end: it.end, special: it.special })),
+    matrix,
+  };
+}
+
+/** A file name without characters that file systems or the host's validation refuse. */
+export function safeFileName(base: string, extension: string): string {
+  const cleaned = base
+    .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '-')
+    .replace(/\s+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 150);
+  return `${cleaned || 'attention'}.${extension}`;
+}
+
+export function exportBaseName(model: ModelSummary, sel: ModeSelection): string {
+  const where =
+    sel.mode === 'head' || sel.mode === 'valueWeighted'
+      ? `L${sel.layer}-H${sel.head}`
+      : sel.mode === 'allMean'
+        ? 'all'
+        : `L${sel.layer}`;
+  const name = model.name.split(/[\\/]/).pop() ?? model.name;
+  return `attention-${name}-${where}-${sel.mode}`;
+}

@@ -1,0 +1,203 @@
+/**
+ * The ways the panel can aggregate attention into one n×n matrix. Every function returns a new
+ * matrix whose rows are queries and columns keys; rows of the inputs are assumed to sum to 1.
+ */
+import { AttentionStack, Matrix, ValueNormStack } from './tensor';
+
+export type AttentionMode = 'head' | 'layerMean' | 'allMean' | 'rollout' | 'valueWeighted';
+
+export const ATTENTION_MODES: readonly AttentionMode[] = ['head', 'layerMean', 'allMean', 'rollout', 'valueWeighted'];
+
+export interface ModeInfo {
+  label: string;
+  /** One line shown under the controls whenever the mode is active. */
+  explanation: string;
+  usesLayer: boolean;
+  usesHead: boolean;
+}
+
+export const MODE_INFO: Record<AttentionMode, ModeInfo> = {
+  head: {
+    label: 'Single head',
+    explanation: 'The attention weights of one head in one layer, exactly as the model computed them.',
+    usesLayer: true,
+    usesHead: true,
+  },
+  layerMean: {
+    label: 'Mean of layer',
+    explanation: 'The average of all heads of the chosen layer.',
+    usesLayer: true,
+    usesHead: false,
+  },
+  allMean: {
+    label: 'Mean of all',
+    explanation: 'The average over every head of every layer.',
+    usesLayer: false,
+    usesHead: false,
+  },
+  rollout: {
+    label: 'Rollout',
+    explanation:
+      'Attention rollout (Abnar & Zuidema 2020): per layer 0.5·A + 0.5·I of the head mean, rows renormalised, multiplied from the first layer up to the chosen one.',
+    usesLayer: true,
+    usesHead: false,
+  },
+  valueWeighted: {
+    label: 'Value-weighted',
+    explanation:
+      'α_ij·‖f_h(x_j)‖ (Kobayashi et al. 2020): weights scaled by the size of what each key actually contributes, rows renormalised to sum to 1.',
+    usesLayer: true,
+    usesHead: true,
+  },
+};
+
+export function isAttentionMode(value: unknown): value is AttentionMode {
+  return typeof value === 'string' && (ATTENTION_MODES as readonly string[]).includes(value);
+}
+
+/** Scales every row to sum to 1; rows that sum to 0 stay 0. Works in place and returns `m`. */
+export function renormalizeRows(m: Matrix): Matrix {
+  const { size, data } = m;
+  const cols = size === 0 ? 0 : data.length / size;
+  for (let i = 0; i < size; i++) {
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += data[i * cols + j];
+    if (sum > 0) for (let j = 0; j < cols; j++) data[i * cols + j] /= sum;
+  }
+  return m;
+}
+
+/** Mean of all heads of one layer. */
+export function layerMean(stack: AttentionStack, layer: number): Matrix {
+  const size = stack.n * stack.n;
+  const sum = new Float64Array(size);
+  for (let h = 0; h < stack.heads; h++) {
+    const head = stack.head(layer, h);
+    for (let i = 0; i < size; i++) sum[i] += head[i];
+  }
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = sum[i] / stack.heads;
+  return { size: stack.n, data };
+}
+
+/** Mean over every head of every layer. */
+export function allMean(stack: AttentionStack): Matrix {
+  const size = stack.n * stack.n;
+  const sum = new Float64Array(size);
+  for (let l = 0; l < stack.layers; l++) {
+    for (let h = 0; h < stack.heads; h++) {
+      const head = stack.head(l, h);
+      for (let i = 0; i < size; i++) sum[i] += head[i];
+    }
+  }
+  const count = stack.layers * stack.heads;
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = sum[i] / count;
+  return { size: stack.n, data };
+}
+
+/** a · b for n×n row-major matrices, skipping zero entries of `a` (causal masks make half of them zero). */
+export function multiply(a: Matrix, b: Matrix): Matrix {
+  const n = a.size;
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const rowOut = i * n;
+    for (let k = 0; k < n; k++) {
+      const aik = a.data[i * n + k];
+      if (aik === 0) continue;
+      const rowB = k * n;
+      for (let j = 0; j < n; j++) out[rowOut + j] += aik * b.data[rowB + j];
+    }
+  }
+  return { size: n, data: Float32Array.from(out) };
+}
+
+/** 0.5·A + 0.5·I of one layer's head mean, rows renormalised: the per-layer factor of rollout. */
+export function rolloutFactor(stack: AttentionStack, layer: number): Matrix {
+  const m = layerMean(stack, layer);
+  const n = m.size;
+  for (let i = 0; i < n * n; i++) m.data[i] *= 0.5;
+  for (let i = 0; i < n; i++) m.data[i * n + i] += 0.5;
+  return renormalizeRows(m);
+}
+
+/**
+ * Attention rollout for every layer: entry l is Ã_l · Ã_(l-1) · … · Ã_0, how much each token's
+ * representation after layer l draws on each input token.
+ */
+export class RolloutCache {
+  private readonly products: Matrix[] = [];
+  constructor(private readonly stack: AttentionStack) {}
+
+  /** Rollout from the first layer through `layer` (inclusive). */
+  through(layer: number): Matrix {
+    if (!(layer >= 0 && layer < this.stack.layers)) throw new RangeError(`no layer ${layer}`);
+    while (this.products.length <= layer) {
+      const l = this.products.length;
+      const factor = rolloutFactor(this.stack, l);
+      this.products.push(l === 0 ? factor : renormalizeRows(multiply(factor, this.products[l - 1])));
+    }
+    return this.products[layer];
+  }
+}
+
+/** Rollout through `layer` without caching. */
+export function rollout(stack: AttentionStack, layer: number): Matrix {
+  return new RolloutCache(stack).through(layer);
+}
+
+/** α_ij·‖f_h(x_j)‖ for one head, rows renormalised to sum to 1 (rows that are all 0 stay 0). */
+export function valueWeighted(stack: AttentionStack, norms: ValueNormStack, layer: number, head: number): Matrix {
+  const n = stack.n;
+  const alpha = stack.head(layer, head);
+  const norm = norms.norms(layer, head);
+  const data = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) data[i * n + j] = alpha[i * n + j] * norm[j];
+  return renormalizeRows({ size: n, data });
+}
+
+export interface ModeSelection {
+  mode: AttentionMode;
+  layer: number;
+  head: number;
+}
+
+/**
+ * Computes the matrix for a selection. Results that take real work (means, rollout) are cached per
+ * selection, so switching back and forth is instant.
+ */
+export class ModeComputer {
+  private readonly rolloutCache: RolloutCache;
+  private readonly cache = new Map<string, Matrix>();
+
+  constructor(readonly stack: AttentionStack, readonly norms: ValueNormStack | undefined) {
+    this.rolloutCache = new RolloutCache(stack);
+  }
+
+  compute(sel: ModeSelection): Matrix {
+    switch (sel.mode) {
+      case 'head':
+        return this.stack.headMatrix(sel.layer, sel.head);
+      case 'layerMean':
+        return this.cached(`m${sel.layer}`, () => layerMean(this.stack, sel.layer));
+      case 'allMean':
+        return this.cached('all', () => allMean(this.stack));
+      case 'rollout':
+        return this.rolloutCache.through(sel.layer);
+      case 'valueWeighted':
+        if (!this.norms) throw new Error('This result carries no value norms, so value-weighted attention is unavailable.');
+        return this.cached(`v${sel.layer}.${sel.head}`, () => valueWeighted(this.stack, this.norms!, sel.layer, sel.head));
+    }
+  }
+
+  private cached(key: string, make: () => Matrix): Matrix {
+    let m = this.cache.get(key);
+    if (!m) {
+      m = make();
+      this.cache.set(key, m);
+      // Bound memory for long inputs: a few dozen n×n matrices at most.
+      if (this.cache.size > 48) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    return m;
+  }
+}
