@@ -25,7 +25,7 @@ export interface CachedRevision {
 export interface CachedModel {
   id: string;
   revisions: CachedRevision[];
-  /** Bytes on disk of the whole repo folder (blobs, partial downloads, copies), not counting symlinks. */
+  /** Bytes on disk of the repo's blobs (partial downloads included) and of files copied into snapshots. */
   sizeOnDisk: number;
   /** Most recent modification of any snapshot or blob (ms since epoch), for sorting. */
   lastModified: number;
@@ -95,8 +95,10 @@ export async function scanCachedModel(cacheDir: string, id: string): Promise<Cac
   if (revisions.length === 0) return undefined;
   // Revisions with refs (main first) before detached ones.
   revisions.sort((a, b) => Number(b.refs.includes('main')) - Number(a.refs.includes('main')) || b.refs.length - a.refs.length);
-  const usage = await diskUsage(repo);
-  return { id, revisions, sizeOnDisk: usage.bytes, lastModified: usage.newest };
+  // Blobs (partial downloads included) and files copied into snapshots where symlinks are not allowed.
+  const blobs = await diskUsage(join(repo, 'blobs'));
+  const copies = await diskUsage(join(repo, 'snapshots'));
+  return { id, revisions, sizeOnDisk: blobs.bytes + copies.bytes, lastModified: Math.max(blobs.newest, copies.newest) };
 }
 
 /**

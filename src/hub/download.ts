@@ -7,8 +7,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ModelSourceError, cancelledError, describeCause } from './errors';
 import { errorFromResponse, type HubRequestContext } from './http';
 import { acquireLock } from './lock';
@@ -126,6 +126,7 @@ export async function ensureBlob(file: RemoteFile, ctx: BlobDownloadContext): Pr
   try {
     // The other holder may have finished it while we waited.
     if (await hasBlob(finalPath, file.size)) return finalPath;
+    await mkdir(dirname(finalPath), { recursive: true });
     await downloadVerified(file, tempPath, ctx);
     await rename(tempPath, finalPath);
     return finalPath;
@@ -175,13 +176,16 @@ async function downloadVerified(file: RemoteFile, tempPath: string, ctx: BlobDow
       // Count only failures in a row that made no progress: long downloads over a flaky line go on.
       failures = state.offset > before ? 1 : failures + 1;
       if (failures >= ctx.tuning.maxAttempts) {
+        const kept = state.offset > 0
+          ? ` The ${formatMiB(state.offset)} already received are kept and the download resumes from there next time.`
+          : '';
+        // The Hub kept answering 5xx: report its answer; otherwise the connection is the problem.
+        if (error.cause instanceof ModelSourceError) {
+          throw new ModelSourceError(error.cause.code, `${error.cause.message} Tried ${failures} times.${kept}`);
+        }
         throw new ModelSourceError(
           'network',
-          `Downloading ${file.path} failed: ${error.message} (${failures} attempts). ` +
-            (state.offset > 0
-              ? `The ${formatMiB(state.offset)} already received are kept and the download resumes from there next time. `
-              : '') +
-            `Check your connection and try again.`,
+          `Downloading ${file.path} failed: ${error.message} (${failures} attempts).${kept} Check your connection and try again.`,
           { cause: error.cause },
         );
       }
