@@ -34,6 +34,8 @@ export class ShowAttention {
     private readonly panel: AttentionPanel,
     private readonly models: ModelResolver,
     private readonly notifier: Notifier,
+    /** Called with each request that produced a result (the panel serializer re-runs the last one). */
+    private readonly onShown: (request: AnalysisRequest) => void = () => {},
   ) {}
 
   /** The command: from the active editor's primary selection, or its current line. */
@@ -55,6 +57,11 @@ export class ShowAttention {
       return;
     }
     await this.run({ document, offset: document.offsetAt(range.start), text });
+  }
+
+  /** Stops the run in progress, if any. */
+  cancel(): void {
+    this.running?.abort();
   }
 
   /** Analyzes a request, superseding any run still going. */
@@ -91,6 +98,7 @@ export class ShowAttention {
           if (controller.signal.aborted) return;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
           this.panel.showResult(result, request.document, request.offset);
+          this.onShown(request);
         } catch (err) {
           await this.report(err, request, controller.signal);
         } finally {

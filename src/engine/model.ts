@@ -25,6 +25,7 @@ export const FLOAT16_THRESHOLD_BYTES = 256 * 1024 * 1024;
 /** Attentions are never kept above this size (as float16); longer texts are refused with the limit. */
 export const ATTENTION_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
 
+/** Progress callback; called between steps, right before the engine checks for cancellation. */
 export type ProgressFn = (message: string, fraction?: number) => void;
 
 interface Chunk {
@@ -79,8 +80,8 @@ export class AttentionModel {
       const chunks: Chunk[] = [];
       const biasInputs: (string | undefined)[] = [];
       for (let first = 0; first < numLayers; first += perChunk) {
-        throwIfCancelled(signal);
         onProgress?.(`Building layers ${first + 1}–${Math.min(numLayers, first + perChunk)} of ${numLayers}`, first / numLayers);
+        throwIfCancelled(signal);
         const g = new GraphBuilder();
         const nn = new Nn(g);
         const declared = new Set<string>();
@@ -153,6 +154,7 @@ export class AttentionModel {
       throw new EngineError('too-long', `The text is ${ids.length} tokens long; ${why}. Select less text or analyze the first ${limit} tokens.`, { limit, length: ids.length });
     }
     const t1 = performance.now();
+    onProgress?.(`${ids.length} tokens`, 0);
     throwIfCancelled(signal);
     const n = ids.length;
     const { numLayers, numHeads, hiddenSize } = this.summary;
@@ -167,8 +169,8 @@ export class AttentionModel {
     const positions = this.arch.positionInputs(n);
     const chunkInputs: Float32Array[] = [];
     for (const [c, chunk] of this.chunks.entries()) {
-      throwIfCancelled(signal);
       onProgress?.(`Layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`, c / this.chunks.length);
+      throwIfCancelled(signal);
       chunkInputs.push(hidden);
       const isLast = c === this.chunks.length - 1;
       const fetches = chunk.layers.flatMap((l) => [`probs_${l}`, `value_norms_${l}`]);

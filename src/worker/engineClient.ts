@@ -34,6 +34,8 @@ export class EngineClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
+  /** Shared with the worker: a cancel is visible to it immediately (see engineWorker.ts). */
+  private readonly cancelFlags = new Int32Array(new SharedArrayBuffer(4 * 64));
 
   /** `workerScript` is dist/worker.js of the extension. */
   constructor(private readonly workerScript: string, private readonly log: (line: string) => void = () => {}) {}
@@ -48,7 +50,7 @@ export class EngineClient {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(path.resolve(this.workerScript));
+    const worker = new Worker(path.resolve(this.workerScript), { workerData: { cancelFlags: this.cancelFlags.buffer } });
     liveWorkers++;
     worker.on('message', (message: WorkerToHost) => this.onMessage(message));
     worker.on('error', (err) => {
@@ -92,7 +94,10 @@ export class EngineClient {
         reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
         return;
       }
-      const onAbort = () => worker.postMessage({ type: 'cancel', id } satisfies HostToWorker);
+      const onAbort = () => {
+        Atomics.store(this.cancelFlags, id % this.cancelFlags.length, id);
+        worker.postMessage({ type: 'cancel', id } satisfies HostToWorker);
+      };
       hooks.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
         hooks,

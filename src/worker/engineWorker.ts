@@ -3,7 +3,7 @@
  * operation at a time; a newer analyze cancels an older one, and matrices go back to the host as
  * transferred ArrayBuffers.
  */
-import { parentPort } from 'worker_threads';
+import { parentPort, workerData } from 'worker_threads';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
 import { AttentionModel } from '../engine/model';
@@ -17,6 +17,24 @@ let modelFolder: string | undefined;
 let queue: Promise<unknown> = Promise.resolve();
 const controllers = new Map<number, AbortController>();
 let latestAnalyze: number | undefined;
+/**
+ * Cancellation flags shared with the host: slot id % size holds the id of a cancelled request. The
+ * engine checks them between steps, so a cancel is seen at once even while this thread is busy
+ * and its message queue unread.
+ */
+const cancelFlags: Int32Array | undefined = workerData?.cancelFlags ? new Int32Array(workerData.cancelFlags) : undefined;
+
+function cancelledByHost(id: number): boolean {
+  return cancelFlags !== undefined && Atomics.load(cancelFlags, id % cancelFlags.length) === id;
+}
+
+/** Progress for request `id` that also notices a cancel set in the shared flags. */
+function progressFor(id: number): (text: string, fraction?: number) => void {
+  return (text, fraction) => {
+    if (cancelledByHost(id)) controllers.get(id)?.abort();
+    post({ type: 'progress', id, message: text, fraction });
+  };
+}
 
 function post(message: WorkerToHost, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -54,7 +72,7 @@ port.on('message', (message: HostToWorker) => {
         }
         await release();
         const start = performance.now();
-        model = await AttentionModel.load(message.folder, { name: message.name, source: message.source }, (text, fraction) => post({ type: 'progress', id: message.id, message: text, fraction }), signal);
+        model = await AttentionModel.load(message.folder, { name: message.name, source: message.source }, progressFor(message.id), signal);
         modelFolder = message.folder;
         post({ type: 'loaded', id: message.id, model: model.summary, loadMs: performance.now() - start });
       });
@@ -65,7 +83,7 @@ port.on('message', (message: HostToWorker) => {
       latestAnalyze = message.id;
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const result = await model.analyze(message.text, message.options, signal, (text, fraction) => post({ type: 'progress', id: message.id, message: text, fraction }));
+        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
         const transfer = [result.attentions.buffer, result.valueNorms.buffer];
         if (result.hiddenStates) transfer.push(result.hiddenStates.buffer);
         post({ type: 'result', id: message.id, result }, transfer);

@@ -1,0 +1,95 @@
+/**
+ * Extension entry point: wires the command, the engine worker, the panel and the model settings.
+ * The engine runs in a worker thread started on first use and stopped when the panel closes.
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { AttentionInspectorApi } from './protocol/api';
+import { ModelResolver } from './commands/modelResolver';
+import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
+import { registerModelCommands } from './commands/selectModel';
+import { Notifier } from './notifications';
+import { AttentionPanel, PANEL_VIEW_TYPE } from './panel/attentionPanel';
+import { EngineClient } from './worker/engineClient';
+
+const LAST_REQUEST_KEY = 'attentionInspector.lastRequest';
+
+interface StoredRequest {
+  uri: string;
+  offset: number;
+  text: string;
+}
+
+export function activate(context: vscode.ExtensionContext): AttentionInspectorApi {
+  const notifier = new Notifier();
+  const log = (line: string) => notifier.log(line);
+  let engine: EngineClient | undefined;
+  const getEngine = () => (engine ??= new EngineClient(path.join(context.extensionPath, 'dist', 'worker.js'), log));
+  const stopEngine = () => {
+    const old = engine;
+    engine = undefined;
+    void old?.dispose();
+  };
+
+  const models = new ModelResolver(context, log);
+  let show: ShowAttention;
+  const panel = new AttentionPanel(context.extensionUri, {
+    log,
+    headVectors: (layer, head) => getEngine().headVectors(layer, head),
+    recompute: () => void show.recompute(),
+    onClosed: () => {
+      show.cancel();
+      stopEngine();
+      log('Panel closed: engine stopped');
+    },
+  });
+  const remember = (request: AnalysisRequest) => {
+    const stored: StoredRequest = { uri: request.document.uri.toString(), offset: request.offset, text: request.text };
+    void context.workspaceState.update(LAST_REQUEST_KEY, stored);
+  };
+  show = new ShowAttention(getEngine, panel, models, notifier, remember);
+
+  context.subscriptions.push(
+    notifier,
+    panel,
+    { dispose: stopEngine },
+    vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
+    vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      // A different model: release the old one in the worker (the next run loads the new one).
+      if (e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint')) {
+        void engine?.release();
+      }
+    }),
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      async deserializeWebviewPanel(webviewPanel) {
+        panel.restore(webviewPanel);
+        // Recompute the last result if its text is still where it was.
+        const stored = context.workspaceState.get<StoredRequest>(LAST_REQUEST_KEY);
+        if (!stored) return;
+        try {
+          const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(stored.uri));
+          const range = new vscode.Range(document.positionAt(stored.offset), document.positionAt(stored.offset + stored.text.length));
+          if (document.getText(range) === stored.text) await show.run({ document, offset: stored.offset, text: stored.text });
+        } catch (err) {
+          log(`Could not restore the last result: ${(err as Error).message}`);
+        }
+      },
+    }),
+  );
+  registerModelCommands(context, models, notifier);
+
+  return {
+    currentResult: () => panel.currentResult,
+    isPanelOpen: () => panel.isOpen,
+    liveWorkerCount: () => EngineClient.liveWorkerCount(),
+    sentToWebview: () => panel.sent,
+    receiveFromWebview: (message) => panel.receive(message),
+    notifications: () => notifier.history,
+    isStale: () => panel.isStale,
+  };
+}
+
+export function deactivate(): void {
+  // Disposables registered on the context stop the worker and clear decorations.
+}

@@ -1,0 +1,109 @@
+/** The engine in its worker thread: typed messages, transferred buffers, cancel, supersede, dispose. */
+import * as assert from 'assert';
+import * as path from 'path';
+import { EngineClient, EngineRequestError } from '../../src/worker/engineClient';
+import { FIXTURES_ROOT, openFixture, maxAbsDiff } from '../helpers/fixtures';
+
+const WORKER = path.resolve(__dirname, '../../../dist/worker.js');
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => err instanceof EngineRequestError && err.info.code === code);
+}
+
+describe('engine worker', function () {
+  this.timeout(60000);
+  let client: EngineClient;
+  beforeEach(() => {
+    client = new EngineClient(WORKER);
+  });
+  afterEach(() => client.dispose());
+
+  it('loads in the worker and returns the reference attentions as transferred buffers', async () => {
+    const fixture = openFixture('gpt2');
+    try {
+      const { model } = await client.load(fixture.folder, { name: 'gpt2', source: fixture.folder });
+      assert.strictEqual(model.modelType, 'gpt2');
+      const result = await client.analyze(fixture.cases[0].text);
+      assert.ok(result.attentions.buffer instanceof ArrayBuffer);
+      const diff = maxAbsDiff(new Float32Array(result.attentions.buffer), fixture.expected('case0.attentions').data);
+      assert.ok(diff <= 1e-4, `diff ${diff}`);
+      assert.deepStrictEqual(result.valueNorms.shape, [model.numLayers, model.numHeads, result.tokens.length]);
+      assert.ok(new Float32Array(result.valueNorms.buffer).every((v) => v > 0 && Number.isFinite(v)));
+    } finally {
+      fixture.close();
+    }
+  });
+
+  it('keeps the model warm: loading the same folder again is instant', async () => {
+    const folder = path.join(FIXTURES_ROOT, 'bert');
+    await client.load(folder, { name: 'bert', source: folder });
+    const again = await client.load(folder, { name: 'bert', source: folder });
+    assert.strictEqual(again.loadMs, 0);
+  });
+
+  it('cancels an analysis and stays usable', async () => {
+    const folder = path.join(FIXTURES_ROOT, 'llama');
+    await client.load(folder, { name: 'llama', source: folder });
+    const controller = new AbortController();
+    const running = client.analyze('The cat sat on the mat.', {}, { signal: controller.signal });
+    controller.abort();
+    await rejectsWith(running, 'cancelled');
+    const result = await client.analyze('The cat sat on the mat.');
+    assert.ok(result.tokens.length > 3);
+  });
+
+  it('a newer analysis supersedes an older one', async () => {
+    const folder = path.join(FIXTURES_ROOT, 'llama');
+    await client.load(folder, { name: 'llama', source: folder });
+    const first = client.analyze('first text');
+    const second = client.analyze('second, longer text to analyze');
+    await rejectsWith(first, 'cancelled');
+    const result = await second;
+    assert.strictEqual(result.text, 'second, longer text to analyze');
+  });
+
+  it('q, k, v of a head reproduce its attention row by row (step-by-step view)', async () => {
+    for (const name of ['gemma2', 't5-encoder', 'qwen3']) {
+      const folder = path.join(FIXTURES_ROOT, name);
+      await client.load(folder, { name, source: folder });
+      const result = await client.analyze('The cat sat on the mat.');
+      const n = result.tokens.length;
+      const attn = new Float32Array(result.attentions.buffer);
+      const { numHeads } = result.model;
+      const layer = 1, head = numHeads - 1;
+      const v = await client.headVectors(layer, head);
+      const q = new Float32Array(v.q.buffer), k = new Float32Array(v.k.buffer);
+      const bias = v.bias ? new Float32Array(v.bias.buffer) : undefined;
+      const d = v.q.shape[1];
+      for (let i = 0; i < n; i++) {
+        const logits = Array.from({ length: n }, (_, j) => {
+          let s = 0;
+          for (let x = 0; x < d; x++) s += q[i * d + x] * k[j * d + x];
+          s *= v.scale;
+          if (v.softcap !== null) s = Math.tanh(s / v.softcap) * v.softcap;
+          return s + (bias ? bias[i * n + j] : 0);
+        });
+        const max = Math.max(...logits);
+        const exps = logits.map((l) => Math.exp(l - max));
+        const sum = exps.reduce((a, b) => a + b, 0);
+        const row = attn.subarray(((layer * numHeads + head) * n + i) * n, ((layer * numHeads + head) * n + i + 1) * n);
+        const diff = maxAbsDiff(exps.map((e) => e / sum), row);
+        assert.ok(diff < 1e-5, `${name} row ${i}: ${diff}`);
+      }
+    }
+  });
+
+  it('reports an unsupported model as an error and stays usable', async () => {
+    const folder = path.join(FIXTURES_ROOT, 'bert');
+    await rejectsWith(client.load('/nonexistent/model', { name: 'x', source: 'x' }), 'missing-file');
+    await client.load(folder, { name: 'bert', source: folder });
+  });
+
+  it('dispose stops the worker thread', async () => {
+    const before = EngineClient.liveWorkerCount();
+    await client.load(path.join(FIXTURES_ROOT, 'bert'), { name: 'bert', source: 'bert' });
+    assert.strictEqual(EngineClient.liveWorkerCount(), before + 1);
+    await client.dispose();
+    assert.strictEqual(EngineClient.liveWorkerCount(), before);
+  });
+});
