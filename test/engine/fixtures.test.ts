@@ -4,6 +4,9 @@
  * states within 1e-3 of the largest magnitude in that layer (the fixtures' stated tolerances).
  */
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { AttentionModel } from '../../src/engine/model';
 import { expectedRanges, fixtureNames, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
@@ -54,6 +57,35 @@ describe('engine matches transformers on every reference fixture', function () {
           }
         });
       });
+    });
+  }
+});
+
+describe('config.json as transformers 5 writes it (rope_parameters, layer_types, ...)', function () {
+  this.timeout(120000);
+  for (const name of fixtureNames()) {
+    it(`${name}: same attentions with config.saved-by-transformers.json`, async () => {
+      const fixture = openFixture(name);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ai-v5-${name}-`));
+      try {
+        for (const file of fs.readdirSync(fixture.folder)) {
+          if (file === 'config.json' || file.startsWith('expected')) continue;
+          fs.symlinkSync(path.join(fixture.folder, file), path.join(dir, file));
+        }
+        fs.copyFileSync(path.join(fixture.folder, 'config.saved-by-transformers.json'), path.join(dir, 'config.json'));
+        const model = await AttentionModel.load(dir);
+        try {
+          const c = fixture.cases[fixture.cases.length - 1];
+          const result = await model.analyze(c.text, { textPair: c.text_pair });
+          const diff = maxAbsDiff(new Float32Array(result.attentions.buffer), fixture.expected(`case${fixture.cases.length - 1}.attentions`).data);
+          assert.ok(diff <= ATTENTION_TOLERANCE, `attentions differ by ${diff.toExponential(2)}`);
+        } finally {
+          await model.dispose();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fixture.close();
+      }
     });
   }
 });
