@@ -68,7 +68,10 @@ async function main() {
     for (const b of present) await (await esbuild.context(b)).watch();
     console.log('[watch] build started');
   } else {
-    await Promise.all(present.map((b) => esbuild.build(b)));
+    // Let every build finish (and report) before failing on any of them.
+    const outcomes = await Promise.allSettled(present.map((b) => esbuild.build(b)));
+    const failed = outcomes.filter((o) => o.status === 'rejected');
+    if (failed.length > 0) throw new Error(`${failed.length} of ${outcomes.length} builds failed`);
   }
 }
 
