@@ -8,6 +8,7 @@ import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COMMIT_HASH, repoFolderName } from './cacheLayout';
 import { defaultCacheDir } from './environment';
+import type { ModelSourceErrorCode } from './errors';
 import { inspectModelFolder } from './modelFiles';
 
 export interface CachedRevision {
@@ -20,6 +21,7 @@ export interface CachedRevision {
   usable: boolean;
   /** Why it is not usable (the first problem), for the picker's detail line. */
   problem?: string;
+  problemCode?: ModelSourceErrorCode;
 }
 
 export interface CachedModel {
@@ -90,6 +92,7 @@ export async function scanCachedModel(cacheDir: string, id: string): Promise<Cac
       folder,
       usable: problem === undefined,
       problem: problem?.message,
+      problemCode: problem?.code,
     });
   }
   if (revisions.length === 0) return undefined;

@@ -71,14 +71,32 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw cancelledError();
 }
 
-/** Short human description of a low-level error (Node system error code or message), for messages. */
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  ETIMEDOUT: 'timed out',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed by the other side',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+  UND_ERR_BODY_TIMEOUT: 'the transfer stalled',
+};
+
+/**
+ * Short description of a low-level error for messages: `ECONNREFUSED: connection refused`, a TLS
+ * problem named as such (often a proxy intercepting HTTPS), or the error's own message.
+ */
 export function describeCause(error: unknown): string {
   if (typeof error !== 'object' || error === null) return String(error);
-  const withCause = error as { code?: unknown; message?: unknown; cause?: unknown };
   // fetch wraps socket errors: TypeError('fetch failed', { cause: Error{ code: 'ECONNREFUSED' } }).
-  const inner = withCause.cause as { code?: unknown; message?: unknown } | undefined;
-  if (inner && typeof inner.code === 'string') return inner.code;
-  if (typeof withCause.code === 'string') return withCause.code;
-  if (inner && typeof inner.message === 'string') return inner.message;
-  return typeof withCause.message === 'string' ? withCause.message : String(error);
+  const outer = error as { code?: unknown; message?: unknown; cause?: unknown };
+  const inner = (typeof outer.cause === 'object' && outer.cause !== null ? outer.cause : undefined) as typeof outer | undefined;
+  const code = typeof inner?.code === 'string' ? inner.code : typeof outer.code === 'string' ? outer.code : undefined;
+  if (code && NETWORK_CODES[code]) return `${code}: ${NETWORK_CODES[code]}`;
+  if (code && /CERT|SSL|TLS/i.test(code)) return `${code}: TLS certificate problem (a proxy may be intercepting HTTPS)`;
+  if (code) return code;
+  if (typeof inner?.message === 'string') return inner.message;
+  return typeof outer.message === 'string' ? outer.message : String(error);
 }

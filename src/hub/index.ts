@@ -19,7 +19,7 @@ export { resolveModel, BUILTIN_NAME, type ResolveOptions, type ResolvedModel, ty
 export { ModelSourceError, isModelSourceError, type ModelSourceErrorCode } from './errors';
 
 /** The token from HF_TOKEN (or HUGGING_FACE_HUB_TOKEN), else the token file of `hf auth login`. */
-export { findToken, maskToken, type FoundToken } from './token';
+export { findToken, checkToken, type FoundToken, type TokenCheck } from './token';
 
 /** Cache, token file and endpoint locations as huggingface_hub computes them. */
 export { defaultCacheDir, defaultHubUrl, huggingFaceHome, tokenFilePath, offlineFromEnv, DEFAULT_HUB_URL } from './environment';
@@ -32,6 +32,9 @@ export { listCachedModels, scanCachedModel, type CachedModel, type CachedRevisio
  * conversion command), config.json, tokenizer.json and every shard of the index.
  */
 export { checkModelFolder, inspectModelFolder, chooseWeights, conversionCommand } from './modelFiles';
+
+/** The picker's entries: built-in, cached (with sizes), recent, suggested (with download sizes), actions. */
+export { buildModelChoices, BUILTIN_DETAIL, type ModelChoice, type ModelChoiceSection } from './choices';
 
 /** Suggested models for the picker, with approximate download sizes. */
 export { SUGGESTED_MODELS, formatBytes, type SuggestedModel } from './suggestions';

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Env, tokenFilePath } from './environment';
+import { describeCause } from './errors';
 
 export interface FoundToken {
   token: string;
@@ -27,7 +28,29 @@ export async function findToken(env: Env = process.env, home?: string): Promise<
   }
 }
 
-/** A token shown in a UI: `hf_abc…xyz` (never enough to use it). */
-export function maskToken(token: string): string {
-  return token.length <= 10 ? '•'.repeat(token.length) : `${token.slice(0, 5)}…${token.slice(-3)}`;
+export type TokenCheck =
+  | { status: 'valid'; account: string }
+  /** The Hub answered 401: the token is wrong, revoked or expired. */
+  | { status: 'rejected' }
+  /** Could not ask (offline, proxy, server error): the token may still be fine. */
+  | { status: 'unverified'; reason: string };
+
+/**
+ * Asks the Hub whose token this is (GET /api/whoami-v2), so a mistyped token is caught when it is
+ * set rather than at the next gated download. Gives up after `timeoutMs`.
+ */
+export async function checkToken(token: string, hubUrl: string, timeoutMs = 10_000): Promise<TokenCheck> {
+  try {
+    const response = await fetch(`${hubUrl.replace(/\/+$/, '')}/api/whoami-v2`, {
+      headers: { Authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (response.status === 401) return { status: 'rejected' };
+    if (!response.ok) return { status: 'unverified', reason: `the Hub answered HTTP ${response.status}` };
+    const body = (await response.json()) as { name?: unknown };
+    return { status: 'valid', account: typeof body.name === 'string' ? body.name : 'unknown account' };
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    return { status: 'unverified', reason: name === 'TimeoutError' ? 'the Hub did not answer in time' : describeCause(error) };
+  }
 }

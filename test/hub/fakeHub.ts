@@ -9,6 +9,7 @@
  *   GET  /{id}/resolve/{rev}/{path}               files kept in git: 200 with ETag + X-Repo-Commit;
  *                                                 LFS files: 302 to /cdn/{sha256} with X-Linked-Etag/-Size
  *   GET  /cdn/{sha256}                            LFS content, with Range support
+ *   GET  /api/whoami-v2                           the token's account
  *
  * Access like the real Hub: unknown or private repos answer 401 without a token and 404 with one;
  * gated repos list files publicly but refuse downloads (401 without a token, 403 without access);
@@ -197,6 +198,11 @@ export class FakeHub {
 
     if (token !== undefined && !this.tokens.has(token)) {
       return this.error(res, 401, undefined, 'Invalid credentials in Authorization header');
+    }
+
+    if (path === '/api/whoami-v2') {
+      if (token === undefined) return this.error(res, 401, undefined, 'Invalid username or password.');
+      return this.json(res, { type: 'user', name: `user-${token.slice(3, 8)}`, auth: { type: 'access_token' } });
     }
 
     if (path.startsWith('/cdn/')) {

@@ -6,6 +6,7 @@ import {
   ModelSourceError,
   SUGGESTED_MODELS,
   checkModelFolder,
+  checkToken,
   defaultCacheDir,
   defaultHubUrl,
   findToken,
@@ -16,7 +17,7 @@ import {
   resolveModel,
   tokenFilePath,
 } from '../../src/hub';
-import { FIXTURES_DIR } from './fakeHub';
+import { FIXTURES_DIR, FakeHub } from './fakeHub';
 import { makeTempDir, rejectsWith, removeDir } from './helpers';
 
 describe('parseModelSpec', () => {
@@ -95,6 +96,25 @@ describe('Hugging Face environment', () => {
     } finally {
       removeDir(hfHome);
     }
+  });
+});
+
+describe('checkToken', () => {
+  it('tells a valid token (with its account) from a rejected one and from an unreachable hub', async () => {
+    const hub = new FakeHub();
+    hub.tokens.set('hf_goodToken123', new Set());
+    await hub.start();
+    try {
+      assert.deepEqual(await checkToken('hf_goodToken123', hub.url), { status: 'valid', account: 'user-goodT' });
+      assert.deepEqual(await checkToken('hf_unknown', hub.url), { status: 'rejected' });
+      assert.equal(hub.requests[0].authorization, 'Bearer hf_goodToken123');
+    } finally {
+      await hub.stop();
+    }
+    const unreachable = await checkToken('hf_goodToken123', hub.url);
+    assert.equal(unreachable.status, 'unverified');
+    // A fresh connection is refused; a pooled one from before the stop reads as closed.
+    assert.match((unreachable as { reason: string }).reason, /^(ECONNREFUSED: connection refused|UND_ERR_SOCKET: connection closed by the other side)$/);
   });
 });
 

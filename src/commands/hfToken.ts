@@ -1,0 +1,83 @@
+/**
+ * "Set Hugging Face Token" / "Clear Hugging Face Token": the token for gated and private models is
+ * kept in VS Code's SecretStorage (the OS keychain), never in settings, and never logged or shown.
+ * A new token is checked with the Hub before it is saved, so a typo is caught right away.
+ */
+import * as vscode from 'vscode';
+import { checkToken, defaultHubUrl, findToken } from '../hub';
+import type { Notifier } from '../notifications';
+import { TOKEN_SECRET_KEY } from './modelResolver';
+
+export const SET_TOKEN_COMMAND = 'attentionInspector.setHuggingFaceToken';
+export const CLEAR_TOKEN_COMMAND = 'attentionInspector.clearHuggingFaceToken';
+
+/** The hub the token is for: the `attentionInspector.hubEndpoint` setting, else HF_ENDPOINT / huggingface.co. */
+function hubUrl(): string {
+  const endpoint = vscode.workspace.getConfiguration('attentionInspector').get<string>('hubEndpoint', '').trim();
+  return endpoint ? endpoint.replace(/\/+$/, '') : defaultHubUrl();
+}
+
+function validateTokenInput(value: string): vscode.InputBoxValidationMessage | undefined {
+  const token = value.trim();
+  if (token === '') return undefined;
+  if (/\s/.test(token)) return { message: 'A token has no spaces: paste it again.', severity: vscode.InputBoxValidationSeverity.Error };
+  if (!token.startsWith('hf_')) {
+    return { message: 'Hugging Face tokens start with "hf_". Continue only if your hub issues other tokens.', severity: vscode.InputBoxValidationSeverity.Warning };
+  }
+  return undefined;
+}
+
+async function setToken(context: vscode.ExtensionContext, notifier: Notifier): Promise<void> {
+  const hub = hubUrl();
+  const hasStored = (await context.secrets.get(TOKEN_SECRET_KEY)) !== undefined;
+  const input = await vscode.window.showInputBox({
+    title: 'Set Hugging Face Token',
+    prompt: `An access token from ${hub}/settings/tokens ("Read" is enough; fine-grained tokens need read access to gated repos). ` +
+      `Kept in VS Code's secret storage.${hasStored ? ' Leave empty to remove the stored token.' : ''}`,
+    placeHolder: 'hf_…',
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: validateTokenInput,
+  });
+  if (input === undefined) return; // dismissed
+  const token = input.trim();
+  if (token === '') {
+    if (hasStored) await clearToken(context, notifier);
+    return;
+  }
+
+  const check = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Checking the token with the Hugging Face Hub…' },
+    () => checkToken(token, hub),
+  );
+  if (check.status === 'rejected') {
+    const action = await notifier.notify('error', `The Hugging Face Hub (${hub}) rejected this token: it may be mistyped, revoked or expired. It was not saved.`, 'Try Again');
+    if (action === 'Try Again') await vscode.commands.executeCommand(SET_TOKEN_COMMAND);
+    return;
+  }
+  await context.secrets.store(TOKEN_SECRET_KEY, token);
+  if (check.status === 'valid') {
+    await notifier.notify('info', `Hugging Face token saved (account ${check.account}). Gated models need their licence accepted on their page too.`);
+  } else {
+    await notifier.notify('warning', `Hugging Face token saved, but it could not be checked now (${check.reason}).`);
+  }
+}
+
+async function clearToken(context: vscode.ExtensionContext, notifier: Notifier): Promise<void> {
+  await context.secrets.delete(TOKEN_SECRET_KEY);
+  // Say which token will be used from now on, without showing it.
+  const fallback = await findToken();
+  await notifier.notify(
+    'info',
+    fallback
+      ? `Stored Hugging Face token removed. The token from ${fallback.source} is still used.`
+      : 'Stored Hugging Face token removed.',
+  );
+}
+
+export function registerTokenCommands(context: vscode.ExtensionContext, notifier: Notifier): void {
+  context.subscriptions.push(
+    vscode.commands.registerCommand(SET_TOKEN_COMMAND, () => setToken(context, notifier)),
+    vscode.commands.registerCommand(CLEAR_TOKEN_COMMAND, () => clearToken(context, notifier)),
+  );
+}

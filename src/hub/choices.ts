@@ -1,0 +1,113 @@
+/**
+ * The entries of the "Select Model" picker, computed without VS Code so they can be tested: the
+ * built-in model, usable models in the cache (with sizes), recent ones, suggestions (with download
+ * sizes), and the two actions. Each spec appears once, in the first section that has it.
+ */
+import type { CachedModel } from './cacheScan';
+import { BUILTIN_NAME } from './resolve';
+import { formatHubSpec, parseModelSpec } from './spec';
+import { formatBytes, type SuggestedModel } from './suggestions';
+
+export type ModelChoiceSection = 'built-in' | 'cache' | 'recent' | 'suggested' | 'actions';
+
+export interface ModelChoice {
+  section: ModelChoiceSection;
+  /** What selecting it does: set the model setting to `spec`, or ask for an id / a folder. */
+  action: { kind: 'spec'; spec: string } | { kind: 'enter-id' } | { kind: 'choose-folder' };
+  label: string;
+  description?: string;
+  detail?: string;
+  /** Codicon name for the UI. */
+  icon: string;
+  current: boolean;
+}
+
+export const BUILTIN_DETAIL = 'A tiny model for exploring attention patterns, not a capable language model';
+
+/** Spec that names the same model as `spec`, for comparisons ("" and "built-in" are equal). */
+function normalizeSpec(spec: string): string {
+  try {
+    const parsed = parseModelSpec(spec);
+    if (parsed.kind === 'builtin') return '';
+    if (parsed.kind === 'hub') return formatHubSpec(parsed.id, parsed.revision === 'main' ? undefined : parsed.revision);
+    return parsed.path.replace(/[\\/]+$/, '');
+  } catch {
+    return spec.trim();
+  }
+}
+
+export function buildModelChoices(input: {
+  current: string;
+  cached: readonly CachedModel[];
+  recent: readonly string[];
+  suggestions: readonly SuggestedModel[];
+}): ModelChoice[] {
+  const current = normalizeSpec(input.current);
+  const seen = new Set<string>();
+  const choices: ModelChoice[] = [];
+  const add = (choice: Omit<ModelChoice, 'current'>): void => {
+    if (choice.action.kind !== 'spec') {
+      choices.push({ ...choice, current: false });
+      return;
+    }
+    const key = normalizeSpec(choice.action.spec);
+    if (seen.has(key)) return;
+    seen.add(key);
+    const isCurrent = key === current;
+    choices.push({ ...choice, current: isCurrent, description: isCurrent ? ['current', choice.description].filter(Boolean).join(' · ') : choice.description });
+  };
+
+  add({ section: 'built-in', action: { kind: 'spec', spec: '' }, label: BUILTIN_NAME, detail: BUILTIN_DETAIL, icon: 'beaker' });
+
+  const cachedIds = new Set<string>();
+  for (const model of input.cached) {
+    for (const revision of model.revisions) {
+      if (!revision.usable) continue;
+      cachedIds.add(model.id);
+      const ref = revision.refs.includes('main') ? undefined : (revision.refs[0] ?? revision.commit);
+      const spec = formatHubSpec(model.id, ref);
+      add({
+        section: 'cache',
+        action: { kind: 'spec', spec },
+        label: spec,
+        description: `${formatBytes(model.sizeOnDisk)} on disk`,
+        detail: `In the Hugging Face cache · ${revision.refs.length > 0 ? revision.refs.join(', ') : 'commit'} ${revision.commit.slice(0, 10)}`,
+        icon: 'database',
+      });
+    }
+  }
+
+  // The current model is offered among the recent ones when no other section has it.
+  for (const spec of [input.current, ...input.recent]) {
+    let kind: string;
+    try {
+      kind = parseModelSpec(spec).kind;
+    } catch {
+      continue; // a setting that is no longer valid is not offered again
+    }
+    if (kind === 'builtin') continue;
+    add({
+      section: 'recent',
+      action: { kind: 'spec', spec },
+      label: spec,
+      description: kind === 'local' ? 'local folder' : 'Hugging Face',
+      icon: kind === 'local' ? 'folder' : 'history',
+    });
+  }
+
+  for (const model of input.suggestions) {
+    if (cachedIds.has(model.id)) continue;
+    add({
+      section: 'suggested',
+      action: { kind: 'spec', spec: model.id },
+      label: model.id,
+      description: `≈ ${formatBytes(model.approxBytes)} download${model.gated ? ' · gated' : ''}`,
+      detail: model.description,
+      icon: model.gated ? 'lock' : 'cloud-download',
+    });
+  }
+
+  add({ section: 'actions', action: { kind: 'enter-id' }, label: 'Enter a Hugging Face model id…', detail: 'owner/name, optionally @revision (a branch, tag or commit)', icon: 'edit' });
+  add({ section: 'actions', action: { kind: 'choose-folder' }, label: 'Choose a local folder…', detail: 'A checkpoint folder with config.json, tokenizer.json and *.safetensors', icon: 'folder-opened' });
+  return choices;
+}
