@@ -92,7 +92,8 @@ export const BUILTIN_NAME = 'Built-in tiny model';
 
 /**
  * Resolves a model spec (see parseModelSpec) to a folder the engine can load. For a hub id the
- * cache is tried first without any network request; only what is missing is downloaded.
+ * cache is tried first without any network request (a branch resolves through refs/<branch>, so a
+ * cached model is not checked for newer commits); only what is missing is downloaded.
  * Errors are `ModelSourceError`s with a code and a message that says what to do.
  */
 export async function resolveModel(spec: string | ModelSpec, options: ResolveOptions): Promise<ResolvedModel> {
@@ -144,8 +145,9 @@ async function resolveHubModel(id: string, askedRevision: string | undefined, op
     const { problem } = await inspectModelFolder(snapshotDir(repo, cachedCommit));
     if (!problem) return result(cachedCommit, 0);
     if (offline) {
-      // What the cache proves about the repo itself is worth more than "not cached".
-      if (problem.code === 'pickle-only' || problem.code === 'no-config') throw problem;
+      // What the cache proves about the snapshot is worth more than "not cached": pickle weights
+      // only, or a tokenizer.json recorded as absent from the repo.
+      if (problem.code === 'pickle-only') throw problem;
       if (problem.code === 'no-tokenizer' && (await isMarkedMissing(repo, cachedCommit, TOKENIZER_FILE))) throw problem;
       throw offlineError(name, cacheDir, 'completely');
     }
@@ -155,7 +157,23 @@ async function resolveHubModel(id: string, askedRevision: string | undefined, op
 
   // 2. The Hub.
   const download = new HubDownload(id, revision, name, repo, cacheDir, hubUrl, options);
-  return result(...(await download.run()));
+  try {
+    return result(...(await download.run()));
+  } catch (error) {
+    throw asCacheError(error, cacheDir);
+  }
+}
+
+const CACHE_WRITE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST', 'EISDIR']);
+
+/** File-system failures while writing the cache become `cache-io` errors that say where and what to do. */
+function asCacheError(error: unknown, cacheDir: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (error instanceof ModelSourceError || !code || !CACHE_WRITE_ERRORS.has(code)) return error;
+  const advice = code === 'ENOSPC' || code === 'EDQUOT'
+    ? 'Free some disk space'
+    : 'Check the folder\'s permissions, or set HF_HUB_CACHE (or HF_HOME) to a writable folder';
+  return new ModelSourceError('cache-io', `Cannot write to the Hugging Face cache (${cacheDir}): ${code}. ${advice}, then try again.`, { cause: error });
 }
 
 /** One download of a model's files at one revision. */

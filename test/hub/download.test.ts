@@ -3,7 +3,7 @@
  * offline reuse, faults (dropped connections, corrupt bodies, error statuses), cancel and declines.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttentionModel } from '../../src/engine/model';
 import { resolveModel, type DownloadProgress } from '../../src/hub';
@@ -279,6 +279,31 @@ describe('hub downloads (fake Hub on 127.0.0.1)', function () {
     error = await rejectsWith(resolveModel(GPT2, hubOptions(hub.url, cache)), 'server');
     assert.match(error.message, /answered HTTP 500 while looking up tiny\/gpt2/);
     assert.match(error.message, /try again later/);
+  });
+
+  it('sends the token to the hub only, never to the CDN it redirects downloads to', async () => {
+    const cdn = new FakeHub(); // another origin serving the same blobs
+    cdn.addRepo(GPT2, { main: fixtureFiles('gpt2') });
+    await cdn.start();
+    try {
+      hub.cdnUrl = cdn.url;
+      const token = 'hf_tokenForTheHubOnly';
+      hub.tokens.set(token, new Set());
+      const resolved = await resolveModel(GPT2, hubOptions(hub.url, cache, { token }));
+      assert.ok(readBytes(join(resolved.folder, 'model.safetensors')).equals(hub.fileOf(GPT2, 'model.safetensors').data));
+      assert.deepEqual(cdn.requests.map((r) => [r.file, r.authorization]), [['model.safetensors', undefined]]);
+      assert.ok(hub.requests.every((r) => r.authorization === `Bearer ${token}`));
+    } finally {
+      await cdn.stop();
+    }
+  });
+
+  it('says so when the cache folder cannot be written', async () => {
+    const blocked = join(cache, 'a-file');
+    writeFileSync(blocked, '');
+    const error = await rejectsWith(resolveModel(GPT2, hubOptions(hub.url, join(blocked, 'hub'))), 'cache-io');
+    assert.match(error.message, /Cannot write to the Hugging Face cache/);
+    assert.match(error.message, /HF_HUB_CACHE/);
   });
 
   it('retries a 500 on a file download, then reports it', async () => {

@@ -106,6 +106,8 @@ export class FakeHub {
   readonly tokens = new Map<string, Set<string>>();
   /** Tree listings are split into pages of this many entries (exercises Link pagination). */
   treePageSize = 1000;
+  /** Where LFS downloads are redirected: this server by default, or another one (a CDN on another origin). */
+  cdnUrl?: string;
   private readonly repos = new Map<string, FakeRepo>();
   private readonly blobs = new Map<string, { data: Buffer; file: string }>();
   private faults: FaultRule[] = [];
@@ -275,7 +277,7 @@ export class FakeHub {
         const oid = sha256(content.data);
         res.writeHead(302, {
           ...headers,
-          Location: `${this.url}/cdn/${oid}`,
+          Location: `${this.cdnUrl ?? this.url}/cdn/${oid}`,
           'X-Linked-Etag': `"${oid}"`,
           'X-Linked-Size': String(content.data.length),
           ETag: `"${gitBlobSha1(Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize ${content.data.length}\n`))}"`,

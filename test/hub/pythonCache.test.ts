@@ -94,6 +94,20 @@ describe('a cache written in the Python layout', () => {
     }
   });
 
+  it('explains offline what the cached snapshot proves: pickle-only weights, or no tokenizer.json in the repo', async () => {
+    const snapshot = writePythonCache(cache, 'someone/old', 'gpt2', ['config.json', 'tokenizer.json'], COMMIT, ['main']);
+    writeFileSync(join(snapshot, 'pytorch_model.bin'), 'pickle');
+    const pickle = await rejectsWith(resolveModel('someone/old', hubOptions(hub.url, cache, { offline: true })), 'pickle-only');
+    assert.ok(pickle.message.includes(snapshot), 'the conversion command names the cached folder');
+
+    writePythonCache(cache, 'someone/slow-tok', 'gpt2', ['config.json', 'model.safetensors'], COMMIT, ['main']);
+    const noExist = join(cache, 'models--someone--slow-tok', '.no_exist', COMMIT);
+    mkdirSync(noExist, { recursive: true });
+    writeFileSync(join(noExist, 'tokenizer.json'), '');
+    await rejectsWith(resolveModel('someone/slow-tok', hubOptions(hub.url, cache, { offline: true })), 'no-tokenizer');
+    assert.equal(hub.requests.length, 0);
+  });
+
   it('is listed for the picker with revisions, refs, usability and size on disk', async () => {
     writePythonCache(cache, 'someone/bert', 'bert', ['config.json', 'model.safetensors', 'tokenizer.json'], COMMIT, ['main', 'v1']);
     writePythonCache(cache, 'someone/bert', 'bert', ['config.json'], OTHER_COMMIT, []);
