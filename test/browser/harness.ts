@@ -1,0 +1,344 @@
+/**
+ * Runs the real webview bundle (dist/webview.js) in headless Chromium, inside the real panel HTML
+ * (src/panel/html.ts, strict CSP and all), served from 127.0.0.1. `acquireVsCodeApi` is a stand-in
+ * that records posted messages and keeps state in sessionStorage (so a reload restores it, as
+ * VS Code does); the VS Code theme is imitated with a body class and --vscode-* variables.
+ */
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { getPanelHtml, type PanelWebview } from '../../src/panel/html';
+import type { HostToWebview, WebviewToHost } from '../../src/protocol/webview';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export type ThemeName = 'light' | 'dark' | 'high-contrast';
+
+/** A few of the variables VS Code defines, with the values of its default themes. */
+export const THEMES: Record<ThemeName, { bodyClass: string; vars: Record<string, string> }> = {
+  light: {
+    bodyClass: 'vscode-light',
+    vars: {
+      '--vscode-font-family': 'system-ui, "Segoe UI", Ubuntu, sans-serif',
+      '--vscode-font-size': '13px',
+      '--vscode-editor-font-family': '"DejaVu Sans Mono", monospace',
+      '--vscode-foreground': '#3b3b3b',
+      '--vscode-editor-background': '#ffffff',
+      '--vscode-editor-foreground': '#3b3b3b',
+      '--vscode-descriptionForeground': '#717171',
+      '--vscode-focusBorder': '#005fb8',
+      '--vscode-badge-background': '#cccccc',
+      '--vscode-badge-foreground': '#3b3b3b',
+      '--vscode-button-background': '#005fb8',
+      '--vscode-button-foreground': '#ffffff',
+      '--vscode-button-secondaryBackground': '#e5e5e5',
+      '--vscode-button-secondaryForeground': '#3b3b3b',
+      '--vscode-dropdown-background': '#ffffff',
+      '--vscode-dropdown-border': '#cecece',
+      '--vscode-dropdown-foreground': '#3b3b3b',
+      '--vscode-input-background': '#ffffff',
+      '--vscode-input-foreground': '#3b3b3b',
+      '--vscode-input-border': '#cecece',
+      '--vscode-textBlockQuote-background': '#f8f8f8',
+      '--vscode-editorHoverWidget-background': '#f8f8f8',
+      '--vscode-editorHoverWidget-border': '#c8c8c8',
+      '--vscode-checkbox-background': '#f8f8f8',
+      '--vscode-checkbox-border': '#cecece',
+      '--vscode-panelTitle-activeBorder': '#005fb8',
+      '--vscode-panelTitle-activeForeground': '#3b3b3b',
+      '--vscode-panelTitle-inactiveForeground': '#3b3b3b',
+      '--vscode-settings-headerBorder': '#e5e5e5',
+      '--vscode-settings-dropdownBackground': '#ffffff',
+      '--vscode-settings-dropdownBorder': '#cecece',
+      '--vscode-settings-dropdownForeground': '#3b3b3b',
+      '--vscode-settings-dropdownListBorder': '#c8c8c8',
+      '--vscode-settings-checkboxBackground': '#f8f8f8',
+      '--vscode-settings-checkboxBorder': '#cecece',
+      '--vscode-settings-checkboxForeground': '#3b3b3b',
+      '--vscode-list-activeSelectionBackground': '#e8e8e8',
+      '--vscode-list-activeSelectionForeground': '#000000',
+      '--vscode-list-hoverBackground': '#f2f2f2',
+      '--vscode-panel-background': '#f8f8f8',
+      '--vscode-button-hoverBackground': '#0258a8',
+      '--vscode-button-secondaryHoverBackground': '#cccccc',
+      '--vscode-widget-shadow': 'rgba(0, 0, 0, 0.16)',
+      '--vscode-editorCursor-foreground': '#000000',
+    },
+  },
+  dark: {
+    bodyClass: 'vscode-dark',
+    vars: {
+      '--vscode-font-family': 'system-ui, "Segoe UI", Ubuntu, sans-serif',
+      '--vscode-font-size': '13px',
+      '--vscode-editor-font-family': '"DejaVu Sans Mono", monospace',
+      '--vscode-foreground': '#cccccc',
+      '--vscode-editor-background': '#1f1f1f',
+      '--vscode-editor-foreground': '#cccccc',
+      '--vscode-descriptionForeground': '#9d9d9d',
+      '--vscode-focusBorder': '#0078d4',
+      '--vscode-badge-background': '#616161',
+      '--vscode-badge-foreground': '#f8f8f8',
+      '--vscode-button-background': '#0078d4',
+      '--vscode-button-foreground': '#ffffff',
+      '--vscode-button-secondaryBackground': '#313131',
+      '--vscode-button-secondaryForeground': '#cccccc',
+      '--vscode-dropdown-background': '#313131',
+      '--vscode-dropdown-border': '#3c3c3c',
+      '--vscode-dropdown-foreground': '#cccccc',
+      '--vscode-input-background': '#313131',
+      '--vscode-input-foreground': '#cccccc',
+      '--vscode-input-border': '#3c3c3c',
+      '--vscode-textBlockQuote-background': '#2b2b2b',
+      '--vscode-editorHoverWidget-background': '#202020',
+      '--vscode-editorHoverWidget-border': '#454545',
+      '--vscode-checkbox-background': '#313131',
+      '--vscode-checkbox-border': '#3c3c3c',
+      '--vscode-panelTitle-activeBorder': '#0078d4',
+      '--vscode-panelTitle-activeForeground': '#cccccc',
+      '--vscode-panelTitle-inactiveForeground': '#9d9d9d',
+      '--vscode-settings-headerBorder': '#2b2b2b',
+      '--vscode-settings-dropdownBackground': '#313131',
+      '--vscode-settings-dropdownBorder': '#3c3c3c',
+      '--vscode-settings-dropdownForeground': '#cccccc',
+      '--vscode-settings-dropdownListBorder': '#454545',
+      '--vscode-settings-checkboxBackground': '#313131',
+      '--vscode-settings-checkboxBorder': '#3c3c3c',
+      '--vscode-settings-checkboxForeground': '#cccccc',
+      '--vscode-list-activeSelectionBackground': '#04395e',
+      '--vscode-list-activeSelectionForeground': '#ffffff',
+      '--vscode-list-hoverBackground': '#2a2d2e',
+      '--vscode-panel-background': '#181818',
+      '--vscode-button-hoverBackground': '#026ec1',
+      '--vscode-button-secondaryHoverBackground': '#3c3c3c',
+      '--vscode-widget-shadow': 'rgba(0, 0, 0, 0.36)',
+      '--vscode-editorCursor-foreground': '#aeafad',
+    },
+  },
+  'high-contrast': {
+    bodyClass: 'vscode-high-contrast',
+    vars: {
+      '--vscode-font-family': 'system-ui, sans-serif',
+      '--vscode-font-size': '13px',
+      '--vscode-editor-font-family': '"DejaVu Sans Mono", monospace',
+      '--vscode-foreground': '#ffffff',
+      '--vscode-editor-background': '#000000',
+      '--vscode-editor-foreground': '#ffffff',
+      '--vscode-descriptionForeground': '#ffffff',
+      '--vscode-focusBorder': '#f38518',
+      '--vscode-contrastBorder': '#6fc3df',
+      '--vscode-contrastActiveBorder': '#f38518',
+      '--vscode-badge-background': '#000000',
+      '--vscode-badge-foreground': '#ffffff',
+      '--vscode-button-background': '#000000',
+      '--vscode-button-foreground': '#ffffff',
+      '--vscode-dropdown-background': '#000000',
+      '--vscode-dropdown-border': '#6fc3df',
+      '--vscode-dropdown-foreground': '#ffffff',
+      '--vscode-input-background': '#000000',
+      '--vscode-input-foreground': '#ffffff',
+      '--vscode-input-border': '#6fc3df',
+      '--vscode-settings-dropdownBackground': '#000000',
+      '--vscode-settings-dropdownBorder': '#6fc3df',
+      '--vscode-settings-dropdownForeground': '#ffffff',
+      '--vscode-settings-dropdownListBorder': '#6fc3df',
+      '--vscode-settings-checkboxBackground': '#000000',
+      '--vscode-settings-checkboxBorder': '#6fc3df',
+      '--vscode-settings-checkboxForeground': '#ffffff',
+      '--vscode-list-focusOutline': '#f38518',
+      '--vscode-panel-background': '#000000',
+      '--vscode-button-border': '#6fc3df',
+      '--vscode-editorCursor-foreground': '#ffffff',
+    },
+  },
+};
+
+/** Replaces ArrayBuffers with base64 so a message can cross page.evaluate (JSON only). */
+function encodeBuffers(value: unknown): unknown {
+  if (value instanceof ArrayBuffer) return { __arrayBuffer: Buffer.from(value).toString('base64') };
+  if (Array.isArray(value)) return value.map(encodeBuffers);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeBuffers(v)]));
+  return value;
+}
+
+function serve(root: string): Promise<{ server: http.Server; origin: string }> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname === '/' || url.pathname === '/index.html') {
+      const webview: PanelWebview = {
+        cspSource: origin,
+        asWebviewUri: (uri) => ({ toString: () => `${origin}${uri.path}` }) as never,
+      };
+      const extensionUri = { path: '', with: ({ path: p }: { path: string }) => ({ path: p }) } as never;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(getPanelHtml(webview, extensionUri));
+      return;
+    }
+    // Only what the panel's localResourceRoots allow: dist/ and media/.
+    const rel = path.posix.normalize(url.pathname).replace(/^\/+/, '');
+    if (!/^(dist|media)\//.test(rel)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const file = path.join(root, rel);
+    fs.readFile(file, (err, data) => {
+      if (err) {
+        res.writeHead(404).end();
+        return;
+      }
+      const type = file.endsWith('.js') ? 'text/javascript' : file.endsWith('.css') ? 'text/css' : 'application/octet-stream';
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(data);
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` })),
+  );
+}
+
+export interface Harness {
+  page: Page;
+  context: BrowserContext;
+  origin: string;
+  /** Console errors, page errors and CSP violations seen so far. */
+  problems: string[];
+  /** Messages the webview posted, oldest first. */
+  posted(): Promise<WebviewToHost[]>;
+  clearPosted(): Promise<void>;
+  /** Delivers a message as the extension host would. */
+  send(message: HostToWebview): Promise<void>;
+  setTheme(theme: ThemeName): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  theme?: ThemeName;
+  deviceScaleFactor?: number;
+  viewport?: { width: number; height: number };
+}
+
+export async function openHarness(options: HarnessOptions = {}): Promise<Harness> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium)`);
+  const root = repoRoot();
+  const bundle = path.join(root, 'dist', 'webview.js');
+  if (!fs.existsSync(bundle)) throw new Error(`${bundle} not found: build first (node esbuild.js)`);
+  const { server, origin } = await serve(root);
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-webview-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: options.viewport ?? { width: 1200, height: 800 },
+    deviceScaleFactor: options.deviceScaleFactor ?? 1,
+  });
+  const theme = THEMES[options.theme ?? 'light'];
+  await context.addInitScript(
+    ({ bodyClass, vars }) => {
+      const w = window as unknown as Record<string, unknown>;
+      w.__posted = [];
+      w.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => {
+        (w.__cspViolations as string[]).push(`${e.violatedDirective} blocked ${e.blockedURI}`);
+      });
+      w.acquireVsCodeApi = () => ({
+        postMessage: (m: unknown) => (w.__posted as unknown[]).push(JSON.parse(JSON.stringify(m))),
+        getState: () => JSON.parse(sessionStorage.getItem('vscodeState') ?? 'null'),
+        setState: (s: unknown) => sessionStorage.setItem('vscodeState', JSON.stringify(s)),
+      });
+      // VS Code sets the theme through the DOM (CSSOM), which the page's CSP allows.
+      const apply = () => {
+        for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty(k, v);
+        document.body.className = bodyClass;
+      };
+      if (document.body) apply();
+      else new MutationObserver((_, obs) => {
+        if (document.body) {
+          obs.disconnect();
+          apply();
+        }
+      }).observe(document, { childList: true, subtree: true });
+    },
+    theme,
+  );
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  await page.goto(`${origin}/`);
+  await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+  const harness: Harness = {
+    page,
+    context,
+    origin,
+    problems,
+    posted: () => page.evaluate(() => (window as unknown as { __posted: WebviewToHost[] }).__posted),
+    clearPosted: () => page.evaluate(() => void ((window as unknown as { __posted: unknown[] }).__posted = [])),
+    send: async (message) => {
+      await page.evaluate((encoded) => {
+        const decode = (v: unknown): unknown => {
+          if (v && typeof v === 'object' && '__arrayBuffer' in v) {
+            const bin = atob((v as { __arrayBuffer: string }).__arrayBuffer);
+            const bytes = new Uint8Array(bin.length);
+            for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+            return bytes.buffer;
+          }
+          if (Array.isArray(v)) return v.map(decode);
+          if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decode(x)]));
+          return v;
+        };
+        window.postMessage(decode(encoded), '*');
+      }, encodeBuffers(message));
+      // Let the message event run and the next frame draw.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    },
+    setTheme: async (name) => {
+      await page.evaluate(({ bodyClass, vars }) => {
+        for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty(k, v);
+        document.body.className = bodyClass;
+      }, THEMES[name]);
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    },
+    close: async () => {
+      await context.close();
+      await new Promise((r) => server.close(r));
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+/** CSP violations recorded in the page. */
+export function cspViolations(h: Harness): Promise<string[]> {
+  return h.page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
+}
+
+/** Waits two animation frames so everything requested has been drawn. */
+export function frames(page: Page): Promise<void> {
+  return page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
+}

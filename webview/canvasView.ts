@@ -1,0 +1,131 @@
+/**
+ * A scrollable canvas view whose canvas is only as large as the visible area: the canvas sticks to
+ * the top-left of its scroller and a spacer gives the scrollbars the full content size. Drawing
+ * happens on requestAnimationFrame (at most once per frame) at the device pixel ratio, and again
+ * when the ratio changes (zoom, moving to another screen).
+ */
+export abstract class CanvasView {
+  readonly scroller: HTMLDivElement;
+  readonly canvas: HTMLCanvasElement;
+  private readonly spacer: HTMLDivElement;
+  protected readonly ctx: CanvasRenderingContext2D;
+  protected width = 0;
+  protected height = 0;
+  protected dpr = 1;
+  private contentWidth = 0;
+  private contentHeight = 0;
+  private frame = 0;
+  private dprQuery: MediaQueryList | undefined;
+  private readonly onDprChange = () => {
+    this.watchDpr();
+    this.requestRender();
+  };
+
+  constructor(className: string) {
+    this.scroller = document.createElement('div');
+    this.scroller.className = `canvas-scroller ${className}`;
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'canvas-view';
+    this.spacer = document.createElement('div');
+    this.spacer.className = 'canvas-spacer';
+    this.scroller.append(this.canvas, this.spacer);
+    const ctx = this.canvas.getContext('2d', { alpha: false });
+    if (!ctx) throw new Error('This webview cannot draw on a canvas (2D context unavailable).');
+    this.ctx = ctx;
+    new ResizeObserver(() => this.resize()).observe(this.scroller);
+    this.scroller.addEventListener('scroll', () => this.requestRender(), { passive: true });
+    this.watchDpr();
+  }
+
+  private watchDpr(): void {
+    this.dprQuery?.removeEventListener('change', this.onDprChange);
+    this.dprQuery = matchMedia(`(resolution: ${window.devicePixelRatio}dppx)`);
+    this.dprQuery.addEventListener('change', this.onDprChange);
+  }
+
+  private resize(): void {
+    this.width = this.scroller.clientWidth;
+    this.height = this.scroller.clientHeight;
+    this.layoutChanged();
+    this.applyContentSize();
+    this.requestRender();
+  }
+
+  /** Subclasses recompute their layout here (called on resize) and call setContentSize. */
+  protected layoutChanged(): void {}
+
+  protected setContentSize(width: number, height: number): void {
+    this.contentWidth = Math.ceil(width);
+    this.contentHeight = Math.ceil(height);
+    this.applyContentSize();
+  }
+
+  private applyContentSize(): void {
+    this.spacer.style.width = `${this.contentWidth}px`;
+    this.spacer.style.height = `${Math.max(0, this.contentHeight - this.height)}px`;
+  }
+
+  get scrollX(): number {
+    return this.scroller.scrollLeft;
+  }
+
+  get scrollY(): number {
+    return this.scroller.scrollTop;
+  }
+
+  /** Size of the visible area in CSS pixels. */
+  get viewport(): { width: number; height: number } {
+    return { width: this.width, height: this.height };
+  }
+
+  requestRender(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.renderNow();
+    });
+  }
+
+  /** Draws synchronously (tests and exports call this to be sure the canvas is current). */
+  renderNow(): void {
+    if (this.frame) {
+      cancelAnimationFrame(this.frame);
+      this.frame = 0;
+    }
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(this.width * dpr));
+    const h = Math.max(1, Math.round(this.height * dpr));
+    if (this.canvas.width !== w || this.canvas.height !== h || this.dpr !== dpr) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+      this.canvas.style.width = `${this.width}px`;
+      this.canvas.style.height = `${this.height}px`;
+      this.dpr = dpr;
+    }
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.draw(this.ctx, this.scrollX, this.scrollY);
+  }
+
+  protected abstract draw(ctx: CanvasRenderingContext2D, scrollX: number, scrollY: number): void;
+
+  /** Mouse position in content coordinates (scroll included). */
+  protected contentPoint(event: MouseEvent): { x: number; y: number; viewX: number; viewY: number } {
+    const rect = this.canvas.getBoundingClientRect();
+    const viewX = event.clientX - rect.left;
+    const viewY = event.clientY - rect.top;
+    return { x: viewX + this.scrollX, y: viewY + this.scrollY, viewX, viewY };
+  }
+
+  /** Scrolls so that a content rectangle is visible (with `fixedLeft`/`fixedTop` pixels kept for sticky labels). */
+  protected scrollIntoView(x: number, y: number, w: number, h: number, fixedLeft = 0, fixedTop = 0): void {
+    const left = this.scrollX;
+    const top = this.scrollY;
+    let nx = left;
+    let ny = top;
+    if (x - fixedLeft < left) nx = x - fixedLeft;
+    else if (x + w > left + this.width) nx = x + w - this.width;
+    if (y - fixedTop < top) ny = y - fixedTop;
+    else if (y + h > top + this.height) ny = y + h - this.height;
+    if (nx !== left || ny !== top) this.scroller.scrollTo({ left: Math.max(0, nx), top: Math.max(0, ny) });
+  }
+}

@@ -1,0 +1,492 @@
+/**
+ * The head view: one heatmap, query rows × key columns, labels on both axes that stay in place while
+ * the cells scroll. Everything is drawn on one viewport-sized canvas, so 512 tokens cost no more
+ * DOM than 5.
+ */
+import { colorLut, lightness, lutIndex, type ColorRange, type ColorScaleName } from '../src/analysis/colormap';
+import type { ViewMatrix } from '../src/analysis/view';
+import { CanvasView } from './canvasView';
+import { matrixToCanvas } from './matrixImage';
+import type { Theme } from './theme';
+
+export type Axis = 'row' | 'col';
+
+export interface HeadViewEvents {
+  hoverCell(row: number, col: number, clientX: number, clientY: number): void;
+  hoverLabel(index: number, axis: Axis, clientX: number, clientY: number): void;
+  leave(): void;
+  clickCell(row: number, col: number): void;
+  clickLabel(index: number, axis: Axis): void;
+  /** The keyboard cursor moved (arrow keys): announce it. */
+  keyboardCell(row: number, col: number): void;
+  /** Enter on a cell. */
+  activateCell(row: number, col: number): void;
+  /** Space on a cell: focus (or unfocus) its query row. */
+  toggleFocusRow(row: number): void;
+  /** Escape. */
+  clearFocus(): void;
+  /** Ctrl/Cmd + wheel or +/- keys. */
+  zoom(factor: number): void;
+}
+
+const LABEL_MAX_FONT = 12;
+const LABEL_MIN_FONT = 7;
+const LABEL_MAX_WIDTH = 150;
+const GAP = 6;
+const PAD = 8;
+const MIN_FIT_CELL = 3;
+const MAX_FIT_CELL = 40;
+const VALUE_TEXT_MIN_CELL = 34;
+
+export class HeadView extends CanvasView {
+  private view: ViewMatrix | undefined;
+  private range: ColorRange = { min: 0, max: 1 };
+  private scale: ColorScaleName = 'viridis';
+  private theme: Theme | undefined;
+  private image: HTMLCanvasElement | undefined;
+  private zoomCell: number | null = null;
+  /** Layout in CSS pixels. */
+  cell = 10;
+  gutterLeft = PAD;
+  gutterTop = PAD;
+  labelFont = 0;
+  private rowLabels: string[] = [];
+  private hover: { kind: 'cell'; row: number; col: number } | { kind: 'label'; index: number } | null = null;
+  focusRow: number | null = null;
+  cursorRow: number | null = null;
+  keyCell = { row: 0, col: 0 };
+  private hasKeyboardFocus = false;
+
+  constructor(private readonly events: HeadViewEvents) {
+    super('head-view');
+    const c = this.canvas;
+    c.tabIndex = 0;
+    c.dataset.testid = 'heatmap';
+    c.setAttribute('role', 'application');
+    c.setAttribute('aria-roledescription', 'attention heatmap');
+    c.addEventListener('mousemove', (e) => this.onMove(e));
+    c.addEventListener('mouseleave', () => {
+      this.hover = null;
+      this.events.leave();
+      this.requestRender();
+    });
+    c.addEventListener('click', (e) => this.onClick(e));
+    c.addEventListener('keydown', (e) => this.onKey(e));
+    c.addEventListener('focus', () => {
+      this.hasKeyboardFocus = true;
+      this.requestRender();
+      if (this.view) this.events.keyboardCell(this.keyCell.row, this.keyCell.col);
+    });
+    c.addEventListener('blur', () => {
+      this.hasKeyboardFocus = false;
+      this.requestRender();
+    });
+    this.scroller.addEventListener(
+      'wheel',
+      (e) => {
+        if (!(e.ctrlKey || e.metaKey)) return;
+        e.preventDefault();
+        this.events.zoom(e.deltaY < 0 ? 1.25 : 0.8);
+      },
+      { passive: false },
+    );
+  }
+
+  setData(view: ViewMatrix, range: ColorRange, scale: ColorScaleName): void {
+    const sizeChanged = this.view?.size !== view.size;
+    this.view = view;
+    this.range = range;
+    this.scale = scale;
+    this.image = matrixToCanvas(view, range, scale, this.image);
+    if (sizeChanged) {
+      this.keyCell = { row: Math.min(this.keyCell.row, view.size - 1), col: Math.min(this.keyCell.col, view.size - 1) };
+      this.hover = null;
+    }
+    this.layoutChanged();
+    this.requestRender();
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.layoutChanged();
+    this.requestRender();
+  }
+
+  setZoom(cell: number | null): void {
+    this.zoomCell = cell;
+    this.layoutChanged();
+    this.requestRender();
+  }
+
+  setAriaLabel(label: string): void {
+    this.canvas.setAttribute('aria-label', label);
+  }
+
+  private labelFontFor(cell: number): number {
+    const font = Math.min(LABEL_MAX_FONT, cell - 2);
+    return font >= LABEL_MIN_FONT ? font : 0;
+  }
+
+  private measureLabels(font: number): number {
+    if (!this.view || font === 0 || !this.theme) return 0;
+    this.ctx.font = `${font}px ${this.theme.editorFontFamily}`;
+    let widest = 0;
+    for (const item of this.view.items) widest = Math.max(widest, this.ctx.measureText(item.label).width);
+    return Math.min(LABEL_MAX_WIDTH, Math.ceil(widest));
+  }
+
+  protected override layoutChanged(): void {
+    const view = this.view;
+    if (!view || !this.theme) return;
+    const n = Math.max(1, view.size);
+    const gutterFor = (font: number) => (font === 0 ? PAD : this.measureLabels(font) + GAP + PAD);
+    let cell: number;
+    if (this.zoomCell !== null) {
+      cell = this.zoomCell;
+    } else {
+      // Fit: guess the gutters with full-size labels, then settle once with the font that fits.
+      let gutter = gutterFor(LABEL_MAX_FONT);
+      cell = Math.floor(Math.min((this.width - gutter - PAD) / n, (this.height - gutter - PAD) / n));
+      cell = Math.max(MIN_FIT_CELL, Math.min(MAX_FIT_CELL, cell));
+      gutter = gutterFor(this.labelFontFor(cell));
+      const refit = Math.floor(Math.min((this.width - gutter - PAD) / n, (this.height - gutter - PAD) / n));
+      cell = Math.max(MIN_FIT_CELL, Math.min(MAX_FIT_CELL, refit));
+    }
+    this.cell = cell;
+    this.labelFont = this.labelFontFor(cell);
+    const gutter = gutterFor(this.labelFont);
+    this.gutterLeft = gutter;
+    this.gutterTop = gutter;
+    this.rowLabels = view.items.map((it) => it.label);
+    this.setContentSize(this.gutterLeft + n * cell + PAD, this.gutterTop + n * cell + PAD);
+    this.exposeGeometry();
+  }
+
+  /** Geometry for tests and the end-to-end suite (see webview/TESTING.md). */
+  private exposeGeometry(): void {
+    const d = this.canvas.dataset;
+    d.cellSize = String(this.cell);
+    d.gridLeft = String(this.gutterLeft);
+    d.gridTop = String(this.gutterTop);
+    d.size = String(this.view?.size ?? 0);
+    d.labels = this.labelFont > 0 ? 'shown' : 'hidden';
+    d.scrollX = String(this.scrollX);
+    d.scrollY = String(this.scrollY);
+  }
+
+  /** Which cell or label is under a point given in canvas (viewport) coordinates. */
+  hitTest(viewX: number, viewY: number): { kind: 'cell'; row: number; col: number } | { kind: 'label'; index: number; axis: Axis } | null {
+    const view = this.view;
+    if (!view) return null;
+    const n = view.size;
+    const col = Math.floor((viewX - this.gutterLeft + this.scrollX) / this.cell);
+    const row = Math.floor((viewY - this.gutterTop + this.scrollY) / this.cell);
+    const inCols = col >= 0 && col < n;
+    const inRows = row >= 0 && row < n;
+    if (viewX >= this.gutterLeft && viewY >= this.gutterTop) return inCols && inRows ? { kind: 'cell', row, col } : null;
+    if (this.labelFont === 0) return null;
+    if (viewX < this.gutterLeft && viewY >= this.gutterTop && inRows) return { kind: 'label', index: row, axis: 'row' };
+    if (viewY < this.gutterTop && viewX >= this.gutterLeft && inCols) return { kind: 'label', index: col, axis: 'col' };
+    return null;
+  }
+
+  private onMove(e: MouseEvent): void {
+    const p = this.contentPoint(e);
+    const hit = this.hitTest(p.viewX, p.viewY);
+    const before = JSON.stringify(this.hover);
+    if (hit?.kind === 'cell') {
+      this.hover = { kind: 'cell', row: hit.row, col: hit.col };
+      this.events.hoverCell(hit.row, hit.col, e.clientX, e.clientY);
+    } else if (hit?.kind === 'label') {
+      this.hover = { kind: 'label', index: hit.index };
+      this.events.hoverLabel(hit.index, hit.axis, e.clientX, e.clientY);
+    } else {
+      this.hover = null;
+      this.events.leave();
+    }
+    this.canvas.style.cursor = hit ? 'pointer' : 'default';
+    if (JSON.stringify(this.hover) !== before) this.requestRender();
+  }
+
+  private onClick(e: MouseEvent): void {
+    const p = this.contentPoint(e);
+    const hit = this.hitTest(p.viewX, p.viewY);
+    if (hit?.kind === 'cell') {
+      this.keyCell = { row: hit.row, col: hit.col };
+      this.events.clickCell(hit.row, hit.col);
+    } else if (hit?.kind === 'label') {
+      this.events.clickLabel(hit.index, hit.axis);
+    }
+    this.requestRender();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const view = this.view;
+    if (!view) return;
+    const n = view.size;
+    const page = Math.max(1, Math.floor((this.height - this.gutterTop) / this.cell) - 1);
+    let { row, col } = this.keyCell;
+    switch (e.key) {
+      case 'ArrowUp': row--; break;
+      case 'ArrowDown': row++; break;
+      case 'ArrowLeft': col--; break;
+      case 'ArrowRight': col++; break;
+      case 'PageUp': row -= page; break;
+      case 'PageDown': row += page; break;
+      case 'Home': if (e.ctrlKey) row = 0; col = 0; break;
+      case 'End': if (e.ctrlKey) row = n - 1; col = n - 1; break;
+      case 'Enter':
+        e.preventDefault();
+        this.events.activateCell(row, col);
+        return;
+      case ' ':
+        e.preventDefault();
+        this.events.toggleFocusRow(row);
+        return;
+      case 'Escape':
+        this.events.clearFocus();
+        return;
+      case '+':
+      case '=':
+        this.events.zoom(1.25);
+        return;
+      case '-':
+        this.events.zoom(0.8);
+        return;
+      default:
+        return;
+    }
+    e.preventDefault();
+    this.moveKeyCell(row, col);
+  }
+
+  moveKeyCell(row: number, col: number): void {
+    const n = this.view?.size ?? 0;
+    if (n === 0) return;
+    this.keyCell = { row: Math.max(0, Math.min(n - 1, row)), col: Math.max(0, Math.min(n - 1, col)) };
+    this.revealCell(this.keyCell.row, this.keyCell.col);
+    this.events.keyboardCell(this.keyCell.row, this.keyCell.col);
+    this.requestRender();
+  }
+
+  /** Scrolls so a cell is visible. */
+  revealCell(row: number, col: number): void {
+    this.scrollIntoView(this.gutterLeft + col * this.cell, this.gutterTop + row * this.cell, this.cell, this.cell, this.gutterLeft, this.gutterTop);
+  }
+
+  /** Centre of a cell in client (page) coordinates, if it is on screen. */
+  cellClientCenter(row: number, col: number): { x: number; y: number } {
+    const rect = this.canvas.getBoundingClientRect();
+    return {
+      x: rect.left + this.gutterLeft + (col + 0.5) * this.cell - this.scrollX,
+      y: rect.top + this.gutterTop + (row + 0.5) * this.cell - this.scrollY,
+    };
+  }
+
+  protected draw(ctx: CanvasRenderingContext2D, sx: number, sy: number): void {
+    const theme = this.theme;
+    const view = this.view;
+    ctx.fillStyle = theme?.background ?? '#fff';
+    ctx.fillRect(0, 0, this.width, this.height);
+    this.exposeGeometry();
+    if (!theme || !view || !this.image) return;
+    const n = view.size;
+    const cell = this.cell;
+    const gx = this.gutterLeft - sx;
+    const gy = this.gutterTop - sy;
+    // Visible cell range.
+    const c0 = Math.max(0, Math.floor((this.gutterLeft + sx - this.gutterLeft) / cell));
+    const r0 = Math.max(0, Math.floor(sy / cell));
+    const c1 = Math.min(n, Math.ceil((sx + this.width - this.gutterLeft) / cell) + 1);
+    const r1 = Math.min(n, Math.ceil((sy + this.height - this.gutterTop) / cell) + 1);
+
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(this.gutterLeft, this.gutterTop, this.width - this.gutterLeft, this.height - this.gutterTop);
+    ctx.clip();
+    ctx.imageSmoothingEnabled = false;
+    if (c1 > c0 && r1 > r0) {
+      ctx.drawImage(this.image, c0, r0, c1 - c0, r1 - r0, gx + c0 * cell, gy + r0 * cell, (c1 - c0) * cell, (r1 - r0) * cell);
+    }
+    if (cell >= VALUE_TEXT_MIN_CELL) this.drawValues(ctx, view, gx, gy, r0, r1, c0, c1);
+    this.drawHighlights(ctx, theme, n, gx, gy);
+    ctx.restore();
+
+    this.drawLabels(ctx, theme, view, gx, gy, r0, r1, c0, c1);
+  }
+
+  private drawValues(ctx: CanvasRenderingContext2D, view: ViewMatrix, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
+    const lut = colorLut(this.scale);
+    const cell = this.cell;
+    ctx.font = `${Math.min(11, cell / 3.2)}px ${this.theme!.fontFamily}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (let r = r0; r < r1; r++) {
+      for (let c = c0; c < c1; c++) {
+        const v = view.data[r * view.size + c];
+        const k = lutIndex(v, this.range) * 3;
+        ctx.fillStyle = lightness([lut[k], lut[k + 1], lut[k + 2]]) > 55 ? '#000' : '#fff';
+        ctx.fillText(v.toFixed(2).replace(/^0\./, '.'), gx + (c + 0.5) * cell, gy + (r + 0.5) * cell);
+      }
+    }
+  }
+
+  private drawHighlights(ctx: CanvasRenderingContext2D, theme: Theme, n: number, gx: number, gy: number): void {
+    const cell = this.cell;
+    const span = n * cell;
+    const outline = theme.contrastBorder ?? theme.focus;
+    if (this.hover?.kind === 'label') {
+      const i = this.hover.index;
+      ctx.fillStyle = theme.highlight;
+      ctx.fillRect(gx, gy + i * cell, span, cell);
+      ctx.fillRect(gx + i * cell, gy, cell, span);
+      ctx.strokeStyle = theme.foreground;
+      ctx.lineWidth = 1;
+      ctx.strokeRect(gx + 0.5, gy + i * cell + 0.5, span - 1, cell - 1);
+      ctx.strokeRect(gx + i * cell + 0.5, gy + 0.5, cell - 1, span - 1);
+    }
+    if (this.cursorRow !== null && this.cursorRow < n) {
+      ctx.strokeStyle = theme.cursor;
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([4, 3]);
+      ctx.strokeRect(gx + 0.75, gy + this.cursorRow * cell + 0.75, span - 1.5, cell - 1.5);
+      ctx.setLineDash([]);
+    }
+    if (this.focusRow !== null && this.focusRow < n) {
+      ctx.strokeStyle = outline;
+      ctx.lineWidth = 2;
+      ctx.strokeRect(gx + 1, gy + this.focusRow * cell + 1, span - 2, cell - 2);
+    }
+    if (this.hover?.kind === 'cell') {
+      const { row, col } = this.hover;
+      ctx.strokeStyle = theme.background;
+      ctx.lineWidth = 3;
+      ctx.strokeRect(gx + col * cell + 1.5, gy + row * cell + 1.5, cell - 3, cell - 3);
+      ctx.strokeStyle = theme.foreground;
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(gx + col * cell + 0.75, gy + row * cell + 0.75, cell - 1.5, cell - 1.5);
+    }
+    if (this.hasKeyboardFocus) {
+      const { row, col } = this.keyCell;
+      ctx.strokeStyle = outline;
+      ctx.lineWidth = 2;
+      ctx.strokeRect(gx + col * cell - 1, gy + row * cell - 1, cell + 2, cell + 2);
+    }
+  }
+
+  /** Labels highlighted because their row/column is under the pointer, keyboard or focus. */
+  private emphasised(): { rows: Set<number>; cols: Set<number> } {
+    const rows = new Set<number>();
+    const cols = new Set<number>();
+    if (this.hover?.kind === 'cell') {
+      rows.add(this.hover.row);
+      cols.add(this.hover.col);
+    } else if (this.hover?.kind === 'label') {
+      rows.add(this.hover.index);
+      cols.add(this.hover.index);
+    }
+    if (this.hasKeyboardFocus) {
+      rows.add(this.keyCell.row);
+      cols.add(this.keyCell.col);
+    }
+    if (this.focusRow !== null) rows.add(this.focusRow);
+    return { rows, cols };
+  }
+
+  private drawLabels(ctx: CanvasRenderingContext2D, theme: Theme, view: ViewMatrix, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
+    // Gutters are painted over the cells that scrolled under them.
+    ctx.fillStyle = theme.background;
+    ctx.fillRect(0, 0, this.gutterLeft, this.height);
+    ctx.fillRect(0, 0, this.width, this.gutterTop);
+    if (this.labelFont === 0) return;
+    const cell = this.cell;
+    const font = this.labelFont;
+    const maxWidth = this.gutterLeft - GAP - PAD;
+    const { rows, cols } = this.emphasised();
+    const styleFor = (index: number, strong: boolean) => {
+      const special = view.items[index].special;
+      ctx.font = `${strong ? 'bold ' : ''}${special ? 'italic ' : ''}${font}px ${theme.editorFontFamily}`;
+      ctx.fillStyle = strong ? theme.foreground : special ? theme.muted : theme.foreground;
+    };
+    ctx.textBaseline = 'middle';
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, this.gutterTop, this.gutterLeft, this.height - this.gutterTop);
+    ctx.clip();
+    ctx.textAlign = 'right';
+    for (let r = r0; r < r1; r++) {
+      const strong = rows.has(r);
+      styleFor(r, strong);
+      const y = gy + (r + 0.5) * cell;
+      if (strong) this.labelBackdrop(ctx, theme, PAD / 2, y - cell / 2, this.gutterLeft - PAD / 2 - 2, cell);
+      ctx.fillText(this.fit(this.rowLabels[r], maxWidth), this.gutterLeft - GAP, y);
+      if (this.cursorRow === r) this.cursorMarker(ctx, theme, y);
+    }
+    ctx.restore();
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(this.gutterLeft, 0, this.width - this.gutterLeft, this.gutterTop);
+    ctx.clip();
+    ctx.textAlign = 'left';
+    for (let c = c0; c < c1; c++) {
+      const strong = cols.has(c);
+      styleFor(c, strong);
+      const x = gx + (c + 0.5) * cell;
+      ctx.save();
+      ctx.translate(x, this.gutterTop - GAP);
+      ctx.rotate(-Math.PI / 2);
+      if (strong) this.labelBackdrop(ctx, theme, -2, -cell / 2, this.gutterTop - GAP - PAD / 2, cell);
+      ctx.fillText(this.fit(this.rowLabels[c], maxWidth), 0, 0);
+      ctx.restore();
+    }
+    ctx.restore();
+    // Corner caption.
+    if (this.gutterLeft > 60 && this.gutterTop > 30) {
+      ctx.font = `${Math.min(11, theme.fontSize)}px ${theme.fontFamily}`;
+      ctx.fillStyle = theme.muted;
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'alphabetic';
+      ctx.fillText('key →', PAD, this.gutterTop - GAP - 14);
+      ctx.fillText('query ↓', PAD, this.gutterTop - GAP);
+    }
+  }
+
+  private labelBackdrop(ctx: CanvasRenderingContext2D, theme: Theme, x: number, y: number, w: number, h: number): void {
+    const fill = ctx.fillStyle;
+    ctx.fillStyle = theme.highlight;
+    ctx.fillRect(x, y, w, h);
+    ctx.fillStyle = fill;
+  }
+
+  private cursorMarker(ctx: CanvasRenderingContext2D, theme: Theme, y: number): void {
+    const size = Math.min(6, this.cell / 2);
+    ctx.save();
+    ctx.fillStyle = theme.cursor;
+    ctx.beginPath();
+    ctx.moveTo(2, y - size);
+    ctx.lineTo(2 + size, y);
+    ctx.lineTo(2, y + size);
+    ctx.closePath();
+    ctx.fill();
+    ctx.restore();
+  }
+
+  private readonly fitCache = new Map<string, string>();
+
+  /** Label shortened with an ellipsis to the gutter width (cached per font and width). */
+  private fit(label: string, maxWidth: number): string {
+    const key = `${this.ctx.font}|${maxWidth}|${label}`;
+    let fitted = this.fitCache.get(key);
+    if (fitted === undefined) {
+      fitted = label;
+      if (this.ctx.measureText(label).width > maxWidth) {
+        const chars = [...label];
+        while (chars.length > 1 && this.ctx.measureText(chars.join('') + '…').width > maxWidth) chars.pop();
+        fitted = chars.join('') + '…';
+      }
+      if (this.fitCache.size > 20000) this.fitCache.clear();
+      this.fitCache.set(key, fitted);
+    }
+    return fitted;
+  }
+}

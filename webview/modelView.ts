@@ -1,0 +1,286 @@
+/**
+ * The model view: every layer × head as a thumbnail with its pattern scores, in layer order or
+ * ranked by a score. Thumbnails are drawn lazily (only visible ones, a time budget per frame), so a
+ * 12 × 12 grid at 128 tokens — or 32 × 32 heads — scrolls without stutter.
+ */
+import { SCORE_INFO, SCORE_KEYS, type HeadScores } from '../src/analysis/patterns';
+import { CanvasView } from './canvasView';
+import type { Theme } from './theme';
+
+export interface ModelTile {
+  layer: number;
+  head: number;
+  scores: HeadScores;
+  /** False: filtered out (drawn dimmed in the grid arrangement). */
+  matches: boolean;
+}
+
+export interface ModelViewEvents {
+  hoverTile(tile: ModelTile, clientX: number, clientY: number): void;
+  leave(): void;
+  openTile(tile: ModelTile): void;
+  keyboardTile(tile: ModelTile): void;
+}
+
+/** Supplies a thumbnail canvas for a head (may be slow: called within a per-frame time budget). */
+export type ThumbnailSource = (layer: number, head: number, pixels: number) => HTMLCanvasElement;
+
+const PAD = 8;
+const GAP = 8;
+const LABEL_COL = 34;
+const HEADER = 20;
+const CAPTION = 30;
+const FRAME_BUDGET_MS = 10;
+
+export class ModelView extends CanvasView {
+  private tiles: ModelTile[] = [];
+  /** Columns per row of tiles (heads in the grid arrangement). */
+  private columns = 1;
+  private grid = true;
+  private heads = 0;
+  private theme: Theme | undefined;
+  thumb = 72;
+  private thumbs = new Map<string, HTMLCanvasElement>();
+  private source: ThumbnailSource | undefined;
+  private generation = 0;
+  current = { layer: 0, head: 0 };
+  private hoverIndex = -1;
+  private keyIndex = 0;
+  private hasKeyboardFocus = false;
+
+  constructor(private readonly events: ModelViewEvents) {
+    super('model-view');
+    const c = this.canvas;
+    c.tabIndex = 0;
+    c.dataset.testid = 'model-grid';
+    c.setAttribute('role', 'application');
+    c.setAttribute('aria-roledescription', 'grid of attention heads');
+    c.addEventListener('mousemove', (e) => this.onMove(e));
+    c.addEventListener('mouseleave', () => {
+      this.hoverIndex = -1;
+      this.events.leave();
+      this.requestRender();
+    });
+    c.addEventListener('click', (e) => {
+      const i = this.tileAt(e);
+      if (i >= 0) {
+        this.keyIndex = i;
+        this.events.openTile(this.tiles[i]);
+      }
+    });
+    c.addEventListener('keydown', (e) => this.onKey(e));
+    c.addEventListener('focus', () => {
+      this.hasKeyboardFocus = true;
+      const current = this.tiles.findIndex((t) => t.layer === this.current.layer && t.head === this.current.head);
+      if (current >= 0) this.keyIndex = current;
+      if (this.tiles[this.keyIndex]) this.events.keyboardTile(this.tiles[this.keyIndex]);
+      this.requestRender();
+    });
+    c.addEventListener('blur', () => {
+      this.hasKeyboardFocus = false;
+      this.requestRender();
+    });
+  }
+
+  /**
+   * New content. `grid`: tiles are every head in layer order, laid out layers × heads; otherwise a
+   * ranked list wrapped into rows. `source` renders thumbnails; changing it drops the cache.
+   */
+  setTiles(tiles: ModelTile[], heads: number, grid: boolean, source: ThumbnailSource, sourceChanged: boolean): void {
+    this.tiles = tiles;
+    this.heads = heads;
+    this.grid = grid;
+    if (sourceChanged || this.source === undefined) {
+      this.thumbs.clear();
+      this.generation++;
+    }
+    this.source = source;
+    this.keyIndex = Math.min(this.keyIndex, Math.max(0, tiles.length - 1));
+    this.layoutChanged();
+    this.requestRender();
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.requestRender();
+  }
+
+  protected override layoutChanged(): void {
+    const available = this.width - PAD * 2 - LABEL_COL;
+    const wanted = this.grid ? Math.max(1, this.heads) : Math.max(1, Math.floor(available / (72 + GAP)));
+    this.thumb = Math.max(40, Math.min(120, Math.floor(available / wanted) - GAP));
+    this.columns = this.grid ? Math.max(1, this.heads) : Math.max(1, Math.floor(available / (this.thumb + GAP)));
+    const rows = Math.ceil(this.tiles.length / this.columns);
+    this.setContentSize(PAD * 2 + LABEL_COL + this.columns * (this.thumb + GAP), PAD + HEADER + rows * (this.thumb + CAPTION + GAP) + PAD);
+    this.canvas.dataset.thumb = String(this.thumb);
+    this.canvas.dataset.tiles = String(this.tiles.length);
+  }
+
+  private tileOrigin(index: number): { x: number; y: number } {
+    const col = index % this.columns;
+    const row = Math.floor(index / this.columns);
+    return { x: PAD + LABEL_COL + col * (this.thumb + GAP), y: PAD + HEADER + row * (this.thumb + CAPTION + GAP) };
+  }
+
+  /** Centre of a tile's thumbnail in client coordinates (tests, end-to-end suite). */
+  tileClientCenter(layer: number, head: number): { x: number; y: number } | null {
+    const i = this.tiles.findIndex((t) => t.layer === layer && t.head === head);
+    if (i < 0) return null;
+    const o = this.tileOrigin(i);
+    const rect = this.canvas.getBoundingClientRect();
+    return { x: rect.left + o.x + this.thumb / 2 - this.scrollX, y: rect.top + o.y + this.thumb / 2 - this.scrollY };
+  }
+
+  private tileAt(e: MouseEvent): number {
+    const p = this.contentPoint(e);
+    const step = this.thumb + GAP;
+    const col = Math.floor((p.x - PAD - LABEL_COL) / step);
+    const row = Math.floor((p.y - PAD - HEADER) / (this.thumb + CAPTION + GAP));
+    if (col < 0 || col >= this.columns || row < 0) return -1;
+    const i = row * this.columns + col;
+    if (i >= this.tiles.length) return -1;
+    const o = this.tileOrigin(i);
+    return p.x <= o.x + this.thumb && p.y <= o.y + this.thumb + CAPTION ? i : -1;
+  }
+
+  private onMove(e: MouseEvent): void {
+    const i = this.tileAt(e);
+    if (i !== this.hoverIndex) {
+      this.hoverIndex = i;
+      this.requestRender();
+    }
+    this.canvas.style.cursor = i >= 0 ? 'pointer' : 'default';
+    if (i >= 0) this.events.hoverTile(this.tiles[i], e.clientX, e.clientY);
+    else this.events.leave();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    if (this.tiles.length === 0) return;
+    let i = this.keyIndex;
+    switch (e.key) {
+      case 'ArrowLeft': i--; break;
+      case 'ArrowRight': i++; break;
+      case 'ArrowUp': i -= this.columns; break;
+      case 'ArrowDown': i += this.columns; break;
+      case 'Home': i = 0; break;
+      case 'End': i = this.tiles.length - 1; break;
+      case 'Enter':
+      case ' ':
+        e.preventDefault();
+        this.events.openTile(this.tiles[this.keyIndex]);
+        return;
+      default:
+        return;
+    }
+    e.preventDefault();
+    this.keyIndex = Math.max(0, Math.min(this.tiles.length - 1, i));
+    const o = this.tileOrigin(this.keyIndex);
+    this.scrollIntoView(o.x, o.y, this.thumb, this.thumb + CAPTION);
+    this.events.keyboardTile(this.tiles[this.keyIndex]);
+    this.requestRender();
+  }
+
+  protected draw(ctx: CanvasRenderingContext2D, sx: number, sy: number): void {
+    const theme = this.theme;
+    ctx.fillStyle = theme?.background ?? '#fff';
+    ctx.fillRect(0, 0, this.width, this.height);
+    if (!theme || !this.source) return;
+    const started = performance.now();
+    let missing = false;
+    const generation = this.generation;
+    const rowHeight = this.thumb + CAPTION + GAP;
+    const firstRow = Math.max(0, Math.floor((sy - PAD - HEADER) / rowHeight));
+    const lastRow = Math.ceil((sy + this.height - PAD - HEADER) / rowHeight);
+    const pixels = Math.round(this.thumb * this.dpr);
+
+    ctx.font = `${Math.min(11, theme.fontSize)}px ${theme.fontFamily}`;
+    ctx.textBaseline = 'middle';
+    // Column header: head numbers in the grid arrangement, bar legend in both.
+    ctx.fillStyle = theme.muted;
+    if (this.grid) {
+      ctx.textAlign = 'center';
+      for (let h = 0; h < this.heads; h++) ctx.fillText(`H${h}`, this.tileOrigin(h).x + this.thumb / 2 - sx, PAD + HEADER / 2 - sy);
+    } else {
+      ctx.textAlign = 'left';
+      ctx.fillText('ranked by the chosen score', PAD + LABEL_COL - sx, PAD + HEADER / 2 - sy);
+    }
+
+    for (let row = firstRow; row <= lastRow; row++) {
+      for (let col = 0; col < this.columns; col++) {
+        const i = row * this.columns + col;
+        if (i >= this.tiles.length) break;
+        const tile = this.tiles[i];
+        const o = this.tileOrigin(i);
+        const x = o.x - sx;
+        const y = o.y - sy;
+        if (x > this.width || x + this.thumb < 0) continue;
+        if (this.grid && col === 0) {
+          ctx.fillStyle = theme.muted;
+          ctx.textAlign = 'left';
+          ctx.fillText(`L${tile.layer}`, PAD - sx, y + this.thumb / 2);
+        }
+        const key = `${tile.layer}.${tile.head}`;
+        let thumb = this.thumbs.get(key);
+        if (!thumb && performance.now() - started < FRAME_BUDGET_MS) {
+          thumb = this.source(tile.layer, tile.head, pixels);
+          if (generation === this.generation) this.thumbs.set(key, thumb);
+        }
+        ctx.globalAlpha = tile.matches ? 1 : 0.22;
+        if (thumb) {
+          ctx.imageSmoothingEnabled = false;
+          ctx.drawImage(thumb, x, y, this.thumb, this.thumb);
+        } else {
+          missing = true;
+          ctx.fillStyle = theme.highlight;
+          ctx.fillRect(x, y, this.thumb, this.thumb);
+        }
+        this.drawCaption(ctx, theme, tile, x, y + this.thumb);
+        ctx.globalAlpha = 1;
+        const isCurrent = tile.layer === this.current.layer && tile.head === this.current.head;
+        if (isCurrent) {
+          ctx.strokeStyle = theme.contrastBorder ?? theme.focus;
+          ctx.lineWidth = 3;
+          ctx.strokeRect(x - 2.5, y - 2.5, this.thumb + 5, this.thumb + 5);
+        }
+        if (i === this.hoverIndex) {
+          ctx.strokeStyle = theme.foreground;
+          ctx.lineWidth = 1;
+          ctx.strokeRect(x - 0.5, y - 0.5, this.thumb + 1, this.thumb + CAPTION - 2);
+        }
+        if (this.hasKeyboardFocus && i === this.keyIndex) {
+          ctx.strokeStyle = theme.focus;
+          ctx.lineWidth = 2;
+          ctx.setLineDash([3, 2]);
+          ctx.strokeRect(x - 4, y - 4, this.thumb + 8, this.thumb + CAPTION);
+          ctx.setLineDash([]);
+        }
+      }
+    }
+    // Thumbnails left over for lack of time this frame are drawn in the next ones.
+    if (missing) this.requestRender();
+  }
+
+  /** "L3 H5" and four small bars: previous token, first token, self, entropy. */
+  private drawCaption(ctx: CanvasRenderingContext2D, theme: Theme, tile: ModelTile, x: number, y: number): void {
+    ctx.fillStyle = theme.foreground;
+    ctx.textAlign = 'left';
+    ctx.fillText(`L${tile.layer} H${tile.head}`, x, y + 9);
+    const barArea = this.thumb;
+    const barWidth = (barArea - 3 * 2) / 4;
+    const barTop = y + 16;
+    const barHeight = 9;
+    SCORE_KEYS.forEach((key, k) => {
+      const value = tile.scores[key];
+      const bx = x + k * (barWidth + 2);
+      ctx.fillStyle = theme.highlight;
+      ctx.fillRect(bx, barTop, barWidth, barHeight);
+      if (Number.isFinite(value)) {
+        ctx.fillStyle = theme.foreground;
+        ctx.fillRect(bx, barTop, Math.max(1, barWidth * Math.min(1, value)), barHeight);
+      }
+    });
+  }
+}
+
+/** Text for the bar legend above the grid. */
+export const BAR_LEGEND = `Bars under each head, left to right: ${SCORE_KEYS.map((k) => SCORE_INFO[k].label.toLowerCase()).join(', ')}.`;

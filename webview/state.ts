@@ -1,0 +1,98 @@
+/** What the panel remembers across hiding and reloads (getState/setState), validated on the way in. */
+import { isColorScaleName, isRangeMode, type ColorScaleName, type RangeMode } from '../src/analysis/colormap';
+import { isAttentionMode, type AttentionMode } from '../src/analysis/modes';
+import { isScoreKey, type ScoreKey } from '../src/analysis/patterns';
+import { isSpecialHandling, type SpecialHandling } from '../src/analysis/view';
+
+export type ViewTab = 'head' | 'model' | 'step';
+export const VIEW_TABS: readonly ViewTab[] = ['head', 'model', 'step'];
+
+export type ModelArrangement = 'grid' | 'ranked';
+
+export interface PanelState {
+  tab: ViewTab;
+  mode: AttentionMode;
+  layer: number;
+  head: number;
+  special: SpecialHandling;
+  mergeWords: boolean;
+  scale: ColorScaleName;
+  range: RangeMode;
+  /** Cell edge in CSS pixels, or null to fit the panel. */
+  zoom: number | null;
+  /** Focused query as an original token index (survives merging and unmerging). */
+  focus: number | null;
+  /** Query of the step-by-step view (original token index). */
+  stepQuery: number | null;
+  arrangement: ModelArrangement;
+  sortKey: ScoreKey;
+  sortAscending: boolean;
+  scoreMin: number;
+  scoreMax: number;
+  /** Identifies the result that `focus` and `stepQuery` refer to. */
+  resultKey: string | null;
+}
+
+export const DEFAULT_STATE: PanelState = {
+  tab: 'head',
+  mode: 'head',
+  layer: 0,
+  head: 0,
+  special: 'show',
+  mergeWords: false,
+  scale: 'viridis',
+  range: 'max',
+  zoom: null,
+  focus: null,
+  stepQuery: null,
+  arrangement: 'grid',
+  sortKey: 'previousToken',
+  sortAscending: false,
+  scoreMin: 0,
+  scoreMax: 1,
+  resultKey: null,
+};
+
+export const MIN_ZOOM = 2;
+export const MAX_ZOOM = 64;
+
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1 << 20;
+const isUnit = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= 1;
+
+/** Takes whatever getState returned (possibly from an older version) and keeps only valid fields. */
+export function sanitizeState(raw: unknown): PanelState {
+  const s: PanelState = { ...DEFAULT_STATE };
+  if (typeof raw !== 'object' || raw === null) return s;
+  const r = raw as Record<string, unknown>;
+  if (VIEW_TABS.includes(r.tab as ViewTab)) s.tab = r.tab as ViewTab;
+  if (isAttentionMode(r.mode)) s.mode = r.mode;
+  if (isIndex(r.layer)) s.layer = r.layer;
+  if (isIndex(r.head)) s.head = r.head;
+  if (isSpecialHandling(r.special)) s.special = r.special;
+  if (typeof r.mergeWords === 'boolean') s.mergeWords = r.mergeWords;
+  if (isColorScaleName(r.scale)) s.scale = r.scale;
+  if (isRangeMode(r.range)) s.range = r.range;
+  if (r.zoom === null || (typeof r.zoom === 'number' && r.zoom >= MIN_ZOOM && r.zoom <= MAX_ZOOM)) s.zoom = r.zoom as number | null;
+  if (r.focus === null || isIndex(r.focus)) s.focus = r.focus as number | null;
+  if (r.stepQuery === null || isIndex(r.stepQuery)) s.stepQuery = r.stepQuery as number | null;
+  if (r.arrangement === 'grid' || r.arrangement === 'ranked') s.arrangement = r.arrangement;
+  if (isScoreKey(r.sortKey)) s.sortKey = r.sortKey;
+  if (typeof r.sortAscending === 'boolean') s.sortAscending = r.sortAscending;
+  if (isUnit(r.scoreMin)) s.scoreMin = r.scoreMin;
+  if (isUnit(r.scoreMax)) s.scoreMax = r.scoreMax;
+  if (typeof r.resultKey === 'string' || r.resultKey === null) s.resultKey = r.resultKey as string | null;
+  return s;
+}
+
+/** Keeps layer/head inside the model and drops token indices that do not belong to this result. */
+export function fitStateToResult(s: PanelState, layers: number, heads: number, tokens: number, resultKey: string): PanelState {
+  const sameResult = s.resultKey === resultKey;
+  return {
+    ...s,
+    layer: Math.min(s.layer, layers - 1),
+    head: Math.min(s.head, heads - 1),
+    focus: sameResult && s.focus !== null && s.focus < tokens ? s.focus : null,
+    stepQuery: sameResult && s.stepQuery !== null && s.stepQuery < tokens ? s.stepQuery : null,
+    resultKey,
+  };
+}
