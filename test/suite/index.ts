@@ -20,6 +20,13 @@ function formatReporterOutput(): void {
   Mocha.reporters.Base.consoleLog = (...args: unknown[]) => console.log(`${marker}${util.format(...args)}`);
 }
 
+/** The counts scripts/run-tests.js adds up (same line format as scripts/mocha-tally-reporter.js). */
+function writeTally(stats: Mocha.Stats | undefined): void {
+  const file = process.env.TEST_TALLY_FILE;
+  if (!file || !stats) return;
+  fs.appendFileSync(file, `${JSON.stringify({ passes: stats.passes, failures: stats.failures, pending: stats.pending })}\n`);
+}
+
 export function run(): Promise<void> {
   formatReporterOutput();
   const mocha = new Mocha({
@@ -34,6 +41,10 @@ export function run(): Promise<void> {
   if (suites.length === 0) return Promise.reject(new Error(`no *.suite.js in ${__dirname}: build first (node esbuild.js)`));
   for (const name of suites) mocha.addFile(path.join(__dirname, name));
   return new Promise((resolve, reject) => {
-    mocha.run((failures) => (failures > 0 ? reject(new Error(`${failures} extension-host test(s) failed`)) : resolve()));
+    const runner = mocha.run((failures) => {
+      writeTally(runner.stats);
+      if (failures > 0) reject(new Error(`${failures} extension-host test(s) failed`));
+      else resolve();
+    });
   });
 }

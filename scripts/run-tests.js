@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// Runs the test kinds one after another (all of them, even after a failure), then prints a table of
+// counts and, as the last line, "N passed, N failed" over all kinds. Exits 1 if anything failed.
+// Expects a build (npm run build); the e2e kind packages the VSIX itself.
+//
+// Usage: node scripts/run-tests.js [kind ...]      kinds: unit fixture browser vscode e2e (default: all)
+// Env:   TEST_SUMMARY_FILE=<file>  also write the totals there as JSON (used by .ci/run)
+'use strict';
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const tallyReporter = path.join(__dirname, 'mocha-tally-reporter.js');
+const mochaBin = require.resolve('mocha/bin/mocha.js', { paths: [root] });
+const e2eVsix = path.join(root, 'test-results', 'e2e', 'attention-inspector-e2e.vsix');
+
+/** Mocha over `spec`, with the project's .mocharc.json settings (timeout, ...) but not its spec list. */
+function mochaSteps(spec) {
+  const settings = JSON.parse(fs.readFileSync(path.join(root, '.mocharc.json'), 'utf8'));
+  delete settings.spec;
+  const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-mocharc-')), 'mocharc.json');
+  fs.writeFileSync(config, JSON.stringify({ ...settings, spec, reporter: tallyReporter }));
+  return [{ command: process.execPath, args: [mochaBin, '--config', config], counts: true }];
+}
+
+/** Each kind: the steps it runs; a step with `counts` reports test counts to the tally file. */
+const KINDS = {
+  unit: { title: 'unit (Node)', steps: () => mochaSteps(['out/test/unit/**/*.test.js', 'out/test/hub/**/*.test.js']) },
+  fixture: { title: 'engine vs. reference fixtures', steps: () => mochaSteps(['out/test/engine/**/*.test.js']) },
+  browser: { title: 'webview in Chromium', steps: () => mochaSteps(['out/test/browser/**/*.test.js']) },
+  vscode: {
+    title: 'extension host (VS Code)',
+    steps: () => [{ command: process.execPath, args: [path.join(root, 'out', 'test', 'runVsCodeTests.js')], counts: true }],
+  },
+  e2e: {
+    title: 'end-to-end UI (packaged VSIX)',
+    steps: () => [
+      { command: process.execPath, args: [path.join(root, 'scripts', 'package.js'), '--out', e2eVsix] },
+      ...mochaSteps(['out/test/e2e/**/*.test.js']).map((step) => ({ ...step, env: { ATTENTION_VSIX: e2eVsix } })),
+    ],
+  },
+};
+
+function runStep(step, tallyFile) {
+  return new Promise((resolve) => {
+    const child = spawn(step.command, step.args, {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, ...step.env, TEST_TALLY_FILE: tallyFile },
+    });
+    child.on('error', (err) => {
+      console.error(`run-tests: cannot start ${step.command}: ${err.message}`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+function readTallies(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}
+
+async function runKind(name) {
+  const kind = KINDS[name];
+  const tallyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-tally-')), 'tally.jsonl');
+  const result = { name, title: kind.title, passed: 0, failed: 0, pending: 0, problems: [] };
+  const started = Date.now();
+  console.log(`\n=== ${kind.title} (${name}) ===`);
+  for (const step of kind.steps()) {
+    const before = readTallies(tallyFile).length;
+    const code = await runStep(step, tallyFile);
+    const tallies = readTallies(tallyFile).slice(before);
+    for (const t of tallies) {
+      result.passed += t.passes;
+      result.failed += t.failures;
+      result.pending += t.pending;
+    }
+    const label = path.basename(step.args[0]);
+    if (step.counts && tallies.length === 0) {
+      // It died before reporting (a crash, a file that does not load, no test files): one failure.
+      result.failed += 1;
+      result.problems.push(`${label} exited with code ${code} without reporting test results`);
+    } else if (code !== 0 && tallies.every((t) => t.failures === 0)) {
+      result.failed += 1;
+      result.problems.push(`${label} exited with code ${code}`);
+    }
+    if (code !== 0 && !step.counts) break; // a failed preparation step (packaging): its tests cannot run
+  }
+  if (result.passed + result.failed === 0) {
+    result.failed += 1;
+    result.problems.push('ran no tests');
+  }
+  result.seconds = Math.round((Date.now() - started) / 1000);
+  fs.rmSync(path.dirname(tallyFile), { recursive: true, force: true });
+  return result;
+}
+
+async function main() {
+  const requested = process.argv.slice(2);
+  for (const name of requested) {
+    if (!KINDS[name]) {
+      console.error(`run-tests: unknown kind '${name}' (kinds: ${Object.keys(KINDS).join(', ')})`);
+      process.exit(2);
+    }
+  }
+  const results = [];
+  for (const name of requested.length ? requested : Object.keys(KINDS)) results.push(await runKind(name));
+
+  const total = { passed: 0, failed: 0, pending: 0 };
+  console.log('\n=== summary ===');
+  for (const r of results) {
+    total.passed += r.passed;
+    total.failed += r.failed;
+    total.pending += r.pending;
+    const pending = r.pending ? `, ${r.pending} pending` : '';
+    console.log(`${r.title.padEnd(32)} ${String(r.passed).padStart(5)} passed, ${String(r.failed).padStart(3)} failed${pending}  (${r.seconds} s)`);
+    for (const problem of r.problems) console.log(`${''.padEnd(32)} ! ${problem}`);
+  }
+  if (process.env.TEST_SUMMARY_FILE) fs.writeFileSync(process.env.TEST_SUMMARY_FILE, JSON.stringify({ ...total, kinds: results }, null, 2));
+  if (total.pending) console.log(`${total.pending} pending (skipped) tests`);
+  console.log(`${total.passed} passed, ${total.failed} failed`);
+  process.exit(total.failed > 0 ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(`run-tests: ${err.stack || err.message}`);
+  process.exit(1);
+});

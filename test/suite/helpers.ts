@@ -1,0 +1,127 @@
+/** Shared steps of the extension-host suites (bundled into each suite). */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { AttentionInspectorApi } from '../../src/protocol/api';
+import type { AttentionResult, TensorData } from '../../src/protocol/types';
+import type { HostToWebview } from '../../src/protocol/webview';
+import { decodeHalfArray } from '../../src/engine/float16';
+import { FIXTURES_ROOT } from '../helpers/fixtures';
+
+export const EXTENSION_ID = 'attention-inspector.attention-inspector';
+export const COMMAND = 'attentionInspector.showAttention';
+export const PANEL_VIEW_TYPE = 'attentionInspector.panel';
+
+/** A fixture checkpoint folder (runVsCodeTests passes where ../shared is; the default is the same). */
+export function fixtureFolder(name: string): string {
+  return path.join(process.env.ATTENTION_TEST_FIXTURES ?? FIXTURES_ROOT, name);
+}
+
+export async function getApi(): Promise<AttentionInspectorApi> {
+  const extension = vscode.extensions.getExtension<AttentionInspectorApi>(EXTENSION_ID);
+  assert.ok(extension, `extension ${EXTENSION_ID} is not installed in the test window`);
+  return extension.activate();
+}
+
+/** Polls `condition` until it holds; the error says what was awaited and, optionally, what was seen. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000, describe?: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `; ${describe()}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function setModel(folder: string): Promise<void> {
+  await vscode.workspace.getConfiguration('attentionInspector').update('model', folder, vscode.ConfigurationTarget.Global);
+}
+
+/** Opens a document of the throwaway workspace copy (test/workspace/) in the first column. */
+export async function openWorkspaceFile(name: string): Promise<vscode.TextEditor> {
+  const folder = process.env.ATTENTION_TEST_WORKSPACE ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  assert.ok(folder, 'the test window has no workspace folder');
+  const file = path.join(folder, name);
+  assert.ok(fs.existsSync(file), `${file} is missing`);
+  const document = await vscode.workspace.openTextDocument(file);
+  return vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+}
+
+/** An untitled document with `text`, shown in the first column. */
+export async function openUntitled(text: string): Promise<vscode.TextEditor> {
+  const document = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+  return vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+}
+
+/** Selects the first occurrence of `text` in the editor; returns its document offset. */
+export function select(editor: vscode.TextEditor, text: string): number {
+  const offset = editor.document.getText().indexOf(text);
+  assert.ok(offset >= 0, `"${text}" is not in ${editor.document.uri.toString()}`);
+  editor.selection = new vscode.Selection(editor.document.positionAt(offset), editor.document.positionAt(offset + text.length));
+  return offset;
+}
+
+/** Runs Show Attention and waits for the panel to show a result for `text`. */
+export async function showAttention(api: AttentionInspectorApi, text: string): Promise<AttentionResult> {
+  await vscode.commands.executeCommand(COMMAND);
+  await waitFor(() => api.currentResult()?.text === text, `a result for ${JSON.stringify(text)}`, 30_000, () => `notifications: ${JSON.stringify(api.notifications())}`);
+  return api.currentResult()!;
+}
+
+export function resultMessages(api: AttentionInspectorApi): Extract<HostToWebview, { type: 'result' }>[] {
+  return api.sentToWebview().filter((m): m is Extract<HostToWebview, { type: 'result' }> => m.type === 'result');
+}
+
+/** The id the panel uses for the result it shows now (webview messages must carry it). */
+export function currentResultId(api: AttentionInspectorApi): number {
+  const messages = resultMessages(api);
+  assert.ok(messages.length > 0, 'no result was sent to the panel');
+  return messages[messages.length - 1].resultId;
+}
+
+/** The attention panel's tabs (there must never be more than one). */
+export function panelTabs(): vscode.Tab[] {
+  return vscode.window.tabGroups.all
+    .flatMap((group) => group.tabs)
+    .filter((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(PANEL_VIEW_TYPE));
+}
+
+/** The workbench shows exactly one panel tab (its tab list reaches the extension host a little later). */
+export async function expectOnePanelTab(): Promise<void> {
+  await waitFor(() => panelTabs().length >= 1, 'the panel\'s tab', 10_000);
+  assert.strictEqual(panelTabs().length, 1, 'one panel tab');
+}
+
+/** Closes the panel (as the user would, by its tab) and waits until the extension saw it close. */
+export async function closePanel(api: AttentionInspectorApi): Promise<void> {
+  const tabs = panelTabs();
+  if (tabs.length) await vscode.window.tabGroups.close(tabs);
+  await waitFor(() => !api.isPanelOpen(), 'the panel to close');
+}
+
+/**
+ * Discards edits (no save prompt may block the window), closes every editor and the panel, and
+ * dismisses notifications: each suite starts clean.
+ */
+export async function resetWindow(api: AttentionInspectorApi): Promise<void> {
+  for (const document of vscode.workspace.textDocuments.filter((d) => d.isDirty)) {
+    await vscode.window.showTextDocument(document);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  }
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  await vscode.commands.executeCommand('notifications.clearAll');
+  await waitFor(() => !api.isPanelOpen(), 'the panel to close', 10_000);
+  // A worker may stay warm after a run that ended in an error (no panel opened), but never two.
+  assert.ok(api.liveWorkerCount() <= 1, `${api.liveWorkerCount()} engine workers alive`);
+}
+
+export function toFloat32(tensor: TensorData): Float32Array {
+  return tensor.dtype === 'float16' ? decodeHalfArray(new Uint16Array(tensor.buffer)) : new Float32Array(tensor.buffer);
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.strictEqual(a.length, b.length, 'different element counts');
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
