@@ -63,6 +63,8 @@ export class App {
   private readonly headVectors = new Map<string, HeadVectors>();
   private readonly pendingVectors = new Set<string>();
   private thumbKey = '';
+  /** A slow mode (rollout at long inputs) being computed in slices between frames. */
+  private preparing: { key: string; id: number } | undefined;
 
   private readonly headView: HeadView;
   private readonly modelView: ModelView;
@@ -209,7 +211,13 @@ export class App {
       h('p', { class: 'hint' }, 'Hover a cell or a token. Click to select it in the editor; click a row label (or Space) to paint the editor with that query’s weights. Arrow keys move, Enter jumps to the editor.'),
       e.details,
     );
-    e.headPanel = h('div', { class: 'tab-content head-layout', 'data-testid': 'head-panel' }, this.headView.scroller, sidebar);
+    e.computing = h('p', { class: 'computing-status', role: 'status', 'data-testid': 'computing' });
+    e.headPanel = h(
+      'div',
+      { class: 'tab-content head-layout', 'data-testid': 'head-panel' },
+      h('div', { class: 'heatmap-area' }, this.headView.scroller, e.computing),
+      sidebar,
+    );
     e.modelInfo = h('p', { class: 'explanation' });
     const modelControls = h(
       'div',
@@ -451,7 +459,7 @@ export class App {
       before.head !== this.state.head ||
       before.special !== this.state.special ||
       before.mergeWords !== this.state.mergeWords;
-    if (selectionChanged && this.state.focus !== null) this.postFocus();
+    if (selectionChanged && this.state.focus !== null && !this.preparing) this.postFocus();
   }
 
   private selection(): ModeSelection {
@@ -493,6 +501,59 @@ export class App {
       `${info.label}: ${info.explanation} ${SPECIAL_HANDLING_INFO[s.special].explanation}` +
       (s.mergeWords ? ' Words merged: a word’s column sums its pieces, its row averages them.' : '');
 
+    if (loaded.computer.needsWork(sel)) {
+      this.prepare(sel);
+    } else {
+      this.showView(sel, description);
+    }
+    if (s.tab === 'model') this.refreshModelView();
+    if (s.tab === 'step') this.renderStep();
+  }
+
+  /**
+   * Computes a slow mode in slices of ~12 ms between frames, showing progress; the panel stays
+   * responsive and the old view is dimmed (and not hoverable) meanwhile.
+   */
+  private prepare(sel: ModeSelection): void {
+    const loaded = this.loaded!;
+    const key = `${sel.mode}.${sel.layer}.${loaded.id}`;
+    this.el.headPanel.classList.add('computing');
+    if (this.preparing?.key === key) return;
+    const steps = loaded.computer.prepare(sel);
+    const job = { key, id: loaded.id };
+    this.preparing = job;
+    const status = this.el.computing;
+    status.textContent = `Computing ${MODE_INFO[sel.mode].label.toLowerCase()} through layer ${sel.layer}…`;
+    const slice = () => {
+      if (this.preparing !== job) return;
+      const started = performance.now();
+      let r = steps.next();
+      while (!r.done && performance.now() - started < 12) r = steps.next();
+      if (!r.done) {
+        status.textContent = `Computing ${MODE_INFO[sel.mode].label.toLowerCase()} through layer ${sel.layer}: ${Math.round(r.value * 100)}%`;
+        setTimeout(slice, 0);
+        return;
+      }
+      this.preparing = undefined;
+      status.textContent = '';
+      this.el.headPanel.classList.remove('computing');
+      if (this.loaded?.id === job.id) {
+        this.refresh();
+        if (this.state.focus !== null) this.postFocus();
+      }
+    };
+    setTimeout(slice, 0);
+  }
+
+  private showView(sel: ModeSelection, description: string): void {
+    const loaded = this.loaded!;
+    const s = this.state;
+    if (this.preparing) {
+      // The user moved on to a mode that needs no preparation: drop the pending work.
+      this.preparing = undefined;
+      this.el.computing.textContent = '';
+    }
+    this.el.headPanel.classList.remove('computing');
     const base = loaded.computer.compute(sel);
     this.view = buildView(base, loaded.result.tokens, { special: s.special, mergeWords: s.mergeWords }, loaded.result.text);
     this.range = colorRangeFor(this.view.data, s.range);
@@ -506,8 +567,6 @@ export class App {
     );
     this.drawLegend();
     this.renderDetails();
-    if (s.tab === 'model') this.refreshModelView();
-    if (s.tab === 'step') this.renderStep();
   }
 
   private refreshModelView(): void {
@@ -529,6 +588,7 @@ export class App {
     const changed = key !== this.thumbKey;
     this.thumbKey = key;
     this.modelView.current = { layer: s.layer, head: s.head };
+    this.modelView.scoreKey = s.sortKey;
     this.modelView.setTiles(tiles, loaded.stack.heads, grid, (layer, head, pixels) => {
       const { matrix, range } = this.thumbnailMatrix(layer, head, Math.min(THUMB_MAX_CELLS, pixels));
       return matrixToCanvas(matrix, range, s.scale);
@@ -616,7 +676,8 @@ export class App {
 
   private postFocus(): void {
     const loaded = this.loaded;
-    if (!loaded) return;
+    // While a slow mode is computed, the focus is sent when it is ready (see prepare).
+    if (!loaded || this.preparing) return;
     const row = this.focusRow();
     if (row === null || !this.view) {
       this.post({ type: 'focusQuery', resultId: loaded.id, index: null });
@@ -678,11 +739,13 @@ export class App {
   }
 
   private onHoverCell(row: number, col: number, x: number, y: number): void {
+    if (this.preparing) return;
     this.showTooltip(this.weightText(row, col), x, y);
     this.renderDetails(row);
   }
 
   private onHoverLabel(index: number, axis: Axis, x: number, y: number): void {
+    if (this.preparing) return;
     const view = this.view!;
     const item = view.items[index];
     const range = item.start >= 0 ? `, text ${item.start}–${item.end}` : ', special token';
@@ -845,8 +908,16 @@ export class App {
     return { base64: canvasToBase64Png(canvas), width: canvas.width, height: canvas.height, pixelRatio };
   }
 
+  /** Exports describe what is shown: not while a new view is still being computed. */
+  private readyToExport(): boolean {
+    if (!this.preparing) return true;
+    this.announce('Still computing this view: export when it is shown.');
+    this.showTooltip('Still computing this view: export when it is shown.', window.innerWidth / 2, 40);
+    return false;
+  }
+
   private exportImage(format: 'png' | 'svg'): void {
-    if (!this.loaded || !this.view) return;
+    if (!this.loaded || !this.view || !this.readyToExport()) return;
     const data =
       format === 'png'
         ? this.renderPng().base64
@@ -858,14 +929,14 @@ export class App {
   }
 
   private copyImage(): void {
-    if (!this.loaded || !this.view) return;
+    if (!this.loaded || !this.view || !this.readyToExport()) return;
     this.post({ type: 'copyImage', data: this.renderPng().base64 });
     this.announce('Image sent to the clipboard.');
   }
 
   private exportJson(): void {
     const loaded = this.loaded;
-    if (!loaded || !this.view) return;
+    if (!loaded || !this.view || !this.readyToExport()) return;
     const info = MODE_INFO[this.state.mode];
     const json = {
       ...viewJson(loaded.result, this.selection(), info.usesLayer, info.usesHead, this.state.special, this.state.mergeWords, this.view),

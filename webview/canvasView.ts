@@ -103,7 +103,10 @@ export abstract class CanvasView {
       this.dpr = dpr;
     }
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const started = performance.now();
     this.draw(this.ctx, this.scrollX, this.scrollY);
+    // How long the last frame took to draw: for the performance tests and for diagnosing reports.
+    this.canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
   }
 
   protected abstract draw(ctx: CanvasRenderingContext2D, scrollX: number, scrollY: number): void;

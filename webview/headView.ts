@@ -56,6 +56,8 @@ export class HeadView extends CanvasView {
   cursorRow: number | null = null;
   keyCell = { row: 0, col: 0 };
   private hasKeyboardFocus = false;
+  /** The keyboard cursor is drawn only after keys were used, not after a click focused the canvas. */
+  private keyboardMode = false;
 
   constructor(private readonly events: HeadViewEvents) {
     super('head-view');
@@ -71,11 +73,17 @@ export class HeadView extends CanvasView {
       this.requestRender();
     });
     c.addEventListener('click', (e) => this.onClick(e));
-    c.addEventListener('keydown', (e) => this.onKey(e));
+    c.addEventListener('mousedown', () => {
+      this.keyboardMode = false;
+    });
+    c.addEventListener('keydown', (e) => {
+      this.keyboardMode = true;
+      this.onKey(e);
+    });
     c.addEventListener('focus', () => {
       this.hasKeyboardFocus = true;
       this.requestRender();
-      if (this.view) this.events.keyboardCell(this.keyCell.row, this.keyCell.col);
+      if (this.view && this.keyboardMode) this.events.keyboardCell(this.keyCell.row, this.keyCell.col);
     });
     c.addEventListener('blur', () => {
       this.hasKeyboardFocus = false;
@@ -215,6 +223,7 @@ export class HeadView extends CanvasView {
       this.keyCell = { row: hit.row, col: hit.col };
       this.events.clickCell(hit.row, hit.col);
     } else if (hit?.kind === 'label') {
+      this.keyCell = hit.axis === 'row' ? { row: hit.index, col: this.keyCell.col } : { row: this.keyCell.row, col: hit.index };
       this.events.clickLabel(hit.index, hit.axis);
     }
     this.requestRender();
@@ -366,7 +375,7 @@ export class HeadView extends CanvasView {
       ctx.lineWidth = 1.5;
       ctx.strokeRect(gx + col * cell + 0.75, gy + row * cell + 0.75, cell - 1.5, cell - 1.5);
     }
-    if (this.hasKeyboardFocus) {
+    if (this.hasKeyboardFocus && this.keyboardMode) {
       const { row, col } = this.keyCell;
       ctx.strokeStyle = outline;
       ctx.lineWidth = 2;
@@ -385,7 +394,7 @@ export class HeadView extends CanvasView {
       rows.add(this.hover.index);
       cols.add(this.hover.index);
     }
-    if (this.hasKeyboardFocus) {
+    if (this.hasKeyboardFocus && this.keyboardMode) {
       rows.add(this.keyCell.row);
       cols.add(this.keyCell.col);
     }
@@ -455,6 +464,12 @@ export class HeadView extends CanvasView {
     const fill = ctx.fillStyle;
     ctx.fillStyle = theme.highlight;
     ctx.fillRect(x, y, w, h);
+    // High-contrast themes mark with an outline, as VS Code does, rather than a wash alone.
+    if (theme.contrastBorder) {
+      ctx.strokeStyle = theme.contrastBorder;
+      ctx.lineWidth = 1;
+      ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+    }
     ctx.fillStyle = fill;
   }
 

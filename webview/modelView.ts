@@ -3,7 +3,7 @@
  * ranked by a score. Thumbnails are drawn lazily (only visible ones, a time budget per frame), so a
  * 12 × 12 grid at 128 tokens — or 32 × 32 heads — scrolls without stutter.
  */
-import { SCORE_INFO, SCORE_KEYS, type HeadScores } from '../src/analysis/patterns';
+import { SCORE_INFO, SCORE_KEYS, type HeadScores, type ScoreKey } from '../src/analysis/patterns';
 import { CanvasView } from './canvasView';
 import type { Theme } from './theme';
 
@@ -44,6 +44,8 @@ export class ModelView extends CanvasView {
   private source: ThumbnailSource | undefined;
   private generation = 0;
   current = { layer: 0, head: 0 };
+  /** The score shown as a number and highlighted among the bars. */
+  scoreKey: ScoreKey = 'previousToken';
   private hoverIndex = -1;
   private keyIndex = 0;
   private hasKeyboardFocus = false;
@@ -257,25 +259,33 @@ export class ModelView extends CanvasView {
       }
     }
     // Thumbnails left over for lack of time this frame are drawn in the next ones.
+    this.canvas.dataset.pending = missing ? 'true' : 'false';
     if (missing) this.requestRender();
   }
 
-  /** "L3 H5" and four small bars: previous token, first token, self, entropy. */
+  /**
+   * "L3 H5" with the chosen score's value, and four small bars (previous token, first token, self,
+   * entropy), the chosen score's bar in the accent colour.
+   */
   private drawCaption(ctx: CanvasRenderingContext2D, theme: Theme, tile: ModelTile, x: number, y: number): void {
     ctx.fillStyle = theme.foreground;
     ctx.textAlign = 'left';
     ctx.fillText(`L${tile.layer} H${tile.head}`, x, y + 9);
-    const barArea = this.thumb;
-    const barWidth = (barArea - 3 * 2) / 4;
-    const barTop = y + 16;
-    const barHeight = 9;
+    const chosen = tile.scores[this.scoreKey];
+    ctx.textAlign = 'right';
+    ctx.fillStyle = theme.muted;
+    ctx.fillText(`${SCORE_INFO[this.scoreKey].short} ${Number.isFinite(chosen) ? chosen.toFixed(2) : '–'}`, x + this.thumb, y + 9);
+    const gap = 3;
+    const barWidth = (this.thumb - 3 * gap) / 4;
+    const barTop = y + 17;
+    const barHeight = 8;
     SCORE_KEYS.forEach((key, k) => {
       const value = tile.scores[key];
-      const bx = x + k * (barWidth + 2);
+      const bx = x + k * (barWidth + gap);
       ctx.fillStyle = theme.highlight;
       ctx.fillRect(bx, barTop, barWidth, barHeight);
       if (Number.isFinite(value)) {
-        ctx.fillStyle = theme.foreground;
+        ctx.fillStyle = key === this.scoreKey ? theme.focus : theme.muted;
         ctx.fillRect(bx, barTop, Math.max(1, barWidth * Math.min(1, value)), barHeight);
       }
     });
@@ -283,4 +293,4 @@ export class ModelView extends CanvasView {
 }
 
 /** Text for the bar legend above the grid. */
-export const BAR_LEGEND = `Bars under each head, left to right: ${SCORE_KEYS.map((k) => SCORE_INFO[k].label.toLowerCase()).join(', ')}.`;
+export const BAR_LEGEND = `Bars under each head, left to right: ${SCORE_KEYS.map((k) => SCORE_INFO[k].label.toLowerCase()).join(', ')}; the chosen score's bar is highlighted.`;

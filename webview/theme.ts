@@ -43,7 +43,7 @@ export function readTheme(): Theme {
     muted: v('--vscode-descriptionForeground') || (darkish ? '#a0a0a0' : '#616161'),
     focus: v('--vscode-focusBorder') || (darkish ? '#0078d4' : '#005fb8'),
     contrastBorder: v('--vscode-contrastActiveBorder') || v('--vscode-contrastBorder') || null,
-    highlight: darkish ? 'rgba(255, 255, 255, 0.18)' : 'rgba(0, 0, 0, 0.14)',
+    highlight: kind === 'high-contrast' ? 'rgba(255, 255, 255, 0.28)' : darkish ? 'rgba(255, 255, 255, 0.18)' : 'rgba(0, 0, 0, 0.14)',
     cursor: v('--vscode-editorCursor-foreground') || foreground,
     fontFamily: v('--vscode-font-family') || 'system-ui, sans-serif',
     editorFontFamily: v('--vscode-editor-font-family') || 'ui-monospace, Menlo, Consolas, monospace',

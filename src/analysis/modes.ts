@@ -96,20 +96,42 @@ export function allMean(stack: AttentionStack): Matrix {
   return { size: stack.n, data };
 }
 
-/** a · b for n×n row-major matrices, skipping zero entries of `a` (causal masks make half of them zero). */
-export function multiply(a: Matrix, b: Matrix): Matrix {
+/**
+ * a · b for n×n row-major matrices, a block of rows at a time: yields the fraction done after each
+ * block so a caller can spread the O(n³) work over several frames. Returns the product. Zero
+ * entries of `a` are skipped (causal masks make half of them zero).
+ */
+export function* multiplySteps(a: Matrix, b: Matrix, rowsPerStep = 32): Generator<number, Matrix, void> {
   const n = a.size;
-  const out = new Float64Array(n * n);
+  const out = new Float32Array(n * n);
+  const acc = new Float64Array(n);
+  const ad = a.data;
+  const bd = b.data;
   for (let i = 0; i < n; i++) {
-    const rowOut = i * n;
+    acc.fill(0);
     for (let k = 0; k < n; k++) {
-      const aik = a.data[i * n + k];
+      const aik = ad[i * n + k];
       if (aik === 0) continue;
       const rowB = k * n;
-      for (let j = 0; j < n; j++) out[rowOut + j] += aik * b.data[rowB + j];
+      for (let j = 0; j < n; j++) acc[j] += aik * bd[rowB + j];
     }
+    out.set(acc, i * n);
+    if ((i + 1) % rowsPerStep === 0 && i + 1 < n) yield (i + 1) / n;
   }
-  return { size: n, data: Float32Array.from(out) };
+  return { size: n, data: out };
+}
+
+/** Runs a step generator to completion. */
+export function runSteps<T>(steps: Generator<number, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** a · b for n×n row-major matrices. */
+export function multiply(a: Matrix, b: Matrix): Matrix {
+  return runSteps(multiplySteps(a, b, Infinity));
 }
 
 /** 0.5·A + 0.5·I of one layer's head mean, rows renormalised: the per-layer factor of rollout. */
@@ -123,21 +145,47 @@ export function rolloutFactor(stack: AttentionStack, layer: number): Matrix {
 
 /**
  * Attention rollout for every layer: entry l is Ã_l · Ã_(l-1) · … · Ã_0, how much each token's
- * representation after layer l draws on each input token.
+ * representation after layer l draws on each input token. Products are kept, so later layers reuse
+ * earlier ones.
  */
 export class RolloutCache {
   private readonly products: Matrix[] = [];
   constructor(private readonly stack: AttentionStack) {}
 
-  /** Rollout from the first layer through `layer` (inclusive). */
-  through(layer: number): Matrix {
+  has(layer: number): boolean {
+    return layer < this.products.length;
+  }
+
+  /**
+   * Computes the rollout through `layer`, yielding overall progress in [0, 1) between blocks of
+   * work (one layer's product is n³ multiply-adds: seconds at 512 tokens in a browser).
+   */
+  *steps(layer: number): Generator<number, Matrix, void> {
     if (!(layer >= 0 && layer < this.stack.layers)) throw new RangeError(`no layer ${layer}`);
+    const first = this.products.length;
     while (this.products.length <= layer) {
       const l = this.products.length;
       const factor = rolloutFactor(this.stack, l);
-      this.products.push(l === 0 ? factor : renormalizeRows(multiply(factor, this.products[l - 1])));
+      if (l === 0) {
+        this.products.push(factor);
+        continue;
+      }
+      const product = multiplySteps(factor, this.products[l - 1]);
+      for (;;) {
+        const r = product.next();
+        if (r.done) {
+          this.products.push(renormalizeRows(r.value));
+          break;
+        }
+        yield (l - first + r.value) / (layer - first + 1);
+      }
     }
     return this.products[layer];
+  }
+
+  /** Rollout from the first layer through `layer` (inclusive). */
+  through(layer: number): Matrix {
+    return runSteps(this.steps(layer));
   }
 }
 
@@ -172,6 +220,16 @@ export class ModeComputer {
 
   constructor(readonly stack: AttentionStack, readonly norms: ValueNormStack | undefined) {
     this.rolloutCache = new RolloutCache(stack);
+  }
+
+  /** True when `compute` would be slow for this selection (a rollout not computed yet). */
+  needsWork(sel: ModeSelection): boolean {
+    return sel.mode === 'rollout' && !this.rolloutCache.has(sel.layer);
+  }
+
+  /** The slow part of `compute`, as steps (see RolloutCache.steps); afterwards `compute` is instant. */
+  prepare(sel: ModeSelection): Generator<number, unknown, void> {
+    return sel.mode === 'rollout' ? this.rolloutCache.steps(sel.layer) : (function* () {})();
   }
 
   compute(sel: ModeSelection): Matrix {

@@ -6,9 +6,11 @@ import {
 } from '../../../src/analysis/tensor';
 import {
   ModeComputer,
+  RolloutCache,
   allMean,
   layerMean,
   multiply,
+  multiplySteps,
   renormalizeRows,
   rollout,
   rolloutFactor,
@@ -83,6 +85,33 @@ describe('analysis/modes', () => {
     for (let i = 0; i < r.size; i++) for (let j = i + 1; j < r.size; j++) assert.strictEqual(r.data[i * r.size + j], 0);
   });
 
+  it('rollout in steps: progress rises below 1 and the result equals the direct computation', () => {
+    const s = new AttentionStack(fixtureResult('bert', 3).attentions);
+    const cache = new RolloutCache(s);
+    const steps = cache.steps(2);
+    const progress: number[] = [];
+    let r = steps.next();
+    while (!r.done) {
+      progress.push(r.value);
+      r = steps.next();
+    }
+    assert.ok(progress.length === 0 || progress.every((p, i) => p > 0 && p < 1 && (i === 0 || p >= progress[i - 1])));
+    assert.deepStrictEqual(Array.from(r.value.data), Array.from(rollout(s, 2).data));
+    assert.ok(cache.has(2) && cache.has(0));
+    // Long inputs yield between blocks of rows.
+    const n = 100;
+    const eye = { size: n, data: new Float32Array(n * n).map((_, k) => (k % (n + 1) === 0 ? 1 : 0)) };
+    const gen = multiplySteps(eye, eye, 10);
+    let yields = 0;
+    let g = gen.next();
+    while (!g.done) {
+      yields++;
+      g = gen.next();
+    }
+    assert.strictEqual(yields, 9);
+    assert.deepStrictEqual(Array.from(g.value.data), Array.from(eye.data));
+  });
+
   it('multiplies matrices in the usual order', () => {
     const a = { size: 2, data: new Float32Array([1, 2, 3, 4]) };
     const b = { size: 2, data: new Float32Array([0, 1, 1, 0]) };
@@ -108,6 +137,8 @@ describe('analysis/modes', () => {
       assert.strictEqual(m.size, result.tokens.length);
       assertRowsSumToOne(m);
     }
+    assert.strictEqual(computer.needsWork({ mode: 'rollout', layer: 2, head: 0 }), false);
+    assert.strictEqual(new ModeComputer(computer.stack, undefined).needsWork({ mode: 'rollout', layer: 1, head: 0 }), true);
     // Cached results are the same object.
     assert.strictEqual(computer.compute({ mode: 'layerMean', layer: 1, head: 0 }), computer.compute({ mode: 'layerMean', layer: 1, head: 3 }));
   });
