@@ -22,6 +22,7 @@ import {
   type ViewMatrix,
 } from '../src/analysis/view';
 import { button, h, hashString, select, selectValue, setOptions, setSelectValue } from './dom';
+import { watchDevicePixelRatio } from './canvasView';
 import { canvasToBase64Png, exportCellSize, renderGridPng, renderHeatmapPng } from './exporters';
 import { HeadView, type Axis } from './headView';
 import { matrixToCanvas } from './matrixImage';
@@ -103,6 +104,7 @@ export class App {
     this.buildDom();
     this.applyTheme();
     watchTheme(() => this.applyTheme());
+    watchDevicePixelRatio(() => this.drawLegend());
     window.addEventListener('message', (event: MessageEvent) => this.onMessage(event.data));
     this.post({ type: 'ready' });
   }

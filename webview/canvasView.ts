@@ -4,6 +4,32 @@
  * happens on requestAnimationFrame (at most once per frame) at the device pixel ratio, and again
  * when the ratio changes (zoom, moving to another screen).
  */
+/**
+ * Calls back whenever devicePixelRatio changes (browser zoom, a move to another screen). A
+ * resolution media query matches one ratio only, so it is re-armed after each change.
+ */
+export function watchDevicePixelRatio(onChange: () => void): void {
+  let query: MediaQueryList | undefined;
+  const arm = () => {
+    query?.removeEventListener('change', changed);
+    query = matchMedia(`(resolution: ${window.devicePixelRatio}dppx)`);
+    query.addEventListener('change', changed);
+  };
+  const changed = () => {
+    arm();
+    onChange();
+  };
+  arm();
+  // Browser zoom also resizes the CSS viewport; catch ratio changes that arrive that way.
+  let last = window.devicePixelRatio;
+  window.addEventListener('resize', () => {
+    if (window.devicePixelRatio !== last) {
+      last = window.devicePixelRatio;
+      changed();
+    }
+  });
+}
+
 export abstract class CanvasView {
   readonly scroller: HTMLDivElement;
   readonly canvas: HTMLCanvasElement;
@@ -15,11 +41,6 @@ export abstract class CanvasView {
   private contentWidth = 0;
   private contentHeight = 0;
   private frame = 0;
-  private dprQuery: MediaQueryList | undefined;
-  private readonly onDprChange = () => {
-    this.watchDpr();
-    this.requestRender();
-  };
 
   constructor(className: string) {
     this.scroller = document.createElement('div');
@@ -34,13 +55,7 @@ export abstract class CanvasView {
     this.ctx = ctx;
     new ResizeObserver(() => this.resize()).observe(this.scroller);
     this.scroller.addEventListener('scroll', () => this.requestRender(), { passive: true });
-    this.watchDpr();
-  }
-
-  private watchDpr(): void {
-    this.dprQuery?.removeEventListener('change', this.onDprChange);
-    this.dprQuery = matchMedia(`(resolution: ${window.devicePixelRatio}dppx)`);
-    this.dprQuery.addEventListener('change', this.onDprChange);
+    watchDevicePixelRatio(() => this.requestRender());
   }
 
   private resize(): void {

@@ -114,8 +114,16 @@ export class ModelView extends CanvasView {
     this.columns = this.grid ? Math.max(1, this.heads) : Math.max(1, Math.floor(available / (this.thumb + GAP)));
     const rows = Math.ceil(this.tiles.length / this.columns);
     this.setContentSize(PAD * 2 + LABEL_COL + this.columns * (this.thumb + GAP), PAD + HEADER + rows * (this.thumb + CAPTION + GAP) + PAD);
-    this.canvas.dataset.thumb = String(this.thumb);
-    this.canvas.dataset.tiles = String(this.tiles.length);
+    // Geometry for tests and the end-to-end suite (see webview/TESTING.md).
+    const d = this.canvas.dataset;
+    d.thumb = String(this.thumb);
+    d.tiles = String(this.tiles.length);
+    d.columns = String(this.columns);
+    d.tileLeft = String(PAD + LABEL_COL);
+    d.tileTop = String(PAD + HEADER);
+    d.tileStepX = String(this.thumb + GAP);
+    d.tileStepY = String(this.thumb + CAPTION + GAP);
+    d.order = this.tiles.map((t) => `${t.layer}.${t.head}`).join(' ');
   }
 
   private tileOrigin(index: number): { x: number; y: number } {
@@ -258,6 +266,8 @@ export class ModelView extends CanvasView {
         }
       }
     }
+    this.canvas.dataset.scrollX = String(sx);
+    this.canvas.dataset.scrollY = String(sy);
     // Thumbnails left over for lack of time this frame are drawn in the next ones.
     this.canvas.dataset.pending = missing ? 'true' : 'false';
     if (missing) this.requestRender();

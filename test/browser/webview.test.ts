@@ -387,11 +387,16 @@ describe('webview in Chromium', function () {
     assert.match(await h.page.locator('[data-testid="model-panel"]').innerText(), /12 of 12 heads/);
     // Hover a tile: its scores; click: opens it.
     const center = await h.page.evaluate(() => {
+      // Tile of layer 2, head 1: its index in data-order, then the grid geometry (webview/TESTING.md).
       const c = document.querySelector('[data-testid="model-grid"]') as HTMLCanvasElement;
       const r = c.getBoundingClientRect();
-      const thumb = Number(c.dataset.thumb);
-      // Tiles start after the padding (8) and layer-label column (34), header 20; columns step thumb + 8.
-      return { x: r.left + 8 + 34 + 1 * (thumb + 8) + thumb / 2, y: r.top + 8 + 20 + 2 * (thumb + 30 + 8) + thumb / 2 };
+      const d = c.dataset;
+      const index = d.order!.split(' ').indexOf('2.1');
+      const col = index % Number(d.columns);
+      const row = Math.floor(index / Number(d.columns));
+      const x = r.left + Number(d.tileLeft) + col * Number(d.tileStepX) + Number(d.thumb) / 2 - Number(d.scrollX);
+      const y = r.top + Number(d.tileTop) + row * Number(d.tileStepY) + Number(d.thumb) / 2 - Number(d.scrollY);
+      return { x, y };
     });
     await h.page.mouse.move(center.x, center.y);
     assert.match(await tooltip(h), /^Layer 2, head 1: previous token 0\.\d\d, first token 0\.\d\d, self 0\.\d\d, entropy 0\.\d\d/);
@@ -490,5 +495,56 @@ describe('webview in Chromium', function () {
     await h.send({ type: 'result', resultId: 11, result });
     assert.ok(!(await h.page.locator('[data-testid="error-banner"]').isVisible()));
     assert.ok(!(await h.page.locator('[data-testid="busy-banner"]').isVisible()));
+  });
+});
+
+describe('webview on high-DPI screens', function () {
+  this.timeout(120000);
+  let h: Harness;
+
+  before(async () => {
+    h = await openHarness({ theme: 'dark', deviceScaleFactor: 2 });
+    await h.send({ type: 'result', resultId: 1, result: fixtureResult('gpt2', 1) });
+  });
+
+  after(async () => {
+    await h?.close();
+  });
+
+  const backing = () =>
+    h.page.evaluate(() =>
+      ['heatmap', 'legend'].map((id) => {
+        const c = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
+        return c.width / c.clientWidth;
+      }),
+    );
+
+  it('draws canvases at the device pixel ratio and exports PNG at ≥2×', async () => {
+    assert.deepStrictEqual(await backing(), [2, 2]);
+    await h.clearPosted();
+    await h.page.locator('[data-testid="export-png"]').click();
+    await h.page.locator('[data-testid="export-svg"]').click();
+    const posted = (await h.posted()) as Extract<WebviewToHost, { type: 'export' }>[];
+    const png = decodePng(Buffer.from(posted[0].data, 'base64'));
+    const [, w] = posted[1].data.match(/<svg[^>]* width="(\d+)"/)!.map(Number);
+    assert.strictEqual(png.width, w * 2);
+    assert.deepStrictEqual(h.problems, []);
+  });
+
+  it('re-renders crisply at the new ratio after a browser zoom', async () => {
+    // Zooming in raises devicePixelRatio and shrinks the CSS viewport by the same factor.
+    const cdp = await h.context.newCDPSession(h.page);
+    for (const [ratio, width, height] of [[2.5, 960, 640], [3, 800, 533], [1.25, 1920, 1280]]) {
+      await cdp.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: ratio, mobile: false });
+      await frames(h.page);
+      await frames(h.page);
+      const ratios = await backing();
+      ratios.forEach((r) => assert.ok(Math.abs(r - ratio) < 0.02, `backing ratio ${r} at zoom ${ratio}`));
+    }
+    // The causal model's view shows nothing above the diagonal: the cell right of [0,0] is the lowest colour.
+    const g = await geometry(h);
+    const p = cellCenter(g, 0, 1, 0.3);
+    assert.deepStrictEqual(await canvasPixel(h, 'heatmap', p.x, p.y), [0x44, 0x01, 0x54]);
+    assert.deepStrictEqual(h.problems, []);
   });
 });

@@ -86,7 +86,18 @@ describe('analysis/modes', () => {
   });
 
   it('rollout in steps: progress rises below 1 and the result equals the direct computation', () => {
-    const s = new AttentionStack(fixtureResult('bert', 3).attentions);
+    // 3 layers at 70 tokens: products of 70 rows yield after each 32-row block.
+    const n70 = 70;
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const data = new Float32Array(3 * n70 * n70);
+    for (let r = 0; r < 3 * n70; r++) {
+      const row = data.subarray(r * n70, (r + 1) * n70);
+      row.forEach((_, j) => (row[j] = rand()));
+      const sum = row.reduce((a, b) => a + b, 0);
+      row.forEach((v, j) => (row[j] = v / sum));
+    }
+    const s = new AttentionStack({ dtype: 'float32', shape: [3, 1, n70, n70], buffer: data.buffer });
     const cache = new RolloutCache(s);
     const steps = cache.steps(2);
     const progress: number[] = [];
@@ -95,7 +106,8 @@ describe('analysis/modes', () => {
       progress.push(r.value);
       r = steps.next();
     }
-    assert.ok(progress.length === 0 || progress.every((p, i) => p > 0 && p < 1 && (i === 0 || p >= progress[i - 1])));
+    assert.strictEqual(progress.length, 4); // two 32-row yields in each of the two products
+    assert.ok(progress.every((p, i) => p > 0 && p < 1 && (i === 0 || p > progress[i - 1])), progress.join(', '));
     assert.deepStrictEqual(Array.from(r.value.data), Array.from(rollout(s, 2).data));
     assert.ok(cache.has(2) && cache.has(0));
     // Long inputs yield between blocks of rows.

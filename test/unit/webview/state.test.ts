@@ -1,0 +1,34 @@
+import * as assert from 'assert';
+import { DEFAULT_STATE, fitStateToResult, sanitizeState } from '../../../webview/state';
+
+describe('webview/state', () => {
+  it('falls back to defaults for anything missing or invalid', () => {
+    assert.deepStrictEqual(sanitizeState(undefined), DEFAULT_STATE);
+    assert.deepStrictEqual(sanitizeState('junk'), DEFAULT_STATE);
+    const s = sanitizeState({ mode: 'rollout', layer: -1, head: 2.5, special: 'nope', zoom: 1000, focus: 'x', scoreMin: 2, tab: 'model' });
+    assert.strictEqual(s.mode, 'rollout');
+    assert.strictEqual(s.tab, 'model');
+    assert.strictEqual(s.layer, 0);
+    assert.strictEqual(s.head, 0);
+    assert.strictEqual(s.special, 'show');
+    assert.strictEqual(s.zoom, null);
+    assert.strictEqual(s.focus, null);
+    assert.strictEqual(s.scoreMin, 0);
+  });
+
+  it('keeps valid fields', () => {
+    const saved = { ...DEFAULT_STATE, layer: 3, head: 7, special: 'hide', mergeWords: true, zoom: 18, focus: 4, resultKey: 'k' };
+    assert.deepStrictEqual(sanitizeState(JSON.parse(JSON.stringify(saved))), saved);
+  });
+
+  it('fits layer and head into a smaller model and drops focus from another result', () => {
+    const s = { ...DEFAULT_STATE, layer: 11, head: 11, focus: 5, stepQuery: 5, resultKey: 'a' };
+    assert.deepStrictEqual(
+      [fitStateToResult(s, 3, 4, 9, 'a')].map((x) => [x.layer, x.head, x.focus, x.stepQuery]),
+      [[2, 3, 5, 5]],
+    );
+    const other = fitStateToResult(s, 12, 12, 9, 'b');
+    assert.deepStrictEqual([other.layer, other.head, other.focus, other.stepQuery, other.resultKey], [11, 11, null, null, 'b']);
+    assert.strictEqual(fitStateToResult(s, 12, 12, 4, 'a').focus, null); // token 5 no longer exists
+  });
+});
