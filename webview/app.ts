@@ -327,6 +327,11 @@ export class App {
         case 'error':
           this.setBanner('busyBanner', null);
           this.showError(typeof msg.message === 'string' ? msg.message : 'Something went wrong.');
+          // A failed q/k/v request is asked again the next time the step-by-step view needs it.
+          if (this.pendingVectors.size > 0) {
+            this.pendingVectors.clear();
+            this.stepView.showMessage('The extension could not provide q, k and v (see the error above).');
+          }
           break;
         case 'stale':
           if (this.loaded && msg.resultId === this.loaded.id) {
@@ -841,8 +846,9 @@ export class App {
 
   private figureTheme(): FigureTheme {
     const t = this.theme;
-    const opaque = (c: string) => /^#[0-9a-f]{6}$/i.test(c) || /^rgb\(/i.test(c) || /^#[0-9a-f]{3}$/i.test(c);
-    return opaque(t.background) && opaque(t.foreground)
+    // Theme colours go into the exported files: only plain colour values, never var() or keywords.
+    const plain = (c: string) => /^(#[0-9a-f]{3,8}|rgba?\([\d\s.,%]+\))$/i.test(c);
+    return plain(t.background) && plain(t.foreground) && plain(t.muted)
       ? { background: t.background, foreground: t.foreground, muted: t.muted }
       : LIGHT_FIGURE_THEME;
   }
