@@ -183,6 +183,7 @@ export class AttentionPanel implements vscode.Disposable {
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
       this.host.log(`Panel request ${message.type} failed: ${text}`);
+      this.post({ type: 'error', message: text });
       void vscode.window.showErrorMessage(`Attention Inspector: ${text}`);
     }
   }
