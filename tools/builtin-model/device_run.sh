@@ -17,7 +17,7 @@ if ! python3 tools/builtin-model/train.py --time-budget "${BUDGET:-380}" 2>&1 | 
     python3 tools/builtin-model/train.py --safe --time-budget $(( ${BUDGET:-380} - spent - 20 )) 2>&1 | tee -a "$log"
   fi
 fi
-cp media/builtin-model/config.json media/builtin-model/model.safetensors tools/builtin-model/.data/train-summary.json "$OUT"/
+cp media/builtin-model/config.json media/builtin-model/model.safetensors tools/builtin-model/train-summary.json "$OUT"/
 python3 tools/builtin-model/reference.py 2>&1 | tee -a "$log"
 cp test/fixtures/builtin-reference/expected.json test/fixtures/builtin-reference/expected.safetensors "$OUT"/
 python3 tools/builtin-model/check_transformers.py 2>&1 | tee -a "$log"

@@ -4,7 +4,8 @@
 - previous-token heads: mean attention from token i to token i-1 on held-out text,
 - induction heads: on random tokens repeated twice, mean attention from each token
   of the second copy to the token that followed its earlier occurrence,
-- first-token sink heads: mean attention to the BOS token at position 0.
+- first-token sink heads: mean attention to the BOS token at position 0, and how
+  often BOS is the key a query attends to most.
 
     python3 tools/builtin-model/head_patterns.py [--json out.json]   # about 1 minute on 2 cores
 
@@ -28,7 +29,10 @@ import llama  # noqa: E402
 
 BOS_ID = 0
 FIRST_MERGED_ID = 258  # ids below are BOS/EOS and the 256 single bytes
-PREV_THRESHOLD, INDUCTION_THRESHOLD, SINK_THRESHOLD = 0.5, 0.3, 0.5
+PREV_THRESHOLD, INDUCTION_THRESHOLD = 0.5, 0.3
+# Uniform causal attention over BOS + 255 tokens puts 0.02 on BOS on average; a
+# sink head puts at least ten times that there.
+SINK_THRESHOLD = 0.25
 
 
 def _windows(tokens: np.ndarray, count: int, span: int) -> list[np.ndarray]:
@@ -60,10 +64,11 @@ def heldout_loss(model: llama.LlamaForCausalLM, tokens: np.ndarray, windows: int
 
 @torch.no_grad()
 def attention_stats(model: llama.LlamaForCausalLM, tokens: np.ndarray, windows: int, length: int,
-                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """[layers, heads] mean attention to the previous token (queries i >= 2, so the
-    previous token is never BOS) and to position 0 (queries i >= 1)."""
-    prev, sink = [], []
+    previous token is never BOS), mean attention to position 0 and the share of
+    queries whose largest weight is on position 0 (queries i >= 1)."""
+    prev, sink, sink_top = [], [], []
     for w in _windows(tokens, windows, length - 1):
         x = torch.tensor(np.concatenate([[BOS_ID], w]), device=device)[None]
         att = torch.stack(model(x, output_attentions=True, return_logits=False).attentions)[:, 0].float().cpu()
@@ -71,7 +76,8 @@ def attention_stats(model: llama.LlamaForCausalLM, tokens: np.ndarray, windows: 
         idx = torch.arange(2, n)
         prev.append(att[:, :, idx, idx - 1].mean(-1))
         sink.append(att[:, :, 1:, 0].mean(-1))
-    return torch.stack(prev).mean(0), torch.stack(sink).mean(0)
+        sink_top.append((att[:, :, 1:, :].argmax(-1) == 0).float().mean(-1))
+    return torch.stack(prev).mean(0), torch.stack(sink).mean(0), torch.stack(sink_top).mean(0)
 
 
 def repeated_random_tokens(sequences: int, length: int, seed: int, vocab_size: int) -> torch.Tensor:
@@ -117,6 +123,8 @@ def measure(model_dir: Path, data_dir: Path, device: str = "cpu") -> dict:
     stats = {g: attention_stats(model, t, windows=16, length=256, device=device) for g, t in heldout.items()}
     prev = (stats["prose"][0] + stats["code"][0]) / 2
     sink = (stats["prose"][1] + stats["code"][1]) / 2
+    sink_top = (stats["prose"][2] + stats["code"][2]) / 2
+    uniform_bos = float(np.mean([1.0 / (i + 1) for i in range(1, 256)]))
     induction, first_copy, second_copy = induction_scores(model, sequences=16, length=64, seed=0, device=device, with_loss=True)
     return {
         "heldout": {g: {"loss": l, "perplexity": float(np.exp(l)), "tokens": n} for g, (l, n) in losses.items()},
@@ -126,11 +134,14 @@ def measure(model_dir: Path, data_dir: Path, device: str = "cpu") -> dict:
         "previous_token_code": stats["code"][0].tolist(),
         "induction": induction.tolist(),
         "first_token_sink": sink.tolist(),
+        "first_token_top_key_share": sink_top.tolist(),
+        "uniform_attention_to_first_token": uniform_bos,
     }
 
 
 def report(m: dict) -> str:
-    prev, ind, sink = (torch.tensor(m[k]) for k in ("previous_token", "induction", "first_token_sink"))
+    prev, ind, sink, top = (torch.tensor(m[k]) for k in
+                            ("previous_token", "induction", "first_token_sink", "first_token_top_key_share"))
     h = m["heldout"]
     r = m["repeated_random_tokens"]
     lines = [
@@ -139,16 +150,17 @@ def report(m: dict) -> str:
         f"random tokens repeated twice ({r['sequences']} x {r['length']}): loss in first copy {r['loss_first_copy']:.2f}, "
         f"in second copy {r['loss_second_copy']:.2f}",
         "",
-        "head     prev-token  induction  first-token sink",
+        "head   prev-token  induction  first-token sink  BOS is top key",
     ]
     for l in range(prev.shape[0]):
         for hh in range(prev.shape[1]):
-            lines.append(f"L{l}H{hh:<5} {prev[l, hh]:10.3f} {ind[l, hh]:10.3f} {sink[l, hh]:17.3f}")
+            lines.append(f"L{l}H{hh:<3} {prev[l, hh]:10.3f} {ind[l, hh]:10.3f} {sink[l, hh]:17.3f} {top[l, hh]:15.2f}")
     lines += [
         "",
         f"previous-token heads (>= {PREV_THRESHOLD}): {_fmt_heads(prev, PREV_THRESHOLD)}",
         f"induction heads (>= {INDUCTION_THRESHOLD}): {_fmt_heads(ind, INDUCTION_THRESHOLD)}",
-        f"first-token sink heads (>= {SINK_THRESHOLD}): {_fmt_heads(sink, SINK_THRESHOLD)}",
+        f"first-token sink heads (>= {SINK_THRESHOLD}; uniform attention would give "
+        f"{m['uniform_attention_to_first_token']:.3f}): {_fmt_heads(sink, SINK_THRESHOLD)}",
     ]
     return "\n".join(lines)
 

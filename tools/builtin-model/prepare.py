@@ -129,7 +129,8 @@ def main() -> None:
     sources = [{"name": s.name, "group": s.group, "licence": s.licence, "origin": s.origin, **stats[s.name]}
                for s in corpus.SOURCES]
     npm = [{"name": n, "version": v, "licence": lic} for _, n, v, lic in corpus.npm_packages()]
-    (DATA / "manifest.json").write_text(json.dumps({"seed": args.seed, "sources": sources, "npm_packages": npm}, indent=1))
+    # committed: the record of exactly which sources and npm packages went in
+    (HERE / "corpus-manifest.json").write_text(json.dumps({"seed": args.seed, "sources": sources, "npm_packages": npm}, indent=1))
     print(f"done in {time.time() - t0:.0f}s")
 
 

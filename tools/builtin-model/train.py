@@ -178,7 +178,7 @@ def main() -> None:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
         "torch": torch.__version__, "args": {k: str(v) for k, v in vars(args).items()}, "evals": log,
     }
-    (DATA / "train-summary.json").write_text(json.dumps(summary, indent=1))
+    (HERE / "train-summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k not in ("evals", "args")}))
     print(f"saved {args.out / 'model.safetensors'} ({(args.out / 'model.safetensors').stat().st_size / 1e6:.2f} MB)")
 
