@@ -1,8 +1,14 @@
 /** Access to the reference fixtures in ../shared/fixtures/hf-tiny (computed by transformers). */
+import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { SafetensorsFile, readTensor } from '../../src/engine/safetensors';
 import { codePointToUtf16Map } from '../../src/engine/tokenizer';
+import type { AttentionModel } from '../../src/engine/model';
+
+/** The fixtures' stated tolerances. */
+export const ATTENTION_TOLERANCE = 1e-4;
+export const HIDDEN_RELATIVE_TOLERANCE = 1e-3;
 
 export const FIXTURES_ROOT = path.resolve(__dirname, '../../../../shared/fixtures/hf-tiny');
 
@@ -20,6 +26,8 @@ export interface Fixture {
   name: string;
   folder: string;
   cases: FixtureCase[];
+  /** The whole expected.json (cases plus notes such as the checkpoint's hash). */
+  meta: Record<string, unknown>;
   expected: (key: string) => { data: Float32Array; shape: number[] };
   close(): void;
 }
@@ -29,13 +37,18 @@ export function fixtureNames(root = FIXTURES_ROOT): string[] {
   return fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'expected.json'))).sort();
 }
 
-export function openFixture(name: string, root = FIXTURES_ROOT): Fixture {
+/**
+ * Opens the expected values in `root/name`. The checkpoint is in the same folder for hf-tiny; the
+ * built-in model keeps its reference beside the tests and passes `modelFolder`.
+ */
+export function openFixture(name: string, root = FIXTURES_ROOT, modelFolder?: string): Fixture {
   const folder = path.join(root, name);
   const json = JSON.parse(fs.readFileSync(path.join(folder, 'expected.json'), 'utf8'));
   const file = new SafetensorsFile(path.join(folder, 'expected.safetensors'));
   return {
     name,
-    folder,
+    folder: modelFolder ?? folder,
+    meta: json,
     cases: json.cases,
     expected(key) {
       const entry = file.tensors.get(key);
@@ -65,4 +78,39 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
   }
   return worst;
+}
+
+/**
+ * Analyzes case `i` and checks it against the reference: token ids, tokens, special tokens,
+ * segments and UTF-16 ranges identical; attentions within 1e-4 absolute; hidden states within 1e-3
+ * of the largest magnitude in each layer.
+ */
+export async function checkCase(model: AttentionModel, fixture: Fixture, i: number): Promise<void> {
+  const c = fixture.cases[i];
+  const result = await model.analyze(c.text, { textPair: c.text_pair, hiddenStates: true });
+  assert.deepStrictEqual(result.tokens.map((t) => t.id), c.input_ids, 'token ids');
+  assert.deepStrictEqual(result.tokens.map((t) => t.raw), c.tokens, 'tokens');
+  assert.deepStrictEqual(result.tokens.map((t) => t.special), c.special_tokens_mask.map((m) => m === 1), 'special tokens');
+  if (c.token_type_ids) assert.deepStrictEqual(result.tokens.map((t) => t.segment), c.token_type_ids, 'segment ids');
+  const segmentOf = (k: number) => (c.token_type_ids ? c.token_type_ids[k] : 0);
+  assert.deepStrictEqual(result.tokens.map((t) => [t.start, t.end]), expectedRanges(c, segmentOf), 'UTF-16 ranges');
+
+  const attn = fixture.expected(`case${i}.attentions`);
+  assert.deepStrictEqual(result.attentions.shape, attn.shape, 'attention shape');
+  assert.strictEqual(result.attentions.dtype, 'float32');
+  const diff = maxAbsDiff(new Float32Array(result.attentions.buffer), attn.data);
+  assert.ok(diff <= ATTENTION_TOLERANCE, `attentions differ by ${diff.toExponential(2)} (> ${ATTENTION_TOLERANCE})`);
+
+  const hs = fixture.expected(`case${i}.hidden_states`);
+  assert.ok(result.hiddenStates, 'hidden states returned');
+  assert.deepStrictEqual(result.hiddenStates.shape, hs.shape, 'hidden state shape');
+  const ours = new Float32Array(result.hiddenStates.buffer);
+  const [layers, n, width] = hs.shape;
+  for (let l = 0; l < layers; l++) {
+    const a = ours.subarray(l * n * width, (l + 1) * n * width);
+    const b = hs.data.subarray(l * n * width, (l + 1) * n * width);
+    const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const rel = maxAbsDiff(a, b) / scale;
+    assert.ok(rel <= HIDDEN_RELATIVE_TOLERANCE, `hidden state ${l} differs by ${rel.toExponential(2)} relative (> ${HIDDEN_RELATIVE_TOLERANCE})`);
+  }
 }
