@@ -38,7 +38,7 @@ describe('model picker entries', () => {
     assert.equal(choices.filter((c) => c.current).length, 1);
     const llama = choices.find((c) => c.label === 'meta-llama/Llama-3.2-1B')!;
     assert.equal(llama.description, '≈ 2.47 GB download · gated');
-    assert.equal(choices[0].detail, 'A tiny model for exploring attention patterns, not a capable language model');
+    assert.equal(choices[0].detail, '4-layer Llama, 5M parameters, trained by this project on English prose and code: a tiny model for exploring attention patterns offline, not a capable language model');
   });
 
   it('marks the built-in model current for an empty setting and offers a current model found nowhere else', () => {
