@@ -15,7 +15,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 
 const HOST_DIR = findHostDir();
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -50,7 +50,25 @@ export interface CodeServerOptions {
   smokeTestDriver?: boolean;
   /** Extra environment for the server and the extension host it starts. */
   env?: Record<string, string>;
+  /** VSIX files (or extension ids) installed with `code-server --install-extension` before it starts. */
+  installExtensions?: string[];
+  /** User settings written to the profile before it starts. */
+  userSettings?: Record<string, unknown>;
 }
+
+/** Settings that keep the workbench quiet and predictable for tests. */
+export const QUIET_SETTINGS: Record<string, unknown> = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'telemetry.telemetryLevel': 'off',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'update.mode': 'none',
+  'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'security.workspace.trust.enabled': false,
+};
 
 export interface CodeServer {
   /** http://127.0.0.1:<port>/ */
@@ -104,6 +122,14 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
   fs.writeFileSync(path.join(tempRoot, 'config.yaml'), '');
   const env = isolatedEnv(tempRoot, options.env);
   const paths = { userDataDir, extensionsDir, tempRoot };
+  if (options.userSettings) {
+    fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+    fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(options.userSettings, null, 2));
+  }
+  for (const extension of options.installExtensions ?? []) {
+    const result = spawnSync(install.node, [install.entry, ...commonArgs(paths), '--install-extension', extension, '--force'], { env, encoding: 'utf8', timeout: 180_000 });
+    if (result.status !== 0) throw new Error(`code-server --install-extension ${extension} failed (${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
+  }
 
   const args = [
     install.entry,

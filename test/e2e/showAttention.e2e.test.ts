@@ -1,0 +1,204 @@
+/**
+ * End to end, as a user: the packaged VSIX installed into code-server (a real VS Code), driven
+ * through its UI in headless Chromium. Open a file with Quick Open, select a sentence, run Show
+ * Attention from the command palette, read a weight off the heatmap, click a token, export a PNG.
+ * Screenshots go to test-results/e2e/.
+ *
+ * Run with `node scripts/run-tests.js e2e` (it packages the VSIX first and sets ATTENTION_VSIX).
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { AttentionResult } from '../../src/protocol/types';
+import { loadModel } from '../../src/engine';
+import { decodePng } from '../browser/png';
+import { QUIET_SETTINGS, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../vscode-host';
+
+const SENTENCE = 'I am making a cake, and the kitchen smells of it.';
+const SCREENSHOTS = path.resolve('test-results', 'e2e');
+
+describe('end to end: the packaged extension in code-server', function () {
+  this.timeout(180_000);
+  let server: CodeServer;
+  let browser: Browser;
+  let page: Page;
+  let workspace: string;
+  let installed: string;
+  /** What the engine computes for SENTENCE with the model the extension uses (its built-in one). */
+  let expected: AttentionResult;
+
+  const panel = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  const heatmap = () => panel().locator('[data-testid="heatmap"]');
+  const statusSelection = () => page.locator('[id="status.editor.selection"]');
+  const screenshot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+
+  /**
+   * The heatmap's layout, from the data attributes the canvas publishes (see webview/TESTING.md):
+   * cells are `cell` px squares starting at (gridLeft, gridTop), scrolled by (scrollX, scrollY)
+   * inside a canvas of width × height CSS px.
+   */
+  async function heatmapGeometry() {
+    const d = await heatmap().evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset, width: c.getBoundingClientRect().width, height: c.getBoundingClientRect().height }) as Record<string, string | undefined> & { width: number; height: number });
+    const g = { cell: Number(d.cellSize), gridLeft: Number(d.gridLeft), gridTop: Number(d.gridTop), scrollX: Number(d.scrollX), scrollY: Number(d.scrollY), size: Number(d.size), width: d.width, height: d.height };
+    return {
+      ...g,
+      cellCenter: (row: number, col: number) => ({ x: g.gridLeft + (col + 0.5) * g.cell - g.scrollX, y: g.gridTop + (row + 0.5) * g.cell - g.scrollY }),
+      rowLabel: (row: number) => ({ x: g.gridLeft - 12, y: g.gridTop + (row + 0.5) * g.cell - g.scrollY }),
+      /**
+       * Rows in the upper part of the canvas: a long text scrolls, and (seen with code-server) the
+       * heatmap area shrinks by ~35 px while the hover details are shown, which would take the
+       * pointer off a cell near the bottom edge.
+       */
+      rowVisible: (row: number) => {
+        const y = g.gridTop + (row + 0.5) * g.cell - g.scrollY;
+        return y > g.gridTop && y < g.height * 0.6;
+      },
+    };
+  }
+
+  /** Types into the quick input once it is open (keys typed before it opens would go to the editor). */
+  async function quickInput(text: string, waitForRow?: string): Promise<void> {
+    await page.locator('.quick-input-widget input').first().waitFor({ state: 'visible' });
+    await page.keyboard.type(text);
+    if (waitForRow) await page.locator('.quick-input-list .monaco-list-row', { hasText: waitForRow }).first().waitFor();
+    await page.keyboard.press('Enter');
+  }
+
+  before(async () => {
+    const vsix = process.env.ATTENTION_VSIX;
+    assert.ok(vsix && fs.existsSync(vsix), `ATTENTION_VSIX must name the packaged extension (got ${vsix}): run this through 'node scripts/run-tests.js e2e', which packages it first`);
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-e2e-'));
+    fs.cpSync(path.resolve('test', 'workspace'), workspace, { recursive: true });
+    server = await startCodeServer({ installExtensions: [vsix], userSettings: QUIET_SETTINGS });
+    const folder = fs.readdirSync(server.extensionsDir).find((name) => name.startsWith('attention-inspector.attention-inspector-'));
+    assert.ok(folder, `the VSIX did not install: ${fs.readdirSync(server.extensionsDir).join(', ')}`);
+    installed = path.join(server.extensionsDir, folder);
+
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await page.goto(workbenchUrl(server, workspace));
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    // The explorer shows the folder once the remote connection is up.
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'sample.md' }).waitFor({ timeout: 60_000 });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) {
+      await screenshot(`failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
+    }
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    if (server) fs.rmSync(server.tempRoot, { recursive: true, force: true });
+    if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+  });
+
+  it('the VSIX installs with code-server --install-extension and carries this platform\'s engine', async () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
+    const ours = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+    assert.strictEqual(manifest.version, ours.version);
+    for (const file of [manifest.main.replace(/^\.\//, ''), 'dist/worker.js', 'dist/webview.js', `node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`]) {
+      assert.ok(fs.existsSync(path.join(installed, file)), `${file} is in the installed extension`);
+    }
+    // The reference values for the UI checks: the engine on the model the extension ships.
+    const model = await loadModel(path.join(installed, 'media', 'builtin-model'));
+    try {
+      expected = await model.analyze(SENTENCE);
+    } finally {
+      await model.dispose();
+    }
+    assert.ok(expected.tokens.length >= 6, 'the sentence has tokens to look at');
+  });
+
+  it('opens a file with Quick Open and selects a sentence', async () => {
+    await page.keyboard.press('Control+P');
+    await quickInput('sample.md', 'sample.md');
+    await page.locator('.tabs-container .tab.active', { hasText: 'sample.md' }).waitFor();
+    await page.locator('.monaco-editor .view-lines').first().click();
+    // Find selects the match in the editor; closing Find keeps the selection.
+    await page.keyboard.press('Control+F');
+    await page.locator('.find-widget textarea, .find-widget input').first().waitFor({ state: 'visible' });
+    await page.keyboard.type(SENTENCE);
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Escape');
+    await assertStatusSelection(`Ln 4, Col ${SENTENCE.length + 1} (${SENTENCE.length} selected)`);
+  });
+
+  it('runs Show Attention from the command palette and shows the heatmap', async () => {
+    await page.keyboard.press('F1');
+    await quickInput('Attention Inspector: Show Attention', 'Show Attention');
+    await heatmap().waitFor({ state: 'visible', timeout: 60_000 });
+    await assertEventually(async () => (await heatmapGeometry()).size === expected.tokens.length, 'a heatmap with one row per token');
+    assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /layer 0, head 0/);
+    await screenshot('1-heatmap');
+  });
+
+  it('hovering a cell shows the weight the engine computed', async () => {
+    const g = await heatmapGeometry();
+    const n = expected.tokens.length;
+    // The last query row in view and a key before it (a causal model gives later keys 0).
+    const query = Array.from({ length: n }, (_, i) => i).filter((i) => g.rowVisible(i)).pop();
+    assert.ok(query !== undefined && query >= 3, `rows in view: the canvas is ${g.height} px high`);
+    const key = 2;
+    await heatmap().hover({ position: g.cellCenter(query, key) });
+    const tooltip = panel().locator('[data-testid="tooltip"]');
+    await tooltip.waitFor({ state: 'visible' });
+    const text = await tooltip.innerText();
+    const match = /: ([0-9.]+) \(layer 0, head 0\)/.exec(text);
+    assert.ok(match, `tooltip "${text}" shows a weight for layer 0, head 0`);
+    const weight = new Float32Array(expected.attentions.buffer)[query * n + key];
+    assert.strictEqual(match[1], weight.toFixed(6), `tooltip "${text}" vs the engine's ${weight}`);
+    assert.ok(text.includes(expected.tokens[query].display.trim()) && text.includes(expected.tokens[key].display.trim()), `tooltip "${text}" names the query and key tokens`);
+    await screenshot('2-hover');
+  });
+
+  it('clicking a token label selects that token in the editor', async () => {
+    const g = await heatmapGeometry();
+    const index = expected.tokens.findIndex((t, i) => i > 1 && !t.special && t.end - t.start >= 2 && g.rowVisible(i));
+    assert.ok(index > 0, 'a token of two characters or more in view');
+    const token = expected.tokens[index];
+    await heatmap().click({ position: g.rowLabel(index) });
+    // The sentence starts line 4; the cursor sits at the token's end.
+    await assertStatusSelection(`Ln 4, Col ${token.end + 1} (${token.end - token.start} selected)`);
+    await screenshot('3-token-selected');
+  });
+
+  it('exports the heatmap as a PNG file', async () => {
+    await panel().locator('[data-testid="export-png"]').click();
+    // code-server saves through VS Code's own file dialog: a quick input holding the proposed path.
+    const input = page.locator('.quick-input-widget input').first();
+    await input.waitFor({ state: 'visible' });
+    await assertEventually(async () => (await input.inputValue()).endsWith('.png'), 'the save dialog to propose a .png name');
+    const proposed = await input.inputValue();
+    await screenshot('4-save-dialog');
+    await page.keyboard.press('Enter');
+    const file = path.join(workspace, path.basename(proposed));
+    await assertEventually(async () => fs.existsSync(file) && fs.statSync(file).size > 0, `${file} to be written`);
+    assert.match(path.basename(file), /L0-H0/, 'the name says which layer and head');
+    const png = decodePng(fs.readFileSync(file));
+    const g = await heatmapGeometry();
+    // At least 2× pixel density: the grid alone is n cells of ≥ 10 px, doubled.
+    assert.ok(png.width >= 2 * g.size * 10 && png.height >= 2 * g.size * 10, `PNG is ${png.width}×${png.height}`);
+    const colours = new Set<number>();
+    for (let i = 0; i < png.rgba.length; i += 4 * 97) colours.add((png.rgba[i] << 16) | (png.rgba[i + 1] << 8) | png.rgba[i + 2]);
+    assert.ok(colours.size >= 8, `the image has content (${colours.size} colours sampled)`);
+    await screenshot('5-exported');
+  });
+
+  async function assertStatusSelection(text: string): Promise<void> {
+    await assertEventually(async () => (await statusSelection().innerText()).trim() === text, `the status bar to read "${text}"`, 10_000, async () => `it reads "${await statusSelection().innerText()}"`);
+  }
+});
+
+async function assertEventually(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000, seen?: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen ? `; ${await seen()}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
