@@ -181,8 +181,9 @@ function mib(bytes) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const manifest = readJson(path.join(root, 'package.json'));
-  const out = path.resolve(root, args.out ?? `${manifest.name}-${manifest.version}-${args.target}.vsix`);
+  const out = path.resolve(root, args.out ?? `${manifest.name}-${args.target}-${manifest.version}.vsix`);
 
+  fs.mkdirSync(path.dirname(out), { recursive: true });
   if (args.build) run(process.execPath, ['esbuild.js', '--production']);
   const direct = externalRequires();
   const modules = runtimeModules(direct);

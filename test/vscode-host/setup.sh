@@ -34,7 +34,7 @@ started=$SECONDS
 echo "vscode-host: installing Node 24 ..."
 (cd "$HOST_DIR/node24" && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "vscode-host: installing code-server with $("$NODE24_HOME/bin/node" -v) (compiles native modules, ~2 min) ..."
+echo "vscode-host: installing code-server with $("$NODE24_HOME/bin/node" -v) (compiles native modules: a few minutes) ..."
 rm -f "$STAMP"
 # npm must itself run on Node 24, also the npm that code-server's postinstall starts: the postinstall
 # reads the Node version from npm's user agent, and native modules compile against npm_config_nodedir.
