@@ -19,8 +19,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Multiply-adds ×2 of one forward pass over n tokens, as the graph computes it. */
 function flops(m: AttentionModel, layerParams: number, n: number): number {
-  const { numLayers, numHeads, headDim, hiddenSize } = m.summary;
-  const perLayer = 2 * n * layerParams + 4 * numHeads * n * n * headDim + 2 * numHeads * n * headDim * hiddenSize;
+  const { numLayers, numHeads, headDim } = m.summary;
+  // Projections, q·kᵀ and probs·v, and the value norms through the per-head Gram matrix (d² per token).
+  const perLayer = 2 * n * layerParams + 4 * numHeads * n * n * headDim + 2 * numHeads * n * headDim * headDim;
   return numLayers * perLayer;
 }
 

@@ -159,12 +159,16 @@ export class Nn {
   /**
    * ‖f_h(x_j)‖ = ‖v_j^h W_O^h‖ per head and token (Kobayashi et al. 2020): `v` is `[heads, n, d]`
    * (biases included), `outWeightInOut` the output projection's `[heads·d, out]` initializer, viewed
-   * as `[heads, d, out]` without a copy. Returns `[heads, n]`.
+   * as `[heads, d, out]` without a copy. Computed as √(v G vᵀ) with the per-head Gram matrix
+   * G = W_O^h W_O^hᵀ (`[heads, d, d]`): it depends on weights only, so onnxruntime folds it once at
+   * load, and each run costs d² instead of d·out per token. Returns `[heads, n]`.
    */
   valueNorms(v: string, outWeightInOut: string, heads: number, headDim: number, outDim: number): string {
     const perHead = this.g.op('Reshape', [outWeightInOut, this.g.int64s([heads, headDim, outDim])]);
-    const projected = this.g.op('MatMul', [v, perHead]);
-    return this.g.op('ReduceL2', [projected], { axes: [-1], keepdims: 0 }, 'value_norms');
+    const gram = this.g.op('MatMul', [perHead, this.g.op('Transpose', [perHead], { perm: [0, 2, 1] })], {}, 'value_gram');
+    const squared = this.g.op('ReduceSum', [this.g.op('Mul', [this.g.op('MatMul', [v, gram]), v]), this.g.int64s([-1])], { keepdims: 0 });
+    // Rounding can push a zero norm a hair below 0; clamp before the square root.
+    return this.g.op('Sqrt', [this.g.op('Max', [squared, this.g.scalar(0)])], {}, 'value_norms');
   }
 }
 
