@@ -17,8 +17,12 @@ import { GraphBuilder } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import { TextTokenizer } from './tokenizer';
 
-/** Serialized weights per session; also bounds the transient memory of building one. */
-const CHUNK_BYTES = 256 * 1024 * 1024;
+/**
+ * Float32 weights per session. Small groups bound the transient memory of building each session
+ * (weights, their protobuf encoding and onnxruntime's copy); measured on bert-base they cost no
+ * speed once idle sessions stop spinning (see sessionOptions).
+ */
+const CHUNK_BYTES = 64 * 1024 * 1024;
 const MAX_LAYERS_PER_CHUNK = 6;
 /** Attentions above this many bytes as float32 are kept as float16 (half the memory). */
 export const FLOAT16_THRESHOLD_BYTES = 256 * 1024 * 1024;
@@ -52,9 +56,9 @@ function sessionOptions(): ort.InferenceSession.SessionOptions {
     executionMode: 'sequential',
     intraOpNumThreads: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
     interOpNumThreads: 1,
-    // Pre-packing keeps a second, packed copy of every weight matrix; without it peak memory stays
-    // under 2.5× the float32 weights (see the benchmark in the README).
-    extra: { session: { disable_prepacking: '1' } },
+    // Layers run session after session: a finished session's threads must sleep at once rather
+    // than spin, or they take the cores from the next one (measured: 1.9× slower with spinning).
+    extra: { session: { 'intra_op.allow_spinning': '0' } },
   };
 }
 
@@ -100,7 +104,7 @@ export class AttentionModel {
         for (let layer = first; layer < Math.min(numLayers, first + perChunk); layer++) {
           const out = arch.buildLayer(nn, layer, hidden, use);
           const headDims = [numHeads, 'n', arch.summary.headDim];
-          g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
+          const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
           g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
           g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
           g.output(`q_${layer}`, out.q, headDims);
@@ -108,7 +112,7 @@ export class AttentionModel {
           g.output(`v_${layer}`, out.v, headDims);
           biasInputs.push(arch.logitBiasInput(layer));
           layers.push(layer);
-          hidden = out.hidden;
+          hidden = layerOutput;
         }
         if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);
         const bytes = g.toBytes(`${arch.summary.modelType}_layers_${first}`);

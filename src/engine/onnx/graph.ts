@@ -11,8 +11,8 @@ export type AttributeValue = number | number[] | string | { float: number };
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
 
-/** The opset every graph targets (LayerNormalization needs 17). */
-export const OPSET = 17;
+/** The opset every graph targets (LayerNormalization needs 17, a single Gelu node 20). */
+export const OPSET = 20;
 
 export class GraphBuilder {
   private nodes: onnx.INodeProto[] = [];
@@ -37,13 +37,23 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Exposes `value` as a graph output called `name`. */
-  output(name: string, value: string, dims: (number | string)[]): void {
+  /** Exposes `value` as a graph output called `name`; use the returned name for `value` from now on. */
+  output(name: string, value: string, dims: (number | string)[]): string {
     if (value !== name) {
       this.used.add(name);
-      this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `${name}_out` });
+      const producer = this.nodes.find((node) => node.output?.includes(value));
+      if (producer && !this.outputs.some((o) => o.name === value)) {
+        // Rename the value where it is made and used: no copy at run time.
+        for (const node of this.nodes) {
+          node.input = node.input?.map((x) => (x === value ? name : x));
+          node.output = node.output?.map((x) => (x === value ? name : x));
+        }
+      } else {
+        this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `${name}_out` });
+      }
     }
     this.outputs.push(valueInfo(name, dims));
+    return name;
   }
 
   /** A float32 constant tensor (a weight). */

@@ -63,24 +63,16 @@ export class Nn {
    * T5 and Llama use w itself.
    */
   rmsNorm(x: string, weight: Float32Array, eps: number, hint: string, offset = 0): string {
-    const meanSquare = this.g.op('ReduceMean', [this.g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const meanSquare = this.g.op('ReduceMean', [this.g.op('Mul', [x, x]), this.g.int64s([-1])], { keepdims: 1 });
     const rms = this.g.op('Sqrt', [this.g.op('Add', [meanSquare, this.g.scalar(eps)])]);
     const normed = this.g.op('Div', [x, rms]);
     const scale = offset === 0 ? weight : weight.map((w) => w + offset);
     return this.g.op('Mul', [normed, this.g.weight(`${hint}.weight`, scale, [weight.length])], {}, hint);
   }
 
+  /** GELU, exact (erf) or with the tanh approximation (GPT-2's "gelu_new", Gemma's "gelu_pytorch_tanh"). */
   gelu(x: string, kind: 'erf' | 'tanh'): string {
-    const half = this.g.scalar(0.5);
-    const one = this.g.scalar(1);
-    if (kind === 'erf') {
-      const erf = this.g.op('Erf', [this.g.op('Mul', [x, this.g.scalar(Math.SQRT1_2)])]);
-      return this.g.op('Mul', [this.g.op('Mul', [x, half]), this.g.op('Add', [erf, one])]);
-    }
-    // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), GPT-2's "gelu_new" and Gemma's "gelu_pytorch_tanh".
-    const cube = this.g.op('Mul', [this.g.op('Mul', [x, x]), x]);
-    const inner = this.g.op('Mul', [this.g.op('Add', [x, this.g.op('Mul', [cube, this.g.scalar(0.044715)])]), this.g.scalar(Math.sqrt(2 / Math.PI))]);
-    return this.g.op('Mul', [this.g.op('Mul', [x, half]), this.g.op('Add', [this.g.op('Tanh', [inner]), one])]);
+    return this.g.op('Gelu', [x], { approximate: kind === 'erf' ? 'none' : 'tanh' });
   }
 
   silu(x: string): string {
