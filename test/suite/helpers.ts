@@ -61,10 +61,29 @@ export function select(editor: vscode.TextEditor, text: string): number {
   return offset;
 }
 
-/** Runs Show Attention and waits for the panel to show a result for `text`. */
+/**
+ * Runs Show Attention and waits for the panel to show a result for `text`. Fails at once, with its
+ * message, when the run ends in an error notification instead.
+ */
 export async function showAttention(api: AttentionInspectorApi, text: string): Promise<AttentionResult> {
-  await vscode.commands.executeCommand(COMMAND);
-  await waitFor(() => api.currentResult()?.text === text, `a result for ${JSON.stringify(text)}`, 30_000, () => `notifications: ${JSON.stringify(api.notifications())}`);
+  const notificationsBefore = api.notifications().length;
+  return awaitResult(api, text, [vscode.commands.executeCommand(COMMAND)], notificationsBefore);
+}
+
+/**
+ * Waits for the panel to show a result for `text` from the given command runs. A run that ends in
+ * an error notification waits for the user to answer it, so the runs are not simply awaited: an
+ * error notification since `notificationsBefore` fails the wait with its message.
+ */
+export async function awaitResult(api: AttentionInspectorApi, text: string, runs: Thenable<unknown>[], notificationsBefore: number): Promise<AttentionResult> {
+  const newErrors = () => api.notifications().slice(notificationsBefore).filter((n) => n.severity === 'error');
+  let finished = 0;
+  const all = Promise.all(runs.map((run) => Promise.resolve(run).finally(() => finished++)));
+  await waitFor(() => api.currentResult()?.text === text || newErrors().length > 0, `a result for ${JSON.stringify(text)}`, 60_000);
+  if (api.currentResult()?.text !== text) throw new Error(`Show Attention failed: ${newErrors().map((n) => n.message).join(' | ')}`);
+  // Each run ends right after it hands its result to the panel (or gives way to a newer run).
+  await waitFor(() => finished === runs.length, 'the command runs to finish', 10_000);
+  await all;
   return api.currentResult()!;
 }
 

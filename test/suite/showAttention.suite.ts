@@ -4,7 +4,7 @@ import type { AttentionInspectorApi } from '../../src/protocol/api';
 import { loadModel } from '../../src/engine';
 import { openFixture } from '../helpers/fixtures';
 import {
-  COMMAND, closePanel, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
+  COMMAND, awaitResult, closePanel, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
   setModel, showAttention, toFloat32, waitFor,
 } from './helpers';
 
@@ -89,6 +89,7 @@ describe('Show Attention', function () {
     await closePanel(api);
     await waitFor(() => api.liveWorkerCount() === 0, 'the worker to stop with the panel');
     const sentBefore = api.sentToWebview().length;
+    const notificationsBefore = api.notifications().length;
 
     select(editor, PORTUGUESE_LINE);
     const first = vscode.commands.executeCommand(COMMAND);
@@ -96,9 +97,8 @@ describe('Show Attention', function () {
     await waitFor(() => api.sentToWebview().slice(sentBefore).some((m) => m.type === 'busy'), 'the first run to start loading the model');
     select(editor, SENTENCE);
     const second = vscode.commands.executeCommand(COMMAND);
-    await Promise.all([first, second]);
+    await awaitResult(api, SENTENCE, [first, second], notificationsBefore);
 
-    await waitFor(() => api.currentResult()?.text === SENTENCE, 'the second run\'s result');
     const newResults = resultMessages(api).filter((m) => api.sentToWebview().indexOf(m) >= sentBefore);
     assert.deepStrictEqual([...new Set(newResults.map((m) => m.result.text))], [SENTENCE], 'only the latest run reaches the panel');
     assert.strictEqual(new Set(newResults.map((m) => m.resultId)).size, 1, 'one new result');
