@@ -13,7 +13,8 @@ import * as path from 'path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import type { AttentionResult } from '../../src/protocol/types';
 import { loadModel } from '../../src/engine';
-import { decodePng } from '../browser/png';
+import { colorOf, colorRangeFor } from '../../src/analysis/colormap';
+import { decodePng, pixel } from '../browser/png';
 import { QUIET_SETTINGS, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../vscode-host';
 
 const SENTENCE = 'I am making a cake, and the kitchen smells of it.';
@@ -44,7 +45,8 @@ describe('end to end: the packaged extension in code-server', function () {
     const g = { cell: Number(d.cellSize), gridLeft: Number(d.gridLeft), gridTop: Number(d.gridTop), scrollX: Number(d.scrollX), scrollY: Number(d.scrollY), size: Number(d.size), width: d.width, height: d.height };
     return {
       ...g,
-      cellCenter: (row: number, col: number) => ({ x: g.gridLeft + (col + 0.5) * g.cell - g.scrollX, y: g.gridTop + (row + 0.5) * g.cell - g.scrollY }),
+      /** A point in a cell: its centre by default; large cells print their value in the middle. */
+      cellCenter: (row: number, col: number, fraction = 0.5) => ({ x: g.gridLeft + (col + fraction) * g.cell - g.scrollX, y: g.gridTop + (row + fraction) * g.cell - g.scrollY }),
       rowLabel: (row: number) => ({ x: g.gridLeft - 12, y: g.gridTop + (row + 0.5) * g.cell - g.scrollY }),
       /**
        * Rows in the upper part of the canvas: a long text scrolls, and (seen with code-server) the
@@ -136,6 +138,24 @@ describe('end to end: the packaged extension in code-server', function () {
     await assertEventually(async () => (await heatmapGeometry()).size === expected.tokens.length, 'a heatmap with one row per token');
     assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /layer 0, head 0/);
     await screenshot('1-heatmap');
+  });
+
+  it('paints each cell in the colour of the engine\'s weight', async () => {
+    const g = await heatmapGeometry();
+    const n = expected.tokens.length;
+    const head = new Float32Array(expected.attentions.buffer).subarray(0, n * n); // layer 0, head 0
+    const range = colorRangeFor(head, 'max');
+    // What is on screen: the canvas as the workbench composited it.
+    const shot = decodePng(await heatmap().screenshot());
+    const rows = Array.from({ length: n }, (_, i) => i).filter((i) => g.rowVisible(i) && i < n - 1); // the cursor's row (last token) is highlighted
+    assert.ok(rows.length >= 4, 'rows in view');
+    const cells = [[rows[1], 0], [rows[2], 1], [rows[3], rows[3]], [rows.at(-1)!, 2], [rows[1], rows[1] + 3]];
+    for (const [i, j] of cells) {
+      const p = g.cellCenter(i, j, 0.2);
+      const shown = pixel(shot, Math.round(p.x), Math.round(p.y)).slice(0, 3);
+      const want = colorOf(head[i * n + j], range, 'viridis');
+      assert.ok(shown.every((v, k) => Math.abs(v - want[k]) <= 2), `cell ${i},${j} (weight ${head[i * n + j].toFixed(4)}) is rgb(${shown}), expected rgb(${want})`);
+    }
   });
 
   it('hovering a cell shows the weight the engine computed', async () => {

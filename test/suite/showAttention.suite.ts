@@ -4,7 +4,7 @@ import type { AttentionInspectorApi } from '../../src/protocol/api';
 import { loadModel } from '../../src/engine';
 import { openFixture } from '../helpers/fixtures';
 import {
-  COMMAND, awaitResult, closePanel, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
+  COMMAND, awaitResult, closePanel, currentResultId, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
   setModel, showAttention, toFloat32, waitFor,
 } from './helpers';
 
@@ -72,7 +72,7 @@ describe('Show Attention', function () {
   it('the panel\'s webview loads and asks for the result', async () => {
     // The webview posts `ready` once its script has built the page; the host answers with the result
     // again, so a second result message with the same id shows the webview came up.
-    const id = resultMessages(api).at(-1)!.resultId;
+    const id = currentResultId(api);
     await waitFor(() => resultMessages(api).filter((m) => m.resultId === id).length >= 2, 'the webview to post ready', 30_000);
   });
 
