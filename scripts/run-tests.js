@@ -25,20 +25,24 @@ function mochaSteps(spec) {
   return [{ command: process.execPath, args: [mochaBin, '--config', config], counts: true }];
 }
 
-/** Each kind: the steps it runs; a step with `counts` reports test counts to the tally file. */
+/**
+ * Each kind: its mocha spec globs (`specs`, run with mocha unless `steps` says otherwise) or the
+ * steps it runs; a step with `counts` reports test counts to the tally file.
+ */
 const KINDS = {
-  unit: { title: 'unit (Node)', steps: () => mochaSteps(['out/test/unit/**/*.test.js', 'out/test/hub/**/*.test.js']) },
-  fixture: { title: 'engine vs. reference fixtures', steps: () => mochaSteps(['out/test/engine/**/*.test.js']) },
-  browser: { title: 'webview in Chromium', steps: () => mochaSteps(['out/test/browser/**/*.test.js']) },
+  unit: { title: 'unit (Node)', specs: ['out/test/unit/**/*.test.js', 'out/test/hub/**/*.test.js'] },
+  fixture: { title: 'engine vs. reference fixtures', specs: ['out/test/engine/**/*.test.js'] },
+  browser: { title: 'webview in Chromium', specs: ['out/test/browser/**/*.test.js'] },
   vscode: {
     title: 'extension host (VS Code)',
     steps: () => [{ command: process.execPath, args: [path.join(root, 'out', 'test', 'runVsCodeTests.js')], counts: true }],
   },
   e2e: {
     title: 'end-to-end UI (packaged VSIX)',
-    steps: () => [
+    specs: ['out/test/e2e/**/*.test.js'],
+    steps: (kind) => [
       { command: process.execPath, args: [path.join(root, 'scripts', 'package.js'), '--out', e2eVsix] },
-      ...mochaSteps(['out/test/e2e/**/*.test.js']).map((step) => ({ ...step, env: { ATTENTION_VSIX: e2eVsix } })),
+      ...mochaSteps(kind.specs).map((step) => ({ ...step, env: { ATTENTION_VSIX: e2eVsix } })),
     ],
   },
 };
@@ -69,7 +73,8 @@ async function runKind(name) {
   const result = { name, title: kind.title, passed: 0, failed: 0, pending: 0, problems: [] };
   const started = Date.now();
   console.log(`\n=== ${kind.title} (${name}) ===`);
-  for (const step of kind.steps()) {
+  const steps = kind.steps ? kind.steps(kind) : mochaSteps(kind.specs);
+  for (const step of steps) {
     const before = readTallies(tallyFile).length;
     const code = await runStep(step, tallyFile);
     const tallies = readTallies(tallyFile).slice(before);
@@ -98,6 +103,24 @@ async function runKind(name) {
   return result;
 }
 
+// Test files under out/test/ that no kind runs (each would be skipped silently).
+function uncoveredTestFiles() {
+  const folders = Object.values(KINDS)
+    .flatMap((kind) => kind.specs ?? [])
+    .map((spec) => spec.replace(/\/\*\*\/\*\.test\.js$/, '/'));
+  const found = [];
+  const walk = (dir) => {
+    if (!fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (entry.name.endsWith('.test.js')) found.push(path.relative(root, file).split(path.sep).join('/'));
+    }
+  };
+  walk(path.join(root, 'out', 'test'));
+  return found.filter((file) => !folders.some((folder) => file.startsWith(folder)));
+}
+
 async function main() {
   const requested = process.argv.slice(2);
   for (const name of requested) {
@@ -108,6 +131,13 @@ async function main() {
   }
   const results = [];
   for (const name of requested.length ? requested : Object.keys(KINDS)) results.push(await runKind(name));
+  if (!requested.length) {
+    const stray = uncoveredTestFiles();
+    if (stray.length) {
+      results.push({ name: 'stray', title: 'test files no kind runs', passed: 0, failed: stray.length, pending: 0, seconds: 0,
+        problems: stray.map((file) => `${file}: add its folder to KINDS in scripts/run-tests.js`) });
+    }
+  }
 
   const total = { passed: 0, failed: 0, pending: 0 };
   console.log('\n=== summary ===');
