@@ -5,24 +5,54 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { fixtureResult } from '../unit/analysis/fixture';
+import type { AttentionResult } from '../../src/protocol/types';
+import { AttentionModel } from '../../src/engine/model';
 import { frames, openHarness, repoRoot, type ThemeName } from './harness';
 
 const OUT = path.join(repoRoot(), 'media', 'screenshots');
 
+/** The built-in model's real attention (computed by the engine) over `text`. */
+async function builtinResult(text: string): Promise<AttentionResult> {
+  const model = await AttentionModel.load(path.join(repoRoot(), 'media', 'builtin-model'), { name: 'built-in', source: 'built-in' });
+  try {
+    return await model.analyze(text);
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** Random words written twice: the second copy attends to what followed each word the first time. */
+const INDUCTION_TEXT = 'support instru return operation email mapping sight introdu title ear screen consider poss platform cap smooth support instru return operation email mapping sight introdu title ear screen consider poss platform cap smooth';
+const PROSE_TEXT = 'The cat sat on the mat because it was warm. Then the cat fell asleep on the mat.';
+
 async function shoot(theme: ThemeName): Promise<void> {
   const h = await openHarness({ theme, viewport: { width: 1280, height: 860 } });
   try {
-    await h.send({ type: 'result', resultId: 1, result: fixtureResult('bert', 3) });
-    // Head view: layer 1, head 2, a focused query and a hovered cell.
+    // Induction head: layer 3, head 3 of the built-in model.
+    await h.send({ type: 'result', resultId: 1, result: await builtinResult(INDUCTION_TEXT) });
     await h.page.evaluate(() => {
       const set = (id: string, value: string) => {
         const el = document.getElementById(id) as HTMLElement & { value: string };
         el.value = value;
         el.dispatchEvent(new Event('change'));
       };
-      set('layer', '1');
-      set('head', '2');
+      set('layer', '3');
+      set('head', '3');
+    });
+    await frames(h.page);
+    await h.page.waitForTimeout(200);
+    await h.page.screenshot({ path: path.join(OUT, `induction-head-${theme}.png`) });
+
+    await h.send({ type: 'result', resultId: 2, result: await builtinResult(PROSE_TEXT) });
+    // Head view: the previous-token head (layer 2, head 0), a focused query and a hovered cell.
+    await h.page.evaluate(() => {
+      const set = (id: string, value: string) => {
+        const el = document.getElementById(id) as HTMLElement & { value: string };
+        el.value = value;
+        el.dispatchEvent(new Event('change'));
+      };
+      set('layer', '2');
+      set('head', '0');
     });
     await frames(h.page);
     const g = await h.page.evaluate(() => {
@@ -30,8 +60,8 @@ async function shoot(theme: ThemeName): Promise<void> {
       const r = c.getBoundingClientRect();
       return { left: r.left, top: r.top, cell: Number(c.dataset.cellSize), gx: Number(c.dataset.gridLeft), gy: Number(c.dataset.gridTop) };
     });
-    await h.page.mouse.click(g.left + g.gx - 10, g.top + g.gy + 9.5 * g.cell); // focus query "cat"
-    await h.page.mouse.move(g.left + g.gx + 2.5 * g.cell, g.top + g.gy + 9.5 * g.cell);
+    await h.page.mouse.click(g.left + g.gx - 10, g.top + g.gy + 17.5 * g.cell); // focus query "at" of the second " c|at"
+    await h.page.mouse.move(g.left + g.gx + 16.5 * g.cell, g.top + g.gy + 17.5 * g.cell);
     await frames(h.page);
     await h.page.screenshot({ path: path.join(OUT, `head-view-${theme}.png`) });
     await h.page.locator('[data-testid="tab-model"]').click();
