@@ -5,15 +5,43 @@
  * Options: --models bert-base,gpt2-small,qwen2.5-0.5b  --lengths 32,128,512  --runs 5  --dir <cache>
  */
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { parseArgs } from 'util';
 import { AttentionModel } from '../src/engine/model';
 import { GraphBuilder } from '../src/engine/onnx/graph';
+import { SafetensorsFile } from '../src/engine/safetensors';
 import { benchText, bertBase, float32Bytes, gpt2Small, qwen25Half, writeCheckpoint, type BenchModel } from './checkpoints';
 
-const MODELS: Record<string, () => BenchModel> = { 'bert-base': bertBase, 'gpt2-small': gpt2Small, 'qwen2.5-0.5b': qwen25Half };
+const MODELS: Record<string, () => BenchModel | 'builtin'> = { builtin: () => 'builtin', 'bert-base': bertBase, 'gpt2-small': gpt2Small, 'qwen2.5-0.5b': qwen25Half };
+
+/** The shipped model, on real text (its own tokenizer), cut to the wanted length. */
+const BUILTIN_FOLDER = path.resolve(__dirname, '..', 'media', 'builtin-model');
+function builtinText(): string {
+  return fs.readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
+}
+
+/** Float32 bytes of all tensors of a real checkpoint, from its safetensors header. */
+function builtinFloat32Bytes(folder: string): number {
+  const file = new SafetensorsFile(path.join(folder, 'model.safetensors'));
+  try {
+    return [...file.tensors.values()].reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  } finally {
+    file.close();
+  }
+}
+
+/** Parameters of layer 0's weight matrices in a real checkpoint. */
+function builtinLayerParams(folder: string): number {
+  const file = new SafetensorsFile(path.join(folder, 'model.safetensors'));
+  try {
+    return [...file.tensors.values()].filter((t) => /layers\.0\./.test(t.name) && t.shape.length === 2).reduce((sum, t) => sum + t.shape[0] * t.shape[1], 0);
+  } finally {
+    file.close();
+  }
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -44,20 +72,20 @@ async function matmulGflops(n: number, k: number, cols: number, runs: number): P
 
 async function child(id: string, dir: string, lengths: number[], runs: number): Promise<void> {
   const spec = MODELS[id]();
-  const folder = writeCheckpoint(spec, dir);
+  const folder = spec === 'builtin' ? BUILTIN_FOLDER : writeCheckpoint(spec, dir);
   const t0 = performance.now();
   const model = await AttentionModel.load(folder);
   const loadMs = performance.now() - t0;
-  const layerParams = Object.entries(spec.tensors)
+  const layerParams = spec === 'builtin' ? builtinLayerParams(folder) : Object.entries(spec.tensors)
     .filter(([name]) => /(layer|layers|h)\.0\./.test(name) && name.endsWith('weight') && spec.tensors[name].length === 2)
     .reduce((sum, [, shape]) => sum + shape[0] * shape[1], 0);
   const rows = [];
   for (const n of lengths) {
-    const text = benchText(n);
+    const text = spec === 'builtin' ? builtinText() : benchText(n);
     const times: number[] = [];
     let tokens = 0;
     for (let r = 0; r < runs + 1; r++) {
-      const result = await model.analyze(text);
+      const result = await model.analyze(text, { truncateTo: n });
       tokens = result.tokens.length;
       if (r > 0) times.push(result.timings.computeMs); // the first run warms up
     }
@@ -68,7 +96,9 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   // The reference throughput, measured in this process right after the model's runs.
   const matmul = await matmulGflops(128, 768, 3072, 20);
-  console.log(JSON.stringify({ id, description: spec.description, loadMs, weightsMb: float32Bytes(spec) / 1e6, peakRssMb, rows, matmul }));
+  const description = spec === 'builtin' ? 'built-in model (4-layer Llama, 256 hidden, 8/4 heads), bf16 on disk' : spec.description;
+  const weightsMb = spec === 'builtin' ? builtinFloat32Bytes(folder) / 1e6 : float32Bytes(spec) / 1e6;
+  console.log(JSON.stringify({ id, description, loadMs, weightsMb, peakRssMb, rows, matmul }));
 }
 
 async function main(): Promise<void> {
@@ -90,7 +120,7 @@ async function main(): Promise<void> {
   console.log('| model | n | load (ms) | analyze (ms, median) | GFLOP/s | MatMul GFLOP/s | % of MatMul | peak RSS (MB) | RSS / f32 weights |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const id of values.models!.split(',')) {
-    if (!MODELS[id]) throw new Error(`unknown model ${id}; choose from ${Object.keys(MODELS).join(', ')}`);
+    if (!(id in MODELS)) throw new Error(`unknown model ${id}; choose from ${Object.keys(MODELS).join(', ')}`);
     // The child's lengths are capped by what the model accepts (GPT-2: 1024, BERT: 512 incl. specials).
     const out = execFileSync(process.execPath, [__filename, '--child', id, '--lengths', lengths.join(','), '--runs', String(runs), '--dir', values.dir!], { encoding: 'utf8', maxBuffer: 1 << 24 });
     const line = out.trim().split('\n').pop()!;
