@@ -10,28 +10,9 @@ export interface Matrix {
   data: Float32Array;
 }
 
-let halfTable: Float32Array | undefined;
-
-/** IEEE 754 binary16 bit pattern → number (subnormals, ±Infinity and NaN included). */
-export function float16BitsToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
-/** Decodes binary16 values; a 65536-entry table makes it one indexed load per element. */
-export function decodeFloat16(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) halfTable[i] = float16BitsToNumber(i);
-  }
-  const table = halfTable;
-  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
-  return out;
-}
+// One binary16 codec for the engine, the host and the webview.
+export { halfToFloat as float16BitsToNumber, decodeHalfArray as decodeFloat16 } from '../protocol/float16';
+import { decodeHalfArray as decodeFloat16 } from '../protocol/float16';
 
 /** ArrayBuffer check that also holds across realms (iframes, workers). */
 export function isArrayBuffer(value: unknown): value is ArrayBuffer {

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { parseArgs } from 'util';
 import { EngineError, loadModel } from '../engine';
-import { decodeHalfArray } from '../engine/float16';
+import { decodeHalfArray } from '../protocol/float16';
 
 const USAGE = `Usage: node dist/cli.js --model <folder> (--text "<text>" | --file <path>) [--pair "<second text>"] [--json <out.json>] [--hidden]`;
 

@@ -10,6 +10,13 @@ import { readRows, readTensor, SafetensorsFile, type TensorEntry } from './safet
 
 export type ModelConfig = Record<string, unknown>;
 
+export interface ScopedTensors {
+  tensor(name: string, shape?: readonly number[]): Float32Array;
+  optional(name: string, shape?: readonly number[]): Float32Array | undefined;
+  rows(name: string, rows: readonly number[]): Float32Array;
+  has(name: string): boolean;
+}
+
 const PICKLE_FILE = /\.(bin|pt|pth|ckpt|pkl)$/i;
 
 export class Checkpoint {
@@ -122,6 +129,19 @@ export class Checkpoint {
   /** Reads a tensor as float32, checking its shape against what the config implies. */
   tensor(name: string, prefixes: readonly string[], expectedShape?: readonly number[]): Float32Array {
     return readTensor(this.entry(name, prefixes, expectedShape));
+  }
+
+  /**
+   * Tensor access for one family's naming: `tensor` (required, shape-checked), `optional` (undefined
+   * when absent, e.g. biases some checkpoints omit) and `rows` (embedding rows).
+   */
+  scoped(prefixes: readonly string[]): ScopedTensors {
+    return {
+      tensor: (name, shape) => this.tensor(name, prefixes, shape),
+      optional: (name, shape) => (this.has(name, prefixes) ? this.tensor(name, prefixes, shape) : undefined),
+      rows: (name, rows) => this.rows(name, prefixes, rows),
+      has: (name) => this.has(name, prefixes),
+    };
   }
 
   rows(name: string, prefixes: readonly string[], rows: readonly number[]): Float32Array {

@@ -12,7 +12,7 @@ import { createArchitecture } from '../models/registry';
 import type { Architecture } from './architecture';
 import { Checkpoint } from './checkpoint';
 import { EngineError } from './errors';
-import { encodeHalfArray } from './float16';
+import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import { TextTokenizer } from './tokenizer';

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EngineError } from './errors';
-import { decodeBFloat16Array, decodeHalfArray } from './float16';
+import { decodeBFloat16Array, decodeHalfArray } from '../protocol/float16';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
 const BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };

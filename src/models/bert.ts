@@ -23,8 +23,7 @@ export function createBert(ckpt: Checkpoint): Architecture {
   // RoBERTa-style position ids start after the padding index.
   const robertaPositions = modelType !== 'bert';
   const positionOffset = robertaPositions ? configNumber(c, 1, 'pad_token_id') + 1 : 0;
-  const t = (name: string, shape?: number[]) => ckpt.tensor(name, PREFIXES, shape);
-  const opt = (name: string, shape?: number[]) => (ckpt.has(name, PREFIXES) ? t(name, shape) : undefined);
+  const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
   const embLnW = t('embeddings.LayerNorm.weight', [hidden]);
   const embLnB = t('embeddings.LayerNorm.bias', [hidden]);
   const hasTypes = ckpt.has('embeddings.token_type_embeddings.weight', PREFIXES);

@@ -57,8 +57,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
   const scale = variant.scale ?? 1 / Math.sqrt(headDim);
   const softcap = variant.softcap ?? null;
   const window = variant.slidingWindow ?? (() => undefined);
-  const t = (name: string, shape?: number[]) => ckpt.tensor(name, PREFIXES, shape);
-  const opt = (name: string, shape?: number[]) => (ckpt.has(name, PREFIXES) ? t(name, shape) : undefined);
+  const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
   const qDim = heads * headDim;
   const kvDim = kvHeads * headDim;
   const hasSliding = Array.from({ length: layers }, (_, l) => window(l)).some((w) => w !== undefined);

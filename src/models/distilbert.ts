@@ -23,7 +23,7 @@ export function createDistilBert(ckpt: Checkpoint): Architecture {
   const eps = LAYER_NORM_EPS;
   const act = String(c.activation ?? 'gelu');
   const headDim = hidden / heads;
-  const t = (name: string, shape?: number[]) => ckpt.tensor(name, PREFIXES, shape);
+  const { tensor: t } = ckpt.scoped(PREFIXES);
   const embLnW = t('embeddings.LayerNorm.weight', [hidden]);
   const embLnB = t('embeddings.LayerNorm.bias', [hidden]);
   return {

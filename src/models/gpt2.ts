@@ -29,7 +29,7 @@ export function createGpt2(ckpt: Checkpoint): Architecture {
   }
   // scale_attn_weights = false leaves q·k unscaled.
   const scale = c.scale_attn_weights === false ? 1 : 1 / Math.sqrt(headDim);
-  const t = (name: string, shape?: number[]) => ckpt.tensor(name, PREFIXES, shape);
+  const { tensor: t } = ckpt.scoped(PREFIXES);
   return {
     summary: {
       modelType: String(c.model_type),

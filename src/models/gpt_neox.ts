@@ -46,9 +46,8 @@ export function createGptNeox(ckpt: Checkpoint): Architecture {
   const rotaryDim = Math.floor(headDim * rotaryFraction);
   const rope = ropeSettings(c, configNumber(c, 10000, 'rotary_emb_base'));
   const scale = 1 / Math.sqrt(headDim);
-  const t = (name: string, shape?: number[]) => ckpt.tensor(name, PREFIXES, shape);
+  const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
   // attention_bias = false (transformers 5) leaves the attention projections without biases.
-  const opt = (name: string, shape?: number[]) => (ckpt.has(name, PREFIXES) ? t(name, shape) : undefined);
   return {
     summary: {
       modelType: String(c.model_type),

@@ -49,8 +49,7 @@ export function createModernBert(ckpt: Checkpoint): Architecture {
   const localRope = layerRope(c, 'sliding_attention', localTheta);
   const hasLocal = Array.from({ length: layers }, (_, l) => isLocal(l)).some(Boolean);
   const scale = 1 / Math.sqrt(headDim);
-  const t = (name: string, shape?: number[]) => ckpt.tensor(name, PREFIXES, shape);
-  const opt = (name: string, shape?: number[]) => (ckpt.has(name, PREFIXES) ? t(name, shape) : undefined);
+  const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
   const embNormW = t('embeddings.norm.weight', [hidden]);
   const embNormB = opt('embeddings.norm.bias', [hidden]);
   return {

@@ -9,7 +9,7 @@ import { encodeNpy } from '../export/npy';
 import { pythonSnippet } from '../export/pythonSnippet';
 import type { AttentionResult, HeadVectors } from '../protocol/types';
 import { parseWebviewMessage, type ExportFormat, type HostToWebview, type WebviewToHost } from '../protocol/webview';
-import { decodeHalfArray } from '../engine/float16';
+import { decodeHalfArray } from '../protocol/float16';
 import { AnalyzedText } from './analyzedText';
 import { getPanelHtml } from './html';
 import { WeightDecorations } from './weightDecorations';

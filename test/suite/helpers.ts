@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
 import type { AttentionResult, TensorData } from '../../src/protocol/types';
 import type { HostToWebview } from '../../src/protocol/webview';
-import { decodeHalfArray } from '../../src/engine/float16';
+import { decodeHalfArray } from '../../src/protocol/float16';
 import { FIXTURES_ROOT } from '../helpers/fixtures';
 
 export const EXTENSION_ID = 'attention-inspector.attention-inspector';

@@ -1,4 +1,7 @@
-/** Conversions between float32 and the 16-bit formats checkpoints store (IEEE half and bfloat16). */
+/**
+ * Conversions between float32 and the 16-bit formats: IEEE half (large attention results travel as
+ * float16) and bfloat16 (checkpoints). Environment-free: the engine, the host and the webview use it.
+ */
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
