@@ -19,7 +19,7 @@ function listTests(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'fixtures' ? [] : listTests(full);
-    return /\.(test|suite)\.ts$/.test(entry.name) || entry.name === 'index.ts' ? [full] : [];
+    return /\.(test|suite)\.ts$/.test(entry.name) || entry.name === 'index.ts' || entry.name === 'runVsCodeTests.ts' ? [full] : [];
   });
 }
 
