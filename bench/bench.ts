@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: load and analyze times, effective GFLOP/s and peak memory for seeded
  * random-weight checkpoints of real shapes, against the throughput of a plain onnxruntime MatMul
- * measured in the same run. Each model runs in its own child process so its peak RSS is its own.
- * Options: --models bert-base,gpt2-small,qwen2.5-0.5b  --lengths 32,128,512  --runs 5  --dir <cache>
+ * measured in the same run. Each model and length runs in its own child process, so each peak RSS
+ * is that run's own.
+ * Options: --models builtin,bert-base,gpt2-small,qwen2.5-0.5b  --lengths 32,128,512  --runs 5  --dir <cache>
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -121,12 +122,13 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const id of values.models!.split(',')) {
     if (!(id in MODELS)) throw new Error(`unknown model ${id}; choose from ${Object.keys(MODELS).join(', ')}`);
-    // The child's lengths are capped by what the model accepts (GPT-2: 1024, BERT: 512 incl. specials).
-    const out = execFileSync(process.execPath, [__filename, '--child', id, '--lengths', lengths.join(','), '--runs', String(runs), '--dir', values.dir!], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const line = out.trim().split('\n').pop()!;
-    const r = JSON.parse(line);
-    for (const row of r.rows) {
-      console.log(`| ${r.description} | ${row.n} | ${r.loadMs.toFixed(0)} | ${row.analyzeMs.toFixed(1)} | ${row.gflops.toFixed(1)} | ${r.matmul.toFixed(1)} | ${((100 * row.gflops) / r.matmul).toFixed(0)}% | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb / r.weightsMb).toFixed(2)} |`);
+    // One process per model and length, so each row's peak RSS is that length's own.
+    for (const n of lengths) {
+      const out = execFileSync(process.execPath, [__filename, '--child', id, '--lengths', String(n), '--runs', String(runs), '--dir', values.dir!], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const r = JSON.parse(out.trim().split('\n').pop()!);
+      for (const row of r.rows) {
+        console.log(`| ${r.description} | ${row.n} | ${r.loadMs.toFixed(0)} | ${row.analyzeMs.toFixed(1)} | ${row.gflops.toFixed(1)} | ${r.matmul.toFixed(1)} | ${((100 * row.gflops) / r.matmul).toFixed(0)}% | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb / r.weightsMb).toFixed(2)} |`);
+      }
     }
   }
 }

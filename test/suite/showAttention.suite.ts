@@ -1,10 +1,11 @@
 import * as assert from 'assert';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
 import { loadModel } from '../../src/engine';
 import { openFixture } from '../helpers/fixtures';
 import {
-  COMMAND, awaitResult, closePanel, currentResultId, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
+  COMMAND, EXTENSION_ID, awaitResult, closePanel, currentResultId, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
   setModel, showAttention, toFloat32, waitFor,
 } from './helpers';
 
@@ -112,5 +113,29 @@ describe('Show Attention', function () {
     await waitFor(() => api.liveWorkerCount() === 0, 'the worker to stop', 10_000, () => `${api.liveWorkerCount()} alive`);
     assert.strictEqual(panelTabs().length, 0);
     assert.strictEqual(api.currentResult(), undefined, 'no result kept for a closed panel');
+  });
+
+  it('with no model configured, uses the built-in model', async () => {
+    await setModel('');
+    try {
+      select(editor, REFERENCE_TEXT);
+      const shown = await showAttention(api, REFERENCE_TEXT);
+      assert.strictEqual(shown.model.name, 'built-in');
+      assert.strictEqual(shown.model.modelType, 'llama');
+      assert.strictEqual(shown.model.numLayers, 4);
+      assert.strictEqual(shown.model.numHeads, 8);
+      const extension = vscode.extensions.getExtension(EXTENSION_ID)!;
+      const model = await loadModel(path.join(extension.extensionPath, 'media', 'builtin-model'));
+      try {
+        const expected = await model.analyze(REFERENCE_TEXT);
+        assert.deepStrictEqual(shown.tokens, expected.tokens, 'tokens');
+        const diff = maxAbsDiff(toFloat32(shown.attentions), toFloat32(expected.attentions));
+        assert.ok(diff <= 1e-5, `panel attentions differ from the engine's by ${diff}`);
+      } finally {
+        await model.dispose();
+      }
+    } finally {
+      await setModel(fixtureFolder('bert'));
+    }
   });
 });
