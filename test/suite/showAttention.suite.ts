@@ -3,6 +3,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
 import { loadModel } from '../../src/engine';
+import { BUILTIN_NAME } from '../../src/hub';
 import { openFixture } from '../helpers/fixtures';
 import {
   COMMAND, EXTENSION_ID, awaitResult, closePanel, currentResultId, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
@@ -120,7 +121,7 @@ describe('Show Attention', function () {
     try {
       select(editor, REFERENCE_TEXT);
       const shown = await showAttention(api, REFERENCE_TEXT);
-      assert.strictEqual(shown.model.name, 'built-in');
+      assert.strictEqual(shown.model.name, BUILTIN_NAME);
       assert.strictEqual(shown.model.modelType, 'llama');
       assert.strictEqual(shown.model.numLayers, 4);
       assert.strictEqual(shown.model.numHeads, 8);
