@@ -42,6 +42,20 @@ function text(ctx: CanvasRenderingContext2D, value: string, x: number, y: number
   ctx.fillText(value, x, y);
 }
 
+/** A canvas for a figure of `width` × `height` CSS pixels at the export pixel ratio, filled with the background. */
+function figureCanvas(width: number, height: number, background: string): { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D; ratio: number } {
+  const ratio = pixelRatioFor(width, height);
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('2D canvas unavailable');
+  ctx.scale(ratio, ratio);
+  ctx.fillStyle = background;
+  ctx.fillRect(0, 0, width, height);
+  return { canvas, ctx, ratio };
+}
+
 /** Renders the head heatmap figure. Returns the canvas (width/height in device pixels) and the ratio used. */
 export function renderHeatmapPng(figure: HeatmapFigure): { canvas: HTMLCanvasElement; pixelRatio: number } {
   let fig = figure;
@@ -51,15 +65,7 @@ export function renderHeatmapPng(figure: HeatmapFigure): { canvas: HTMLCanvasEle
     fig = { ...fig, cell: fig.cell - 1 };
     layout = layoutHeatmap(fig, measure);
   }
-  const ratio = pixelRatioFor(layout.width, layout.height);
-  const canvas = document.createElement('canvas');
-  canvas.width = Math.round(layout.width * ratio);
-  canvas.height = Math.round(layout.height * ratio);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('2D canvas unavailable');
-  ctx.scale(ratio, ratio);
-  ctx.fillStyle = fig.theme.background;
-  ctx.fillRect(0, 0, layout.width, layout.height);
+  const { canvas, ctx, ratio } = figureCanvas(layout.width, layout.height, fig.theme.background);
   ctx.textBaseline = 'alphabetic';
   ctx.textAlign = 'left';
   text(ctx, fig.title, FIGURE_MARGIN, layout.titleY, FIGURE_FONT.title, fig.theme.foreground, 'bold ');
@@ -99,15 +105,7 @@ export function renderHeatmapPng(figure: HeatmapFigure): { canvas: HTMLCanvasEle
 
 export function renderGridPng(fig: GridFigure): { canvas: HTMLCanvasElement; pixelRatio: number } {
   const layout = layoutGrid(fig, measure);
-  const ratio = pixelRatioFor(layout.width, layout.height);
-  const canvas = document.createElement('canvas');
-  canvas.width = Math.round(layout.width * ratio);
-  canvas.height = Math.round(layout.height * ratio);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('2D canvas unavailable');
-  ctx.scale(ratio, ratio);
-  ctx.fillStyle = fig.theme.background;
-  ctx.fillRect(0, 0, layout.width, layout.height);
+  const { canvas, ctx, ratio } = figureCanvas(layout.width, layout.height, fig.theme.background);
   text(ctx, fig.title, FIGURE_MARGIN, layout.titleY, FIGURE_FONT.title, fig.theme.foreground, 'bold ');
   text(ctx, fig.subtitle, FIGURE_MARGIN, layout.subtitleY, FIGURE_FONT.subtitle, fig.theme.muted);
   ctx.textAlign = 'center';
