@@ -57,6 +57,8 @@ const builds = [
 
 async function main() {
   if (typecheck && !watch) execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit'], { stdio: 'inherit' });
+  // Compiled tests of deleted sources must not keep running.
+  fs.rmSync(path.join(__dirname, 'out', 'test'), { recursive: true, force: true });
   // Entry points that do not exist yet (the project grows issue by issue) are skipped, not fatal.
   const present = builds.map((b) => ({
     ...b,
