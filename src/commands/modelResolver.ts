@@ -47,7 +47,8 @@ export class ModelResolver {
     });
     this.log(`Model ${resolved.name} from ${resolved.folder}`);
     await this.remember();
-    return resolved;
+    // The built-in model's reproducible source is its folder (for "Copy as Python").
+    return resolved.kind === 'builtin' ? { ...resolved, source: resolved.folder } : resolved;
   }
 
   /** Recently used models, most recent first (for the model picker). */

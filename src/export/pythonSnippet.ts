@@ -6,17 +6,26 @@ function pythonString(text: string): string {
   return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+/**
+ * `source` is a folder path or `owner/name@revision` (what the engine loaded); from_pretrained takes
+ * the revision as its own argument.
+ */
+function fromPretrainedArgs(source: string): string {
+  const hub = /^([\w.-]+\/[\w.-]+)@(.+)$/.exec(source);
+  return hub ? `${pythonString(hub[1])}, revision=${pythonString(hub[2])}` : pythonString(source);
+}
+
 export function pythonSnippet(model: ModelSummary, text: string, textPair?: string): string {
   const modelClass = model.modelType === 't5' ? 'T5EncoderModel' : 'AutoModel';
   const pair = textPair !== undefined ? `, ${pythonString(textPair)}` : '';
+  const args = fromPretrainedArgs(model.source);
   return [
     '# Reproduces the attentions Attention Inspector showed (transformers, float32, eager attention).',
     'import torch',
     `from transformers import AutoTokenizer, ${modelClass}`,
     '',
-    `model_id = ${pythonString(model.source)}`,
-    'tokenizer = AutoTokenizer.from_pretrained(model_id)',
-    `model = ${modelClass}.from_pretrained(model_id, attn_implementation="eager", dtype=torch.float32).eval()`,
+    `tokenizer = AutoTokenizer.from_pretrained(${args})`,
+    `model = ${modelClass}.from_pretrained(${args}, attn_implementation="eager", dtype=torch.float32).eval()`,
     `text = ${pythonString(text)}`,
     `inputs = tokenizer(text${pair}, return_tensors="pt")`,
     'with torch.no_grad():',
