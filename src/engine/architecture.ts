@@ -55,6 +55,23 @@ export interface Architecture {
 
 export type ArchitectureFactory = (ckpt: Checkpoint) => Architecture;
 
+/**
+ * The summary every family reports. `kvHeads` defaults to one key/value head per query head;
+ * `maxTokens` is null where no position table bounds the length.
+ */
+export function summarize(config: Record<string, unknown>, shape: { layers: number; heads: number; kvHeads?: number; headDim: number; hidden: number; maxTokens: number | null; causal: boolean }): ArchSummary {
+  return {
+    modelType: String(config.model_type),
+    numLayers: shape.layers,
+    numHeads: shape.heads,
+    numKeyValueHeads: shape.kvHeads ?? shape.heads,
+    headDim: shape.headDim,
+    hiddenSize: shape.hidden,
+    maxTokens: shape.maxTokens,
+    causal: shape.causal,
+  };
+}
+
 /** Reads a config value that must be a positive integer. */
 export function configInt(config: Record<string, unknown>, ...keys: string[]): number {
   for (const key of keys) {

@@ -3,7 +3,7 @@
  * Post-norm encoder: x = LN(x + Attn(x)); x = LN(x + FFN(x)); learned absolute positions and
  * token types. RoBERTa counts positions from padding_idx + 1.
  */
-import { configInt, configNumber, type Architecture } from '../engine/architecture';
+import { configInt, configNumber, summarize, type Architecture } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
 import { layerNormRows } from '../engine/onnx/layers';
 
@@ -28,16 +28,7 @@ export function createBert(ckpt: Checkpoint): Architecture {
   const embLnB = t('embeddings.LayerNorm.bias', [hidden]);
   const hasTypes = ckpt.has('embeddings.token_type_embeddings.weight', PREFIXES);
   return {
-    summary: {
-      modelType,
-      numLayers: layers,
-      numHeads: heads,
-      numKeyValueHeads: heads,
-      headDim,
-      hiddenSize: hidden,
-      maxTokens: maxPositions - positionOffset,
-      causal: false,
-    },
+    summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions - positionOffset, causal: false }),
     scale: 1 / Math.sqrt(headDim),
     softcap: null,
     layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),

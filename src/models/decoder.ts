@@ -4,7 +4,7 @@
  * RMS norm → gated MLP → residual. Each family module states how it differs (`DecoderVariant`);
  * the arithmetic follows the transformers modeling files.
  */
-import { configInt, configNumber, type Architecture, type PositionInput } from '../engine/architecture';
+import { configInt, configNumber, summarize, type Architecture, type PositionInput } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
 import { causalMask } from './masks';
 import { ropeSettings, rotaryTables } from './rope';
@@ -63,16 +63,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
   const hasSliding = Array.from({ length: layers }, (_, l) => window(l)).some((w) => w !== undefined);
   const embedScale = Math.fround(Math.sqrt(hidden));
   return {
-    summary: {
-      modelType: String(c.model_type),
-      numLayers: layers,
-      numHeads: heads,
-      numKeyValueHeads: kvHeads,
-      headDim,
-      hiddenSize: hidden,
-      maxTokens: typeof c.max_position_embeddings === 'number' ? c.max_position_embeddings : null,
-      causal: true,
-    },
+    summary: summarize(c, { layers, heads, kvHeads, headDim, hidden, maxTokens: typeof c.max_position_embeddings === 'number' ? c.max_position_embeddings : null, causal: true }),
     scale,
     softcap,
     layerBytes: 4 * (hidden * (qDim + 2 * kvDim) + qDim * hidden + 3 * hidden * intermediate),

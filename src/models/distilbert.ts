@@ -5,7 +5,7 @@
  * Positions are learned rows from 0; `sinusoidal_pos_embds` checkpoints store their fixed table
  * in the same tensor, so reading it covers both.
  */
-import { configInt, type Architecture } from '../engine/architecture';
+import { configInt, summarize, type Architecture } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
 import { layerNormRows } from '../engine/onnx/layers';
 
@@ -27,16 +27,7 @@ export function createDistilBert(ckpt: Checkpoint): Architecture {
   const embLnW = t('embeddings.LayerNorm.weight', [hidden]);
   const embLnB = t('embeddings.LayerNorm.bias', [hidden]);
   return {
-    summary: {
-      modelType: String(c.model_type),
-      numLayers: layers,
-      numHeads: heads,
-      numKeyValueHeads: heads,
-      headDim,
-      hiddenSize: hidden,
-      maxTokens: maxPositions,
-      causal: false,
-    },
+    summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: false }),
     scale: 1 / Math.sqrt(headDim),
     softcap: null,
     layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * ffnDim),

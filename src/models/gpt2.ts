@@ -5,7 +5,7 @@
  * `[q | k | v]` along the output axis. The original OpenAI checkpoints spell tensor names without
  * the `transformer.` prefix.
  */
-import { configInt, configNumber, type Architecture } from '../engine/architecture';
+import { configInt, configNumber, summarize, type Architecture } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
 import { EngineError } from '../engine/errors';
 import { causalMask } from './masks';
@@ -31,16 +31,7 @@ export function createGpt2(ckpt: Checkpoint): Architecture {
   const scale = c.scale_attn_weights === false ? 1 : 1 / Math.sqrt(headDim);
   const { tensor: t } = ckpt.scoped(PREFIXES);
   return {
-    summary: {
-      modelType: String(c.model_type),
-      numLayers: layers,
-      numHeads: heads,
-      numKeyValueHeads: heads,
-      headDim,
-      hiddenSize: hidden,
-      maxTokens: maxPositions,
-      causal: true,
-    },
+    summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: true }),
     scale,
     softcap: null,
     layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * inner),

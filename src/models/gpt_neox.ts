@@ -7,7 +7,7 @@
  * - with `use_parallel_residual` (the default) attention and MLP both read the layer input:
  *   x + Attn(ln1(x)) + MLP(ln2(x)); otherwise they run one after the other.
  */
-import { configInt, configNumber, type Architecture } from '../engine/architecture';
+import { configInt, configNumber, summarize, type Architecture } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
 import { causalMask } from './masks';
 import { ropeSettings, rotaryTables } from './rope';
@@ -49,16 +49,7 @@ export function createGptNeox(ckpt: Checkpoint): Architecture {
   const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
   // attention_bias = false (transformers 5) leaves the attention projections without biases.
   return {
-    summary: {
-      modelType: String(c.model_type),
-      numLayers: layers,
-      numHeads: heads,
-      numKeyValueHeads: heads,
-      headDim,
-      hiddenSize: hidden,
-      maxTokens: typeof c.max_position_embeddings === 'number' ? c.max_position_embeddings : null,
-      causal: true,
-    },
+    summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: typeof c.max_position_embeddings === 'number' ? c.max_position_embeddings : null, causal: true }),
     scale,
     softcap: null,
     layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),

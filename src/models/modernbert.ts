@@ -10,7 +10,7 @@
  *   whose input is already the normalized embedding), before the MLP and at the end (final_norm);
  * - no biases unless attention_bias / mlp_bias / norm_bias say so.
  */
-import { configInt, configNumber, type Architecture, type PositionInput } from '../engine/architecture';
+import { configInt, configNumber, summarize, type Architecture, type PositionInput } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
 import { layerNormRows } from '../engine/onnx/layers';
 import { localMask } from './masks';
@@ -53,16 +53,7 @@ export function createModernBert(ckpt: Checkpoint): Architecture {
   const embNormW = t('embeddings.norm.weight', [hidden]);
   const embNormB = opt('embeddings.norm.bias', [hidden]);
   return {
-    summary: {
-      modelType: String(c.model_type),
-      numLayers: layers,
-      numHeads: heads,
-      numKeyValueHeads: heads,
-      headDim,
-      hiddenSize: hidden,
-      maxTokens: maxPositions,
-      causal: false,
-    },
+    summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: false }),
     scale,
     softcap: null,
     layerBytes: 4 * (4 * hidden * hidden + 3 * hidden * intermediate),

@@ -9,7 +9,7 @@
  * - no biases anywhere; the feed-forward is `act(wi(x))` or, for "gated-*" `feed_forward_proj`,
  *   `act(wi_0(x)) · wi_1(x)`, then `wo`.
  */
-import { configInt, configNumber, type Architecture, type PositionInput } from '../engine/architecture';
+import { configInt, configNumber, summarize, type Architecture, type PositionInput } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
 import { EngineError } from '../engine/errors';
 
@@ -74,17 +74,8 @@ export function createT5(ckpt: Checkpoint): Architecture {
   // The input embedding is `shared` in full T5 checkpoints and `encoder.embed_tokens` when saved alone.
   const embeddingName = ckpt.has('shared.weight', []) ? 'shared.weight' : 'embed_tokens.weight';
   return {
-    summary: {
-      modelType: String(c.model_type),
-      numLayers: layers,
-      numHeads: heads,
-      numKeyValueHeads: heads,
-      headDim,
-      hiddenSize: hidden,
-      // Relative positions: no table bounds the length.
-      maxTokens: null,
-      causal: false,
-    },
+    // Relative positions: no table bounds the length.
+    summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: null, causal: false }),
     scale: 1,
     softcap: null,
     layerBytes: 4 * (4 * hidden * inner + (gated ? 3 : 2) * hidden * ffDim),
