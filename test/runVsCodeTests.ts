@@ -4,7 +4,7 @@
  * Which VS Code:
  * - `VSCODE_EXECUTABLE=/path/to/code`: that desktop VS Code;
  * - `VSCODE_TEST_DOWNLOAD=1`: the build runTests downloads (needs access to update.code.visualstudio.com);
- * - otherwise code-server (test/vscode-host/, installed by its setup.sh) through the launcher
+ * - otherwise code-server (vscode-host/, installed by its setup.sh) through the launcher
  *   test/vscode-host/code-server-tests, which takes the same command line as desktop VS Code.
  * The window opens a throwaway copy of test/workspace/ with a throwaway profile.
  * `SUITE_GREP=<pattern>` runs only the matching tests.

@@ -1,6 +1,6 @@
 /**
  * A real VS Code for the tests, without a desktop build: code-server (VS Code's web workbench and
- * its Node extension host, installed by test/vscode-host/setup.sh) driven by headless Debian
+ * its Node extension host, installed by vscode-host/setup.sh) driven by headless Debian
  * Chromium through playwright-core.
  *
  * Two uses:
@@ -20,13 +20,13 @@ import type { Browser } from 'playwright-core';
 const HOST_DIR = findHostDir();
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** test/vscode-host/ in the source tree, whether running from test/ or bundled into out/test/. */
+/** vscode-host/ (the code-server install) at the repository root, whether running from test/ or bundled into out/test/. */
 function findHostDir(): string {
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'test', 'vscode-host');
+    const candidate = path.join(dir, 'vscode-host');
     if (fs.existsSync(path.join(candidate, 'setup.sh'))) return candidate;
   }
-  throw new Error(`cannot find test/vscode-host/ above ${__dirname}`);
+  throw new Error(`cannot find vscode-host/ above ${__dirname}`);
 }
 
 /** Node 24 and code-server's entry point, or an error that says how to install them. */

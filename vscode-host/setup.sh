@@ -3,7 +3,7 @@
 # node24/, then code-server with that Node, whose postinstall compiles native modules against it.
 # Kept apart from the extension's dependency tree, which builds on Node 20.
 # Idempotent: skips the work when the pinned versions are already installed.
-# Usage: test/vscode-host/setup.sh   (needs g++, make, python3 and libkrb5-dev)
+# Usage: vscode-host/setup.sh   (needs g++, make, python3 and libkrb5-dev)
 set -euo pipefail
 
 HOST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
