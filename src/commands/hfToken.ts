@@ -7,14 +7,16 @@ import * as vscode from 'vscode';
 import { checkToken, defaultHubUrl, findToken } from '../hub';
 import type { Notifier } from '../notifications';
 import { TOKEN_SECRET_KEY } from './modelResolver';
+import { checkHubEndpoint, readModelSettings } from './settings';
 
 export const SET_TOKEN_COMMAND = 'attentionInspector.setHuggingFaceToken';
 export const CLEAR_TOKEN_COMMAND = 'attentionInspector.clearHuggingFaceToken';
 
 /** The hub the token is for: the `attentionInspector.hubEndpoint` setting, else HF_ENDPOINT / huggingface.co. */
 function hubUrl(): string {
-  const endpoint = vscode.workspace.getConfiguration('attentionInspector').get<string>('hubEndpoint', '').trim();
-  return endpoint ? endpoint.replace(/\/+$/, '') : defaultHubUrl();
+  const config = vscode.workspace.getConfiguration('attentionInspector');
+  const endpoint = readModelSettings((key) => config.inspect(key), vscode.workspace.isTrusted).hubEndpoint;
+  return endpoint ? checkHubEndpoint(endpoint) : defaultHubUrl();
 }
 
 function validateTokenInput(value: string): vscode.InputBoxValidationMessage | undefined {

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { findToken, formatBytes, resolveModel, type ResolvedModel } from '../hub';
+import { checkHubEndpoint, readModelSettings, type ModelSettings } from './settings';
 
 /** Downloads above this size ask first. */
 export const CONFIRM_DOWNLOAD_BYTES = 500 * 1000 * 1000;
@@ -17,9 +18,15 @@ export class ModelResolver {
     return vscode.Uri.joinPath(this.context.extensionUri, 'media', 'builtin-model').fsPath;
   }
 
+  /** Model, offline and endpoint as a workspace may influence them (see settings.ts). */
+  get settings(): ModelSettings {
+    const config = vscode.workspace.getConfiguration('attentionInspector');
+    return readModelSettings((key) => config.inspect(key), vscode.workspace.isTrusted);
+  }
+
   /** The configured model spec ('' = built-in). */
   get spec(): string {
-    return vscode.workspace.getConfiguration('attentionInspector').get<string>('model', '').trim();
+    return this.settings.model;
   }
 
   /** Token from SecretStorage, else HF_TOKEN / the Hugging Face token file. Never logged. */
@@ -28,14 +35,16 @@ export class ModelResolver {
   }
 
   async resolve(signal: AbortSignal, report: (message: string, fraction?: number) => void): Promise<ResolvedModel> {
-    const config = vscode.workspace.getConfiguration('attentionInspector');
-    const endpoint = config.get<string>('hubEndpoint', '').trim();
-    const baseDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const resolved = await resolveModel(this.spec, {
+    const settings = this.settings;
+    const hubUrl = settings.hubEndpoint === undefined ? undefined : checkHubEndpoint(settings.hubEndpoint);
+    // Relative folders are relative to the first workspace folder, when it is on disk (not virtual).
+    const first = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const baseDir = first?.scheme === 'file' ? first.fsPath : undefined;
+    const resolved = await resolveModel(settings.model, {
       builtinFolder: this.builtinFolder,
-      offline: config.get<boolean>('offline', false) || undefined,
+      offline: settings.offline || undefined,
       token: await this.token(),
-      hubUrl: endpoint || undefined,
+      hubUrl,
       baseDir,
       signal,
       onProgress: (p) => report(`Downloading ${p.file} — ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`, p.bytesTotal > 0 ? (0.8 * p.bytesDone) / p.bytesTotal : undefined),

@@ -52,7 +52,8 @@ async function setModelSetting(spec: string): Promise<void> {
   const config = vscode.workspace.getConfiguration('attentionInspector');
   const inspected = config.inspect<string>('model');
   // Change the value where the user keeps it: a workspace setting wins over the user setting.
-  const target = inspected?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  // (An untrusted workspace's value is not used, so the choice goes to the user settings there.)
+  const target = inspected?.workspaceValue !== undefined && vscode.workspace.isTrusted ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('model', spec === '' ? undefined : spec, target);
 }
 
@@ -191,7 +192,7 @@ function createStatusBarItem(models: ModelResolver): vscode.Disposable {
   item.command = SELECT_MODEL_COMMAND;
   const update = (): void => {
     const spec = models.spec;
-    const offline = vscode.workspace.getConfiguration('attentionInspector').get<boolean>('offline', false);
+    const offline = models.settings.offline;
     item.text = `$(eye) ${shortName(spec)}${offline ? ' $(cloud-offline)' : ''}`;
     item.tooltip = `Attention Inspector model: ${spec === '' ? `${BUILTIN_NAME} (a tiny model for exploring attention patterns)` : spec}` +
       `${offline ? '\nOffline: models load from the Hugging Face cache only' : ''}\nClick to select another model`;
