@@ -34,6 +34,7 @@ export class ModelResolver {
     return (await this.context.secrets.get(TOKEN_SECRET_KEY)) ?? (await findToken())?.token;
   }
 
+  /** `report` gets the download's progress: a message and the fraction of its bytes done. */
   async resolve(signal: AbortSignal, report: (message: string, fraction?: number) => void): Promise<ResolvedModel> {
     const settings = this.settings;
     const hubUrl = settings.hubEndpoint === undefined ? undefined : checkHubEndpoint(settings.hubEndpoint);
@@ -47,7 +48,7 @@ export class ModelResolver {
       hubUrl,
       baseDir,
       signal,
-      onProgress: (p) => report(`Downloading ${p.file} — ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`, p.bytesTotal > 0 ? (0.8 * p.bytesDone) / p.bytesTotal : undefined),
+      onProgress: (p) => report(`Downloading ${p.file} — ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`, p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : undefined),
       confirmDownload: async (bytes, model) => {
         if (bytes <= CONFIRM_DOWNLOAD_BYTES) return true;
         const answer = await vscode.window.showWarningMessage(`Download ${model} (${formatBytes(bytes)}) into the Hugging Face cache?`, { modal: true }, 'Download');

@@ -116,32 +116,36 @@ async function prepareModel(spec: string, models: ModelResolver, notifier: Notif
     // not (completely) cached: download below
   }
   const controller = new AbortController();
-  await vscode.window.withProgress(
+  const failure = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Attention Inspector: ${spec}`, cancellable: true },
     async (progress, token) => {
       token.onCancellationRequested(() => controller.abort());
       let reported = 0;
       try {
         await models.resolve(controller.signal, (message, fraction) => {
-          // VS Code progress takes increments; the resolver reports 0..0.8 for the download.
-          const increment = fraction === undefined ? undefined : Math.max(0, (fraction / 0.8) * 100 - reported);
+          // VS Code progress takes increments; the download is the whole bar here.
+          const increment = fraction === undefined ? undefined : Math.max(0, fraction * 100 - reported);
           if (increment !== undefined) reported += increment;
           progress.report({ message, increment });
         });
         notifier.log(`Model ${spec} is ready`);
+        return undefined;
       } catch (error) {
-        if (isModelSourceError(error, 'cancelled') || isModelSourceError(error, 'declined')) {
-          notifier.log(`Download of ${spec} stopped: the model is used once it is downloaded (Show Attention downloads it too).`);
-          return;
-        }
-        const message = (error as Error).message;
-        const tokenProblem = isModelSourceError(error, 'unauthorized') || isModelSourceError(error, 'invalid-token');
-        const action = await notifier.notify('error', message, ...(tokenProblem ? ['Set Hugging Face Token', 'Select Model'] : ['Select Model']));
-        if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand(SET_TOKEN_COMMAND);
-        else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
+        return error;
       }
     },
   );
+  if (failure === undefined) return;
+  // Reported after the progress ended: a notification waiting for an answer must not keep it open.
+  if (isModelSourceError(failure, 'cancelled') || isModelSourceError(failure, 'declined')) {
+    notifier.log(`Download of ${spec} stopped: the model is used once it is downloaded (Show Attention downloads it too).`);
+    return;
+  }
+  const message = (failure as Error).message;
+  const tokenProblem = isModelSourceError(failure, 'unauthorized') || isModelSourceError(failure, 'invalid-token');
+  const action = await notifier.notify('error', message, ...(tokenProblem ? ['Set Hugging Face Token', 'Select Model'] : ['Select Model']));
+  if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand(SET_TOKEN_COMMAND);
+  else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
 }
 
 async function selectModel(models: ModelResolver, notifier: Notifier): Promise<void> {

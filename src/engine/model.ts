@@ -216,6 +216,7 @@ export class AttentionModel {
       attentions: tensor(attentions, [numLayers, numHeads, n, n]),
       valueNorms: tensor(valueNorms, [numLayers, numHeads, n]),
       hiddenStates: hiddenStates ? tensor(hiddenStates, [numLayers + 1, n, hiddenSize]) : undefined,
+      ...(n < encoded.ids.length ? { truncatedFrom: encoded.ids.length } : {}),
       timings: { tokenizeMs: t1 - t0, computeMs: t2 - t1 },
     };
   }

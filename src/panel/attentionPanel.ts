@@ -232,7 +232,7 @@ export class AttentionPanel implements vscode.Disposable {
         return this.copyImageFallback(message.data);
       case 'copyPython':
         if (!this.result) return;
-        await vscode.env.clipboard.writeText(pythonSnippet(this.result.model, this.result.text));
+        await vscode.env.clipboard.writeText(pythonSnippet(this.result, message.view));
         void vscode.window.showInformationMessage('Copied a Python snippet that reproduces these attentions with transformers.');
         return;
       case 'recompute':

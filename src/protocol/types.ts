@@ -41,6 +41,9 @@ export interface ModelSummary {
   causal: boolean;
 }
 
+/** A resolved model source: a Hub repo at a commit, or a folder on disk. */
+export type ModelOrigin = { kind: 'hub'; id: string; revision: string } | { kind: 'folder'; path: string };
+
 /** Element type of a matrix buffer. float16 is used for large results to bound memory. */
 export type MatrixDType = 'float32' | 'float16';
 
@@ -65,6 +68,10 @@ export interface AttentionResult {
   valueNorms: TensorData;
   /** `[layers + 1, n, hidden]` as transformers returns them; only when asked for. */
   hiddenStates?: TensorData;
+  /** Tokens of the whole text when it was cut to the first n (AnalyzeOptions.truncateTo). */
+  truncatedFrom?: number;
+  /** Where the model came from, as resolved by the host (for "Copy as Python"). */
+  origin?: ModelOrigin;
   timings: { tokenizeMs: number; computeMs: number };
 }
 

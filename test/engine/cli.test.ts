@@ -129,6 +129,23 @@ describe('CLI', function () {
       assert.ok(maxAbsDiff(got.data, expected.data) <= ATTENTION_TOLERANCE);
     });
 
+    it('--first N gives transformers\' attentions of the first N tokens (what Copy as Python\'s input_ids[:, :N] computes)', async () => {
+      const npy = path.join(temp('out'), 'first.npy');
+      const full = fixture.expected('case0.attentions');
+      const [layers, heads, total] = full.shape;
+      const n = total - 2;
+      const r = await run(CLI, ['--model', `${id}@${commit}`, '--offline', '--text', text, '--first', String(n), '--npy', npy], hubEnv());
+      assert.equal(r.code, 0, r.stderr);
+      const got = readNpy(npy);
+      assert.deepEqual(got.shape, [layers, heads, n, n]);
+      // Causal attention of a prefix is the top-left block of the full text's attention.
+      const block = new Float32Array(layers * heads * n * n);
+      for (let m = 0; m < layers * heads; m++) {
+        for (let i = 0; i < n; i++) block.set(full.data.subarray((m * total + i) * total, (m * total + i) * total + n), (m * n + i) * n);
+      }
+      assert.ok(maxAbsDiff(got.data, block) <= ATTENTION_TOLERANCE);
+    });
+
     it('--offline loads the cached model by its commit with no request to the Hub', async () => {
       const before = hub.requests.length;
       const r = await run(CLI, ['--model', `${id}@${commit}`, '--offline', '--text', text], hubEnv());
