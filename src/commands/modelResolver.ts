@@ -4,12 +4,15 @@
  * download progress, confirmation before large downloads, and the user's token.
  */
 import * as vscode from 'vscode';
-import { findToken, formatBytes, resolveModel, type ResolvedModel } from '../hub';
+import { resolve as resolvePath } from 'node:path';
+import { findToken, formatBytes, parseModelSpec, resolveModel, type ResolvedModel } from '../hub';
+import { expandHome } from '../hub/environment';
 import { checkHubEndpoint, readModelSettings, type ModelSettings } from './settings';
 
 /** Downloads above this size ask first. */
 export const CONFIRM_DOWNLOAD_BYTES = 500 * 1000 * 1000;
 export const TOKEN_SECRET_KEY = 'attentionInspector.huggingFaceToken';
+const RECENT_KEY = 'attentionInspector.recentModels';
 
 export class ModelResolver {
   constructor(private readonly context: vscode.ExtensionContext, private readonly log: (line: string) => void) {}
@@ -61,15 +64,33 @@ export class ModelResolver {
     return resolved.kind === 'builtin' ? { ...resolved, source: resolved.folder } : resolved;
   }
 
+  /** The folder a local spec names (relative paths from the first workspace folder on disk); undefined for other specs. */
+  localFolder(spec: string): string | undefined {
+    let parsed;
+    try {
+      parsed = parseModelSpec(spec);
+    } catch {
+      return undefined;
+    }
+    if (parsed.kind !== 'local') return undefined;
+    const first = vscode.workspace.workspaceFolders?.[0]?.uri;
+    return resolvePath(first?.scheme === 'file' ? first.fsPath : process.cwd(), expandHome(parsed.path));
+  }
+
+  /** Removes a spec from the recent models. */
+  async forget(spec: string): Promise<void> {
+    await this.context.globalState.update(RECENT_KEY, this.recent.filter((s) => s !== spec));
+  }
+
   /** Recently used models, most recent first (for the model picker). */
   get recent(): string[] {
-    return this.context.globalState.get<string[]>('attentionInspector.recentModels', []);
+    return this.context.globalState.get<string[]>(RECENT_KEY, []);
   }
 
   private async remember(): Promise<void> {
     const spec = this.spec;
     if (!spec) return;
     const list = [spec, ...this.recent.filter((s) => s !== spec)].slice(0, 10);
-    await this.context.globalState.update('attentionInspector.recentModels', list);
+    await this.context.globalState.update(RECENT_KEY, list);
   }
 }

@@ -10,7 +10,6 @@ import {
   BUILTIN_NAME,
   SUGGESTED_MODELS,
   buildModelChoices,
-  checkModelFolder,
   isModelSourceError,
   listCachedModels,
   parseModelSpec,
@@ -20,6 +19,7 @@ import {
 } from '../hub';
 import type { Notifier } from '../notifications';
 import { registerTokenCommands, SET_TOKEN_COMMAND } from './hfToken';
+import { checkPickedFolder } from './modelCheck';
 import type { ModelResolver } from './modelResolver';
 
 export const SELECT_MODEL_COMMAND = 'attentionInspector.selectModel';
@@ -97,7 +97,7 @@ async function askForFolder(notifier: Notifier): Promise<string | undefined> {
   const folder = picked?.[0]?.fsPath;
   if (!folder) return undefined;
   try {
-    await checkModelFolder(folder);
+    await checkPickedFolder(folder);
     return folder;
   } catch (error) {
     const action = await notifier.notify('error', (error as Error).message, 'Choose Another Folder');
@@ -148,6 +148,29 @@ async function prepareModel(spec: string, models: ModelResolver, notifier: Notif
   else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
 }
 
+/**
+ * Recent folders checked as when they are picked: those that are gone are dropped from Recent,
+ * those that no longer load are returned with the reason (the picker marks them).
+ */
+async function recentProblems(models: ModelResolver, notifier: Notifier): Promise<Map<string, string>> {
+  const problems = new Map<string, string>();
+  for (const spec of models.recent) {
+    const folder = models.localFolder(spec);
+    if (folder === undefined) continue;
+    try {
+      await checkPickedFolder(folder);
+    } catch (error) {
+      if (isModelSourceError(error, 'folder-not-found')) {
+        await models.forget(spec);
+        notifier.log(`Removed ${spec} from the recent models: the folder is gone`);
+      } else {
+        problems.set(spec, (error as Error).message);
+      }
+    }
+  }
+  return problems;
+}
+
 async function selectModel(models: ModelResolver, notifier: Notifier): Promise<void> {
   const pick = vscode.window.createQuickPick<ChoiceItem>();
   pick.title = 'Attention Inspector: Select Model';
@@ -157,7 +180,13 @@ async function selectModel(models: ModelResolver, notifier: Notifier): Promise<v
   pick.busy = true;
   pick.show();
 
-  const choices = buildModelChoices({ current: models.spec, cached: await cachedModels((line) => notifier.log(line)), recent: models.recent, suggestions: SUGGESTED_MODELS });
+  const choices = buildModelChoices({
+    current: models.spec,
+    cached: await cachedModels((line) => notifier.log(line)),
+    recent: models.recent,
+    suggestions: SUGGESTED_MODELS,
+    problems: await recentProblems(models, notifier),
+  });
   const items: ChoiceItem[] = [];
   let section: ModelChoice['section'] | undefined;
   for (const choice of choices) {
@@ -179,6 +208,12 @@ async function selectModel(models: ModelResolver, notifier: Notifier): Promise<v
   if (!chosen) return;
 
   let spec: string | undefined;
+  if (chosen.problem && chosen.action.kind === 'spec') {
+    const action = await notifier.notify('error', `${chosen.action.spec} no longer loads: ${chosen.problem}`, 'Remove from Recent', 'Select Model');
+    if (action === 'Remove from Recent') await models.forget(chosen.action.spec);
+    else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
+    return;
+  }
   if (chosen.action.kind === 'spec') spec = chosen.action.spec;
   else if (chosen.action.kind === 'enter-id') spec = await askForHubId();
   else spec = await askForFolder(notifier);

@@ -108,7 +108,7 @@ export class ShowAttention {
     if (failure) void this.report(failure.error, request, controller.signal);
   }
 
-  /** Recomputes after the document changed: the same place, over the lines the old text spanned. */
+  /** Recomputes after the document changed: the analyzed text as edited (not the rest of its lines). */
   async recompute(): Promise<void> {
     const info = this.panel.analyzedTextInfo;
     if (!info) return;
@@ -117,12 +117,17 @@ export class ShowAttention {
       await this.notifier.notify('warning', 'The analyzed document was closed; select text again and run Show Attention.');
       return;
     }
+    const length = document.getText().length;
+    const start = Math.min(info.range.start, length);
+    const end = Math.min(Math.max(info.range.end, start), length);
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-    const start = document.positionAt(info.offset);
-    if (editor && !editor.selection.isEmpty && editor.selection.contains(start)) return this.fromEditor(editor);
-    const lastLine = document.positionAt(Math.min(document.getText().length, info.offset + info.text.length)).line;
-    const range = new vscode.Range(start, document.lineAt(lastLine).range.end);
-    await this.run({ document, offset: info.offset, text: document.getText(range) });
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start))) return this.fromEditor(editor);
+    const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
+    if (text.trim().length === 0) {
+      await this.notifier.notify('warning', 'The analyzed text was deleted: select text again and run Show Attention.');
+      return;
+    }
+    await this.run({ document, offset: start, text });
   }
 
   private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {

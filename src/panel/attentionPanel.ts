@@ -142,8 +142,9 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   /** The text and place of the current result (to recompute it, or restore after reload). */
-  get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string } | undefined {
-    return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text };
+  /** The analyzed text; `range`: its document offsets now, edits included. */
+  get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string; range: { start: number; end: number } } | undefined {
+    return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text, range: this.analyzed.currentRange };
   }
 
   private setStale(): void {
