@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError } from '../engine/errors';
-import { checkModelFolder } from '../hub';
+import { checkModelFolder, isModelSourceError } from '../hub';
 import { supportedModelTypes } from '../models/registry';
 
 /** config.json files are a few kB; anything this large is not one. */
@@ -29,4 +29,24 @@ export async function checkPickedFolder(folder: string): Promise<void> {
   if (typeof type === 'string' && supported.includes(type)) return;
   const named = typeof type === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(type) ? `Model type "${type}"` : 'The model_type in config.json';
   throw new EngineError('unsupported-architecture', `${named} (${folder}) is not supported. Supported model types: ${supported.join(', ')}.`);
+}
+
+/**
+ * Recent local folders checked as when they are picked: `gone` are those whose folder no longer
+ * exists (to drop from Recent), `problems` those that exist but no longer load, with the reason.
+ */
+export async function checkRecentFolders(recent: readonly string[], folderOf: (spec: string) => string | undefined): Promise<{ problems: Map<string, string>; gone: string[] }> {
+  const problems = new Map<string, string>();
+  const gone: string[] = [];
+  for (const spec of recent) {
+    const folder = folderOf(spec);
+    if (folder === undefined) continue;
+    try {
+      await checkPickedFolder(folder);
+    } catch (error) {
+      if (isModelSourceError(error, 'folder-not-found')) gone.push(spec);
+      else problems.set(spec, (error as Error).message);
+    }
+  }
+  return { problems, gone };
 }

@@ -19,7 +19,7 @@ import {
 } from '../hub';
 import type { Notifier } from '../notifications';
 import { registerTokenCommands, SET_TOKEN_COMMAND } from './hfToken';
-import { checkPickedFolder } from './modelCheck';
+import { checkPickedFolder, checkRecentFolders } from './modelCheck';
 import type { ModelResolver } from './modelResolver';
 
 export const SELECT_MODEL_COMMAND = 'attentionInspector.selectModel';
@@ -148,25 +148,12 @@ async function prepareModel(spec: string, models: ModelResolver, notifier: Notif
   else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
 }
 
-/**
- * Recent folders checked as when they are picked: those that are gone are dropped from Recent,
- * those that no longer load are returned with the reason (the picker marks them).
- */
+/** Recent folders that no longer load (marked in the picker); those that are gone leave Recent. */
 async function recentProblems(models: ModelResolver, notifier: Notifier): Promise<Map<string, string>> {
-  const problems = new Map<string, string>();
-  for (const spec of models.recent) {
-    const folder = models.localFolder(spec);
-    if (folder === undefined) continue;
-    try {
-      await checkPickedFolder(folder);
-    } catch (error) {
-      if (isModelSourceError(error, 'folder-not-found')) {
-        await models.forget(spec);
-        notifier.log(`Removed ${spec} from the recent models: the folder is gone`);
-      } else {
-        problems.set(spec, (error as Error).message);
-      }
-    }
+  const { problems, gone } = await checkRecentFolders(models.recent, (spec) => models.localFolder(spec));
+  for (const spec of gone) {
+    await models.forget(spec);
+    notifier.log(`Removed ${spec} from the recent models: the folder is gone`);
   }
   return problems;
 }
