@@ -7,7 +7,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AttentionModel } from '../../src/engine/model';
+import type { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { ATTENTION_TOLERANCE, checkCase, fixtureNames, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
 describe('engine matches transformers on every reference fixture', function () {
@@ -17,7 +18,7 @@ describe('engine matches transformers on every reference fixture', function () {
       const fixture = openFixture(name);
       let model: AttentionModel;
       before(async () => {
-        model = await AttentionModel.load(fixture.folder);
+        model = await loadModel(fixture.folder);
       });
       after(async () => {
         await model?.dispose();
@@ -42,7 +43,7 @@ describe('config.json as transformers 5 writes it (rope_parameters, layer_types,
           fs.symlinkSync(path.join(fixture.folder, file), path.join(dir, file));
         }
         fs.copyFileSync(path.join(fixture.folder, 'config.saved-by-transformers.json'), path.join(dir, 'config.json'));
-        const model = await AttentionModel.load(dir);
+        const model = await loadModel(dir);
         try {
           const c = fixture.cases[fixture.cases.length - 1];
           const result = await model.analyze(c.text, { textPair: c.text_pair });
