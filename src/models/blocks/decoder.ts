@@ -5,7 +5,7 @@
  * `DecoderConfig` (refusing what it does not implement) and states how its layer differs
  * (`DecoderVariant`); the arithmetic follows the transformers modeling files.
  */
-import { acceptOnly, configInt, configNumber, selfSite, summarize, type Architecture, type AttentionSite, type PositionInput } from '../../engine/architecture';
+import { configInt, configNumber, selfSite, summarize, type Architecture, type AttentionSite, type PositionInput } from '../../engine/architecture';
 import type { Checkpoint, ModelConfig } from '../../engine/checkpoint';
 import { attend } from './attention';
 import { causalMaskInput } from './masks';
@@ -54,8 +54,6 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
   const hidden = configInt(c, 'hidden_size');
   const heads = configInt(c, 'num_attention_heads');
   const headDim = typeof c.head_dim === 'number' ? configInt(c, 'head_dim') : hidden / heads;
-  // pretraining_tp > 1 only splits the same matrix products in transformers' eager path.
-  acceptOnly(c, 'mlp_bias', [false, true]);
   const rope = ropeSettings(c);
   return {
     hidden,
