@@ -96,6 +96,7 @@ port.on('message', (message: HostToWorker) => {
         const vectors = await model.headVectors(message.layer, message.head);
         const transfer = [vectors.q.buffer, vectors.k.buffer, vectors.v.buffer];
         if (vectors.bias) transfer.push(vectors.bias.buffer);
+        if (vectors.logits) transfer.push(vectors.logits.buffer);
         post({ type: 'headVectors', id: message.id, vectors }, transfer);
       });
       break;
