@@ -10,6 +10,7 @@ import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
 import { gpt_neox } from './gpt_neox';
 import { llama } from './llama';
+import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
 import { opt } from './opt';
 import { phi3 } from './phi3';
@@ -23,6 +24,7 @@ export const FAMILIES = new FamilyRegistry([
   gpt2,
   gpt_neox,
   llama,
+  mixtral,
   modernbert,
   opt,
   phi3,

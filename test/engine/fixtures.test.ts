@@ -22,6 +22,7 @@ const HF_TINY_2_SUPPORTED = [
   'llama-dynamic',
   'llama-yarn',
   'mistral-sliding',
+  'mixtral',
   'opt',
   'xlm-roberta',
 ];
@@ -34,7 +35,7 @@ const HF_TINY_2_SUPPORTED = [
  */
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
-  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart', 'mixtral',
+  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
   'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
 

@@ -12,7 +12,8 @@ import { causalMaskInput } from './masks';
 import { gatedMlp } from './mlp';
 import { splitConcatenatedQkv } from './qkv';
 import { ropeSettings, ropeUnbounded, rotaryInputs, type RopeSettings } from './rope';
-import { layerWeights } from './weights';
+import { layerWeights, type LayerWeights } from './weights';
+import type { Nn } from '../../engine/onnx/layers';
 
 export interface DecoderVariant {
   /** Multiply embeddings by √hidden (Gemma), rounded to float32 as transformers does. */
@@ -33,6 +34,8 @@ export interface DecoderVariant {
   slidingWindow?: (layer: number) => number | undefined;
   /** Default activation when the config names none. */
   defaultActivation?: string;
+  /** A feed-forward other than the gated MLP (mixture of experts), and its float32 weight count. */
+  mlp?: { build: (nn: Nn, w: LayerWeights, x: string, config: DecoderConfig) => string; params: number };
 }
 
 /** The config values the decoder layer reads, parsed once. */
@@ -83,7 +86,8 @@ export function slidingLayersFromConfig(config: Record<string, unknown>, fallbac
 
 export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Architecture {
   const c = ckpt.config;
-  const { hidden, heads, kvHeads, layers, intermediate, headDim, eps, act, rotaryDim, rope, maxPositions } = parseDecoderConfig(c, variant);
+  const config = parseDecoderConfig(c, variant);
+  const { hidden, heads, kvHeads, layers, intermediate, headDim, eps, act, rotaryDim, rope, maxPositions } = config;
   const offset = variant.normOffset ?? 0;
   const scale = variant.scale ?? 1 / Math.sqrt(headDim);
   const window = variant.slidingWindow ?? (() => undefined);
@@ -100,7 +104,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
   });
   return {
     summary: summarize(c, { layers, heads, kvHeads, headDim, hidden, maxTokens: maxPositions, causal: true }),
-    layerBytes: 4 * (hidden * (qDim + 2 * kvDim) + qDim * hidden + 3 * hidden * intermediate),
+    layerBytes: 4 * (hidden * (qDim + 2 * kvDim) + qDim * hidden + (variant.mlp?.params ?? 3 * hidden * intermediate)),
     embed(ids) {
       const x = tensors.rows('embed_tokens.weight', ids);
       if (variant.scaleEmbeddings) for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i] * embedScale);
@@ -135,7 +139,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
         mlpIn = norm(h1, 'post_attention_layernorm');
       }
       const names = variant.fused ? { fused: 'mlp.gate_up_proj', down: 'mlp.down_proj' } : { gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' };
-      let mlp = gatedMlp(nn, w, mlpIn, names, hidden, intermediate, act);
+      let mlp = variant.mlp ? variant.mlp.build(nn, w, mlpIn, config) : gatedMlp(nn, w, mlpIn, names, hidden, intermediate, act);
       if (variant.sandwichNorms) mlp = norm(mlp, 'post_feedforward_layernorm');
       return { hidden: nn.add(h1, mlp), ...attn.outputs };
     },
