@@ -16,26 +16,34 @@ import { EngineError } from './errors';
 import type { Nn } from './onnx/layers';
 
 /**
+ * Axes of per-text inputs: a number, `'n'` for the stack's own tokens, `'m'` for the encoder's tokens
+ * (the key axis of a cross site in an encoder-decoder's decoder; not built by the runner yet).
+ */
+export type Axis = number | 'n' | 'm';
+
+/**
  * A float32 input computed per text and shared by every layer that uses it (rotary cos/sin, an
- * additive mask, ALiBi, a relative-position bias). `dims` uses `'n'` for the token axis.
+ * additive mask, ALiBi, a relative-position bias).
  */
 export interface PositionInput {
   readonly name: string;
-  readonly dims: readonly (number | 'n')[];
+  readonly dims: readonly Axis[];
   compute(n: number): Float32Array;
 }
 
 /** Declares a position input (the name is the graph input's name; keep it unique per family). */
-export function positionInput(name: string, dims: readonly (number | 'n')[], compute: (n: number) => Float32Array): PositionInput {
+export function positionInput(name: string, dims: readonly Axis[], compute: (n: number) => Float32Array): PositionInput {
   return { name, dims, compute };
 }
 
 /**
- * How one layer's attention logits are formed: softcap(q·kᵀ·scale) + Σ terms, then softmax.
- * `terms` are additive `[n, n]` or `[heads, n, n]` position inputs (causal / sliding masks, ALiBi,
- * relative-position biases, disentangled terms precomputed per text); the graph also exposes the
- * summed logits before softmax, so step by step can show "model logit − q·k·scale".
- * `cross` sites (encoder-decoder) take queries from the decoder and keys from the encoder.
+ * How one layer's attention logits are formed: softcap(q·kᵀ·scale) + Σ terms (+ any terms the layer
+ * computes in the graph, such as DeBERTa's c2p/p2c or BERT's relative_key_query q·D, handed to
+ * `attend` as `graphTerms`), then softmax. `terms` are additive `[n, n]` or `[heads, n, n]` position
+ * inputs (causal / sliding masks, ALiBi, relative-position biases); the graph also exposes the
+ * summed logits before softmax, so step by step can show "model logit − q·k·scale" whatever the
+ * terms were. `cross` sites (encoder-decoder) take queries from the decoder and keys and values
+ * from the encoder's output; their terms are `[.., n, 'm']`.
  */
 export interface AttentionSite {
   readonly kind: 'self' | 'cross';
@@ -46,6 +54,10 @@ export interface AttentionSite {
 
 export function selfSite(scale: number, terms: readonly PositionInput[] = [], softcap: number | null = null): AttentionSite {
   return { kind: 'self', scale, softcap, terms };
+}
+
+export function crossSite(scale: number, terms: readonly PositionInput[] = []): AttentionSite {
+  return { kind: 'cross', scale, softcap: null, terms };
 }
 
 /** Names of the values one layer produces in the graph. */
@@ -80,6 +92,30 @@ export interface Architecture {
   buildLayer(nn: Nn, layer: number, hidden: string, use: UseInput): LayerOutputs;
   /** The final norm after the last layer, where the model has one. */
   buildFinal?(nn: Nn, hidden: string): string;
+}
+
+/**
+ * The shape an encoder-decoder family will return (t5, bart, marian, mbart): two stacks built with
+ * the same contract. The decoder's layers have a self site (causal) and, per layer, a cross site
+ * whose keys and values come from `ENCODER_OUTPUT`; the runner names the result blocks encoder
+ * self, decoder self and cross. Declared here so families can be written against it; the runner
+ * does not build it yet.
+ */
+export interface EncoderDecoderArchitecture {
+  readonly encoder: Architecture;
+  readonly decoder: Architecture & {
+    /** The cross site of decoder layer `layer`. */
+    crossSite(layer: number): AttentionSite;
+    /** Decoder input ids from the tokenizer's ids for the decoder text (the model's own shift-right). */
+    decoderInputIds(labels: number[]): number[];
+  };
+}
+
+/** The encoder's last hidden state `[m, hidden]`, an input of every decoder layer with a cross site. */
+export function encoderOutput(hidden: number): PositionInput {
+  return positionInput('encoder_output', ['m', hidden], () => {
+    throw new Error('the encoder output is fed by the runner, not computed from positions');
+  });
 }
 
 /** One family: the `model_type`s it implements and how to build it from a checkpoint. */

@@ -176,7 +176,13 @@ export class AttentionModel {
     let hidden = this.arch.embed(ids, typeIds);
     hiddenStates?.set(hidden, 0);
     const positions: LastRun['positions'] = new Map();
-    for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) positions.set(input, { data: input.compute(n), dims: input.dims.map((d) => (d === 'n' ? n : d)) });
+    for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) {
+      const dims = input.dims.map((d) => {
+        if (d === 'm') throw new EngineError('internal', `${input.name} has an encoder axis; encoder-decoder models are not built yet`);
+        return d === 'n' ? n : d;
+      });
+      positions.set(input, { data: input.compute(n), dims });
+    }
     const chunkInputs: Float32Array[] = [];
     for (const [c, chunk] of this.chunks.entries()) {
       onProgress?.(`Layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`, c / this.chunks.length);

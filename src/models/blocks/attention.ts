@@ -16,12 +16,14 @@ export interface HeadsQkv {
 
 /**
  * Runs attention at `site` and projects the context with `output` (from `heads·headDim` to the
- * model width). Returns the projected output and everything the layer exposes except `hidden`.
+ * model width). `graphTerms` are logit terms the layer computes in the graph (`[heads, n, n]`,
+ * already scaled as the model scales them), added with the site's terms. For a cross site, k and v
+ * come from the encoder output. Returns the projected output and everything the layer exposes
+ * except `hidden`.
  */
-export function attend(nn: Nn, use: UseInput, site: AttentionSite, qkv: HeadsQkv, heads: number, headDim: number, output: (context: string) => Projection): { y: string; outputs: Omit<LayerOutputs, 'hidden'> } {
-  if (site.kind !== 'self') throw new Error('cross-attention sites need an encoder stack, which the runner does not build yet');
+export function attend(nn: Nn, use: UseInput, site: AttentionSite, qkv: HeadsQkv, heads: number, headDim: number, output: (context: string) => Projection, graphTerms: readonly string[] = []): { y: string; outputs: Omit<LayerOutputs, 'hidden'> } {
   let bias: string | undefined;
-  for (const term of site.terms) bias = bias === undefined ? use(term) : nn.add(bias, use(term));
+  for (const term of [...site.terms.map(use), ...graphTerms]) bias = bias === undefined ? term : nn.add(bias, term);
   const attn = nn.attention(qkv.q, qkv.k, qkv.v, site.scale, bias, site.softcap);
   const out = output(nn.fromHeads(attn.context, heads, headDim));
   return {

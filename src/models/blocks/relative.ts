@@ -43,3 +43,29 @@ export function relativePositionBias(table: Float32Array, heads: number, n: numb
 export function relativeBiasInput(name: string, table: Float32Array, heads: number, numBuckets: number, maxDistance: number, bidirectional = true): PositionInput {
   return positionInput(name, [heads, 'n', 'n'], (n) => relativePositionBias(table, heads, n, numBuckets, maxDistance, bidirectional));
 }
+
+/**
+ * DeBERTa-v2/v3 relative positions `[n, n]` (query − key), log-bucketed as transformers'
+ * `make_log_bucket_position` does when `position_buckets` > 0: exact within ±bucketSize/2, then
+ * logarithmic up to `maxPosition`, in float32 steps like torch. The c2p/p2c terms gather
+ * `rel_embeddings` rows at these positions in the graph. Not yet pinned by a fixture: check it
+ * against `deberta-v2` when that family lands.
+ */
+export function debertaRelativePositions(n: number, bucketSize: number, maxPosition: number): Int32Array {
+  const out = new Int32Array(n * n);
+  const mid = Math.floor(bucketSize / 2);
+  const logRange = f(Math.log(f((maxPosition - 1) / mid)));
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const rel = i - j;
+      if (bucketSize <= 0 || maxPosition <= 0) {
+        out[i * n + j] = rel;
+        continue;
+      }
+      const abs = rel < mid && rel > -mid ? mid - 1 : Math.abs(rel);
+      const log = Math.ceil(f(f(f(Math.log(f(abs / mid))) / logRange) * (mid - 1))) + mid;
+      out[i * n + j] = abs <= mid ? rel : log * Math.sign(rel);
+    }
+  }
+  return out;
+}
