@@ -9,6 +9,7 @@ import { layerNormRows } from '../engine/onnx/layers';
 import { attend } from './blocks/attention';
 import { plainMlp } from './blocks/mlp';
 import { toHeadsQkv } from './blocks/qkv';
+import { positionIds, sumOfRows } from './blocks/embeddings';
 import { layerWeights, readNumbers } from './blocks/weights';
 
 const PREFIXES = ['bert.', 'roberta.', 'model.', 'encoder.'];
@@ -58,13 +59,10 @@ export const bert: Family = {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions - positionOffset, causal: false }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),
       embed(ids, typeIds) {
-        const n = ids.length;
-        const words = tensors.rows('embeddings.word_embeddings.weight', ids);
-        const positions = tensors.rows('embeddings.position_embeddings.weight', ids.map((_, i) => i + positionOffset));
-        const types = hasTypes ? tensors.rows('embeddings.token_type_embeddings.weight', typeIds.map((x) => x ?? 0)) : undefined;
-        const sum = new Float32Array(n * hidden);
-        for (let i = 0; i < sum.length; i++) sum[i] = words[i] + (types ? types[i] : 0) + positions[i];
-        return layerNormRows(sum, hidden, embLnW, embLnB, eps);
+        const parts = [{ table: 'embeddings.word_embeddings.weight', rows: ids }];
+        if (hasTypes) parts.push({ table: 'embeddings.token_type_embeddings.weight', rows: typeIds.map((x) => x ?? 0) });
+        parts.push({ table: 'embeddings.position_embeddings.weight', rows: positionIds(ids.length, positionOffset) });
+        return layerNormRows(sumOfRows(tensors, parts), hidden, embLnW, embLnB, eps);
       },
       site: () => site,
       buildLayer(nn, i, x, use) {

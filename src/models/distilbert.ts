@@ -11,6 +11,7 @@ import { layerNormRows } from '../engine/onnx/layers';
 import { attend } from './blocks/attention';
 import { plainMlp } from './blocks/mlp';
 import { toHeadsQkv } from './blocks/qkv';
+import { positionIds, sumOfRows } from './blocks/embeddings';
 import { layerWeights, readNumbers } from './blocks/weights';
 
 const PREFIXES = ['distilbert.'];
@@ -52,10 +53,7 @@ export const distilbert: Family = {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: false }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * ffnDim),
       embed(ids) {
-        const words = tensors.rows('embeddings.word_embeddings.weight', ids);
-        const positions = tensors.rows('embeddings.position_embeddings.weight', ids.map((_, i) => i));
-        const sum = new Float32Array(words.length);
-        for (let i = 0; i < sum.length; i++) sum[i] = words[i] + positions[i];
+        const sum = sumOfRows(tensors, [{ table: 'embeddings.word_embeddings.weight', rows: ids }, { table: 'embeddings.position_embeddings.weight', rows: positionIds(ids.length) }]);
         return layerNormRows(sum, hidden, embLnW, embLnB, eps);
       },
       site: () => site,

@@ -10,6 +10,7 @@ import type { ModelConfig } from '../engine/checkpoint';
 import { attend } from './blocks/attention';
 import { causalMaskInput } from './blocks/masks';
 import { splitConcatenatedQkv, toHeadsQkv } from './blocks/qkv';
+import { positionIds, sumOfRows } from './blocks/embeddings';
 import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['transformer.'];
@@ -62,12 +63,7 @@ export const gpt2: Family = {
     return {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: true }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * inner),
-      embed(ids) {
-        const words = tensors.rows('wte.weight', ids);
-        const positions = tensors.rows('wpe.weight', ids.map((_, i) => i));
-        for (let i = 0; i < words.length; i++) words[i] += positions[i];
-        return words;
-      },
+      embed: (ids) => sumOfRows(tensors, [{ table: 'wte.weight', rows: ids }, { table: 'wpe.weight', rows: positionIds(ids.length) }]),
       site: (layer) => sites[layer],
       buildLayer(nn, i, x, use) {
         const w = layerWeights(nn, tensors, `h.${i}.`, `l${i}`);

@@ -10,6 +10,7 @@ import { attend } from './blocks/attention';
 import { causalMaskInput } from './blocks/masks';
 import { plainMlp } from './blocks/mlp';
 import { toHeadsQkv } from './blocks/qkv';
+import { positionIds, sumOfRows } from './blocks/embeddings';
 import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['model.decoder.', 'decoder.'];
@@ -55,12 +56,7 @@ export const opt: Family = {
     return {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: true }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * ffnDim),
-      embed(ids) {
-        const words = tensors.rows('embed_tokens.weight', ids);
-        const positions = tensors.rows('embed_positions.weight', ids.map((_, i) => i + POSITION_OFFSET));
-        for (let i = 0; i < words.length; i++) words[i] += positions[i];
-        return words;
-      },
+      embed: (ids) => sumOfRows(tensors, [{ table: 'embed_tokens.weight', rows: ids }, { table: 'embed_positions.weight', rows: positionIds(ids.length, POSITION_OFFSET) }]),
       site: () => site,
       buildLayer(nn, i, x, use) {
         const w = layerWeights(nn, tensors, `layers.${i}.`, `l${i}`);
