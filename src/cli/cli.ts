@@ -9,10 +9,11 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { AttentionStack, tensorToFloat32 } from '../analysis/tensor';
 import { allHeadScores, type HeadScores } from '../analysis/patterns';
-import { EngineError, loadModel } from '../engine';
+import { EngineError } from '../engine';
 import { disableOnnxruntimeTelemetry } from '../engine/telemetry';
 import { encodeNpy } from '../export/npy';
 import { formatBytes, isModelSourceError, resolveModel, findToken } from '../hub';
+import { loadModel } from '../models';
 
 const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --file <path>) [options]
 
