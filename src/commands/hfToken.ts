@@ -30,7 +30,14 @@ function validateTokenInput(value: string): vscode.InputBoxValidationMessage | u
 }
 
 async function setToken(context: vscode.ExtensionContext, notifier: Notifier): Promise<void> {
-  const hub = hubUrl();
+  let hub: string;
+  try {
+    hub = hubUrl();
+  } catch (error) {
+    // An endpoint that is not a URL: say so instead of checking a token against it.
+    await notifier.notify('error', (error as Error).message);
+    return;
+  }
   const hasStored = (await context.secrets.get(TOKEN_SECRET_KEY)) !== undefined;
   const input = await vscode.window.showInputBox({
     title: 'Set Hugging Face Token',
