@@ -21,8 +21,7 @@ function withConfig(folder: string, patch: Record<string, unknown>): string {
 
 /** [fixture folder, config patch (none: the fixture itself sets it), message naming the option]. */
 const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
-  [path.join(FIXTURES_2_ROOT, 'bert-relative-key'), null, /position_embedding_type = "relative_key_query"/],
-  [path.join(FIXTURES_ROOT, 'bert'), { position_embedding_type: 'relative_key' }, /position_embedding_type = "relative_key"/],
+  [path.join(FIXTURES_2_ROOT, 'bert-relative-key'), { position_embedding_type: 'relative_key' }, /position_embedding_type = "relative_key"/],
   [path.join(FIXTURES_ROOT, 'roberta'), { is_decoder: true }, /is_decoder = true/],
   [path.join(FIXTURES_ROOT, 'bert'), { add_cross_attention: true }, /add_cross_attention = true/],
   [path.join(FIXTURES_ROOT, 'gpt2'), { add_cross_attention: true }, /add_cross_attention = true/],

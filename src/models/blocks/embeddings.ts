@@ -17,3 +17,24 @@ export function sumOfRows(tensors: ScopedTensors, parts: readonly { table: strin
   }
   return out;
 }
+
+/**
+ * `[n, inDim]` rows through a torch Linear (`weight` `[out, in]`, read with `readNumbers`): the
+ * projection from `embedding_size` to `hidden_size` that ALBERT (`embedding_hidden_mapping_in`) and
+ * ELECTRA (`embeddings_project`) apply before the first layer, whose output is hidden_states[0].
+ * Summed in double and rounded once.
+ */
+export function projectRows(x: Float32Array, inDim: number, weight: Float32Array, bias: Float32Array | undefined, outDim: number): Float32Array {
+  const n = x.length / inDim;
+  const out = new Float32Array(n * outDim);
+  for (let r = 0; r < n; r++) {
+    const row = x.subarray(r * inDim, (r + 1) * inDim);
+    for (let o = 0; o < outDim; o++) {
+      const wRow = weight.subarray(o * inDim, (o + 1) * inDim);
+      let s = bias ? bias[o] : 0;
+      for (let i = 0; i < inDim; i++) s += row[i] * wRow[i];
+      out[r * outDim + o] = s;
+    }
+  }
+  return out;
+}

@@ -24,10 +24,15 @@ export interface LayerWeights {
   layerNorm(name: string, width: number, x: string, eps: number, bias?: BiasRule): string;
   /** RMS norm scaled by (offset + w) (offset 1 for Gemma). */
   rmsNorm(name: string, width: number, x: string, eps: number, offset?: number): string;
+  /** A whole tensor as a graph constant (`<prefix><name>`, e.g. a relative-position table), read once per graph. */
+  table(name: string, dims: readonly number[]): string;
 }
 
 /** Weights under `prefix` (e.g. `layers.3.`); graph value names carry `hint` (e.g. `l3`). */
 export function layerWeights(nn: Nn, tensors: ScopedTensors, prefix: string, hint: string): LayerWeights {
+  let tables = graphTables.get(nn);
+  if (!tables) graphTables.set(nn, (tables = new Map()));
+  const known = tables;
   const bias = (name: string, width: number, rule: BiasRule) =>
     rule === 'none' ? undefined : rule === 'required' ? tensors.tensor(`${prefix}${name}.bias`, [width]) : tensors.optional(`${prefix}${name}.bias`, [width]);
   return {
@@ -45,8 +50,18 @@ export function layerWeights(nn: Nn, tensors: ScopedTensors, prefix: string, hin
     rmsNorm(name, width, x, eps, offset = 0) {
       return nn.rmsNorm(x, tensors.tensor(`${prefix}${name}.weight`, [width]), eps, `${hint}.${name}`, offset);
     },
+    table(name, dims) {
+      // Tables shared by layers (DeBERTa's rel_embeddings) become one initializer per graph.
+      const key = `${prefix}${name}`;
+      let value = known.get(key);
+      if (value === undefined) known.set(key, (value = nn.g.weight(key, tensors.tensor(key, dims), [...dims])));
+      return value;
+    },
   };
 }
+
+/** Graph constants made by `table`, per graph (one Nn per graph). */
+const graphTables = new WeakMap<Nn, Map<string, string>>();
 
 /** Reads a weight as float32 numbers for arithmetic in TypeScript (not for the graph). */
 export function readNumbers(tensors: ScopedTensors, name: string, shape?: readonly number[]): Float32Array {
