@@ -5,6 +5,7 @@
 import { FamilyRegistry } from '../engine/architecture';
 import { bert } from './bert';
 import { distilbert } from './distilbert';
+import { electra } from './electra';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
@@ -19,6 +20,7 @@ import { t5 } from './t5';
 export const FAMILIES = new FamilyRegistry([
   bert,
   distilbert,
+  electra,
   gemma,
   gemma2,
   gpt2,
