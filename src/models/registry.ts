@@ -3,6 +3,7 @@
  * `FAMILIES` to the engine (`loadModel` in ./index.ts, the worker, the CLI, tests).
  */
 import { FamilyRegistry } from '../engine/architecture';
+import { albert } from './albert';
 import { bert } from './bert';
 import { distilbert } from './distilbert';
 import { electra } from './electra';
@@ -18,6 +19,7 @@ import { phi3 } from './phi3';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
+  albert,
   bert,
   distilbert,
   electra,
