@@ -14,6 +14,7 @@ import { gpt_neox } from './gpt_neox';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
+import { mpnet } from './mpnet';
 import { opt } from './opt';
 import { phi3 } from './phi3';
 import { t5 } from './t5';
@@ -30,6 +31,7 @@ export const FAMILIES = new FamilyRegistry([
   llama,
   mixtral,
   modernbert,
+  mpnet,
   opt,
   phi3,
   t5,

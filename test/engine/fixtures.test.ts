@@ -26,6 +26,7 @@ const HF_TINY_2_SUPPORTED = [
   'llama-yarn',
   'mistral-sliding',
   'mixtral',
+  'mpnet',
   'opt',
   'xlm-roberta',
 ];
@@ -39,7 +40,7 @@ const HF_TINY_2_SUPPORTED = [
 const NOT_YET_SUPPORTED = [
   'bart', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
-  'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
+  'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [

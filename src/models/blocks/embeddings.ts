@@ -38,3 +38,12 @@ export function projectRows(x: Float32Array, inDim: number, weight: Float32Array
   }
   return out;
 }
+
+/**
+ * RoBERTa-style position ids as transformers' `create_position_ids_from_input_ids` makes them:
+ * non-padding tokens count up from padding_idx + 1, padding tokens sit at padding_idx.
+ */
+export function positionIdsSkippingPadding(ids: readonly number[], paddingIdx: number): number[] {
+  let count = 0;
+  return ids.map((id) => (id === paddingIdx ? paddingIdx : ++count + paddingIdx));
+}
