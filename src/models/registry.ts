@@ -5,6 +5,7 @@
 import { FamilyRegistry } from '../engine/architecture';
 import { albert } from './albert';
 import { bert } from './bert';
+import { debertaV2 } from './deberta-v2';
 import { distilbert } from './distilbert';
 import { electra } from './electra';
 import { gemma } from './gemma';
@@ -22,6 +23,7 @@ import { t5 } from './t5';
 export const FAMILIES = new FamilyRegistry([
   albert,
   bert,
+  debertaV2,
   distilbert,
   electra,
   gemma,

@@ -20,6 +20,7 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
 const HF_TINY_2_SUPPORTED = [
   'albert',
   'bert-relative-key',
+  'deberta-v2',
   'electra',
   'gpt2-scaled',
   'llama-dynamic',
@@ -38,7 +39,7 @@ const HF_TINY_2_SUPPORTED = [
  * loads until the encoder-decoder runner lands).
  */
 const NOT_YET_SUPPORTED = [
-  'bart', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2',
+  'bart', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
   'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
