@@ -1,4 +1,8 @@
-/** Learned relative-position biases added to the logits (T5 buckets; MPNet and the T5 decoder reuse them). */
+/**
+ * Relative positions: learned biases added to the logits (T5 buckets; MPNet and the T5 decoder reuse
+ * them), and logit terms computed in the graph from q or k and a table of relative embeddings
+ * (BERT's relative_key_query distance_embedding, DeBERTa's c2p / p2c).
+ */
 import { positionInput, type PositionInput } from '../../engine/architecture';
 import type { Nn } from '../../engine/onnx/layers';
 
