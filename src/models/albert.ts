@@ -8,13 +8,12 @@
  * Groups of more than one layer (`inner_group_num` > 1) return several attentions per layer in
  * transformers and are refused by name, as are relative position types.
  */
-import { acceptOnly, configInt, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
+import { acceptOnly, configInt, selfSite, summarize, type Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
 import { EngineError } from '../engine/errors';
-import { layerNormRows } from '../engine/onnx/layers';
-import { postNormEncoderLayer, type PostNormNames } from './blocks/encoder';
-import { positionIds, projectRows, sumOfRows } from './blocks/embeddings';
-import { layerWeights, readNumbers } from './blocks/weights';
+import { parseBertStyleConfig, postNormEncoderLayer, type BertStyleConfig, type PostNormNames } from './blocks/encoder';
+import { bertEmbeddings, positionIds } from './blocks/embeddings';
+import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['albert.'];
 
@@ -29,35 +28,18 @@ const LAYER_NAMES: PostNormNames = {
   outputNorm: 'full_layer_layer_norm',
 };
 
-export interface AlbertConfig {
-  hidden: number;
+export interface AlbertConfig extends BertStyleConfig {
   embeddingSize: number;
-  heads: number;
-  layers: number;
   groups: number;
-  intermediate: number;
-  maxPositions: number;
-  eps: number;
-  act: string;
 }
 
 export function parseAlbertConfig(c: ModelConfig): AlbertConfig {
   acceptOnly(c, 'position_embedding_type', ['absolute'], 'relative distance embeddings are implemented for bert only');
   acceptOnly(c, 'inner_group_num', [1], 'several layers per group give several attentions per layer');
-  const layers = configInt(c, 'num_hidden_layers');
+  const shape = parseBertStyleConfig(c, { eps: 1e-12, act: 'gelu_new' });
   const groups = c.num_hidden_groups === undefined ? 1 : configInt(c, 'num_hidden_groups');
-  if (groups > layers) throw new EngineError('bad-checkpoint', `config.json sets num_hidden_groups = ${groups}, more than num_hidden_layers = ${layers}.`);
-  return {
-    hidden: configInt(c, 'hidden_size'),
-    embeddingSize: configInt(c, 'embedding_size'),
-    heads: configInt(c, 'num_attention_heads'),
-    layers,
-    groups,
-    intermediate: configInt(c, 'intermediate_size'),
-    maxPositions: configInt(c, 'max_position_embeddings'),
-    eps: configNumber(c, 1e-12, 'layer_norm_eps'),
-    act: String(c.hidden_act ?? 'gelu_new'),
-  };
+  if (groups > shape.layers) throw new EngineError('bad-checkpoint', `config.json sets num_hidden_groups = ${groups}, more than num_hidden_layers = ${shape.layers}.`);
+  return { ...shape, embeddingSize: configInt(c, 'embedding_size'), groups };
 }
 
 export const albert: Family = {
@@ -67,24 +49,14 @@ export const albert: Family = {
     const { hidden, embeddingSize, heads, layers, groups, intermediate, maxPositions, eps, act } = parseAlbertConfig(c);
     const headDim = hidden / heads;
     const tensors = ckpt.scoped(PREFIXES);
-    const embLnW = readNumbers(tensors, 'embeddings.LayerNorm.weight', [embeddingSize]);
-    const embLnB = readNumbers(tensors, 'embeddings.LayerNorm.bias', [embeddingSize]);
-    const mapW = readNumbers(tensors, 'encoder.embedding_hidden_mapping_in.weight', [hidden, embeddingSize]);
-    const mapB = readNumbers(tensors, 'encoder.embedding_hidden_mapping_in.bias', [hidden]);
-    const hasTypes = tensors.has('embeddings.token_type_embeddings.weight');
+    const embed = bertEmbeddings(tensors, { width: embeddingSize, eps, positions: (ids) => positionIds(ids.length), project: { name: 'encoder.embedding_hidden_mapping_in', out: hidden } });
     const site = selfSite(1 / Math.sqrt(headDim));
     // transformers: int(i / (num_hidden_layers / num_hidden_groups)).
     const groupOf = (layer: number) => Math.floor(layer / (layers / groups));
     return {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: false }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),
-      embed(ids, typeIds) {
-        const parts = [{ table: 'embeddings.word_embeddings.weight', rows: ids }];
-        if (hasTypes) parts.push({ table: 'embeddings.token_type_embeddings.weight', rows: typeIds.map((x) => x ?? 0) });
-        parts.push({ table: 'embeddings.position_embeddings.weight', rows: positionIds(ids.length) });
-        const embedded = layerNormRows(sumOfRows(tensors, parts), embeddingSize, embLnW, embLnB, eps);
-        return projectRows(embedded, embeddingSize, mapW, mapB, hidden);
-      },
+      embed,
       site: () => site,
       buildLayer(nn, i, x, use) {
         const w = layerWeights(nn, tensors, `encoder.albert_layer_groups.${groupOf(i)}.albert_layers.0.`, `l${i}`);

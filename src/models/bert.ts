@@ -6,24 +6,16 @@
  * logits are (q·k + q·D[i−j] + k·D[i−j]) / √d with its own `attention.self.distance_embedding` D
  * (rows i − j + max_position_embeddings − 1), computed in the graph.
  */
-import { acceptOnly, configInt, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
+import { acceptOnly, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
-import { layerNormRows } from '../engine/onnx/layers';
-import { BERT_LAYER_NAMES, postNormEncoderLayer } from './blocks/encoder';
-import { positionIds, sumOfRows } from './blocks/embeddings';
+import { BERT_LAYER_NAMES, parseBertStyleConfig, postNormEncoderLayer, type BertStyleConfig } from './blocks/encoder';
+import { bertEmbeddings, positionIds } from './blocks/embeddings';
 import { relativeIndexInput, relativeScores } from './blocks/relative';
-import { layerWeights, readNumbers } from './blocks/weights';
+import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['bert.', 'roberta.', 'model.', 'encoder.'];
 
-export interface BertConfig {
-  hidden: number;
-  heads: number;
-  layers: number;
-  intermediate: number;
-  maxPositions: number;
-  eps: number;
-  act: string;
+export interface BertConfig extends BertStyleConfig {
   /** RoBERTa-style position ids start after the padding index. */
   positionOffset: number;
   /** relative_key_query: distance-embedding terms in the logits instead of absolute positions. */
@@ -37,13 +29,7 @@ export function parseBertConfig(c: ModelConfig): BertConfig {
   acceptOnly(c, 'is_decoder', [false]);
   acceptOnly(c, 'add_cross_attention', [false]);
   return {
-    hidden: configInt(c, 'hidden_size'),
-    heads: configInt(c, 'num_attention_heads'),
-    layers: configInt(c, 'num_hidden_layers'),
-    intermediate: configInt(c, 'intermediate_size'),
-    maxPositions: configInt(c, 'max_position_embeddings'),
-    eps: configNumber(c, 1e-12, 'layer_norm_eps'),
-    act: String(c.hidden_act ?? 'gelu'),
+    ...parseBertStyleConfig(c, { eps: 1e-12, act: 'gelu' }),
     positionOffset: String(c.model_type) !== 'bert' ? configNumber(c, 1, 'pad_token_id') + 1 : 0,
     relativeKeyQuery: c.position_embedding_type === 'relative_key_query',
   };
@@ -56,21 +42,14 @@ export const bert: Family = {
     const { hidden, heads, layers, intermediate, maxPositions, eps, act, positionOffset, relativeKeyQuery } = parseBertConfig(c);
     const headDim = hidden / heads;
     const tensors = ckpt.scoped(PREFIXES);
-    const embLnW = readNumbers(tensors, 'embeddings.LayerNorm.weight', [hidden]);
-    const embLnB = readNumbers(tensors, 'embeddings.LayerNorm.bias', [hidden]);
-    const hasTypes = tensors.has('embeddings.token_type_embeddings.weight');
+    const embed = bertEmbeddings(tensors, { width: hidden, eps, positions: relativeKeyQuery ? null : (ids) => positionIds(ids.length, positionOffset) });
     const scale = 1 / Math.sqrt(headDim);
     const site = relativeKeyQuery ? selfSite(scale, [], null, ['q·D[i−j]·scale', 'k·D[i−j]·scale']) : selfSite(scale);
     const distanceRow = relativeIndexInput('distance_row', (i, j) => i - j + maxPositions - 1);
     return {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions - positionOffset, causal: false }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate + (relativeKeyQuery ? (2 * maxPositions - 1) * headDim : 0)),
-      embed(ids, typeIds) {
-        const parts = [{ table: 'embeddings.word_embeddings.weight', rows: ids }];
-        if (hasTypes) parts.push({ table: 'embeddings.token_type_embeddings.weight', rows: typeIds.map((x) => x ?? 0) });
-        if (!relativeKeyQuery) parts.push({ table: 'embeddings.position_embeddings.weight', rows: positionIds(ids.length, positionOffset) });
-        return layerNormRows(sumOfRows(tensors, parts), hidden, embLnW, embLnB, eps);
-      },
+      embed,
       site: () => site,
       buildLayer(nn, i, x, use) {
         const w = layerWeights(nn, tensors, `encoder.layer.${i}.`, `l${i}`);

@@ -10,13 +10,14 @@
  * v2 checkpoints not implemented here (conv layer, absolute positions, separate position projections)
  * are refused by name.
  */
-import { acceptOnly, configInt, configNumber, refuseOption, selfSite, summarize, type Family } from '../engine/architecture';
+import { acceptOnly, configNumber, refuseOption, selfSite, summarize, type Family } from '../engine/architecture';
+import { EngineError } from '../engine/errors';
 import type { ModelConfig } from '../engine/checkpoint';
-import { layerNormRows, type Nn } from '../engine/onnx/layers';
-import { BERT_LAYER_NAMES, postNormEncoderLayer, type PostNormNames } from './blocks/encoder';
-import { sumOfRows } from './blocks/embeddings';
+import type { Nn } from '../engine/onnx/layers';
+import { BERT_LAYER_NAMES, parseBertStyleConfig, postNormEncoderLayer, type BertStyleConfig, type PostNormNames } from './blocks/encoder';
+import { bertEmbeddings } from './blocks/embeddings';
 import { debertaIndexInput, relativeScores } from './blocks/relative';
-import { layerWeights, readNumbers } from './blocks/weights';
+import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['deberta.'];
 
@@ -27,13 +28,7 @@ const LAYER_NAMES: PostNormNames = {
   value: 'attention.self.value_proj',
 };
 
-export interface DebertaV2Config {
-  hidden: number;
-  heads: number;
-  layers: number;
-  intermediate: number;
-  eps: number;
-  act: string;
+export interface DebertaV2Config extends BertStyleConfig {
   c2p: boolean;
   p2c: boolean;
   /** `position_buckets` (≤ 0: exact relative positions up to `max_relative_positions`). */
@@ -53,29 +48,34 @@ function positionAttentionTypes(c: ModelConfig): string[] {
   return list;
 }
 
+/**
+ * Refuses `key` unless its value, or transformers' default where config.json omits it, is `wanted`
+ * (DeBERTa-v2's defaults are the v2 settings this family does not implement).
+ */
+function requireSetting(c: ModelConfig, key: string, wanted: unknown, fallback: unknown, why: string): void {
+  const value = c[key] ?? fallback;
+  if (value === wanted) return;
+  if (c[key] !== undefined && c[key] !== null) refuseOption(c, key, why);
+  throw new EngineError('unsupported-architecture', `config.json does not set ${key}, so transformers uses its default ${JSON.stringify(fallback)}, which Attention Inspector does not implement for deberta-v2 yet (${why}); its attentions would be wrong, so the model is not loaded.`);
+}
+
 export function parseDebertaV2Config(c: ModelConfig): DebertaV2Config {
-  const hidden = configInt(c, 'hidden_size');
-  const heads = configInt(c, 'num_attention_heads');
-  acceptOnly(c, 'relative_attention', [true], 'DeBERTa without relative attention');
-  acceptOnly(c, 'position_biased_input', [false], 'absolute position embeddings added to the input');
+  const shape = parseBertStyleConfig(c, { eps: 1e-7, act: 'gelu' });
+  const { hidden, heads, maxPositions } = shape;
+  requireSetting(c, 'relative_attention', true, false, 'DeBERTa without relative attention');
+  requireSetting(c, 'position_biased_input', false, true, 'absolute position embeddings added to the input');
+  requireSetting(c, 'share_att_key', true, false, 'separate pos_key_proj / pos_query_proj');
   acceptOnly(c, 'type_vocab_size', [0], 'token type embeddings');
   acceptOnly(c, 'embedding_size', [hidden], 'embed_proj from embedding_size to hidden_size');
-  acceptOnly(c, 'share_att_key', [true], 'separate pos_key_proj / pos_query_proj');
   acceptOnly(c, 'conv_kernel_size', [0], "DeBERTa-v2's convolution layer after the first layer");
   acceptOnly(c, 'attention_head_size', [hidden / heads]);
   acceptOnly(c, 'norm_rel_ebd', ['none', 'layer_norm']);
   const types = positionAttentionTypes(c);
-  const maxPositions = configInt(c, 'max_position_embeddings');
   const given = configNumber(c, -1, 'max_relative_positions');
   const maxRelativePositions = given < 1 ? maxPositions : given;
   const buckets = configNumber(c, -1, 'position_buckets');
   return {
-    hidden,
-    heads,
-    layers: configInt(c, 'num_hidden_layers'),
-    intermediate: configInt(c, 'intermediate_size'),
-    eps: configNumber(c, 1e-7, 'layer_norm_eps'),
-    act: String(c.hidden_act ?? 'gelu'),
+    ...shape,
     c2p: types.includes('c2p'),
     p2c: types.includes('p2c'),
     buckets,
@@ -92,8 +92,8 @@ export const debertaV2: Family = {
     const { hidden, heads, layers, intermediate, eps, act, c2p, p2c, buckets, maxRelativePositions, span, normRelEmbeddings } = parseDebertaV2Config(c);
     const headDim = hidden / heads;
     const tensors = ckpt.scoped(PREFIXES);
-    const embLnW = readNumbers(tensors, 'embeddings.LayerNorm.weight', [hidden]);
-    const embLnB = readNumbers(tensors, 'embeddings.LayerNorm.bias', [hidden]);
+    // No absolute positions; type_vocab_size 0, so no token-type table either.
+    const embed = bertEmbeddings(tensors, { width: hidden, eps, positions: null });
     const scale = 1 / Math.sqrt(headDim * (1 + Number(c2p) + Number(p2c)));
     const site = selfSite(scale, [], null, [...(c2p ? ['c2p = q_i·Kr[δ(i,j)]·scale'] : []), ...(p2c ? ['p2c = k_j·Qr[δ(i,j)]·scale'] : [])]);
     const relIndex = debertaIndexInput('deberta_rel_index', buckets, maxRelativePositions, span);
@@ -113,9 +113,7 @@ export const debertaV2: Family = {
     return {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: null, causal: false }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),
-      embed(ids) {
-        return layerNormRows(sumOfRows(tensors, [{ table: 'embeddings.word_embeddings.weight', rows: ids }]), hidden, embLnW, embLnB, eps);
-      },
+      embed,
       site: () => site,
       buildLayer(nn, i, x, use) {
         const w = layerWeights(nn, tensors, `encoder.layer.${i}.`, `l${i}`);

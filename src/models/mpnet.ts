@@ -9,9 +9,8 @@
 import { configInt, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
 import { EngineError } from '../engine/errors';
-import { layerNormRows } from '../engine/onnx/layers';
-import { postNormEncoderLayer, type PostNormNames } from './blocks/encoder';
-import { positionIdsSkippingPadding, sumOfRows } from './blocks/embeddings';
+import { parseBertStyleConfig, postNormEncoderLayer, type BertStyleConfig, type PostNormNames } from './blocks/encoder';
+import { bertEmbeddings, positionIdsSkippingPadding } from './blocks/embeddings';
 import { relativeBiasInput } from './blocks/relative';
 import { layerWeights, readNumbers } from './blocks/weights';
 
@@ -31,14 +30,7 @@ const LAYER_NAMES: PostNormNames = {
   outputNorm: 'output.LayerNorm',
 };
 
-export interface MpnetConfig {
-  hidden: number;
-  heads: number;
-  layers: number;
-  intermediate: number;
-  maxPositions: number;
-  eps: number;
-  act: string;
+export interface MpnetConfig extends BertStyleConfig {
   paddingIdx: number;
   /** Rows of the bias table (at least the 32 buckets used). */
   tableRows: number;
@@ -50,13 +42,7 @@ export function parseMpnetConfig(c: ModelConfig): MpnetConfig {
     throw new EngineError('bad-checkpoint', `config.json sets relative_attention_num_buckets = ${tableRows}; MPNet always uses ${BUCKETS} buckets, so its table needs at least ${BUCKETS} rows.`);
   }
   return {
-    hidden: configInt(c, 'hidden_size'),
-    heads: configInt(c, 'num_attention_heads'),
-    layers: configInt(c, 'num_hidden_layers'),
-    intermediate: configInt(c, 'intermediate_size'),
-    maxPositions: configInt(c, 'max_position_embeddings'),
-    eps: configNumber(c, 1e-12, 'layer_norm_eps'),
-    act: String(c.hidden_act ?? 'gelu'),
+    ...parseBertStyleConfig(c, { eps: 1e-12, act: 'gelu' }),
     paddingIdx: configNumber(c, 1, 'pad_token_id'),
     tableRows,
   };
@@ -69,20 +55,13 @@ export const mpnet: Family = {
     const { hidden, heads, layers, intermediate, maxPositions, eps, act, paddingIdx, tableRows } = parseMpnetConfig(c);
     const headDim = hidden / heads;
     const tensors = ckpt.scoped(PREFIXES);
-    const embLnW = readNumbers(tensors, 'embeddings.LayerNorm.weight', [hidden]);
-    const embLnB = readNumbers(tensors, 'embeddings.LayerNorm.bias', [hidden]);
+    const embed = bertEmbeddings(tensors, { width: hidden, eps, positions: (ids) => positionIdsSkippingPadding(ids, paddingIdx) });
     const table = readNumbers(tensors, 'encoder.relative_attention_bias.weight', [tableRows, heads]);
     const site = selfSite(1 / Math.sqrt(headDim), [relativeBiasInput('position_bias', table, heads, BUCKETS, MAX_DISTANCE, true)]);
     return {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions - paddingIdx - 1, causal: false }),
       layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),
-      embed(ids) {
-        const parts = [
-          { table: 'embeddings.word_embeddings.weight', rows: ids },
-          { table: 'embeddings.position_embeddings.weight', rows: positionIdsSkippingPadding(ids, paddingIdx) },
-        ];
-        return layerNormRows(sumOfRows(tensors, parts), hidden, embLnW, embLnB, eps);
-      },
+      embed,
       site: () => site,
       buildLayer(nn, i, x, use) {
         const w = layerWeights(nn, tensors, `encoder.layer.${i}.`, `l${i}`);

@@ -39,6 +39,7 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'deberta-v2'), { type_vocab_size: 2 }, /type_vocab_size = 2/],
   [path.join(FIXTURES_2_ROOT, 'deberta-v2'), { embedding_size: 32 }, /embedding_size = 32/],
   [path.join(FIXTURES_2_ROOT, 'deberta-v2'), { share_att_key: false }, /share_att_key = false/],
+  [path.join(FIXTURES_2_ROOT, 'deberta-v2'), { share_att_key: undefined }, /does not set share_att_key, so transformers uses its default false/],
   [path.join(FIXTURES_2_ROOT, 'deberta-v2'), { conv_kernel_size: 3 }, /conv_kernel_size = 3/],
   [path.join(FIXTURES_2_ROOT, 'deberta-v2'), { attention_head_size: 8 }, /attention_head_size = 8/],
   [path.join(FIXTURES_2_ROOT, 'deberta-v2'), { norm_rel_ebd: 'batch_norm' }, /norm_rel_ebd = "batch_norm"/],

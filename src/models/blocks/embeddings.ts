@@ -1,5 +1,7 @@
 /** Embedding outputs computed in TypeScript from only the rows of the text's tokens. */
 import type { ScopedTensors } from '../../engine/checkpoint';
+import { layerNormRows } from '../../engine/onnx/layers';
+import { readNumbers } from './weights';
 
 /** Positions 0..n-1 plus `offset` (RoBERTa: padding_idx + 1, OPT: 2). */
 export function positionIds(n: number, offset = 0): number[] {
@@ -46,4 +48,34 @@ export function projectRows(x: Float32Array, inDim: number, weight: Float32Array
 export function positionIdsSkippingPadding(ids: readonly number[], paddingIdx: number): number[] {
   let count = 0;
   return ids.map((id) => (id === paddingIdx ? paddingIdx : ++count + paddingIdx));
+}
+
+/** What BERT-style embeddings add up and where they go after the LayerNorm. */
+export interface BertEmbeddingSpec {
+  /** Width of the tables and of `embeddings.LayerNorm` (ALBERT's / ELECTRA's `embedding_size`). */
+  width: number;
+  eps: number;
+  /** The text's position ids, or null where the model adds no absolute positions (DeBERTa-v3, relative_key_query). */
+  positions: ((ids: readonly number[]) => number[]) | null;
+  /** A Linear after the LayerNorm (`[out, width]` weight and its bias) to the model width. */
+  project?: { name: string; out: number };
+}
+
+/**
+ * hidden_states[0] of BERT-style encoders: LN(word + token type + position rows), then the optional
+ * projection. Token types are added where the checkpoint has `embeddings.token_type_embeddings`.
+ */
+export function bertEmbeddings(tensors: ScopedTensors, spec: BertEmbeddingSpec): (ids: number[], typeIds: number[]) => Float32Array {
+  const { width, eps, positions, project } = spec;
+  const lnW = readNumbers(tensors, 'embeddings.LayerNorm.weight', [width]);
+  const lnB = readNumbers(tensors, 'embeddings.LayerNorm.bias', [width]);
+  const hasTypes = tensors.has('embeddings.token_type_embeddings.weight');
+  const projection = project && { out: project.out, weight: readNumbers(tensors, `${project.name}.weight`, [project.out, width]), bias: readNumbers(tensors, `${project.name}.bias`, [project.out]) };
+  return (ids, typeIds) => {
+    const parts = [{ table: 'embeddings.word_embeddings.weight', rows: ids }];
+    if (hasTypes) parts.push({ table: 'embeddings.token_type_embeddings.weight', rows: typeIds.map((x) => x ?? 0) });
+    if (positions) parts.push({ table: 'embeddings.position_embeddings.weight', rows: positions(ids) });
+    const normed = layerNormRows(sumOfRows(tensors, parts), width, lnW, lnB, eps);
+    return projection ? projectRows(normed, width, projection.weight, projection.bias, projection.out) : normed;
+  };
 }

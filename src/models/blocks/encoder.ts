@@ -3,7 +3,8 @@
  * DeBERTa-v2): h = LN(x + O(Attn(Q x, K x, V x))); y = LN(h + down(act(up(h)))). Families differ
  * in tensor names and in logit terms computed from q and k (`graphTerms`), not in the layer.
  */
-import type { AttentionSite, LayerOutputs, UseInput } from '../../engine/architecture';
+import { configInt, configNumber, type AttentionSite, type LayerOutputs, type UseInput } from '../../engine/architecture';
+import type { ModelConfig } from '../../engine/checkpoint';
 import type { Nn } from '../../engine/onnx/layers';
 import { attend, type HeadsQkv } from './attention';
 import { plainMlp } from './mlp';
@@ -40,6 +41,30 @@ export interface PostNormShape {
   intermediate: number;
   eps: number;
   act: string;
+}
+
+/** The BERT-style config keys every such encoder has (`hidden_size`, `num_attention_heads`, …). */
+export interface BertStyleConfig {
+  hidden: number;
+  heads: number;
+  layers: number;
+  intermediate: number;
+  maxPositions: number;
+  eps: number;
+  act: string;
+}
+
+/** Reads the BERT-style keys; `defaults` are the family's transformers defaults for eps and activation. */
+export function parseBertStyleConfig(c: ModelConfig, defaults: { eps: number; act: string }): BertStyleConfig {
+  return {
+    hidden: configInt(c, 'hidden_size'),
+    heads: configInt(c, 'num_attention_heads'),
+    layers: configInt(c, 'num_hidden_layers'),
+    intermediate: configInt(c, 'intermediate_size'),
+    maxPositions: configInt(c, 'max_position_embeddings'),
+    eps: configNumber(c, defaults.eps, 'layer_norm_eps'),
+    act: String(c.hidden_act ?? defaults.act),
+  };
 }
 
 /**
