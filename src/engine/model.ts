@@ -19,11 +19,17 @@ import { TextTokenizer } from './tokenizer';
 
 /**
  * Float32 weights per session. Small groups bound the transient memory of building each session
- * (weights, their protobuf encoding and onnxruntime's copy); measured on bert-base they cost no
- * speed once idle sessions stop spinning (see sessionOptions).
+ * (onnxruntime reads the stored weights, casts 16-bit ones to float32 and pre-packs them); measured
+ * on bert-base they cost no speed once idle sessions stop spinning (see sessionOptions).
  */
 const CHUNK_BYTES = 64 * 1024 * 1024;
 const MAX_LAYERS_PER_CHUNK = 6;
+/**
+ * Building one session holds, for a moment, the stored weights, their float32 cast and the
+ * pre-packed copy: this many times the group's float32 bytes (measured on the Llama shapes). The
+ * memory limit leaves room for one such build beside the warm groups.
+ */
+const BUILD_OVERHEAD = 1.5;
 /** Attentions above this many bytes as float32 are kept as float16 (half the memory). */
 export const FLOAT16_THRESHOLD_BYTES = 256 * 1024 * 1024;
 /** Attentions are never kept above this size (as float16); longer texts are refused with the limit. */
@@ -32,10 +38,65 @@ export const ATTENTION_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
 /** Progress callback; called between steps, right before the engine checks for cancellation. */
 export type ProgressFn = (message: string, fraction?: number) => void;
 
+export interface LoadOptions {
+  name?: string;
+  source?: string;
+  /** What the engine may hold, in GB (10⁹ bytes); default `defaultMemoryLimitGB()`. */
+  memoryLimitGB?: number;
+}
+
+const GB = 1e9;
+
+/** Half the machine's memory, in whole GB (at least 1): the rest is left to the editor and everything else. */
+export function defaultMemoryLimitGB(): number {
+  return Math.max(1, Math.floor(os.totalmem() / GB / 2));
+}
+
+/** How the layers are grouped into sessions and which groups stay loaded. */
+export interface MemoryPlan {
+  /** Layer indices of each session, in order. */
+  groups: number[][];
+  /** The first `warm` groups stay loaded; the others are built, run and released on each request. */
+  warm: number;
+  limitBytes: number;
+  /** Float32 bytes of one layer's weights. */
+  layerBytes: number;
+}
+
+/**
+ * Groups layers under the memory limit. If the whole model fits, every group stays warm. Otherwise
+ * groups are streamed: the leading groups that fit stay warm, leaving room to build one streamed
+ * group at a time. A model whose single layer cannot be built within the limit is refused with the
+ * limit that would do.
+ */
+export function planMemory(numLayers: number, layerBytes: number, limitBytes: number): MemoryPlan {
+  const oneLayer = layerBytes * BUILD_OVERHEAD;
+  if (oneLayer > limitBytes) {
+    const need = Math.ceil((oneLayer + 0.5 * GB) / GB);
+    throw new EngineError(
+      'memory-limit',
+      `One layer of this model needs about ${(oneLayer / GB).toFixed(1)} GB to load, more than the memory limit of ${(limitBytes / GB).toFixed(1)} GB. ` +
+        `Raise attentionInspector.memoryLimitGB to at least ${need} (or use a smaller model).`,
+      { limit: need },
+    );
+  }
+  const perGroup = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, layerBytes)), Math.floor(limitBytes / oneLayer)));
+  const groups: number[][] = [];
+  for (let first = 0; first < numLayers; first += perGroup) groups.push(Array.from({ length: Math.min(perGroup, numLayers - first) }, (_, i) => first + i));
+  const groupBytes = (g: number[]) => g.length * layerBytes;
+  // Everything fits: all groups held, plus the build overhead of the last one while it loads.
+  if (numLayers * layerBytes + perGroup * layerBytes * (BUILD_OVERHEAD - 1) <= limitBytes) return { groups, warm: groups.length, limitBytes, layerBytes };
+  // Streaming: keep room for building the largest group beside the warm ones.
+  const room = limitBytes - perGroup * oneLayer;
+  let warm = 0;
+  for (let held = 0; warm < groups.length && held + groupBytes(groups[warm]) <= room; warm++) held += groupBytes(groups[warm]);
+  return { groups, warm, limitBytes, layerBytes };
+}
+
 interface Chunk {
-  session: ort.InferenceSession;
   layers: number[];
-  inputNames: readonly string[];
+  /** Loaded for the whole model's life (warm), or undefined when the group is streamed. */
+  session: ort.InferenceSession | undefined;
 }
 
 interface LastRun {
@@ -50,15 +111,20 @@ function throwIfCancelled(signal?: AbortSignal): void {
   if (signal?.aborted) throw new EngineError('cancelled', 'The analysis was cancelled.');
 }
 
-function sessionOptions(): ort.InferenceSession.SessionOptions {
+function sessionOptions(externalFolder: string | undefined): ort.InferenceSession.SessionOptions {
+  const session: Record<string, string> = {
+    // Layers run session after session: a finished session's threads must sleep at once rather
+    // than spin, or they take the cores from the next one (measured: 1.9× slower with spinning).
+    'intra_op.allow_spinning': '0',
+  };
+  // The graph comes as bytes; its external data lies in the checkpoint's (canonical) folder.
+  if (externalFolder) session.model_external_initializers_file_folder_path = externalFolder;
   return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
     interOpNumThreads: 1,
-    // Layers run session after session: a finished session's threads must sleep at once rather
-    // than spin, or they take the cores from the next one (measured: 1.9× slower with spinning).
-    extra: { session: { 'intra_op.allow_spinning': '0' } },
+    extra: { session },
     // Every layer group is its own session; per-session arenas would each keep their largest
     // activations (≈300 MB more on bert-base at 512 tokens) for no measurable speed.
     enableCpuMemArena: false,
@@ -75,60 +141,38 @@ export class AttentionModel {
     private readonly checkpoint: Checkpoint,
     private readonly tokenizer: TextTokenizer,
     private readonly chunks: Chunk[],
-    private readonly biasInputs: (string | undefined)[],
+    /** How layers are grouped and which groups stream (tests, CLI). */
+    readonly memory: MemoryPlan,
   ) {}
 
-  static async load(folder: string, meta: { name?: string; source?: string } = {}, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
+  static async load(folder: string, options: LoadOptions = {}, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
     const checkpoint = Checkpoint.open(folder);
-    const sessions: ort.InferenceSession[] = [];
+    const chunks: Chunk[] = [];
     try {
       const arch = createArchitecture(checkpoint);
       const tokenizer = TextTokenizer.load(folder);
-      const { numLayers, numHeads, hiddenSize } = arch.summary;
-      const perChunk = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, arch.layerBytes))));
-      const shapes = arch.positionInputShapes();
-      const chunks: Chunk[] = [];
-      const biasInputs: (string | undefined)[] = [];
-      for (let first = 0; first < numLayers; first += perChunk) {
-        onProgress?.(`Building layers ${first + 1}–${Math.min(numLayers, first + perChunk)} of ${numLayers}`, first / numLayers);
-        throwIfCancelled(signal);
-        const g = new GraphBuilder();
-        const nn = new Nn(g);
-        const declared = new Set<string>();
-        const use = (name: string) => {
-          if (!declared.has(name)) {
-            if (!shapes[name]) throw new Error(`position input ${name} has no shape`);
-            g.input(name, shapes[name]);
-            declared.add(name);
-          }
-          return name;
-        };
-        let hidden = g.input('hidden', ['n', hiddenSize]);
-        const layers: number[] = [];
-        for (let layer = first; layer < Math.min(numLayers, first + perChunk); layer++) {
-          const out = arch.buildLayer(nn, layer, hidden, use);
-          const headDims = [numHeads, 'n', arch.summary.headDim];
-          const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
-          g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
-          g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
-          g.output(`q_${layer}`, out.q, headDims);
-          g.output(`k_${layer}`, out.k, headDims);
-          g.output(`v_${layer}`, out.v, headDims);
-          biasInputs.push(arch.logitBiasInput(layer));
-          layers.push(layer);
-          hidden = layerOutput;
+      const { numLayers } = arch.summary;
+      const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
+      if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
+      const plan = planMemory(numLayers, arch.layerBytes, limitGB * GB);
+      for (const [c, layers] of plan.groups.entries()) {
+        const range = `${layers[0] + 1}–${layers[layers.length - 1] + 1} of ${numLayers}`;
+        if (c >= plan.warm) {
+          // Streamed groups are built on each request.
+          chunks.push({ layers, session: undefined });
+          continue;
         }
-        if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);
-        const bytes = g.toBytes(`${arch.summary.modelType}_layers_${first}`);
-        const session = await ort.InferenceSession.create(bytes, sessionOptions());
-        sessions.push(session);
-        chunks.push({ session, layers, inputNames: session.inputNames });
+        onProgress?.(`Building layers ${range}`, c / plan.groups.length);
+        throwIfCancelled(signal);
+        const session = await buildSession(arch, layers);
+        chunks.push({ layers, session });
       }
-      onProgress?.('Model ready', 1);
-      const summary: ModelSummary = { ...arch.summary, name: meta.name ?? path.basename(folder), source: meta.source ?? folder };
-      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, biasInputs);
+      const streamed = plan.groups.length - plan.warm;
+      onProgress?.(streamed > 0 ? `Model ready; ${streamed} of ${plan.groups.length} layer groups stream on each request (the model is larger than the memory limit)` : 'Model ready', 1);
+      const summary: ModelSummary = { ...arch.summary, name: options.name ?? path.basename(folder), source: options.source ?? folder };
+      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan);
     } catch (err) {
-      await Promise.all(sessions.map((s) => s.release()));
+      await Promise.all(chunks.map((c) => c.session?.release()));
       checkpoint.close();
       throw err;
     }
@@ -179,7 +223,8 @@ export class AttentionModel {
     const positions = this.arch.positionInputs(n);
     const chunkInputs: Float32Array[] = [];
     for (const [c, chunk] of this.chunks.entries()) {
-      onProgress?.(`Layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`, c / this.chunks.length);
+      const range = `${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`;
+      onProgress?.(chunk.session ? `Layers ${range}` : `Layers ${range}, streaming: the model is larger than the memory limit`, c / this.chunks.length);
       throwIfCancelled(signal);
       chunkInputs.push(hidden);
       const isLast = c === this.chunks.length - 1;
@@ -187,7 +232,7 @@ export class AttentionModel {
       fetches.push(`hidden_${chunk.layers[chunk.layers.length - 1]}`);
       if (hiddenStates) fetches.push(...chunk.layers.map((l) => `hidden_${l}`));
       if (isLast && hiddenStates && this.arch.buildFinal) fetches.push('final');
-      const out = await chunk.session.run(this.feeds(chunk, hidden, n, positions), [...new Set(fetches)]);
+      const out = await this.runChunk(chunk, hidden, n, positions, [...new Set(fetches)]);
       for (const layer of chunk.layers) {
         const probs = out[`probs_${layer}`].data as Float32Array;
         if (attentions instanceof Uint16Array) encodeHalfArray(probs, attentions.subarray(layer * layerSize, (layer + 1) * layerSize));
@@ -220,15 +265,21 @@ export class AttentionModel {
     };
   }
 
-  private feeds(chunk: Chunk, hidden: Float32Array, n: number, positions: LastRun['positions']): Record<string, ort.Tensor> {
-    const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.summary.hiddenSize]) };
-    for (const name of chunk.inputNames) {
-      if (name === 'hidden') continue;
-      const input = positions[name];
-      if (!input) throw new Error(`no position input ${name}`);
-      feeds[name] = new ort.Tensor('float32', input.data, input.dims);
+  /** Runs one group: its warm session, or (streamed) a session built for this run and released at once. */
+  private async runChunk(chunk: Chunk, hidden: Float32Array, n: number, positions: LastRun['positions'], fetches: string[]): Promise<ort.InferenceSession.ReturnType> {
+    const session = chunk.session ?? (await buildSession(this.arch, chunk.layers));
+    try {
+      const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.summary.hiddenSize]) };
+      for (const name of session.inputNames) {
+        if (name === 'hidden') continue;
+        const input = positions[name];
+        if (!input) throw new Error(`no position input ${name}`);
+        feeds[name] = new ort.Tensor('float32', input.data, input.dims);
+      }
+      return await session.run(feeds, fetches);
+    } finally {
+      if (!chunk.session) await session.release();
     }
-    return feeds;
   }
 
   /** q, k, v of one layer and head for the last analyzed text. */
@@ -239,14 +290,14 @@ export class AttentionModel {
     if (layer < 0 || layer >= numLayers || head < 0 || head >= numHeads) throw new EngineError('internal', `No layer ${layer} head ${head} in this model.`);
     const c = this.chunks.findIndex((ch) => ch.layers.includes(layer));
     const chunk = this.chunks[c];
-    const out = await chunk.session.run(this.feeds(chunk, last.chunkInputs[c], last.n, last.positions), [`q_${layer}`, `k_${layer}`, `v_${layer}`]);
+    const out = await this.runChunk(chunk, last.chunkInputs[c], last.n, last.positions, [`q_${layer}`, `k_${layer}`, `v_${layer}`]);
     const slice = (name: string): TensorData => {
       const data = out[name].data as Float32Array;
       const size = last.n * headDim;
       return { dtype: 'float32', shape: [last.n, headDim], buffer: data.slice(head * size, (head + 1) * size).buffer };
     };
     let bias: TensorData | null = null;
-    const biasName = this.biasInputs[layer];
+    const biasName = this.arch.logitBiasInput(layer);
     if (biasName) {
       const input = last.positions[biasName];
       const size = last.n * last.n;
@@ -258,7 +309,39 @@ export class AttentionModel {
 
   async dispose(): Promise<void> {
     this.last = undefined;
-    await Promise.all(this.chunks.map((c) => c.session.release()));
+    await Promise.all(this.chunks.map((c) => c.session?.release()));
     this.checkpoint.close();
   }
+}
+
+/** Builds one group's graph (layers in order, the hidden state carried between them) and its session. */
+async function buildSession(arch: Architecture, layers: number[]): Promise<ort.InferenceSession> {
+  const { numLayers, numHeads, hiddenSize, headDim } = arch.summary;
+  const shapes = arch.positionInputShapes();
+  const g = new GraphBuilder();
+  const nn = new Nn(g);
+  const declared = new Set<string>();
+  const use = (name: string) => {
+    if (!declared.has(name)) {
+      if (!shapes[name]) throw new Error(`position input ${name} has no shape`);
+      g.input(name, shapes[name]);
+      declared.add(name);
+    }
+    return name;
+  };
+  let hidden = g.input('hidden', ['n', hiddenSize]);
+  for (const layer of layers) {
+    const out = arch.buildLayer(nn, layer, hidden, use);
+    const headDims = [numHeads, 'n', headDim];
+    const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
+    g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
+    g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
+    g.output(`q_${layer}`, out.q, headDims);
+    g.output(`k_${layer}`, out.k, headDims);
+    g.output(`v_${layer}`, out.v, headDims);
+    hidden = layerOutput;
+  }
+  if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);
+  const built = g.build(`${arch.summary.modelType}_layers_${layers[0]}`);
+  return ort.InferenceSession.create(built.bytes, sessionOptions(built.externalFolder));
 }

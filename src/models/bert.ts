@@ -23,9 +23,9 @@ export function createBert(ckpt: Checkpoint): Architecture {
   // RoBERTa-style position ids start after the padding index.
   const robertaPositions = modelType !== 'bert';
   const positionOffset = robertaPositions ? configNumber(c, 1, 'pad_token_id') + 1 : 0;
-  const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
-  const embLnW = t('embeddings.LayerNorm.weight', [hidden]);
-  const embLnB = t('embeddings.LayerNorm.bias', [hidden]);
+  const { tensor: t, optional: opt, read } = ckpt.scoped(PREFIXES);
+  const embLnW = read('embeddings.LayerNorm.weight', [hidden]);
+  const embLnB = read('embeddings.LayerNorm.bias', [hidden]);
   const hasTypes = ckpt.has('embeddings.token_type_embeddings.weight', PREFIXES);
   return {
     summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions - positionOffset, causal: false }),

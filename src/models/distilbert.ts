@@ -23,9 +23,9 @@ export function createDistilBert(ckpt: Checkpoint): Architecture {
   const eps = LAYER_NORM_EPS;
   const act = String(c.activation ?? 'gelu');
   const headDim = hidden / heads;
-  const { tensor: t } = ckpt.scoped(PREFIXES);
-  const embLnW = t('embeddings.LayerNorm.weight', [hidden]);
-  const embLnB = t('embeddings.LayerNorm.bias', [hidden]);
+  const { tensor: t, read } = ckpt.scoped(PREFIXES);
+  const embLnW = read('embeddings.LayerNorm.weight', [hidden]);
+  const embLnB = read('embeddings.LayerNorm.bias', [hidden]);
   return {
     summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: false }),
     scale: 1 / Math.sqrt(headDim),

@@ -9,6 +9,8 @@
  */
 import { configInt, configNumber, summarize, type Architecture } from '../engine/architecture';
 import type { Checkpoint } from '../engine/checkpoint';
+import type { Weight } from '../engine/onnx/graph';
+import type { Nn } from '../engine/onnx/layers';
 import { causalMask } from './masks';
 import { ropeSettings, rotaryTables } from './rope';
 
@@ -16,18 +18,14 @@ const PREFIXES = ['gpt_neox.'];
 
 /**
  * Splits the per-head interleaved fused projection (rows `[heads, 3, headDim]` of a `[3·hidden, in]`
- * weight, or entries of the bias) into separate q, k, v parts laid out `[heads, headDim]` each.
+ * weight, or entries of the bias) into separate q, k, v parts laid out `[heads·headDim, rowSize]`
+ * each (`[heads·headDim]` for the bias). Graph ops on a constant: onnxruntime folds them once.
  */
-function splitPerHead(fused: Float32Array, heads: number, headDim: number, rowSize: number): [Float32Array, Float32Array, Float32Array] {
-  const parts: [Float32Array, Float32Array, Float32Array] = [0, 1, 2].map(() => new Float32Array(heads * headDim * rowSize)) as [Float32Array, Float32Array, Float32Array];
-  const block = headDim * rowSize;
-  for (let h = 0; h < heads; h++) {
-    for (let which = 0; which < 3; which++) {
-      const from = (h * 3 + which) * block;
-      parts[which].set(fused.subarray(from, from + block), h * block);
-    }
-  }
-  return parts;
+function splitPerHead(nn: Nn, fused: Weight, heads: number, headDim: number, rowSize: number): [string, string, string] {
+  const g = nn.g;
+  const grouped = g.op('Reshape', [g.use(fused), g.int64s([heads, 3, headDim * rowSize])]);
+  const shape = rowSize === 1 ? [heads * headDim] : [heads * headDim, rowSize];
+  return [0, 1, 2].map((which) => g.op('Reshape', [g.op('Gather', [grouped, g.int64s([which])], { axis: 1 }), g.int64s(shape)])) as [string, string, string];
 }
 
 export function createGptNeox(ckpt: Checkpoint): Architecture {
@@ -68,9 +66,9 @@ export function createGptNeox(ckpt: Checkpoint): Architecture {
       const norm = (src: string, name: string) => nn.layerNorm(src, t(`${p}${name}.weight`, [hidden]), t(`${p}${name}.bias`, [hidden]), eps, `l${i}.${name}`);
       const h = norm(x, 'input_layernorm');
       const qkvName = `${p}attention.query_key_value`;
-      const weights = splitPerHead(t(`${qkvName}.weight`, [3 * hidden, hidden]), heads, headDim, hidden);
+      const weights = splitPerHead(nn, t(`${qkvName}.weight`, [3 * hidden, hidden]), heads, headDim, hidden);
       const fusedBias = opt(`${qkvName}.bias`, [3 * hidden]);
-      const biases = fusedBias ? splitPerHead(fusedBias, heads, headDim, 1) : undefined;
+      const biases = fusedBias ? splitPerHead(nn, fusedBias, heads, headDim, 1) : undefined;
       const [qFlat, kFlat, vFlat] = ['q', 'k', 'v'].map((name, which) => nn.linear(h, weights[which], hidden, hidden, biases?.[which], `l${i}.attention.${name}`).y);
       const q = nn.rotary(nn.toHeads(qFlat, heads, headDim), use('cos'), use('sin'), headDim, rotaryDim);
       const k = nn.rotary(nn.toHeads(kFlat, heads, headDim), use('cos'), use('sin'), headDim, rotaryDim);

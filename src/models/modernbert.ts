@@ -49,9 +49,9 @@ export function createModernBert(ckpt: Checkpoint): Architecture {
   const localRope = layerRope(c, 'sliding_attention', localTheta);
   const hasLocal = Array.from({ length: layers }, (_, l) => isLocal(l)).some(Boolean);
   const scale = 1 / Math.sqrt(headDim);
-  const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
-  const embNormW = t('embeddings.norm.weight', [hidden]);
-  const embNormB = opt('embeddings.norm.bias', [hidden]);
+  const { tensor: t, optional: opt, read, readOptional } = ckpt.scoped(PREFIXES);
+  const embNormW = read('embeddings.norm.weight', [hidden]);
+  const embNormB = readOptional('embeddings.norm.bias', [hidden]);
   return {
     summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: false }),
     scale,

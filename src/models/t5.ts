@@ -69,8 +69,8 @@ export function createT5(ckpt: Checkpoint): Architecture {
   const eps = configNumber(c, 1e-6, 'layer_norm_epsilon');
   const { act, gated } = feedForward(c);
   const inner = heads * headDim;
-  const { tensor: t } = ckpt.scoped(PREFIXES);
-  const biasTable = t('block.0.layer.0.SelfAttention.relative_attention_bias.weight', [numBuckets, heads]);
+  const { tensor: t, read } = ckpt.scoped(PREFIXES);
+  const biasTable = read('block.0.layer.0.SelfAttention.relative_attention_bias.weight', [numBuckets, heads]);
   // The input embedding is `shared` in full T5 checkpoints and `encoder.embed_tokens` when saved alone.
   const embeddingName = ckpt.has('shared.weight', []) ? 'shared.weight' : 'embed_tokens.weight';
   return {
