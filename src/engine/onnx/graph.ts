@@ -50,6 +50,8 @@ export interface BuiltGraph {
 
 /** The opset every graph targets (LayerNormalization needs 17, a single Gelu node 20). */
 export const OPSET = 20;
+/** onnxruntime's own operators (FusedMatMul). */
+export const MS_DOMAIN = 'com.microsoft';
 
 export class GraphBuilder {
   private nodes: onnx.INodeProto[] = [];
@@ -137,13 +139,13 @@ export class GraphBuilder {
   }
 
   /** Adds a node with one output and returns the output's name. */
-  op(type: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase()): string {
-    return this.opN(type, inputs, 1, attributes, hint)[0];
+  op(type: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase(), domain = ''): string {
+    return this.opN(type, inputs, 1, attributes, hint, domain)[0];
   }
 
-  opN(type: string, inputs: string[], outputCount: number, attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase()): string[] {
+  opN(type: string, inputs: string[], outputCount: number, attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase(), domain = ''): string[] {
     const outputs = Array.from({ length: outputCount }, (_, i) => this.fresh(outputCount === 1 ? hint : `${hint}_${i}`));
-    this.nodes.push({ opType: type, input: inputs, output: outputs, name: this.fresh(`${hint}_node`), attribute: Object.entries(attributes).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({ opType: type, domain, input: inputs, output: outputs, name: this.fresh(`${hint}_node`), attribute: Object.entries(attributes).map(([k, v]) => attribute(k, v)) });
     return outputs;
   }
 
@@ -182,7 +184,7 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'attention-inspector',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
       graph: { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();

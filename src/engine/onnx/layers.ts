@@ -4,7 +4,7 @@
  * text length. Weights are `Weight`s (checkpoint references or graph values) used in the orientation
  * the checkpoint stores them; onnxruntime folds any constant reshaping once at session creation.
  */
-import { GraphBuilder, type Weight } from './graph';
+import { GraphBuilder, MS_DOMAIN, type Weight } from './graph';
 
 /** A family's projection sizes must be the stored weight's: a mismatch is a bug, caught while building. */
 function checkDims(w: Weight, dims: number[]): Weight {
@@ -34,13 +34,16 @@ export class Nn {
   }
 
   /**
-   * x @ Wᵀ + b for a torch Linear weight stored `[out, in]`: one Gemm with transB, so the weight is
-   * used as stored. `weightInOut` is the `[in, out]` view (for value norms), built only if asked for.
+   * x @ Wᵀ + b for a torch Linear weight stored `[out, in]`: onnxruntime's MatMul with transB
+   * (`com.microsoft` FusedMatMul), so the weight is used as stored and pre-packed once. Measured on
+   * [8192 × 2048] weights at 128 tokens: as fast as MatMul on a pre-transposed weight and about
+   * twice as fast as Gemm with transB; folding a Transpose instead doubled the load time.
+   * `weightInOut` is the `[in, out]` view (for value norms), built only if asked for.
    */
   linear(x: string, weightOutIn: Weight, outDim: number, inDim: number, bias: Weight | undefined, hint: string): { y: string; weightInOut: string } {
     const w = this.g.use(checkDims(weightOutIn, [outDim, inDim]));
-    const inputs = bias ? [x, w, this.g.use(bias)] : [x, w];
-    const y = this.g.op('Gemm', inputs, { transB: 1 }, hint);
+    const product = this.g.op('FusedMatMul', [x, w], { transB: 1 }, hint, MS_DOMAIN);
+    const y = bias ? this.g.op('Add', [product, this.g.use(bias)], {}, hint) : product;
     let inOut: string | undefined;
     const g = this.g;
     return {
