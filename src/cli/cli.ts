@@ -1,13 +1,17 @@
 /**
  * Headless use of the engine: `node dist/cli.js --model <folder> --text "…" [--pair "…"] [--json out.json]`.
- * Prints the tokens with their ranges and a per-layer summary of the attention.
+ * Prints the tokens with their ranges and a per-layer summary of the attention, then the timings
+ * (load, analyze, first result since the process started) and the process's peak RSS.
  */
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { EngineError, loadModel } from '../engine';
+import { defaultMemoryLimitGB, EngineError, loadModel } from '../engine';
 import { decodeHalfArray } from '../protocol/float16';
 
-const USAGE = `Usage: node dist/cli.js --model <folder> (--text "<text>" | --file <path>) [--pair "<second text>"] [--json <out.json>] [--hidden]`;
+const USAGE = `Usage: node dist/cli.js --model <folder> (--text "<text>" | --file <path>) [--pair "<second text>"] [--json <out.json>] [--hidden] [--memory-limit-gb <GB>] [--tokens <n>] [--quiet]
+  --memory-limit-gb  what the engine may hold (default: half this machine's memory, ${defaultMemoryLimitGB()} GB); larger models stream layer groups
+  --tokens           analyze only the first n tokens
+  --quiet            print only the timings and peak RSS`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +22,9 @@ async function main(): Promise<number> {
       pair: { type: 'string' },
       json: { type: 'string' },
       hidden: { type: 'boolean', default: false },
+      'memory-limit-gb': { type: 'string' },
+      tokens: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -27,14 +34,27 @@ async function main(): Promise<number> {
   }
   const text = values.text ?? fs.readFileSync(values.file!, 'utf8');
   const t0 = performance.now();
-  const model = await loadModel(values.model);
+  const memoryLimitGB = values['memory-limit-gb'] === undefined ? undefined : Number(values['memory-limit-gb']);
+  const quiet = values.quiet;
+  const model = await loadModel(values.model, { memoryLimitGB }, quiet ? undefined : (message) => process.stderr.write(`${message}\n`));
   const loadMs = performance.now() - t0;
   try {
-    const result = await model.analyze(text, { textPair: values.pair, hiddenStates: values.hidden });
+    const t1 = performance.now();
+    const truncateTo = values.tokens === undefined ? undefined : Number(values.tokens);
+    const result = await model.analyze(text, { textPair: values.pair, hiddenStates: values.hidden, truncateTo });
+    const analyzeMs = performance.now() - t1;
+    const firstResultMs = performance.now(); // since the process started (performance.timeOrigin)
     const { numLayers, numHeads } = result.model;
     const n = result.tokens.length;
+    const { groups, warm, limitBytes } = model.memory;
+    const streaming = warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '';
+    const timings = `load ${loadMs.toFixed(0)} ms, analyze ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
+    if (quiet) {
+      console.log(`${result.model.name} (${result.model.modelType}), ${n} tokens: ${timings}`);
+      return 0;
+    }
     const attn = result.attentions.dtype === 'float16' ? decodeHalfArray(new Uint16Array(result.attentions.buffer)) : new Float32Array(result.attentions.buffer);
-    console.log(`${result.model.name} (${result.model.modelType}): ${numLayers} layers × ${numHeads} heads, ${n} tokens; load ${loadMs.toFixed(0)} ms, analyze ${result.timings.computeMs.toFixed(1)} ms`);
+    console.log(`${result.model.name} (${result.model.modelType}): ${numLayers} layers × ${numHeads} heads, ${n} tokens; ${timings}`);
     console.log('\nTokens:');
     result.tokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
     console.log('\nPer layer (mean over heads): entropy in nats, attention to previous token, to first token, to self');

@@ -52,6 +52,10 @@ export function defaultMemoryLimitGB(): number {
   return Math.max(1, Math.floor(os.totalmem() / GB / 2));
 }
 
+function size(bytes: number): string {
+  return bytes >= 0.1 * GB ? `${(bytes / GB).toFixed(1)} GB` : `${Math.max(0.1, bytes / 1e6).toFixed(1)} MB`;
+}
+
 /** How the layers are grouped into sessions and which groups stay loaded. */
 export interface MemoryPlan {
   /** Layer indices of each session, in order. */
@@ -75,7 +79,7 @@ export function planMemory(numLayers: number, layerBytes: number, limitBytes: nu
     const need = Math.ceil((oneLayer + 0.5 * GB) / GB);
     throw new EngineError(
       'memory-limit',
-      `One layer of this model needs about ${(oneLayer / GB).toFixed(1)} GB to load, more than the memory limit of ${(limitBytes / GB).toFixed(1)} GB. ` +
+      `One layer of this model needs about ${size(oneLayer)} to load, more than the memory limit of ${size(limitBytes)}. ` +
         `Raise attentionInspector.memoryLimitGB to at least ${need} (or use a smaller model).`,
       { limit: need },
     );
