@@ -92,8 +92,8 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
     const times: number[] = [];
     let tokens = 0;
     let firstMs = 0;
-    // A streamed model loads most of its weights again on every analysis: two warm runs say enough.
-    const warmRuns = streamed > 0 ? 2 : runs;
+    // A streamed model loads most of its weights again on every analysis: one more run says what that costs.
+    const warmRuns = streamed > 0 ? 1 : runs;
     for (let r = 0; r < warmRuns + 1; r++) {
       const result = await model.analyze(text, { truncateTo: n });
       tokens = result.tokens.length;

@@ -14,8 +14,8 @@ import { ATTENTION_TOLERANCE, checkCase, maxAbsDiff, openFixture } from '../help
 
 const TEXT = 'The cat sat on the mat, and the dog lay on the rug.';
 
-async function analyzeAll(model: AttentionModel) {
-  const result = await model.analyze(TEXT, { hiddenStates: true });
+async function analyzeAll(model: AttentionModel, onProgress?: (message: string) => void) {
+  const result = await model.analyze(TEXT, { hiddenStates: true }, undefined, onProgress);
   const heads = [];
   for (let l = 0; l < result.model.numLayers; l++) heads.push(await model.headVectors(l, 1));
   return { result, heads };
@@ -39,12 +39,7 @@ describe('memory limit and streaming', function () {
         assert.strictEqual(streamed.memory.groups.length, layers);
         assert.strictEqual(streamed.memory.warm, 1);
         const a = await analyzeAll(whole);
-        const b = await (async () => {
-          const result = await streamed.analyze(TEXT, { hiddenStates: true }, undefined, (message) => progress.push(message));
-          const heads = [];
-          for (let l = 0; l < layers; l++) heads.push(await streamed.headVectors(l, 1));
-          return { result, heads };
-        })();
+        const b = await analyzeAll(streamed, (message) => progress.push(message));
         assert.deepStrictEqual(new Float32Array(b.result.attentions.buffer), new Float32Array(a.result.attentions.buffer));
         assert.deepStrictEqual(new Float32Array(b.result.valueNorms.buffer), new Float32Array(a.result.valueNorms.buffer));
         assert.deepStrictEqual(new Float32Array(b.result.hiddenStates!.buffer), new Float32Array(a.result.hiddenStates!.buffer));

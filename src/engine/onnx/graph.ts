@@ -179,8 +179,11 @@ export class GraphBuilder {
     return { bytes: this.toBytes(name), externalFolder };
   }
 
-  /** Serializes the graph; every checkpoint weight must have been placed by `build`. */
+  /** Serializes a graph without checkpoint weights (checkpoint weights need `build`, which places them). */
   toBytes(name: string): Uint8Array {
+    if (this.external.some(({ proto }) => proto.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL && !proto.rawData)) {
+      throw new Error('the graph has checkpoint weights: serialize it with build()');
+    }
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'attention-inspector',
