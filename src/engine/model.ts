@@ -1,8 +1,9 @@
 /**
  * The generic runner: loads a checkpoint folder, groups its layers into onnxruntime sessions, and
- * analyzes texts. Layers run chunk by chunk so that cancellation and progress happen between
- * chunks, no single ONNX model nears protobuf's 2 GB limit, and loading never holds more than one
- * chunk's serialized weights at a time.
+ * analyzes texts. Layers run group by group so that cancellation and progress happen between
+ * groups; onnxruntime reads each group's weights from the checkpoint files itself. Within the
+ * memory limit groups stay loaded; beyond it they are streamed (built, run and released per
+ * request) with the hidden state carried from group to group.
  */
 import * as os from 'os';
 import * as path from 'path';
