@@ -14,7 +14,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { parseArgs } from 'util';
-import { AttentionModel } from '../src/engine/model';
+import type { AttentionModel } from '../src/engine/model';
+import { loadModel } from '../src/models';
 import { GraphBuilder } from '../src/engine/onnx/graph';
 import { SafetensorsFile } from '../src/engine/safetensors';
 import { benchText, bertBase, float32Bytes, gpt2Small, llama31_8b, llama32_1b, qwen25Half, writeCheckpoint, type BenchModel } from './checkpoints';
@@ -80,7 +81,7 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
   const spec = MODELS[id]();
   const folder = spec === 'builtin' ? BUILTIN_FOLDER : writeCheckpoint(spec, dir);
   const t0 = performance.now();
-  const model = await AttentionModel.load(folder, { memoryLimitGB: spec === 'builtin' ? undefined : spec.memoryLimitGB });
+  const model = await loadModel(folder, { memoryLimitGB: spec === 'builtin' ? undefined : spec.memoryLimitGB });
   const loadMs = performance.now() - t0;
   const streamed = model.memory.groups.length - model.memory.warm;
   const layerParams = spec === 'builtin' ? builtinLayerParams(folder) : Object.entries(spec.tensors)
@@ -155,7 +156,7 @@ async function peerComparison(dir: string): Promise<void> {
     ours.push(wallMs([cli, '--model', folder, '--text', benchText(PEER_TOKENS), '--quiet']));
     peer.push(wallMs([__filename, '--peer-child', onnxPath]));
   }
-  const model = await AttentionModel.load(folder);
+  const model = await loadModel(folder);
   const result = await model.analyze(benchText(PEER_TOKENS));
   await model.dispose();
   const session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: 2 });

@@ -9,12 +9,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AnalyzeOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
-import { createArchitecture } from '../models/registry';
-import type { Architecture } from './architecture';
+import type { Architecture, FamilyRegistry, PositionInput } from './architecture';
 import { Checkpoint } from './checkpoint';
 import { EngineError } from './errors';
 import { encodeHalfArray } from '../protocol/float16';
-import { GraphBuilder } from './onnx/graph';
+import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import { TextTokenizer } from './tokenizer';
 
@@ -40,6 +39,8 @@ export const ATTENTION_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
 export type ProgressFn = (message: string, fraction?: number) => void;
 
 export interface LoadOptions {
+  /** The families the engine may build (src/models registers them all). */
+  families: FamilyRegistry;
   name?: string;
   source?: string;
   /** What the engine may hold, in GB (10⁹ bytes); default `defaultMemoryLimitGB()`. */
@@ -102,6 +103,8 @@ interface Chunk {
   layers: number[];
   /** Loaded for the whole model's life (warm), or undefined when the group is streamed. */
   session: ort.InferenceSession | undefined;
+  /** The position inputs this group's graph declares. */
+  inputs: PositionInput[];
 }
 
 interface LastRun {
@@ -109,7 +112,7 @@ interface LastRun {
   n: number;
   /** Input hidden state of every chunk (to recompute one layer's q, k, v on request). */
   chunkInputs: Float32Array[];
-  positions: Record<string, { data: Float32Array; dims: number[] }>;
+  positions: Map<PositionInput, { data: Float32Array; dims: number[] }>;
 }
 
 function throwIfCancelled(signal?: AbortSignal): void {
@@ -150,27 +153,27 @@ export class AttentionModel {
     readonly memory: MemoryPlan,
   ) {}
 
-  static async load(folder: string, options: LoadOptions = {}, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
+  /** Loads `folder` with the family that `options.families` registers for its model_type, within the memory limit. */
+  static async load(folder: string, options: LoadOptions, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
     const checkpoint = Checkpoint.open(folder);
     const chunks: Chunk[] = [];
     try {
-      const arch = createArchitecture(checkpoint);
+      const arch = options.families.create(checkpoint);
       const tokenizer = TextTokenizer.load(folder);
       const { numLayers } = arch.summary;
       const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
       if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
       const plan = planMemory(numLayers, arch.layerBytes, limitGB * GB);
       for (const [c, layers] of plan.groups.entries()) {
-        const range = `${layers[0] + 1}–${layers[layers.length - 1] + 1} of ${numLayers}`;
         if (c >= plan.warm) {
-          // Streamed groups are built on each request.
-          chunks.push({ layers, session: undefined });
+          // Streamed groups are built on each request; building the graph alone says which inputs it takes.
+          chunks.push({ layers, session: undefined, inputs: buildGraph(arch, layers).inputs });
           continue;
         }
-        onProgress?.(`Building layers ${range}`, c / plan.groups.length);
+        onProgress?.(`Building layers ${layers[0] + 1}–${layers[layers.length - 1] + 1} of ${numLayers}`, c / plan.groups.length);
         throwIfCancelled(signal);
-        const session = await buildSession(arch, layers);
-        chunks.push({ layers, session });
+        const built = buildGraph(arch, layers);
+        chunks.push({ layers, session: await createSession(built), inputs: built.inputs });
       }
       const streamed = plan.groups.length - plan.warm;
       onProgress?.(streamed > 0 ? `Model ready; ${streamed} of ${plan.groups.length} layer groups stream on each request (the model is larger than the memory limit)` : 'Model ready', 1);
@@ -225,7 +228,14 @@ export class AttentionModel {
 
     let hidden = this.arch.embed(ids, typeIds);
     hiddenStates?.set(hidden, 0);
-    const positions = this.arch.positionInputs(n);
+    const positions: LastRun['positions'] = new Map();
+    for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) {
+      const dims = input.dims.map((d) => {
+        if (d === 'm') throw new EngineError('internal', `${input.name} has an encoder axis; encoder-decoder models are not built yet`);
+        return d === 'n' ? n : d;
+      });
+      positions.set(input, { data: input.compute(n), dims });
+    }
     const chunkInputs: Float32Array[] = [];
     for (const [c, chunk] of this.chunks.entries()) {
       const range = `${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`;
@@ -272,14 +282,13 @@ export class AttentionModel {
 
   /** Runs one group: its warm session, or (streamed) a session built for this run and released at once. */
   private async runChunk(chunk: Chunk, hidden: Float32Array, n: number, positions: LastRun['positions'], fetches: string[]): Promise<ort.InferenceSession.ReturnType> {
-    const session = chunk.session ?? (await buildSession(this.arch, chunk.layers));
+    const session = chunk.session ?? (await createSession(buildGraph(this.arch, chunk.layers)));
     try {
       const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.summary.hiddenSize]) };
-      for (const name of session.inputNames) {
-        if (name === 'hidden') continue;
-        const input = positions[name];
-        if (!input) throw new Error(`no position input ${name}`);
-        feeds[name] = new ort.Tensor('float32', input.data, input.dims);
+      for (const input of chunk.inputs) {
+        const value = positions.get(input);
+        if (!value) throw new Error(`no position input ${input.name}`);
+        feeds[input.name] = new ort.Tensor('float32', value.data, value.dims);
       }
       return await session.run(feeds, fetches);
     } finally {
@@ -295,21 +304,28 @@ export class AttentionModel {
     if (layer < 0 || layer >= numLayers || head < 0 || head >= numHeads) throw new EngineError('internal', `No layer ${layer} head ${head} in this model.`);
     const c = this.chunks.findIndex((ch) => ch.layers.includes(layer));
     const chunk = this.chunks[c];
-    const out = await this.runChunk(chunk, last.chunkInputs[c], last.n, last.positions, [`q_${layer}`, `k_${layer}`, `v_${layer}`]);
+    const out = await this.runChunk(chunk, last.chunkInputs[c], last.n, last.positions, [`q_${layer}`, `k_${layer}`, `v_${layer}`, `logits_${layer}`]);
     const slice = (name: string): TensorData => {
       const data = out[name].data as Float32Array;
       const size = last.n * headDim;
       return { dtype: 'float32', shape: [last.n, headDim], buffer: data.slice(head * size, (head + 1) * size).buffer };
     };
+    // The site's additive terms, summed: what the model adds to softcap(q·k·scale).
+    const site = this.arch.site(layer);
+    const size = last.n * last.n;
     let bias: TensorData | null = null;
-    const biasName = this.arch.logitBiasInput(layer);
-    if (biasName) {
-      const input = last.positions[biasName];
-      const size = last.n * last.n;
-      const data = input.dims.length === 3 ? input.data.slice(head * size, (head + 1) * size) : input.data.slice();
-      bias = { dtype: 'float32', shape: [last.n, last.n], buffer: data.buffer };
+    if (site.terms.length > 0) {
+      const sum = new Float32Array(size);
+      for (const term of site.terms) {
+        const value = last.positions.get(term);
+        if (!value) throw new Error(`no position input ${term.name}`);
+        const part = value.dims.length === 3 ? value.data.subarray(head * size, (head + 1) * size) : value.data;
+        for (let i = 0; i < size; i++) sum[i] += part[i];
+      }
+      bias = { dtype: 'float32', shape: [last.n, last.n], buffer: sum.buffer };
     }
-    return { layer, head, scale: this.arch.scale, softcap: this.arch.softcap, q: slice(`q_${layer}`), k: slice(`k_${layer}`), v: slice(`v_${layer}`), bias };
+    const logits = (out[`logits_${layer}`].data as Float32Array).slice(head * size, (head + 1) * size);
+    return { layer, head, scale: site.scale, softcap: site.softcap, q: slice(`q_${layer}`), k: slice(`k_${layer}`), v: slice(`v_${layer}`), bias, logits: { dtype: 'float32', shape: [last.n, last.n], buffer: logits.buffer } };
   }
 
   async dispose(): Promise<void> {
@@ -319,20 +335,20 @@ export class AttentionModel {
   }
 }
 
-/** Builds one group's graph (layers in order, the hidden state carried between them) and its session. */
-async function buildSession(arch: Architecture, layers: number[]): Promise<ort.InferenceSession> {
+/** One group's graph (layers in order, the hidden state carried between them) and the position inputs it declares. */
+function buildGraph(arch: Architecture, layers: number[]): BuiltGraph & { inputs: PositionInput[] } {
   const { numLayers, numHeads, hiddenSize, headDim } = arch.summary;
-  const shapes = arch.positionInputShapes();
   const g = new GraphBuilder();
   const nn = new Nn(g);
-  const declared = new Set<string>();
-  const use = (name: string) => {
-    if (!declared.has(name)) {
-      if (!shapes[name]) throw new Error(`position input ${name} has no shape`);
-      g.input(name, shapes[name]);
-      declared.add(name);
+  const declared = new Map<string, PositionInput>();
+  const use = (input: PositionInput) => {
+    const known = declared.get(input.name);
+    if (known && known !== input) throw new Error(`two position inputs are called ${input.name}`);
+    if (!known) {
+      g.input(input.name, [...input.dims]);
+      declared.set(input.name, input);
     }
-    return name;
+    return input.name;
   };
   let hidden = g.input('hidden', ['n', hiddenSize]);
   for (const layer of layers) {
@@ -340,6 +356,7 @@ async function buildSession(arch: Architecture, layers: number[]): Promise<ort.I
     const headDims = [numHeads, 'n', headDim];
     const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
     g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
+    g.output(`logits_${layer}`, out.logits, [numHeads, 'n', 'n']);
     g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
     g.output(`q_${layer}`, out.q, headDims);
     g.output(`k_${layer}`, out.k, headDims);
@@ -347,6 +364,9 @@ async function buildSession(arch: Architecture, layers: number[]): Promise<ort.I
     hidden = layerOutput;
   }
   if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);
-  const built = g.build(`${arch.summary.modelType}_layers_${layers[0]}`);
+  return { ...g.build(`${arch.summary.modelType}_layers_${layers[0]}`), inputs: [...declared.values()] };
+}
+
+function createSession(built: BuiltGraph): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(built.bytes, sessionOptions(built.externalFolder));
 }

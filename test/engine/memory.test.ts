@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { EngineError } from '../../src/engine/errors';
-import { AttentionModel, planMemory } from '../../src/engine/model';
+import { planMemory, type AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { ATTENTION_TOLERANCE, checkCase, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
 const TEXT = 'The cat sat on the mat, and the dog lay on the rug.';
@@ -27,11 +28,11 @@ describe('memory limit and streaming', function () {
   for (const name of ['bert', 'llama3-rope-scaled-bf16', 'qwen2']) {
     it(`${name}: streamed layer groups give attentions identical to the model held whole`, async () => {
       const fixture = openFixture(name);
-      const whole = await AttentionModel.load(fixture.folder);
+      const whole = await loadModel(fixture.folder);
       const layerBytes = whole.memory.layerBytes;
       // Room for one warm layer plus building one streamed layer: the rest stream one by one.
       const progress: string[] = [];
-      const streamed = await AttentionModel.load(fixture.folder, { memoryLimitGB: (2.9 * layerBytes) / 1e9 });
+      const streamed = await loadModel(fixture.folder, { memoryLimitGB: (2.9 * layerBytes) / 1e9 });
       try {
         assert.strictEqual(whole.memory.warm, whole.memory.groups.length, 'the default limit holds the tiny model whole');
         const layers = whole.summary.numLayers;
@@ -60,10 +61,10 @@ describe('memory limit and streaming', function () {
   it('refuses a limit below one layer and names the limit to raise', async () => {
     const fixture = openFixture('bert');
     try {
-      const whole = await AttentionModel.load(fixture.folder);
+      const whole = await loadModel(fixture.folder);
       const layerBytes = whole.memory.layerBytes;
       await whole.dispose();
-      await assert.rejects(AttentionModel.load(fixture.folder, { memoryLimitGB: layerBytes / 1e9 }), (err: unknown) => {
+      await assert.rejects(loadModel(fixture.folder, { memoryLimitGB: layerBytes / 1e9 }), (err: unknown) => {
         assert.ok(err instanceof EngineError && err.code === 'memory-limit', String(err));
         assert.match(err.message, /Raise attentionInspector\.memoryLimitGB to at least 1\b/);
         assert.strictEqual(err.details.limit, 1);
@@ -107,7 +108,7 @@ describe('read-only checkpoint in the Hugging Face cache layout', function () {
       for (const dir of [snapshot, path.dirname(snapshot), blobs, root]) fs.chmodSync(dir, 0o555);
       const listing = () => [blobs, snapshot].map((d) => fs.readdirSync(d).map((f) => `${f}:${fs.lstatSync(path.join(d, f)).mtimeMs}`).sort().join(','));
       const before = listing();
-      const model = await AttentionModel.load(snapshot, { memoryLimitGB: 1 });
+      const model = await loadModel(snapshot, { memoryLimitGB: 1 });
       try {
         const c = fixture.cases[0];
         const result = await model.analyze(c.text, { textPair: c.text_pair });
