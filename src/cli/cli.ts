@@ -37,8 +37,10 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const memoryLimitGB = values['memory-limit-gb'] === undefined ? undefined : Number(values['memory-limit-gb']);
   const quiet = values.quiet;
+  const cpu0 = process.cpuUsage();
   const model = await loadModel(values.model, { memoryLimitGB }, quiet ? undefined : (message) => process.stderr.write(`${message}\n`));
   const loadMs = performance.now() - t0;
+  const loadCpu = process.cpuUsage(cpu0);
   try {
     const t1 = performance.now();
     const truncateTo = values.tokens === undefined ? undefined : Number(values.tokens);
@@ -49,7 +51,7 @@ async function main(): Promise<number> {
     const n = result.tokens.length;
     const { groups, warm, limitBytes } = model.memory;
     const streaming = warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '';
-    const timings = `load ${loadMs.toFixed(0)} ms, analyze ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
+    const timings = `load ${loadMs.toFixed(0)} ms (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(1)} s), analyze ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
     if (quiet) {
       console.log(`${result.model.name} (${result.model.modelType}), ${n} tokens: ${timings}`);
       return 0;

@@ -90,23 +90,27 @@ describe('memory limit and streaming', function () {
 describe('read-only checkpoint in the Hugging Face cache layout', function () {
   this.timeout(120000);
 
+  // The shards lie in two folders (as when a cache is assembled from two places): onnxruntime reads
+  // one folder's shards itself, and the engine embeds the other's stored bytes in the graph.
   it('loads from a read-only snapshot of symlinks into blobs/, computes the reference and writes nothing there', async () => {
     const fixture = openFixture('llama-sharded');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-readonly-'));
     const blobs = path.join(root, 'blobs');
+    const moreBlobs = path.join(root, 'more-blobs');
     const snapshot = path.join(root, 'snapshots', 'abc123');
     try {
       fs.mkdirSync(blobs);
+      fs.mkdirSync(moreBlobs);
       fs.mkdirSync(snapshot, { recursive: true });
       for (const [i, file] of fs.readdirSync(fixture.folder).entries()) {
         if (file.startsWith('expected')) continue;
-        const blob = path.join(blobs, `blob${i}`);
+        const blob = path.join(i % 3 === 0 ? moreBlobs : blobs, `blob${i}`);
         fs.copyFileSync(path.join(fixture.folder, file), blob);
         fs.symlinkSync(path.relative(snapshot, blob), path.join(snapshot, file));
         fs.chmodSync(blob, 0o444);
       }
-      for (const dir of [snapshot, path.dirname(snapshot), blobs, root]) fs.chmodSync(dir, 0o555);
-      const listing = () => [blobs, snapshot].map((d) => fs.readdirSync(d).map((f) => `${f}:${fs.lstatSync(path.join(d, f)).mtimeMs}`).sort().join(','));
+      for (const dir of [snapshot, path.dirname(snapshot), blobs, moreBlobs, root]) fs.chmodSync(dir, 0o555);
+      const listing = () => [blobs, moreBlobs, snapshot].map((d) => fs.readdirSync(d).map((f) => `${f}:${fs.lstatSync(path.join(d, f)).mtimeMs}`).sort().join(','));
       const before = listing();
       const model = await loadModel(snapshot, { memoryLimitGB: 1 });
       try {
@@ -119,7 +123,7 @@ describe('read-only checkpoint in the Hugging Face cache layout', function () {
       }
       assert.deepStrictEqual(listing(), before, 'nothing was written into the checkpoint');
     } finally {
-      for (const dir of [root, blobs, path.dirname(snapshot), snapshot]) if (fs.existsSync(dir)) fs.chmodSync(dir, 0o755);
+      for (const dir of [root, blobs, moreBlobs, path.dirname(snapshot), snapshot]) if (fs.existsSync(dir)) fs.chmodSync(dir, 0o755);
       fs.rmSync(root, { recursive: true, force: true });
       fixture.close();
     }
