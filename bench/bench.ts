@@ -127,15 +127,17 @@ async function peerChild(onnxPath: string): Promise<void> {
   const session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const ids = BigInt64Array.from(benchIds(PEER_TOKENS));
   const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [ids.length]), token_type_ids: new ort.Tensor('int64', new BigInt64Array(ids.length), [ids.length]) });
-  console.log(JSON.stringify({ shape: out.attentions.dims }));
+  const { user, system } = process.cpuUsage();
+  console.log(`attentions [${out.attentions.dims.join(", ")}], process CPU ${((user + system) / 1e6).toFixed(1)} s`);
 }
 
-/** Wall time of a process from spawn to exit: the user's "cold first result". */
-function wallMs(args: string[]): number {
+/** Wall time of a process from spawn to exit (the user's "cold first result") and the CPU seconds it reports using. */
+function coldRun(args: string[]): { ms: number; cpuS: number } {
   const t = performance.now();
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-  return performance.now() - t;
+  const cpu = /process CPU ([\d.]+) s/.exec(r.stdout);
+  return { ms: performance.now() - t, cpuS: cpu ? Number(cpu[1]) : NaN };
 }
 
 /**
@@ -155,10 +157,10 @@ async function peerComparison(dir: string): Promise<void> {
     }
   }
   const cli = path.join(__dirname, 'cli.js');
-  const ours: number[] = [], peer: number[] = [];
+  const ours: { ms: number; cpuS: number }[] = [], peer: { ms: number; cpuS: number }[] = [];
   for (let i = 0; i < 3; i++) {
-    ours.push(wallMs([cli, '--model', folder, '--text', benchText(PEER_TOKENS), '--quiet']));
-    peer.push(wallMs([__filename, '--peer-child', onnxPath]));
+    ours.push(coldRun([cli, '--model', folder, '--text', benchText(PEER_TOKENS), '--quiet']));
+    peer.push(coldRun([__filename, '--peer-child', onnxPath]));
   }
   const model = await loadModel(folder);
   const result = await model.analyze(benchText(PEER_TOKENS));
@@ -170,8 +172,12 @@ async function peerComparison(dir: string): Promise<void> {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
   await session.release();
-  const [o, p] = [median(ours), median(peer)];
-  console.log(`bert-base cold first result (process start → all attentions, ${PEER_TOKENS} tokens, median of 3): ours ${o.toFixed(0)} ms, torch.onnx.export peer on onnxruntime-node (2 threads) ${p.toFixed(0)} ms, ratio ${(o / p).toFixed(2)}; largest attention difference ${diff.toExponential(1)}\n`);
+  const [o, p] = [median(ours.map((r) => r.ms)), median(peer.map((r) => r.ms))];
+  const [oc, pc] = [median(ours.map((r) => r.cpuS)), median(peer.map((r) => r.cpuS))];
+  console.log(
+    `bert-base cold first result (process start → all attentions, ${PEER_TOKENS} tokens, median of 3): ours ${o.toFixed(0)} ms (process CPU ${oc.toFixed(1)} s), ` +
+      `torch.onnx.export peer on onnxruntime-node (2 threads) ${p.toFixed(0)} ms (CPU ${pc.toFixed(1)} s), ratio ${(o / p).toFixed(2)} (CPU ${(oc / pc).toFixed(2)}); largest attention difference ${diff.toExponential(1)}\n`,
+  );
 }
 
 async function main(): Promise<void> {
