@@ -24,6 +24,8 @@ export interface LayerWeights {
   layerNorm(name: string, width: number, x: string, eps: number, bias?: BiasRule): string;
   /** RMS norm scaled by (offset + w) (offset 1 for Gemma). */
   rmsNorm(name: string, width: number, x: string, eps: number, offset?: number): string;
+  /** `<prefix><name>.weight` as a graph value of the checkpoint's shape (per-head norm weights, gates the graph combines itself). */
+  param(name: string, shape: readonly number[]): string;
 }
 
 /** Weights under `prefix` (e.g. `layers.3.`); graph value names carry `hint` (e.g. `l3`). */
@@ -44,6 +46,9 @@ export function layerWeights(nn: Nn, tensors: ScopedTensors, prefix: string, hin
     },
     rmsNorm(name, width, x, eps, offset = 0) {
       return nn.rmsNorm(x, tensors.tensor(`${prefix}${name}.weight`, [width]), eps, `${hint}.${name}`, offset);
+    },
+    param(name, shape) {
+      return nn.g.weight(`${hint}.${name}.weight`, tensors.tensor(`${prefix}${name}.weight`, shape), [...shape]);
     },
   };
 }
