@@ -14,6 +14,7 @@ import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
 import { opt } from './opt';
 import { phi3 } from './phi3';
+import { stablelm } from './stablelm';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
@@ -28,6 +29,7 @@ export const FAMILIES = new FamilyRegistry([
   modernbert,
   opt,
   phi3,
+  stablelm,
   t5,
 ]);
 
