@@ -12,6 +12,7 @@ import { gpt_neox } from './gpt_neox';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
+import { olmo } from './olmo';
 import { opt } from './opt';
 import { phi3 } from './phi3';
 import { stablelm } from './stablelm';
@@ -27,6 +28,7 @@ export const FAMILIES = new FamilyRegistry([
   llama,
   mixtral,
   modernbert,
+  olmo,
   opt,
   phi3,
   stablelm,

@@ -36,6 +36,8 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'opt'), { layer_norm_elementwise_affine: false }, /layer_norm_elementwise_affine = false/],
   [path.join(FIXTURES_2_ROOT, 'stablelm'), { head_dim: 32 }, /head_dim = 32/],
   [path.join(FIXTURES_2_ROOT, 'stablelm'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'olmo'), { clip_qkv: -1 }, /clip_qkv = -1/],
+  [path.join(FIXTURES_2_ROOT, 'olmo'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {

@@ -23,6 +23,7 @@ const HF_TINY_2_SUPPORTED = [
   'llama-yarn',
   'mistral-sliding',
   'mixtral',
+  'olmo',
   'opt',
   'stablelm',
   'stablelm-qk-parallel',
@@ -38,7 +39,7 @@ const HF_TINY_2_SUPPORTED = [
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
-  'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'starcoder2', 't5', 't5-v1_1',
+  'mpnet', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [
