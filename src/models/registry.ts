@@ -13,6 +13,7 @@ import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
 import { olmo } from './olmo';
+import { olmo2 } from './olmo2';
 import { opt } from './opt';
 import { phi3 } from './phi3';
 import { stablelm } from './stablelm';
@@ -29,6 +30,7 @@ export const FAMILIES = new FamilyRegistry([
   mixtral,
   modernbert,
   olmo,
+  olmo2,
   opt,
   phi3,
   stablelm,

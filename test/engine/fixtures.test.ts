@@ -24,6 +24,7 @@ const HF_TINY_2_SUPPORTED = [
   'mistral-sliding',
   'mixtral',
   'olmo',
+  'olmo2',
   'opt',
   'stablelm',
   'stablelm-qk-parallel',
@@ -39,7 +40,7 @@ const HF_TINY_2_SUPPORTED = [
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
-  'mpnet', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'starcoder2', 't5', 't5-v1_1',
+  'mpnet', 'phi', 'phi3-longrope', 'qwen2_moe', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [
