@@ -4,6 +4,7 @@
  */
 import { FamilyRegistry } from '../engine/architecture';
 import { bert } from './bert';
+import { cohere } from './cohere';
 import { distilbert } from './distilbert';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
@@ -21,6 +22,7 @@ import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
   bert,
+  cohere,
   distilbert,
   gemma,
   gemma2,
