@@ -10,6 +10,7 @@ import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
 import { gpt_neox } from './gpt_neox';
+import { granite } from './granite';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
@@ -28,6 +29,7 @@ export const FAMILIES = new FamilyRegistry([
   gemma2,
   gpt2,
   gpt_neox,
+  granite,
   llama,
   mixtral,
   modernbert,

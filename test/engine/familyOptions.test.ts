@@ -40,6 +40,7 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'olmo'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
   [path.join(FIXTURES_2_ROOT, 'olmo2'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
   [path.join(FIXTURES_2_ROOT, 'cohere'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'granite'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {

@@ -21,6 +21,7 @@ const HF_TINY_2_SUPPORTED = [
   'cohere',
   'cohere-qk-norm',
   'gpt2-scaled',
+  'granite',
   'llama-dynamic',
   'llama-yarn',
   'mistral-sliding',
@@ -41,7 +42,7 @@ const HF_TINY_2_SUPPORTED = [
  */
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'deberta-v2', 'electra',
-  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
+  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'marian', 'mbart',
   'mpnet', 'phi', 'phi3-longrope', 'qwen2_moe', 'starcoder2', 't5', 't5-v1_1',
 ];
 
