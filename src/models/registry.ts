@@ -18,6 +18,7 @@ import { olmo } from './olmo';
 import { olmo2 } from './olmo2';
 import { opt } from './opt';
 import { phi3 } from './phi3';
+import { qwen2_moe } from './qwen2_moe';
 import { stablelm } from './stablelm';
 import { t5 } from './t5';
 
@@ -37,6 +38,7 @@ export const FAMILIES = new FamilyRegistry([
   olmo2,
   opt,
   phi3,
+  qwen2_moe,
   stablelm,
   t5,
 ]);

@@ -29,6 +29,7 @@ const HF_TINY_2_SUPPORTED = [
   'olmo',
   'olmo2',
   'opt',
+  'qwen2_moe',
   'stablelm',
   'stablelm-qk-parallel',
   'xlm-roberta',
@@ -43,7 +44,7 @@ const HF_TINY_2_SUPPORTED = [
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'deberta-v2', 'electra',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'marian', 'mbart',
-  'mpnet', 'phi', 'phi3-longrope', 'qwen2_moe', 'starcoder2', 't5', 't5-v1_1',
+  'mpnet', 'phi', 'phi3-longrope', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [
