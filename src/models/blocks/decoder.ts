@@ -95,6 +95,8 @@ export interface DecoderConfig {
   layers: number;
   intermediate: number;
   headDim: number;
+  /** Kind of every norm (the variant's, RMS by default). */
+  norm: DecoderNorm;
   eps: number;
   act: string;
   rotaryDim: number;
@@ -108,6 +110,7 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
   const headDim = typeof c.head_dim === 'number' ? configInt(c, 'head_dim') : hidden / heads;
   const rope = ropeSettings(c);
   const norm = variant.norm ?? 'rms';
+  const ropeParams = (c.rope_parameters ?? {}) as Record<string, unknown>;
   return {
     hidden,
     heads,
@@ -115,10 +118,11 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
     layers: configInt(c, 'num_hidden_layers'),
     intermediate: configInt(c, 'intermediate_size'),
     headDim,
+    norm,
     eps: variant.eps ?? (norm === 'rms' ? configNumber(c, 1e-6, 'rms_norm_eps') : configNumber(c, 1e-5, 'layer_norm_eps')),
     act: String(c.hidden_activation ?? c.hidden_act ?? variant.defaultActivation ?? 'silu'),
-    // int(head_dim · partial_rotary_factor), as transformers sizes the rotary dimensions.
-    rotaryDim: Math.floor(headDim * configNumber(c, variant.defaultPartialRotary ?? 1, 'partial_rotary_factor')),
+    // int(head_dim · partial_rotary_factor), as transformers sizes the rotary dimensions (transformers 5 keeps the factor in rope_parameters).
+    rotaryDim: Math.floor(headDim * configNumber(ropeParams, configNumber(c, variant.defaultPartialRotary ?? 1, 'partial_rotary_factor'), 'partial_rotary_factor')),
     rope,
     // Dynamic NTK scaling extends the positions past max_position_embeddings.
     maxPositions: typeof c.max_position_embeddings === 'number' && !ropeUnbounded(rope) ? c.max_position_embeddings : null,
@@ -161,7 +165,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
       : variant.qkNorm || undefined;
   /** The model's norm `name` of width `width` over `x`, of the variant's kind. */
   const normOf = (nn: Nn, w: LayerWeights, name: string, x: string, width = hidden): string => {
-    switch (variant.norm ?? 'rms') {
+    switch (config.norm) {
       case 'rms':
         return w.rmsNorm(name, width, x, eps, offset);
       case 'layer':
@@ -193,9 +197,8 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
       const w = layerWeights(nn, tensors, `layers.${i}.`, `l${i}`);
       const norm = (src: string, name: string) => normOf(nn, w, name, src);
       const h = layout === 'post-norms' ? x : norm(x, 'input_layernorm');
-      const flat = variant.fused
-        ? splitConcatenatedQkv(nn, w.linear('self_attn.qkv_proj', qDim + 2 * kvDim, hidden, h, variant.qkvBias).y, qDim, kvDim)
-        : { q: w.linear('self_attn.q_proj', qDim, hidden, h, variant.qkvBias).y, k: w.linear('self_attn.k_proj', kvDim, hidden, h, variant.qkvBias).y, v: w.linear('self_attn.v_proj', kvDim, hidden, h, variant.qkvBias).y };
+      const proj = (name: string, out: number) => w.linear(`self_attn.${name}`, out, hidden, h, variant.qkvBias).y;
+      const flat = variant.fused ? splitConcatenatedQkv(nn, proj('qkv_proj', qDim + 2 * kvDim), qDim, kvDim) : { q: proj('q_proj', qDim), k: proj('k_proj', kvDim), v: proj('v_proj', kvDim) };
       let [qFlat, kFlat] = [clip(nn, flat.q), clip(nn, flat.k)];
       if (qkNorm?.on === 'projection') [qFlat, kFlat] = [qkNorm.apply(nn, w, 'q', qFlat, heads, config), qkNorm.apply(nn, w, 'k', kFlat, kvHeads, config)];
       let q = nn.toHeads(qFlat, heads, headDim);
