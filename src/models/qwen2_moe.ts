@@ -27,7 +27,7 @@ export function parseQwen2MoeConfig(c: ModelConfig): Qwen2MoeConfig {
   if (Array.isArray(c.mlp_only_layers) && c.mlp_only_layers.length > 0) refuseOption(c, 'mlp_only_layers', 'dense layers in a mixture-of-experts model');
   if (c.num_experts === 0) refuseOption(c, 'num_experts', 'a model without experts');
   acceptOnly(c, 'use_sliding_window', [false], 'sliding-window layers above max_window_layers');
-  // Qwen2MoeAttention sizes heads as hidden_size / num_attention_heads whatever head_dim says.
+  // transformers 4.48 sizes Qwen2-MoE heads as hidden_size / num_attention_heads and ignores head_dim; a different one is refused, not guessed.
   acceptOnly(c, 'head_dim', [configInt(c, 'hidden_size') / configInt(c, 'num_attention_heads')]);
   return {
     experts: configInt(c, 'num_experts'),

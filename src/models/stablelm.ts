@@ -23,7 +23,7 @@ export interface StableLmConfig {
 
 /** Everything else StableLmConfig holds is read by the shared decoder (rope types it lacks are refused there). */
 export function parseStableLmConfig(c: ModelConfig): StableLmConfig {
-  // StableLmAttention sizes heads as hidden_size / num_attention_heads whatever head_dim says.
+  // transformers 4.48 sizes StableLM heads as hidden_size / num_attention_heads and ignores head_dim; a different one is refused, not guessed.
   acceptOnly(c, 'head_dim', [configInt(c, 'hidden_size') / configInt(c, 'num_attention_heads')]);
   return { qkLayerNorm: c.qk_layernorm === true, parallelResidual: c.use_parallel_residual === true, qkvBias: c.use_qkv_bias === true };
 }
