@@ -24,7 +24,7 @@ export function parseCohereConfig(c: ModelConfig): CohereConfig {
 /** CohereLayerNorm of shape (heads, d): normalised over d, weights per head. */
 const perHeadNorms: QkNorm = {
   on: 'heads',
-  apply: (nn, w, which, x, heads, config) => perHeadLayerNorm(nn, x, w.param(`self_attn.${which}_norm`, [heads, config.headDim]), heads, config.headDim, config.eps, `${which}_norm`),
+  apply: (nn, w, which, x, heads, config) => perHeadLayerNorm(nn, x, w.table(`self_attn.${which}_norm.weight`, [heads, config.headDim]), heads, config.headDim, config.eps, `${which}_norm`),
 };
 
 export const cohere: Family = {

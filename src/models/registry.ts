@@ -3,9 +3,12 @@
  * `FAMILIES` to the engine (`loadModel` in ./index.ts, the worker, the CLI, tests).
  */
 import { FamilyRegistry } from '../engine/architecture';
+import { albert } from './albert';
 import { bert } from './bert';
 import { cohere } from './cohere';
+import { debertaV2 } from './deberta-v2';
 import { distilbert } from './distilbert';
+import { electra } from './electra';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
@@ -14,6 +17,7 @@ import { granite } from './granite';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
+import { mpnet } from './mpnet';
 import { olmo } from './olmo';
 import { olmo2 } from './olmo2';
 import { opt } from './opt';
@@ -23,9 +27,12 @@ import { stablelm } from './stablelm';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
+  albert,
   bert,
   cohere,
+  debertaV2,
   distilbert,
+  electra,
   gemma,
   gemma2,
   gpt2,
@@ -34,6 +41,7 @@ export const FAMILIES = new FamilyRegistry([
   llama,
   mixtral,
   modernbert,
+  mpnet,
   olmo,
   olmo2,
   opt,

@@ -32,7 +32,7 @@ export function parseStableLmConfig(c: ModelConfig): StableLmConfig {
 const perHeadNorms: QkNorm = {
   on: 'heads',
   apply(nn, w, which, x, heads, config) {
-    const weights = Array.from({ length: heads }, (_, h) => w.param(`self_attn.${which}_layernorm.norms.${h}`, [config.headDim]));
+    const weights = Array.from({ length: heads }, (_, h) => w.table(`self_attn.${which}_layernorm.norms.${h}.weight`, [config.headDim]));
     return perHeadLayerNorm(nn, x, nn.g.op('Concat', weights, { axis: 0 }), heads, config.headDim, config.eps, `${which}_layernorm`);
   },
 };

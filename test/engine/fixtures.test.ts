@@ -18,14 +18,19 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
  * folder from NOT_YET_SUPPORTED to here (one line each).
  */
 const HF_TINY_2_SUPPORTED = [
+  'albert',
+  'bert-relative-key',
   'cohere',
   'cohere-qk-norm',
+  'deberta-v2',
+  'electra',
   'gpt2-scaled',
   'granite',
   'llama-dynamic',
   'llama-yarn',
   'mistral-sliding',
   'mixtral',
+  'mpnet',
   'olmo',
   'olmo2',
   'opt',
@@ -42,9 +47,9 @@ const HF_TINY_2_SUPPORTED = [
  * loads until the encoder-decoder runner lands).
  */
 const NOT_YET_SUPPORTED = [
-  'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'deberta-v2', 'electra',
+  'bart', 'bloom', 'bloom-no-prefix',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'marian', 'mbart',
-  'mpnet', 'phi', 'phi3-longrope', 'starcoder2', 't5', 't5-v1_1',
+  'phi', 'phi3-longrope', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [

@@ -3,6 +3,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { alibiSlopes } from '../../../src/models/blocks/masks';
+import { positionIdsSkippingPadding } from '../../../src/models/blocks/embeddings';
 import { debertaRelativePositions } from '../../../src/models/blocks/relative';
 import { ropeSettings, rotaryTables } from '../../../src/models/blocks/rope';
 
@@ -40,6 +41,11 @@ describe('family blocks', () => {
     };
     expect((i) => [i, i + rotaryDim / 2], 'half');
     expect((i) => [2 * i, 2 * i + 1], 'interleaved');
+  });
+
+  it("RoBERTa / MPNet position ids (create_position_ids_from_input_ids): padding stays at padding_idx and is not counted", () => {
+    assert.deepStrictEqual(positionIdsSkippingPadding([0, 5, 6, 2], 1), [2, 3, 4, 5]);
+    assert.deepStrictEqual(positionIdsSkippingPadding([0, 1, 6, 1, 2], 1), [2, 1, 3, 1, 4]);
   });
 });
 
