@@ -5,6 +5,7 @@
 import { FamilyRegistry } from '../engine/architecture';
 import { albert } from './albert';
 import { bert } from './bert';
+import { cohere } from './cohere';
 import { debertaV2 } from './deberta-v2';
 import { distilbert } from './distilbert';
 import { electra } from './electra';
@@ -12,17 +13,23 @@ import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
 import { gpt_neox } from './gpt_neox';
+import { granite } from './granite';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
 import { mpnet } from './mpnet';
+import { olmo } from './olmo';
+import { olmo2 } from './olmo2';
 import { opt } from './opt';
 import { phi3 } from './phi3';
+import { qwen2_moe } from './qwen2_moe';
+import { stablelm } from './stablelm';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
   albert,
   bert,
+  cohere,
   debertaV2,
   distilbert,
   electra,
@@ -30,12 +37,17 @@ export const FAMILIES = new FamilyRegistry([
   gemma2,
   gpt2,
   gpt_neox,
+  granite,
   llama,
   mixtral,
   modernbert,
   mpnet,
+  olmo,
+  olmo2,
   opt,
   phi3,
+  qwen2_moe,
+  stablelm,
   t5,
 ]);
 

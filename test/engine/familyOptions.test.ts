@@ -48,6 +48,19 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'opt'), { word_embed_proj_dim: 32 }, /word_embed_proj_dim = 32/],
   [path.join(FIXTURES_2_ROOT, 'opt'), { _remove_final_layer_norm: true }, /_remove_final_layer_norm = true/],
   [path.join(FIXTURES_2_ROOT, 'opt'), { layer_norm_elementwise_affine: false }, /layer_norm_elementwise_affine = false/],
+  [path.join(FIXTURES_2_ROOT, 'qwen2_moe'), { decoder_sparse_step: 2 }, /decoder_sparse_step = 2/],
+  [path.join(FIXTURES_2_ROOT, 'qwen2_moe'), { mlp_only_layers: [1] }, /mlp_only_layers = \[1\]/],
+  [path.join(FIXTURES_2_ROOT, 'qwen2_moe'), { num_experts: 0 }, /num_experts = 0/],
+  [path.join(FIXTURES_2_ROOT, 'qwen2_moe'), { use_sliding_window: true, sliding_window: 4 }, /use_sliding_window = true/],
+  [path.join(FIXTURES_2_ROOT, 'qwen2_moe'), { head_dim: 32 }, /head_dim = 32/],
+  [path.join(FIXTURES_2_ROOT, 'qwen2_moe'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'stablelm'), { head_dim: 32 }, /head_dim = 32/],
+  [path.join(FIXTURES_2_ROOT, 'stablelm'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'olmo'), { clip_qkv: -1 }, /clip_qkv = -1/],
+  [path.join(FIXTURES_2_ROOT, 'olmo'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'olmo2'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'cohere'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'granite'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {

@@ -20,15 +20,23 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
 const HF_TINY_2_SUPPORTED = [
   'albert',
   'bert-relative-key',
+  'cohere',
+  'cohere-qk-norm',
   'deberta-v2',
   'electra',
   'gpt2-scaled',
+  'granite',
   'llama-dynamic',
   'llama-yarn',
   'mistral-sliding',
   'mixtral',
   'mpnet',
+  'olmo',
+  'olmo2',
   'opt',
+  'qwen2_moe',
+  'stablelm',
+  'stablelm-qk-parallel',
   'xlm-roberta',
 ];
 
@@ -39,9 +47,9 @@ const HF_TINY_2_SUPPORTED = [
  * loads until the encoder-decoder runner lands).
  */
 const NOT_YET_SUPPORTED = [
-  'bart', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm',
-  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
-  'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
+  'bart', 'bloom', 'bloom-no-prefix',
+  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'marian', 'mbart',
+  'phi', 'phi3-longrope', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [

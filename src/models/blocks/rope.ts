@@ -7,6 +7,7 @@
  */
 import { positionInput, type PositionInput } from '../../engine/architecture';
 import { EngineError } from '../../engine/errors';
+import type { Nn } from '../../engine/onnx/layers';
 
 const f = Math.fround;
 
@@ -114,16 +115,24 @@ export function inverseFrequencies(rope: RopeSettings, rotaryDim: number): Float
 }
 
 /**
- * cos/sin tables `[n, headDim]` for positions 0..n-1, times yarn's attention factor. Dimensions past
- * `rotaryDim` (partial rotary) get cos = 1 and sin = 0, so they pass through unchanged.
+ * Which dimensions rotate together: `'half'` pairs x[i] with x[i + rotaryDim/2] (rotate_half: Llama,
+ * GPT-NeoX, ...); `'interleaved'` pairs x[2i] with x[2i + 1] (Cohere, GPT-J's rotate_every_two).
  */
-export function rotaryTables(rope: RopeSettings, n: number, headDim: number, rotaryDim: number): { cos: Float32Array; sin: Float32Array } {
+export type RotaryLayout = 'half' | 'interleaved';
+
+/**
+ * cos/sin tables `[n, headDim]` for positions 0..n-1, times yarn's attention factor, with frequency i
+ * at the dimensions `layout` pairs. Dimensions past `rotaryDim` (partial rotary) get cos = 1 and
+ * sin = 0, so they pass through unchanged.
+ */
+export function rotaryTables(rope: RopeSettings, n: number, headDim: number, rotaryDim: number, layout: RotaryLayout = 'half'): { cos: Float32Array; sin: Float32Array } {
   let inv = inverseFrequencies(rope, rotaryDim);
   if (rope.type === 'dynamic' && n > rope.originalMaxPositions) {
     const base = rope.theta * ((rope.factor * n) / rope.originalMaxPositions - (rope.factor - 1)) ** (rotaryDim / (rotaryDim - 2));
     inv = defaultFrequencies(base, rotaryDim);
   }
   const half = rotaryDim / 2;
+  const pair = (i: number): [number, number] => (layout === 'half' ? [i, i + half] : [2 * i, 2 * i + 1]);
   const scale = rope.attentionFactor;
   const cos = new Float32Array(n * headDim).fill(1);
   const sin = new Float32Array(n * headDim);
@@ -132,19 +141,35 @@ export function rotaryTables(rope: RopeSettings, n: number, headDim: number, rot
       const angle = f(p * inv[i]);
       const c = scale === 1 ? Math.cos(angle) : f(f(Math.cos(angle)) * scale);
       const s = scale === 1 ? Math.sin(angle) : f(f(Math.sin(angle)) * scale);
-      cos[p * headDim + i] = c;
-      cos[p * headDim + i + half] = c;
-      sin[p * headDim + i] = s;
-      sin[p * headDim + i + half] = s;
+      for (const d of pair(i)) {
+        cos[p * headDim + d] = c;
+        sin[p * headDim + d] = s;
+      }
     }
   }
   return { cos, sin };
 }
 
 /** The cos and sin tables as position inputs (`suffix` tells apart tables of different settings in one model). */
-export function rotaryInputs(rope: RopeSettings, headDim: number, rotaryDim: number, suffix = ''): { cos: PositionInput; sin: PositionInput } {
+export function rotaryInputs(rope: RopeSettings, headDim: number, rotaryDim: number, suffix = '', layout: RotaryLayout = 'half'): { cos: PositionInput; sin: PositionInput } {
   return {
-    cos: positionInput(`cos${suffix}`, ['n', headDim], (n) => rotaryTables(rope, n, headDim, rotaryDim).cos),
-    sin: positionInput(`sin${suffix}`, ['n', headDim], (n) => rotaryTables(rope, n, headDim, rotaryDim).sin),
+    cos: positionInput(`cos${suffix}`, ['n', headDim], (n) => rotaryTables(rope, n, headDim, rotaryDim, layout).cos),
+    sin: positionInput(`sin${suffix}`, ['n', headDim], (n) => rotaryTables(rope, n, headDim, rotaryDim, layout).sin),
   };
+}
+
+/**
+ * x·cos + rotate(x)·sin on `[heads, n, d]`, with tables from `rotaryInputs` of the same layout.
+ * rotate is a fixed signed permutation (rotate_half, or rotate_every_two: out[2i] = −x[2i+1],
+ * out[2i+1] = x[2i]) applied as a MatMul with a ±1 matrix: exact, and no slicing in the graph.
+ */
+export function applyRotary(nn: Nn, x: string, cos: string, sin: string, headDim: number, rotaryDim: number, layout: RotaryLayout = 'half'): string {
+  if (layout === 'half') return nn.rotary(x, cos, sin, headDim, rotaryDim);
+  const r = new Float32Array(headDim * headDim); // row = input dimension, column = output dimension
+  for (let i = 0; i < rotaryDim / 2; i++) {
+    r[(2 * i + 1) * headDim + 2 * i] = -1;
+    r[2 * i * headDim + 2 * i + 1] = 1;
+  }
+  const rotated = nn.g.op('MatMul', [x, nn.g.weight('rotate_every_two', r, [headDim, headDim])]);
+  return nn.add(nn.mul(x, cos), nn.mul(rotated, sin));
 }
