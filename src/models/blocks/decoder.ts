@@ -1,7 +1,7 @@
 /**
  * The pre-norm rotary decoder layer shared by the Llama family and its relatives (Mistral,
- * Qwen2/3, Gemma, Gemma 2, Phi-3): RMS norm → attention with rotary positions and grouped-query
- * heads → residual → RMS norm → gated MLP → residual. Each family file parses its config into a
+ * Qwen2/3, Gemma, Gemma 2, Phi-3, StarCoder2): RMS norm → attention with rotary positions and
+ * grouped-query heads → residual → RMS norm → gated MLP → residual. Each family file parses its config into a
  * `DecoderConfig` (refusing what it does not implement) and states how its layer differs
  * (`DecoderVariant`); the arithmetic follows the transformers modeling files.
  */
@@ -11,7 +11,7 @@ import { attend } from './attention';
 import { causalMaskInput } from './masks';
 import { gatedMlp } from './mlp';
 import { splitConcatenatedQkv } from './qkv';
-import { ropeSettings, ropeUnbounded, rotaryInputs, type RopeSettings } from './rope';
+import { ropeSettings, ropeUnbounded, rotaryInputs, type RopeOptions, type RopeSettings } from './rope';
 import { layerWeights, type LayerWeights } from './weights';
 import type { Nn } from '../../engine/onnx/layers';
 
@@ -34,7 +34,11 @@ export interface DecoderVariant {
   slidingWindow?: (layer: number) => number | undefined;
   /** Default activation when the config names none. */
   defaultActivation?: string;
-  /** A feed-forward other than the gated MLP (mixture of experts), and its float32 weight count. */
+  /** LayerNorm with bias instead of the RMS norm (StarCoder2), its epsilon read from `epsKey`. */
+  layerNorm?: { epsKey: string; epsDefault: number };
+  /** Rotary options (Phi-3 accepts longrope). */
+  rope?: RopeOptions;
+  /** A feed-forward other than the gated MLP (mixture of experts, a plain MLP), and its float32 weight count. */
   mlp?: { build: (nn: Nn, w: LayerWeights, x: string, config: DecoderConfig) => string; params: number };
 }
 
@@ -57,7 +61,7 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
   const hidden = configInt(c, 'hidden_size');
   const heads = configInt(c, 'num_attention_heads');
   const headDim = typeof c.head_dim === 'number' ? configInt(c, 'head_dim') : hidden / heads;
-  const rope = ropeSettings(c);
+  const rope = ropeSettings(c, 10000, variant.rope);
   return {
     hidden,
     heads,
@@ -65,7 +69,7 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
     layers: configInt(c, 'num_hidden_layers'),
     intermediate: configInt(c, 'intermediate_size'),
     headDim,
-    eps: configNumber(c, 1e-6, 'rms_norm_eps'),
+    eps: variant.layerNorm ? configNumber(c, variant.layerNorm.epsDefault, variant.layerNorm.epsKey) : configNumber(c, 1e-6, 'rms_norm_eps'),
     act: String(c.hidden_activation ?? c.hidden_act ?? variant.defaultActivation ?? 'silu'),
     rotaryDim: Math.round(headDim * configNumber(c, 1, 'partial_rotary_factor')),
     rope,
@@ -96,6 +100,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
   const kvDim = kvHeads * headDim;
   const embedScale = Math.fround(Math.sqrt(hidden));
   const { cos, sin } = rotaryInputs(rope, headDim, rotaryDim);
+  const normalize = (w: LayerWeights, name: string, x: string) => (variant.layerNorm ? w.layerNorm(name, hidden, x, eps) : w.rmsNorm(name, hidden, x, eps, offset));
   const masks = new Map<number | undefined, PositionInput>();
   const sites: AttentionSite[] = Array.from({ length: layers }, (_, l) => {
     const w = window(l);
@@ -113,7 +118,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
     site: (layer) => sites[layer],
     buildLayer(nn, i, x, use) {
       const w = layerWeights(nn, tensors, `layers.${i}.`, `l${i}`);
-      const norm = (src: string, name: string) => w.rmsNorm(name, hidden, src, eps, offset);
+      const norm = (src: string, name: string) => normalize(w, name, src);
       const h = norm(x, 'input_layernorm');
       const flat = variant.fused
         ? splitConcatenatedQkv(nn, w.linear('self_attn.qkv_proj', qDim + 2 * kvDim, hidden, h).y, qDim, kvDim)
@@ -144,7 +149,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
       return { hidden: nn.add(h1, mlp), ...attn.outputs };
     },
     buildFinal(nn, x) {
-      return layerWeights(nn, tensors, '', 'final').rmsNorm('norm', hidden, x, eps, offset);
+      return normalize(layerWeights(nn, tensors, '', 'final'), 'norm', x);
     },
   };
 }
