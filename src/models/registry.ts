@@ -4,6 +4,7 @@
  */
 import { FamilyRegistry } from '../engine/architecture';
 import { bert } from './bert';
+import { bloom } from './bloom';
 import { distilbert } from './distilbert';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
@@ -18,6 +19,7 @@ import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
   bert,
+  bloom,
   distilbert,
   gemma,
   gemma2,

@@ -34,6 +34,7 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'opt'), { word_embed_proj_dim: 32 }, /word_embed_proj_dim = 32/],
   [path.join(FIXTURES_2_ROOT, 'opt'), { _remove_final_layer_norm: true }, /_remove_final_layer_norm = true/],
   [path.join(FIXTURES_2_ROOT, 'opt'), { layer_norm_elementwise_affine: false }, /layer_norm_elementwise_affine = false/],
+  [path.join(FIXTURES_2_ROOT, 'bloom'), { apply_residual_connection_post_layernorm: true }, /apply_residual_connection_post_layernorm = true/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {

@@ -18,6 +18,8 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
  * folder from NOT_YET_SUPPORTED to here (one line each).
  */
 const HF_TINY_2_SUPPORTED = [
+  'bloom',
+  'bloom-no-prefix',
   'gpt2-scaled',
   'llama-dynamic',
   'llama-yarn',
@@ -34,7 +36,7 @@ const HF_TINY_2_SUPPORTED = [
  * loads until the encoder-decoder runner lands).
  */
 const NOT_YET_SUPPORTED = [
-  'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
+  'albert', 'bart', 'bert-relative-key', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
   'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
