@@ -6,6 +6,7 @@ import { FamilyRegistry } from '../engine/architecture';
 import { bert } from './bert';
 import { bloom } from './bloom';
 import { distilbert } from './distilbert';
+import { falcon } from './falcon';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
@@ -21,6 +22,7 @@ export const FAMILIES = new FamilyRegistry([
   bert,
   bloom,
   distilbert,
+  falcon,
   gemma,
   gemma2,
   gpt2,

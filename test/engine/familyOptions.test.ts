@@ -35,6 +35,10 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'opt'), { _remove_final_layer_norm: true }, /_remove_final_layer_norm = true/],
   [path.join(FIXTURES_2_ROOT, 'opt'), { layer_norm_elementwise_affine: false }, /layer_norm_elementwise_affine = false/],
   [path.join(FIXTURES_2_ROOT, 'bloom'), { apply_residual_connection_post_layernorm: true }, /apply_residual_connection_post_layernorm = true/],
+  [path.join(FIXTURES_2_ROOT, 'falcon-rw-alibi'), { apply_residual_connection_post_layernorm: true }, /apply_residual_connection_post_layernorm = true/],
+  [path.join(FIXTURES_2_ROOT, 'falcon'), { parallel_attn: false }, /parallel_attn = false/],
+  [path.join(FIXTURES_2_ROOT, 'falcon'), { num_ln_in_parallel_attn: 3 }, /num_ln_in_parallel_attn = 3/],
+  [path.join(FIXTURES_2_ROOT, 'falcon-mqa'), { num_ln_in_parallel_attn: 2 }, /num_ln_in_parallel_attn = 2/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {

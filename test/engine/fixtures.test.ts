@@ -20,6 +20,9 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
 const HF_TINY_2_SUPPORTED = [
   'bloom',
   'bloom-no-prefix',
+  'falcon',
+  'falcon-mqa',
+  'falcon-rw-alibi',
   'gpt2-scaled',
   'llama-dynamic',
   'llama-yarn',
@@ -37,7 +40,7 @@ const HF_TINY_2_SUPPORTED = [
  */
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
-  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
+  'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
   'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
 
