@@ -10,6 +10,7 @@ import { falcon } from './falcon';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
+import { gpt_bigcode } from './gpt_bigcode';
 import { gpt_neox } from './gpt_neox';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
@@ -26,6 +27,7 @@ export const FAMILIES = new FamilyRegistry([
   gemma,
   gemma2,
   gpt2,
+  gpt_bigcode,
   gpt_neox,
   llama,
   mixtral,
