@@ -12,6 +12,7 @@ import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
 import { gpt_bigcode } from './gpt_bigcode';
 import { gpt_neox } from './gpt_neox';
+import { gptj } from './gptj';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
@@ -29,6 +30,7 @@ export const FAMILIES = new FamilyRegistry([
   gpt2,
   gpt_bigcode,
   gpt_neox,
+  gptj,
   llama,
   mixtral,
   modernbert,

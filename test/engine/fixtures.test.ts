@@ -25,6 +25,7 @@ const HF_TINY_2_SUPPORTED = [
   'falcon-rw-alibi',
   'gpt2-scaled',
   'gpt_bigcode',
+  'gptj',
   'llama-dynamic',
   'llama-yarn',
   'mistral-sliding',
@@ -41,7 +42,7 @@ const HF_TINY_2_SUPPORTED = [
  */
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
-  'gptj', 'granite', 'marian', 'mbart',
+  'granite', 'marian', 'mbart',
   'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
 
