@@ -17,6 +17,7 @@ import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
 import { opt } from './opt';
+import { phi } from './phi';
 import { phi3 } from './phi3';
 import { t5 } from './t5';
 
@@ -35,6 +36,7 @@ export const FAMILIES = new FamilyRegistry([
   mixtral,
   modernbert,
   opt,
+  phi,
   phi3,
   t5,
 ]);

@@ -40,6 +40,7 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'falcon'), { num_ln_in_parallel_attn: 3 }, /num_ln_in_parallel_attn = 3/],
   [path.join(FIXTURES_2_ROOT, 'falcon-mqa'), { num_ln_in_parallel_attn: 2 }, /num_ln_in_parallel_attn = 2/],
   [path.join(FIXTURES_2_ROOT, 'gpt_bigcode'), { add_cross_attention: true }, /add_cross_attention = true/],
+  [path.join(FIXTURES_2_ROOT, 'phi'), { qk_layernorm: true }, /qk_layernorm = true/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {

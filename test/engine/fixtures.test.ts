@@ -31,6 +31,7 @@ const HF_TINY_2_SUPPORTED = [
   'mistral-sliding',
   'mixtral',
   'opt',
+  'phi',
   'xlm-roberta',
 ];
 
@@ -43,7 +44,7 @@ const HF_TINY_2_SUPPORTED = [
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
   'granite', 'marian', 'mbart',
-  'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
+  'mpnet', 'olmo', 'olmo2', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [
