@@ -19,6 +19,7 @@ import { modernbert } from './modernbert';
 import { opt } from './opt';
 import { phi } from './phi';
 import { phi3 } from './phi3';
+import { starcoder2 } from './starcoder2';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
@@ -38,6 +39,7 @@ export const FAMILIES = new FamilyRegistry([
   opt,
   phi,
   phi3,
+  starcoder2,
   t5,
 ]);
 
