@@ -32,6 +32,7 @@ const HF_TINY_2_SUPPORTED = [
   'mixtral',
   'opt',
   'phi',
+  'phi3-longrope',
   'starcoder2',
   'xlm-roberta',
 ];
@@ -45,7 +46,7 @@ const HF_TINY_2_SUPPORTED = [
 const NOT_YET_SUPPORTED = [
   'albert', 'bart', 'bert-relative-key', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
   'granite', 'marian', 'mbart',
-  'mpnet', 'olmo', 'olmo2', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 't5', 't5-v1_1',
+  'mpnet', 'olmo', 'olmo2', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [
