@@ -7,7 +7,7 @@
  * upcast options (`attention_softmax_in_fp32`, `scale_attention_softmax_in_fp32`) only change
  * float16 rounding: their scale and unscale cancel.
  */
-import { acceptOnly, configInt, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
+import { acceptOnly, selfSite, summarize, type Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
 import { attend } from './blocks/attention';
 import { positionIds, sumOfRows } from './blocks/embeddings';
@@ -15,36 +15,19 @@ import { causalMaskInput } from './blocks/masks';
 import { plainMlp } from './blocks/mlp';
 import { splitConcatenatedQkv, splitPerHeadQkv, toHeadsQkv } from './blocks/qkv';
 import { layerWeights } from './blocks/weights';
+import { parseGpt2Shape, type Gpt2Shape } from './gpt2';
 
 const PREFIXES = ['transformer.'];
 
-export interface GptBigCodeConfig {
-  hidden: number;
-  heads: number;
-  layers: number;
-  maxPositions: number;
-  inner: number;
-  eps: number;
-  act: string;
+export interface GptBigCodeConfig extends Gpt2Shape {
   multiQuery: boolean;
   scale: number;
 }
 
 export function parseGptBigCodeConfig(c: ModelConfig): GptBigCodeConfig {
-  const hidden = configInt(c, 'n_embd', 'hidden_size');
-  const heads = configInt(c, 'n_head', 'num_attention_heads');
+  const shape = parseGpt2Shape(c, 'gelu_pytorch_tanh');
   acceptOnly(c, 'add_cross_attention', [false], 'cross-attention blocks of an encoder-decoder');
-  return {
-    hidden,
-    heads,
-    layers: configInt(c, 'n_layer', 'num_hidden_layers'),
-    maxPositions: configInt(c, 'n_positions', 'max_position_embeddings'),
-    inner: typeof c.n_inner === 'number' ? configInt(c, 'n_inner') : 4 * hidden,
-    eps: configNumber(c, 1e-5, 'layer_norm_epsilon'),
-    act: String(c.activation_function ?? 'gelu_pytorch_tanh'),
-    multiQuery: c.multi_query !== false,
-    scale: c.scale_attn_weights === false ? 1 : 1 / Math.sqrt(hidden / heads),
-  };
+  return { ...shape, multiQuery: c.multi_query !== false, scale: c.scale_attn_weights === false ? 1 : 1 / Math.sqrt(shape.hidden / shape.heads) };
 }
 
 export const gpt_bigcode: Family = {

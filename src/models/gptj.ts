@@ -5,7 +5,7 @@
  * Its rotary embedding differs from GPT-NeoX's: it rotates interleaved pairs (rotate_every_two,
  * dimensions 2i and 2i+1) over the first `rotary_dim` dimensions of each head only.
  */
-import { configInt, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
+import { configInt, selfSite, summarize, type Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
 import { attend } from './blocks/attention';
 import { causalMaskInput } from './blocks/masks';
@@ -13,34 +13,18 @@ import { plainMlp } from './blocks/mlp';
 import { toHeadsQkv } from './blocks/qkv';
 import { ropeSettings, rotaryEveryTwo, rotaryInputs } from './blocks/rope';
 import { layerWeights } from './blocks/weights';
+import { parseGpt2Shape, type Gpt2Shape } from './gpt2';
 
 const PREFIXES = ['transformer.'];
 
-export interface GptjConfig {
-  hidden: number;
-  heads: number;
-  layers: number;
-  maxPositions: number;
-  inner: number;
-  eps: number;
-  act: string;
+export interface GptjConfig extends Gpt2Shape {
   rotaryDim: number;
 }
 
 export function parseGptjConfig(c: ModelConfig): GptjConfig {
-  const hidden = configInt(c, 'n_embd', 'hidden_size');
-  const heads = configInt(c, 'n_head', 'num_attention_heads');
-  return {
-    hidden,
-    heads,
-    layers: configInt(c, 'n_layer', 'num_hidden_layers'),
-    maxPositions: configInt(c, 'n_positions', 'max_position_embeddings'),
-    inner: typeof c.n_inner === 'number' ? configInt(c, 'n_inner') : 4 * hidden,
-    eps: configNumber(c, 1e-5, 'layer_norm_epsilon'),
-    act: String(c.activation_function ?? 'gelu_new'),
-    // rotary_dim null: the whole head.
-    rotaryDim: typeof c.rotary_dim === 'number' ? configInt(c, 'rotary_dim') : hidden / heads,
-  };
+  const shape = parseGpt2Shape(c, 'gelu_new');
+  // rotary_dim null: the whole head.
+  return { ...shape, rotaryDim: typeof c.rotary_dim === 'number' ? configInt(c, 'rotary_dim') : shape.hidden / shape.heads };
 }
 
 export const gptj: Family = {

@@ -6,56 +6,30 @@
  * `final_layernorm`. Phi-3 is a different, Llama-style family (phi3.ts). `qk_layernorm` (a LayerNorm
  * on q and k per head) is refused.
  */
-import { acceptOnly, configInt, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
+import { acceptOnly, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
 import { attend } from './blocks/attention';
 import { causalMaskInput } from './blocks/masks';
 import { plainMlp } from './blocks/mlp';
 import { toHeadsQkv } from './blocks/qkv';
-import { ropeSettings, ropeUnbounded, rotaryInputs, type RopeSettings } from './blocks/rope';
+import { parseDecoderConfig, type DecoderConfig } from './blocks/decoder';
+import { rotaryInputs } from './blocks/rope';
 import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['model.'];
 
-export interface PhiConfig {
-  hidden: number;
-  heads: number;
-  kvHeads: number;
-  layers: number;
-  intermediate: number;
-  eps: number;
-  act: string;
-  rotaryDim: number;
-  rope: RopeSettings;
-  maxPositions: number | null;
-}
-
-export function parsePhiConfig(c: ModelConfig): PhiConfig {
-  const hidden = configInt(c, 'hidden_size');
-  const heads = configInt(c, 'num_attention_heads');
+export function parsePhiConfig(c: ModelConfig): DecoderConfig {
   acceptOnly(c, 'qk_layernorm', [false], 'a LayerNorm on q and k per head');
-  const rope = ropeSettings(c);
-  return {
-    hidden,
-    heads,
-    kvHeads: typeof c.num_key_value_heads === 'number' ? configInt(c, 'num_key_value_heads') : heads,
-    layers: configInt(c, 'num_hidden_layers'),
-    intermediate: configInt(c, 'intermediate_size'),
-    eps: configNumber(c, 1e-5, 'layer_norm_eps'),
-    act: String(c.hidden_act ?? 'gelu_new'),
-    // PhiAttention: rotary_ndims = int(head_dim · partial_rotary_factor).
-    rotaryDim: Math.floor((hidden / heads) * configNumber(c, 0.5, 'partial_rotary_factor')),
-    rope,
-    maxPositions: ropeUnbounded(rope) ? null : configInt(c, 'max_position_embeddings'),
-  };
+  // Llama's config names, with LayerNorm's epsilon; rotary over half of each head unless the config says otherwise.
+  const config = parseDecoderConfig(c, { layerNorm: { epsKey: 'layer_norm_eps', epsDefault: 1e-5 }, defaultActivation: 'gelu_new' });
+  return { ...config, rotaryDim: Math.floor(config.headDim * configNumber(c, 0.5, 'partial_rotary_factor')) };
 }
 
 export const phi: Family = {
   modelTypes: ['phi'],
   create(ckpt) {
     const c = ckpt.config;
-    const { hidden, heads, kvHeads, layers, intermediate, eps, act, rotaryDim, rope, maxPositions } = parsePhiConfig(c);
-    const headDim = hidden / heads;
+    const { hidden, heads, kvHeads, layers, intermediate, headDim, eps, act, rotaryDim, rope, maxPositions } = parsePhiConfig(c);
     const kvDim = kvHeads * headDim;
     const tensors = ckpt.scoped(PREFIXES);
     const { cos, sin } = rotaryInputs(rope, headDim, rotaryDim);
@@ -68,10 +42,10 @@ export const phi: Family = {
       buildLayer(nn, i, x, use) {
         const w = layerWeights(nn, tensors, `layers.${i}.`, `l${i}`);
         const h = w.layerNorm('input_layernorm', hidden, x, eps);
-        const flat = { q: w.linear('self_attn.q_proj', hidden, hidden, h).y, k: w.linear('self_attn.k_proj', kvDim, hidden, h).y, v: w.linear('self_attn.v_proj', kvDim, hidden, h).y };
+        const flat = { q: w.linear('self_attn.q_proj', heads * headDim, hidden, h).y, k: w.linear('self_attn.k_proj', kvDim, hidden, h).y, v: w.linear('self_attn.v_proj', kvDim, hidden, h).y };
         const qkv = toHeadsQkv(nn, flat, heads, kvHeads, headDim);
         const rotate = (t: string) => nn.rotary(t, use(cos), use(sin), headDim, rotaryDim);
-        const attn = attend(nn, use, site, { q: rotate(qkv.q), k: rotate(qkv.k), v: qkv.v }, heads, headDim, (context) => w.linear('self_attn.dense', hidden, hidden, context));
+        const attn = attend(nn, use, site, { q: rotate(qkv.q), k: rotate(qkv.k), v: qkv.v }, heads, headDim, (context) => w.linear('self_attn.dense', hidden, heads * headDim, context));
         const mlp = plainMlp(nn, w, h, { up: 'mlp.fc1', down: 'mlp.fc2' }, hidden, intermediate, act);
         return { hidden: nn.add(nn.add(attn.y, mlp), x), ...attn.outputs };
       },

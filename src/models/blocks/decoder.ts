@@ -71,7 +71,8 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
     headDim,
     eps: variant.layerNorm ? configNumber(c, variant.layerNorm.epsDefault, variant.layerNorm.epsKey) : configNumber(c, 1e-6, 'rms_norm_eps'),
     act: String(c.hidden_activation ?? c.hidden_act ?? variant.defaultActivation ?? 'silu'),
-    rotaryDim: Math.round(headDim * configNumber(c, 1, 'partial_rotary_factor')),
+    // transformers: int(head_dim · partial_rotary_factor).
+    rotaryDim: Math.floor(headDim * configNumber(c, 1, 'partial_rotary_factor')),
     rope,
     // Dynamic NTK scaling extends the positions past max_position_embeddings.
     maxPositions: typeof c.max_position_embeddings === 'number' && !ropeUnbounded(rope) ? c.max_position_embeddings : null,
