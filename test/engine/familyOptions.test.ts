@@ -35,6 +35,7 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'opt'), { layer_norm_elementwise_affine: false }, /layer_norm_elementwise_affine = false/],
   [path.join(FIXTURES_ROOT, 'llama'), { rope_scaling: { rope_type: 'longrope', short_factor: [1, 1, 1, 1], long_factor: [2, 2, 2, 2] } }, /rope_scaling\.rope_type = "longrope"/],
   [path.join(FIXTURES_2_ROOT, 'phi3-longrope'), { rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [2, 2] } }, /rope_scaling\.short_factor = \[1,1\]/],
+  [path.join(FIXTURES_2_ROOT, 'phi3-longrope'), { original_max_position_embeddings: null }, /rope_scaling\.rope_type = "longrope".*without original_max_position_embeddings/],
   [path.join(FIXTURES_2_ROOT, 'bloom'), { apply_residual_connection_post_layernorm: true }, /apply_residual_connection_post_layernorm = true/],
   [path.join(FIXTURES_2_ROOT, 'falcon-rw-alibi'), { apply_residual_connection_post_layernorm: true }, /apply_residual_connection_post_layernorm = true/],
   [path.join(FIXTURES_2_ROOT, 'falcon'), { parallel_attn: false }, /parallel_attn = false/],

@@ -69,12 +69,11 @@ export function ropeSettings(config: Record<string, unknown>, defaultTheta = 100
     return v as number[];
   };
   if (type === 'longrope') {
-    // Phi-3 keeps the pretrained length at the top level; the scale is then the ratio of the two lengths.
-    const original = config.original_max_position_embeddings;
-    if (typeof original === 'number') {
-      originalMaxPositions = original;
-      factor = maxPositions / original;
-    } else originalMaxPositions = maxPositions;
+    // The pretrained length: top level in transformers 4 (Phi-3), in rope_parameters in 5. The scale is the ratio of the two lengths.
+    const original = config.original_max_position_embeddings ?? params.original_max_position_embeddings;
+    if (typeof original !== 'number' || !(original > 0)) refuseRope(`${where}.rope_type`, type, 'longrope without original_max_position_embeddings, the pretrained length it scales from');
+    originalMaxPositions = original;
+    factor = maxPositions / original;
     const given = params.attention_factor;
     attentionFactor = typeof given === 'number' ? given : factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(originalMaxPositions));
   }
