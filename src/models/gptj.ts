@@ -11,7 +11,7 @@ import { attend } from './blocks/attention';
 import { causalMaskInput } from './blocks/masks';
 import { plainMlp } from './blocks/mlp';
 import { toHeadsQkv } from './blocks/qkv';
-import { ropeSettings, rotaryEveryTwo, rotaryInputs } from './blocks/rope';
+import { applyRotary, ropeSettings, rotaryInputs } from './blocks/rope';
 import { layerWeights } from './blocks/weights';
 import { parseGpt2Shape, type Gpt2Shape } from './gpt2';
 
@@ -35,7 +35,7 @@ export const gptj: Family = {
     const headDim = hidden / heads;
     const tensors = ckpt.scoped(PREFIXES);
     // GPT-J's sinusoidal table: θ = 10000, no scaling options.
-    const { cos, sin } = rotaryInputs(ropeSettings({}), headDim, rotaryDim, '', 'pairs');
+    const { cos, sin } = rotaryInputs(ropeSettings({}), headDim, rotaryDim, '', 'interleaved');
     const site = selfSite(1 / Math.sqrt(headDim), [causalMaskInput()]);
     return {
       summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: true }),
@@ -46,7 +46,7 @@ export const gptj: Family = {
         const w = layerWeights(nn, tensors, `h.${i}.`, `l${i}`);
         const h = w.layerNorm('ln_1', hidden, x, eps);
         const proj = (name: string) => w.linear(`attn.${name}`, hidden, hidden, h).y;
-        const rotate = (t: string) => rotaryEveryTwo(nn, t, use(cos), use(sin), headDim, rotaryDim);
+        const rotate = (t: string) => applyRotary(nn, t, use(cos), use(sin), headDim, rotaryDim, 'interleaved');
         const flat = toHeadsQkv(nn, { q: proj('q_proj'), k: proj('k_proj'), v: proj('v_proj') }, heads, heads, headDim);
         const attn = attend(nn, use, site, { q: rotate(flat.q), k: rotate(flat.k), v: flat.v }, heads, headDim, (context) => w.linear('attn.out_proj', hidden, hidden, context));
         const mlp = plainMlp(nn, w, h, { up: 'mlp.fc_in', down: 'mlp.fc_out' }, hidden, inner, act);

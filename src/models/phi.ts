@@ -6,7 +6,7 @@
  * `final_layernorm`. Phi-3 is a different, Llama-style family (phi3.ts). `qk_layernorm` (a LayerNorm
  * on q and k per head) is refused.
  */
-import { acceptOnly, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
+import { acceptOnly, selfSite, summarize, type Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
 import { attend } from './blocks/attention';
 import { causalMaskInput } from './blocks/masks';
@@ -20,9 +20,8 @@ const PREFIXES = ['model.'];
 
 export function parsePhiConfig(c: ModelConfig): DecoderConfig {
   acceptOnly(c, 'qk_layernorm', [false], 'a LayerNorm on q and k per head');
-  // Llama's config names, with LayerNorm's epsilon; rotary over half of each head unless the config says otherwise.
-  const config = parseDecoderConfig(c, { layerNorm: { epsKey: 'layer_norm_eps', epsDefault: 1e-5 }, defaultActivation: 'gelu_new' });
-  return { ...config, rotaryDim: Math.floor(config.headDim * configNumber(c, 0.5, 'partial_rotary_factor')) };
+  // Llama's config names, LayerNorm's layer_norm_eps; rotary over half of each head unless the config says otherwise.
+  return parseDecoderConfig(c, { norm: 'layer', defaultPartialRotary: 0.5, defaultActivation: 'gelu_new' });
 }
 
 export const phi: Family = {

@@ -4,7 +4,7 @@
  * plain MLP `mlp.c_fc` → act → `mlp.c_proj` instead of the gated one, and a sliding window on
  * every layer (query i sees keys i − window + 1 … i).
  */
-import { configInt, type Family } from '../engine/architecture';
+import { configInt, configNumber, type Family } from '../engine/architecture';
 import { createDecoder, slidingLayersFromConfig } from './blocks/decoder';
 import { plainMlp } from './blocks/mlp';
 
@@ -14,7 +14,8 @@ export const starcoder2: Family = {
     const c = ckpt.config;
     const mlpWeights = 2 * configInt(c, 'hidden_size') * configInt(c, 'intermediate_size');
     return createDecoder(ckpt, {
-      layerNorm: { epsKey: 'norm_epsilon', epsDefault: 1e-5 },
+      norm: 'layer',
+      eps: configNumber(c, 1e-5, 'norm_epsilon'),
       slidingWindow: slidingLayersFromConfig(c, () => true),
       defaultActivation: 'gelu_pytorch_tanh',
       mlp: { build: (nn, w, x, config) => plainMlp(nn, w, x, { up: 'mlp.c_fc', down: 'mlp.c_proj' }, config.hidden, config.intermediate, config.act), params: mlpWeights },

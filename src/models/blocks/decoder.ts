@@ -15,6 +15,9 @@ import { ropeSettings, ropeUnbounded, rotaryInputs, type RopeOptions, type RopeS
 import { layerWeights, type LayerWeights } from './weights';
 import type { Nn } from '../../engine/onnx/layers';
 
+/** The layer's norms: RMS, or LayerNorm with weight and bias. */
+export type DecoderNorm = 'rms' | 'layer';
+
 export interface DecoderVariant {
   /** Multiply embeddings by √hidden (Gemma), rounded to float32 as transformers does. */
   scaleEmbeddings?: boolean;
@@ -34,8 +37,12 @@ export interface DecoderVariant {
   slidingWindow?: (layer: number) => number | undefined;
   /** Default activation when the config names none. */
   defaultActivation?: string;
-  /** LayerNorm with bias instead of the RMS norm (StarCoder2), its epsilon read from `epsKey`. */
-  layerNorm?: { epsKey: string; epsDefault: number };
+  /** Kind of every norm in the layer and of the final norm: RMS (default), or LayerNorm with weight and bias (StarCoder2, Phi). */
+  norm?: DecoderNorm;
+  /** Norm epsilon where the family reads it under another key (StarCoder2's norm_epsilon); default rms_norm_eps, or layer_norm_eps for LayerNorms. */
+  eps?: number;
+  /** partial_rotary_factor where the config gives none (Phi: 0.5); default 1. */
+  defaultPartialRotary?: number;
   /** Rotary options (Phi-3 accepts longrope). */
   rope?: RopeOptions;
   /** A feed-forward other than the gated MLP (mixture of experts, a plain MLP), and its float32 weight count. */
@@ -69,10 +76,10 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
     layers: configInt(c, 'num_hidden_layers'),
     intermediate: configInt(c, 'intermediate_size'),
     headDim,
-    eps: variant.layerNorm ? configNumber(c, variant.layerNorm.epsDefault, variant.layerNorm.epsKey) : configNumber(c, 1e-6, 'rms_norm_eps'),
+    eps: variant.eps ?? ((variant.norm ?? 'rms') === 'rms' ? configNumber(c, 1e-6, 'rms_norm_eps') : configNumber(c, 1e-5, 'layer_norm_eps')),
     act: String(c.hidden_activation ?? c.hidden_act ?? variant.defaultActivation ?? 'silu'),
     // transformers: int(head_dim · partial_rotary_factor).
-    rotaryDim: Math.floor(headDim * configNumber(c, 1, 'partial_rotary_factor')),
+    rotaryDim: Math.floor(headDim * configNumber(c, variant.defaultPartialRotary ?? 1, 'partial_rotary_factor')),
     rope,
     // Dynamic NTK scaling extends the positions past max_position_embeddings.
     maxPositions: typeof c.max_position_embeddings === 'number' && !ropeUnbounded(rope) ? c.max_position_embeddings : null,
@@ -101,7 +108,7 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
   const kvDim = kvHeads * headDim;
   const embedScale = Math.fround(Math.sqrt(hidden));
   const { cos, sin } = rotaryInputs(rope, headDim, rotaryDim);
-  const normalize = (w: LayerWeights, name: string, x: string) => (variant.layerNorm ? w.layerNorm(name, hidden, x, eps) : w.rmsNorm(name, hidden, x, eps, offset));
+  const normalize = (w: LayerWeights, name: string, x: string) => (variant.norm === 'layer' ? w.layerNorm(name, hidden, x, eps) : w.rmsNorm(name, hidden, x, eps, offset));
   const masks = new Map<number | undefined, PositionInput>();
   const sites: AttentionSite[] = Array.from({ length: layers }, (_, l) => {
     const w = window(l);

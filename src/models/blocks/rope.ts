@@ -4,7 +4,7 @@
  * scalings, and Phi-3's `longrope` for the families that opt in. Config keys are read in both
  * spellings: transformers 4 (`rope_theta`, `rope_scaling`) and transformers 5 (`rope_parameters`).
  * A scaling type or parameter not implemented here is refused by name. Tables come in two layouts:
- * `half` (rotate_half: dimension i pairs with i + rotaryDim/2) and `pairs` (GPT-J's
+ * `half` (rotate_half: dimension i pairs with i + rotaryDim/2) and `interleaved` (GPT-J's
  * rotate_every_two: dimension 2i pairs with 2i + 1).
  */
 import { positionInput, type PositionInput } from '../../engine/architecture';
@@ -26,7 +26,8 @@ export interface RopeOptions {
   longrope?: boolean;
 }
 
-export type RotaryLayout = 'half' | 'pairs';
+/** Which dimensions rotate together: x[i] with x[i + rotaryDim/2] (`half`), or x[2i] with x[2i + 1] (`interleaved`). */
+export type RotaryLayout = 'half' | 'interleaved';
 
 export interface RopeSettings {
   theta: number;
@@ -167,7 +168,7 @@ export function inverseFrequencies(rope: RopeSettings, rotaryDim: number, n = 0)
 /**
  * cos/sin tables `[n, headDim]` for positions 0..n-1, times yarn's or longrope's attention factor.
  * Dimensions past `rotaryDim` (partial rotary) get cos = 1 and sin = 0, so they pass through
- * unchanged. Frequency i sits at dimensions i and i + rotaryDim/2 (`half`) or 2i and 2i + 1 (`pairs`).
+ * unchanged. Frequency i sits at dimensions i and i + rotaryDim/2 (`half`) or 2i and 2i + 1 (`interleaved`).
  */
 export function rotaryTables(rope: RopeSettings, n: number, headDim: number, rotaryDim: number, layout: RotaryLayout = 'half'): { cos: Float32Array; sin: Float32Array } {
   let inv = inverseFrequencies(rope, rotaryDim, n);
@@ -209,13 +210,14 @@ export function rotaryInputs(rope: RopeSettings, headDim: number, rotaryDim: num
 }
 
 /**
- * GPT-J's rotary embedding, x·cos + rotate_every_two(x)·sin on `[heads, n, headDim]` with `pairs`
- * tables: rotate_every_two maps (x₂ᵢ, x₂ᵢ₊₁) to (−x₂ᵢ₊₁, x₂ᵢ) over the first `rotaryDim` dimensions,
- * a fixed signed permutation applied as a MatMul with a ±1 matrix (exact, no slicing). The
- * rotate_half layout is `nn.rotary`.
+ * x·cos + rotate(x)·sin on `[heads, n, headDim]`, with tables from `rotaryInputs` of the same
+ * layout. `half` is `nn.rotary` (rotate_half); `interleaved` is GPT-J's rotate_every_two, which maps
+ * (x₂ᵢ, x₂ᵢ₊₁) to (−x₂ᵢ₊₁, x₂ᵢ) over the first `rotaryDim` dimensions: a fixed signed permutation
+ * applied as a MatMul with a ±1 matrix (exact, no slicing).
  */
-export function rotaryEveryTwo(nn: Nn, x: string, cos: string, sin: string, headDim: number, rotaryDim: number): string {
-  const r = new Float32Array(headDim * headDim);
+export function applyRotary(nn: Nn, x: string, cos: string, sin: string, headDim: number, rotaryDim: number, layout: RotaryLayout = 'half'): string {
+  if (layout === 'half') return nn.rotary(x, cos, sin, headDim, rotaryDim);
+  const r = new Float32Array(headDim * headDim); // row = input dimension, column = output dimension
   for (let i = 0; i < rotaryDim; i += 2) {
     r[(i + 1) * headDim + i] = -1; // out[2i] = -x[2i + 1]
     r[i * headDim + i + 1] = 1; // out[2i + 1] = x[2i]
