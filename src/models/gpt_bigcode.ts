@@ -1,5 +1,5 @@
 /**
- * GPTBigCode (bigcode/starcoder, santacoder, gpt_bigcode-santacoder, WizardCoder): GPT-2's layer
+ * GPTBigCode (bigcode/starcoder, bigcode/gpt_bigcode-santacoder, WizardCoder-15B): GPT-2's layer
  * (wte + wpe, ln_1/ln_2/ln_f, `c_attn`, `c_proj`, `mlp.c_fc`/`mlp.c_proj`) with two differences:
  * the projections are torch Linear modules (`[out, in]` weights, not GPT-2's Conv1D), and with
  * `multi_query` (the default) `c_attn` holds all query heads and one shared key and value head,

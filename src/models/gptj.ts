@@ -1,5 +1,5 @@
 /**
- * GPT-J (EleutherAI/gpt-j-6b, and the GPT-J-shaped CodeGen / Pygmalion checkpoints): GPT-2's names
+ * GPT-J (EleutherAI/gpt-j-6b and its fine-tunes such as PygmalionAI/pygmalion-6b): GPT-2's names
  * (wte, ln_1, ln_f) with separate bias-free `attn.q_proj/k_proj/v_proj/out_proj`, no absolute
  * positions, and attention and MLP in parallel from one norm: x + Attn(ln_1(x)) + MLP(ln_1(x)).
  * Its rotary embedding differs from GPT-NeoX's: it rotates interleaved pairs (rotate_every_two,

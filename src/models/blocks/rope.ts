@@ -15,14 +15,11 @@ const f = Math.fround;
 
 export const ROPE_TYPES = ['default', 'linear', 'llama3', 'dynamic', 'yarn', 'longrope'] as const;
 
-/**
- * Where transformers only implements `longrope` as Phi-3 does (short factors up to the original
- * length, long ones past it, chosen per text length), so other families refuse it.
- */
-const OPT_IN_TYPES: readonly string[] = ['longrope'];
-
 export interface RopeOptions {
-  /** Accept `longrope` (Phi-3's rotary embedding re-selects its factors by length). */
+  /**
+   * Accept `longrope`. Only Phi-3's rotary embedding in transformers re-selects the factors by text
+   * length (short up to the original length, long past it); other families refuse it.
+   */
   longrope?: boolean;
 }
 
@@ -56,7 +53,7 @@ export function ropeSettings(config: Record<string, unknown>, defaultTheta = 100
   const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
   const theta = num(params.rope_theta, num(config.rope_theta, defaultTheta));
   const type = String(params.rope_type ?? params.type ?? 'default');
-  const accepted = ROPE_TYPES.filter((t) => !OPT_IN_TYPES.includes(t) || (t === 'longrope' && options.longrope));
+  const accepted = ROPE_TYPES.filter((t) => t !== 'longrope' || options.longrope);
   if (!(accepted as readonly string[]).includes(type)) refuseRope(`${where}.rope_type`, type, `supported here: ${accepted.join(', ')}`);
   const maxPositions = num(config.max_position_embeddings, 2048);
   let factor = num(params.factor, 1);
