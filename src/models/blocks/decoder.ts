@@ -69,6 +69,7 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
   const heads = configInt(c, 'num_attention_heads');
   const headDim = typeof c.head_dim === 'number' ? configInt(c, 'head_dim') : hidden / heads;
   const rope = ropeSettings(c, 10000, variant.rope);
+  const norm = variant.norm ?? 'rms';
   return {
     hidden,
     heads,
@@ -76,7 +77,7 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
     layers: configInt(c, 'num_hidden_layers'),
     intermediate: configInt(c, 'intermediate_size'),
     headDim,
-    eps: variant.eps ?? ((variant.norm ?? 'rms') === 'rms' ? configNumber(c, 1e-6, 'rms_norm_eps') : configNumber(c, 1e-5, 'layer_norm_eps')),
+    eps: variant.eps ?? (norm === 'rms' ? configNumber(c, 1e-6, 'rms_norm_eps') : configNumber(c, 1e-5, 'layer_norm_eps')),
     act: String(c.hidden_activation ?? c.hidden_act ?? variant.defaultActivation ?? 'silu'),
     // transformers: int(head_dim · partial_rotary_factor).
     rotaryDim: Math.floor(headDim * configNumber(c, variant.defaultPartialRotary ?? 1, 'partial_rotary_factor')),

@@ -23,9 +23,6 @@ export interface RopeOptions {
   longrope?: boolean;
 }
 
-/** Which dimensions rotate together: x[i] with x[i + rotaryDim/2] (`half`), or x[2i] with x[2i + 1] (`interleaved`). */
-export type RotaryLayout = 'half' | 'interleaved';
-
 export interface RopeSettings {
   theta: number;
   type: (typeof ROPE_TYPES)[number];
@@ -163,6 +160,12 @@ export function inverseFrequencies(rope: RopeSettings, rotaryDim: number, n = 0)
 }
 
 /**
+ * Which dimensions rotate together: `'half'` pairs x[i] with x[i + rotaryDim/2] (rotate_half: Llama,
+ * GPT-NeoX, ...); `'interleaved'` pairs x[2i] with x[2i + 1] (Cohere, GPT-J's rotate_every_two).
+ */
+export type RotaryLayout = 'half' | 'interleaved';
+
+/**
  * cos/sin tables `[n, headDim]` for positions 0..n-1, times yarn's or longrope's attention factor.
  * Dimensions past `rotaryDim` (partial rotary) get cos = 1 and sin = 0, so they pass through
  * unchanged. Frequency i sits at dimensions i and i + rotaryDim/2 (`half`) or 2i and 2i + 1 (`interleaved`).
@@ -174,6 +177,7 @@ export function rotaryTables(rope: RopeSettings, n: number, headDim: number, rot
     inv = defaultFrequencies(base, rotaryDim);
   }
   const half = rotaryDim / 2;
+  const pair = (i: number): [number, number] => (layout === 'half' ? [i, i + half] : [2 * i, 2 * i + 1]);
   const scale = rope.attentionFactor;
   const cos = new Float32Array(n * headDim).fill(1);
   const sin = new Float32Array(n * headDim);
@@ -182,11 +186,10 @@ export function rotaryTables(rope: RopeSettings, n: number, headDim: number, rot
       const angle = f(p * inv[i]);
       const c = scale === 1 ? Math.cos(angle) : f(f(Math.cos(angle)) * scale);
       const s = scale === 1 ? Math.sin(angle) : f(f(Math.sin(angle)) * scale);
-      const [a, b] = layout === 'half' ? [i, i + half] : [2 * i, 2 * i + 1];
-      cos[p * headDim + a] = c;
-      cos[p * headDim + b] = c;
-      sin[p * headDim + a] = s;
-      sin[p * headDim + b] = s;
+      for (const d of pair(i)) {
+        cos[p * headDim + d] = c;
+        sin[p * headDim + d] = s;
+      }
     }
   }
   return { cos, sin };
@@ -207,17 +210,16 @@ export function rotaryInputs(rope: RopeSettings, headDim: number, rotaryDim: num
 }
 
 /**
- * x·cos + rotate(x)·sin on `[heads, n, headDim]`, with tables from `rotaryInputs` of the same
- * layout. `half` is `nn.rotary` (rotate_half); `interleaved` is GPT-J's rotate_every_two, which maps
- * (x₂ᵢ, x₂ᵢ₊₁) to (−x₂ᵢ₊₁, x₂ᵢ) over the first `rotaryDim` dimensions: a fixed signed permutation
- * applied as a MatMul with a ±1 matrix (exact, no slicing).
+ * x·cos + rotate(x)·sin on `[heads, n, d]`, with tables from `rotaryInputs` of the same layout.
+ * rotate is a fixed signed permutation (rotate_half, or rotate_every_two: out[2i] = −x[2i+1],
+ * out[2i+1] = x[2i]) applied as a MatMul with a ±1 matrix: exact, and no slicing in the graph.
  */
 export function applyRotary(nn: Nn, x: string, cos: string, sin: string, headDim: number, rotaryDim: number, layout: RotaryLayout = 'half'): string {
   if (layout === 'half') return nn.rotary(x, cos, sin, headDim, rotaryDim);
   const r = new Float32Array(headDim * headDim); // row = input dimension, column = output dimension
-  for (let i = 0; i < rotaryDim; i += 2) {
-    r[(i + 1) * headDim + i] = -1; // out[2i] = -x[2i + 1]
-    r[i * headDim + i + 1] = 1; // out[2i + 1] = x[2i]
+  for (let i = 0; i < rotaryDim / 2; i++) {
+    r[(2 * i + 1) * headDim + 2 * i] = -1;
+    r[2 * i * headDim + 2 * i + 1] = 1;
   }
   const rotated = nn.g.op('MatMul', [x, nn.g.weight('rotate_every_two', r, [headDim, headDim])]);
   return nn.add(nn.mul(x, cos), nn.mul(rotated, sin));
