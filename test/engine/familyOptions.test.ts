@@ -25,7 +25,6 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_ROOT, 'roberta'), { is_decoder: true }, /is_decoder = true/],
   [path.join(FIXTURES_ROOT, 'bert'), { add_cross_attention: true }, /add_cross_attention = true/],
   [path.join(FIXTURES_ROOT, 'gpt2'), { add_cross_attention: true }, /add_cross_attention = true/],
-  [path.join(FIXTURES_2_ROOT, 'phi3-longrope'), null, /rope_scaling\.rope_type = "longrope"/],
   [path.join(FIXTURES_ROOT, 'llama'), { rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128 } }, /rope_scaling\.original_max_position_embeddings = 128/],
   [path.join(FIXTURES_ROOT, 'llama'), { rope_scaling: { rope_type: 'su', factor: 2 } }, /rope_scaling\.rope_type = "su"/],
   [path.join(FIXTURES_ROOT, 'gpt-neox'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
@@ -61,6 +60,16 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'olmo2'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
   [path.join(FIXTURES_2_ROOT, 'cohere'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
   [path.join(FIXTURES_2_ROOT, 'granite'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_ROOT, 'llama'), { rope_scaling: { rope_type: 'longrope', short_factor: [1, 1, 1, 1], long_factor: [2, 2, 2, 2] } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'phi3-longrope'), { rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [2, 2] } }, /rope_scaling\.short_factor = \[1,1\]/],
+  [path.join(FIXTURES_2_ROOT, 'phi3-longrope'), { original_max_position_embeddings: null }, /rope_scaling\.rope_type = "longrope".*without original_max_position_embeddings/],
+  [path.join(FIXTURES_2_ROOT, 'bloom'), { apply_residual_connection_post_layernorm: true }, /apply_residual_connection_post_layernorm = true/],
+  [path.join(FIXTURES_2_ROOT, 'falcon-rw-alibi'), { apply_residual_connection_post_layernorm: true }, /apply_residual_connection_post_layernorm = true/],
+  [path.join(FIXTURES_2_ROOT, 'falcon'), { parallel_attn: false }, /parallel_attn = false/],
+  [path.join(FIXTURES_2_ROOT, 'falcon'), { num_ln_in_parallel_attn: 3 }, /num_ln_in_parallel_attn = 3/],
+  [path.join(FIXTURES_2_ROOT, 'falcon-mqa'), { num_ln_in_parallel_attn: 2 }, /num_ln_in_parallel_attn = 2/],
+  [path.join(FIXTURES_2_ROOT, 'gpt_bigcode'), { add_cross_attention: true }, /add_cross_attention = true/],
+  [path.join(FIXTURES_2_ROOT, 'phi'), { qk_layernorm: true }, /qk_layernorm = true/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {

@@ -20,11 +20,18 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
 const HF_TINY_2_SUPPORTED = [
   'albert',
   'bert-relative-key',
+  'bloom',
+  'bloom-no-prefix',
   'cohere',
   'cohere-qk-norm',
   'deberta-v2',
   'electra',
+  'falcon',
+  'falcon-mqa',
+  'falcon-rw-alibi',
   'gpt2-scaled',
+  'gpt_bigcode',
+  'gptj',
   'granite',
   'llama-dynamic',
   'llama-yarn',
@@ -34,9 +41,12 @@ const HF_TINY_2_SUPPORTED = [
   'olmo',
   'olmo2',
   'opt',
+  'phi',
+  'phi3-longrope',
   'qwen2_moe',
   'stablelm',
   'stablelm-qk-parallel',
+  'starcoder2',
   'xlm-roberta',
 ];
 
@@ -47,9 +57,7 @@ const HF_TINY_2_SUPPORTED = [
  * loads until the encoder-decoder runner lands).
  */
 const NOT_YET_SUPPORTED = [
-  'bart', 'bloom', 'bloom-no-prefix',
-  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'marian', 'mbart',
-  'phi', 'phi3-longrope', 'starcoder2', 't5', 't5-v1_1',
+  'bart', 'marian', 'mbart', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [

@@ -1,6 +1,6 @@
 /**
  * The pre-norm rotary decoder layer shared by the Llama family and its relatives (Mistral,
- * Qwen2/3, Gemma, Gemma 2, Phi-3, StableLM, OLMo, OLMo 2, Cohere, Granite, Qwen2-MoE): norm →
+ * Qwen2/3, Gemma, Gemma 2, Phi-3, StableLM, OLMo, OLMo 2, Cohere, Granite, Qwen2-MoE, StarCoder2): norm →
  * attention with rotary positions and grouped-query heads → residual → norm → gated MLP →
  * residual. Each family file parses its config into a `DecoderConfig` (refusing what it does not
  * implement) and states how its layer differs (`DecoderVariant`: norm kind, wiring of the two
@@ -14,7 +14,7 @@ import { causalMaskInput } from './masks';
 import { gatedMlp } from './mlp';
 import { splitConcatenatedQkv } from './qkv';
 import { parameterFreeLayerNorm } from './norms';
-import { applyRotary, ropeSettings, ropeUnbounded, rotaryInputs, type RopeSettings, type RotaryLayout } from './rope';
+import { applyRotary, ropeSettings, ropeUnbounded, rotaryInputs, type RopeOptions, type RopeSettings, type RotaryLayout } from './rope';
 import { layerWeights, type BiasRule, type LayerWeights } from './weights';
 import type { Nn } from '../../engine/onnx/layers';
 
@@ -51,7 +51,7 @@ export interface DecoderVariant {
   residualMultiplier?: number;
   /** Kind of every norm in the layer and of the final norm (default RMS). */
   norm?: DecoderNorm;
-  /** Norm epsilon where the model fixes it (OLMo); default rms_norm_eps, or layer_norm_eps for LayerNorms. */
+  /** Norm epsilon where the model fixes it (OLMo) or reads it under another key (StarCoder2's norm_epsilon); default rms_norm_eps, or layer_norm_eps for LayerNorms. */
   eps?: number;
   /** Wiring of attention and MLP (default sequential). */
   layout?: DecoderLayout;
@@ -65,7 +65,7 @@ export interface DecoderVariant {
   clipQkv?: number | null;
   /** Which dimensions rotate together (default rotate_half). */
   rotaryLayout?: RotaryLayout;
-  /** partial_rotary_factor where the config gives none (StableLM: 0.25); default 1. */
+  /** partial_rotary_factor where the config gives none (StableLM: 0.25, Phi: 0.5); default 1. */
   defaultPartialRotary?: number;
   /** RMS norm scale is (offset + w): 1 for Gemma, 0 otherwise. */
   normOffset?: number;
@@ -83,7 +83,9 @@ export interface DecoderVariant {
   slidingWindow?: (layer: number) => number | undefined;
   /** Default activation when the config names none. */
   defaultActivation?: string;
-  /** A feed-forward other than the gated MLP (mixture of experts), and its float32 weight count. */
+  /** Rotary options (Phi-3 accepts longrope). */
+  rope?: RopeOptions;
+  /** A feed-forward other than the gated MLP (mixture of experts, a plain MLP), and its float32 weight count. */
   mlp?: { build: (nn: Nn, w: LayerWeights, x: string, config: DecoderConfig) => string; params: number };
 }
 
@@ -108,7 +110,7 @@ export function parseDecoderConfig(c: ModelConfig, variant: DecoderVariant): Dec
   const hidden = configInt(c, 'hidden_size');
   const heads = configInt(c, 'num_attention_heads');
   const headDim = typeof c.head_dim === 'number' ? configInt(c, 'head_dim') : hidden / heads;
-  const rope = ropeSettings(c);
+  const rope = ropeSettings(c, 10000, variant.rope);
   const norm = variant.norm ?? 'rms';
   const ropeParams = (c.rope_parameters ?? {}) as Record<string, unknown>;
   return {

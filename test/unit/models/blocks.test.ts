@@ -17,6 +17,25 @@ describe('family blocks', () => {
     twelve.slice(8).forEach((s, i) => assert.ok(Math.abs(s - 2 ** -(0.5 + i)) < 1e-7, `slope ${8 + i}: ${s}`));
   });
 
+  it('longrope (Phi-3): short factors up to original_max_position_embeddings tokens, long ones past it, cos/sin × √(1 + ln(max/original)/ln(original)) at every length', () => {
+    const config = { max_position_embeddings: 96, original_max_position_embeddings: 24, rope_theta: 10000, rope_scaling: { type: 'longrope', short_factor: [1, 2], long_factor: [3, 4] } };
+    const rope = ropeSettings(config, 10000, { longrope: true });
+    const scale = Math.sqrt(1 + Math.log(96 / 24) / Math.log(24));
+    const d = 4;
+    for (const [n, factors] of [[24, [1, 2]], [25, [3, 4]]] as const) {
+      const { cos, sin } = rotaryTables(rope, n, d, d);
+      const p = n - 1;
+      for (let i = 0; i < d / 2; i++) {
+        const angle = p / (factors[i] * 10000 ** ((2 * i) / d));
+        for (const dim of [i, i + d / 2]) {
+          assert.ok(Math.abs(cos[p * d + dim] - Math.cos(angle) * scale) < 1e-5, `n ${n}, cos ${dim}`);
+          assert.ok(Math.abs(sin[p * d + dim] - Math.sin(angle) * scale) < 1e-5, `n ${n}, sin ${dim}`);
+        }
+      }
+    }
+    assert.throws(() => ropeSettings(config), /rope_scaling\.rope_type = "longrope"/, 'families that do not opt in refuse longrope');
+  });
+
   it('DeBERTa log-bucket relative positions (make_log_bucket_position, buckets 16, max 512; values from numpy float32)', () => {
     const n = 70;
     const rel = debertaRelativePositions(n, 16, 512);
