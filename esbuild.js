@@ -33,6 +33,7 @@ const builds = [
     entryPoints: {
       extension: 'src/extension.ts',
       worker: 'src/worker/engineWorker.ts',
+      engineProcess: 'src/worker/engineProcess.ts',
       cli: 'src/cli/cli.ts',
       bench: 'bench/bench.ts',
     },
