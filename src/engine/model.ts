@@ -10,8 +10,11 @@ import * as ort from 'onnxruntime-node';
 import type { AnalyzeOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
 import { createArchitecture } from '../models/registry';
 import type { Architecture } from './architecture';
+import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory } from './budget';
 import { Checkpoint } from './checkpoint';
+import { checkSummary } from './config';
 import { EngineError } from './errors';
+import { firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder } from './onnx/graph';
 import { Nn } from './onnx/layers';
@@ -26,8 +29,8 @@ const CHUNK_BYTES = 64 * 1024 * 1024;
 const MAX_LAYERS_PER_CHUNK = 6;
 /** Attentions above this many bytes as float32 are kept as float16 (half the memory). */
 export const FLOAT16_THRESHOLD_BYTES = 256 * 1024 * 1024;
-/** Attentions are never kept above this size (as float16); longer texts are refused with the limit. */
-export const ATTENTION_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
+/** What an analysis may hold in memory, attentions and transient n² buffers together (budget.ts); longer texts are refused with the limit. */
+export const ATTENTION_BUDGET_BYTES = ANALYSIS_BUDGET_BYTES;
 
 /** Progress callback; called between steps, right before the engine checks for cancellation. */
 export type ProgressFn = (message: string, fraction?: number) => void;
@@ -76,6 +79,8 @@ export class AttentionModel {
     private readonly tokenizer: TextTokenizer,
     private readonly chunks: Chunk[],
     private readonly biasInputs: (string | undefined)[],
+    /** The longest text whose analysis fits the memory budget (see budget.ts). */
+    private readonly tokensByMemory: number,
   ) {}
 
   static async load(folder: string, meta: { name?: string; source?: string } = {}, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
@@ -83,6 +88,7 @@ export class AttentionModel {
     const sessions: ort.InferenceSession[] = [];
     try {
       const arch = createArchitecture(checkpoint);
+      checkSummary(arch.summary);
       const tokenizer = TextTokenizer.load(folder);
       const { numLayers, numHeads, hiddenSize } = arch.summary;
       const perChunk = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, arch.layerBytes))));
@@ -126,7 +132,7 @@ export class AttentionModel {
       }
       onProgress?.('Model ready', 1);
       const summary: ModelSummary = { ...arch.summary, name: meta.name ?? path.basename(folder), source: meta.source ?? folder };
-      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, biasInputs);
+      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, biasInputs, maxTokensByMemory({ summary, positionShapes: shapes, layersPerChunk: perChunk, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES }));
     } catch (err) {
       await Promise.all(sessions.map((s) => s.release()));
       checkpoint.close();
@@ -136,9 +142,7 @@ export class AttentionModel {
 
   /** The longest text in tokens this model accepts: its positions, or what the attention memory budget allows. */
   get maxTokens(): number {
-    const { numLayers, numHeads } = this.summary;
-    const byMemory = Math.floor(Math.sqrt(ATTENTION_BUDGET_BYTES / 2 / (numLayers * numHeads)));
-    return Math.min(this.summary.maxTokens ?? Infinity, byMemory);
+    return Math.min(this.summary.maxTokens ?? Infinity, this.tokensByMemory);
   }
 
   tokenize(text: string, textPair?: string) {
@@ -175,6 +179,7 @@ export class AttentionModel {
     const hiddenStates = options.hiddenStates ? new Float32Array((numLayers + 1) * n * hiddenSize) : undefined;
 
     let hidden = this.arch.embed(ids, typeIds);
+    if (firstNonFinite(hidden) >= 0) throw nonFiniteError(this.checkpoint, 'The embedding of this text', -1);
     hiddenStates?.set(hidden, 0);
     const positions = this.arch.positionInputs(n);
     const chunkInputs: Float32Array[] = [];
@@ -190,9 +195,12 @@ export class AttentionModel {
       const out = await chunk.session.run(this.feeds(chunk, hidden, n, positions), [...new Set(fetches)]);
       for (const layer of chunk.layers) {
         const probs = out[`probs_${layer}`].data as Float32Array;
+        if (firstNonFinite(probs) >= 0) throw nonFiniteError(this.checkpoint, `The attention of layer ${layer + 1}`, layer);
         if (attentions instanceof Uint16Array) encodeHalfArray(probs, attentions.subarray(layer * layerSize, (layer + 1) * layerSize));
         else attentions.set(probs, layer * layerSize);
-        valueNorms.set(out[`value_norms_${layer}`].data as Float32Array, layer * numHeads * n);
+        const norms = out[`value_norms_${layer}`].data as Float32Array;
+        if (firstNonFinite(norms) >= 0) throw nonFiniteError(this.checkpoint, `The value vectors of layer ${layer + 1}`, layer);
+        valueNorms.set(norms, layer * numHeads * n);
         if (hiddenStates) {
           const isFinalLayer = layer === numLayers - 1;
           const state = isFinalLayer && out.final ? out.final : out[`hidden_${layer}`];

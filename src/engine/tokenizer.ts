@@ -3,11 +3,16 @@
  * gives character offsets. It reports offsets in Unicode code points; VS Code positions count
  * UTF-16 code units, so every range is converted here, once.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Tokenizer } from 'tokenizers';
 import type { TokenInfo } from '../protocol/types';
 import { EngineError } from './errors';
+import { MAX_JSON_BYTES, modelFolder, parseJsonFile, readCapped, resolveModelFile } from './files';
+
+/** The tokenizers library's own message, kept short (it describes the file, not our code). */
+function libraryMessage(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text || 'no reason given';
+}
 
 export interface Encoded {
   ids: number[];
@@ -53,24 +58,29 @@ export class TextTokenizer {
   private constructor(private readonly tokenizer: Tokenizer, private readonly style: TokenStyle) {}
 
   static load(folder: string): TextTokenizer {
-    const file = path.join(folder, 'tokenizer.json');
-    if (!fs.existsSync(file)) {
+    const m = modelFolder(folder);
+    const file = resolveModelFile(m, 'tokenizer.json');
+    if (!file) {
       throw new EngineError('missing-file', `${folder} has no tokenizer.json. Attention Inspector needs the fast-tokenizer file; in Python, AutoTokenizer.from_pretrained(...).save_pretrained(folder) writes it.`);
     }
-    let json: { decoder?: unknown; pre_tokenizer?: unknown };
-    try {
-      json = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new EngineError('bad-checkpoint', `tokenizer.json is not valid JSON: ${(err as Error).message}`);
-    }
+    const label = `tokenizer.json in ${folder}`;
+    const bytes = readCapped(file.real, label, MAX_JSON_BYTES['tokenizer.json']);
+    const json = parseJsonFile(bytes, label) as { decoder?: unknown; pre_tokenizer?: unknown } | null;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new EngineError('bad-checkpoint', `${label} must hold a JSON object.`);
     // Tell byte-level from SentencePiece-style vocabularies by what the decoder undoes.
     const described = JSON.stringify([json.decoder ?? null, json.pre_tokenizer ?? null]);
     const style: TokenStyle = described.includes('"ByteLevel"') ? 'byte-level' : described.includes('\u2581') || described.includes('Metaspace') ? 'metaspace' : 'plain';
     let tokenizer: Tokenizer;
     try {
-      tokenizer = Tokenizer.fromFile(file);
+      // From the bytes already checked, not the path again (it could have changed since).
+      tokenizer = Tokenizer.fromString(bytes.toString('utf8'));
+      // As transformers does unless asked (set_truncation_and_padding): the file's padding would
+      // append pad tokens that an encoder attends to as real ones, its truncation would cut long
+      // texts silently. The engine states its own limit instead.
+      tokenizer.disablePadding();
+      tokenizer.disableTruncation();
     } catch (err) {
-      throw new EngineError('bad-checkpoint', `tokenizer.json could not be loaded: ${(err as Error).message}`);
+      throw new EngineError('bad-checkpoint', `${label} could not be loaded by the tokenizers library: ${libraryMessage(err)}`);
     }
     return new TextTokenizer(tokenizer, style);
   }
@@ -102,7 +112,12 @@ export class TextTokenizer {
   }
 
   async encode(text: string, textPair?: string): Promise<Encoded> {
-    const encoding = await this.tokenizer.encode(text, textPair ?? null, { addSpecialTokens: true });
+    let encoding: Awaited<ReturnType<Tokenizer['encode']>>;
+    try {
+      encoding = await this.tokenizer.encode(text, textPair ?? null, { addSpecialTokens: true });
+    } catch (err) {
+      throw new EngineError('bad-checkpoint', `The model's tokenizer.json cannot encode this text: ${libraryMessage(err)}`);
+    }
     const ids = encoding.getIds();
     const raws = encoding.getTokens();
     const offsets = encoding.getOffsets();
@@ -126,6 +141,11 @@ export class TextTokenizer {
         segment: typeIds[i] ?? 0,
       };
     });
+    // Nothing would reach the model (onnxruntime faults on an empty input): a tokenizer without
+    // special tokens that drops every character of this text (control characters, say).
+    if (ids.length === 0) {
+      throw new EngineError('empty-text', 'The tokenizer turns this text into no tokens at all (its characters are all dropped, and this tokenizer adds no special tokens). Select other text.');
+    }
     return { ids, typeIds, tokens };
   }
 }

@@ -38,11 +38,12 @@ export function supportedModelTypes(): string[] {
 
 export function createArchitecture(ckpt: Checkpoint): Architecture {
   const type = ckpt.config.model_type;
-  const factory = typeof type === 'string' ? FAMILIES[type] : undefined;
+  // Own keys only: a model_type such as "constructor" must not find Object.prototype's members.
+  const factory = typeof type === 'string' && Object.hasOwn(FAMILIES, type) ? FAMILIES[type] : undefined;
   if (!factory) {
     throw new EngineError(
       'unsupported-architecture',
-      `Model type "${String(type)}" is not supported. Supported model types: ${supportedModelTypes().join(', ')}.`,
+      `Model type ${typeof type === 'string' ? `"${type}"` : '(none given)'} is not supported. Supported model types: ${supportedModelTypes().join(', ')}.`,
     );
   }
   return factory(ckpt);
