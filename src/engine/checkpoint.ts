@@ -22,6 +22,9 @@ export interface ScopedTensors {
 const PICKLE_FILE = /\.(bin|pt|pth|ckpt|pkl)$/i;
 
 export class Checkpoint {
+  /** Tables read row by row (embeddings), to name one whose width is wrong. */
+  readonly rowTables = new Set<TensorEntry>();
+
   private constructor(
     readonly folder: string,
     readonly config: ModelConfig,
@@ -151,7 +154,9 @@ export class Checkpoint {
   }
 
   rows(name: string, prefixes: readonly string[], rows: readonly number[]): Float32Array {
-    return readRows(this.entry(name, prefixes), rows);
+    const entry = this.entry(name, prefixes);
+    this.rowTables.add(entry);
+    return readRows(entry, rows);
   }
 
   /**

@@ -26,3 +26,20 @@ export function nonFiniteError(checkpoint: Checkpoint, what: string, layer: numb
   }
   return new EngineError('bad-checkpoint', `${what} came out as NaN or infinity although the weights are finite: a config.json value (rope_theta, an epsilon, a scaling factor) probably makes the arithmetic overflow.`);
 }
+
+/**
+ * Embeds one token at load time: a table whose rows do not have the hidden size (it would reach
+ * onnxruntime as a tensor of the wrong size, or read past its rows as NaN) is named here.
+ */
+export function checkEmbedding(checkpoint: Checkpoint, embed: (ids: number[], typeIds: number[]) => Float32Array, hiddenSize: number): void {
+  const probe = embed([0], [0]);
+  if (probe.length === hiddenSize && firstNonFinite(probe) < 0) return;
+  for (const entry of checkpoint.rowTables) {
+    const width = entry.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (width !== hiddenSize) {
+      throw new EngineError('bad-checkpoint', `Tensor "${entry.name}" has rows of ${width} values, but config.json's hidden size is ${hiddenSize}: the weights and config.json do not belong together.`);
+    }
+  }
+  if (probe.length !== hiddenSize) throw new EngineError('bad-checkpoint', `The embedding gives ${probe.length} values per token, but config.json's hidden size is ${hiddenSize}: the weights and config.json do not belong together.`);
+  throw nonFiniteError(checkpoint, 'The embedding', -1);
+}

@@ -14,7 +14,7 @@ import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory } from './budget';
 import { Checkpoint } from './checkpoint';
 import { checkSummary } from './config';
 import { EngineError } from './errors';
-import { firstNonFinite, nonFiniteError } from './finite';
+import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder } from './onnx/graph';
 import { Nn } from './onnx/layers';
@@ -89,6 +89,7 @@ export class AttentionModel {
     try {
       const arch = createArchitecture(checkpoint);
       checkSummary(arch.summary);
+      checkEmbedding(checkpoint, (ids, typeIds) => arch.embed(ids, typeIds), arch.summary.hiddenSize);
       const tokenizer = TextTokenizer.load(folder);
       const { numLayers, numHeads, hiddenSize } = arch.summary;
       const perChunk = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, arch.layerBytes))));

@@ -182,7 +182,7 @@ export class SafetensorsFile {
 }
 
 function checkDType(entry: TensorEntry): void {
-  if (!(entry.dtype in BYTES)) {
+  if (!Object.hasOwn(BYTES, entry.dtype)) {
     throw new EngineError('bad-checkpoint', `Tensor "${entry.name}" is stored as ${entry.dtype}; only F32, F16 and BF16 weights are supported (quantized checkpoints are not).`);
   }
 }

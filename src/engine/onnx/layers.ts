@@ -3,6 +3,8 @@
  * axis and `[heads, n, headDim]` inside attention; `n` stays symbolic so one session serves any
  * text length.
  */
+import { EngineError } from '../errors';
+import { quoted } from '../files';
 import { GraphBuilder } from './graph';
 
 /** Transposes a row-major `[rows, cols]` matrix (torch Linear weights are `[out, in]`; MatMul wants `[in, out]`). */
@@ -94,7 +96,7 @@ export class Nn {
       case 'relu':
         return this.g.op('Relu', [x]);
       default:
-        throw new Error(`Activation "${name}" is not supported`);
+        throw new EngineError('unsupported-architecture', `config.json's activation ${quoted(name)} is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, silu, swish, relu).`);
     }
   }
 
