@@ -52,6 +52,46 @@ export function codePointToUtf16Map(text: string): Uint32Array {
   return Uint32Array.from(map);
 }
 
+type Json = Record<string, unknown>;
+const asObject = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
+
+/** A component and, for `Sequence` components, the ones inside it. */
+function components(component: unknown): Json[] {
+  const c = asObject(component);
+  if (!c) return [];
+  const inner = [c.normalizers, c.pretokenizers, c.processors].find(Array.isArray) as unknown[] | undefined;
+  return [c, ...(inner ?? []).flatMap(components)];
+}
+
+/**
+ * Settings the tokenizers library accepts when it loads a file but then panics on while encoding
+ * (a non-unwinding Rust panic aborts the process): found by fuzzing. The engine process contains
+ * any such abort; these are refused up front with a message that says what is wrong.
+ */
+export function knownPanic(json: Json): string | undefined {
+  for (const n of components(json.normalizer)) {
+    const pattern = asObject(n.pattern);
+    if (n.type === 'Replace' && pattern && (pattern.String === '' || pattern.Regex === '')) return 'its Replace normalizer has an empty pattern';
+    if (n.type === 'Precompiled') {
+      const map = typeof n.precompiled_charsmap === 'string' ? Buffer.from(n.precompiled_charsmap, 'base64') : Buffer.alloc(0);
+      const trie = map.length >= 4 ? map.readUInt32LE(0) : -1;
+      if (map.length > 0 && (trie < 0 || trie % 4 !== 0 || trie + 4 > map.length)) return 'its Precompiled normalizer has a damaged character map';
+    }
+  }
+  for (const p of components(json.pre_tokenizer)) {
+    if (p.type === 'FixedLength' && !(typeof p.length === 'number' && p.length > 0)) return 'its FixedLength pre-tokenizer has length 0';
+  }
+  for (const p of components(json.post_processor)) {
+    if (p.type !== 'TemplateProcessing') continue;
+    const defined = asObject(p.special_tokens) ?? {};
+    for (const piece of [...(Array.isArray(p.single) ? p.single : []), ...(Array.isArray(p.pair) ? p.pair : [])]) {
+      const special = asObject(asObject(piece)?.SpecialToken);
+      if (special && !(typeof special.id === 'string' && Object.hasOwn(defined, special.id))) return 'its post-processor template names a special token it does not define';
+    }
+  }
+  return undefined;
+}
+
 export class TextTokenizer {
   private byteMap = byteLevelDecoder();
 
@@ -67,6 +107,8 @@ export class TextTokenizer {
     const bytes = readCapped(file.real, label, MAX_JSON_BYTES['tokenizer.json']);
     const json = parseJsonFile(bytes, label) as { decoder?: unknown; pre_tokenizer?: unknown } | null;
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new EngineError('bad-checkpoint', `${label} must hold a JSON object.`);
+    const panic = knownPanic(json as Record<string, unknown>);
+    if (panic) throw new EngineError('bad-checkpoint', `${label} cannot be used: ${panic}. Save the tokenizer again with transformers, or pick another model.`);
     // Tell byte-level from SentencePiece-style vocabularies by what the decoder undoes.
     const described = JSON.stringify([json.decoder ?? null, json.pre_tokenizer ?? null]);
     const style: TokenStyle = described.includes('"ByteLevel"') ? 'byte-level' : described.includes('\u2581') || described.includes('Metaspace') ? 'metaspace' : 'plain';

@@ -43,13 +43,14 @@ describe('engine containment', function () {
 
   it('a tokenizer that makes the tokenizers library panic ends only the engine process', async () => {
     const dir = temp.copy('bert');
-    // tokenizers accepts this file, then panics (a non-unwinding Rust panic: abort) on encode.
+    // tokenizers accepts this file, then panics (a non-unwinding Rust panic: abort) on encode
+    // when the backtracking regex gives up ("retry-limit-in-match over").
     editJson(dir, 'tokenizer.json', (t) => {
-      t.post_processor.single = [{ SpecialToken: { id: '[UNDEFINED]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }];
+      t.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false };
     });
     await client.load(dir, { name: 'panics', source: dir });
     const firstPid = client.pid;
-    const err = await rejection(client.analyze('hello world'));
+    const err = await rejection(client.analyze(`hello ${'a'.repeat(40)}b`));
     assert.strictEqual(err.info.code, 'engine-crashed', err.message);
     assert.match(err.message, /aborted \(SIGABRT\) while analyzing the text: the tokenizer library failed/);
     assert.match(err.message, /next request starts a fresh engine/);

@@ -252,6 +252,30 @@ describe('malformed model folders', function () {
     });
   });
 
+  describe('tokenizer.json', () => {
+    it('settings the tokenizers library would panic on are refused when loading, saying which', async () => {
+      const cases: [(t: Record<string, any>) => void, RegExp][] = [
+        [(t) => { t.post_processor.single = [{ SpecialToken: { id: '[UNDEFINED]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }]; }, /template names a special token it does not define/],
+        [(t) => { t.normalizer = { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { String: '' }, content: 'x' }] }; }, /Replace normalizer has an empty pattern/],
+        [(t) => { t.pre_tokenizer = { type: 'FixedLength', length: 0 }; }, /FixedLength pre-tokenizer has length 0/],
+        [(t) => { t.normalizer = { type: 'Precompiled', precompiled_charsmap: 'AAAA' }; }, /damaged character map/],
+      ];
+      for (const [edit, pattern] of cases) {
+        const dir = temp.copy('bert');
+        editJson(dir, 'tokenizer.json', edit);
+        await refused(dir, 'bad-checkpoint', pattern);
+      }
+    });
+
+    it("the library's own errors become EngineErrors", async () => {
+      const dir = temp.copy('bert');
+      editJson(dir, 'tokenizer.json', (t) => {
+        t.model = { type: 'NoSuchModel' };
+      });
+      await refused(dir, 'bad-checkpoint', /tokenizer\.json in .* could not be loaded by the tokenizers library/);
+    });
+  });
+
   describe('non-finite results', () => {
     it('NaN planted in a layer weight: the analysis is refused, naming the tensor', async () => {
       const dir = temp.copy('llama');
