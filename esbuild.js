@@ -51,8 +51,8 @@ const builds = [
     sourcemap: true, minify: false,
     platform: 'node', format: 'cjs', target: 'node20',
     external: [...nodeExternals, 'mocha', 'playwright-core', '@vscode/test-electron'],
-    // The fuzzer (npm run fuzz) is built beside the tests.
-    entryPoints: [...listTests('test'), 'test/fuzz/fuzz.ts'].map((file) => ({ in: file, out: file.replace(/^test[\\/]/, '').replace(/\.ts$/, '') })),
+    // The fuzzer (npm run fuzz) and the process-boundary benchmark are built beside the tests.
+    entryPoints: [...listTests('test'), 'test/fuzz/fuzz.ts', 'bench/transfer.ts'].map((file) => ({ in: file, out: file.replace(/^test[\\/]/, '').replace(/\.ts$/, '') })),
     outdir: 'out/test',
   },
 ];
