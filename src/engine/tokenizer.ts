@@ -73,9 +73,10 @@ export function knownPanic(json: Json): string | undefined {
     const pattern = asObject(n.pattern);
     if (n.type === 'Replace' && pattern && (pattern.String === '' || pattern.Regex === '')) return 'its Replace normalizer has an empty pattern';
     if (n.type === 'Precompiled') {
+      // A u32 trie size, the trie (u32 units), then the normalized strings.
       const map = typeof n.precompiled_charsmap === 'string' ? Buffer.from(n.precompiled_charsmap, 'base64') : Buffer.alloc(0);
-      const trie = map.length >= 4 ? map.readUInt32LE(0) : -1;
-      if (map.length > 0 && (trie < 0 || trie % 4 !== 0 || trie + 4 > map.length)) return 'its Precompiled normalizer has a damaged character map';
+      const trie = map.length >= 8 ? map.readUInt32LE(0) : 0;
+      if (trie === 0 || trie % 4 !== 0 || trie + 4 > map.length) return 'its Precompiled normalizer has a damaged character map';
     }
   }
   for (const p of components(json.pre_tokenizer)) {
