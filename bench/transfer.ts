@@ -8,7 +8,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { AttentionModel } from '../src/engine/model';
+import { loadModel } from '../src/models';
 import { EngineClient } from '../src/worker/engineClient';
 import { benchText, bertBase, writeCheckpoint } from './checkpoints';
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const text = benchText(Number(values.tokens) - 2);
 
   const inProcess: number[] = [];
-  const model = await AttentionModel.load(folder);
+  const model = await loadModel(folder);
   let bytes = 0;
   for (let i = 0; i <= runs; i++) {
     const t = performance.now();

@@ -15,7 +15,7 @@ const IN_GRAPH_COPIES = 3;
 export interface BudgetShape {
   summary: Pick<ArchSummary, 'numLayers' | 'numHeads'>;
   /** The symbolic shapes of the position inputs (`n` for the token axis). */
-  positionShapes: Record<string, (number | string)[]>;
+  positionShapes: Record<string, readonly (number | string)[]>;
   layersPerChunk: number;
   /** Attentions above this many float32 bytes are kept as float16. */
   float16ThresholdBytes: number;

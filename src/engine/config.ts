@@ -94,7 +94,9 @@ const INT_KEYS: [readonly string[], IntRange][] = [
   [['head_dim', 'd_kv'], { max: LIMITS.headDim }],
   [['vocab_size'], { max: LIMITS.vocab }],
   [['max_position_embeddings', 'n_positions', 'n_ctx'], { max: LIMITS.positions }],
-  [['relative_attention_num_buckets', 'relative_attention_max_distance', 'type_vocab_size'], { max: LIMITS.positions }],
+  [['relative_attention_num_buckets', 'relative_attention_max_distance'], { max: LIMITS.positions }],
+  // DeBERTa-v3 has none.
+  [['type_vocab_size'], { min: 0, max: LIMITS.positions }],
   [['local_attention', 'global_attn_every_n_layers'], { max: LIMITS.positions }],
   [['sliding_window'], { min: 0, max: 1 << 30 }],
 ];

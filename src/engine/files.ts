@@ -202,3 +202,14 @@ export function formatBytes(n: number): string {
 export function quoted(value: unknown): string {
   return typeof value === 'string' && /^[\w.\-/@+]{1,100}$/.test(value) ? `"${value}"` : 'a value that is not a plain name';
 }
+
+/**
+ * A config value for a message: numbers, booleans and short structures of plain names as JSON,
+ * anything else described rather than quoted (a planted secret must not come back in a message).
+ */
+export function shownValue(value: unknown): string {
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return quoted(value);
+  const json = JSON.stringify(value);
+  return json !== undefined && json.length <= 80 && /^[\w\s.,:{}\[\]"+-]*$/.test(json) ? json : `a ${Array.isArray(value) ? 'list' : typeof value} that is not shown`;
+}

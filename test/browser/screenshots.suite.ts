@@ -6,14 +6,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { AttentionResult } from '../../src/protocol/types';
-import { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { frames, openHarness, repoRoot, type ThemeName } from './harness';
 
 const OUT = path.join(repoRoot(), 'media', 'screenshots');
 
 /** The built-in model's real attention (computed by the engine) over `text`. */
 async function builtinResult(text: string): Promise<AttentionResult> {
-  const model = await AttentionModel.load(path.join(repoRoot(), 'media', 'builtin-model'), { name: 'built-in', source: 'built-in' });
+  const model = await loadModel(path.join(repoRoot(), 'media', 'builtin-model'), { name: 'built-in', source: 'built-in' });
   try {
     return await model.analyze(text);
   } finally {

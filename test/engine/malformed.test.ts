@@ -7,7 +7,8 @@ import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { AttentionModel } from '../../src/engine/model';
+import type { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { EngineError } from '../../src/engine/errors';
 import { FIXTURES_ROOT } from '../helpers/fixtures';
 import { editJson, readSafetensors, TempFolders, writeSafetensors, writeSafetensorsRaw } from '../helpers/modelFolders';
@@ -15,7 +16,7 @@ import { editJson, readSafetensors, TempFolders, writeSafetensors, writeSafetens
 async function refused(folder: string, code: string, pattern: RegExp): Promise<EngineError> {
   let model: AttentionModel | undefined;
   try {
-    model = await AttentionModel.load(folder);
+    model = await loadModel(folder);
   } catch (err) {
     assert.ok(err instanceof EngineError, `expected an EngineError, got ${(err as Error)?.stack ?? err}`);
     assert.strictEqual(err.code, code, err.message);
@@ -98,7 +99,7 @@ describe('malformed model folders', function () {
         fs.copyFileSync(path.join(FIXTURES_ROOT, 'bert', file), path.join(repo, 'blobs', `blob-${file}`));
         fs.symlinkSync(`../../blobs/blob-${file}`, path.join(snapshot, file));
       }
-      const model = await AttentionModel.load(snapshot);
+      const model = await loadModel(snapshot);
       assert.strictEqual((await model.analyze('I am making a cake')).tokens.length, 9);
       await model.dispose();
       fs.rmSync(path.join(repo, 'blobs', 'blob-model.safetensors'));
@@ -154,7 +155,7 @@ describe('malformed model folders', function () {
 
     it('accepts the trailing spaces the reference library pads headers with', async () => {
       const dir = damaged((p, file) => writeSafetensorsRaw(file, `${JSON.stringify(p.header)}       `, p.data));
-      const model = await AttentionModel.load(dir);
+      const model = await loadModel(dir);
       await model.dispose();
     });
 
@@ -285,7 +286,7 @@ describe('malformed model folders', function () {
       const [begin] = p.header[name].data_offsets;
       p.data.writeFloatLE(NaN, begin + 8);
       writeSafetensors(file, p);
-      const model = await AttentionModel.load(dir);
+      const model = await loadModel(dir);
       try {
         await assert.rejects(model.analyze('The cat sat on the mat.'), (err: unknown) => {
           assert.ok(err instanceof EngineError);

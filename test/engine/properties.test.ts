@@ -8,7 +8,8 @@ import * as assert from 'assert';
 import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createArchitecture } from '../../src/models/registry';
+import { FAMILIES } from '../../src/models/registry';
+import type { PositionInput } from '../../src/engine/architecture';
 import { Checkpoint } from '../../src/engine/checkpoint';
 import { checkSummary } from '../../src/engine/config';
 import { EngineError } from '../../src/engine/errors';
@@ -33,23 +34,22 @@ function onlyEngineErrors<T>(work: () => T): T | EngineError {
   }
 }
 
-/** Everything the loader does in JavaScript before onnxruntime: open, parse the config, embed, build layer 0's graph. */
+/** Everything the loader does in JavaScript before onnxruntime: open, parse the config, embed, build layer 0's graph, compute its position inputs. */
 function loadWithoutOnnxruntime(dir: string): void {
   const ckpt = Checkpoint.open(dir);
   try {
-    const arch = createArchitecture(ckpt);
+    const arch = FAMILIES.create(ckpt);
     checkSummary(arch.summary);
     checkEmbedding(ckpt, (ids, types) => arch.embed(ids, types), arch.summary.hiddenSize);
     const g = new GraphBuilder();
-    const shapes = arch.positionInputShapes();
-    const declared = new Set<string>();
-    const use = (name: string) => {
-      if (!declared.has(name)) g.input(name, shapes[name]);
-      declared.add(name);
-      return name;
+    const declared = new Map<string, PositionInput>();
+    const use = (input: PositionInput) => {
+      if (!declared.has(input.name)) g.input(input.name, [...input.dims]);
+      declared.set(input.name, input);
+      return input.name;
     };
     arch.buildLayer(new Nn(g), 0, g.input('hidden', ['n', arch.summary.hiddenSize]), use);
-    arch.positionInputs(3);
+    for (const input of declared.values()) input.compute(3);
     g.toBytes('property');
   } finally {
     ckpt.close();

@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { Tokenizer } from 'tokenizers';
-import { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { checkCase, openFixture } from '../helpers/fixtures';
 import { editJson, TempFolders } from '../helpers/modelFolders';
 
@@ -37,7 +37,7 @@ describe('tokenizer.json with padding and truncation', function () {
         const raw = Tokenizer.fromFile(path.join(dir, 'tokenizer.json'));
         const rawIds = (await raw.encode(fixture.cases[0].text, null, { addSpecialTokens: true })).getIds();
         assert.strictEqual(rawIds.length, PAD_TO, 'the test tokenizer pads');
-        const model = await AttentionModel.load(dir);
+        const model = await loadModel(dir);
         try {
           for (let i = 0; i < fixture.cases.length; i++) await checkCase(model, { ...fixture, folder: dir }, i);
           // Longer than the file's truncation: every token is kept.
