@@ -3,11 +3,10 @@
  * listed in model.safetensors.index.json. Only safetensors are read; pickle files are refused
  * because unpickling runs arbitrary code. Nothing from the folder is ever executed.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
-import { modelFolder, quoted, readJsonObject, resolveModelFile, type ModelFolder } from './files';
+import { listModelFolder, modelFolder, quoted, readJsonObject, resolveModelFile, type ModelFolder } from './files';
 import { readRows, readTensor, SafetensorsFile, type TensorEntry } from './safetensors';
 
 export type ModelConfig = Record<string, unknown>;
@@ -34,7 +33,7 @@ export class Checkpoint {
 
   static open(folder: string): Checkpoint {
     const m = modelFolder(folder);
-    const names = fs.readdirSync(m.real);
+    const names = listModelFolder(m);
     if (!names.includes('config.json')) {
       throw new EngineError('missing-file', `${folder} has no config.json: it is not a Hugging Face model folder.`);
     }

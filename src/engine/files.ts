@@ -67,6 +67,15 @@ export function modelFolder(folder: string): ModelFolder {
   return { folder, real, root: isSnapshot ? repo : real };
 }
 
+/** The names in a model folder. */
+export function listModelFolder(m: ModelFolder): string[] {
+  try {
+    return fs.readdirSync(m.real);
+  } catch (err) {
+    throw fsProblem(err, `The model folder ${m.folder}`);
+  }
+}
+
 function inside(root: string, file: string): boolean {
   return file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
