@@ -37,7 +37,7 @@ interface Pending {
  * A cancelled request that has not answered after this long is stuck where the engine cannot look
  * at its cancel flag (a blocking read, a native loop): the engine process is ended instead.
  */
-export const CANCEL_GRACE_MS = 3000;
+export const CANCEL_GRACE_MS = 10_000;
 /** How much of the engine's stderr is kept for the log after a crash. */
 const STDERR_TAIL = 4000;
 
@@ -73,6 +73,8 @@ export class EngineClient {
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
   private readonly processScript: string;
+  /** Cancelled requests the engine has not finished yet, with the timer that ends a stuck engine. */
+  private readonly stopping = new Map<number, NodeJS.Timeout>();
 
   /**
    * `workerScript` is dist/worker.js of the extension; the engine process (dist/engineProcess.js
@@ -121,6 +123,8 @@ export class EngineClient {
     child.on('error', (err) => this.log(`Engine process error: ${err.message}`));
     child.on('exit', (code, signal) => {
       engine.exited = true;
+      for (const timer of this.stopping.values()) clearTimeout(timer);
+      this.stopping.clear();
       liveEngines--;
       if (this.engine === engine) {
         this.engine = undefined;
@@ -146,6 +150,11 @@ export class EngineClient {
   }
 
   private onMessage(message: WorkerToHost): void {
+    // The engine has finished a request it was told to cancel: it is not stuck.
+    if (message.type !== 'progress' && this.stopping.has(message.id)) {
+      clearTimeout(this.stopping.get(message.id));
+      this.stopping.delete(message.id);
+    }
     const pending = this.pending.get(message.id);
     if (!pending) return;
     if (message.type === 'progress') {
@@ -170,20 +179,22 @@ export class EngineClient {
         return;
       }
       const engine = this.ensureEngine();
-      let watchdog: NodeJS.Timeout | undefined;
+      // A cancel takes effect for the caller at once (the engine may not even have read the
+      // request yet); the engine is told, and ended if it has not stopped within the grace time.
       const onAbort = () => {
+        this.pending.delete(id);
+        settle();
+        reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
         this.send(engine, { type: 'cancel', id });
-        watchdog = setTimeout(() => {
-          if (!this.pending.has(id) || engine.exited) return;
+        this.stopping.set(id, setTimeout(() => {
+          this.stopping.delete(id);
+          if (engine.exited) return;
           this.log(`The engine did not stop within ${CANCEL_GRACE_MS} ms of a cancel; ending it.`);
           engine.child.kill('SIGKILL');
-        }, CANCEL_GRACE_MS);
+        }, CANCEL_GRACE_MS));
       };
       hooks.signal?.addEventListener('abort', onAbort, { once: true });
-      const settle = () => {
-        hooks.signal?.removeEventListener('abort', onAbort);
-        if (watchdog) clearTimeout(watchdog);
-      };
+      const settle = () => hooks.signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
         kind: message.type,
         hooks,
