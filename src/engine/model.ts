@@ -10,8 +10,11 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AnalyzeOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
 import type { Architecture, FamilyRegistry, PositionInput } from './architecture';
+import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory } from './budget';
 import { Checkpoint } from './checkpoint';
+import { checkSummary } from './config';
 import { EngineError } from './errors';
+import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
@@ -32,8 +35,8 @@ const MAX_LAYERS_PER_CHUNK = 6;
 const BUILD_OVERHEAD = 1.5;
 /** Attentions above this many bytes as float32 are kept as float16 (half the memory). */
 export const FLOAT16_THRESHOLD_BYTES = 256 * 1024 * 1024;
-/** Attentions are never kept above this size (as float16); longer texts are refused with the limit. */
-export const ATTENTION_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
+/** What an analysis may hold in memory, attentions and transient n² buffers together (budget.ts); longer texts are refused with the limit. */
+export const ATTENTION_BUDGET_BYTES = ANALYSIS_BUDGET_BYTES;
 
 /** Progress callback; called between steps, right before the engine checks for cancellation. */
 export type ProgressFn = (message: string, fraction?: number) => void;
@@ -151,6 +154,8 @@ export class AttentionModel {
     private readonly chunks: Chunk[],
     /** How layers are grouped and which groups stream (tests, CLI). */
     readonly memory: MemoryPlan,
+    /** The longest text whose analysis fits the memory budget (see budget.ts). */
+    private readonly tokensByMemory: number,
   ) {}
 
   /** Loads `folder` with the family that `options.families` registers for its model_type, within the memory limit. */
@@ -159,6 +164,8 @@ export class AttentionModel {
     const chunks: Chunk[] = [];
     try {
       const arch = options.families.create(checkpoint);
+      checkSummary(arch.summary);
+      checkEmbedding(checkpoint, (ids, typeIds) => arch.embed(ids, typeIds), arch.summary.hiddenSize);
       const tokenizer = TextTokenizer.load(folder);
       const { numLayers } = arch.summary;
       const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
@@ -178,7 +185,10 @@ export class AttentionModel {
       const streamed = plan.groups.length - plan.warm;
       onProgress?.(streamed > 0 ? `Model ready; ${streamed} of ${plan.groups.length} layer groups stream on each request (the model is larger than the memory limit)` : 'Model ready', 1);
       const summary: ModelSummary = { ...arch.summary, name: options.name ?? path.basename(folder), source: options.source ?? folder };
-      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan);
+      const positionShapes = Object.fromEntries(chunks.flatMap((ch) => ch.inputs).map((input) => [input.name, input.dims]));
+      const layersPerChunk = Math.max(...plan.groups.map((layers) => layers.length));
+      const tokensByMemory = maxTokensByMemory({ summary, positionShapes, layersPerChunk, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES });
+      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan, tokensByMemory);
     } catch (err) {
       await Promise.all(chunks.map((c) => c.session?.release()));
       checkpoint.close();
@@ -188,9 +198,7 @@ export class AttentionModel {
 
   /** The longest text in tokens this model accepts: its positions, or what the attention memory budget allows. */
   get maxTokens(): number {
-    const { numLayers, numHeads } = this.summary;
-    const byMemory = Math.floor(Math.sqrt(ATTENTION_BUDGET_BYTES / 2 / (numLayers * numHeads)));
-    return Math.min(this.summary.maxTokens ?? Infinity, byMemory);
+    return Math.min(this.summary.maxTokens ?? Infinity, this.tokensByMemory);
   }
 
   tokenize(text: string, textPair?: string) {
@@ -227,6 +235,7 @@ export class AttentionModel {
     const hiddenStates = options.hiddenStates ? new Float32Array((numLayers + 1) * n * hiddenSize) : undefined;
 
     let hidden = this.arch.embed(ids, typeIds);
+    if (firstNonFinite(hidden) >= 0) throw nonFiniteError(this.checkpoint, 'The embedding of this text', -1);
     hiddenStates?.set(hidden, 0);
     const positions: LastRun['positions'] = new Map();
     for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) {
@@ -250,9 +259,12 @@ export class AttentionModel {
       const out = await this.runChunk(chunk, hidden, n, positions, [...new Set(fetches)]);
       for (const layer of chunk.layers) {
         const probs = out[`probs_${layer}`].data as Float32Array;
+        if (firstNonFinite(probs) >= 0) throw nonFiniteError(this.checkpoint, `The attention of layer ${layer + 1}`, layer);
         if (attentions instanceof Uint16Array) encodeHalfArray(probs, attentions.subarray(layer * layerSize, (layer + 1) * layerSize));
         else attentions.set(probs, layer * layerSize);
-        valueNorms.set(out[`value_norms_${layer}`].data as Float32Array, layer * numHeads * n);
+        const norms = out[`value_norms_${layer}`].data as Float32Array;
+        if (firstNonFinite(norms) >= 0) throw nonFiniteError(this.checkpoint, `The value vectors of layer ${layer + 1}`, layer);
+        valueNorms.set(norms, layer * numHeads * n);
         if (hiddenStates) {
           const isFinalLayer = layer === numLayers - 1;
           const state = isFinalLayer && out.final ? out.final : out[`hidden_${layer}`];

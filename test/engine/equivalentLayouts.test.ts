@@ -31,7 +31,7 @@ function perHeadFromMultiQuery(data: Float32Array, heads: number, headDim: numbe
 function rewritePerHead(folder: string, fused: RegExp, heads: number, headDim: number, patch: Record<string, unknown>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ai-layout-${path.basename(folder)}-`));
   for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    if (fs.existsSync(path.join(folder, file))) fs.symlinkSync(path.join(folder, file), path.join(dir, file));
+    if (fs.existsSync(path.join(folder, file))) fs.copyFileSync(path.join(folder, file), path.join(dir, file));
   }
   const config = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...patch }));

@@ -10,10 +10,10 @@ import { EngineError } from '../../src/engine/errors';
 import { loadModel } from '../../src/models';
 import { FIXTURES_2_ROOT, FIXTURES_ROOT } from '../helpers/fixtures';
 
-/** A folder of links to `folder`'s files with config.json changed by `patch`. */
+/** A copy of `folder`'s files (the engine follows no link out of a model folder) with config.json changed by `patch`. */
 function withConfig(folder: string, patch: Record<string, unknown>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-option-'));
-  for (const file of fs.readdirSync(folder)) if (file !== 'config.json') fs.symlinkSync(path.join(folder, file), path.join(dir, file));
+  for (const file of fs.readdirSync(folder)) if (file !== 'config.json' && !file.startsWith('expected')) fs.copyFileSync(path.join(folder, file), path.join(dir, file));
   const config = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...patch }));
   return dir;
