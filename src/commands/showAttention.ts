@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
-import type { AttentionPanel } from '../panel/attentionPanel';
+import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient } from '../worker/engineClient';
 import type { ModelResolver } from './modelResolver';
 
@@ -16,6 +16,8 @@ export interface AnalysisRequest {
   offset: number;
   text: string;
   options?: AnalyzeOptions;
+  /** Text B of a sentence pair (options.textPair holds the same text). */
+  pair?: PairSource;
 }
 
 /** Error codes (engine or model source) for which picking another model is the helpful action. */
@@ -97,7 +99,7 @@ export class ShowAttention {
           const result = await engine.analyze(request.text, request.options ?? {}, { signal: controller.signal, onProgress: report });
           if (controller.signal.aborted) return;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showResult(result, request.document, request.offset);
+          this.panel.showResult(result, request.document, request.offset, request.pair);
           this.onShown(request);
         } catch (err) {
           await this.report(err, request, controller.signal);
