@@ -1,10 +1,4 @@
 /**
- * A scrollable canvas view whose canvas is only as large as the visible area: the canvas sticks to
- * the top-left of its scroller and a spacer gives the scrollbars the full content size. Drawing
- * happens on requestAnimationFrame (at most once per frame) at the device pixel ratio, and again
- * when the ratio changes (zoom, moving to another screen).
- */
-/**
  * Calls back whenever devicePixelRatio changes (browser zoom, a move to another screen). A
  * resolution media query matches one ratio only, so it is re-armed after each change.
  */
@@ -30,6 +24,15 @@ export function watchDevicePixelRatio(onChange: () => void): void {
   });
 }
 
+/**
+ * A scrollable canvas view whose canvas is only as large as the visible area: the canvas hangs in a
+ * zero-sized sticky anchor at the top-left of its scroller, and a spacer alone gives the scrollbars
+ * the content size — so the canvas never adds to the scrolled size, and scrollbars appearing cannot
+ * feed back into the layout. Layouts are computed from the scroller's outer box (`box`), which does
+ * not change when scrollbars come and go; that is what keeps fitting from oscillating. Drawing happens
+ * on requestAnimationFrame (at most once per frame) at the device pixel ratio, and again when the
+ * ratio changes (zoom, moving to another screen).
+ */
 export abstract class CanvasView {
   readonly scroller: HTMLDivElement;
   readonly canvas: HTMLCanvasElement;
@@ -37,6 +40,8 @@ export abstract class CanvasView {
   protected readonly ctx: CanvasRenderingContext2D;
   protected width = 0;
   protected height = 0;
+  /** The scroller's outer size (scrollbars included): what layouts fit into. */
+  protected box = { width: 0, height: 0 };
   protected dpr = 1;
   private contentWidth = 0;
   private contentHeight = 0;
@@ -49,7 +54,10 @@ export abstract class CanvasView {
     this.canvas.className = 'canvas-view';
     this.spacer = document.createElement('div');
     this.spacer.className = 'canvas-spacer';
-    this.scroller.append(this.canvas, this.spacer);
+    const anchor = document.createElement('div');
+    anchor.className = 'canvas-anchor';
+    anchor.append(this.canvas);
+    this.scroller.append(anchor, this.spacer);
     const ctx = this.canvas.getContext('2d', { alpha: false });
     if (!ctx) throw new Error('This webview cannot draw on a canvas (2D context unavailable).');
     this.ctx = ctx;
@@ -59,11 +67,19 @@ export abstract class CanvasView {
   }
 
   private resize(): void {
+    const box = { width: this.scroller.offsetWidth, height: this.scroller.offsetHeight };
+    const boxChanged = box.width !== this.box.width || box.height !== this.box.height;
+    this.box = box;
     this.width = this.scroller.clientWidth;
     this.height = this.scroller.clientHeight;
-    this.layoutChanged();
+    if (boxChanged) this.layoutChanged();
     this.applyContentSize();
     this.requestRender();
+  }
+
+  /** Scrolls back to the top-left corner (a new result starts there). */
+  scrollHome(): void {
+    this.scroller.scrollTo({ left: 0, top: 0 });
   }
 
   /** Subclasses recompute their layout here (called on resize) and call setContentSize. */
@@ -77,7 +93,7 @@ export abstract class CanvasView {
 
   private applyContentSize(): void {
     this.spacer.style.width = `${this.contentWidth}px`;
-    this.spacer.style.height = `${Math.max(0, this.contentHeight - this.height)}px`;
+    this.spacer.style.height = `${this.contentHeight}px`;
   }
 
   get scrollX(): number {
