@@ -46,6 +46,7 @@ export abstract class CanvasView {
   private contentWidth = 0;
   private contentHeight = 0;
   private frame = 0;
+  private frames = 0;
 
   constructor(className: string) {
     this.scroller = document.createElement('div');
@@ -136,8 +137,10 @@ export abstract class CanvasView {
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const started = performance.now();
     this.draw(this.ctx, this.scrollX, this.scrollY);
-    // How long the last frame took to draw: for the performance tests and for diagnosing reports.
+    // How long the last frame took to draw, and how many frames so far: for the performance and
+    // layout-stability tests and for diagnosing reports.
     this.canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
+    this.canvas.dataset.frames = String(++this.frames);
   }
 
   protected abstract draw(ctx: CanvasRenderingContext2D, scrollX: number, scrollY: number): void;
