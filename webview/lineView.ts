@@ -27,8 +27,8 @@ const ROW_MIN = 14;
 const ROW_MAX = 24;
 const LABEL_MAX = 160;
 const BINS = 8;
-/** Lines under this weight are not drawn (they would be invisible at this opacity). */
-const MIN_WEIGHT = 0.01;
+/** Lines under this weight are not drawn: at an opacity of 3% they would not be seen. */
+const MIN_WEIGHT = 0.03;
 
 export class LineView extends CanvasView {
   private layers: LineLayer[] = [];
@@ -41,6 +41,8 @@ export class LineView extends CanvasView {
   private keyIndex = 0;
   private keySide: 'query' | 'key' = 'query';
   private hasKeyboardFocus = false;
+  /** Per head and query position: the key positions and weights worth a line (built on first draw). */
+  private sparse: Map<number, { keys: Int32Array; weights: Float32Array }>[] = [];
 
   constructor(private readonly events: LineViewEvents) {
     super('line-view');
@@ -77,6 +79,7 @@ export class LineView extends CanvasView {
     this.layers = layers;
     this.rows = rows;
     this.cols = cols;
+    this.sparse = layers.map(() => new Map());
     this.keyIndex = Math.min(this.keyIndex, Math.max(0, rows.length - 1));
     this.layoutChanged();
     this.requestRender();
@@ -181,6 +184,28 @@ export class LineView extends CanvasView {
     this.events.keyboardToken(index, this.keySide);
   }
 
+  /** The lines of one query row of one head: keys (block positions) with a weight worth drawing. */
+  private sparseRow(layer: number, position: number): { keys: Int32Array; weights: Float32Array } {
+    const cache = this.sparse[layer];
+    let entry = cache.get(position);
+    if (!entry) {
+      const view = this.layers[layer].view;
+      const base = this.rows[position] * view.size;
+      const keys: number[] = [];
+      const weights: number[] = [];
+      this.cols.forEach((c, j) => {
+        const w = view.data[base + c];
+        if (w >= MIN_WEIGHT) {
+          keys.push(j);
+          weights.push(w);
+        }
+      });
+      entry = { keys: Int32Array.from(keys), weights: Float32Array.from(weights) };
+      cache.set(position, entry);
+    }
+    return entry;
+  }
+
   protected draw(ctx: CanvasRenderingContext2D, _sx: number, sy: number): void {
     const theme = this.theme;
     ctx.fillStyle = theme?.background ?? '#fff';
@@ -199,22 +224,22 @@ export class LineView extends CanvasView {
     if (focusQuery !== undefined) queryPositions.push(focusQuery);
     else for (let i = first; i < Math.min(last, this.rows.length); i++) queryPositions.push(i);
     const dimmed = this.hover !== null;
-    ctx.lineWidth = 1.5;
-    for (const layer of this.layers) {
-      const n = layer.view.size;
+    ctx.lineWidth = 1.25;
+    let drawn = 0;
+    const focusKeyPosition = focusKey === undefined ? undefined : colPosition.get(focusKey);
+    for (const [l, layer] of this.layers.entries()) {
       const bins: Path2D[] = Array.from({ length: BINS }, () => new Path2D());
       const used = new Uint8Array(BINS);
       const rowsToDraw = focusKey !== undefined ? this.rows.map((_, i) => i) : queryPositions;
       for (const i of rowsToDraw) {
-        const q = this.rows[i];
         const y0 = this.rowY(i) - sy;
-        const keys = focusKey !== undefined ? [focusKey] : this.cols;
-        for (const k of keys) {
-          const w = layer.view.data[q * n + k];
-          if (!(w >= MIN_WEIGHT)) continue;
-          const j = colPosition.get(k);
-          if (j === undefined) continue;
-          const bin = Math.min(BINS - 1, Math.floor(w * BINS));
+        const { keys, weights } = this.sparseRow(l, i);
+        drawn += keys.length;
+        for (let k = 0; k < keys.length; k++) {
+          const j = keys[k];
+          if (focusKeyPosition !== undefined && j !== focusKeyPosition) continue;
+          // Bins on √w, opacity (b+1)²/B² ≈ w: a line is as opaque as its weight, as in BertViz.
+          const bin = Math.min(BINS - 1, Math.floor(Math.sqrt(weights[k]) * BINS));
           bins[bin].moveTo(left + 4, y0);
           bins[bin].lineTo(right - 4, this.rowY(j) - sy);
           used[bin] = 1;
@@ -223,7 +248,7 @@ export class LineView extends CanvasView {
       ctx.strokeStyle = layer.color;
       for (let b = 0; b < BINS; b++) {
         if (!used[b]) continue;
-        ctx.globalAlpha = Math.min(1, (b + 1) / BINS) * (dimmed ? 1 : 0.85);
+        ctx.globalAlpha = Math.min(1, ((b + 1) / BINS) ** 2 * (dimmed ? 1.6 : 1));
         ctx.stroke(bins[b]);
       }
     }
@@ -266,5 +291,6 @@ export class LineView extends CanvasView {
       }
     }
     this.canvas.dataset.scrollY = String(sy);
+    this.canvas.dataset.lines = String(drawn);
   }
 }

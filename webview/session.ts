@@ -98,8 +98,10 @@ export class ResultSession {
     if (this.shownValue && key === this.shownKey) return this.shownValue;
     const view = this.view(sel, s);
     const block = this.block(view, s.pairFilter);
-    const weights = new Float32Array(block.rows.length * block.cols.length);
-    block.rows.forEach((r, i) => block.cols.forEach((c, j) => (weights[i * block.cols.length + j] = view.data[r * view.size + c])));
+    // The whole view needs no copy; a pair filter's block is gathered.
+    const whole = block.rows.length === view.size && block.cols.length === view.size;
+    const weights = whole ? view.data : new Float32Array(block.rows.length * block.cols.length);
+    if (!whole) block.rows.forEach((r, i) => block.cols.forEach((c, j) => (weights[i * block.cols.length + j] = view.data[r * view.size + c])));
     const colors = mapColors({ rows: block.rows.length, cols: block.cols.length, data: weights }, s.norm, s.range);
     this.shownKey = key;
     this.shownValue = { sel, view, block, weights, colors };

@@ -71,7 +71,7 @@ export class LinesTab {
     const block = session.block(layers[0].view, s.pairFilter);
     this.view.setData(layers, block.rows, block.cols);
     this.info.textContent =
-      `Queries left, keys right; a line's opacity is its weight (under ${formatWeight(0.01)} not drawn). Layer ${s.layer}, ` +
+      `Queries left, keys right; a line's opacity is its weight (weights under 0.03 are not drawn). Layer ${s.layer}, ` +
       `${heads.length === 1 ? `head ${heads[0]}` : `heads ${heads.join(', ')} overlaid`}. Hover a token to see only its lines.` +
       (s.mode !== 'head' ? ' The line view always shows single heads.' : '');
     this.info.title = this.info.textContent;
