@@ -67,6 +67,31 @@ export abstract class CanvasView {
     watchDevicePixelRatio(() => this.requestRender());
   }
 
+  /** True while the canvas has keyboard focus (views draw their keyboard cursor then). */
+  protected hasKeyboardFocus = false;
+
+  /**
+   * Makes the canvas a keyboard-reachable widget, named for the tests and for assistive technology;
+   * focus and blur redraw (and call the view's own hooks).
+   */
+  protected makeFocusable(testid: string, roleDescription: string, onFocus: () => void = () => {}, onBlur: () => void = () => {}): void {
+    const c = this.canvas;
+    c.tabIndex = 0;
+    c.dataset.testid = testid;
+    c.setAttribute('role', 'application');
+    c.setAttribute('aria-roledescription', roleDescription);
+    c.addEventListener('focus', () => {
+      this.hasKeyboardFocus = true;
+      onFocus();
+      this.requestRender();
+    });
+    c.addEventListener('blur', () => {
+      this.hasKeyboardFocus = false;
+      onBlur();
+      this.requestRender();
+    });
+  }
+
   private resize(): void {
     const box = { width: this.scroller.offsetWidth, height: this.scroller.offsetHeight };
     const boxChanged = box.width !== this.box.width || box.height !== this.box.height;

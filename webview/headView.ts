@@ -70,17 +70,15 @@ export class HeadView extends CanvasView {
   cursorRow: number | null = null;
   /** Keyboard cursor in block coordinates. */
   keyCell = { row: 0, col: 0 };
-  private hasKeyboardFocus = false;
   /** The keyboard cursor is drawn only after keys were used, not after a click focused the canvas. */
   private keyboardMode = false;
 
   constructor(private readonly events: HeadViewEvents) {
     super('head-view');
     const c = this.canvas;
-    c.tabIndex = 0;
-    c.dataset.testid = 'heatmap';
-    c.setAttribute('role', 'application');
-    c.setAttribute('aria-roledescription', 'attention heatmap');
+    this.makeFocusable('heatmap', 'attention heatmap', () => {
+      if (this.view && this.keyboardMode) this.events.keyboardCell(this.rows[this.keyCell.row], this.cols[this.keyCell.col]);
+    });
     c.addEventListener('mousemove', (e) => this.onMove(e));
     c.addEventListener('mouseleave', () => {
       this.hover = null;
@@ -94,15 +92,6 @@ export class HeadView extends CanvasView {
     c.addEventListener('keydown', (e) => {
       this.keyboardMode = true;
       this.onKey(e);
-    });
-    c.addEventListener('focus', () => {
-      this.hasKeyboardFocus = true;
-      this.requestRender();
-      if (this.view && this.keyboardMode) this.events.keyboardCell(this.keyCell.row, this.keyCell.col);
-    });
-    c.addEventListener('blur', () => {
-      this.hasKeyboardFocus = false;
-      this.requestRender();
     });
     this.scroller.addEventListener(
       'wheel',
@@ -176,7 +165,9 @@ export class HeadView extends CanvasView {
     const rows = Math.max(1, this.rows.length);
     const cols = Math.max(1, this.cols.length);
     const widest = this.measureLabels();
-    const gutterFor = (font: number) => (font === 0 ? PAD : Math.min(LABEL_MAX_WIDTH, Math.ceil((widest * font) / LABEL_MAX_FONT)) + GAP + PAD);
+    // Long labels are cut with an ellipsis rather than taking the cells' room in a small panel.
+    const maxLabel = Math.max(40, Math.min(LABEL_MAX_WIDTH, 0.2 * Math.min(this.box.width, this.box.height)));
+    const gutterFor = (font: number) => (font === 0 ? PAD : Math.min(maxLabel, Math.ceil((widest * font) / LABEL_MAX_FONT)) + GAP + PAD);
     let cell: number;
     let font: number;
     if (this.zoomCell !== null) {

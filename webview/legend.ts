@@ -48,7 +48,9 @@ export class Legend {
     // Ticks low to high, left to right.
     const ticks = [...mapping.ticks].sort((a, b) => a.t - b.t);
     this.ticks.replaceChildren(...ticks.map((t) => h('span', {}, t.text)));
-    this.caption.textContent = mapping.caption;
+    // The bar says it in a few words; the full sentence is the tooltip and the screen readers' text.
+    this.caption.textContent = mapping.short;
     this.caption.title = mapping.caption;
+    this.caption.setAttribute('aria-label', mapping.caption);
   }
 }

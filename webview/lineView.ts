@@ -40,17 +40,13 @@ export class LineView extends CanvasView {
   private hover: { index: number; side: 'query' | 'key' } | null = null;
   private keyIndex = 0;
   private keySide: 'query' | 'key' = 'query';
-  private hasKeyboardFocus = false;
   /** Per head and query position: the key positions and weights worth a line (built on first draw). */
   private sparse: Map<number, { keys: Int32Array; weights: Float32Array }>[] = [];
 
   constructor(private readonly events: LineViewEvents) {
     super('line-view');
     const c = this.canvas;
-    c.tabIndex = 0;
-    c.dataset.testid = 'lines';
-    c.setAttribute('role', 'application');
-    c.setAttribute('aria-roledescription', 'attention lines between tokens');
+    this.makeFocusable('lines', 'attention lines between tokens', () => this.announceKey(), () => (this.hover = null));
     c.addEventListener('mousemove', (e) => this.onMove(e));
     c.addEventListener('mouseleave', () => {
       this.hover = null;
@@ -62,16 +58,6 @@ export class LineView extends CanvasView {
       if (hit) this.events.clickToken(hit.index, hit.side);
     });
     c.addEventListener('keydown', (e) => this.onKey(e));
-    c.addEventListener('focus', () => {
-      this.hasKeyboardFocus = true;
-      this.announceKey();
-      this.requestRender();
-    });
-    c.addEventListener('blur', () => {
-      this.hasKeyboardFocus = false;
-      this.hover = null;
-      this.requestRender();
-    });
   }
 
   /** Heads to draw, and which view rows (left) and columns (right) take part. */

@@ -63,15 +63,15 @@ export class ModelView extends CanvasView {
   private header = HEADER;
   private labelFont = 0;
   private keyIndex = 0;
-  private hasKeyboardFocus = false;
 
   constructor(private readonly events: ModelViewEvents) {
     super('model-view');
     const c = this.canvas;
-    c.tabIndex = 0;
-    c.dataset.testid = 'model-grid';
-    c.setAttribute('role', 'application');
-    c.setAttribute('aria-roledescription', 'grid of attention heads');
+    this.makeFocusable('model-grid', 'grid of attention heads', () => {
+      const current = this.tiles.findIndex((t) => t.layer === this.current.layer && t.head === this.current.head);
+      if (current >= 0) this.keyIndex = current;
+      if (this.tiles[this.keyIndex]) this.events.keyboardTile(this.tiles[this.keyIndex]);
+    });
     c.addEventListener('mousemove', (e) => this.onMove(e));
     c.addEventListener('mouseleave', () => {
       this.hoverIndex = -1;
@@ -86,17 +86,6 @@ export class ModelView extends CanvasView {
       }
     });
     c.addEventListener('keydown', (e) => this.onKey(e));
-    c.addEventListener('focus', () => {
-      this.hasKeyboardFocus = true;
-      const current = this.tiles.findIndex((t) => t.layer === this.current.layer && t.head === this.current.head);
-      if (current >= 0) this.keyIndex = current;
-      if (this.tiles[this.keyIndex]) this.events.keyboardTile(this.tiles[this.keyIndex]);
-      this.requestRender();
-    });
-    c.addEventListener('blur', () => {
-      this.hasKeyboardFocus = false;
-      this.requestRender();
-    });
   }
 
   /**

@@ -70,7 +70,12 @@ export class Toolbar {
     );
     const exportButton = (id: string, label: string, title: string, action: ExportAction) => {
       const b = button(id, label, title);
-      b.addEventListener('click', () => onExport(action));
+      b.addEventListener('click', () => {
+        onExport(action);
+        // In narrow panels the group is a drop-down: it closes once used.
+        this.exports.classList.remove('open');
+        this.exportsButton.setAttribute('aria-expanded', 'false');
+      });
       return b;
     };
     this.exports = h(

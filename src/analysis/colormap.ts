@@ -145,8 +145,10 @@ export interface ColorMapping {
   range: ColorRange;
   /** Legend ticks, top (t = 1) first. */
   ticks: { t: number; text: string }[];
-  /** One line for the legend and the exports: what the colours mean. */
+  /** One line for the exports and the legend's tooltip: what the colours mean. */
   caption: string;
+  /** The same in a few words, for the legend beside the bar. */
+  short: string;
 }
 
 /** Short tick text for a weight: 0.5, 0.04, 3.8e-5. */
@@ -176,6 +178,7 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       range: { min: 0, max: 1 },
       ticks: [{ t: 1, text: 'row max' }, { t: 0.5, text: '½ max' }, { t: 0, text: '0' }],
       caption: 'Per-row colour scale: each row runs from 0 to its own largest weight.',
+      short: 'per row: 0 → row max',
     };
   }
   if (norm === 'log') {
@@ -194,6 +197,7 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       range: { min: lo, max: hi },
       ticks,
       caption: `Log colour scale: ${tickText(lo)} (and below) to ${tickText(hi)}${rangeMode === 'unit' ? '' : ', the largest weight shown'}.`,
+      short: `log: ${tickText(lo)} → ${tickText(hi)}`,
     };
   }
   const span = range.max - range.min;
@@ -211,6 +215,7 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       { t: 0, text: tickText(range.min) },
     ],
     caption: `Linear colour scale: 0 to${top}${rangeMode === 'unit' ? '' : ` (${tickText(range.max)})`}.`,
+    short: rangeMode === 'unit' ? 'linear: 0 → 1' : `linear: 0 → max (${tickText(range.max)})`,
   };
 }
 

@@ -343,13 +343,15 @@ describe('colour scales: linear, per row, log — stated in the legend and the e
     await choose(h, 'norm', 'row');
     assert.deepStrictEqual(await at(), colorOf(1, UNIT_RANGE, 'viridis'));
     assert.notDeepStrictEqual(await at(), linear);
-    assert.match(await text(h, 'legend-caption'), /^Per-row colour scale: each row runs from 0 to its own largest weight\.$/);
+    assert.strictEqual(await text(h, 'legend-caption'), 'per row: 0 → row max');
+    assert.strictEqual(await h.page.locator('[data-testid="legend-caption"]').getAttribute('title'), 'Per-row colour scale: each row runs from 0 to its own largest weight.');
     assert.match(await text(h, 'mode-badge'), /per row colours$/);
   });
 
   it('log: the legend spans four decades; SVG and JSON exports state the scale', async () => {
     await choose(h, 'norm', 'log');
-    assert.match(await text(h, 'legend-caption'), /^Log colour scale: \S+ \(and below\) to 0\.\d+, the largest weight shown\.$/);
+    assert.match((await h.page.locator('[data-testid="legend-caption"]').getAttribute('title'))!, /^Log colour scale: \S+ \(and below\) to 0\.\d+, the largest weight shown\.$/);
+    assert.match(await text(h, 'legend-caption'), /^log: \S+ → 0\.\d+$/);
     assert.deepStrictEqual((await text(h, 'legend-ticks')).split(/\s+/).length, 3);
     await h.clearPosted();
     await exportClick(h, 'export-svg');
@@ -361,7 +363,7 @@ describe('colour scales: linear, per row, log — stated in the legend and the e
     assert.strictEqual(parsed.colour.normalisation, 'log');
     assert.match(parsed.colour.caption, /^Log colour scale/);
     await choose(h, 'norm', 'linear');
-    assert.match(await text(h, 'legend-caption'), /^Linear colour scale: 0 to the largest weight shown/);
+    assert.match(await text(h, 'legend-caption'), /^linear: 0 → max \(0\.\d+\)$/);
   });
 });
 

@@ -132,14 +132,15 @@ export class HeadTab {
       return;
     }
     const { top, sum } = topAttended(view, r, shown.block.cols, session.result.model.causal);
+    // Title and row sum first: on a narrow panel the list wraps, and what is cut off is its tail.
     this.details.replaceChildren(
       h('span', { class: 'details-title' }, `“${view.items[r].label}” attends to`),
+      h('span', { class: 'row-sum', 'data-testid': 'row-sum' }, `Row sum: ${sum.toFixed(6)}`),
       h(
         'ol',
         { class: 'top-keys', 'data-testid': 'top-keys' },
         ...top.map(({ w, j }) => h('li', {}, h('span', { class: 'key' }, view.items[j].label), ' ', h('span', { class: 'value' }, formatWeight(w)))),
       ),
-      h('span', { class: 'row-sum', 'data-testid': 'row-sum' }, `Row sum: ${sum.toFixed(6)}`),
     );
   }
 }
