@@ -11,7 +11,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { parseArgs } from 'util';
-import { AttentionModel } from '../src/engine/model';
+import type { AttentionModel } from '../src/engine/model';
+import { loadModel } from '../src/models';
 import { GraphBuilder } from '../src/engine/onnx/graph';
 import { SafetensorsFile } from '../src/engine/safetensors';
 import { benchText, bertBase, float32Bytes, gpt2Small, qwen25Half, writeCheckpoint, type BenchModel } from './checkpoints';
@@ -75,7 +76,7 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
   const spec = MODELS[id]();
   const folder = spec === 'builtin' ? BUILTIN_FOLDER : writeCheckpoint(spec, dir);
   const t0 = performance.now();
-  const model = await AttentionModel.load(folder);
+  const model = await loadModel(folder);
   const loadMs = performance.now() - t0;
   const layerParams = spec === 'builtin' ? builtinLayerParams(folder) : Object.entries(spec.tensors)
     .filter(([name]) => /(layer|layers|h)\.0\./.test(name) && name.endsWith('weight') && spec.tensors[name].length === 2)

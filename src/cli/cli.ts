@@ -4,7 +4,8 @@
  */
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { EngineError, loadModel } from '../engine';
+import { EngineError } from '../engine';
+import { loadModel } from '../models';
 import { decodeHalfArray } from '../protocol/float16';
 
 const USAGE = `Usage: node dist/cli.js --model <folder> (--text "<text>" | --file <path>) [--pair "<second text>"] [--json <out.json>] [--hidden]`;

@@ -1,17 +1,63 @@
 /**
  * The contract between the generic runner and one model family (`src/models/<model_type>.ts`).
- * A family computes the embedding output in TypeScript (only the rows of the text's tokens are read
- * from disk), describes each layer as ONNX nodes, and names the position inputs its layers need.
+ * The engine never imports a family: a `FamilyRegistry` is handed to `AttentionModel.load` by its
+ * caller (worker, CLI, tests). A family
+ * - parses config.json into its own typed settings and refuses, by name, every option it does not
+ *   implement (`refuseOption`, `acceptOnly`);
+ * - computes the embedding output in TypeScript (only the rows of the text's tokens are read);
+ * - declares its per-text inputs once (`PositionInput`: rotary tables, masks, biases), by value, so
+ *   no input name is spelled twice;
+ * - describes each layer as ONNX nodes and says, per layer, how its attention is formed
+ *   (`AttentionSite`: self or cross, scale, soft-cap, additive logit terms).
  */
 import type { ModelSummary } from '../protocol/types';
-import type { Checkpoint } from './checkpoint';
+import type { Checkpoint, ModelConfig } from './checkpoint';
 import { EngineError } from './errors';
 import type { Nn } from './onnx/layers';
 
-/** A float32 input shared by every layer, e.g. rotary tables or an additive mask. */
+/**
+ * Axes of per-text inputs: a number, `'n'` for the stack's own tokens, `'m'` for the encoder's tokens
+ * (the key axis of a cross site in an encoder-decoder's decoder; not built by the runner yet).
+ */
+export type Axis = number | 'n' | 'm';
+
+/**
+ * A float32 input computed per text and shared by every layer that uses it (rotary cos/sin, an
+ * additive mask, ALiBi, a relative-position bias).
+ */
 export interface PositionInput {
-  data: Float32Array;
-  dims: number[];
+  readonly name: string;
+  readonly dims: readonly Axis[];
+  compute(n: number): Float32Array;
+}
+
+/** Declares a position input (the name is the graph input's name; keep it unique per family). */
+export function positionInput(name: string, dims: readonly Axis[], compute: (n: number) => Float32Array): PositionInput {
+  return { name, dims, compute };
+}
+
+/**
+ * How one layer's attention logits are formed: softcap(q·kᵀ·scale) + Σ terms (+ any terms the layer
+ * computes in the graph, such as DeBERTa's c2p/p2c or BERT's relative_key_query q·D, handed to
+ * `attend` as `graphTerms`), then softmax. `terms` are additive `[n, n]` or `[heads, n, n]` position
+ * inputs (causal / sliding masks, ALiBi, relative-position biases); the graph also exposes the
+ * summed logits before softmax, so step by step can show "model logit − q·k·scale" whatever the
+ * terms were. `cross` sites (encoder-decoder) take queries from the decoder and keys and values
+ * from the encoder's output; their terms are `[.., n, 'm']`.
+ */
+export interface AttentionSite {
+  readonly kind: 'self' | 'cross';
+  readonly scale: number;
+  readonly softcap: number | null;
+  readonly terms: readonly PositionInput[];
+}
+
+export function selfSite(scale: number, terms: readonly PositionInput[] = [], softcap: number | null = null): AttentionSite {
+  return { kind: 'self', scale, softcap, terms };
+}
+
+export function crossSite(scale: number, terms: readonly PositionInput[] = []): AttentionSite {
+  return { kind: 'cross', scale, softcap: null, terms };
 }
 
 /** Names of the values one layer produces in the graph. */
@@ -19,6 +65,8 @@ export interface LayerOutputs {
   hidden: string;
   /** `[heads, n, n]` attention probabilities (one per query head). */
   probs: string;
+  /** `[heads, n, n]` logits before softmax (after scale, soft-cap and every additive term). */
+  logits: string;
   /** `[heads, n]` ‖f_h(x_j)‖. */
   valueNorms: string;
   /** `[heads, n, d]` queries, keys and values per query head (after rotary, keys/values repeated for GQA). */
@@ -27,33 +75,101 @@ export interface LayerOutputs {
   v: string;
 }
 
-/** Declares (once) and returns the graph input for a position input by name. */
-export type UseInput = (name: string) => string;
+/** Returns the graph input for a position input, declaring it on first use in this graph. */
+export type UseInput = (input: PositionInput) => string;
 
 export type ArchSummary = Omit<ModelSummary, 'name' | 'source'>;
 
 export interface Architecture {
   readonly summary: ArchSummary;
-  /** Scale on q·k and logit soft-capping, for the step-by-step view. */
-  readonly scale: number;
-  readonly softcap: number | null;
   /** Float32 bytes of one layer's weights (to group layers into sessions). */
   readonly layerBytes: number;
   /** hidden_states[0]: the embedding output `[n, hidden]`. */
   embed(ids: number[], typeIds: number[]): Float32Array;
-  /** Position inputs for a text of `n` tokens. */
-  positionInputs(n: number): Record<string, PositionInput>;
-  /** Symbolic shapes of the position inputs (`n` for the token axis). */
-  positionInputShapes(): Record<string, (number | string)[]>;
+  /** How layer `layer` forms its attention (scale, soft-cap, additive terms). */
+  site(layer: number): AttentionSite;
   /** Adds layer `layer` to the graph, reading its weights from the checkpoint. */
   buildLayer(nn: Nn, layer: number, hidden: string, use: UseInput): LayerOutputs;
-  /** The position input added to this layer's logits (mask, relative bias), for the step-by-step view. */
-  logitBiasInput(layer: number): string | undefined;
   /** The final norm after the last layer, where the model has one. */
   buildFinal?(nn: Nn, hidden: string): string;
 }
 
-export type ArchitectureFactory = (ckpt: Checkpoint) => Architecture;
+/**
+ * The shape an encoder-decoder family will return (t5, bart, marian, mbart): two stacks built with
+ * the same contract. The decoder's layers have a self site (causal) and, per layer, a cross site
+ * whose keys and values come from `ENCODER_OUTPUT`; the runner names the result blocks encoder
+ * self, decoder self and cross. Declared here so families can be written against it; the runner
+ * does not build it yet.
+ */
+export interface EncoderDecoderArchitecture {
+  readonly encoder: Architecture;
+  readonly decoder: Architecture & {
+    /** The cross site of decoder layer `layer`. */
+    crossSite(layer: number): AttentionSite;
+    /** Decoder input ids from the tokenizer's ids for the decoder text (the model's own shift-right). */
+    decoderInputIds(labels: number[]): number[];
+  };
+}
+
+/** The encoder's last hidden state `[m, hidden]`, an input of every decoder layer with a cross site. */
+export function encoderOutput(hidden: number): PositionInput {
+  return positionInput('encoder_output', ['m', hidden], () => {
+    throw new Error('the encoder output is fed by the runner, not computed from positions');
+  });
+}
+
+/** One family: the `model_type`s it implements and how to build it from a checkpoint. */
+export interface Family {
+  readonly modelTypes: readonly string[];
+  create(ckpt: Checkpoint): Architecture;
+}
+
+/** The families the engine may build; handed to the engine by its caller. */
+export class FamilyRegistry {
+  private readonly byType = new Map<string, Family>();
+
+  constructor(families: readonly Family[]) {
+    for (const family of families) {
+      for (const type of family.modelTypes) {
+        if (this.byType.has(type)) throw new Error(`model_type ${type} is registered twice`);
+        this.byType.set(type, family);
+      }
+    }
+  }
+
+  modelTypes(): string[] {
+    return [...this.byType.keys()].sort();
+  }
+
+  create(ckpt: Checkpoint): Architecture {
+    const type = ckpt.config.model_type;
+    const family = typeof type === 'string' ? this.byType.get(type) : undefined;
+    if (!family) {
+      throw new EngineError('unsupported-architecture', `Model type "${String(type)}" is not supported. Supported model types: ${this.modelTypes().join(', ')}.`);
+    }
+    return family.create(ckpt);
+  }
+}
+
+/** Refuses a config option the family does not implement, naming it and its value. */
+export function refuseOption(config: ModelConfig, key: string, why = ''): never {
+  const type = String(config.model_type);
+  throw new EngineError(
+    'unsupported-architecture',
+    `config.json sets ${key} = ${JSON.stringify(config[key])}, which Attention Inspector does not implement for ${type} yet${why ? ` (${why})` : ''}; its attentions would be wrong, so the model is not loaded.`,
+  );
+}
+
+/**
+ * Refuses `key` unless it is absent (undefined or null) or one of `accepted`. Every option that
+ * changes the computation and that a family does not implement goes through this (or
+ * `refuseOption`): a silently ignored option gives wrong attentions.
+ */
+export function acceptOnly(config: ModelConfig, key: string, accepted: readonly unknown[], why = ''): void {
+  const v = config[key];
+  if (v === undefined || v === null) return;
+  if (!accepted.some((a) => a === v)) refuseOption(config, key, why);
+}
 
 /**
  * The summary every family reports. `kvHeads` defaults to one key/value head per query head;

@@ -1,11 +1,8 @@
-/** The engine's public surface: load a Hugging Face folder, analyze texts. */
+/**
+ * The engine's public surface: load a Hugging Face folder with a family registry, analyze texts.
+ * The families live in src/models (which imports the engine, never the other way round);
+ * `loadModel` from src/models loads with all of them.
+ */
 export { AttentionModel, ATTENTION_BUDGET_BYTES, FLOAT16_THRESHOLD_BYTES, type ProgressFn } from './model';
 export { EngineError, toErrorInfo } from './errors';
-export { supportedModelTypes } from '../models/registry';
-
-import { AttentionModel } from './model';
-
-/** Loads a checkpoint folder (config.json, *.safetensors, tokenizer.json). */
-export function loadModel(folder: string, meta?: { name?: string; source?: string }): Promise<AttentionModel> {
-  return AttentionModel.load(folder, meta);
-}
+export { FamilyRegistry, type Family } from './architecture';

@@ -8,8 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AnalyzeOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
-import { createArchitecture } from '../models/registry';
-import type { Architecture } from './architecture';
+import type { Architecture, FamilyRegistry, PositionInput } from './architecture';
 import { Checkpoint } from './checkpoint';
 import { EngineError } from './errors';
 import { encodeHalfArray } from '../protocol/float16';
@@ -35,7 +34,8 @@ export type ProgressFn = (message: string, fraction?: number) => void;
 interface Chunk {
   session: ort.InferenceSession;
   layers: number[];
-  inputNames: readonly string[];
+  /** The position inputs this chunk's graph declares. */
+  inputs: PositionInput[];
 }
 
 interface LastRun {
@@ -43,7 +43,7 @@ interface LastRun {
   n: number;
   /** Input hidden state of every chunk (to recompute one layer's q, k, v on request). */
   chunkInputs: Float32Array[];
-  positions: Record<string, { data: Float32Array; dims: number[] }>;
+  positions: Map<PositionInput, { data: Float32Array; dims: number[] }>;
 }
 
 function throwIfCancelled(signal?: AbortSignal): void {
@@ -75,33 +75,32 @@ export class AttentionModel {
     private readonly checkpoint: Checkpoint,
     private readonly tokenizer: TextTokenizer,
     private readonly chunks: Chunk[],
-    private readonly biasInputs: (string | undefined)[],
   ) {}
 
-  static async load(folder: string, meta: { name?: string; source?: string } = {}, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
+  /** Loads `folder` with the family that `families` registers for its model_type. */
+  static async load(folder: string, meta: { families: FamilyRegistry; name?: string; source?: string }, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
     const checkpoint = Checkpoint.open(folder);
     const sessions: ort.InferenceSession[] = [];
     try {
-      const arch = createArchitecture(checkpoint);
+      const arch = meta.families.create(checkpoint);
       const tokenizer = TextTokenizer.load(folder);
       const { numLayers, numHeads, hiddenSize } = arch.summary;
       const perChunk = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, arch.layerBytes))));
-      const shapes = arch.positionInputShapes();
       const chunks: Chunk[] = [];
-      const biasInputs: (string | undefined)[] = [];
       for (let first = 0; first < numLayers; first += perChunk) {
         onProgress?.(`Building layers ${first + 1}–${Math.min(numLayers, first + perChunk)} of ${numLayers}`, first / numLayers);
         throwIfCancelled(signal);
         const g = new GraphBuilder();
         const nn = new Nn(g);
-        const declared = new Set<string>();
-        const use = (name: string) => {
-          if (!declared.has(name)) {
-            if (!shapes[name]) throw new Error(`position input ${name} has no shape`);
-            g.input(name, shapes[name]);
-            declared.add(name);
+        const declared = new Map<string, PositionInput>();
+        const use = (input: PositionInput) => {
+          const known = declared.get(input.name);
+          if (known && known !== input) throw new Error(`two position inputs are called ${input.name}`);
+          if (!known) {
+            g.input(input.name, [...input.dims]);
+            declared.set(input.name, input);
           }
-          return name;
+          return input.name;
         };
         let hidden = g.input('hidden', ['n', hiddenSize]);
         const layers: number[] = [];
@@ -110,11 +109,11 @@ export class AttentionModel {
           const headDims = [numHeads, 'n', arch.summary.headDim];
           const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
           g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
+          g.output(`logits_${layer}`, out.logits, [numHeads, 'n', 'n']);
           g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
           g.output(`q_${layer}`, out.q, headDims);
           g.output(`k_${layer}`, out.k, headDims);
           g.output(`v_${layer}`, out.v, headDims);
-          biasInputs.push(arch.logitBiasInput(layer));
           layers.push(layer);
           hidden = layerOutput;
         }
@@ -122,11 +121,11 @@ export class AttentionModel {
         const bytes = g.toBytes(`${arch.summary.modelType}_layers_${first}`);
         const session = await ort.InferenceSession.create(bytes, sessionOptions());
         sessions.push(session);
-        chunks.push({ session, layers, inputNames: session.inputNames });
+        chunks.push({ session, layers, inputs: [...declared.values()] });
       }
       onProgress?.('Model ready', 1);
       const summary: ModelSummary = { ...arch.summary, name: meta.name ?? path.basename(folder), source: meta.source ?? folder };
-      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, biasInputs);
+      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks);
     } catch (err) {
       await Promise.all(sessions.map((s) => s.release()));
       checkpoint.close();
@@ -176,7 +175,14 @@ export class AttentionModel {
 
     let hidden = this.arch.embed(ids, typeIds);
     hiddenStates?.set(hidden, 0);
-    const positions = this.arch.positionInputs(n);
+    const positions: LastRun['positions'] = new Map();
+    for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) {
+      const dims = input.dims.map((d) => {
+        if (d === 'm') throw new EngineError('internal', `${input.name} has an encoder axis; encoder-decoder models are not built yet`);
+        return d === 'n' ? n : d;
+      });
+      positions.set(input, { data: input.compute(n), dims });
+    }
     const chunkInputs: Float32Array[] = [];
     for (const [c, chunk] of this.chunks.entries()) {
       onProgress?.(`Layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`, c / this.chunks.length);
@@ -222,11 +228,10 @@ export class AttentionModel {
 
   private feeds(chunk: Chunk, hidden: Float32Array, n: number, positions: LastRun['positions']): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.summary.hiddenSize]) };
-    for (const name of chunk.inputNames) {
-      if (name === 'hidden') continue;
-      const input = positions[name];
-      if (!input) throw new Error(`no position input ${name}`);
-      feeds[name] = new ort.Tensor('float32', input.data, input.dims);
+    for (const input of chunk.inputs) {
+      const value = positions.get(input);
+      if (!value) throw new Error(`no position input ${input.name}`);
+      feeds[input.name] = new ort.Tensor('float32', value.data, value.dims);
     }
     return feeds;
   }
@@ -239,21 +244,28 @@ export class AttentionModel {
     if (layer < 0 || layer >= numLayers || head < 0 || head >= numHeads) throw new EngineError('internal', `No layer ${layer} head ${head} in this model.`);
     const c = this.chunks.findIndex((ch) => ch.layers.includes(layer));
     const chunk = this.chunks[c];
-    const out = await chunk.session.run(this.feeds(chunk, last.chunkInputs[c], last.n, last.positions), [`q_${layer}`, `k_${layer}`, `v_${layer}`]);
+    const out = await chunk.session.run(this.feeds(chunk, last.chunkInputs[c], last.n, last.positions), [`q_${layer}`, `k_${layer}`, `v_${layer}`, `logits_${layer}`]);
     const slice = (name: string): TensorData => {
       const data = out[name].data as Float32Array;
       const size = last.n * headDim;
       return { dtype: 'float32', shape: [last.n, headDim], buffer: data.slice(head * size, (head + 1) * size).buffer };
     };
+    // The site's additive terms, summed: what the model adds to softcap(q·k·scale).
+    const site = this.arch.site(layer);
+    const size = last.n * last.n;
     let bias: TensorData | null = null;
-    const biasName = this.biasInputs[layer];
-    if (biasName) {
-      const input = last.positions[biasName];
-      const size = last.n * last.n;
-      const data = input.dims.length === 3 ? input.data.slice(head * size, (head + 1) * size) : input.data.slice();
-      bias = { dtype: 'float32', shape: [last.n, last.n], buffer: data.buffer };
+    if (site.terms.length > 0) {
+      const sum = new Float32Array(size);
+      for (const term of site.terms) {
+        const value = last.positions.get(term);
+        if (!value) throw new Error(`no position input ${term.name}`);
+        const part = value.dims.length === 3 ? value.data.subarray(head * size, (head + 1) * size) : value.data;
+        for (let i = 0; i < size; i++) sum[i] += part[i];
+      }
+      bias = { dtype: 'float32', shape: [last.n, last.n], buffer: sum.buffer };
     }
-    return { layer, head, scale: this.arch.scale, softcap: this.arch.softcap, q: slice(`q_${layer}`), k: slice(`k_${layer}`), v: slice(`v_${layer}`), bias };
+    const logits = (out[`logits_${layer}`].data as Float32Array).slice(head * size, (head + 1) * size);
+    return { layer, head, scale: site.scale, softcap: site.softcap, q: slice(`q_${layer}`), k: slice(`k_${layer}`), v: slice(`v_${layer}`), bias, logits: { dtype: 'float32', shape: [last.n, last.n], buffer: logits.buffer } };
   }
 
   async dispose(): Promise<void> {

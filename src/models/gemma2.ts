@@ -3,21 +3,23 @@
  * logits, q·k scaled by query_pre_attn_scalar^-½, and a sliding window on every other layer
  * (layers 0, 2, 4... unless `layer_types` says otherwise).
  */
-import { configNumber, type Architecture } from '../engine/architecture';
-import type { Checkpoint } from '../engine/checkpoint';
-import { createDecoder, slidingLayersFromConfig } from './decoder';
+import { configNumber, type Family } from '../engine/architecture';
+import { createDecoder, slidingLayersFromConfig } from './blocks/decoder';
 
-export function createGemma2(ckpt: Checkpoint): Architecture {
-  const c = ckpt.config;
-  const softcap = typeof c.attn_logit_softcapping === 'number' ? c.attn_logit_softcapping : null;
-  const headDim = configNumber(c, 256, 'head_dim');
-  return createDecoder(ckpt, {
-    scaleEmbeddings: true,
-    normOffset: 1,
-    sandwichNorms: true,
-    softcap,
-    scale: configNumber(c, headDim, 'query_pre_attn_scalar') ** -0.5,
-    slidingWindow: slidingLayersFromConfig(c, (layer) => layer % 2 === 0),
-    defaultActivation: 'gelu_pytorch_tanh',
-  });
-}
+export const gemma2: Family = {
+  modelTypes: ['gemma2'],
+  create(ckpt) {
+    const c = ckpt.config;
+    const softcap = typeof c.attn_logit_softcapping === 'number' ? c.attn_logit_softcapping : null;
+    const headDim = configNumber(c, 256, 'head_dim');
+    return createDecoder(ckpt, {
+      scaleEmbeddings: true,
+      normOffset: 1,
+      sandwichNorms: true,
+      softcap,
+      scale: configNumber(c, headDim, 'query_pre_attn_scalar') ** -0.5,
+      slidingWindow: slidingLayersFromConfig(c, (layer) => layer % 2 === 0),
+      defaultActivation: 'gelu_pytorch_tanh',
+    });
+  },
+};

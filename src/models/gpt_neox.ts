@@ -7,88 +7,84 @@
  * - with `use_parallel_residual` (the default) attention and MLP both read the layer input:
  *   x + Attn(ln1(x)) + MLP(ln2(x)); otherwise they run one after the other.
  */
-import { configInt, configNumber, summarize, type Architecture } from '../engine/architecture';
-import type { Checkpoint } from '../engine/checkpoint';
-import { causalMask } from './masks';
-import { ropeSettings, rotaryTables } from './rope';
+import { configInt, configNumber, selfSite, summarize, type Family } from '../engine/architecture';
+import type { ModelConfig } from '../engine/checkpoint';
+import { attend } from './blocks/attention';
+import { causalMaskInput } from './blocks/masks';
+import { plainMlp } from './blocks/mlp';
+import { splitPerHeadQkv } from './blocks/qkv';
+import { ropeSettings, rotaryInputs, type RopeSettings } from './blocks/rope';
+import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['gpt_neox.'];
 
-/**
- * Splits the per-head interleaved fused projection (rows `[heads, 3, headDim]` of a `[3·hidden, in]`
- * weight, or entries of the bias) into separate q, k, v parts laid out `[heads, headDim]` each.
- */
-function splitPerHead(fused: Float32Array, heads: number, headDim: number, rowSize: number): [Float32Array, Float32Array, Float32Array] {
-  const parts: [Float32Array, Float32Array, Float32Array] = [0, 1, 2].map(() => new Float32Array(heads * headDim * rowSize)) as [Float32Array, Float32Array, Float32Array];
-  const block = headDim * rowSize;
-  for (let h = 0; h < heads; h++) {
-    for (let which = 0; which < 3; which++) {
-      const from = (h * 3 + which) * block;
-      parts[which].set(fused.subarray(from, from + block), h * block);
-    }
-  }
-  return parts;
+export interface GptNeoxConfig {
+  hidden: number;
+  heads: number;
+  layers: number;
+  intermediate: number;
+  eps: number;
+  act: string;
+  parallelResidual: boolean;
+  rotaryDim: number;
+  rope: RopeSettings;
+  maxPositions: number | null;
 }
 
-export function createGptNeox(ckpt: Checkpoint): Architecture {
-  const c = ckpt.config;
+export function parseGptNeoxConfig(c: ModelConfig): GptNeoxConfig {
   const hidden = configInt(c, 'hidden_size');
   const heads = configInt(c, 'num_attention_heads');
-  const layers = configInt(c, 'num_hidden_layers');
-  const intermediate = configInt(c, 'intermediate_size');
-  const eps = configNumber(c, 1e-5, 'layer_norm_eps');
-  const act = String(c.hidden_act ?? 'gelu');
-  const parallelResidual = c.use_parallel_residual !== false;
-  const headDim = hidden / heads;
   // transformers 4 spells the rotary settings rotary_pct / rotary_emb_base; transformers 5 moves them into rope_parameters.
   const ropeParams = (c.rope_parameters ?? {}) as Record<string, unknown>;
   const rotaryFraction = configNumber(ropeParams, configNumber(c, 0.25, 'rotary_pct', 'partial_rotary_factor'), 'partial_rotary_factor');
-  const rotaryDim = Math.floor(headDim * rotaryFraction);
-  const rope = ropeSettings(c, configNumber(c, 10000, 'rotary_emb_base'));
-  const scale = 1 / Math.sqrt(headDim);
-  const { tensor: t, optional: opt } = ckpt.scoped(PREFIXES);
-  // attention_bias = false (transformers 5) leaves the attention projections without biases.
   return {
-    summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: typeof c.max_position_embeddings === 'number' ? c.max_position_embeddings : null, causal: true }),
-    scale,
-    softcap: null,
-    layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),
-    embed(ids) {
-      return ckpt.rows('embed_in.weight', PREFIXES, ids);
-    },
-    positionInputs(n) {
-      const { cos, sin } = rotaryTables(rope, n, headDim, rotaryDim);
-      return { cos, sin, causal_mask: causalMask(n) };
-    },
-    positionInputShapes: () => ({ cos: ['n', headDim], sin: ['n', headDim], causal_mask: ['n', 'n'] }),
-    logitBiasInput: () => 'causal_mask',
-    buildLayer(nn, i, x, use) {
-      const p = `layers.${i}.`;
-      const proj = (name: string, out: number, inp: number, src: string) => nn.linear(src, t(`${p}${name}.weight`, [out, inp]), out, inp, opt(`${p}${name}.bias`, [out]), `l${i}.${name}`);
-      const norm = (src: string, name: string) => nn.layerNorm(src, t(`${p}${name}.weight`, [hidden]), t(`${p}${name}.bias`, [hidden]), eps, `l${i}.${name}`);
-      const h = norm(x, 'input_layernorm');
-      const qkvName = `${p}attention.query_key_value`;
-      const weights = splitPerHead(t(`${qkvName}.weight`, [3 * hidden, hidden]), heads, headDim, hidden);
-      const fusedBias = opt(`${qkvName}.bias`, [3 * hidden]);
-      const biases = fusedBias ? splitPerHead(fusedBias, heads, headDim, 1) : undefined;
-      const [qFlat, kFlat, vFlat] = ['q', 'k', 'v'].map((name, which) => nn.linear(h, weights[which], hidden, hidden, biases?.[which], `l${i}.attention.${name}`).y);
-      const q = nn.rotary(nn.toHeads(qFlat, heads, headDim), use('cos'), use('sin'), headDim, rotaryDim);
-      const k = nn.rotary(nn.toHeads(kFlat, heads, headDim), use('cos'), use('sin'), headDim, rotaryDim);
-      const v = nn.toHeads(vFlat, heads, headDim);
-      const attn = nn.attention(q, k, v, scale, use('causal_mask'), null);
-      const out = proj('attention.dense', hidden, hidden, nn.fromHeads(attn.context, heads, headDim));
-      const mlp = (src: string) => proj('mlp.dense_4h_to_h', hidden, intermediate, nn.activation(proj('mlp.dense_h_to_4h', intermediate, hidden, src).y, act)).y;
-      let next: string;
-      if (parallelResidual) {
-        next = nn.add(nn.add(mlp(norm(x, 'post_attention_layernorm')), out.y), x);
-      } else {
-        const h1 = nn.add(out.y, x);
-        next = nn.add(mlp(norm(h1, 'post_attention_layernorm')), h1);
-      }
-      return { hidden: next, probs: attn.probs, valueNorms: nn.valueNorms(v, out.weightInOut, heads, headDim, hidden), q, k, v };
-    },
-    buildFinal(nn, x) {
-      return nn.layerNorm(x, t('final_layer_norm.weight', [hidden]), t('final_layer_norm.bias', [hidden]), eps, 'final_layer_norm');
-    },
+    hidden,
+    heads,
+    layers: configInt(c, 'num_hidden_layers'),
+    intermediate: configInt(c, 'intermediate_size'),
+    eps: configNumber(c, 1e-5, 'layer_norm_eps'),
+    act: String(c.hidden_act ?? 'gelu'),
+    parallelResidual: c.use_parallel_residual !== false,
+    rotaryDim: Math.floor((hidden / heads) * rotaryFraction),
+    rope: ropeSettings(c, configNumber(c, 10000, 'rotary_emb_base')),
+    maxPositions: typeof c.max_position_embeddings === 'number' ? c.max_position_embeddings : null,
   };
 }
+
+export const gpt_neox: Family = {
+  modelTypes: ['gpt_neox'],
+  create(ckpt) {
+    const c = ckpt.config;
+    const { hidden, heads, layers, intermediate, eps, act, parallelResidual, rotaryDim, rope, maxPositions } = parseGptNeoxConfig(c);
+    const headDim = hidden / heads;
+    const tensors = ckpt.scoped(PREFIXES);
+    const { cos, sin } = rotaryInputs(rope, headDim, rotaryDim);
+    const site = selfSite(1 / Math.sqrt(headDim), [causalMaskInput()]);
+    return {
+      summary: summarize(c, { layers, heads, headDim, hidden, maxTokens: maxPositions, causal: true }),
+      layerBytes: 4 * (4 * hidden * hidden + 2 * hidden * intermediate),
+      embed: (ids) => tensors.rows('embed_in.weight', ids),
+      site: () => site,
+      buildLayer(nn, i, x, use) {
+        const w = layerWeights(nn, tensors, `layers.${i}.`, `l${i}`);
+        const norm = (src: string, name: string) => w.layerNorm(name, hidden, src, eps);
+        // attention_bias = false (transformers 5) leaves the attention projections without biases.
+        const fused = splitPerHeadQkv(nn, w.linear('attention.query_key_value', 3 * hidden, hidden, norm(x, 'input_layernorm')).y, heads, headDim);
+        const qkv = { q: nn.rotary(fused.q, use(cos), use(sin), headDim, rotaryDim), k: nn.rotary(fused.k, use(cos), use(sin), headDim, rotaryDim), v: fused.v };
+        const attn = attend(nn, use, site, qkv, heads, headDim, (context) => w.linear('attention.dense', hidden, hidden, context));
+        const mlp = (src: string) => plainMlp(nn, w, src, { up: 'mlp.dense_h_to_4h', down: 'mlp.dense_4h_to_h' }, hidden, intermediate, act);
+        let next: string;
+        if (parallelResidual) {
+          next = nn.add(nn.add(mlp(norm(x, 'post_attention_layernorm')), attn.y), x);
+        } else {
+          const h1 = nn.add(attn.y, x);
+          next = nn.add(mlp(norm(h1, 'post_attention_layernorm')), h1);
+        }
+        return { hidden: next, ...attn.outputs };
+      },
+      buildFinal(nn, x) {
+        return layerWeights(nn, tensors, '', 'final').layerNorm('final_layer_norm', hidden, x, eps);
+      },
+    };
+  },
+};

@@ -1,8 +1,8 @@
 /** Phi-3: the Llama layer with q/k/v fused into `qkv_proj` and gate/up into `gate_up_proj`. */
-import type { Architecture } from '../engine/architecture';
-import type { Checkpoint } from '../engine/checkpoint';
-import { createDecoder, slidingLayersFromConfig } from './decoder';
+import type { Family } from '../engine/architecture';
+import { createDecoder, slidingLayersFromConfig } from './blocks/decoder';
 
-export function createPhi3(ckpt: Checkpoint): Architecture {
-  return createDecoder(ckpt, { fused: true, slidingWindow: slidingLayersFromConfig(ckpt.config, () => true) });
-}
+export const phi3: Family = {
+  modelTypes: ['phi3'],
+  create: (ckpt) => createDecoder(ckpt, { fused: true, slidingWindow: slidingLayersFromConfig(ckpt.config, () => true) }),
+};

@@ -1,49 +1,36 @@
-/** Maps config.json's `model_type` to the module that implements it. */
-import type { Architecture, ArchitectureFactory } from '../engine/architecture';
-import type { Checkpoint } from '../engine/checkpoint';
-import { EngineError } from '../engine/errors';
-import { createBert } from './bert';
-import { createDistilBert } from './distilbert';
-import { createGemma } from './gemma';
-import { createGemma2 } from './gemma2';
-import { createGpt2 } from './gpt2';
-import { createGptNeox } from './gpt_neox';
-import { createLlama } from './llama';
-import { createModernBert } from './modernbert';
-import { createPhi3 } from './phi3';
-import { createT5 } from './t5';
+/**
+ * Every family the product supports, one line each. The engine never imports this: callers hand
+ * `FAMILIES` to the engine (`loadModel` in ./index.ts, the worker, the CLI, tests).
+ */
+import { FamilyRegistry } from '../engine/architecture';
+import { bert } from './bert';
+import { distilbert } from './distilbert';
+import { gemma } from './gemma';
+import { gemma2 } from './gemma2';
+import { gpt2 } from './gpt2';
+import { gpt_neox } from './gpt_neox';
+import { llama } from './llama';
+import { mixtral } from './mixtral';
+import { modernbert } from './modernbert';
+import { opt } from './opt';
+import { phi3 } from './phi3';
+import { t5 } from './t5';
 
-const FAMILIES: Record<string, ArchitectureFactory> = {
-  bert: createBert,
-  camembert: createBert,
-  distilbert: createDistilBert,
-  gemma: createGemma,
-  gemma2: createGemma2,
-  gpt2: createGpt2,
-  gpt_neox: createGptNeox,
-  llama: createLlama,
-  mistral: createLlama,
-  modernbert: createModernBert,
-  phi3: createPhi3,
-  qwen2: createLlama,
-  qwen3: createLlama,
-  roberta: createBert,
-  t5: createT5,
-  'xlm-roberta': createBert,
-};
+export const FAMILIES = new FamilyRegistry([
+  bert,
+  distilbert,
+  gemma,
+  gemma2,
+  gpt2,
+  gpt_neox,
+  llama,
+  mixtral,
+  modernbert,
+  opt,
+  phi3,
+  t5,
+]);
 
 export function supportedModelTypes(): string[] {
-  return Object.keys(FAMILIES).sort();
-}
-
-export function createArchitecture(ckpt: Checkpoint): Architecture {
-  const type = ckpt.config.model_type;
-  const factory = typeof type === 'string' ? FAMILIES[type] : undefined;
-  if (!factory) {
-    throw new EngineError(
-      'unsupported-architecture',
-      `Model type "${String(type)}" is not supported. Supported model types: ${supportedModelTypes().join(', ')}.`,
-    );
-  }
-  return factory(ckpt);
+  return FAMILIES.modelTypes();
 }

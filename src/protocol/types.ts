@@ -84,6 +84,11 @@ export interface HeadVectors {
    * sliding-window mask (-Infinity) and T5's relative position bias. Null when there are none.
    */
   bias: TensorData | null;
+  /**
+   * The model's own logits before softmax for this head, `[n, n]` float32 (scale, soft-cap and every
+   * additive term applied), so step by step can show "model logit − q·k·scale". Absent from older engines.
+   */
+  logits?: TensorData;
 }
 
 export interface AnalyzeOptions {

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'worker_threads';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
-import { AttentionModel } from '../engine/model';
+import type { AttentionModel } from '../engine/model';
+import { loadModel } from '../models';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -72,7 +73,7 @@ port.on('message', (message: HostToWorker) => {
         }
         await release();
         const start = performance.now();
-        model = await AttentionModel.load(message.folder, { name: message.name, source: message.source }, progressFor(message.id), signal);
+        model = await loadModel(message.folder, { name: message.name, source: message.source }, progressFor(message.id), signal);
         modelFolder = message.folder;
         post({ type: 'loaded', id: message.id, model: model.summary, loadMs: performance.now() - start });
       });
@@ -95,6 +96,7 @@ port.on('message', (message: HostToWorker) => {
         const vectors = await model.headVectors(message.layer, message.head);
         const transfer = [vectors.q.buffer, vectors.k.buffer, vectors.v.buffer];
         if (vectors.bias) transfer.push(vectors.bias.buffer);
+        if (vectors.logits) transfer.push(vectors.logits.buffer);
         post({ type: 'headVectors', id: message.id, vectors }, transfer);
       });
       break;

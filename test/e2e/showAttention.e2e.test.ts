@@ -16,7 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import type { AttentionResult } from '../../src/protocol/types';
-import { loadModel } from '../../src/engine';
+import { loadModel } from '../../src/models';
 import { colorOf, colorRangeFor } from '../../src/analysis/colormap';
 import { decodePng, pixel } from '../browser/png';
 import { QUIET_SETTINGS, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../vscode-host';

@@ -7,7 +7,8 @@ import * as assert from 'assert';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { AttentionModel } from '../../src/engine/model';
+import type { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { checkCase, openFixture } from '../helpers/fixtures';
 
 const REPO = path.resolve(__dirname, '../../..');
@@ -18,7 +19,7 @@ describe('built-in model matches its PyTorch reference', function () {
   const fixture = openFixture('builtin-reference', path.join(REPO, 'test', 'fixtures'), MODEL);
   let model: AttentionModel;
   before(async () => {
-    model = await AttentionModel.load(MODEL, { name: 'built-in' });
+    model = await loadModel(MODEL, { name: 'built-in' });
   });
   after(async () => {
     await model?.dispose();

@@ -1,32 +1,83 @@
 /**
- * The engine against the reference: every fixture checkpoint in ../shared/fixtures/hf-tiny and every
- * case in it. Token ids, tokens and offsets identical; attentions within 1e-4 absolute; hidden
- * states within 1e-3 of the largest magnitude in that layer (the fixtures' stated tolerances).
+ * The engine against the reference: every fixture checkpoint in ../shared/fixtures/hf-tiny and the
+ * supported ones of ../shared/fixtures/hf-tiny-2, every case in each. Token ids, tokens and offsets
+ * identical; attentions within 1e-4 absolute; hidden states within 1e-3 of the largest magnitude in
+ * that layer (the fixtures' stated tolerances).
  */
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AttentionModel } from '../../src/engine/model';
-import { ATTENTION_TOLERANCE, checkCase, fixtureNames, maxAbsDiff, openFixture } from '../helpers/fixtures';
+import { EngineError } from '../../src/engine/errors';
+import type { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
+import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES_ROOT, maxAbsDiff, openFixture } from '../helpers/fixtures';
+
+/**
+ * hf-tiny-2 folders the engine supports: every case of each is checked. Adding a family: move its
+ * folder from NOT_YET_SUPPORTED to here (one line each).
+ */
+const HF_TINY_2_SUPPORTED = [
+  'gpt2-scaled',
+  'llama-dynamic',
+  'llama-yarn',
+  'mistral-sliding',
+  'mixtral',
+  'opt',
+  'xlm-roberta',
+];
+
+/**
+ * hf-tiny-2 folders whose family or option is not implemented yet (issue 11). Listed, not skipped:
+ * the tests below fail when a folder is in neither list or in both, and when one of these loads
+ * instead of being refused by name (except the T5 pair, whose encoder the encoder-only t5 family
+ * loads until the encoder-decoder runner lands).
+ */
+const NOT_YET_SUPPORTED = [
+  'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
+  'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
+  'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
+];
+
+const REFERENCE_SETS = [
+  { root: FIXTURES_ROOT, names: fixtureNames(FIXTURES_ROOT) },
+  { root: FIXTURES_2_ROOT, names: HF_TINY_2_SUPPORTED },
+];
+
+const ENCODER_ONLY_TODAY = ['t5', 't5-v1_1'];
+
+describe('every hf-tiny-2 folder is listed as supported or not yet supported', function () {
+  this.timeout(60000);
+  it('the two lists partition the folder', () => {
+    const listed = [...HF_TINY_2_SUPPORTED, ...NOT_YET_SUPPORTED].sort();
+    assert.deepStrictEqual(listed, fixtureNames(FIXTURES_2_ROOT));
+  });
+  for (const name of NOT_YET_SUPPORTED.filter((n) => !ENCODER_ONLY_TODAY.includes(n))) {
+    it(`${name} is refused by name until its family lands`, async () => {
+      await assert.rejects(loadModel(path.join(FIXTURES_2_ROOT, name)), (err: unknown) => err instanceof EngineError && err.code === 'unsupported-architecture');
+    });
+  }
+});
 
 describe('engine matches transformers on every reference fixture', function () {
   this.timeout(120000);
-  for (const name of fixtureNames()) {
-    describe(name, () => {
-      const fixture = openFixture(name);
-      let model: AttentionModel;
-      before(async () => {
-        model = await AttentionModel.load(fixture.folder);
+  for (const { root, names } of REFERENCE_SETS) {
+    for (const name of names) {
+      describe(`${path.basename(root)}/${name}`, () => {
+        const fixture = openFixture(name, root);
+        let model: AttentionModel;
+        before(async () => {
+          model = await loadModel(fixture.folder);
+        });
+        after(async () => {
+          await model?.dispose();
+          fixture.close();
+        });
+        fixture.cases.forEach((c, i) => {
+          it(`case ${i}: ${JSON.stringify(c.text).slice(0, 60)}`, () => checkCase(model, fixture, i));
+        });
       });
-      after(async () => {
-        await model?.dispose();
-        fixture.close();
-      });
-      fixture.cases.forEach((c, i) => {
-        it(`case ${i}: ${JSON.stringify(c.text).slice(0, 60)}`, () => checkCase(model, fixture, i));
-      });
-    });
+    }
   }
 });
 
@@ -42,7 +93,7 @@ describe('config.json as transformers 5 writes it (rope_parameters, layer_types,
           fs.symlinkSync(path.join(fixture.folder, file), path.join(dir, file));
         }
         fs.copyFileSync(path.join(fixture.folder, 'config.saved-by-transformers.json'), path.join(dir, 'config.json'));
-        const model = await AttentionModel.load(dir);
+        const model = await loadModel(dir);
         try {
           const c = fixture.cases[fixture.cases.length - 1];
           const result = await model.analyze(c.text, { textPair: c.text_pair });

@@ -3,7 +3,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AttentionModel } from '../../src/engine/model';
+import type { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { EngineError } from '../../src/engine/errors';
 import { FIXTURES_ROOT } from '../helpers/fixtures';
 
@@ -51,7 +52,7 @@ describe('engine refuses bad input clearly', function () {
     temp.push(dir);
     fs.copyFileSync(path.join(BERT, 'config.json'), path.join(dir, 'config.json'));
     fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), 'not really a pickle; must never be opened');
-    const err = await expectEngineError(AttentionModel.load(dir), 'pickle-only', /arbitrary code/);
+    const err = await expectEngineError(loadModel(dir), 'pickle-only', /arbitrary code/);
     assert.match(err.message, /save_pretrained\(.*safe_serialization=True\)/);
   });
 
@@ -61,7 +62,7 @@ describe('engine refuses bad input clearly', function () {
     const bytes = fs.readFileSync(file);
     bytes.writeBigUInt64LE(BigInt(1) << BigInt(40), 0);
     fs.writeFileSync(file, bytes);
-    await expectEngineError(AttentionModel.load(dir), 'bad-checkpoint', /header length/);
+    await expectEngineError(loadModel(dir), 'bad-checkpoint', /header length/);
   });
 
   it('refuses a safetensors file whose header is not JSON', async () => {
@@ -70,13 +71,13 @@ describe('engine refuses bad input clearly', function () {
     const bytes = fs.readFileSync(file);
     bytes.write('{{{{', 8);
     fs.writeFileSync(file, bytes);
-    await expectEngineError(AttentionModel.load(dir), 'bad-checkpoint', /not valid JSON/);
+    await expectEngineError(loadModel(dir), 'bad-checkpoint', /not valid JSON/);
   });
 
   it('refuses header offsets past the end of the file', async () => {
     const dir = tmp('bert');
     writeSafetensors(path.join(dir, 'model.safetensors'), { 'bert.embeddings.LayerNorm.weight': { dtype: 'F32', shape: [64], data_offsets: [0, 256] } }, Buffer.alloc(16));
-    await expectEngineError(AttentionModel.load(dir), 'bad-checkpoint', /past the end of the file/);
+    await expectEngineError(loadModel(dir), 'bad-checkpoint', /past the end of the file/);
   });
 
   it('refuses a truncated file', async () => {
@@ -84,7 +85,7 @@ describe('engine refuses bad input clearly', function () {
     const file = path.join(dir, 'model.safetensors');
     const bytes = fs.readFileSync(file);
     fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
-    await expectEngineError(AttentionModel.load(dir), 'bad-checkpoint', /truncated/);
+    await expectEngineError(loadModel(dir), 'bad-checkpoint', /truncated/);
   });
 
   it('refuses a tensor whose shape disagrees with config.json', async () => {
@@ -92,7 +93,7 @@ describe('engine refuses bad input clearly', function () {
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     config.intermediate_size = config.intermediate_size * 2;
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-    await expectEngineError(AttentionModel.load(dir), 'bad-checkpoint', /has shape \[.*\] but config\.json implies/);
+    await expectEngineError(loadModel(dir), 'bad-checkpoint', /has shape \[.*\] but config\.json implies/);
   });
 
   it('refuses an unknown dtype for a tensor the model needs', async () => {
@@ -104,19 +105,19 @@ describe('engine refuses bad input clearly', function () {
     const [begin, end] = header[name].data_offsets;
     header[name] = { dtype: 'I8', shape: header[name].shape, data_offsets: [begin, end] };
     writeSafetensors(path.join(dir, 'model.safetensors'), header, original.subarray(8 + headerLen));
-    await expectEngineError(AttentionModel.load(dir), 'bad-checkpoint', /stored as I8; only F32, F16 and BF16/);
+    await expectEngineError(loadModel(dir), 'bad-checkpoint', /stored as I8; only F32, F16 and BF16/);
   });
 
   it('refuses an unsupported model_type and lists the supported ones', async () => {
     const dir = tmp('bert');
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')), model_type: 'mamba' }));
-    await expectEngineError(AttentionModel.load(dir), 'unsupported-architecture', /"mamba" is not supported\. Supported model types: .*bert.*gpt2.*llama.*t5/);
+    await expectEngineError(loadModel(dir), 'unsupported-architecture', /"mamba" is not supported\. Supported model types: .*bert.*gpt2.*llama.*t5/);
   });
 
   describe('with a loaded model', () => {
     let model: AttentionModel;
     before(async () => {
-      model = await AttentionModel.load(BERT);
+      model = await loadModel(BERT);
     });
     after(() => model.dispose());
 

@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { Checkpoint } from '../../src/engine/checkpoint';
-import { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { FIXTURES_ROOT } from '../helpers/fixtures';
 
 /** Output projection of a layer as [out][in] accessors, per family naming and layout. */
@@ -21,7 +21,7 @@ describe('value norms ‖f_h(x_j)‖ match a direct computation', function () {
   for (const [fixture, spec] of Object.entries(OUTPUT_PROJECTION)) {
     it(`${fixture}: every layer, head and token`, async () => {
       const folder = path.join(FIXTURES_ROOT, fixture);
-      const model = await AttentionModel.load(folder);
+      const model = await loadModel(folder);
       const ckpt = Checkpoint.open(folder);
       try {
         const result = await model.analyze('The cat sat on the mat, and the dog lay on the rug.');

@@ -2,7 +2,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { EngineClient, EngineRequestError } from '../../src/worker/engineClient';
-import { FIXTURES_ROOT, openFixture, maxAbsDiff } from '../helpers/fixtures';
+import { FIXTURES_2_ROOT, FIXTURES_ROOT, openFixture, maxAbsDiff } from '../helpers/fixtures';
 
 const WORKER = path.resolve(__dirname, '../../../dist/worker.js');
 
@@ -62,9 +62,10 @@ describe('engine worker', function () {
     assert.strictEqual(result.text, 'second, longer text to analyze');
   });
 
-  it('q, k, v of a head reproduce its attention row by row (step-by-step view)', async () => {
-    for (const name of ['gemma2', 't5-encoder', 'qwen3']) {
-      const folder = path.join(FIXTURES_ROOT, name);
+  it('q, k, v of a head reproduce its attention and the model logits row by row (step-by-step view)', async () => {
+    // gpt2-scaled: layer 1's scale is 1/(√d·2), a per-layer site scale.
+    for (const folder of [...['gemma2', 't5-encoder', 'qwen3'].map((n) => path.join(FIXTURES_ROOT, n)), path.join(FIXTURES_2_ROOT, 'gpt2-scaled')]) {
+      const name = path.basename(folder);
       await client.load(folder, { name, source: folder });
       const result = await client.analyze('The cat sat on the mat.');
       const n = result.tokens.length;
@@ -74,6 +75,8 @@ describe('engine worker', function () {
       const v = await client.headVectors(layer, head);
       const q = new Float32Array(v.q.buffer), k = new Float32Array(v.k.buffer);
       const bias = v.bias ? new Float32Array(v.bias.buffer) : undefined;
+      assert.ok(v.logits, 'the model logits come with the vectors');
+      const modelLogits = new Float32Array(v.logits.buffer);
       const d = v.q.shape[1];
       for (let i = 0; i < n; i++) {
         const logits = Array.from({ length: n }, (_, j) => {
@@ -82,6 +85,10 @@ describe('engine worker', function () {
           s *= v.scale;
           if (v.softcap !== null) s = Math.tanh(s / v.softcap) * v.softcap;
           return s + (bias ? bias[i * n + j] : 0);
+        });
+        logits.forEach((l, j) => {
+          const m = modelLogits[i * n + j];
+          assert.ok(l === m || Math.abs(l - m) < 1e-4 * Math.max(1, Math.abs(m)), `${name} logit ${i},${j}: ${l} vs model ${m}`);
         });
         const max = Math.max(...logits);
         const exps = logits.map((l) => Math.exp(l - max));

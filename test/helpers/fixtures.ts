@@ -11,6 +11,8 @@ export const ATTENTION_TOLERANCE = 1e-4;
 export const HIDDEN_RELATIVE_TOLERANCE = 1e-3;
 
 export const FIXTURES_ROOT = path.resolve(__dirname, '../../../../shared/fixtures/hf-tiny');
+/** The second set (more families and options; same layout and tolerances). */
+export const FIXTURES_2_ROOT = path.resolve(__dirname, '../../../../shared/fixtures/hf-tiny-2');
 
 export interface FixtureCase {
   text: string;

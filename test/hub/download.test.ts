@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
 import { resolveModel, type DownloadProgress } from '../../src/hub';
 import { maxAbsDiff, openFixture } from '../helpers/fixtures';
 import { FakeHub, fixtureFiles, lfsFile, textFile } from './fakeHub';
@@ -93,7 +93,7 @@ describe('hub downloads (fake Hub on 127.0.0.1)', function () {
     for (const [id, fixtureName] of [[GPT2, 'gpt2'], [SHARDED, 'llama-sharded']]) {
       const resolved = await resolveModel(id, hubOptions(hub.url, cache));
       const fixture = openFixture(fixtureName);
-      const model = await AttentionModel.load(resolved.folder, resolved);
+      const model = await loadModel(resolved.folder, resolved);
       try {
         const result = await model.analyze(fixture.cases[0].text);
         const expected = fixture.expected('case0.attentions');

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
-import { loadModel } from '../../src/engine';
+import { loadModel } from '../../src/models';
 import { BUILTIN_NAME } from '../../src/hub';
 import { openFixture } from '../helpers/fixtures';
 import {

@@ -19,6 +19,8 @@ export function transpose(data: Float32Array, rows: number, cols: number): Float
 export interface AttentionOutputs {
   /** `[heads, n, n]` softmax probabilities. */
   probs: string;
+  /** `[heads, n, n]` logits before softmax (scaled, soft-capped, bias added). */
+  logits: string;
   /** `[n, heads * headDim]` weighted sum of values, before the output projection. */
   context: string;
 }
@@ -145,7 +147,7 @@ export class Nn {
     }
     if (bias) scores = this.g.op('Add', [scores, bias]);
     const probs = this.g.op('Softmax', [scores], { axis: -1 }, 'probs');
-    return { probs, context: this.g.op('MatMul', [probs, v], {}, 'context') };
+    return { probs, logits: scores, context: this.g.op('MatMul', [probs, v], {}, 'context') };
   }
 
   /**

@@ -1,0 +1,55 @@
+/**
+ * Config options a family does not implement are refused by name (never silently ignored): one
+ * test per refused option, on a reference checkpoint whose config.json sets it.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { EngineError } from '../../src/engine/errors';
+import { loadModel } from '../../src/models';
+import { FIXTURES_2_ROOT, FIXTURES_ROOT } from '../helpers/fixtures';
+
+/** A folder of links to `folder`'s files with config.json changed by `patch`. */
+function withConfig(folder: string, patch: Record<string, unknown>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-option-'));
+  for (const file of fs.readdirSync(folder)) if (file !== 'config.json') fs.symlinkSync(path.join(folder, file), path.join(dir, file));
+  const config = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...patch }));
+  return dir;
+}
+
+/** [fixture folder, config patch (none: the fixture itself sets it), message naming the option]. */
+const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
+  [path.join(FIXTURES_2_ROOT, 'bert-relative-key'), null, /position_embedding_type = "relative_key_query"/],
+  [path.join(FIXTURES_ROOT, 'bert'), { position_embedding_type: 'relative_key' }, /position_embedding_type = "relative_key"/],
+  [path.join(FIXTURES_ROOT, 'roberta'), { is_decoder: true }, /is_decoder = true/],
+  [path.join(FIXTURES_ROOT, 'bert'), { add_cross_attention: true }, /add_cross_attention = true/],
+  [path.join(FIXTURES_ROOT, 'gpt2'), { add_cross_attention: true }, /add_cross_attention = true/],
+  [path.join(FIXTURES_2_ROOT, 'phi3-longrope'), null, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_ROOT, 'llama'), { rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128 } }, /rope_scaling\.original_max_position_embeddings = 128/],
+  [path.join(FIXTURES_ROOT, 'llama'), { rope_scaling: { rope_type: 'su', factor: 2 } }, /rope_scaling\.rope_type = "su"/],
+  [path.join(FIXTURES_ROOT, 'gpt-neox'), { rope_scaling: { rope_type: 'longrope', factor: 2 } }, /rope_scaling\.rope_type = "longrope"/],
+  [path.join(FIXTURES_2_ROOT, 'opt'), { do_layer_norm_before: false }, /do_layer_norm_before = false/],
+  [path.join(FIXTURES_2_ROOT, 'opt'), { word_embed_proj_dim: 32 }, /word_embed_proj_dim = 32/],
+  [path.join(FIXTURES_2_ROOT, 'opt'), { _remove_final_layer_norm: true }, /_remove_final_layer_norm = true/],
+  [path.join(FIXTURES_2_ROOT, 'opt'), { layer_norm_elementwise_affine: false }, /layer_norm_elementwise_affine = false/],
+];
+
+describe('families refuse config options they do not implement, by name', function () {
+  this.timeout(60000);
+  const temp: string[] = [];
+  after(() => temp.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  for (const [folder, patch, message] of REFUSED) {
+    it(`${path.basename(folder)}${patch ? ` with ${JSON.stringify(patch)}` : ''}`, async () => {
+      const dir = patch ? withConfig(folder, patch) : folder;
+      if (patch) temp.push(dir);
+      await assert.rejects(loadModel(dir), (err: unknown) => {
+        assert.ok(err instanceof EngineError, `expected an EngineError, got ${err}`);
+        assert.strictEqual(err.code, 'unsupported-architecture');
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+  }
+});
