@@ -379,7 +379,8 @@ export class App implements PanelContext {
       this.preparing = undefined;
       this.headTab.computing.textContent = '';
     }
-    this.headTab.render(this.preparing !== undefined);
+    // Only the open tab is drawn; switching tabs is a state change, so it renders then.
+    if (s.tab === 'head') this.headTab.render(this.preparing !== undefined);
     if (s.tab === 'lines') this.linesTab.render();
     if (s.tab === 'model') this.modelTab.render();
     if (s.tab === 'step') this.stepTab.render();

@@ -306,6 +306,29 @@ export class ModelView extends CanvasView {
     if (missing) this.requestRender();
   }
 
+  private readonly captionCache = new Map<string, [string, string]>();
+
+  /** Name left, score right; shortened until both fit without touching (cached per text and width). */
+  private captionParts(ctx: CanvasRenderingContext2D, tile: ModelTile, value: string): [string, string] {
+    const key = `${ctx.font}|${this.thumb}|${this.grid}|${this.scoreKey}|${tile.layer}.${tile.head}|${value}`;
+    const cached = this.captionCache.get(key);
+    if (cached) return cached;
+    const names = [`L${tile.layer} H${tile.head}`, `L${tile.layer}H${tile.head}`, this.grid ? '' : `${tile.layer}.${tile.head}`];
+    const scores = [`${SCORE_INFO[this.scoreKey].short} ${value}`, value];
+    let parts: [string, string] = [names[names.length - 1], scores[scores.length - 1]];
+    search: for (const s of scores) {
+      for (const n of names) {
+        if (ctx.measureText(n).width + ctx.measureText(s).width + 6 <= this.thumb) {
+          parts = [n, s];
+          break search;
+        }
+      }
+    }
+    if (this.captionCache.size > 5000) this.captionCache.clear();
+    this.captionCache.set(key, parts);
+    return parts;
+  }
+
   /** Key labels above the first row of tiles, query labels left of each layer's first tile. */
   private drawTokenLabels(ctx: CanvasRenderingContext2D, theme: Theme, sx: number, sy: number, firstRow: number, lastRow: number): void {
     const labels = this.labels!;
@@ -356,20 +379,7 @@ export class ModelView extends CanvasView {
     ctx.textBaseline = 'middle';
     const chosen = tile.scores[this.scoreKey];
     const value = Number.isFinite(chosen) ? chosen.toFixed(2) : '–';
-    // Name left, score right; shortened until both fit without touching.
-    const names = [`L${tile.layer} H${tile.head}`, `L${tile.layer}H${tile.head}`, this.grid ? '' : `${tile.layer}.${tile.head}`];
-    const scores = [`${SCORE_INFO[this.scoreKey].short} ${value}`, value];
-    let name = names[names.length - 1];
-    let score = scores[scores.length - 1];
-    search: for (const s of scores) {
-      for (const n of names) {
-        if (ctx.measureText(n).width + ctx.measureText(s).width + 6 <= this.thumb) {
-          name = n;
-          score = s;
-          break search;
-        }
-      }
-    }
+    const [name, score] = this.captionParts(ctx, tile, value);
     ctx.fillStyle = theme.foreground;
     ctx.textAlign = 'left';
     ctx.fillText(name, x, y + 9);

@@ -103,7 +103,7 @@ describe('end to end: the packaged extension in code-server', function () {
 
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    await page.goto(workbenchUrl(server, workspace));
+    await page.goto(workbenchUrl(server, workspace), { timeout: 180_000 });
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     // The explorer shows the folder once the remote connection is up.
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'sample.md' }).waitFor({ timeout: 60_000 });
@@ -296,7 +296,8 @@ describe('end to end: the packaged extension in code-server', function () {
     await screenshot('5-exported');
   });
 
-  it('24 tokens at 1600×900: cells of at least 12 px, labels, a stable layout', async () => {
+  it('24 tokens at 1600×900: cells of at least 12 px, labels, a stable layout', async function () {
+    this.timeout(300_000);
     await page.setViewportSize({ width: 1600, height: 900 });
     await selectText(LONG_SENTENCE, 8);
     await showAttention(24);
@@ -308,7 +309,8 @@ describe('end to end: the packaged extension in code-server', function () {
   });
 
   for (const size of SIZES) {
-    it(`at ${size.width}×${size.height} the heatmap is visible and the layout settles`, async () => {
+    it(`at ${size.width}×${size.height} the heatmap is visible and the layout settles`, async function () {
+      this.timeout(300_000);
       await page.setViewportSize(size);
       await assertStable(`${size.width}×${size.height}`);
       const g = await panelLayout();
@@ -324,7 +326,8 @@ describe('end to end: the packaged extension in code-server', function () {
     });
   }
 
-  it('the dropdowns show what is drawn after a new result', async () => {
+  it('the dropdowns show what is drawn after a new result', async function () {
+    this.timeout(420_000);
     await page.setViewportSize({ width: 1600, height: 900 });
     await chooseInPanel('layer', 'Layer 2');
     await chooseInPanel('head', 'Head 5');
@@ -342,7 +345,8 @@ describe('end to end: the packaged extension in code-server', function () {
     assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /^Mean of layer — layer 2, mean of 8 heads/);
   });
 
-  it('the dropdowns show what is drawn after a window reload', async () => {
+  it('the dropdowns show what is drawn after a window reload', async function () {
+    this.timeout(420_000);
     await page.keyboard.press('F1');
     await quickInput('Developer: Reload Window', 'Reload Window');
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
@@ -356,21 +360,22 @@ describe('end to end: the packaged extension in code-server', function () {
     await chooseInPanel('mode', 'Single head');
   });
 
-  it('screenshots from the workbench in dark, light and high-contrast themes, small and large', async () => {
+  it('screenshots: the induction head in dark, light and high-contrast themes', async function () {
+    this.timeout(420_000);
     await page.setViewportSize({ width: 1600, height: 900 });
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'sample.md' }).waitFor({ timeout: 60_000 }).catch(() => undefined);
     await page.locator('.tabs-container .tab', { hasText: 'sample.md' }).first().click();
-    // The induction head on random words written twice (README's first picture).
+    await page.locator('.monaco-editor .view-lines').first().waitFor({ state: 'visible', timeout: 60_000 });
+    // Random words written twice: the README's first picture.
+    const model = await loadModel(path.join(installed, 'media', 'builtin-model'));
+    let tokens: number;
+    try {
+      tokens = (await model.analyze(INDUCTION_TEXT)).tokens.length;
+    } finally {
+      await model.dispose();
+    }
     await selectText(INDUCTION_TEXT, 9);
-    const induction = await (async () => {
-      const model = await loadModel(path.join(installed, 'media', 'builtin-model'));
-      try {
-        return (await model.analyze(INDUCTION_TEXT)).tokens.length;
-      } finally {
-        await model.dispose();
-      }
-    })();
-    await showAttention(induction);
+    await showAttention(tokens);
+    await chooseInPanel('mode', 'Single head');
     await chooseInPanel('layer', 'Layer 3');
     await chooseInPanel('head', 'Head 3');
     await page.mouse.move(5, 5);
@@ -379,7 +384,10 @@ describe('end to end: the packaged extension in code-server', function () {
       await assertStable(`induction head, ${theme}`);
       await readmeShot(`induction-head-${theme}`);
     }
-    // Head view of a prose sentence with a hovered cell; the line view; the model view.
+  });
+
+  it('screenshots: heatmap with a hovered cell, line view and model view in each theme', async function () {
+    this.timeout(420_000);
     await setTheme('dark');
     await selectText(LONG_SENTENCE, 8);
     await showAttention(24);
@@ -393,14 +401,18 @@ describe('end to end: the packaged extension in code-server', function () {
       await readmeShot(`head-view-${theme}`);
       await page.mouse.move(5, 5);
       await panel().locator('[data-testid="tab-lines"]').click();
-      await page.waitForTimeout(500);
+      await panel().locator('[data-testid="lines"]').waitFor({ state: 'visible' });
+      await page.waitForTimeout(800);
       await readmeShot(`line-view-${theme}`);
       await panel().locator('[data-testid="tab-model"]').click();
-      await page.waitForTimeout(1200);
+      await assertEventually(async () => (await panel().locator('[data-testid="model-grid"]').getAttribute('data-pending')) === 'false', 'every visible thumbnail drawn');
       await readmeShot(`model-view-${theme}`);
       await panel().locator('[data-testid="tab-head"]').click();
     }
-    // Small and large windows, dark theme.
+  });
+
+  it('screenshots: the panel in a small and a large window', async function () {
+    this.timeout(300_000);
     await setTheme('dark');
     for (const size of [SIZES[0], SIZES[2]]) {
       await page.setViewportSize(size);
