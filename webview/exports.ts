@@ -34,7 +34,7 @@ export class Exports {
         case 'copyImage':
           return void this.copyImage();
         case 'copyPython':
-          return this.ctx.channel.post({ type: 'copyPython' });
+          return this.ctx.channel.post({ type: 'copyPython', view: this.ctx.selection() });
       }
     } catch (err) {
       this.ctx.showError(`Could not complete that: ${err instanceof Error ? err.message : String(err)}`);

@@ -3,8 +3,11 @@
  * `FAMILIES` to the engine (`loadModel` in ./index.ts, the worker, the CLI, tests).
  */
 import { FamilyRegistry } from '../engine/architecture';
+import { albert } from './albert';
 import { bert } from './bert';
+import { debertaV2 } from './deberta-v2';
 import { distilbert } from './distilbert';
+import { electra } from './electra';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
@@ -12,13 +15,17 @@ import { gpt_neox } from './gpt_neox';
 import { llama } from './llama';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
+import { mpnet } from './mpnet';
 import { opt } from './opt';
 import { phi3 } from './phi3';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
+  albert,
   bert,
+  debertaV2,
   distilbert,
+  electra,
   gemma,
   gemma2,
   gpt2,
@@ -26,6 +33,7 @@ export const FAMILIES = new FamilyRegistry([
   llama,
   mixtral,
   modernbert,
+  mpnet,
   opt,
   phi3,
   t5,

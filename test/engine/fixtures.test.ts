@@ -18,11 +18,16 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
  * folder from NOT_YET_SUPPORTED to here (one line each).
  */
 const HF_TINY_2_SUPPORTED = [
+  'albert',
+  'bert-relative-key',
+  'deberta-v2',
+  'electra',
   'gpt2-scaled',
   'llama-dynamic',
   'llama-yarn',
   'mistral-sliding',
   'mixtral',
+  'mpnet',
   'opt',
   'xlm-roberta',
 ];
@@ -34,9 +39,9 @@ const HF_TINY_2_SUPPORTED = [
  * loads until the encoder-decoder runner lands).
  */
 const NOT_YET_SUPPORTED = [
-  'albert', 'bart', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
+  'bart', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite', 'marian', 'mbart',
-  'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
+  'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2', 't5', 't5-v1_1',
 ];
 
 const REFERENCE_SETS = [
