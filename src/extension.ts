@@ -8,6 +8,7 @@ import type { AttentionInspectorApi } from './protocol/api';
 import { ModelResolver } from './commands/modelResolver';
 import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
 import { registerModelCommands } from './commands/selectModel';
+import { SHOW_PAIR_COMMAND, showAttentionBetweenSelections } from './commands/showPair';
 import { Notifier } from './notifications';
 import { AttentionPanel, PANEL_VIEW_TYPE } from './panel/attentionPanel';
 import { disableOnnxruntimeTelemetry } from './engine/telemetry';
@@ -38,6 +39,8 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
   let show: ShowAttention;
   const panel = new AttentionPanel(context.extensionUri, {
     log,
+    // The test API's message history holds every posted tensor: only for the extension-host tests.
+    recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
     headVectors: (layer, head) => getEngine().headVectors(layer, head),
     recompute: () => void show.recompute(),
     onClosed: () => {
@@ -58,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     { dispose: stopEngine },
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
+    vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // A different model: release the old one in the worker (the next run loads the new one).
       if (e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint')) {

@@ -1,10 +1,4 @@
 /**
- * A scrollable canvas view whose canvas is only as large as the visible area: the canvas sticks to
- * the top-left of its scroller and a spacer gives the scrollbars the full content size. Drawing
- * happens on requestAnimationFrame (at most once per frame) at the device pixel ratio, and again
- * when the ratio changes (zoom, moving to another screen).
- */
-/**
  * Calls back whenever devicePixelRatio changes (browser zoom, a move to another screen). A
  * resolution media query matches one ratio only, so it is re-armed after each change.
  */
@@ -30,6 +24,15 @@ export function watchDevicePixelRatio(onChange: () => void): void {
   });
 }
 
+/**
+ * A scrollable canvas view whose canvas is only as large as the visible area: the canvas hangs in a
+ * zero-sized sticky anchor at the top-left of its scroller, and a spacer alone gives the scrollbars
+ * the content size — so the canvas never adds to the scrolled size, and scrollbars appearing cannot
+ * feed back into the layout. Layouts are computed from the scroller's outer box (`box`), which does
+ * not change when scrollbars come and go; that is what keeps fitting from oscillating. Drawing happens
+ * on requestAnimationFrame (at most once per frame) at the device pixel ratio, and again when the
+ * ratio changes (zoom, moving to another screen).
+ */
 export abstract class CanvasView {
   readonly scroller: HTMLDivElement;
   readonly canvas: HTMLCanvasElement;
@@ -37,10 +40,13 @@ export abstract class CanvasView {
   protected readonly ctx: CanvasRenderingContext2D;
   protected width = 0;
   protected height = 0;
+  /** The scroller's outer size (scrollbars included): what layouts fit into. */
+  protected box = { width: 0, height: 0 };
   protected dpr = 1;
   private contentWidth = 0;
   private contentHeight = 0;
   private frame = 0;
+  private frames = 0;
 
   constructor(className: string) {
     this.scroller = document.createElement('div');
@@ -49,7 +55,10 @@ export abstract class CanvasView {
     this.canvas.className = 'canvas-view';
     this.spacer = document.createElement('div');
     this.spacer.className = 'canvas-spacer';
-    this.scroller.append(this.canvas, this.spacer);
+    const anchor = document.createElement('div');
+    anchor.className = 'canvas-anchor';
+    anchor.append(this.canvas);
+    this.scroller.append(anchor, this.spacer);
     const ctx = this.canvas.getContext('2d', { alpha: false });
     if (!ctx) throw new Error('This webview cannot draw on a canvas (2D context unavailable).');
     this.ctx = ctx;
@@ -58,12 +67,45 @@ export abstract class CanvasView {
     watchDevicePixelRatio(() => this.requestRender());
   }
 
+  /** True while the canvas has keyboard focus (views draw their keyboard cursor then). */
+  protected hasKeyboardFocus = false;
+
+  /**
+   * Makes the canvas a keyboard-reachable widget, named for the tests and for assistive technology;
+   * focus and blur redraw (and call the view's own hooks).
+   */
+  protected makeFocusable(testid: string, roleDescription: string, onFocus: () => void = () => {}, onBlur: () => void = () => {}): void {
+    const c = this.canvas;
+    c.tabIndex = 0;
+    c.dataset.testid = testid;
+    c.setAttribute('role', 'application');
+    c.setAttribute('aria-roledescription', roleDescription);
+    c.addEventListener('focus', () => {
+      this.hasKeyboardFocus = true;
+      onFocus();
+      this.requestRender();
+    });
+    c.addEventListener('blur', () => {
+      this.hasKeyboardFocus = false;
+      onBlur();
+      this.requestRender();
+    });
+  }
+
   private resize(): void {
+    const box = { width: this.scroller.offsetWidth, height: this.scroller.offsetHeight };
+    const boxChanged = box.width !== this.box.width || box.height !== this.box.height;
+    this.box = box;
     this.width = this.scroller.clientWidth;
     this.height = this.scroller.clientHeight;
-    this.layoutChanged();
+    if (boxChanged) this.layoutChanged();
     this.applyContentSize();
     this.requestRender();
+  }
+
+  /** Scrolls back to the top-left corner (a new result starts there). */
+  scrollHome(): void {
+    this.scroller.scrollTo({ left: 0, top: 0 });
   }
 
   /** Subclasses recompute their layout here (called on resize) and call setContentSize. */
@@ -77,7 +119,7 @@ export abstract class CanvasView {
 
   private applyContentSize(): void {
     this.spacer.style.width = `${this.contentWidth}px`;
-    this.spacer.style.height = `${Math.max(0, this.contentHeight - this.height)}px`;
+    this.spacer.style.height = `${this.contentHeight}px`;
   }
 
   get scrollX(): number {
@@ -120,8 +162,10 @@ export abstract class CanvasView {
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const started = performance.now();
     this.draw(this.ctx, this.scrollX, this.scrollY);
-    // How long the last frame took to draw: for the performance tests and for diagnosing reports.
+    // How long the last frame took to draw, and how many frames so far: for the performance and
+    // layout-stability tests and for diagnosing reports.
     this.canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
+    this.canvas.dataset.frames = String(++this.frames);
   }
 
   protected abstract draw(ctx: CanvasRenderingContext2D, scrollX: number, scrollY: number): void;

@@ -14,20 +14,44 @@ export function h(tag: string, attrs: Attrs = {}, ...children: (Node | string)[]
   return el;
 }
 
+export interface Option {
+  value: string;
+  label: string;
+  disabled?: boolean;
+}
+
 /** A <vscode-single-select> with options; `value` picks the selected one. */
-export function select(id: string, label: string, options: { value: string; label: string; disabled?: boolean }[]): HTMLElement {
+export function select(id: string, label: string, options: Option[]): HTMLElement {
   const el = h('vscode-single-select', { id, 'aria-label': label, 'data-testid': id });
-  setOptions(el, options);
+  setOptions(el, options, options[0]?.value ?? '');
   return el;
 }
 
-export function setOptions(el: HTMLElement, options: { value: string; label: string; disabled?: boolean }[]): void {
-  el.replaceChildren(...options.map((o) => h('vscode-option', { value: o.value, disabled: o.disabled }, o.label)));
+/**
+ * Shows `value` in a select, replacing its options first when they differ. The component reads
+ * its options only when its slot changes (asynchronously), and then selects the option marked
+ * `selected` — so the chosen option is marked as well as assigned: setting `value` alone right after
+ * new options would be undone by that later read (the Layer/Head dropdowns fell back to 0).
+ */
+export function setOptions(el: HTMLElement, options: Option[], value: string): void {
+  const signature = JSON.stringify(options);
+  if (el.dataset.options !== signature) {
+    el.dataset.options = signature;
+    el.replaceChildren(...options.map((o) => h('vscode-option', { value: o.value, disabled: o.disabled, selected: o.value === value }, o.label)));
+  } else {
+    for (const option of Array.from(el.children) as (HTMLElement & { value: string; selected: boolean })[]) {
+      const selected = option.getAttribute('value') === value;
+      option.toggleAttribute('selected', selected);
+      option.selected = selected;
+    }
+  }
+  setSelectValue(el, value);
 }
 
-/** Sets a vscode-single-select's value once its options are in place. */
+/** Sets a vscode-single-select's value. */
 export function setSelectValue(el: HTMLElement, value: string): void {
-  (el as HTMLElement & { value: string }).value = value;
+  const select = el as HTMLElement & { value: string };
+  if (select.value !== value) select.value = value;
 }
 
 export function selectValue(el: Element): string {

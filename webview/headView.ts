@@ -1,9 +1,10 @@
 /**
  * The head view: one heatmap, query rows × key columns, labels on both axes that stay in place while
  * the cells scroll. Everything is drawn on one viewport-sized canvas, so 512 tokens cost no more
- * DOM than 5.
+ * DOM than 5. It shows a block of the view matrix (all rows and columns, or a sentence pair's A→B
+ * block); every index it reports back is a row/column of the view matrix, never of the block.
  */
-import { colorLut, lightness, lutIndex, type ColorRange, type ColorScaleName } from '../src/analysis/colormap';
+import { UNIT_RANGE, colorLut, lightness, lutIndex, type ColorScaleName } from '../src/analysis/colormap';
 import type { ViewMatrix } from '../src/analysis/view';
 import { CanvasView } from './canvasView';
 import { matrixToCanvas } from './matrixImage';
@@ -35,12 +36,25 @@ const LABEL_MAX_WIDTH = 150;
 const GAP = 6;
 const PAD = 8;
 const MIN_FIT_CELL = 3;
-const MAX_FIT_CELL = 40;
+const MAX_FIT_CELL = 72;
 const VALUE_TEXT_MIN_CELL = 34;
+
+/** What the heatmap shows: view rows `rows` × view columns `cols`, coloured at `positions` (rows × cols, 0–1). */
+export interface HeatmapBlock {
+  view: ViewMatrix;
+  rows: number[];
+  cols: number[];
+  positions: ArrayLike<number>;
+  scale: ColorScaleName;
+}
 
 export class HeadView extends CanvasView {
   private view: ViewMatrix | undefined;
-  private range: ColorRange = { min: 0, max: 1 };
+  private rows: number[] = [];
+  private cols: number[] = [];
+  private rowAt = new Map<number, number>();
+  private colAt = new Map<number, number>();
+  private positions: ArrayLike<number> = [];
   private scale: ColorScaleName = 'viridis';
   private theme: Theme | undefined;
   private image: HTMLCanvasElement | undefined;
@@ -50,22 +64,21 @@ export class HeadView extends CanvasView {
   gutterLeft = PAD;
   gutterTop = PAD;
   labelFont = 0;
-  private rowLabels: string[] = [];
-  private hover: { kind: 'cell'; row: number; col: number } | { kind: 'label'; index: number } | null = null;
+  private hover: { kind: 'cell'; row: number; col: number } | { kind: 'label'; index: number; axis: Axis } | null = null;
+  /** View rows (not block rows). */
   focusRow: number | null = null;
   cursorRow: number | null = null;
+  /** Keyboard cursor in block coordinates. */
   keyCell = { row: 0, col: 0 };
-  private hasKeyboardFocus = false;
   /** The keyboard cursor is drawn only after keys were used, not after a click focused the canvas. */
   private keyboardMode = false;
 
   constructor(private readonly events: HeadViewEvents) {
     super('head-view');
     const c = this.canvas;
-    c.tabIndex = 0;
-    c.dataset.testid = 'heatmap';
-    c.setAttribute('role', 'application');
-    c.setAttribute('aria-roledescription', 'attention heatmap');
+    this.makeFocusable('heatmap', 'attention heatmap', () => {
+      if (this.view && this.keyboardMode) this.events.keyboardCell(this.rows[this.keyCell.row], this.cols[this.keyCell.col]);
+    });
     c.addEventListener('mousemove', (e) => this.onMove(e));
     c.addEventListener('mouseleave', () => {
       this.hover = null;
@@ -80,15 +93,6 @@ export class HeadView extends CanvasView {
       this.keyboardMode = true;
       this.onKey(e);
     });
-    c.addEventListener('focus', () => {
-      this.hasKeyboardFocus = true;
-      this.requestRender();
-      if (this.view && this.keyboardMode) this.events.keyboardCell(this.keyCell.row, this.keyCell.col);
-    });
-    c.addEventListener('blur', () => {
-      this.hasKeyboardFocus = false;
-      this.requestRender();
-    });
     this.scroller.addEventListener(
       'wheel',
       (e) => {
@@ -100,17 +104,27 @@ export class HeadView extends CanvasView {
     );
   }
 
-  setData(view: ViewMatrix, range: ColorRange, scale: ColorScaleName): void {
-    const sizeChanged = this.view?.size !== view.size;
-    this.view = view;
-    this.range = range;
-    this.scale = scale;
-    this.image = matrixToCanvas(view, range, scale, this.image);
-    if (sizeChanged) {
-      this.keyCell = { row: Math.min(this.keyCell.row, view.size - 1), col: Math.min(this.keyCell.col, view.size - 1) };
+  setData(block: HeatmapBlock): void {
+    const shapeChanged = this.rows.length !== block.rows.length || this.cols.length !== block.cols.length || this.view?.size !== block.view.size;
+    this.view = block.view;
+    this.rows = block.rows;
+    this.cols = block.cols;
+    this.rowAt = new Map(block.rows.map((r, i) => [r, i]));
+    this.colAt = new Map(block.cols.map((c, j) => [c, j]));
+    this.positions = block.positions;
+    this.scale = block.scale;
+    this.image = matrixToCanvas({ size: block.rows.length, cols: block.cols.length, data: block.positions }, UNIT_RANGE, block.scale, this.image);
+    if (shapeChanged) {
+      this.keyCell = { row: Math.max(0, Math.min(this.keyCell.row, block.rows.length - 1)), col: Math.max(0, Math.min(this.keyCell.col, block.cols.length - 1)) };
       this.hover = null;
     }
     this.layoutChanged();
+    this.requestRender();
+  }
+
+  /** Drops hover state (a new result arrived under the pointer). */
+  clearHover(): void {
+    this.hover = null;
     this.requestRender();
   }
 
@@ -135,38 +149,54 @@ export class HeadView extends CanvasView {
     return font >= LABEL_MIN_FONT ? font : 0;
   }
 
-  private measureLabels(font: number): number {
-    if (!this.view || font === 0 || !this.theme) return 0;
-    this.ctx.font = `${font}px ${this.theme.editorFontFamily}`;
+  /** Width of the widest label at LABEL_MAX_FONT; other sizes scale with the font. */
+  private measureLabels(): number {
+    if (!this.view || !this.theme) return 0;
+    this.ctx.font = `${LABEL_MAX_FONT}px ${this.theme.editorFontFamily}`;
     let widest = 0;
-    for (const item of this.view.items) widest = Math.max(widest, this.ctx.measureText(item.label).width);
-    return Math.min(LABEL_MAX_WIDTH, Math.ceil(widest));
+    const items = this.view.items;
+    for (const i of new Set([...this.rows, ...this.cols])) widest = Math.max(widest, this.ctx.measureText(items[i].label).width);
+    return widest;
   }
 
   protected override layoutChanged(): void {
     const view = this.view;
     if (!view || !this.theme) return;
-    const n = Math.max(1, view.size);
-    const gutterFor = (font: number) => (font === 0 ? PAD : this.measureLabels(font) + GAP + PAD);
+    const rows = Math.max(1, this.rows.length);
+    const cols = Math.max(1, this.cols.length);
+    const widest = this.measureLabels();
+    // Long labels are cut with an ellipsis rather than taking the cells' room in a small panel.
+    const maxLabel = Math.max(40, Math.min(LABEL_MAX_WIDTH, 0.2 * Math.min(this.box.width, this.box.height)));
+    const gutterFor = (font: number) => (font === 0 ? PAD : Math.min(maxLabel, Math.ceil((widest * font) / LABEL_MAX_FONT)) + GAP + PAD);
     let cell: number;
+    let font: number;
     if (this.zoomCell !== null) {
       cell = this.zoomCell;
+      font = this.labelFontFor(cell);
     } else {
-      // Fit: guess the gutters with full-size labels, then settle once with the font that fits.
-      let gutter = gutterFor(LABEL_MAX_FONT);
-      cell = Math.floor(Math.min((this.width - gutter - PAD) / n, (this.height - gutter - PAD) / n));
-      cell = Math.max(MIN_FIT_CELL, Math.min(MAX_FIT_CELL, cell));
-      gutter = gutterFor(this.labelFontFor(cell));
-      const refit = Math.floor(Math.min((this.width - gutter - PAD) / n, (this.height - gutter - PAD) / n));
-      cell = Math.max(MIN_FIT_CELL, Math.min(MAX_FIT_CELL, refit));
+      // Fit into the scroller's outer box, which scrollbars do not change (no resize feedback loop).
+      // Each label size (and none) gives a cell size; the largest cell whose labels fit wins. The
+      // result depends on the box and the labels only, so it cannot alternate between two layouts.
+      const { width, height } = this.box;
+      const fit = (gutter: number) => Math.max(MIN_FIT_CELL, Math.min(MAX_FIT_CELL, Math.floor(Math.min((width - gutter - PAD) / cols, (height - gutter - PAD) / rows))));
+      cell = fit(PAD);
+      font = 0;
+      for (let f = LABEL_MAX_FONT; f >= LABEL_MIN_FONT; f--) {
+        const c = fit(gutterFor(f));
+        if (this.labelFontFor(c) >= f) {
+          // Labels are worth a smaller cell: take the largest font whose cells still hold it.
+          cell = c;
+          font = f;
+          break;
+        }
+      }
     }
     this.cell = cell;
-    this.labelFont = this.labelFontFor(cell);
-    const gutter = gutterFor(this.labelFont);
+    this.labelFont = font;
+    const gutter = gutterFor(font);
     this.gutterLeft = gutter;
     this.gutterTop = gutter;
-    this.rowLabels = view.items.map((it) => it.label);
-    this.setContentSize(this.gutterLeft + n * cell + PAD, this.gutterTop + n * cell + PAD);
+    this.setContentSize(this.gutterLeft + cols * cell + PAD, this.gutterTop + rows * cell + PAD);
     this.exposeGeometry();
   }
 
@@ -177,24 +207,24 @@ export class HeadView extends CanvasView {
     d.gridLeft = String(this.gutterLeft);
     d.gridTop = String(this.gutterTop);
     d.size = String(this.view?.size ?? 0);
+    d.rows = String(this.rows.length);
+    d.cols = String(this.cols.length);
     d.labels = this.labelFont > 0 ? 'shown' : 'hidden';
     d.scrollX = String(this.scrollX);
     d.scrollY = String(this.scrollY);
   }
 
-  /** Which cell or label is under a point given in canvas (viewport) coordinates. */
+  /** Which cell or label (in view indices) is under a point given in canvas (viewport) coordinates. */
   hitTest(viewX: number, viewY: number): { kind: 'cell'; row: number; col: number } | { kind: 'label'; index: number; axis: Axis } | null {
-    const view = this.view;
-    if (!view) return null;
-    const n = view.size;
+    if (!this.view) return null;
     const col = Math.floor((viewX - this.gutterLeft + this.scrollX) / this.cell);
     const row = Math.floor((viewY - this.gutterTop + this.scrollY) / this.cell);
-    const inCols = col >= 0 && col < n;
-    const inRows = row >= 0 && row < n;
-    if (viewX >= this.gutterLeft && viewY >= this.gutterTop) return inCols && inRows ? { kind: 'cell', row, col } : null;
+    const inCols = col >= 0 && col < this.cols.length;
+    const inRows = row >= 0 && row < this.rows.length;
+    if (viewX >= this.gutterLeft && viewY >= this.gutterTop) return inCols && inRows ? { kind: 'cell', row: this.rows[row], col: this.cols[col] } : null;
     if (this.labelFont === 0) return null;
-    if (viewX < this.gutterLeft && viewY >= this.gutterTop && inRows) return { kind: 'label', index: row, axis: 'row' };
-    if (viewY < this.gutterTop && viewX >= this.gutterLeft && inCols) return { kind: 'label', index: col, axis: 'col' };
+    if (viewX < this.gutterLeft && viewY >= this.gutterTop && inRows) return { kind: 'label', index: this.rows[row], axis: 'row' };
+    if (viewY < this.gutterTop && viewX >= this.gutterLeft && inCols) return { kind: 'label', index: this.cols[col], axis: 'col' };
     return null;
   }
 
@@ -206,7 +236,7 @@ export class HeadView extends CanvasView {
       this.hover = { kind: 'cell', row: hit.row, col: hit.col };
       this.events.hoverCell(hit.row, hit.col, e.clientX, e.clientY);
     } else if (hit?.kind === 'label') {
-      this.hover = { kind: 'label', index: hit.index };
+      this.hover = { kind: 'label', index: hit.index, axis: hit.axis };
       this.events.hoverLabel(hit.index, hit.axis, e.clientX, e.clientY);
     } else {
       this.hover = null;
@@ -220,19 +250,19 @@ export class HeadView extends CanvasView {
     const p = this.contentPoint(e);
     const hit = this.hitTest(p.viewX, p.viewY);
     if (hit?.kind === 'cell') {
-      this.keyCell = { row: hit.row, col: hit.col };
+      this.keyCell = { row: this.rowAt.get(hit.row) ?? 0, col: this.colAt.get(hit.col) ?? 0 };
       this.events.clickCell(hit.row, hit.col);
     } else if (hit?.kind === 'label') {
-      this.keyCell = hit.axis === 'row' ? { row: hit.index, col: this.keyCell.col } : { row: this.keyCell.row, col: hit.index };
+      this.keyCell = hit.axis === 'row' ? { row: this.rowAt.get(hit.index) ?? 0, col: this.keyCell.col } : { row: this.keyCell.row, col: this.colAt.get(hit.index) ?? 0 };
       this.events.clickLabel(hit.index, hit.axis);
     }
     this.requestRender();
   }
 
   private onKey(e: KeyboardEvent): void {
-    const view = this.view;
-    if (!view) return;
-    const n = view.size;
+    if (!this.view) return;
+    const nRows = this.rows.length;
+    const nCols = this.cols.length;
     const page = Math.max(1, Math.floor((this.height - this.gutterTop) / this.cell) - 1);
     let { row, col } = this.keyCell;
     switch (e.key) {
@@ -243,14 +273,14 @@ export class HeadView extends CanvasView {
       case 'PageUp': row -= page; break;
       case 'PageDown': row += page; break;
       case 'Home': if (e.ctrlKey) row = 0; col = 0; break;
-      case 'End': if (e.ctrlKey) row = n - 1; col = n - 1; break;
+      case 'End': if (e.ctrlKey) row = nRows - 1; col = nCols - 1; break;
       case 'Enter':
         e.preventDefault();
-        this.events.activateCell(row, col);
+        this.events.activateCell(this.rows[row], this.cols[col]);
         return;
       case ' ':
         e.preventDefault();
-        this.events.toggleFocusRow(row);
+        this.events.toggleFocusRow(this.rows[row]);
         return;
       case 'Escape':
         this.events.clearFocus();
@@ -269,27 +299,23 @@ export class HeadView extends CanvasView {
     this.moveKeyCell(row, col);
   }
 
+  /** Moves the keyboard cursor (block coordinates). */
   moveKeyCell(row: number, col: number): void {
-    const n = this.view?.size ?? 0;
-    if (n === 0) return;
-    this.keyCell = { row: Math.max(0, Math.min(n - 1, row)), col: Math.max(0, Math.min(n - 1, col)) };
-    this.revealCell(this.keyCell.row, this.keyCell.col);
-    this.events.keyboardCell(this.keyCell.row, this.keyCell.col);
+    if (this.rows.length === 0 || this.cols.length === 0) return;
+    this.keyCell = { row: Math.max(0, Math.min(this.rows.length - 1, row)), col: Math.max(0, Math.min(this.cols.length - 1, col)) };
+    this.revealBlockCell(this.keyCell.row, this.keyCell.col);
+    this.events.keyboardCell(this.rows[this.keyCell.row], this.cols[this.keyCell.col]);
     this.requestRender();
   }
 
-  /** Scrolls so a cell is visible. */
-  revealCell(row: number, col: number): void {
-    this.scrollIntoView(this.gutterLeft + col * this.cell, this.gutterTop + row * this.cell, this.cell, this.cell, this.gutterLeft, this.gutterTop);
+  /** Scrolls so the row of a view row is visible (keeping the horizontal scroll). */
+  revealRow(viewRow: number): void {
+    const r = this.rowAt.get(viewRow);
+    if (r !== undefined) this.revealBlockCell(r, this.keyCell.col);
   }
 
-  /** Centre of a cell in client (page) coordinates, if it is on screen. */
-  cellClientCenter(row: number, col: number): { x: number; y: number } {
-    const rect = this.canvas.getBoundingClientRect();
-    return {
-      x: rect.left + this.gutterLeft + (col + 0.5) * this.cell - this.scrollX,
-      y: rect.top + this.gutterTop + (row + 0.5) * this.cell - this.scrollY,
-    };
+  private revealBlockCell(row: number, col: number): void {
+    this.scrollIntoView(this.gutterLeft + col * this.cell, this.gutterTop + row * this.cell, this.cell, this.cell, this.gutterLeft, this.gutterTop);
   }
 
   protected draw(ctx: CanvasRenderingContext2D, sx: number, sy: number): void {
@@ -299,15 +325,16 @@ export class HeadView extends CanvasView {
     ctx.fillRect(0, 0, this.width, this.height);
     this.exposeGeometry();
     if (!theme || !view || !this.image) return;
-    const n = view.size;
+    const nRows = this.rows.length;
+    const nCols = this.cols.length;
     const cell = this.cell;
     const gx = this.gutterLeft - sx;
     const gy = this.gutterTop - sy;
-    // Visible cell range.
-    const c0 = Math.max(0, Math.floor((this.gutterLeft + sx - this.gutterLeft) / cell));
+    // Visible cell range (block coordinates).
+    const c0 = Math.max(0, Math.floor(sx / cell));
     const r0 = Math.max(0, Math.floor(sy / cell));
-    const c1 = Math.min(n, Math.ceil((sx + this.width - this.gutterLeft) / cell) + 1);
-    const r1 = Math.min(n, Math.ceil((sy + this.height - this.gutterTop) / cell) + 1);
+    const c1 = Math.min(nCols, Math.ceil((sx + this.width - this.gutterLeft) / cell) + 1);
+    const r1 = Math.min(nRows, Math.ceil((sy + this.height - this.gutterTop) / cell) + 1);
 
     ctx.save();
     ctx.beginPath();
@@ -318,7 +345,7 @@ export class HeadView extends CanvasView {
       ctx.drawImage(this.image, c0, r0, c1 - c0, r1 - r0, gx + c0 * cell, gy + r0 * cell, (c1 - c0) * cell, (r1 - r0) * cell);
     }
     if (cell >= VALUE_TEXT_MIN_CELL) this.drawValues(ctx, view, gx, gy, r0, r1, c0, c1);
-    this.drawHighlights(ctx, theme, n, gx, gy);
+    this.drawHighlights(ctx, theme, gx, gy);
     ctx.restore();
 
     this.drawLabels(ctx, theme, view, gx, gy, r0, r1, c0, c1);
@@ -332,42 +359,52 @@ export class HeadView extends CanvasView {
     ctx.textBaseline = 'middle';
     for (let r = r0; r < r1; r++) {
       for (let c = c0; c < c1; c++) {
-        const v = view.data[r * view.size + c];
-        const k = lutIndex(v, this.range) * 3;
+        const v = view.data[this.rows[r] * view.size + this.cols[c]];
+        const k = lutIndex(this.positions[r * this.cols.length + c], UNIT_RANGE) * 3;
         ctx.fillStyle = lightness([lut[k], lut[k + 1], lut[k + 2]]) > 55 ? '#000' : '#fff';
         ctx.fillText(v.toFixed(2).replace(/^0\./, '.'), gx + (c + 0.5) * cell, gy + (r + 0.5) * cell);
       }
     }
   }
 
-  private drawHighlights(ctx: CanvasRenderingContext2D, theme: Theme, n: number, gx: number, gy: number): void {
+  private drawHighlights(ctx: CanvasRenderingContext2D, theme: Theme, gx: number, gy: number): void {
     const cell = this.cell;
-    const span = n * cell;
+    const width = this.cols.length * cell;
+    const height = this.rows.length * cell;
     const outline = theme.contrastBorder ?? theme.focus;
     if (this.hover?.kind === 'label') {
-      const i = this.hover.index;
+      // A token's row and column (where it is on each axis of the block).
+      const r = this.rowAt.get(this.hover.index);
+      const c = this.colAt.get(this.hover.index);
       ctx.fillStyle = theme.highlight;
-      ctx.fillRect(gx, gy + i * cell, span, cell);
-      ctx.fillRect(gx + i * cell, gy, cell, span);
       ctx.strokeStyle = theme.foreground;
       ctx.lineWidth = 1;
-      ctx.strokeRect(gx + 0.5, gy + i * cell + 0.5, span - 1, cell - 1);
-      ctx.strokeRect(gx + i * cell + 0.5, gy + 0.5, cell - 1, span - 1);
+      if (r !== undefined) {
+        ctx.fillRect(gx, gy + r * cell, width, cell);
+        ctx.strokeRect(gx + 0.5, gy + r * cell + 0.5, width - 1, cell - 1);
+      }
+      if (c !== undefined) {
+        ctx.fillRect(gx + c * cell, gy, cell, height);
+        ctx.strokeRect(gx + c * cell + 0.5, gy + 0.5, cell - 1, height - 1);
+      }
     }
-    if (this.cursorRow !== null && this.cursorRow < n) {
+    const cursor = this.cursorRow === null ? undefined : this.rowAt.get(this.cursorRow);
+    if (cursor !== undefined) {
       ctx.strokeStyle = theme.cursor;
       ctx.lineWidth = 1.5;
       ctx.setLineDash([4, 3]);
-      ctx.strokeRect(gx + 0.75, gy + this.cursorRow * cell + 0.75, span - 1.5, cell - 1.5);
+      ctx.strokeRect(gx + 0.75, gy + cursor * cell + 0.75, width - 1.5, cell - 1.5);
       ctx.setLineDash([]);
     }
-    if (this.focusRow !== null && this.focusRow < n) {
+    const focus = this.focusRow === null ? undefined : this.rowAt.get(this.focusRow);
+    if (focus !== undefined) {
       ctx.strokeStyle = outline;
       ctx.lineWidth = 2;
-      ctx.strokeRect(gx + 1, gy + this.focusRow * cell + 1, span - 2, cell - 2);
+      ctx.strokeRect(gx + 1, gy + focus * cell + 1, width - 2, cell - 2);
     }
     if (this.hover?.kind === 'cell') {
-      const { row, col } = this.hover;
+      const row = this.rowAt.get(this.hover.row) ?? 0;
+      const col = this.colAt.get(this.hover.col) ?? 0;
       ctx.strokeStyle = theme.background;
       ctx.lineWidth = 3;
       ctx.strokeRect(gx + col * cell + 1.5, gy + row * cell + 1.5, cell - 3, cell - 3);
@@ -383,7 +420,7 @@ export class HeadView extends CanvasView {
     }
   }
 
-  /** Labels highlighted because their row/column is under the pointer, keyboard or focus. */
+  /** Labels (view indices) highlighted because their row/column is under the pointer, keyboard or focus. */
   private emphasised(): { rows: Set<number>; cols: Set<number> } {
     const rows = new Set<number>();
     const cols = new Set<number>();
@@ -395,8 +432,8 @@ export class HeadView extends CanvasView {
       cols.add(this.hover.index);
     }
     if (this.hasKeyboardFocus && this.keyboardMode) {
-      rows.add(this.keyCell.row);
-      cols.add(this.keyCell.col);
+      rows.add(this.rows[this.keyCell.row]);
+      cols.add(this.cols[this.keyCell.col]);
     }
     if (this.focusRow !== null) rows.add(this.focusRow);
     return { rows, cols };
@@ -424,12 +461,13 @@ export class HeadView extends CanvasView {
     ctx.clip();
     ctx.textAlign = 'right';
     for (let r = r0; r < r1; r++) {
-      const strong = rows.has(r);
-      styleFor(r, strong);
+      const index = this.rows[r];
+      const strong = rows.has(index);
+      styleFor(index, strong);
       const y = gy + (r + 0.5) * cell;
       if (strong) this.labelBackdrop(ctx, theme, PAD / 2, y - cell / 2, this.gutterLeft - PAD / 2 - 2, cell);
-      ctx.fillText(this.fit(this.rowLabels[r], maxWidth), this.gutterLeft - GAP, y);
-      if (this.cursorRow === r) this.cursorMarker(ctx, theme, y);
+      ctx.fillText(this.fit(view.items[index].label, maxWidth), this.gutterLeft - GAP, y);
+      if (this.cursorRow === index) this.cursorMarker(ctx, theme, y);
     }
     ctx.restore();
     ctx.save();
@@ -438,14 +476,15 @@ export class HeadView extends CanvasView {
     ctx.clip();
     ctx.textAlign = 'left';
     for (let c = c0; c < c1; c++) {
-      const strong = cols.has(c);
-      styleFor(c, strong);
+      const index = this.cols[c];
+      const strong = cols.has(index);
+      styleFor(index, strong);
       const x = gx + (c + 0.5) * cell;
       ctx.save();
       ctx.translate(x, this.gutterTop - GAP);
       ctx.rotate(-Math.PI / 2);
       if (strong) this.labelBackdrop(ctx, theme, -2, -cell / 2, this.gutterTop - GAP - PAD / 2, cell);
-      ctx.fillText(this.fit(this.rowLabels[c], maxWidth), 0, 0);
+      ctx.fillText(this.fit(view.items[index].label, maxWidth), 0, 0);
       ctx.restore();
     }
     ctx.restore();

@@ -31,6 +31,16 @@ const LABEL_COL = 34;
 const HEADER = 20;
 const CAPTION = 30;
 const FRAME_BUDGET_MS = 10;
+/** Token labels on the grid need cells at least this large (CSS px per token in a thumbnail). */
+const LABEL_MIN_CELL = 8;
+const LABEL_MAX_WIDTH = 90;
+
+/** Token labels for the tiles' axes (shown where thumbnails are large enough). */
+export interface GridLabels {
+  /** Query labels (thumbnail rows); null when tiles show one query's row. */
+  rows: string[] | null;
+  cols: string[];
+}
 
 export class ModelView extends CanvasView {
   private tiles: ModelTile[] = [];
@@ -47,16 +57,21 @@ export class ModelView extends CanvasView {
   /** The score shown as a number and highlighted among the bars. */
   scoreKey: ScoreKey = 'previousToken';
   private hoverIndex = -1;
+  private labels: GridLabels | undefined;
+  /** Gutters (grow to hold token labels when they fit). */
+  private labelCol = LABEL_COL;
+  private header = HEADER;
+  private labelFont = 0;
   private keyIndex = 0;
-  private hasKeyboardFocus = false;
 
   constructor(private readonly events: ModelViewEvents) {
     super('model-view');
     const c = this.canvas;
-    c.tabIndex = 0;
-    c.dataset.testid = 'model-grid';
-    c.setAttribute('role', 'application');
-    c.setAttribute('aria-roledescription', 'grid of attention heads');
+    this.makeFocusable('model-grid', 'grid of attention heads', () => {
+      const current = this.tiles.findIndex((t) => t.layer === this.current.layer && t.head === this.current.head);
+      if (current >= 0) this.keyIndex = current;
+      if (this.tiles[this.keyIndex]) this.events.keyboardTile(this.tiles[this.keyIndex]);
+    });
     c.addEventListener('mousemove', (e) => this.onMove(e));
     c.addEventListener('mouseleave', () => {
       this.hoverIndex = -1;
@@ -71,25 +86,15 @@ export class ModelView extends CanvasView {
       }
     });
     c.addEventListener('keydown', (e) => this.onKey(e));
-    c.addEventListener('focus', () => {
-      this.hasKeyboardFocus = true;
-      const current = this.tiles.findIndex((t) => t.layer === this.current.layer && t.head === this.current.head);
-      if (current >= 0) this.keyIndex = current;
-      if (this.tiles[this.keyIndex]) this.events.keyboardTile(this.tiles[this.keyIndex]);
-      this.requestRender();
-    });
-    c.addEventListener('blur', () => {
-      this.hasKeyboardFocus = false;
-      this.requestRender();
-    });
   }
 
   /**
    * New content. `grid`: tiles are every head in layer order, laid out layers × heads; otherwise a
    * ranked list wrapped into rows. `source` renders thumbnails; changing it drops the cache.
    */
-  setTiles(tiles: ModelTile[], heads: number, grid: boolean, source: ThumbnailSource, sourceChanged: boolean): void {
+  setTiles(tiles: ModelTile[], heads: number, grid: boolean, source: ThumbnailSource, sourceChanged: boolean, labels?: GridLabels): void {
     this.tiles = tiles;
+    this.labels = labels;
     this.heads = heads;
     this.grid = grid;
     if (sourceChanged || this.source === undefined) {
@@ -104,23 +109,48 @@ export class ModelView extends CanvasView {
 
   setTheme(theme: Theme): void {
     this.theme = theme;
+    this.layoutChanged();
     this.requestRender();
   }
 
-  protected override layoutChanged(): void {
-    const available = this.width - PAD * 2 - LABEL_COL;
+  private thumbFor(labelCol: number): number {
+    const available = this.box.width - PAD * 2 - labelCol;
     const wanted = this.grid ? Math.max(1, this.heads) : Math.max(1, Math.floor(available / (72 + GAP)));
-    this.thumb = Math.max(40, Math.min(120, Math.floor(available / wanted) - GAP));
-    this.columns = this.grid ? Math.max(1, this.heads) : Math.max(1, Math.floor(available / (this.thumb + GAP)));
+    return Math.max(40, Math.min(160, Math.floor(available / wanted) - GAP));
+  }
+
+  protected override layoutChanged(): void {
+    this.labelCol = LABEL_COL;
+    this.header = HEADER;
+    this.labelFont = 0;
+    this.thumb = this.thumbFor(LABEL_COL);
+    // Token labels where they fit: the grid arrangement, thumbnails with ≥ 8 px per token.
+    const labels = this.labels;
+    if (labels && this.grid && this.theme && labels.cols.length > 0) {
+      const width = (list: string[]) => {
+        this.ctx.font = `9px ${this.theme!.editorFontFamily}`;
+        return Math.min(LABEL_MAX_WIDTH, Math.ceil(list.reduce((w, l) => Math.max(w, this.ctx.measureText(l).width), 0)) + 4);
+      };
+      const rowWidth = labels.rows ? width(labels.rows) : 0;
+      const thumb = this.thumbFor(LABEL_COL + rowWidth);
+      if (thumb / labels.cols.length >= LABEL_MIN_CELL) {
+        this.labelCol = LABEL_COL + rowWidth;
+        this.header = HEADER + width(labels.cols);
+        this.thumb = thumb;
+        this.labelFont = Math.min(11, Math.floor(thumb / labels.cols.length) - 1);
+      }
+    }
+    this.columns = this.grid ? Math.max(1, this.heads) : Math.max(1, Math.floor((this.box.width - PAD * 2 - this.labelCol) / (this.thumb + GAP)));
     const rows = Math.ceil(this.tiles.length / this.columns);
-    this.setContentSize(PAD * 2 + LABEL_COL + this.columns * (this.thumb + GAP), PAD + HEADER + rows * (this.thumb + CAPTION + GAP) + PAD);
+    this.setContentSize(PAD * 2 + this.labelCol + this.columns * (this.thumb + GAP), PAD + this.header + rows * (this.thumb + CAPTION + GAP) + PAD);
     // Geometry for tests and the end-to-end suite (see webview/TESTING.md).
     const d = this.canvas.dataset;
     d.thumb = String(this.thumb);
     d.tiles = String(this.tiles.length);
     d.columns = String(this.columns);
-    d.tileLeft = String(PAD + LABEL_COL);
-    d.tileTop = String(PAD + HEADER);
+    d.tileLeft = String(PAD + this.labelCol);
+    d.tileTop = String(PAD + this.header);
+    d.labels = this.labelFont > 0 ? 'shown' : 'hidden';
     d.tileStepX = String(this.thumb + GAP);
     d.tileStepY = String(this.thumb + CAPTION + GAP);
     d.order = this.tiles.map((t) => `${t.layer}.${t.head}`).join(' ');
@@ -129,7 +159,7 @@ export class ModelView extends CanvasView {
   private tileOrigin(index: number): { x: number; y: number } {
     const col = index % this.columns;
     const row = Math.floor(index / this.columns);
-    return { x: PAD + LABEL_COL + col * (this.thumb + GAP), y: PAD + HEADER + row * (this.thumb + CAPTION + GAP) };
+    return { x: PAD + this.labelCol + col * (this.thumb + GAP), y: PAD + this.header + row * (this.thumb + CAPTION + GAP) };
   }
 
   /** Centre of a tile's thumbnail in client coordinates (tests, end-to-end suite). */
@@ -144,8 +174,8 @@ export class ModelView extends CanvasView {
   private tileAt(e: MouseEvent): number {
     const p = this.contentPoint(e);
     const step = this.thumb + GAP;
-    const col = Math.floor((p.x - PAD - LABEL_COL) / step);
-    const row = Math.floor((p.y - PAD - HEADER) / (this.thumb + CAPTION + GAP));
+    const col = Math.floor((p.x - PAD - this.labelCol) / step);
+    const row = Math.floor((p.y - PAD - this.header) / (this.thumb + CAPTION + GAP));
     if (col < 0 || col >= this.columns || row < 0) return -1;
     const i = row * this.columns + col;
     if (i >= this.tiles.length) return -1;
@@ -199,8 +229,8 @@ export class ModelView extends CanvasView {
     let missing = false;
     const generation = this.generation;
     const rowHeight = this.thumb + CAPTION + GAP;
-    const firstRow = Math.max(0, Math.floor((sy - PAD - HEADER) / rowHeight));
-    const lastRow = Math.ceil((sy + this.height - PAD - HEADER) / rowHeight);
+    const firstRow = Math.max(0, Math.floor((sy - PAD - this.header) / rowHeight));
+    const lastRow = Math.ceil((sy + this.height - PAD - this.header) / rowHeight);
     const pixels = Math.round(this.thumb * this.dpr);
 
     ctx.font = `${Math.min(11, theme.fontSize)}px ${theme.fontFamily}`;
@@ -212,8 +242,9 @@ export class ModelView extends CanvasView {
       for (let h = 0; h < this.heads; h++) ctx.fillText(`H${h}`, this.tileOrigin(h).x + this.thumb / 2 - sx, PAD + HEADER / 2 - sy);
     } else {
       ctx.textAlign = 'left';
-      ctx.fillText('ranked by the chosen score', PAD + LABEL_COL - sx, PAD + HEADER / 2 - sy);
+      ctx.fillText('ranked by the chosen score', PAD + this.labelCol - sx, PAD + HEADER / 2 - sy);
     }
+    if (this.labelFont > 0) this.drawTokenLabels(ctx, theme, sx, sy, firstRow, lastRow);
 
     for (let row = firstRow; row <= lastRow; row++) {
       for (let col = 0; col < this.columns; col++) {
@@ -227,6 +258,8 @@ export class ModelView extends CanvasView {
         if (this.grid && col === 0) {
           ctx.fillStyle = theme.muted;
           ctx.textAlign = 'left';
+          ctx.fillStyle = theme.muted;
+          ctx.font = `${Math.min(11, theme.fontSize)}px ${theme.fontFamily}`;
           ctx.fillText(`L${tile.layer}`, PAD - sx, y + this.thumb / 2);
         }
         const key = `${tile.layer}.${tile.head}`;
@@ -273,18 +306,86 @@ export class ModelView extends CanvasView {
     if (missing) this.requestRender();
   }
 
+  private readonly captionCache = new Map<string, [string, string]>();
+
+  /** Name left, score right; shortened until both fit without touching (cached per text and width). */
+  private captionParts(ctx: CanvasRenderingContext2D, tile: ModelTile, value: string): [string, string] {
+    const key = `${ctx.font}|${this.thumb}|${this.grid}|${this.scoreKey}|${tile.layer}.${tile.head}|${value}`;
+    const cached = this.captionCache.get(key);
+    if (cached) return cached;
+    const names = [`L${tile.layer} H${tile.head}`, `L${tile.layer}H${tile.head}`, this.grid ? '' : `${tile.layer}.${tile.head}`];
+    const scores = [`${SCORE_INFO[this.scoreKey].short} ${value}`, value];
+    let parts: [string, string] = [names[names.length - 1], scores[scores.length - 1]];
+    search: for (const s of scores) {
+      for (const n of names) {
+        if (ctx.measureText(n).width + ctx.measureText(s).width + 6 <= this.thumb) {
+          parts = [n, s];
+          break search;
+        }
+      }
+    }
+    if (this.captionCache.size > 5000) this.captionCache.clear();
+    this.captionCache.set(key, parts);
+    return parts;
+  }
+
+  /** Key labels above the first row of tiles, query labels left of each layer's first tile. */
+  private drawTokenLabels(ctx: CanvasRenderingContext2D, theme: Theme, sx: number, sy: number, firstRow: number, lastRow: number): void {
+    const labels = this.labels!;
+    const cells = labels.cols.length;
+    const step = this.thumb / cells;
+    ctx.save();
+    ctx.font = `${this.labelFont}px ${theme.editorFontFamily}`;
+    ctx.fillStyle = theme.foreground;
+    ctx.textBaseline = 'middle';
+    const fit = (text: string, max: number) => {
+      if (ctx.measureText(text).width <= max) return text;
+      let t = [...text];
+      while (t.length > 1 && ctx.measureText(t.join('') + '…').width > max) t = t.slice(0, -1);
+      return t.join('') + '…';
+    };
+    const colMax = this.header - HEADER - 4;
+    for (let col = 0; col < this.columns; col++) {
+      const o = this.tileOrigin(col);
+      if (o.x - sx > this.width || o.x + this.thumb - sx < 0) continue;
+      ctx.textAlign = 'left';
+      labels.cols.forEach((label, j) => {
+        ctx.save();
+        ctx.translate(o.x + (j + 0.5) * step - sx, o.y - 4 - sy);
+        ctx.rotate(-Math.PI / 2);
+        ctx.fillText(fit(label, colMax), 0, 0);
+        ctx.restore();
+      });
+    }
+    if (labels.rows) {
+      const rowMax = this.labelCol - LABEL_COL - 4;
+      ctx.textAlign = 'right';
+      for (let row = firstRow; row <= lastRow; row++) {
+        const i = row * this.columns;
+        if (i >= this.tiles.length) break;
+        const o = this.tileOrigin(i);
+        labels.rows.forEach((label, r) => ctx.fillText(fit(label, rowMax), o.x - 4 - sx, o.y + (r + 0.5) * step - sy));
+      }
+    }
+    ctx.restore();
+  }
+
   /**
    * "L3 H5" with the chosen score's value, and four small bars (previous token, first token, self,
    * entropy), the chosen score's bar in the accent colour.
    */
   private drawCaption(ctx: CanvasRenderingContext2D, theme: Theme, tile: ModelTile, x: number, y: number): void {
+    ctx.font = `${Math.min(11, theme.fontSize)}px ${theme.fontFamily}`;
+    ctx.textBaseline = 'middle';
+    const chosen = tile.scores[this.scoreKey];
+    const value = Number.isFinite(chosen) ? chosen.toFixed(2) : '–';
+    const [name, score] = this.captionParts(ctx, tile, value);
     ctx.fillStyle = theme.foreground;
     ctx.textAlign = 'left';
-    ctx.fillText(`L${tile.layer} H${tile.head}`, x, y + 9);
-    const chosen = tile.scores[this.scoreKey];
+    ctx.fillText(name, x, y + 9);
     ctx.textAlign = 'right';
     ctx.fillStyle = theme.muted;
-    ctx.fillText(`${SCORE_INFO[this.scoreKey].short} ${Number.isFinite(chosen) ? chosen.toFixed(2) : '–'}`, x + this.thumb, y + 9);
+    ctx.fillText(score, x + this.thumb, y + 9);
     const gap = 3;
     const barWidth = (this.thumb - 3 * gap) / 4;
     const barTop = y + 17;
@@ -303,4 +404,5 @@ export class ModelView extends CanvasView {
 }
 
 /** Text for the bar legend above the grid. */
+
 export const BAR_LEGEND = `Bars under each head, left to right: ${SCORE_KEYS.map((k) => SCORE_INFO[k].label.toLowerCase()).join(', ')}; the chosen score's bar is highlighted.`;

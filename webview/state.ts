@@ -1,13 +1,17 @@
 /** What the panel remembers across hiding and reloads (getState/setState), validated on the way in. */
-import { isColorScaleName, isRangeMode, type ColorScaleName, type RangeMode } from '../src/analysis/colormap';
+import { isColorNorm, isColorScaleName, isRangeMode, type ColorNorm, type ColorScaleName, type RangeMode } from '../src/analysis/colormap';
 import { isAttentionMode, type AttentionMode } from '../src/analysis/modes';
 import { isScoreKey, type ScoreKey } from '../src/analysis/patterns';
 import { isSpecialHandling, type SpecialHandling } from '../src/analysis/view';
 
-export type ViewTab = 'head' | 'model' | 'step';
-export const VIEW_TABS: readonly ViewTab[] = ['head', 'model', 'step'];
+export type ViewTab = 'head' | 'lines' | 'model' | 'step';
+export const VIEW_TABS: readonly ViewTab[] = ['head', 'lines', 'model', 'step'];
 
 export type ModelArrangement = 'grid' | 'ranked';
+
+/** Which block of a sentence pair's matrix is shown: everything, text A's queries over text B's keys, or the reverse. */
+export type PairFilter = 'all' | 'ab' | 'ba';
+export const PAIR_FILTERS: readonly PairFilter[] = ['all', 'ab', 'ba'];
 
 export interface PanelState {
   tab: ViewTab;
@@ -18,6 +22,16 @@ export interface PanelState {
   mergeWords: boolean;
   scale: ColorScaleName;
   range: RangeMode;
+  /** Linear, per-row or log colours. */
+  norm: ColorNorm;
+  /** Sentence pairs: the block shown (ignored for single texts). */
+  pairFilter: PairFilter;
+  /** Line view: heads of the current layer drawn over each other (empty: the current head). */
+  lineHeads: number[];
+  /** Model view: one query token's row in every head (original token index), or null for whole matrices. */
+  rowQuery: number | null;
+  /** The toolbar's second row (special tokens, colours, merging) is open. */
+  moreControls: boolean;
   /** Cell edge in CSS pixels, or null to fit the panel. */
   zoom: number | null;
   /** Focused query as an original token index (survives merging and unmerging). */
@@ -42,6 +56,11 @@ export const DEFAULT_STATE: PanelState = {
   mergeWords: false,
   scale: 'viridis',
   range: 'max',
+  norm: 'linear',
+  pairFilter: 'all',
+  lineHeads: [],
+  rowQuery: null,
+  moreControls: false,
   zoom: null,
   focus: null,
   stepQuery: null,
@@ -72,6 +91,11 @@ export function sanitizeState(raw: unknown): PanelState {
   if (typeof r.mergeWords === 'boolean') s.mergeWords = r.mergeWords;
   if (isColorScaleName(r.scale)) s.scale = r.scale;
   if (isRangeMode(r.range)) s.range = r.range;
+  if (isColorNorm(r.norm)) s.norm = r.norm;
+  if (PAIR_FILTERS.includes(r.pairFilter as PairFilter)) s.pairFilter = r.pairFilter as PairFilter;
+  if (Array.isArray(r.lineHeads) && r.lineHeads.length <= 256 && r.lineHeads.every(isIndex)) s.lineHeads = [...new Set(r.lineHeads as number[])];
+  if (r.rowQuery === null || isIndex(r.rowQuery)) s.rowQuery = r.rowQuery as number | null;
+  if (typeof r.moreControls === 'boolean') s.moreControls = r.moreControls;
   if (r.zoom === null || (typeof r.zoom === 'number' && r.zoom >= MIN_ZOOM && r.zoom <= MAX_ZOOM)) s.zoom = r.zoom as number | null;
   if (r.focus === null || isIndex(r.focus)) s.focus = r.focus as number | null;
   if (r.stepQuery === null || isIndex(r.stepQuery)) s.stepQuery = r.stepQuery as number | null;
@@ -84,15 +108,22 @@ export function sanitizeState(raw: unknown): PanelState {
   return s;
 }
 
-/** Keeps layer/head inside the model and drops token indices that do not belong to this result. */
+/**
+ * Keeps layer/head inside the model and drops what belongs to another result: token indices, and
+ * the zoom (a new text opens fitted to the panel).
+ */
 export function fitStateToResult(s: PanelState, layers: number, heads: number, tokens: number, resultKey: string): PanelState {
   const sameResult = s.resultKey === resultKey;
+  const token = (t: number | null) => (sameResult && t !== null && t < tokens ? t : null);
   return {
     ...s,
     layer: Math.min(s.layer, layers - 1),
     head: Math.min(s.head, heads - 1),
-    focus: sameResult && s.focus !== null && s.focus < tokens ? s.focus : null,
-    stepQuery: sameResult && s.stepQuery !== null && s.stepQuery < tokens ? s.stepQuery : null,
+    focus: token(s.focus),
+    stepQuery: token(s.stepQuery),
+    rowQuery: token(s.rowQuery),
+    lineHeads: s.lineHeads.filter((h) => h < heads),
+    zoom: sameResult ? s.zoom : null,
     resultKey,
   };
 }

@@ -105,3 +105,119 @@ export function colorRangeFor(data: ArrayLike<number>, mode: RangeMode): ColorRa
   for (let i = 0; i < data.length; i++) if (data[i] > max) max = data[i];
   return { min: 0, max: max > 0 ? max : 1 };
 }
+
+/**
+ * How weights become colour positions: linear over the colour range, each row scaled to its own
+ * largest weight (a sink column near 1 no longer darkens everything else), or logarithmic over four
+ * decades below the range's top (tiny weights become visible).
+ */
+export type ColorNorm = 'linear' | 'row' | 'log';
+
+export const COLOR_NORMS: readonly ColorNorm[] = ['linear', 'row', 'log'];
+
+export const COLOR_NORM_INFO: Record<ColorNorm, { label: string; explanation: string }> = {
+  linear: { label: 'Linear', explanation: 'colour proportional to the weight' },
+  row: { label: 'Per row', explanation: 'each row scaled to its own largest weight' },
+  log: { label: 'Log', explanation: 'logarithmic, four decades below the top of the range' },
+};
+
+export function isColorNorm(value: unknown): value is ColorNorm {
+  return typeof value === 'string' && (COLOR_NORMS as readonly string[]).includes(value);
+}
+
+/** Decades the log scale spans below its top. */
+export const LOG_DECADES = 4;
+
+/** A rows × cols block of weights (row-major) to colour. */
+export interface WeightBlock {
+  rows: number;
+  cols: number;
+  data: ArrayLike<number>;
+}
+
+/** Colour positions in [0, 1] for a block, and the words and ticks its legend needs. */
+export interface ColorMapping {
+  /** Position along the colour scale per cell, 0 = low end (float64: the LUT level of a linear
+   * position is exactly the level lutIndex gives the weight itself). */
+  positions: Float64Array;
+  norm: ColorNorm;
+  /** Weight range the positions stand for (linear, log); per row it is 0 → each row's max. */
+  range: ColorRange;
+  /** Legend ticks, top (t = 1) first. */
+  ticks: { t: number; text: string }[];
+  /** One line for the exports and the legend's tooltip: what the colours mean. */
+  caption: string;
+  /** The same in a few words, for the legend beside the bar. */
+  short: string;
+}
+
+/** Short tick text for a weight: 0.5, 0.04, 3.8e-5. */
+export function tickText(value: number): string {
+  if (value === 0) return '0';
+  if (value >= 0.01) return String(Number(value.toFixed(2)));
+  return value.toExponential(1).replace('e-', 'e−');
+}
+
+export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeMode): ColorMapping {
+  const { rows, cols, data } = block;
+  const positions = new Float64Array(rows * cols);
+  const range = colorRangeFor(data, rangeMode);
+  const top = rangeMode === 'unit' ? ' 1' : ' the largest weight shown';
+  if (norm === 'row') {
+    for (let i = 0; i < rows; i++) {
+      let max = 0;
+      for (let j = 0; j < cols; j++) max = Math.max(max, data[i * cols + j]);
+      for (let j = 0; j < cols; j++) {
+        const v = data[i * cols + j];
+        positions[i * cols + j] = max > 0 && v > 0 ? Math.min(1, v / max) : 0;
+      }
+    }
+    return {
+      positions,
+      norm,
+      range: { min: 0, max: 1 },
+      ticks: [{ t: 1, text: 'row max' }, { t: 0.5, text: '½ max' }, { t: 0, text: '0' }],
+      caption: 'Per-row colour scale: each row runs from 0 to its own largest weight.',
+      short: 'per row: 0 → row max',
+    };
+  }
+  if (norm === 'log') {
+    const hi = range.max;
+    const lo = hi / 10 ** LOG_DECADES;
+    const span = Math.log10(hi) - Math.log10(lo);
+    for (let i = 0; i < positions.length; i++) {
+      const v = data[i];
+      positions[i] = v > lo ? Math.min(1, (Math.log10(v) - Math.log10(lo)) / span) : 0;
+    }
+    const ticks = [];
+    for (let d = 0; d <= LOG_DECADES; d += 2) ticks.push({ t: 1 - d / LOG_DECADES, text: tickText(hi / 10 ** d) });
+    return {
+      positions,
+      norm,
+      range: { min: lo, max: hi },
+      ticks,
+      caption: `Log colour scale: ${tickText(lo)} (and below) to ${tickText(hi)}${rangeMode === 'unit' ? '' : ', the largest weight shown'}.`,
+      short: `log: ${tickText(lo)} → ${tickText(hi)}`,
+    };
+  }
+  const span = range.max - range.min;
+  for (let i = 0; i < positions.length; i++) {
+    const v = data[i];
+    positions[i] = span > 0 && v > range.min ? Math.min(1, (v - range.min) / span) : 0;
+  }
+  return {
+    positions,
+    norm,
+    range,
+    ticks: [
+      { t: 1, text: tickText(range.max) },
+      { t: 0.5, text: tickText((range.min + range.max) / 2) },
+      { t: 0, text: tickText(range.min) },
+    ],
+    caption: `Linear colour scale: 0 to${top}${rangeMode === 'unit' ? '' : ` (${tickText(range.max)})`}.`,
+    short: rangeMode === 'unit' ? 'linear: 0 → 1' : `linear: 0 → max (${tickText(range.max)})`,
+  };
+}
+
+/** The range positions live in: colour them with lutIndex(position, UNIT_RANGE). */
+export const UNIT_RANGE: ColorRange = { min: 0, max: 1 };

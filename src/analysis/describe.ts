@@ -132,7 +132,7 @@ export function safeFileName(base: string, extension: string): string {
   return `${cleaned || 'attention'}.${extension}`;
 }
 
-export function exportBaseName(model: ModelSummary, sel: ModeSelection): string {
+export function exportBaseName(model: ModelSummary, sel: ModeSelection, slug = ''): string {
   const where =
     sel.mode === 'head' || sel.mode === 'valueWeighted'
       ? `L${sel.layer}-H${sel.head}`
@@ -140,5 +140,62 @@ export function exportBaseName(model: ModelSummary, sel: ModeSelection): string 
         ? 'all'
         : `L${sel.layer}`;
   const name = model.name.split(/[\\/]/).pop() ?? model.name;
-  return `attention-${name}-${where}-${sel.mode}`;
+  return ['attention', name, slug, where, sel.mode].filter(Boolean).join('-');
+}
+
+/** Where a selection looks, without naming the mode: "layer 2, head 3", "layers 0–2". */
+export function describeWhere(sel: ModeSelection, layers: number, heads: number): string {
+  switch (sel.mode) {
+    case 'head':
+      return `layer ${sel.layer}, head ${sel.head}`;
+    case 'layerMean':
+      return `layer ${sel.layer}, mean of ${heads} heads`;
+    case 'allMean':
+      return `all ${layers} layers × ${heads} heads`;
+    case 'rollout':
+      return `layers 0–${sel.layer}`;
+    case 'valueWeighted':
+      return `layer ${sel.layer}, head ${sel.head}, rows renormalised`;
+  }
+}
+
+/** The context a hovered weight is given in: "layer 2, head 3", "rollout through layer 2". */
+export function describeShort(sel: ModeSelection): string {
+  switch (sel.mode) {
+    case 'head':
+      return `layer ${sel.layer}, head ${sel.head}`;
+    case 'layerMean':
+      return `layer ${sel.layer}, mean of heads`;
+    case 'allMean':
+      return 'mean of all layers and heads';
+    case 'rollout':
+      return `rollout through layer ${sel.layer}`;
+    case 'valueWeighted':
+      return `layer ${sel.layer}, head ${sel.head}, value-weighted`;
+  }
+}
+
+/** A weight with six decimals, or three significant digits in exponent form when it is tiny (3.80e-6). */
+export function formatWeight(w: number): string {
+  if (!Number.isFinite(w)) return String(w);
+  if (w !== 0 && Math.abs(w) < 1e-4) return w.toExponential(2);
+  return w.toFixed(6);
+}
+
+/** The first words of a text, for file names: "the-cat-sat". */
+export function textSlug(text: string, words = 3): string {
+  const parts = text.match(/[\p{L}\p{N}]+/gu) ?? [];
+  return parts.slice(0, words).join('-').toLowerCase().slice(0, 40);
+}
+
+/**
+ * Whether the tokens cover the whole text: after "Analyze First N Tokens" they stop early. Returns
+ * the UTF-16 offset where the analyzed part ends, or null when the whole text (up to trailing
+ * whitespace) was analyzed.
+ */
+export function analyzedUpTo(text: string, tokens: readonly Pick<TokenInfo, 'end' | 'special' | 'segment'>[]): number | null {
+  let end = 0;
+  for (const t of tokens) if (!t.special && t.segment === 0 && t.end > end) end = t.end;
+  const meaningful = text.replace(/\s+$/u, '').length;
+  return end < meaningful ? end : null;
 }

@@ -33,6 +33,13 @@ const MAX_LABEL_WIDTH = 160;
 const LABEL_GAP = 6;
 const LEGEND_BAR = 14;
 
+/** Values to colour, rows × cols row-major (cols = rows unless given). */
+export interface FigureMatrix {
+  size: number;
+  cols?: number;
+  data: ArrayLike<number>;
+}
+
 export interface HeatmapFigure {
   title: string;
   subtitle: string;
@@ -40,12 +47,15 @@ export interface HeatmapFigure {
   footnote: string;
   rowLabels: string[];
   colLabels: string[];
-  matrix: Matrix;
+  /** rows = size; `cols` columns when the block is not square (a sentence-pair filter). */
+  matrix: FigureMatrix;
   range: ColorRange;
   scale: ColorScaleName;
   theme: FigureTheme;
   /** Cell edge in CSS pixels / SVG user units. */
   cell: number;
+  /** Legend ticks at colour positions t (1 = top) when the scale is not linear in `range`. */
+  ticks?: { t: number; text: string }[];
 }
 
 export interface Rect {
@@ -95,13 +105,15 @@ export function formatTick(value: number): string {
   return String(Number(value.toPrecision(2)));
 }
 
-function legendTicks(range: ColorRange, bar: Rect): HeatmapLayout['legendTicks'] {
+function legendTicks(range: ColorRange, bar: Rect, custom?: { t: number; text: string }[]): HeatmapLayout['legendTicks'] {
+  if (custom) return custom.map((c) => ({ value: range.min + c.t * (range.max - range.min), y: bar.y + bar.height * (1 - c.t), text: c.text }));
   const values = [range.max, (range.min + range.max) / 2, range.min];
   return values.map((value, i) => ({ value, y: bar.y + (bar.height * i) / 2, text: formatTick(value) }));
 }
 
 export function layoutHeatmap(fig: HeatmapFigure, measure: MeasureText): HeatmapLayout {
   const n = fig.matrix.size;
+  const cols = fig.matrix.cols ?? n;
   // Labels never get a bigger font than the cells they label.
   const labelFont = Math.max(4, Math.min(FIGURE_FONT.label, fig.cell - 1));
   const widest = (labels: string[]) => labels.reduce((w, l) => Math.max(w, measure(l, labelFont)), 0);
@@ -115,12 +127,12 @@ export function layoutHeatmap(fig: HeatmapFigure, measure: MeasureText): Heatmap
   const grid: Rect = {
     x: MARGIN + rowLabelWidth + LABEL_GAP,
     y: captionRow + FIGURE_FONT.legend * 0.8 + colLabelHeight + LABEL_GAP,
-    width: n * fig.cell,
+    width: cols * fig.cell,
     height: n * fig.cell,
   };
   const legendHeight = Math.max(80, Math.min(grid.height, 240));
   const legend: Rect = { x: grid.x + grid.width + 24, y: grid.y, width: LEGEND_BAR, height: legendHeight };
-  const ticks = legendTicks(fig.range, legend);
+  const ticks = legendTicks(fig.range, legend, fig.ticks);
   const tickWidth = ticks.reduce((w, t) => Math.max(w, measure(t.text, FIGURE_FONT.legend)), 0);
   const footnoteY = Math.max(grid.y + grid.height, legend.y + legend.height) + MARGIN + FIGURE_FONT.legend;
   const textRight = Math.max(

@@ -13,8 +13,8 @@ import {
   type HeatmapFigure,
   type MeasureText,
   type Rect,
+  type FigureMatrix,
 } from './figure';
-import type { Matrix } from './tensor';
 
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -33,16 +33,17 @@ function lutHex(scale: ColorScaleName): string[] {
 }
 
 /** Cells as rects, merging horizontal runs that fall on the same colour level (keeps files small). */
-function matrixRects(m: Matrix, range: ColorRange, scale: ColorScaleName, x0: number, y0: number, cell: number): string {
+function matrixRects(m: FigureMatrix, range: ColorRange, scale: ColorScaleName, x0: number, y0: number, cell: number): string {
   const colors = lutHex(scale);
   const parts: string[] = [];
   const n = m.size;
+  const cols = m.cols ?? n;
   for (let i = 0; i < n; i++) {
     let j = 0;
-    while (j < n) {
-      const level = lutIndex(m.data[i * n + j], range);
+    while (j < cols) {
+      const level = lutIndex(m.data[i * cols + j], range);
       let end = j + 1;
-      while (end < n && lutIndex(m.data[i * n + end], range) === level) end++;
+      while (end < cols && lutIndex(m.data[i * cols + end], range) === level) end++;
       parts.push(
         `<rect x="${num(x0 + j * cell)}" y="${num(y0 + i * cell)}" width="${num((end - j) * cell)}" height="${num(cell)}" fill="${colors[level]}"/>`,
       );

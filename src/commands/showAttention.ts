@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { modelOrigin } from '../hub';
 import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
-import type { AttentionPanel } from '../panel/attentionPanel';
+import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient } from '../worker/engineClient';
 import type { ModelResolver } from './modelResolver';
 import { PhasedProgress } from './progress';
@@ -18,6 +18,8 @@ export interface AnalysisRequest {
   offset: number;
   text: string;
   options?: AnalyzeOptions;
+  /** Text B of a sentence pair (options.textPair holds the same text). */
+  pair?: PairSource;
 }
 
 /** Error codes (engine or model source) for which picking another model is the helpful action. */
@@ -96,7 +98,7 @@ export class ShowAttention {
           const result = await engine.analyze(request.text, request.options ?? {}, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
           if (controller.signal.aborted) return undefined;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset);
+          this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
           this.onShown(request);
           return undefined;
         } catch (error) {

@@ -18,6 +18,8 @@ export class AnalyzedText {
     private baseOffset: number,
     readonly text: string,
     readonly tokens: readonly TokenInfo[],
+    /** Which segment of a sentence pair this text is (its tokens' offsets count from its start). */
+    private readonly segment = 0,
   ) {
     this.tracked = { start: baseOffset, end: baseOffset + text.length };
   }
@@ -73,7 +75,7 @@ export class AnalyzedText {
 
   tokenRange(index: number): vscode.Range | undefined {
     const t = this.tokens[index];
-    if (!t || t.start < 0 || t.segment !== 0) return undefined;
+    if (!t || t.start < 0 || t.segment !== this.segment) return undefined;
     return this.range(t.start, t.end);
   }
 
@@ -85,7 +87,7 @@ export class AnalyzedText {
     let best: number | null = null;
     for (let i = 0; i < this.tokens.length; i++) {
       const t = this.tokens[i];
-      if (t.start < 0 || t.segment !== 0) continue;
+      if (t.start < 0 || t.segment !== this.segment) continue;
       if (t.start <= offset && offset < t.end) return i;
       // A cursor right after a token's last character still belongs to it.
       if (offset === t.end && t.end > t.start) best = i;

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { encodeNpy } from '../export/npy';
 import { pythonSnippet } from '../export/pythonSnippet';
 import type { AttentionResult, HeadVectors } from '../protocol/types';
-import { parseWebviewMessage, type ExportFormat, type HostToWebview, type WebviewToHost } from '../protocol/webview';
+import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleReason, type WebviewToHost } from '../protocol/webview';
 import { decodeHalfArray } from '../protocol/float16';
 import { AnalyzedText } from './analyzedText';
 import { getPanelHtml } from './html';
@@ -17,8 +17,21 @@ import { WeightDecorations } from './weightDecorations';
 export const PANEL_VIEW_TYPE = 'attentionInspector.panel';
 const HISTORY_LIMIT = 200;
 
+/** Where the second text of a sentence pair came from (a secondary selection, or the clipboard). */
+export interface PairSource {
+  text: string;
+  /** Document and offset when the text is a selection (its tokens then link to the editor). */
+  document?: vscode.TextDocument;
+  offset?: number;
+}
+
 export interface PanelHost {
   log(line: string): void;
+  /**
+   * Keep the messages posted to the webview (with their buffers) for the test API. Only while that
+   * API is in use: each result message holds the whole attention tensor.
+   */
+  recordMessages?: boolean;
   /** q, k, v for the step-by-step view, from the engine. */
   headVectors(layer: number, head: number): Promise<HeadVectors>;
   /** Run the analysis again on the (changed) document. */
@@ -39,6 +52,10 @@ export class AttentionPanel implements vscode.Disposable {
   private result: AttentionResult | undefined;
   private resultId = 0;
   private analyzed: AnalyzedText | undefined;
+  /** The second text of a sentence pair, when it is a selection in a document. */
+  private analyzedPair: AnalyzedText | undefined;
+  private pairText: string | undefined;
+  private staleReason: StaleReason = 'edited';
   private readonly decorations = new WeightDecorations();
   private readonly history: HostToWebview[] = [];
   private readonly disposables: vscode.Disposable[] = [];
@@ -49,7 +66,7 @@ export class AttentionPanel implements vscode.Disposable {
       vscode.window.onDidChangeTextEditorSelection((e) => this.onSelection(e)),
       vscode.workspace.onDidChangeTextDocument((e) => this.onDocumentChange(e)),
       vscode.workspace.onDidCloseTextDocument((doc) => {
-        if (doc === this.analyzed?.document) this.setStale();
+        if (doc === this.analyzed?.document) this.setStale('closed');
       }),
     );
   }
@@ -109,14 +126,20 @@ export class AttentionPanel implements vscode.Disposable {
     this.panelDisposables.forEach((d) => d.dispose());
     this.panelDisposables = [];
     this.decorations.clear();
+    // Release the result and everything recorded with it: a closed panel holds no tensors.
     this.result = undefined;
     this.analyzed = undefined;
+    this.analyzedPair = undefined;
+    this.pairText = undefined;
+    this.history.length = 0;
     this.host.onClosed();
   }
 
   private post(message: HostToWebview): void {
-    this.history.push(message);
-    if (this.history.length > HISTORY_LIMIT) this.history.shift();
+    if (this.host.recordMessages) {
+      this.history.push(message);
+      if (this.history.length > HISTORY_LIMIT) this.history.shift();
+    }
     void this.panel?.webview.postMessage(message);
   }
 
@@ -124,21 +147,34 @@ export class AttentionPanel implements vscode.Disposable {
     this.post({ type: 'busy', message });
   }
 
+  /**
+   * An analysis failed: the panel says so and drops the result it showed, which no longer answers
+   * what was asked (another model, another text).
+   */
   showError(message: string): void {
-    this.post({ type: 'error', message });
+    this.decorations.clear();
+    this.result = undefined;
+    this.analyzed = undefined;
+    this.analyzedPair = undefined;
+    this.pairText = undefined;
+    this.resultId++;
+    if (this.panel) this.panel.title = 'Attention';
+    this.post({ type: 'error', message, clearsResult: true });
   }
 
-  /** Shows a new result for `text` found at `offset` in `document`. */
-  showResult(result: AttentionResult, document: vscode.TextDocument, offset: number): void {
+  /** Shows a new result for `text` found at `offset` in `document` (and the pair's second text). */
+  showResult(result: AttentionResult, document: vscode.TextDocument, offset: number, pair?: PairSource): void {
     this.open();
     this.decorations.clear();
     this.result = result;
     this.resultId++;
     this.analyzed = new AnalyzedText(document, offset, result.text, result.tokens);
-    this.post({ type: 'result', resultId: this.resultId, result });
+    this.pairText = pair?.text;
+    this.analyzedPair = pair?.document && pair.offset !== undefined ? new AnalyzedText(pair.document, pair.offset, pair.text, result.tokens, 1) : undefined;
+    this.post({ type: 'result', resultId: this.resultId, result, ...(pair ? { pair: { text: pair.text } } : {}) });
     this.panel!.title = `Attention: ${result.model.name}`;
     const editor = vscode.window.activeTextEditor;
-    if (editor?.document === document) this.postCursor(editor.selection.active);
+    if (editor?.document === document) this.postCursor(editor.selection.active, false);
   }
 
   /** The text and place of the current result (to recompute it, or restore after reload). */
@@ -147,29 +183,35 @@ export class AttentionPanel implements vscode.Disposable {
     return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text, range: this.analyzed.currentRange };
   }
 
-  private setStale(): void {
+  private setStale(reason: StaleReason): void {
     if (!this.analyzed || this.analyzed.isStale) return;
     this.analyzed.markStale();
+    this.analyzedPair?.markStale();
+    this.staleReason = reason;
     this.decorations.clear();
-    this.post({ type: 'stale', resultId: this.resultId, stale: true });
+    this.post({ type: 'stale', resultId: this.resultId, stale: true, reason });
   }
 
   private onDocumentChange(event: vscode.TextDocumentChangeEvent): void {
     if (!this.analyzed || event.contentChanges.length === 0) return;
-    if (this.analyzed.applyChange(event)) {
+    const pairChanged = this.analyzedPair?.applyChange(event) ?? false;
+    if (this.analyzed.applyChange(event) || pairChanged) {
+      this.analyzed.markStale();
+      this.staleReason = 'edited';
       this.decorations.clear();
-      this.post({ type: 'stale', resultId: this.resultId, stale: true });
+      this.post({ type: 'stale', resultId: this.resultId, stale: true, reason: 'edited' });
     }
   }
 
   private onSelection(event: vscode.TextEditorSelectionChangeEvent): void {
     if (!this.analyzed || event.textEditor.document !== this.analyzed.document) return;
-    this.postCursor(event.selections[0].active);
+    this.postCursor(event.selections[0].active, true);
   }
 
-  private postCursor(position: vscode.Position): void {
+  private postCursor(position: vscode.Position, reveal: boolean): void {
     if (!this.analyzed) return;
-    this.post({ type: 'cursorToken', resultId: this.resultId, index: this.analyzed.tokenAt(position) });
+    const index = this.analyzed.tokenAt(position) ?? this.analyzedPair?.tokenAt(position) ?? null;
+    this.post({ type: 'cursorToken', resultId: this.resultId, index, reveal });
   }
 
   /** Handles one message from the webview; resolves when done (tests await it). */
@@ -201,8 +243,8 @@ export class AttentionPanel implements vscode.Disposable {
     switch (message.type) {
       case 'ready':
         if (this.result) {
-          this.post({ type: 'result', resultId: this.resultId, result: this.result });
-          if (this.analyzed?.isStale) this.post({ type: 'stale', resultId: this.resultId, stale: true });
+          this.post({ type: 'result', resultId: this.resultId, result: this.result, ...(this.pairText !== undefined ? { pair: { text: this.pairText } } : {}) });
+          if (this.analyzed?.isStale) this.post({ type: 'stale', resultId: this.resultId, stale: true, reason: this.staleReason });
         }
         return;
       case 'revealToken':
@@ -230,7 +272,9 @@ export class AttentionPanel implements vscode.Disposable {
       case 'export':
         return this.saveExport(message.format, message.data, message.suggestedName);
       case 'copyImage':
-        return this.copyImageFallback(message.data);
+        // The webview writes the clipboard itself; this is its fallback when the platform refuses.
+        void vscode.window.showInformationMessage('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.');
+        return this.saveExport('png', message.data, this.imageFallbackName());
       case 'copyPython':
         if (!this.result) return;
         await vscode.env.clipboard.writeText(pythonSnippet(this.result, message.view));
@@ -248,13 +292,15 @@ export class AttentionPanel implements vscode.Disposable {
       void vscode.window.showWarningMessage('The text changed since it was analyzed; recompute to link tokens to the editor again.');
       return;
     }
-    const range = analyzed.tokenRange(index);
-    if (!range) return; // special tokens cover no text
-    const visible = vscode.window.visibleTextEditors.find((e) => e.document === analyzed.document);
-    const editor = await vscode.window.showTextDocument(analyzed.document, { viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false });
+    const token = this.result?.tokens[index];
+    const target = token?.segment === 1 ? this.analyzedPair : analyzed;
+    const range = target?.tokenRange(index);
+    if (!target || !range) return; // special tokens (and a pair text from the clipboard) cover no text
+    const visible = vscode.window.visibleTextEditors.find((e) => e.document === target.document);
+    const editor = await vscode.window.showTextDocument(target.document, { viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false });
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-    if (queryIndex !== undefined && this.result) {
+    if (queryIndex !== undefined && this.result && target === analyzed) {
       // A cell: the key is selected, the query is outlined, and keys are painted with the query's row.
       const n = this.result.tokens.length;
       this.decorations.show(analyzed, queryIndex, Array.from({ length: n }, (_, j) => (j === index ? 1 : 0)));
@@ -283,12 +329,9 @@ export class AttentionPanel implements vscode.Disposable {
     if (open) void vscode.commands.executeCommand('revealFileInOS', target);
   }
 
-  /** The webview copies images itself where the platform allows; otherwise the PNG lands in a file. */
-  private async copyImageFallback(data: string): Promise<void> {
-    const target = vscode.Uri.joinPath(vscode.Uri.file(os.tmpdir()), `attention-${Date.now()}.png`);
-    await vscode.workspace.fs.writeFile(target, Buffer.from(data, 'base64'));
-    await vscode.env.clipboard.writeText(target.fsPath);
-    void vscode.window.showInformationMessage(`This platform cannot put images on the clipboard; saved the image to ${target.fsPath} and copied its path.`);
+  private imageFallbackName(): string {
+    const name = this.result?.model.name.split(/[\\/]/).pop() ?? 'attention';
+    return `attention-${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.png`.replace(/[\\/:*?"<>|]/g, '-');
   }
 
   dispose(): void {

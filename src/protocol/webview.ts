@@ -5,18 +5,29 @@
 import type { AttentionResult, HeadVectors } from './types';
 
 export type HostToWebview =
-  /** A new result replaces whatever the panel shows. `resultId` identifies it in later messages. */
-  | { type: 'result'; resultId: number; result: AttentionResult }
+  /**
+   * A new result replaces whatever the panel shows. `resultId` identifies it in later messages.
+   * `pair`: the result is of a sentence pair; segment 1 tokens' offsets count from `pair.text`.
+   */
+  | { type: 'result'; resultId: number; result: AttentionResult; pair?: { text: string } }
   /** Work is under way (shown in the panel while the notification shows progress). */
   | { type: 'busy'; message: string }
-  /** The editor cursor moved into token `index` of the analyzed text (null: outside it). */
-  | { type: 'cursorToken'; resultId: number; index: number | null }
-  /** The document changed under the analyzed range. */
-  | { type: 'stale'; resultId: number; stale: boolean }
+  /**
+   * The editor cursor moved into token `index` of the analyzed text (null: outside it). `reveal`:
+   * scroll the heatmap to it (false for the cursor position a new result starts with).
+   */
+  | { type: 'cursorToken'; resultId: number; index: number | null; reveal?: boolean }
+  /** The document changed under the analyzed range (`edited`), or was closed (`closed`). */
+  | { type: 'stale'; resultId: number; stale: boolean; reason?: StaleReason }
   /** Answer to `requestHeadVectors`. */
   | { type: 'headVectors'; resultId: number; vectors: HeadVectors }
-  /** Something failed (shown in the panel as well as in a notification). */
-  | { type: 'error'; message: string };
+  /**
+   * Something failed (shown in the panel as well as in a notification). `clearsResult`: an analysis
+   * failed, so the result shown before no longer answers what the user asked (another model, text).
+   */
+  | { type: 'error'; message: string; clearsResult?: boolean };
+
+export type StaleReason = 'edited' | 'closed';
 
 export type ExportFormat = 'png' | 'svg' | 'json' | 'npy';
 
@@ -31,7 +42,7 @@ export type WebviewToHost =
   | { type: 'requestHeadVectors'; resultId: number; layer: number; head: number }
   /** Save an export through a save dialog. `data` is base64 for binary formats, text otherwise. */
   | { type: 'export'; format: ExportFormat; data: string; suggestedName: string }
-  /** Put an image (PNG, base64) on the clipboard where the platform allows. */
+  /** The webview could not put the PNG (base64) on the clipboard itself: offer to save it instead. */
   | { type: 'copyImage'; data: string }
   /** Copy a Python snippet reproducing the attentions with transformers (and the view shown: its mode, layer, head). */
   | { type: 'copyPython'; view?: { mode: string; layer: number; head: number } }

@@ -129,7 +129,7 @@ describe('webview in Chromium', function () {
     assert.strictEqual(g.size, 9);
     assert.ok(g.cell >= 10, `cells are ${g.cell}px`);
     assert.strictEqual(await h.page.locator('[data-testid="heatmap"]').getAttribute('data-labels'), 'shown');
-    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /Single head — layer 0, head 0 · single head · special tokens shown/);
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /^Single head — layer 0, head 0 · special tokens shown$/);
     assert.match(await h.page.locator('[data-testid="caution"]').innerText(), /a clue, not an explanation/);
     assert.match(await h.page.locator('[data-testid="mode-explanation"]').innerText(), /one head in one layer/);
     assert.strictEqual(await h.page.locator('[data-testid="model-name"]').innerText(), 'hf-tiny/bert');
@@ -208,7 +208,7 @@ describe('webview in Chromium', function () {
       return tooltip(h);
     };
     await chooseOption(h, 'mode', 'Mean of layer');
-    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /Mean of layer — layer 0 · mean of 4 heads/);
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /^Mean of layer — layer 0, mean of 4 heads · special tokens shown$/);
     assert.match(await h.page.locator('[data-testid="mode-explanation"]').innerText(), /average of all heads/);
     assert.strictEqual(await probe(), `g → i: ${at(layerMean(stack, 0), 4, 1).toFixed(6)} (layer 0, mean of heads)`);
 
@@ -309,7 +309,7 @@ describe('webview in Chromium', function () {
     const pngMsg = posted.find((m) => m.type === 'export' && m.format === 'png') as Extract<WebviewToHost, { type: 'export' }>;
     const svgMsg = posted.find((m) => m.type === 'export' && m.format === 'svg') as Extract<WebviewToHost, { type: 'export' }>;
     assert.ok(png && pngMsg && svgMsg);
-    assert.strictEqual(pngMsg.suggestedName, 'attention-bert-L2-H3-head.png');
+    assert.strictEqual(pngMsg.suggestedName, 'attention-bert-i-am-making-L2-H3-head.png');
     const image = decodePng(Buffer.from(pngMsg.data, 'base64'));
     // PNG and SVG share one layout: the PNG is exactly twice the SVG's size (device scale 1 here).
     const [, svgW, svgH] = svgMsg.data.match(/<svg[^>]* width="(\d+)" height="(\d+)"/)!.map(Number);
@@ -359,10 +359,16 @@ describe('webview in Chromium', function () {
 
   it('exports JSON of the current view and asks the host for NPY, Python and image copies', async () => {
     await h.clearPosted();
+    // A platform that refuses images on the clipboard (as a webview without the permission does).
+    await h.page.evaluate(() => {
+      (navigator.clipboard as { write: unknown }).write = () => Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'));
+    });
     await h.page.locator('[data-testid="export-json"]').click();
     await h.page.locator('[data-testid="export-npy"]').click();
     await h.page.locator('[data-testid="copy-python"]').click();
     await h.page.locator('[data-testid="copy-image"]').click();
+    // The clipboard refused: the webview asks the host to save the PNG instead.
+    await h.page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'copyImage'));
     const posted = await h.posted();
     const json = posted[0] as Extract<WebviewToHost, { type: 'export' }>;
     assert.strictEqual(json.format, 'json');
@@ -372,11 +378,31 @@ describe('webview in Chromium', function () {
     assert.deepStrictEqual(data.selection, { mode: 'head', layer: 2, head: 3, description: 'layer 2, head 3 · single head' });
     assert.strictEqual(data.matrix[4][1], Number(Math.fround(stack.head(2, 3)[4 * 9 + 1]).toPrecision(9)));
     assert.strictEqual(data.headScores.length, 12);
-    assert.deepStrictEqual(posted[1], { type: 'export', format: 'npy', data: '', suggestedName: 'attentions-bert.npy' });
+    assert.deepStrictEqual(posted[1], { type: 'export', format: 'npy', data: '', suggestedName: 'attentions-bert-i-am-making-9-tokens.npy' });
     assert.deepStrictEqual(posted[2], { type: 'copyPython', view: { mode: 'head', layer: 2, head: 3 } });
     const copy = posted[3] as Extract<WebviewToHost, { type: 'copyImage' }>;
     assert.strictEqual(copy.type, 'copyImage');
     assert.ok(decodePng(Buffer.from(copy.data, 'base64')).width > 100);
+  });
+
+  it('Copy image writes the PNG to the clipboard from the webview when the platform allows', async () => {
+    await h.page.evaluate(() => delete (navigator.clipboard as { write?: unknown }).write); // the real one again
+    await h.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.origin });
+    await h.clearPosted();
+    await h.page.locator('[data-testid="copy-image"]').click();
+    await h.page.waitForFunction(() => /copied/.test(document.querySelector('[data-testid="live"]')!.textContent ?? ''));
+    const clip = await h.page.evaluate(async () => {
+      const items = await navigator.clipboard.read();
+      const blob = await items[0].getType('image/png');
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let bin = '';
+      for (const b of bytes) bin += String.fromCharCode(b);
+      return { types: items[0].types, base64: btoa(bin) };
+    });
+    assert.deepStrictEqual(clip.types, ['image/png']);
+    assert.ok(decodePng(Buffer.from(clip.base64, 'base64')).width > 100);
+    assert.deepStrictEqual((await h.posted()).filter((m) => m.type === 'copyImage'), [], 'no fallback when the clipboard took it');
+    await h.context.clearPermissions();
   });
 
   it('model view: a thumbnail per head with scores; clicking one opens it in the head view', async () => {
@@ -403,7 +429,7 @@ describe('webview in Chromium', function () {
     await h.page.mouse.click(center.x, center.y);
     await frames(h.page);
     assert.ok(await h.page.locator('[data-testid="head-panel"]').isVisible());
-    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /layer 2, head 1 · single head/);
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /^Single head — layer 2, head 1 · /);
   });
 
   it('model view: ranking and filtering by a pattern score', async () => {
@@ -473,7 +499,7 @@ describe('webview in Chromium', function () {
     await h.page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
     await h.clearPosted();
     await h.send({ type: 'result', resultId: 8, result });
-    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /layer 2, head 1 · single head/);
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /^Single head — layer 2, head 1 · /);
     const focus = await lastPosted(h, 'focusQuery');
     assert.strictEqual(focus?.index, 1);
     assert.strictEqual(focus?.resultId, 8);

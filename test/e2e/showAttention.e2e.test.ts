@@ -1,8 +1,13 @@
 /**
  * End to end, as a user: the packaged VSIX installed into code-server (a real VS Code), driven
  * through its UI in headless Chromium. Open a file with Quick Open, select a sentence, run Show
- * Attention from the command palette, read a weight off the heatmap, click a token, export a PNG.
- * Screenshots go to test-results/e2e/.
+ * Attention from the command palette, read a weight off the heatmap, click a token, export a PNG;
+ * then the panel at 1024×700, 1600×900 and 2560×1440 (heatmap visible, cells ≥ 12 px for 24 tokens
+ * at 1600×900, a stable layout), dropdowns that still say what is drawn after a new result and
+ * after a window reload, and screenshots of the workbench (its default light theme; dark and
+ * high-contrast rendering is covered by the browser tests).
+ * Screenshots go to test-results/e2e/; with UPDATE_SCREENSHOTS=1 the README's are refreshed in
+ * media/screenshots/ from the workbench.
  *
  * Run with `node scripts/run-tests.js e2e` (it packages the VSIX first and sets ATTENTION_VSIX).
  */
@@ -18,7 +23,17 @@ import { decodePng, pixel } from '../browser/png';
 import { QUIET_SETTINGS, launchChromium, startCodeServer, workbenchUrl, type CodeServer } from '../vscode-host';
 
 const SENTENCE = 'I am making a cake, and the kitchen smells of it.';
+/** 24 tokens with the built-in model (its <|begin_of_text|> included). */
+const LONG_SENTENCE = 'The river bends past the old mill, where children fish for trout in the summer.';
+/** Random words written twice: the built-in model's induction head (layer 3, head 3) lights up on the second copy. */
+const INDUCTION_TEXT = 'support instru return operation email mapping sight introdu title ear screen consider poss platform cap smooth support instru return operation email mapping sight introdu title ear screen consider poss platform cap smooth';
 const SCREENSHOTS = path.resolve('test-results', 'e2e');
+const README_SCREENSHOTS = path.resolve('media', 'screenshots');
+const SIZES = [
+  { width: 1024, height: 700 },
+  { width: 1600, height: 900 },
+  { width: 2560, height: 1440 },
+];
 
 describe('end to end: the packaged extension in code-server', function () {
   this.timeout(180_000);
@@ -62,10 +77,17 @@ describe('end to end: the packaged extension in code-server', function () {
 
   /** Types into the quick input once it is open (keys typed before it opens would go to the editor). */
   async function quickInput(text: string, waitForRow?: string): Promise<void> {
+    const widget = page.locator('.quick-input-widget');
     await page.locator('.quick-input-widget input').first().waitFor({ state: 'visible' });
     await page.keyboard.type(text);
-    if (waitForRow) await page.locator('.quick-input-list .monaco-list-row', { hasText: waitForRow }).first().waitFor();
+    // The list filters as it is typed: wait until the row wanted is the focused one before accepting.
+    if (waitForRow) await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: waitForRow }).first().waitFor();
     await page.keyboard.press('Enter');
+    // On a loaded machine an Enter can arrive before the list is ready to accept it: then click the row
+    // (a click, unlike a second Enter, cannot reach the editor if the widget closes meanwhile).
+    if (waitForRow && !(await widget.waitFor({ state: 'hidden', timeout: 5000 }).then(() => true, () => false))) {
+      await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: waitForRow }).first().click({ timeout: 2000 }).catch(() => undefined);
+    }
   }
 
   before(async () => {
@@ -80,8 +102,8 @@ describe('end to end: the packaged extension in code-server', function () {
     installed = path.join(server.extensionsDir, folder);
 
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    await page.goto(workbenchUrl(server, workspace));
+    page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    await page.goto(workbenchUrl(server, workspace), { timeout: 180_000 });
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     // The explorer shows the folder once the remote connection is up.
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'sample.md' }).waitFor({ timeout: 60_000 });
@@ -117,25 +139,78 @@ describe('end to end: the packaged extension in code-server', function () {
     assert.ok(expected.tokens.length >= 6, 'the sentence has tokens to look at');
   });
 
+  /** Selects `text` in sample.md with Find (which selects the match; closing Find keeps it). */
+  async function selectText(text: string, line: number): Promise<void> {
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+F');
+    await page.locator('.find-widget textarea, .find-widget input').first().waitFor({ state: 'visible' });
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(text);
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Escape');
+    await assertStatusSelection(`Ln ${line}, Col ${text.length + 1} (${text.length} selected)`);
+  }
+
+  /** Runs Show Attention from the palette and waits for a heatmap of `tokens` rows. */
+  async function showAttention(tokens: number): Promise<void> {
+    await page.keyboard.press('F1');
+    await quickInput('Attention Inspector: Show Attention', 'Show Attention');
+    await heatmap().waitFor({ state: 'visible', timeout: 60_000 });
+    await assertEventually(async () => (await heatmapGeometry()).size === tokens, `a heatmap with ${tokens} rows`);
+  }
+
+  /** The panel's idea of its own layout: frames drawn so far, cell size, the canvas box in the page. */
+  async function panelLayout() {
+    const d = await heatmap().evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset }) as Record<string, string | undefined>);
+    const box = await heatmap().boundingBox();
+    const frame = await page.locator('iframe.webview.ready').boundingBox();
+    return { frames: Number(d.framesDrawn ?? d.frames), cell: Number(d.cellSize), size: Number(d.size), labels: d.labels, box, frame };
+  }
+
+  /** Two screenshots of the heatmap a second apart are identical, and nothing was drawn meanwhile. */
+  async function assertStable(what: string): Promise<void> {
+    await page.waitForTimeout(1500);
+    const before = await panelLayout();
+    const a = await heatmap().screenshot();
+    await page.waitForTimeout(1000);
+    const b = await heatmap().screenshot();
+    const after = await panelLayout();
+    assert.strictEqual(after.frames, before.frames, `${what}: ${after.frames - before.frames} frames drawn while idle (a resize loop?)`);
+    assert.ok(a.equals(b), `${what}: two frames a second apart differ`);
+  }
+
+  /** What the panel's dropdowns say: their values and the labels they display. */
+  async function dropdowns(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const id of ['mode', 'layer', 'head']) {
+      out[id] = await panel().locator(`#${id}`).evaluate((el) => {
+        const select = el as HTMLElement & { value: string; selectedIndex: number };
+        const option = el.querySelectorAll('vscode-option')[select.selectedIndex] as HTMLElement | undefined;
+        return `${select.value}=${option?.textContent ?? '?'}`;
+      });
+    }
+    return out;
+  }
+
+  async function chooseInPanel(id: string, label: string): Promise<void> {
+    await panel().locator(`#${id}`).click();
+    await panel().locator(`#${id} .option`, { hasText: label }).first().click();
+  }
+
+  async function readmeShot(name: string): Promise<void> {
+    await screenshot(name);
+    if (process.env.UPDATE_SCREENSHOTS === '1') fs.copyFileSync(path.join(SCREENSHOTS, `${name}.png`), path.join(README_SCREENSHOTS, `${name}.png`));
+  }
+
   it('opens a file with Quick Open and selects a sentence', async () => {
     await page.keyboard.press('Control+P');
     await quickInput('sample.md', 'sample.md');
     await page.locator('.tabs-container .tab.active', { hasText: 'sample.md' }).waitFor();
-    await page.locator('.monaco-editor .view-lines').first().click();
-    // Find selects the match in the editor; closing Find keeps the selection.
-    await page.keyboard.press('Control+F');
-    await page.locator('.find-widget textarea, .find-widget input').first().waitFor({ state: 'visible' });
-    await page.keyboard.type(SENTENCE);
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('Escape');
-    await assertStatusSelection(`Ln 4, Col ${SENTENCE.length + 1} (${SENTENCE.length} selected)`);
+    await selectText(SENTENCE, 4);
   });
 
   it('runs Show Attention from the command palette and shows the heatmap', async () => {
-    await page.keyboard.press('F1');
-    await quickInput('Attention Inspector: Show Attention', 'Show Attention');
-    await heatmap().waitFor({ state: 'visible', timeout: 60_000 });
-    await assertEventually(async () => (await heatmapGeometry()).size === expected.tokens.length, 'a heatmap with one row per token');
+    await showAttention(expected.tokens.length);
     assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /layer 0, head 0/);
     await screenshot('1-heatmap');
   });
@@ -189,6 +264,8 @@ describe('end to end: the packaged extension in code-server', function () {
   });
 
   it('exports the heatmap as a PNG file', async () => {
+    // A panel beside the editor is narrow: the exports sit behind the Export button.
+    if (!(await panel().locator('[data-testid="export-png"]').isVisible())) await panel().locator('[data-testid="exports-toggle"]').click();
     await panel().locator('[data-testid="export-png"]').click();
     // code-server saves through VS Code's own file dialog: a quick input holding the proposed path.
     const input = page.locator('.quick-input-widget input').first();
@@ -208,6 +285,126 @@ describe('end to end: the packaged extension in code-server', function () {
     for (let i = 0; i < png.rgba.length; i += 4 * 97) colours.add((png.rgba[i] << 16) | (png.rgba[i + 1] << 8) | png.rgba[i + 2]);
     assert.ok(colours.size >= 8, `the image has content (${colours.size} colours sampled)`);
     await screenshot('5-exported');
+  });
+
+  it('24 tokens at 1600×900: cells of at least 12 px, labels, a stable layout', async function () {
+    this.timeout(300_000);
+    await page.setViewportSize({ width: 1600, height: 900 });
+    await selectText(LONG_SENTENCE, 8);
+    await showAttention(24);
+    await assertStable('1600×900, 24 tokens');
+    const g = await panelLayout();
+    assert.ok(g.cell >= 12, `24 tokens drawn at ${g.cell} px`);
+    assert.strictEqual(g.labels, 'shown');
+    await screenshot('6-24-tokens-1600x900');
+  });
+
+  for (const size of SIZES) {
+    it(`at ${size.width}×${size.height} the heatmap is visible and the layout settles`, async function () {
+      this.timeout(300_000);
+      await page.setViewportSize(size);
+      await assertStable(`${size.width}×${size.height}`);
+      const g = await panelLayout();
+      assert.ok(g.box && g.frame, 'the heatmap and its panel are on the page');
+      // Visible: inside the panel's frame and the window, and big enough to read.
+      assert.ok(g.box.y >= g.frame.y - 1 && g.box.y + g.box.height <= Math.min(g.frame.y + g.frame.height, size.height) + 1, `heatmap at y ${g.box.y}–${g.box.y + g.box.height}, panel ${g.frame.y}–${g.frame.y + g.frame.height}`);
+      assert.ok(g.box.height >= 200 && g.box.width >= 200, `heatmap area ${g.box.width}×${g.box.height}`);
+      assert.ok(g.cell * 24 <= g.box.height && g.cell * 24 <= g.box.width, 'fitted to the space it has');
+      if (size.width === 1600) assert.ok(g.cell >= 12, `24 tokens at ${g.cell} px`);
+      const scrolled = await panel().locator('body').evaluate(() => [document.scrollingElement!.scrollTop, document.getElementById('app')!.scrollTop]);
+      assert.deepStrictEqual(scrolled, [0, 0], 'the panel page itself never scrolls');
+      await screenshot(`7-size-${size.width}x${size.height}`);
+    });
+  }
+
+  it('the dropdowns show what is drawn after a new result', async function () {
+    this.timeout(420_000);
+    await page.setViewportSize({ width: 1600, height: 900 });
+    await chooseInPanel('layer', 'Layer 2');
+    await chooseInPanel('head', 'Head 5');
+    await assertEventually(async () => /layer 2, head 5/.test(await panel().locator('[data-testid="mode-badge"]').innerText()), 'the badge to say layer 2, head 5');
+    await selectText(SENTENCE, 4);
+    await showAttention(expected.tokens.length);
+    await page.waitForTimeout(500);
+    assert.deepStrictEqual(await dropdowns(), { mode: 'head=Single head', layer: '2=Layer 2', head: '5=Head 5' });
+    assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /^Single head — layer 2, head 5 · /);
+    await chooseInPanel('mode', 'Mean of layer');
+    await selectText(LONG_SENTENCE, 8);
+    await showAttention(24);
+    await page.waitForTimeout(500);
+    assert.deepStrictEqual(await dropdowns(), { mode: 'layerMean=Mean of layer', layer: '2=Layer 2', head: '5=Head 5' });
+    assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /^Mean of layer — layer 2, mean of 8 heads/);
+  });
+
+  it('the dropdowns show what is drawn after a window reload', async function () {
+    this.timeout(420_000);
+    await page.keyboard.press('F1');
+    await quickInput('Developer: Reload Window', 'Reload Window');
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    // The panel comes back and the extension recomputes the last result.
+    await heatmap().waitFor({ state: 'visible', timeout: 90_000 });
+    await assertEventually(async () => (await heatmapGeometry()).size === 24, 'the restored result', 60_000);
+    await page.waitForTimeout(500);
+    assert.deepStrictEqual(await dropdowns(), { mode: 'layerMean=Mean of layer', layer: '2=Layer 2', head: '5=Head 5' });
+    assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /^Mean of layer — layer 2, mean of 8 heads/);
+    await assertStable('after the reload');
+    await chooseInPanel('mode', 'Single head');
+  });
+
+  it('screenshots: the induction head', async function () {
+    this.timeout(420_000);
+    await page.setViewportSize({ width: 1600, height: 900 });
+    await page.locator('.tabs-container .tab', { hasText: 'sample.md' }).first().click();
+    await page.locator('.monaco-editor .view-lines').first().waitFor({ state: 'visible', timeout: 60_000 });
+    // Random words written twice: the README's first picture.
+    const model = await loadModel(path.join(installed, 'media', 'builtin-model'));
+    let tokens: number;
+    try {
+      tokens = (await model.analyze(INDUCTION_TEXT)).tokens.length;
+    } finally {
+      await model.dispose();
+    }
+    await selectText(INDUCTION_TEXT, 9);
+    await showAttention(tokens);
+    await chooseInPanel('mode', 'Single head');
+    await chooseInPanel('layer', 'Layer 3');
+    await chooseInPanel('head', 'Head 3');
+    await page.mouse.move(5, 5);
+    await assertStable('induction head');
+    await readmeShot('induction-head-light');
+  });
+
+  it('screenshots: heatmap with a hovered cell, line view and model view', async function () {
+    this.timeout(420_000);
+    await selectText(LONG_SENTENCE, 8);
+    await showAttention(24);
+    await chooseInPanel('layer', 'Layer 2');
+    await chooseInPanel('head', 'Head 0');
+    for (const theme of ['light'] as const) {
+      const g = await heatmapGeometry();
+      await heatmap().hover({ position: g.cellCenter(12, 11) });
+      await panel().locator('[data-testid="tooltip"]').waitFor({ state: 'visible' });
+      await readmeShot(`head-view-${theme}`);
+      await page.mouse.move(5, 5);
+      await panel().locator('[data-testid="tab-lines"]').click();
+      await panel().locator('[data-testid="lines"]').waitFor({ state: 'visible' });
+      await page.waitForTimeout(800);
+      await readmeShot(`line-view-${theme}`);
+      await panel().locator('[data-testid="tab-model"]').click();
+      await assertEventually(async () => (await panel().locator('[data-testid="model-grid"]').getAttribute('data-pending')) === 'false', 'every visible thumbnail drawn');
+      await readmeShot(`model-view-${theme}`);
+      await panel().locator('[data-testid="tab-head"]').click();
+    }
+  });
+
+  it('screenshots: the panel in a small and a large window', async function () {
+    this.timeout(300_000);
+    for (const size of [SIZES[0], SIZES[2]]) {
+      await page.setViewportSize(size);
+      await assertStable(`${size.width}×${size.height}, screenshot`);
+      await readmeShot(`panel-${size.width}x${size.height}-light`);
+    }
+    await page.setViewportSize({ width: 1600, height: 900 });
   });
 
   async function assertStatusSelection(text: string): Promise<void> {

@@ -56,7 +56,7 @@ export async function openUntitled(text: string): Promise<vscode.TextEditor> {
 /** Selects the first occurrence of `text` in the editor; returns its document offset. */
 export function select(editor: vscode.TextEditor, text: string): number {
   const offset = editor.document.getText().indexOf(text);
-  assert.ok(offset >= 0, `"${text}" is not in ${editor.document.uri.toString()}`);
+  assert.ok(offset >= 0, `"${text}" is not in ${editor.document.uri.toString()}${editor.document.isClosed ? ' (closed)' : ''}: it reads ${JSON.stringify(editor.document.getText().slice(0, 160))}`);
   editor.selection = new vscode.Selection(editor.document.positionAt(offset), editor.document.positionAt(offset + text.length));
   return offset;
 }

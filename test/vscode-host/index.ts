@@ -294,7 +294,8 @@ export async function runExtensionTests(run: ExtensionTestRun): Promise<number> 
       ...run.extensionDevelopmentPaths.map((p): [string, string] => ['extensionDevelopmentPath', remoteUri(p)]),
       ['extensionTestsPath', remoteUri(run.extensionTestsPath)],
     ];
-    await page.goto(workbenchUrl(server, run.folder, payload));
+    // A loaded machine (several test runs at once) can take well over the default 30 s to serve the workbench.
+    await page.goto(workbenchUrl(server, run.folder, payload), { timeout: 180_000 });
     code = await exitCode;
     return code;
   } finally {

@@ -31,4 +31,17 @@ describe('webview/state', () => {
     assert.deepStrictEqual([other.layer, other.head, other.focus, other.stepQuery, other.resultKey], [11, 11, null, null, 'b']);
     assert.strictEqual(fitStateToResult(s, 12, 12, 4, 'a').focus, null); // token 5 no longer exists
   });
+
+  it('a new text opens fitted; the same text keeps its zoom; overlaid heads stay inside the model', () => {
+    const s = { ...DEFAULT_STATE, zoom: 20, lineHeads: [1, 5, 9], rowQuery: 3, resultKey: 'a' };
+    assert.deepStrictEqual([fitStateToResult(s, 4, 8, 9, 'a')].map((x) => [x.zoom, x.lineHeads, x.rowQuery]), [[20, [1, 5], 3]]);
+    assert.deepStrictEqual([fitStateToResult(s, 4, 8, 9, 'b')].map((x) => [x.zoom, x.rowQuery]), [[null, null]]);
+  });
+
+  it('keeps colour normalisation, pair filter and the toolbar row across reloads, refusing junk', () => {
+    const saved = { ...DEFAULT_STATE, norm: 'log', pairFilter: 'ba', moreControls: true, lineHeads: [0, 2], tab: 'lines' };
+    assert.deepStrictEqual(sanitizeState(JSON.parse(JSON.stringify(saved))), saved);
+    const junk = sanitizeState({ norm: 'sqrt', pairFilter: 'x', lineHeads: [1, -2], moreControls: 'yes' });
+    assert.deepStrictEqual([junk.norm, junk.pairFilter, junk.lineHeads, junk.moreControls], ['linear', 'all', [], false]);
+  });
 });

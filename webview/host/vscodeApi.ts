@@ -1,5 +1,5 @@
 /** The API VS Code gives a webview, typed with the panel's messages. */
-import type { WebviewToHost } from '../src/protocol/webview';
+import type { WebviewToHost } from '../../src/protocol/webview';
 
 export interface VsCodeApi {
   postMessage(message: WebviewToHost): void;

@@ -1,0 +1,197 @@
+/**
+ * Exports of what is shown: PNG / SVG figures (heatmap, or the model grid on the model tab), JSON of
+ * the view, the full tensor as .npy (written by the host), Copy image (the webview writes the PNG to
+ * the clipboard itself, falling back to a save dialog), Copy as Python. Titles, legends and file
+ * names state the model, the selection, special tokens, the pair filter and the colour scale.
+ */
+import { UNIT_RANGE, COLOR_NORM_INFO } from '../src/analysis/colormap';
+import { CAUTION, describeSpecial, exportBaseName, figureTexts, safeFileName, textSlug, viewJson } from '../src/analysis/describe';
+import { LIGHT_FIGURE_THEME, type FigureTheme, type GridFigure, type HeatmapFigure } from '../src/analysis/figure';
+import { MODE_INFO } from '../src/analysis/modes';
+import { gridSvg, heatmapSvg } from '../src/analysis/svg';
+import type { Matrix } from '../src/analysis/tensor';
+import type { PanelContext } from './context';
+import { canvasToBase64Png, exportCellSize, renderGridPng, renderHeatmapPng } from './exporters';
+import type { ExportAction } from './toolbar';
+import { PAIR_FILTER_INFO } from './toolbar';
+
+const EXPORT_THUMB = 64;
+const CLIPBOARD_TIMEOUT_MS = 2000;
+
+export class Exports {
+  constructor(private readonly ctx: PanelContext) {}
+
+  run(action: ExportAction): void {
+    try {
+      switch (action) {
+        case 'png':
+        case 'svg':
+          return this.image(action);
+        case 'json':
+          return this.json();
+        case 'npy':
+          return this.npy();
+        case 'copyImage':
+          return void this.copyImage();
+        case 'copyPython':
+          return this.ctx.channel.post({ type: 'copyPython', view: this.ctx.selection() });
+      }
+    } catch (err) {
+      this.ctx.showError(`Could not complete that: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private figureTheme(): FigureTheme {
+    const t = this.ctx.theme();
+    // Theme colours go into the exported files: only plain colour values, never var() or keywords.
+    const plain = (c: string) => /^(#[0-9a-f]{3,8}|rgba?\([\d\s.,%]+\))$/i.test(c);
+    return plain(t.background) && plain(t.foreground) && plain(t.muted) ? { background: t.background, foreground: t.foreground, muted: t.muted } : LIGHT_FIGURE_THEME;
+  }
+
+  /** Exports describe what is shown: not while a new view is still being computed. */
+  private ready(): boolean {
+    if (this.ctx.session() && this.ctx.shown()) return true;
+    if (this.ctx.session()) {
+      this.ctx.announce('Still computing this view: export when it is shown.');
+      this.ctx.tooltip.show('Still computing this view: export when it is shown.', window.innerWidth / 2, 40);
+    }
+    return false;
+  }
+
+  /** "colour viridis, log scale 8.3e−5 to 0.83" and the like: stated in figure subtitles and JSON. */
+  private colourText(): string {
+    const shown = this.ctx.shown()!;
+    const s = this.ctx.store.state;
+    return `colour ${s.scale}: ${shown.colors.caption.replace(/\.$/, '')}`;
+  }
+
+  private pairText(): string {
+    const s = this.ctx.store.state;
+    return this.ctx.session()?.isPair ? `sentence pair: ${PAIR_FILTER_INFO[s.pairFilter]}` : '';
+  }
+
+  heatmapFigure(): HeatmapFigure {
+    const session = this.ctx.session()!;
+    const shown = this.ctx.shown()!;
+    const s = this.ctx.store.state;
+    const extra = [this.pairText(), this.colourText()].filter(Boolean).join(' · ');
+    const texts = figureTexts(session.result.model, shown.sel, s.special, s.mergeWords, extra);
+    const { rows, cols } = shown.block;
+    return {
+      ...texts,
+      rowLabels: rows.map((r) => shown.view.items[r].label),
+      colLabels: cols.map((c) => shown.view.items[c].label),
+      matrix: { size: rows.length, cols: cols.length, data: shown.colors.positions },
+      range: UNIT_RANGE,
+      ticks: shown.colors.ticks,
+      scale: s.scale,
+      theme: this.figureTheme(),
+      cell: exportCellSize(Math.max(rows.length, cols.length)),
+    };
+  }
+
+  gridFigure(cells: number): GridFigure {
+    const session = this.ctx.session()!;
+    const s = this.ctx.store.state;
+    const flavour = s.mode === 'valueWeighted' && session.norms ? 'value-weighted attention of every head' : 'attention of every head';
+    const thumbnails: Matrix[] = [];
+    for (let l = 0; l < session.stack.layers; l++) {
+      for (let hd = 0; hd < session.stack.heads; hd++) {
+        const { matrix, positions } = session.thumbnail(l, hd, cells, s);
+        thumbnails.push({ size: matrix.size, data: Float32Array.from(positions) });
+      }
+    }
+    const scaleText = s.norm === 'row' ? 'each row: 0 → its largest weight' : s.norm === 'log' ? `log scale over ${4} decades below ${s.range === 'max' ? 'each head’s largest weight' : '1'}` : s.range === 'max' ? '0 → each head’s largest weight' : '0 → 1';
+    return {
+      title: `${session.result.model.name} — ${flavour}`,
+      subtitle: [describeSpecial(s.special), s.mergeWords ? 'sub-words merged into words' : 'sub-word tokens', `${session.n} tokens`].join(' · '),
+      footnote: CAUTION,
+      layers: session.stack.layers,
+      heads: session.stack.heads,
+      thumbnails,
+      ranges: thumbnails.map(() => UNIT_RANGE),
+      legendText: `${s.scale}, ${COLOR_NORM_INFO[s.norm].label.toLowerCase()}: ${scaleText}`,
+      scale: s.scale,
+      theme: this.figureTheme(),
+      thumb: EXPORT_THUMB,
+    };
+  }
+
+  /** File names tell exports apart: model, the text's first words, layer and head, mode. */
+  private name(extension: string): string {
+    const session = this.ctx.session()!;
+    const s = this.ctx.store.state;
+    const slug = textSlug(session.result.text);
+    const model = session.result.model.name.split(/[\\/]/).pop() ?? 'model';
+    const filter = session.isPair && s.pairFilter !== 'all' ? `-${s.pairFilter === 'ab' ? 'A-to-B' : 'B-to-A'}` : '';
+    const base = s.tab === 'model' ? `attention-${model}-${slug}-all-heads` : `${exportBaseName(session.result.model, this.ctx.selection(), slug)}${filter}`;
+    return safeFileName(base, extension);
+  }
+
+  private png(): string {
+    const { canvas } = this.ctx.store.state.tab === 'model' ? renderGridPng(this.gridFigure(EXPORT_THUMB * 2)) : renderHeatmapPng(this.heatmapFigure());
+    return canvasToBase64Png(canvas);
+  }
+
+  private image(format: 'png' | 'svg'): void {
+    if (!this.ready()) return;
+    const model = this.ctx.store.state.tab === 'model';
+    const data = format === 'png' ? this.png() : model ? gridSvg(this.gridFigure(32)) : heatmapSvg(this.heatmapFigure());
+    this.ctx.channel.post({ type: 'export', format, data, suggestedName: this.name(format) });
+    this.ctx.announce(`${format.toUpperCase()} ready: choose where to save it.`);
+  }
+
+  /** Writes the PNG to the clipboard from the webview; where the platform refuses, the host offers a save dialog. */
+  private async copyImage(): Promise<void> {
+    if (!this.ready()) return;
+    const base64 = this.png();
+    try {
+      if (typeof ClipboardItem === 'undefined' || !navigator.clipboard?.write) throw new Error('no image clipboard here');
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const write = navigator.clipboard.write([new ClipboardItem({ 'image/png': new Blob([bytes], { type: 'image/png' }) })]);
+      // A permission prompt nobody can answer (some hosts) must not leave the user waiting forever.
+      await Promise.race([write, new Promise((_, reject) => setTimeout(() => reject(new Error('the clipboard did not answer')), CLIPBOARD_TIMEOUT_MS))]);
+      this.ctx.announce('Image copied to the clipboard.');
+      this.ctx.tooltip.show('Image copied to the clipboard.', window.innerWidth / 2, 40);
+      setTimeout(() => this.ctx.tooltip.hide(), 1500);
+    } catch {
+      this.ctx.channel.post({ type: 'copyImage', data: base64 });
+      this.ctx.announce('The clipboard did not take the image: choose where to save it instead.');
+    }
+  }
+
+  private json(): void {
+    const session = this.ctx.session();
+    const shown = this.ctx.shown();
+    if (!session || !shown || !this.ready()) return;
+    const s = this.ctx.store.state;
+    const info = MODE_INFO[s.mode];
+    const base = viewJson(session.result, shown.sel, info.usesLayer, info.usesHead, s.special, s.mergeWords, shown.view);
+    const json = {
+      ...base,
+      colour: { scale: s.scale, normalisation: s.norm, range: s.range, caption: shown.colors.caption },
+      ...(session.isPair
+        ? {
+            pair: {
+              textB: session.pairText,
+              filter: s.pairFilter,
+              description: PAIR_FILTER_INFO[s.pairFilter],
+              /** Rows and columns of `matrix` (indices into `axis`) that the filter shows. */
+              rows: shown.block.rows,
+              cols: shown.block.cols,
+            },
+          }
+        : {}),
+      headScores: session.scores,
+    };
+    this.ctx.channel.post({ type: 'export', format: 'json', data: JSON.stringify(json, null, 1), suggestedName: this.name('json') });
+  }
+
+  private npy(): void {
+    const session = this.ctx.session();
+    if (!session) return;
+    const name = session.result.model.name.split(/[\\/]/).pop() ?? 'model';
+    const slug = textSlug(session.result.text);
+    this.ctx.channel.post({ type: 'export', format: 'npy', data: '', suggestedName: safeFileName(`attentions-${name}-${slug}-${session.n}-tokens`, 'npy') });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The colour legend: a thin horizontal bar with its ticks and one line saying what the colours mean
+ * (linear, per row or log), drawn at the device pixel ratio.
+ */
+import { UNIT_RANGE, colorLut, lutIndex, type ColorMapping, type ColorScaleName } from '../src/analysis/colormap';
+import { h } from './dom';
+
+const BAR_WIDTH = 140;
+const BAR_HEIGHT = 10;
+
+export class Legend {
+  readonly element: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly ticks: HTMLElement;
+  private readonly caption: HTMLElement;
+  private last: { mapping: ColorMapping; scale: ColorScaleName } | undefined;
+
+  constructor() {
+    this.canvas = h('canvas', { class: 'legend-bar', 'data-testid': 'legend', 'aria-hidden': 'true' });
+    this.ticks = h('div', { class: 'legend-ticks', 'data-testid': 'legend-ticks' });
+    this.caption = h('span', { class: 'legend-caption', 'data-testid': 'legend-caption' });
+    this.element = h('div', { class: 'legend' }, h('div', { class: 'legend-scale' }, this.canvas, this.ticks), this.caption);
+  }
+
+  render(mapping: ColorMapping, scale: ColorScaleName): void {
+    this.last = { mapping, scale };
+    this.draw();
+  }
+
+  /** Redraws at the current device pixel ratio. */
+  draw(): void {
+    if (!this.last) return;
+    const { mapping, scale } = this.last;
+    const dpr = window.devicePixelRatio || 1;
+    const canvas = this.canvas;
+    canvas.width = Math.round(BAR_WIDTH * dpr);
+    canvas.height = Math.round(BAR_HEIGHT * dpr);
+    canvas.style.width = `${BAR_WIDTH}px`;
+    canvas.style.height = `${BAR_HEIGHT}px`;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return;
+    const lut = colorLut(scale);
+    for (let x = 0; x < canvas.width; x++) {
+      const k = lutIndex((x + 0.5) / canvas.width, UNIT_RANGE) * 3;
+      ctx.fillStyle = `rgb(${lut[k]},${lut[k + 1]},${lut[k + 2]})`;
+      ctx.fillRect(x, 0, 1, canvas.height);
+    }
+    // Ticks low to high, left to right.
+    const ticks = [...mapping.ticks].sort((a, b) => a.t - b.t);
+    this.ticks.replaceChildren(...ticks.map((t) => h('span', {}, t.text)));
+    // The bar says it in a few words; the full sentence is the tooltip and the screen readers' text.
+    this.caption.textContent = mapping.short;
+    this.caption.title = mapping.caption;
+    this.caption.setAttribute('aria-label', mapping.caption);
+  }
+}

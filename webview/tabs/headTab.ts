@@ -1,0 +1,171 @@
+/**
+ * The heatmap tab: the head view filling the space, a one-line details strip (where the hovered,
+ * focused or cursor query looks, and its row sum) and a footer with the legend and zoom.
+ */
+import { describeShort, describeWhere, formatWeight } from '../../src/analysis/describe';
+import { MODE_INFO } from '../../src/analysis/modes';
+import type { ViewMatrix } from '../../src/analysis/view';
+import type { PanelContext } from '../context';
+import { button, h } from '../dom';
+import { HeadView, type Axis } from '../headView';
+import { Legend } from '../legend';
+
+const TOP_ATTENDED = 5;
+
+export class HeadTab {
+  readonly element: HTMLElement;
+  readonly view: HeadView;
+  readonly legend = new Legend();
+  private readonly details: HTMLElement;
+  readonly computing: HTMLElement;
+
+  constructor(private readonly ctx: PanelContext) {
+    this.view = new HeadView({
+      hoverCell: (r, c, x, y) => this.onHoverCell(r, c, x, y),
+      hoverLabel: (i, axis, x, y) => this.onHoverLabel(i, axis, x, y),
+      leave: () => {
+        ctx.tooltip.hide();
+        this.renderDetails();
+      },
+      clickCell: (r, c) => ctx.reveal(c, r),
+      clickLabel: (i, axis) => this.onClickLabel(i, axis),
+      keyboardCell: (r, c) => this.announceCell(r, c),
+      activateCell: (r, c) => ctx.reveal(c, r),
+      toggleFocusRow: (r) => ctx.setFocusRow(ctx.focusRow() === r ? null : r),
+      clearFocus: () => ctx.setFocusRow(null),
+      zoom: (f) => this.zoomBy(f),
+    });
+    this.details = h('div', { class: 'details', 'data-testid': 'details', 'aria-live': 'polite' });
+    this.computing = h('p', { class: 'computing-status', role: 'status', 'data-testid': 'computing' });
+    const zoom = h(
+      'div',
+      { class: 'zoom', role: 'group', 'aria-label': 'Zoom' },
+      button('zoom-out', '−', 'Smaller cells (Ctrl+wheel, or − on the heatmap)'),
+      button('zoom-fit', 'Fit', 'Fit the heatmap to the panel'),
+      button('zoom-in', '+', 'Larger cells (Ctrl+wheel, or + on the heatmap)'),
+    );
+    zoom.querySelector('#zoom-out')!.addEventListener('click', () => this.zoomBy(0.8));
+    zoom.querySelector('#zoom-in')!.addEventListener('click', () => this.zoomBy(1.25));
+    zoom.querySelector('#zoom-fit')!.addEventListener('click', () => ctx.store.update({ zoom: null }));
+    this.element = h(
+      'div',
+      { class: 'tab-content head-layout', 'data-testid': 'head-panel' },
+      h('div', { class: 'heatmap-area' }, this.view.scroller, this.computing),
+      this.details,
+      h('div', { class: 'panel-footer' }, this.legend.element, zoom),
+    );
+  }
+
+  /** Draws the current state (called with `computing` while a slow mode is prepared). */
+  render(computing: boolean): void {
+    const session = this.ctx.session();
+    const shown = this.ctx.shown();
+    this.element.classList.toggle('computing', computing);
+    if (!session || !shown) return;
+    const s = this.ctx.store.state;
+    this.view.setData({ view: shown.view, rows: shown.block.rows, cols: shown.block.cols, positions: shown.colors.positions, scale: s.scale });
+    this.view.setZoom(s.zoom);
+    this.view.focusRow = this.ctx.focusRow();
+    const cursor = this.ctx.cursorToken();
+    this.view.cursorRow = cursor === null ? null : rowOfToken(shown.view, cursor);
+    const what = describeWhere(shown.sel, session.stack.layers, session.stack.heads);
+    this.view.setAriaLabel(
+      `Attention heatmap, ${shown.block.rows.length} query rows by ${shown.block.cols.length} key columns: ${MODE_INFO[s.mode].label}, ${what}. ` +
+        'Arrow keys move between cells, Enter selects the key token in the editor, Space focuses the query row.',
+    );
+    this.legend.render(shown.colors, s.scale);
+    this.renderDetails();
+  }
+
+  private zoomBy(factor: number): void {
+    const current = this.ctx.store.state.zoom ?? this.view.cell;
+    const next = factor > 1 ? Math.max(current + 1, current * factor) : Math.min(current - 1, current * factor);
+    this.ctx.store.update({ zoom: next });
+  }
+
+  weightText(row: number, col: number): string {
+    const view = this.ctx.shown()!.view;
+    const w = view.data[row * view.size + col];
+    return `${view.items[row].label} → ${view.items[col].label}: ${formatWeight(w)} (${describeShort(this.ctx.selection())})`;
+  }
+
+  private onHoverCell(row: number, col: number, x: number, y: number): void {
+    if (!this.ctx.shown()) return;
+    this.ctx.tooltip.show(this.weightText(row, col), x, y);
+    this.renderDetails(row);
+  }
+
+  private onHoverLabel(index: number, axis: Axis, x: number, y: number): void {
+    const shown = this.ctx.shown();
+    if (!shown) return;
+    const item = shown.view.items[index];
+    const range = item.start >= 0 ? `, text ${item.start}–${item.end}` : ', special token';
+    this.ctx.tooltip.show(`${item.label} (${axis === 'row' ? 'query' : 'key'} ${index}${range}). Click to select it in the editor.`, x, y);
+    this.renderDetails(index);
+  }
+
+  private onClickLabel(index: number, axis: Axis): void {
+    this.ctx.reveal(index);
+    // A row label is a query: clicking it toggles the focus that paints the editor.
+    if (axis === 'row') this.ctx.setFocusRow(this.ctx.focusRow() === index ? null : index);
+  }
+
+  private announceCell(row: number, col: number): void {
+    const shown = this.ctx.shown();
+    if (!shown) return;
+    const r = shown.block.rows.indexOf(row);
+    const c = shown.block.cols.indexOf(col);
+    this.ctx.announce(`Row ${r + 1} of ${shown.block.rows.length}, column ${c + 1}: ${this.weightText(row, col)}.`);
+    this.renderDetails(row);
+  }
+
+  /** Details strip: the row's top attended keys and its sum (hovered row, else focused, else cursor). */
+  renderDetails(row?: number): void {
+    const shown = this.ctx.shown();
+    const session = this.ctx.session();
+    if (!shown || !session) return;
+    const view = shown.view;
+    const cursor = this.ctx.cursorToken();
+    const r = row ?? this.ctx.focusRow() ?? (cursor === null ? null : rowOfToken(view, cursor));
+    if (r === null || r >= view.size || !shown.block.rows.includes(r)) {
+      this.details.replaceChildren(h('p', { class: 'muted hint' }, 'Hover a cell or a token: where that query looks. Click selects it in the editor; a row label (or Space) paints the editor with its weights.'));
+      return;
+    }
+    const { top, sum } = topAttended(view, r, shown.block.cols, session.result.model.causal);
+    // Title and row sum first: on a narrow panel the list wraps, and what is cut off is its tail.
+    this.details.replaceChildren(
+      h('span', { class: 'details-title' }, `“${view.items[r].label}” attends to`),
+      h('span', { class: 'row-sum', 'data-testid': 'row-sum' }, `Row sum: ${sum.toFixed(6)}`),
+      h(
+        'ol',
+        { class: 'top-keys', 'data-testid': 'top-keys' },
+        ...top.map(({ w, j }) => h('li', {}, h('span', { class: 'key' }, view.items[j].label), ' ', h('span', { class: 'value' }, formatWeight(w)))),
+      ),
+    );
+  }
+}
+
+/** View row that holds an original token, or null when the token is hidden. */
+export function rowOfToken(view: ViewMatrix, token: number): number | null {
+  const row = view.items.findIndex((it) => it.tokens.includes(token));
+  return row >= 0 ? row : null;
+}
+
+/**
+ * The keys a query row gives most weight to, among `cols`. For causal models the future keys are
+ * masked, not attended with weight 0: they are left out rather than listed at 0.000000.
+ */
+export function topAttended(view: ViewMatrix, row: number, cols: number[], causal: boolean): { top: { w: number; j: number }[]; sum: number } {
+  const n = view.size;
+  const lastQueryToken = Math.max(...view.items[row].tokens);
+  let sum = 0;
+  const candidates: { w: number; j: number }[] = [];
+  for (const j of cols) {
+    const w = view.data[row * n + j];
+    sum += w;
+    if (causal && Math.min(...view.items[j].tokens) > lastQueryToken) continue;
+    candidates.push({ w, j });
+  }
+  candidates.sort((a, b) => b.w - a.w);
+  return { top: candidates.slice(0, TOP_ATTENDED), sum };
+}

@@ -1,0 +1,100 @@
+/**
+ * The line view tab (BertViz's head view): the chosen layer's heads as lines between a query column
+ * and a key column, several heads overlaid in distinct theme colours, toggled with the head chips.
+ */
+import { formatWeight } from '../../src/analysis/describe';
+import type { PanelContext } from '../context';
+import { h } from '../dom';
+import { LineView } from '../lineView';
+import { topAttended } from './headTab';
+
+/** Chart colours of the theme, then terminal colours: distinct hues that every theme defines. */
+const HEAD_COLOR_VARIABLES = [
+  '--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-red', '--vscode-charts-purple',
+  '--vscode-charts-yellow', '--vscode-terminal-ansiCyan', '--vscode-terminal-ansiMagenta', '--vscode-terminal-ansiBrightBlue',
+  '--vscode-terminal-ansiBrightGreen', '--vscode-terminal-ansiBrightRed', '--vscode-terminal-ansiBrightYellow',
+];
+const FALLBACK_COLORS = ['#3794ff', '#d18616', '#89d185', '#f14c4c', '#b180d7', '#cca700', '#11a8cd', '#bc3fbc', '#3b8eea', '#23d18b', '#f14c4c', '#f5f543'];
+
+export function headColor(head: number): string {
+  const style = getComputedStyle(document.documentElement);
+  const k = head % HEAD_COLOR_VARIABLES.length;
+  return style.getPropertyValue(HEAD_COLOR_VARIABLES[k]).trim() || FALLBACK_COLORS[k];
+}
+
+export class LinesTab {
+  readonly element: HTMLElement;
+  readonly view: LineView;
+  private readonly chips: HTMLElement;
+  private readonly info: HTMLElement;
+
+  constructor(private readonly ctx: PanelContext) {
+    this.view = new LineView({
+      hoverToken: (i, side, x, y) => this.onHover(i, side, x, y),
+      leave: () => ctx.tooltip.hide(),
+      clickToken: (i, side) => {
+        ctx.reveal(i);
+        if (side === 'query') ctx.setFocusRow(ctx.focusRow() === i ? null : i);
+      },
+      keyboardToken: (i, side) => ctx.announce(this.tokenText(i, side)),
+    });
+    this.chips = h('div', { class: 'head-chips', role: 'group', 'aria-label': 'Heads drawn', 'data-testid': 'head-chips' });
+    this.info = h('p', { class: 'explanation one-line', 'data-testid': 'lines-info' });
+    this.element = h('div', { class: 'tab-content lines-layout', 'data-testid': 'lines-panel', hidden: true }, h('div', { class: 'toolbar-row' }, this.chips), this.info, h('div', { class: 'heatmap-area' }, this.view.scroller));
+  }
+
+  /** Heads drawn: the chosen ones, or the current head. */
+  private heads(): number[] {
+    const s = this.ctx.store.state;
+    return s.lineHeads.length > 0 ? s.lineHeads : [s.head];
+  }
+
+  render(): void {
+    const session = this.ctx.session();
+    if (!session) return;
+    const s = this.ctx.store.state;
+    const heads = this.heads();
+    const chipButtons = Array.from({ length: session.stack.heads }, (_, hd) => {
+      const on = heads.includes(hd);
+      const chip = h('button', { class: `chip${on ? ' on' : ''}`, type: 'button', 'aria-pressed': String(on), 'data-head': hd, title: `Head ${hd}: ${on ? 'drawn' : 'not drawn'} (click to toggle)` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), `H${hd}`);
+      (chip.firstChild as HTMLElement).style.background = headColor(hd);
+      chip.addEventListener('click', () => {
+        const next = on ? heads.filter((x) => x !== hd) : [...heads, hd].sort((a, b) => a - b);
+        this.ctx.store.update({ lineHeads: next.length > 0 ? next : [s.head] });
+      });
+      return chip;
+    });
+    const all = h('button', { class: 'chip', type: 'button', 'data-testid': 'all-heads', title: 'Draw every head of this layer' }, 'All');
+    all.addEventListener('click', () => this.ctx.store.update({ lineHeads: Array.from({ length: session.stack.heads }, (_, i) => i) }));
+    this.chips.replaceChildren(h('span', { class: 'field-label' }, `Layer ${s.layer}:`), ...chipButtons, all);
+    const layers = heads.map((head) => ({ head, view: session.view({ mode: 'head', layer: s.layer, head }, s), color: headColor(head) }));
+    const block = session.block(layers[0].view, s.pairFilter);
+    this.view.setData(layers, block.rows, block.cols);
+    this.info.textContent =
+      `Queries left, keys right; a line's opacity is its weight (weights under 0.03 are not drawn). Layer ${s.layer}, ` +
+      `${heads.length === 1 ? `head ${heads[0]}` : `heads ${heads.join(', ')} overlaid`}. Hover a token to see only its lines.` +
+      (s.mode !== 'head' ? ' The line view always shows single heads.' : '');
+    this.info.title = this.info.textContent;
+  }
+
+  private tokenText(index: number, side: 'query' | 'key'): string {
+    const session = this.ctx.session();
+    if (!session) return '';
+    const s = this.ctx.store.state;
+    const heads = this.heads();
+    const first = session.view({ mode: 'head', layer: s.layer, head: heads[0] }, s);
+    const label = first.items[index].label;
+    if (side === 'key') return `${label} (key ${index}): lines from every query that attends to it.`;
+    const block = session.block(first, s.pairFilter);
+    const parts = heads.map((head) => {
+      const view = session.view({ mode: 'head', layer: s.layer, head }, s);
+      const { top } = topAttended(view, index, block.cols, session.result.model.causal);
+      return `H${head}: ${top.slice(0, 3).map(({ w, j }) => `${view.items[j].label} ${formatWeight(w)}`).join(', ')}`;
+    });
+    return `${label} (query ${index}) attends to — ${parts.join('; ')}`;
+  }
+
+  private onHover(index: number, side: 'query' | 'key', x: number, y: number): void {
+    this.ctx.tooltip.show(this.tokenText(index, side), x, y);
+  }
+}

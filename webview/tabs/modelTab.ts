@@ -1,0 +1,180 @@
+/**
+ * The model tab: every layer × head as a thumbnail with pattern scores, ranked or filtered; or, with
+ * a query token chosen, that token's attention row in every head ("this token in every head").
+ */
+import { UNIT_RANGE, colorLut, lutIndex, mapColors } from '../../src/analysis/colormap';
+import { formatWeight } from '../../src/analysis/describe';
+import { SCORE_INFO, SCORE_KEYS, rankHeads } from '../../src/analysis/patterns';
+import { tokenLabel } from '../../src/analysis/view';
+import type { PanelContext } from '../context';
+import { h, select, selectValue, setOptions } from '../dom';
+import { matrixToCanvas } from '../matrixImage';
+import { BAR_LEGEND, ModelView, type ModelTile } from '../modelView';
+import type { PanelState } from '../state';
+import { rowOfToken, topAttended } from './headTab';
+
+/** Thumbnails never need more cells than this: beyond it, max-pooling keeps them legible. */
+export const THUMB_MAX_CELLS = 128;
+
+export class ModelTab {
+  readonly element: HTMLElement;
+  readonly view: ModelView;
+  private readonly info: HTMLElement;
+  private readonly arrangement = select('arrangement', 'Arrange heads', []);
+  private readonly sortKey = select('sortKey', 'Score', []);
+  private readonly sortOrder = select('sortOrder', 'Order', []);
+  private readonly rowQuery = select('rowQuery', 'Query token', []);
+  private readonly scoreMin: HTMLInputElement;
+  private readonly scoreMax: HTMLInputElement;
+  private thumbKey = '';
+
+  constructor(private readonly ctx: PanelContext) {
+    this.view = new ModelView({
+      hoverTile: (t, x, y) => ctx.tooltip.show(this.tileText(t) + ' Click to open it in the head view.', x, y),
+      leave: () => ctx.tooltip.hide(),
+      openTile: (t) => this.openHead(t.layer, t.head),
+      keyboardTile: (t) => ctx.announce(this.tileText(t)),
+    });
+    const number = (id: string, label: string) => h('input', { id, 'data-testid': id, type: 'number', min: 0, max: 1, step: 0.05, 'aria-label': label });
+    this.scoreMin = number('scoreMin', 'Lowest score shown');
+    this.scoreMax = number('scoreMax', 'Highest score shown');
+    const field = (label: string, control: HTMLElement) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control);
+    this.info = h('p', { class: 'explanation one-line', 'data-testid': 'model-info' });
+    this.element = h(
+      'div',
+      { class: 'tab-content model-layout', 'data-testid': 'model-panel', hidden: true },
+      h(
+        'div',
+        { class: 'toolbar-row model-controls' },
+        field('Show', this.rowQuery),
+        field('Arrange', this.arrangement),
+        field('Score', this.sortKey),
+        field('Order', this.sortOrder),
+        field('Score from', this.scoreMin),
+        field('to', this.scoreMax),
+      ),
+      this.info,
+      h('div', { class: 'heatmap-area' }, this.view.scroller),
+    );
+    const onSelect = (el: HTMLElement, apply: (v: string) => Partial<PanelState>) => el.addEventListener('change', () => ctx.store.update(apply(selectValue(el))));
+    onSelect(this.arrangement, (v) => ({ arrangement: v as PanelState['arrangement'] }));
+    onSelect(this.sortKey, (v) => ({ sortKey: v as PanelState['sortKey'] }));
+    onSelect(this.sortOrder, (v) => ({ sortAscending: v === 'asc' }));
+    onSelect(this.rowQuery, (v) => ({ rowQuery: v === 'matrix' ? null : Number(v) }));
+    const scoreInput = (input: HTMLInputElement, key: 'scoreMin' | 'scoreMax') =>
+      input.addEventListener('change', () => {
+        const v = Number(input.value);
+        if (input.value !== '' && Number.isFinite(v)) ctx.store.update({ [key]: Math.max(0, Math.min(1, v)) } as Partial<PanelState>);
+        else input.value = String(ctx.store.state[key]);
+      });
+    scoreInput(this.scoreMin, 'scoreMin');
+    scoreInput(this.scoreMax, 'scoreMax');
+  }
+
+  render(): void {
+    const session = this.ctx.session();
+    if (!session) return;
+    const s = this.ctx.store.state;
+    const tokens = session.result.tokens;
+    setOptions(this.arrangement, [{ value: 'grid', label: 'Layers × heads' }, { value: 'ranked', label: 'Ranked by score' }], s.arrangement);
+    setOptions(this.sortKey, SCORE_KEYS.map((k) => ({ value: k, label: SCORE_INFO[k].label })), s.sortKey);
+    setOptions(this.sortOrder, [{ value: 'desc', label: 'Highest first' }, { value: 'asc', label: 'Lowest first' }], s.sortAscending ? 'asc' : 'desc');
+    setOptions(
+      this.rowQuery,
+      [{ value: 'matrix', label: 'Whole matrices' }, ...tokens.map((t, i) => ({ value: String(i), label: `Row of ${i}: ${tokenLabel(t)}` }))],
+      s.rowQuery === null ? 'matrix' : String(s.rowQuery),
+    );
+    if (this.scoreMin.value !== String(s.scoreMin)) this.scoreMin.value = String(s.scoreMin);
+    if (this.scoreMax.value !== String(s.scoreMax)) this.scoreMax.value = String(s.scoreMax);
+
+    const lo = Math.min(s.scoreMin, s.scoreMax);
+    const hi = Math.max(s.scoreMin, s.scoreMax);
+    const grid = s.arrangement === 'grid';
+    const tiles: ModelTile[] = grid
+      ? session.scores.map((sc) => ({ layer: sc.layer, head: sc.head, scores: sc, matches: sc[s.sortKey] >= lo && sc[s.sortKey] <= hi }))
+      : rankHeads(session.scores, s.sortKey, { min: lo, max: hi, ascending: s.sortAscending }).map((sc) => ({ layer: sc.layer, head: sc.head, scores: sc, matches: true }));
+    const flavour = s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head';
+    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id].join('|');
+    const changed = key !== this.thumbKey;
+    this.thumbKey = key;
+    this.view.current = { layer: s.layer, head: s.head };
+    this.view.scoreKey = s.sortKey;
+    // Labels: the view's items when thumbnails are not pooled (the grid shows them where they fit).
+    const sample = session.view({ mode: 'head', layer: 0, head: 0 }, s);
+    const labels = sample.size <= THUMB_MAX_CELLS ? { rows: s.rowQuery === null ? sample.items.map((it) => it.label) : null, cols: sample.items.map((it) => it.label) } : undefined;
+    this.view.setTiles(tiles, session.stack.heads, grid, (layer, head, pixels) => this.thumbnail(layer, head, pixels), changed, labels);
+    const matching = tiles.filter((t) => t.matches).length;
+    const what =
+      s.rowQuery === null
+        ? `${flavour === 'valueWeighted' ? 'Value-weighted attention' : 'Attention'} of every head`
+        : `Where “${tokenLabel(tokens[s.rowQuery])}” (token ${s.rowQuery}) looks in every head: one bar per key`;
+    this.info.textContent =
+      `${what} (${s.norm === 'row' ? 'each row scaled to its largest weight' : s.range === 'max' ? 'each thumbnail scaled to its own largest weight' : 'colours 0 to 1'}${s.norm === 'log' ? ', log scale' : ''}). ` +
+      `${matching} of ${session.scores.length} heads have ${SCORE_INFO[s.sortKey].label.toLowerCase()} between ${lo} and ${hi} ` +
+      `(${SCORE_INFO[s.sortKey].explanation}). ${BAR_LEGEND} Click a head to open it.`;
+    this.info.title = this.info.textContent;
+  }
+
+  /** A tile: the head's (pooled) matrix, or the chosen query's row as bars. */
+  private thumbnail(layer: number, head: number, pixels: number): HTMLCanvasElement {
+    const session = this.ctx.session()!;
+    const s = this.ctx.store.state;
+    if (s.rowQuery === null) {
+      const { matrix, positions } = session.thumbnail(layer, head, Math.min(THUMB_MAX_CELLS, pixels), s);
+      return matrixToCanvas({ size: matrix.size, data: positions }, UNIT_RANGE, s.scale);
+    }
+    return this.rowBars(layer, head, pixels);
+  }
+
+  private rowBars(layer: number, head: number, pixels: number): HTMLCanvasElement {
+    const session = this.ctx.session()!;
+    const s = this.ctx.store.state;
+    const view = session.view({ mode: s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head', layer, head }, s);
+    const canvas = document.createElement('canvas');
+    canvas.width = pixels;
+    canvas.height = pixels;
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = this.ctx.theme().background;
+    g.fillRect(0, 0, pixels, pixels);
+    const row = rowOfToken(view, s.rowQuery!);
+    if (row === null) return canvas;
+    const n = view.size;
+    const weights = view.data.subarray(row * n, (row + 1) * n);
+    const positions = mapColors({ rows: 1, cols: n, data: weights }, s.norm === 'log' ? 'log' : 'row', s.range).positions;
+    const lut = colorLut(s.scale);
+    const w = pixels / n;
+    for (let j = 0; j < n; j++) {
+      const k = lutIndex(positions[j], UNIT_RANGE) * 3;
+      const height = Math.max(1, positions[j] * pixels);
+      g.fillStyle = `rgb(${lut[k]},${lut[k + 1]},${lut[k + 2]})`;
+      g.fillRect(j * w, pixels - height, Math.max(1, w - (w > 3 ? 1 : 0)), height);
+    }
+    return canvas;
+  }
+
+  private openHead(layer: number, head: number): void {
+    const mode = this.ctx.store.state.mode === 'valueWeighted' ? 'valueWeighted' : 'head';
+    this.ctx.store.update({ layer, head, mode, tab: 'head', lineHeads: [] });
+    this.ctx.announce(`Opened layer ${layer}, head ${head} in the head view.`);
+    this.ctx.focusHeatmap();
+  }
+
+  private tileText(t: ModelTile): string {
+    const sc = t.scores;
+    const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+    let text =
+      `Layer ${t.layer}, head ${t.head}: previous token ${f(sc.previousToken)}, first token ${f(sc.firstToken)}, ` +
+      `self ${f(sc.self)}, entropy ${f(sc.entropy)} (${f(sc.entropyBits)} bits).`;
+    const session = this.ctx.session();
+    const s = this.ctx.store.state;
+    if (session && s.rowQuery !== null) {
+      const view = session.view({ mode: 'head', layer: t.layer, head: t.head }, s);
+      const row = rowOfToken(view, s.rowQuery);
+      if (row !== null) {
+        const { top } = topAttended(view, row, view.items.map((_, i) => i), session.result.model.causal);
+        text += ` “${view.items[row].label}” attends to ${top.slice(0, 3).map(({ w, j }) => `${view.items[j].label} ${formatWeight(w)}`).join(', ')}.`;
+      }
+    }
+    return text;
+  }
+}
