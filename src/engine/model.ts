@@ -7,9 +7,10 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import type { AnalyzeOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
-import type { Architecture, FamilyRegistry, PositionInput } from './architecture';
+import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
+import { isEncoderDecoder, type Architecture, type FamilyRegistry, type PositionInput } from './architecture';
 import { Checkpoint } from './checkpoint';
+import { EncoderDecoderRunner, encoderDecoderSummary } from './encoderDecoder';
 import { EngineError } from './errors';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder } from './onnx/graph';
@@ -50,7 +51,7 @@ function throwIfCancelled(signal?: AbortSignal): void {
   if (signal?.aborted) throw new EngineError('cancelled', 'The analysis was cancelled.');
 }
 
-function sessionOptions(): ort.InferenceSession.SessionOptions {
+export function sessionOptions(): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -75,6 +76,8 @@ export class AttentionModel {
     private readonly checkpoint: Checkpoint,
     private readonly tokenizer: TextTokenizer,
     private readonly chunks: Chunk[],
+    /** Encoder-decoders run in their own two-stack runner (./encoderDecoder.ts). */
+    private readonly seq2seq?: EncoderDecoderRunner,
   ) {}
 
   /** Loads `folder` with the family that `families` registers for its model_type. */
@@ -82,8 +85,16 @@ export class AttentionModel {
     const checkpoint = Checkpoint.open(folder);
     const sessions: ort.InferenceSession[] = [];
     try {
-      const arch = meta.families.create(checkpoint);
+      const created = meta.families.create(checkpoint);
       const tokenizer = TextTokenizer.load(folder);
+      if (isEncoderDecoder(created)) {
+        const summary: ModelSummary = { ...encoderDecoderSummary(created), name: meta.name ?? path.basename(folder), source: meta.source ?? folder };
+        const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, sessionOptions };
+        const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
+        onProgress?.('Model ready', 1);
+        return new AttentionModel(summary, created.encoder, checkpoint, tokenizer, [], runner);
+      }
+      const arch = created;
       const { numLayers, numHeads, hiddenSize } = arch.summary;
       const perChunk = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, arch.layerBytes))));
       const chunks: Chunk[] = [];
@@ -135,6 +146,7 @@ export class AttentionModel {
 
   /** The longest text in tokens this model accepts: its positions, or what the attention memory budget allows. */
   get maxTokens(): number {
+    if (this.seq2seq) return this.seq2seq.limitsFor().encoder;
     const { numLayers, numHeads } = this.summary;
     const byMemory = Math.floor(Math.sqrt(ATTENTION_BUDGET_BYTES / 2 / (numLayers * numHeads)));
     return Math.min(this.summary.maxTokens ?? Infinity, byMemory);
@@ -145,6 +157,7 @@ export class AttentionModel {
   }
 
   async analyze(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    if (this.seq2seq) return this.seq2seq.analyze(text, options, signal, onProgress);
     if (text.trim().length === 0 && !options.textPair?.trim()) {
       throw new EngineError('empty-text', 'There is no text to analyze: select some text (or put the cursor on a non-empty line).');
     }
@@ -236,8 +249,9 @@ export class AttentionModel {
     return feeds;
   }
 
-  /** q, k, v of one layer and head for the last analyzed text. */
-  async headVectors(layer: number, head: number): Promise<HeadVectors> {
+  /** q, k, v of one layer and head (of `block`, for an encoder-decoder) for the last analyzed text. */
+  async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {
+    if (this.seq2seq) return this.seq2seq.headVectors(layer, head, block);
     const last = this.last;
     if (!last) throw new EngineError('not-loaded', 'Analyze a text first.');
     const { numLayers, numHeads, headDim } = this.summary;
@@ -270,6 +284,7 @@ export class AttentionModel {
 
   async dispose(): Promise<void> {
     this.last = undefined;
+    await this.seq2seq?.dispose();
     await Promise.all(this.chunks.map((c) => c.session.release()));
     this.checkpoint.close();
   }

@@ -101,6 +101,11 @@ export class TextTokenizer {
     return raw;
   }
 
+  /** The vocabulary's spelling of `id` (an encoder-decoder's decoder start token), if it has one. */
+  idToToken(id: number): string | undefined {
+    return this.tokenizer.idToToken(id) ?? undefined;
+  }
+
   async encode(text: string, textPair?: string): Promise<Encoded> {
     const encoding = await this.tokenizer.encode(text, textPair ?? null, { addSpecialTokens: true });
     const ids = encoding.getIds();

@@ -3,6 +3,7 @@
  * `FAMILIES` to the engine (`loadModel` in ./index.ts, the worker, the CLI, tests).
  */
 import { FamilyRegistry } from '../engine/architecture';
+import { bart } from './bart';
 import { bert } from './bert';
 import { distilbert } from './distilbert';
 import { gemma } from './gemma';
@@ -10,6 +11,8 @@ import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
 import { gpt_neox } from './gpt_neox';
 import { llama } from './llama';
+import { marian } from './marian';
+import { mbart } from './mbart';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
 import { opt } from './opt';
@@ -17,6 +20,7 @@ import { phi3 } from './phi3';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
+  bart,
   bert,
   distilbert,
   gemma,
@@ -24,6 +28,8 @@ export const FAMILIES = new FamilyRegistry([
   gpt2,
   gpt_neox,
   llama,
+  marian,
+  mbart,
   mixtral,
   modernbert,
   opt,

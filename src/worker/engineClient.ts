@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { Worker } from 'worker_threads';
-import type { AnalyzeOptions, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from '../protocol/types';
+import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from '../protocol/types';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 
 /** Rejection reason for engine failures; `info.code` says what kind. */
@@ -125,8 +125,8 @@ export class EngineClient {
     return (await this.request((id) => ({ type: 'analyze', id, text, options }), 'result', hooks)).result;
   }
 
-  async headVectors(layer: number, head: number): Promise<HeadVectors> {
-    return (await this.request((id) => ({ type: 'headVectors', id, layer, head }), 'headVectors')).vectors;
+  async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {
+    return (await this.request((id) => ({ type: 'headVectors', id, layer, head, block }), 'headVectors')).vectors;
   }
 
   /** Releases the model but keeps the thread. */

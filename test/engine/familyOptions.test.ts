@@ -34,6 +34,12 @@ const REFUSED: [string, Record<string, unknown> | null, RegExp][] = [
   [path.join(FIXTURES_2_ROOT, 'opt'), { word_embed_proj_dim: 32 }, /word_embed_proj_dim = 32/],
   [path.join(FIXTURES_2_ROOT, 'opt'), { _remove_final_layer_norm: true }, /_remove_final_layer_norm = true/],
   [path.join(FIXTURES_2_ROOT, 'opt'), { layer_norm_elementwise_affine: false }, /layer_norm_elementwise_affine = false/],
+  [path.join(FIXTURES_2_ROOT, 't5'), { feed_forward_proj: 'gated-quick_gelu' }, /feed_forward_proj = "gated-quick_gelu"/],
+  [path.join(FIXTURES_2_ROOT, 't5'), { is_decoder: true }, /is_decoder = true/],
+  [path.join(FIXTURES_ROOT, 't5-encoder'), { feed_forward_proj: 'tanh' }, /feed_forward_proj = "tanh"/],
+  [path.join(FIXTURES_2_ROOT, 'bart'), { activation_function: 'quick_gelu' }, /activation_function = "quick_gelu"/],
+  [path.join(FIXTURES_2_ROOT, 'marian'), { activation_function: 'tanh' }, /activation_function = "tanh"/],
+  [path.join(FIXTURES_2_ROOT, 'mbart'), { activation_function: 'gelu_10' }, /activation_function = "gelu_10"/],
 ];
 
 describe('families refuse config options they do not implement, by name', function () {
