@@ -8,6 +8,7 @@ import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient } from '../worker/engineClient';
+import type { DecoderTexts } from './decoderText';
 import type { ModelResolver } from './modelResolver';
 
 export interface AnalysisRequest {
@@ -16,6 +17,11 @@ export interface AnalysisRequest {
   offset: number;
   text: string;
   options?: AnalyzeOptions;
+  /**
+   * For an encoder-decoder without `options.target`: ask for the decoder text (the command does);
+   * otherwise (recompute, restore) the one remembered for the model is used.
+   */
+  askTarget?: boolean;
 }
 
 /** Error codes (engine or model source) for which picking another model is the helpful action. */
@@ -36,6 +42,7 @@ export class ShowAttention {
     private readonly notifier: Notifier,
     /** Called with each request that produced a result (the panel serializer re-runs the last one). */
     private readonly onShown: (request: AnalysisRequest) => void = () => {},
+    private readonly decoderTexts?: DecoderTexts,
   ) {}
 
   /** The command: from the active editor's primary selection, or its current line. */
@@ -56,7 +63,7 @@ export class ShowAttention {
       await this.notifier.notify('warning', editor.selection.isEmpty ? `Line ${range.start.line + 1} is empty: select the text to analyze.` : 'The selection is only whitespace: select the text to analyze.');
       return;
     }
-    await this.run({ document, offset: document.offsetAt(range.start), text });
+    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
   }
 
   /** Stops the run in progress, if any. */
@@ -93,8 +100,18 @@ export class ShowAttention {
             const loaded = await engine.load(model.folder, { name: model.name, source: model.source }, { signal: controller.signal, onProgress: report });
             this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
           }
+          let options = request.options ?? {};
+          const loadedModel = engine.currentModel;
+          if (loadedModel?.decoder && options.target === undefined) {
+            const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
+            if (target === undefined || controller.signal.aborted) {
+              this.notifier.log('No decoder text given: nothing analyzed');
+              return;
+            }
+            options = { ...options, target };
+          }
           report('Computing attention…');
-          const result = await engine.analyze(request.text, request.options ?? {}, { signal: controller.signal, onProgress: report });
+          const result = await engine.analyze(request.text, options, { signal: controller.signal, onProgress: report });
           if (controller.signal.aborted) return;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
           this.panel.showResult(result, request.document, request.offset);
@@ -108,8 +125,19 @@ export class ShowAttention {
     );
   }
 
-  /** Recomputes after the document changed: the same place, over the lines the old text spanned. */
-  async recompute(): Promise<void> {
+  /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */
+  async changeTarget(): Promise<void> {
+    const info = this.panel.analyzedTextInfo;
+    if (!info) return;
+    if (this.panel.isStale) return this.recompute(true);
+    await this.run({ document: info.document, offset: info.offset, text: info.text, askTarget: true });
+  }
+
+  /**
+   * Recomputes after the document changed: the same place, over the lines the old text spanned.
+   * `askTarget`: ask for the decoder text again.
+   */
+  async recompute(askTarget = false): Promise<void> {
     const info = this.panel.analyzedTextInfo;
     if (!info) return;
     const document = info.document;
@@ -119,10 +147,10 @@ export class ShowAttention {
     }
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
     const start = document.positionAt(info.offset);
-    if (editor && !editor.selection.isEmpty && editor.selection.contains(start)) return this.fromEditor(editor);
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(start) && !askTarget) return this.fromEditor(editor);
     const lastLine = document.positionAt(Math.min(document.getText().length, info.offset + info.text.length)).line;
     const range = new vscode.Range(start, document.lineAt(lastLine).range.end);
-    await this.run({ document, offset: info.offset, text: document.getText(range) });
+    await this.run({ document, offset: info.offset, text: document.getText(range), askTarget });
   }
 
   private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {
@@ -137,7 +165,7 @@ export class ShowAttention {
     if (code === 'too-long' && info?.limit) {
       const analyzeFirst = `Analyze First ${info.limit} Tokens`;
       const action = await this.notifier.notify('error', message, analyzeFirst, 'Open Log');
-      if (action === analyzeFirst) await this.run({ ...request, options: { ...request.options, truncateTo: info.limit } });
+      if (action === analyzeFirst) await this.run({ ...request, askTarget: false, options: { ...request.options, truncateTo: info.limit } });
       else if (action === 'Open Log') this.notifier.channel.show();
       return;
     }

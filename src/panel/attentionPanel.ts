@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as vscode from 'vscode';
 import { encodeNpy } from '../export/npy';
 import { pythonSnippet } from '../export/pythonSnippet';
-import type { AttentionResult, HeadVectors } from '../protocol/types';
+import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type HeadVectors } from '../protocol/types';
 import { parseWebviewMessage, type ExportFormat, type HostToWebview, type WebviewToHost } from '../protocol/webview';
 import { decodeHalfArray } from '../protocol/float16';
 import { AnalyzedText } from './analyzedText';
@@ -20,9 +20,11 @@ const HISTORY_LIMIT = 200;
 export interface PanelHost {
   log(line: string): void;
   /** q, k, v for the step-by-step view, from the engine. */
-  headVectors(layer: number, head: number): Promise<HeadVectors>;
+  headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors>;
   /** Run the analysis again on the (changed) document. */
   recompute(): void;
+  /** Encoder-decoders: ask for another decoder text and run again. */
+  editTarget?(): void;
   /** The panel closed: release what it used. */
   onClosed(): void;
 }
@@ -219,13 +221,17 @@ export class AttentionPanel implements vscode.Disposable {
         return;
       case 'requestHeadVectors': {
         if (!this.isCurrent(message.resultId)) return;
-        const { numLayers, numHeads } = this.result!.model;
-        if (message.layer >= numLayers || message.head >= numHeads) return;
+        // Each block has its own layer and head counts (an encoder-decoder's decoder may differ).
+        const block = attentionBlocks(this.result!).find((b) => b.kind === (message.block ?? attentionBlocks(this.result!)[0].kind));
+        if (!block || message.layer >= block.attentions.shape[0] || message.head >= block.attentions.shape[1]) return;
         const resultId = this.resultId;
-        const vectors = await this.host.headVectors(message.layer, message.head);
+        const vectors = await this.host.headVectors(message.layer, message.head, message.block);
         if (resultId === this.resultId) this.post({ type: 'headVectors', resultId, vectors });
         return;
       }
+      case 'editTarget':
+        if (this.result?.decoderTokens) this.host.editTarget?.();
+        return;
       case 'export':
         return this.saveExport(message.format, message.data, message.suggestedName);
       case 'copyImage':

@@ -34,6 +34,7 @@ export class EngineClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
+  private loadedModel: ModelSummary | undefined;
   /** Shared with the worker: a cancel is visible to it immediately (see engineWorker.ts). */
   private readonly cancelFlags = new Int32Array(new SharedArrayBuffer(4 * 64));
 
@@ -46,6 +47,11 @@ export class EngineClient {
 
   get currentFolder(): string | undefined {
     return this.loadedFolder;
+  }
+
+  /** The summary of the loaded model (whether it is an encoder-decoder decides what a run asks for). */
+  get currentModel(): ModelSummary | undefined {
+    return this.loadedModel;
   }
 
   private ensureWorker(): Worker {
@@ -61,6 +67,7 @@ export class EngineClient {
       if (this.worker === worker) {
         this.worker = undefined;
         this.loadedFolder = undefined;
+        this.loadedModel = undefined;
         liveWorkers--;
       }
       if (code !== 0) this.failAll(new EngineRequestError({ code: 'internal', message: `The engine exited with code ${code}.` }));
@@ -118,6 +125,7 @@ export class EngineClient {
   async load(folder: string, meta: { name: string; source: string }, hooks?: RequestHooks): Promise<{ model: ModelSummary; loadMs: number }> {
     const reply = await this.request((id) => ({ type: 'load', id, folder, ...meta }), 'loaded', hooks);
     this.loadedFolder = folder;
+    this.loadedModel = reply.model;
     return { model: reply.model, loadMs: reply.loadMs };
   }
 
@@ -134,6 +142,7 @@ export class EngineClient {
     if (!this.worker) return;
     await this.request((id) => ({ type: 'dispose', id }), 'disposed');
     this.loadedFolder = undefined;
+    this.loadedModel = undefined;
   }
 
   /** Stops the thread; pending requests reject. */
@@ -143,6 +152,7 @@ export class EngineClient {
     this.failAll(new EngineRequestError({ code: 'cancelled', message: 'The engine was shut down.' }));
     this.worker = undefined;
     this.loadedFolder = undefined;
+    this.loadedModel = undefined;
     liveWorkers--;
     await worker.terminate();
   }
