@@ -10,6 +10,7 @@ import { LIGHT_FIGURE_THEME, type FigureTheme, type GridFigure, type HeatmapFigu
 import { ATTENTION_MODES, MODE_INFO, ModeComputer, valueWeighted, type ModeSelection } from '../src/analysis/modes';
 import { SCORE_INFO, SCORE_KEYS, allHeadScores, rankHeads, type HeadScores } from '../src/analysis/patterns';
 import { maxPool } from '../src/analysis/pool';
+import { BlockSwitcher } from './blocks';
 import { attentionResultProblem, valueNormsProblem } from '../src/analysis/resultCheck';
 import { headVectorsProblem } from '../src/analysis/stepByStep';
 import { gridSvg, heatmapSvg } from '../src/analysis/svg';
@@ -72,6 +73,8 @@ export class App {
   private readonly stepView = new StepView();
   private readonly controls: Controls;
   private readonly el: Record<string, HTMLElement> = {};
+  /** Encoder-decoders: which attention block is shown (./blocks.ts). */
+  private readonly blocks: BlockSwitcher;
 
   constructor(
     private readonly root: HTMLElement,
@@ -98,6 +101,16 @@ export class App {
       keyboardTile: (t) => this.announce(this.tileText(t)),
     });
     this.controls = this.buildControls();
+    this.blocks = new BlockSwitcher({
+      showSquare: (id, result) => this.receiveResult(id, result),
+      setMainHidden: (hidden) => {
+        if (hidden) this.el.placeholder.hidden = true;
+        this.el.content.hidden = hidden || !this.loaded;
+      },
+      post: (message) => this.api.postMessage(message),
+      showError: (message) => this.showError(message),
+      colorScale: () => this.state.scale,
+    });
   }
 
   start(): void {
@@ -162,6 +175,7 @@ export class App {
       'header',
       { class: 'panel-header' },
       h('div', { class: 'title-row' }, e.modelName, e.tokenCount, e.modeBadge),
+      this.blocks.element,
       exportsBar,
     );
     e.staleBanner = h(
@@ -249,7 +263,7 @@ export class App {
     e.content = h('div', { class: 'content', hidden: true }, toolbar, e.modeExplanation, e.tabs, e.headPanel, e.modelPanel, e.stepPanel);
     e.live = h('div', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'live' });
     e.tooltip = h('div', { class: 'tooltip', role: 'tooltip', 'data-testid': 'tooltip', hidden: true });
-    this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.caution, e.placeholder, e.content, e.live, e.tooltip);
+    this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.caution, e.placeholder, e.content, this.blocks.crossElement, e.live, e.tooltip);
     this.root.removeAttribute('aria-busy');
     this.wireControls();
   }
@@ -310,7 +324,9 @@ export class App {
   // ---------------------------------------------------------------- messages
 
   private post(message: WebviewToHost): void {
-    this.api.postMessage(message);
+    // Only tokens of the document are linked to the editor (decoder-text tokens are not).
+    const allowed = this.blocks.filter(message);
+    if (allowed) this.api.postMessage(allowed);
   }
 
   private onMessage(data: unknown): void {
@@ -319,7 +335,8 @@ export class App {
     try {
       switch (msg.type) {
         case 'result':
-          this.receiveResult(msg.resultId, msg.result);
+          this.setBanner('busyBanner', null);
+          this.blocks.receive(msg.resultId, msg.result);
           break;
         case 'busy':
           this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : 'Working…');
@@ -340,7 +357,7 @@ export class App {
           }
           break;
         case 'cursorToken':
-          if (this.loaded && msg.resultId === this.loaded.id) this.setCursorToken(msg.index);
+          if (this.loaded && msg.resultId === this.loaded.id && this.blocks.showsDocumentTokens()) this.setCursorToken(msg.index);
           break;
         case 'headVectors':
           if (this.loaded && msg.resultId === this.loaded.id) this.receiveHeadVectors(msg.vectors);
