@@ -106,6 +106,8 @@ export class App {
       setMainHidden: (hidden) => {
         if (hidden) this.el.placeholder.hidden = true;
         this.el.content.hidden = hidden || !this.loaded;
+        // The header's badge and exports describe the square views.
+        for (const el of [this.el.modeBadge, this.el.tokenCount, this.el.exports]) el.hidden = hidden;
       },
       post: (message) => this.api.postMessage(message),
       showError: (message) => this.showError(message),
@@ -171,6 +173,7 @@ export class App {
       button('copy-image', 'Copy image', 'Copy the current figure to the clipboard as PNG'),
       button('copy-python', 'Copy as Python', 'Copy a Python snippet that reproduces these attentions with transformers'),
     );
+    e.exports = exportsBar;
     const header = h(
       'header',
       { class: 'panel-header' },

@@ -113,8 +113,7 @@ export class BlockSwitcher {
       { class: 'cross-view', 'data-testid': 'cross-view', hidden: true, 'aria-label': 'Cross-attention' },
       h('div', { class: 'toolbar' }, h('label', { class: 'field' }, 'Layer ', this.crossLayer), h('label', { class: 'field' }, 'Head ', this.crossHead), exportPng, exportJson),
       h('p', { class: 'cross-explanation' }, 'Rows: decoder tokens (queries). Columns: tokens of the selected text (keys). Each row sums to 1. Rollout is not defined here: cross-attention is not a square stack.'),
-      this.keyLabels,
-      h('div', { class: 'cross-body' }, this.queryLabels, this.canvas),
+      h('div', { class: 'cross-body' }, h('span', { class: 'cross-corner' }), this.keyLabels, this.queryLabels, this.canvas),
       this.readout,
     );
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
@@ -228,11 +227,17 @@ export class BlockSwitcher {
     this.canvas.height = m.rows * cell * ratio;
     this.canvas.style.width = `${m.cols * cell}px`;
     this.canvas.style.height = `${m.rows * cell}px`;
-    // Query labels line up with the heatmap's rows.
+    // Labels line up with the heatmap's rows (decoder tokens) and columns (the text's tokens).
+    const font = `${Math.min(13, Math.max(8, cell - 2))}px`;
     for (const label of Array.from(this.queryLabels.children) as HTMLElement[]) {
       label.style.height = `${cell}px`;
       label.style.lineHeight = `${cell}px`;
-      label.style.fontSize = `${Math.min(13, Math.max(8, cell - 2))}px`;
+      label.style.fontSize = font;
+    }
+    for (const label of Array.from(this.keyLabels.children) as HTMLElement[]) {
+      label.style.width = `${cell}px`;
+      label.style.lineHeight = `${cell}px`;
+      label.style.fontSize = font;
     }
     const ctx = this.canvas.getContext('2d');
     if (!ctx) return;
