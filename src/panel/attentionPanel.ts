@@ -238,7 +238,7 @@ export class AttentionPanel implements vscode.Disposable {
         return this.copyImageFallback(message.data);
       case 'copyPython':
         if (!this.result) return;
-        await vscode.env.clipboard.writeText(pythonSnippet(this.result.model, this.result.text));
+        await vscode.env.clipboard.writeText(pythonSnippet(this.result.model, this.result.text, undefined, this.result.target));
         void vscode.window.showInformationMessage('Copied a Python snippet that reproduces these attentions with transformers.');
         return;
       case 'recompute':
