@@ -60,6 +60,8 @@ export function editorMessage(block: AttentionBlock, message: WebviewToHost): We
       return fromDocument ? message : { type: 'focusQuery', resultId: message.resultId, index: null };
     case 'requestHeadVectors':
       return { ...message, block: block.kind };
+    case 'export':
+      return message.format === 'npy' ? { ...message, block: block.kind } : message;
     default:
       return message;
   }
@@ -106,12 +108,14 @@ export class BlockSwitcher {
     this.queryLabels = h('div', { class: 'cross-queries', 'data-testid': 'cross-queries' });
     const exportPng = button('cross-export-png', 'PNG', 'Save this cross-attention heatmap as a PNG image');
     const exportJson = button('cross-export-json', 'JSON', 'Save the tokens and this cross-attention matrix as JSON');
+    const exportNpy = button('cross-export-npy', 'NPY', 'Save the full [layers, heads, n_dec, n_enc] cross-attention tensor as .npy');
+    exportNpy.addEventListener('click', () => this.exportCross('npy'));
     exportPng.addEventListener('click', () => this.exportCross('png'));
     exportJson.addEventListener('click', () => this.exportCross('json'));
     this.crossElement = h(
       'section',
       { class: 'cross-view', 'data-testid': 'cross-view', hidden: true, 'aria-label': 'Cross-attention' },
-      h('div', { class: 'toolbar' }, h('label', { class: 'field' }, 'Layer ', this.crossLayer), h('label', { class: 'field' }, 'Head ', this.crossHead), exportPng, exportJson),
+      h('div', { class: 'toolbar' }, h('label', { class: 'field' }, 'Layer ', this.crossLayer), h('label', { class: 'field' }, 'Head ', this.crossHead), exportPng, exportJson, exportNpy),
       h('p', { class: 'cross-explanation' }, 'Rows: decoder tokens (queries). Columns: tokens of the selected text (keys). Each row sums to 1. Rollout is not defined here: cross-attention is not a square stack.'),
       h('div', { class: 'cross-body' }, h('span', { class: 'cross-corner' }), this.keyLabels, this.queryLabels, this.canvas),
       this.readout,
@@ -303,11 +307,16 @@ export class BlockSwitcher {
     this.readout.textContent = this.cellText(row, col);
   }
 
-  private exportCross(format: 'png' | 'json'): void {
+  private exportCross(format: 'png' | 'json' | 'npy'): void {
     const block = this.current;
     const m = this.crossMatrix();
     if (!block || !m || !this.full) return;
     const name = `${this.full.model.name.replace(/[^\w.-]+/g, '_')}-cross-L${m.layer}-${m.head === 'mean' ? 'mean' : `H${m.head}`}`;
+    if (format === 'npy') {
+      // The host writes the tensor it holds; nothing large crosses back.
+      this.hooks.post({ type: 'export', format: 'npy', data: '', suggestedName: `${this.full.model.name.replace(/[^\w.-]+/g, '_')}-cross.npy`, block: 'cross' });
+      return;
+    }
     if (format === 'png') {
       const data = this.canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
       this.hooks.post({ type: 'export', format: 'png', data, suggestedName: `${name}.png` });

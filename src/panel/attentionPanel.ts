@@ -233,7 +233,7 @@ export class AttentionPanel implements vscode.Disposable {
         if (this.result?.decoderTokens) this.host.editTarget?.();
         return;
       case 'export':
-        return this.saveExport(message.format, message.data, message.suggestedName);
+        return this.saveExport(message.format, message.data, message.suggestedName, message.block);
       case 'copyImage':
         return this.copyImageFallback(message.data);
       case 'copyPython':
@@ -266,11 +266,13 @@ export class AttentionPanel implements vscode.Disposable {
     }
   }
 
-  private async saveExport(format: ExportFormat, data: string, suggestedName: string): Promise<void> {
+  private async saveExport(format: ExportFormat, data: string, suggestedName: string, block?: AttentionBlockKind): Promise<void> {
     if (!this.result) return;
     let bytes: Uint8Array;
     if (format === 'npy') {
-      const a = this.result.attentions;
+      // The block's own [layers, heads, queries, keys] tensor (an encoder-decoder has three).
+      const blocks = attentionBlocks(this.result);
+      const a = (blocks.find((b) => b.kind === block) ?? blocks[0]).attentions;
       const values = a.dtype === 'float16' ? decodeHalfArray(new Uint16Array(a.buffer)) : new Float32Array(a.buffer);
       bytes = encodeNpy(values, a.shape);
     } else if (format === 'png') {

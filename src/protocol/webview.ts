@@ -31,8 +31,11 @@ export type WebviewToHost =
   | { type: 'requestHeadVectors'; resultId: number; layer: number; head: number; block?: AttentionBlockKind }
   /** Encoder-decoders: ask for another decoder text and recompute. */
   | { type: 'editTarget' }
-  /** Save an export through a save dialog. `data` is base64 for binary formats, text otherwise. */
-  | { type: 'export'; format: ExportFormat; data: string; suggestedName: string }
+  /**
+   * Save an export through a save dialog. `data` is base64 for binary formats, text otherwise; for
+   * npy the host writes the attention tensor of `block` (default: the first) itself.
+   */
+  | { type: 'export'; format: ExportFormat; data: string; suggestedName: string; block?: AttentionBlockKind }
   /** Put an image (PNG, base64) on the clipboard where the platform allows. */
   | { type: 'copyImage'; data: string }
   /** Copy a Python snippet reproducing the attentions with transformers. */
@@ -85,7 +88,8 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       if (!EXPORT_FORMATS.includes(m.format as ExportFormat)) return undefined;
       if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
       if (!isSafeFileName(m.suggestedName)) return undefined;
-      return { type: 'export', format: m.format as ExportFormat, data: m.data, suggestedName: m.suggestedName };
+      if (m.block !== undefined && !BLOCK_KINDS.includes(m.block as AttentionBlockKind)) return undefined;
+      return { type: 'export', format: m.format as ExportFormat, data: m.data, suggestedName: m.suggestedName, ...(m.block !== undefined ? { block: m.block as AttentionBlockKind } : {}) };
     case 'copyImage':
       if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
       return { type: 'copyImage', data: m.data };

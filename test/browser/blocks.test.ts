@@ -106,6 +106,9 @@ describe('webview: encoder-decoder blocks', function () {
     assert.deepStrictEqual(json.shape, [16, 11]);
     assert.strictEqual(json.queryTokens.length, 16);
     assert.strictEqual(json.matrix[5][7].toFixed(6), readTensorRange(result.blocks![2].attentions, 5 * 11 + 7, 1)[0].toFixed(6));
+    await h.page.locator('[data-testid="cross-export-npy"]').click();
+    const npy = (await posted(h, 'export')).pop()!;
+    assert.deepStrictEqual([npy.format, npy.block], ['npy', 'cross'], 'the host writes the cross tensor');
     await h.page.locator('[data-testid="edit-target"]').click();
     assert.ok((await posted(h, 'editTarget')).length === 1);
   });
