@@ -115,7 +115,7 @@ export class BlockSwitcher {
     this.crossElement = h(
       'section',
       { class: 'cross-view', 'data-testid': 'cross-view', hidden: true, 'aria-label': 'Cross-attention' },
-      h('div', { class: 'toolbar' }, h('label', { class: 'field' }, 'Layer ', this.crossLayer), h('label', { class: 'field' }, 'Head ', this.crossHead), exportPng, exportJson, exportNpy),
+      h('div', { class: 'cross-toolbar' }, h('label', { class: 'field' }, 'Layer ', this.crossLayer), h('label', { class: 'field' }, 'Head ', this.crossHead), exportPng, exportJson, exportNpy),
       h('p', { class: 'cross-explanation' }, 'Rows: decoder tokens (queries). Columns: tokens of the selected text (keys). Each row sums to 1. Rollout is not defined here: cross-attention is not a square stack.'),
       h('div', { class: 'cross-body' }, h('span', { class: 'cross-corner' }), this.keyLabels, this.queryLabels, this.canvas),
       this.readout,
