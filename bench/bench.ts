@@ -15,6 +15,7 @@ import type { AttentionModel } from '../src/engine/model';
 import { loadModel } from '../src/models';
 import { GraphBuilder } from '../src/engine/onnx/graph';
 import { SafetensorsFile } from '../src/engine/safetensors';
+import { disableOnnxruntimeTelemetry } from '../src/engine/telemetry';
 import { benchText, bertBase, float32Bytes, gpt2Small, qwen25Half, writeCheckpoint, type BenchModel } from './checkpoints';
 
 const MODELS: Record<string, () => BenchModel | 'builtin'> = { builtin: () => 'builtin', 'bert-base': bertBase, 'gpt2-small': gpt2Small, 'qwen2.5-0.5b': qwen25Half };
@@ -104,6 +105,7 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
 }
 
 async function main(): Promise<void> {
+  disableOnnxruntimeTelemetry(); // before this process's first session (README, Privacy)
   const { values } = parseArgs({
     options: {
       child: { type: 'string' },

@@ -64,7 +64,8 @@ function runStep(step, tallyFile) {
     const child = spawn(step.command, step.args, {
       cwd: root,
       stdio: 'inherit',
-      env: { ...process.env, ...step.env, TEST_TALLY_FILE: tallyFile },
+      // Test processes that load onnxruntime send no telemetry either (the privacy tests unset it for their own children).
+      env: { ORT_DISABLE_TELEMETRY: '1', ...process.env, ...step.env, TEST_TALLY_FILE: tallyFile },
     });
     child.on('error', (err) => {
       console.error(`run-tests: cannot start ${step.command}: ${err.message}`);

@@ -11,6 +11,7 @@ import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
 import { registerModelCommands } from './commands/selectModel';
 import { Notifier } from './notifications';
 import { AttentionPanel, PANEL_VIEW_TYPE } from './panel/attentionPanel';
+import { disableOnnxruntimeTelemetry } from './engine/telemetry';
 import { EngineClient } from './worker/engineClient';
 
 const LAST_REQUEST_KEY = 'attentionInspector.lastRequest';
@@ -22,6 +23,8 @@ interface StoredRequest {
 }
 
 export function activate(context: vscode.ExtensionContext): AttentionInspectorApi {
+  // In the host's main thread, before the engine creates its first onnxruntime session (README, Privacy).
+  disableOnnxruntimeTelemetry();
   const notifier = new Notifier();
   const log = (line: string) => notifier.log(line);
   let engine: EngineClient | undefined;

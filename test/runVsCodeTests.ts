@@ -20,6 +20,12 @@ async function main(): Promise<number> {
   const extensionTestsPath = path.join(root, 'out', 'test', 'suite', 'index.js');
   if (!fs.existsSync(extensionTestsPath)) throw new Error(`${extensionTestsPath} is missing: build first (npm run build)`);
 
+  // The extension host gets a user's environment: onnxruntime's telemetry switches itself off under
+  // CI, and the test runner turns it off for its own processes; the privacy suite checks that
+  // activate() does it (trust.suite.ts).
+  delete process.env.CI;
+  delete process.env.ORT_DISABLE_TELEMETRY;
+
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-inspector-suite-'));
   const workspace = path.join(scratch, 'workspace');
   fs.cpSync(path.join(root, 'test', 'workspace'), workspace, { recursive: true });

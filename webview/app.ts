@@ -310,7 +310,7 @@ export class App {
     on('export-json', () => this.exportJson());
     on('export-npy', () => this.exportNpy());
     on('copy-image', () => this.copyImage());
-    on('copy-python', () => this.post({ type: 'copyPython' }));
+    on('copy-python', () => this.post({ type: 'copyPython', view: this.selection() }));
     on('recompute', () => this.post({ type: 'recompute' }));
     on('zoom-in', () => this.zoomBy(1.25));
     on('zoom-out', () => this.zoomBy(0.8));

@@ -59,7 +59,7 @@ export class StepView {
       `logit_j = ${vectors.softcap !== null ? `softcap·tanh(q·k_j · scale / softcap)` : 'q·k_j · scale'}${vectors.bias ? ' + bias_j' : ''}`,
       `scale = ${scaleText}`,
       vectors.softcap !== null ? `softcap = ${fmt(vectors.softcap, 2)}` : '',
-      vectors.bias ? 'bias: the additive mask (−∞ hides a key) and any position bias of the model' : '',
+      vectors.bias ? (vectors.biasTerms?.length ? `bias = ${vectors.biasTerms.join(' + ')}` : 'bias: the additive mask (−∞ hides a key) and any position bias of the model') : '',
       'weight_j = exp(logit_j) / Σ_k exp(logit_k)',
       'output = Σ_j weight_j · v_j',
     ].filter(Boolean);

@@ -31,3 +31,35 @@ export function tokensInRange(tokens: readonly TokenInfo[], start: number, end: 
   });
   return out;
 }
+
+export interface TextEdit {
+  /** Offset and length of the replaced text in the document before the edit. */
+  rangeOffset: number;
+  rangeLength: number;
+  text: string;
+}
+
+/**
+ * Where the text at [start, end) of a document is after the given edits (one change event: offsets
+ * refer to the document before it, ranges do not overlap). Edits before it move it, edits inside or
+ * across its ends grow or shrink it to cover what replaced them, edits after it change nothing; an
+ * insertion exactly at either end stays outside.
+ */
+export function rangeAfterEdits(range: { start: number; end: number }, edits: readonly TextEdit[]): { start: number; end: number } {
+  let { start, end } = range;
+  // Back to front, so each edit's offsets are still those of the document it applies to.
+  for (const edit of [...edits].sort((a, b) => b.rangeOffset - a.rangeOffset)) {
+    const editStart = edit.rangeOffset;
+    const editEnd = edit.rangeOffset + edit.rangeLength;
+    const delta = edit.text.length - edit.rangeLength;
+    if (editStart >= end) continue;
+    if (editEnd <= start) {
+      start += delta;
+      end += delta;
+      continue;
+    }
+    start = Math.min(start, editStart);
+    end = Math.max(end, editEnd) + delta;
+  }
+  return { start, end };
+}

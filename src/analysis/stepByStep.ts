@@ -50,6 +50,7 @@ export function headVectorsProblem(v: unknown, n: number): string | undefined {
     if (problem) return problem;
     if (hv.bias.shape[0] !== n || hv.bias.shape[1] !== n) return `bias should be ${n}×${n}`;
   }
+  if (hv.biasTerms !== undefined && (!Array.isArray(hv.biasTerms) || hv.biasTerms.some((t) => typeof t !== 'string' || t.length > 200))) return 'head vectors carry invalid bias term names';
   return undefined;
 }
 

@@ -1,66 +1,152 @@
 /**
- * Headless use of the engine: `node dist/cli.js --model <folder> --text "…" [--pair "…"] [--target "…"] [--json out.json]`.
- * Prints the tokens with their ranges and a per-layer summary of each attention block. For an
- * encoder-decoder, `--target` is the decoder text (a translation, a summary); the JSON then has
- * `encoderAttentions`, `decoderAttentions`, `crossAttentions` and `decoderTokens`.
+ * Headless use of the engine, with the extension's model specs and the panel's head scores:
+ *   node dist/cli.js [--model <spec>] (--text "…" | --file <path>) [--pair "…"] [--offline]
+ *                    [--first <N>] [--heads] [--target "…"] [--json out.json] [--npy out.npy] [--hidden]
+ * For an encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
+ * `decoderAttentions`, `crossAttentions` and `decoderTokens`.
+ * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { parseArgs } from 'util';
+import { AttentionStack, tensorToFloat32 } from '../analysis/tensor';
+import { allHeadScores, type HeadScores } from '../analysis/patterns';
 import { EngineError } from '../engine';
+import { disableOnnxruntimeTelemetry } from '../engine/telemetry';
+import { encodeNpy } from '../export/npy';
+import { formatBytes, isModelSourceError, resolveModel, findToken } from '../hub';
 import { loadModel } from '../models';
-import { decodeHalfArray } from '../protocol/float16';
-import { attentionBlocks, type AttentionBlock, type TensorData } from '../protocol/types';
+import { attentionBlocks, type AttentionBlock } from '../protocol/types';
 
-const USAGE = `Usage: node dist/cli.js --model <folder> (--text "<text>" | --file <path>) [--pair "<second text>"] [--target "<decoder text>"] [--json <out.json>] [--hidden]`;
+const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --file <path>) [options]
+
+  --model <spec>   what the extension's attentionInspector.model setting takes: a Hugging Face model id
+                   with an optional @revision (openai-community/gpt2, gpt2@<commit>), a folder path
+                   (absolute or ./, ../, ~/), or builtin (the default). Hub models come from the Hugging
+                   Face cache (HF_HUB_CACHE, HF_HOME) or are downloaded into it from HF_ENDPOINT
+                   (default https://huggingface.co) with HF_TOKEN or the token file.
+  --offline        never use the network (like HF_HUB_OFFLINE=1): cached models only
+  --pair <text>    second text of a sentence pair
+  --target <text>  the decoder text of an encoder-decoder (T5, BART, Marian, mBART): a translation, a summary
+  --first <N>      analyze only the first N tokens (as "Analyze First N Tokens" does)
+  --heads          one line per head instead of per layer
+  --json <file>    write tokens, attentions, value norms and head scores as JSON
+  --npy <file>     write the attentions [layers, heads, n, n] as a float32 NumPy array
+  --hidden         also compute hidden states (written into --json)`;
+
+/** The built-in model ships beside the bundle: dist/cli.js → media/builtin-model. */
+const BUILTIN_FOLDER = path.resolve(__dirname, '..', 'media', 'builtin-model');
+
+function fixed(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(3) : '  —  ';
+}
+
+function scoreLine(s: Omit<HeadScores, 'layer' | 'head'>): string {
+  return `previous ${fixed(s.previousToken)}  first ${fixed(s.firstToken)}  self ${fixed(s.self)}  entropy ${fixed(s.entropy)} (${fixed(s.entropyBits)} bits)`;
+}
+
+/** Mean of each score over one layer's heads (the panel's scores are per head). */
+function layerMeans(scores: HeadScores[], layer: number): Omit<HeadScores, 'layer' | 'head'> {
+  const heads = scores.filter((s) => s.layer === layer);
+  const mean = (key: keyof Omit<HeadScores, 'layer' | 'head'>) => heads.reduce((sum, s) => sum + s[key], 0) / heads.length;
+  return { previousToken: mean('previousToken'), firstToken: mean('firstToken'), self: mean('self'), entropy: mean('entropy'), entropyBits: mean('entropyBits') };
+}
 
 async function main(): Promise<number> {
+  // Before the first onnxruntime session of this process (README, Privacy).
+  disableOnnxruntimeTelemetry();
   const { values } = parseArgs({
     options: {
-      model: { type: 'string' },
+      model: { type: 'string', default: 'builtin' },
       text: { type: 'string' },
       file: { type: 'string' },
       pair: { type: 'string' },
+      offline: { type: 'boolean', default: false },
       target: { type: 'string' },
+      first: { type: 'string' },
+      heads: { type: 'boolean', default: false },
       json: { type: 'string' },
+      npy: { type: 'string' },
       hidden: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help || !values.model || (values.text === undefined && !values.file)) {
+  if (values.help || (values.text === undefined && !values.file)) {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
+  const first = values.first === undefined ? undefined : Number(values.first);
+  if (first !== undefined && !(Number.isInteger(first) && first > 0)) {
+    console.error(`--first takes a positive whole number of tokens, not "${values.first}".`);
+    return 2;
+  }
   const text = values.text ?? fs.readFileSync(values.file!, 'utf8');
+
+  let lastProgress = 0;
+  const resolved = await resolveModel(values.model!, {
+    builtinFolder: BUILTIN_FOLDER,
+    offline: values.offline || undefined,
+    token: (await findToken())?.token,
+    onProgress: (p) => {
+      const now = Date.now();
+      if (now - lastProgress < 1000 && p.filesDone < p.filesTotal) return;
+      lastProgress = now;
+      console.error(`Downloading ${p.file}: ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${p.filesDone}/${p.filesTotal} files)`);
+    },
+  });
   const t0 = performance.now();
-  const model = await loadModel(values.model);
+  const model = await loadModel(resolved.folder, { name: resolved.name, source: resolved.kind === 'builtin' ? resolved.folder : resolved.source });
   const loadMs = performance.now() - t0;
   try {
-    const result = await model.analyze(text, { textPair: values.pair, target: values.target, hiddenStates: values.hidden });
-    const blocks = attentionBlocks(result);
+    const result = await model.analyze(text, { textPair: values.pair, target: values.target, hiddenStates: values.hidden, truncateTo: first });
     if (!result.decoderTokens && values.target !== undefined) {
       console.error(`--target is the decoder text of an encoder-decoder model (T5, BART, Marian, mBART); ${result.model.name} (${result.model.modelType}) has no decoder stack.`);
       return 2;
     }
-    if (result.decoderTokens && values.target === undefined) {
-      console.log(`${result.model.name} is an encoder-decoder: pass the decoder text with --target "<text>" (it ran over an empty decoder text).`);
+    const blocks = attentionBlocks(result);
+    const block = (kind: AttentionBlock['kind']) => {
+      const t = blocks.find((b) => b.kind === kind)!.attentions;
+      return { shape: t.shape, data: Array.from(tensorToFloat32(t)) };
+    };
+    const { numLayers, numHeads, causal } = result.model;
+    const n = result.tokens.length;
+    const stack = new AttentionStack(result.attentions);
+    const scores = allHeadScores(stack, causal);
+    console.log(`${result.model.name} (${result.model.modelType}) from ${resolved.source}: ${numLayers} layers × ${numHeads} heads, ${n} tokens; load ${loadMs.toFixed(0)} ms, analyze ${result.timings.computeMs.toFixed(1)} ms`);
+    console.log('\nTokens:');
+    result.tokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
+    if (result.decoderTokens) {
+      if (values.target === undefined) console.log(`\n${result.model.name} is an encoder-decoder: pass the decoder text with --target "<text>" (it ran over an empty decoder text).`);
+      console.log('\nDecoder tokens (shifted right: the start token first):');
+      result.decoderTokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
+      console.log(`\nBlocks: ${blocks.map((b) => `${b.label} ${JSON.stringify(b.attentions.shape)}`).join('; ')}. The scores below are the encoder's.`);
     }
-    console.log(`${result.model.name} (${result.model.modelType}): ${blocks.map((b) => `${b.label} ${b.attentions.shape[0]} layers × ${b.attentions.shape[1]} heads`).join('; ')}; ${result.tokens.length} tokens; load ${loadMs.toFixed(0)} ms, analyze ${result.timings.computeMs.toFixed(1)} ms`);
-    printTokens('Tokens', result.tokens);
-    if (result.decoderTokens) printTokens('Decoder tokens (shifted right: the start token first)', result.decoderTokens);
-    for (const block of blocks) printBlockSummary(block);
+    console.log(
+      `\nHead scores as the panel's model view computes them (src/analysis/patterns.ts): mean attention to the previous token,` +
+        ` to the first token (queries after the first), to itself; entropy relative to its maximum (0 focused, 1 uniform) and in bits.`,
+    );
+    if (values.heads) {
+      for (const s of scores) console.log(`  L${s.layer} H${s.head}: ${scoreLine(s)}`);
+    } else {
+      console.log('Per layer, mean over its heads:');
+      for (let l = 0; l < numLayers; l++) console.log(`  layer ${String(l).padStart(2)}: ${scoreLine(layerMeans(scores, l))}`);
+    }
+    if (values.npy) {
+      fs.writeFileSync(values.npy, encodeNpy(tensorToFloat32(result.attentions), result.attentions.shape));
+      console.log(`\nWrote ${values.npy} (float32 ${JSON.stringify(result.attentions.shape)})`);
+    }
     if (values.json) {
-      const json = (t: TensorData) => ({ shape: t.shape, data: Array.from(floats(t)) });
-      const byKind = (kind: AttentionBlock['kind']) => blocks.find((b) => b.kind === kind);
       const out = {
         model: result.model,
         text,
         tokens: result.tokens,
-        ...(result.decoderTokens ? { target: result.target, decoderTokens: result.decoderTokens } : {}),
-        attentions: json(result.attentions),
-        valueNorms: json(result.valueNorms),
+        attentions: { shape: result.attentions.shape, data: Array.from(tensorToFloat32(result.attentions)) },
+        valueNorms: { shape: result.valueNorms.shape, data: Array.from(tensorToFloat32(result.valueNorms)) },
+        headScores: scores,
         ...(result.decoderTokens
-          ? { encoderAttentions: json(byKind('encoder')!.attentions), decoderAttentions: json(byKind('decoder')!.attentions), crossAttentions: json(byKind('cross')!.attentions) }
+          ? { target: result.target, decoderTokens: result.decoderTokens, encoderAttentions: block('encoder'), decoderAttentions: block('decoder'), crossAttentions: block('cross') }
           : {}),
+        ...(result.hiddenStates ? { hiddenStates: { shape: result.hiddenStates.shape, data: Array.from(tensorToFloat32(result.hiddenStates)) } } : {}),
       };
       fs.writeFileSync(values.json, JSON.stringify(out));
       console.log(`\nWrote ${values.json}`);
@@ -71,43 +157,12 @@ async function main(): Promise<number> {
   }
 }
 
-function floats(t: TensorData): Float32Array {
-  return t.dtype === 'float16' ? decodeHalfArray(new Uint16Array(t.buffer)) : new Float32Array(t.buffer);
-}
-
-function printTokens(title: string, tokens: AttentionBlock['queryTokens']): void {
-  console.log(`\n${title}:`);
-  tokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
-}
-
-/** Per layer, mean over heads and queries: entropy, weight on the previous, first and same-position key. */
-function printBlockSummary(block: AttentionBlock): void {
-  const [layers, heads, rows, cols] = block.attentions.shape;
-  const attn = floats(block.attentions);
-  console.log(`\n${block.label}, per layer (mean over heads): entropy in nats, attention to previous position, to first key, to same position`);
-  for (let l = 0; l < layers; l++) {
-    let entropy = 0, previous = 0, first = 0, self = 0;
-    for (let h = 0; h < heads; h++) {
-      const base = (l * heads + h) * rows * cols;
-      for (let i = 0; i < rows; i++) {
-        for (let j = 0; j < cols; j++) {
-          const p = attn[base + i * cols + j];
-          if (p > 0) entropy -= p * Math.log(p);
-        }
-        if (i > 0 && i - 1 < cols) previous += attn[base + i * cols + i - 1];
-        first += attn[base + i * cols];
-        if (i < cols) self += attn[base + i * cols + i];
-      }
-    }
-    const n = heads * rows;
-    console.log(`  layer ${String(l).padStart(2)}: entropy ${(entropy / n).toFixed(3)}  previous ${(previous / n).toFixed(3)}  first ${(first / n).toFixed(3)}  self ${(self / n).toFixed(3)}`);
-  }
-}
-
 main().then(
   (code) => process.exit(code),
   (err) => {
-    console.error(err instanceof EngineError ? `Error (${err.code}): ${err.message}` : err);
+    if (err instanceof EngineError) console.error(`Error (${err.code}): ${err.message}`);
+    else if (isModelSourceError(err)) console.error(`Error (${err.code}): ${err.message}`);
+    else console.error(err);
     process.exit(1);
   },
 );

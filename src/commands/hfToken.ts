@@ -7,14 +7,16 @@ import * as vscode from 'vscode';
 import { checkToken, defaultHubUrl, findToken } from '../hub';
 import type { Notifier } from '../notifications';
 import { TOKEN_SECRET_KEY } from './modelResolver';
+import { checkHubEndpoint, readModelSettings } from './settings';
 
 export const SET_TOKEN_COMMAND = 'attentionInspector.setHuggingFaceToken';
 export const CLEAR_TOKEN_COMMAND = 'attentionInspector.clearHuggingFaceToken';
 
 /** The hub the token is for: the `attentionInspector.hubEndpoint` setting, else HF_ENDPOINT / huggingface.co. */
 function hubUrl(): string {
-  const endpoint = vscode.workspace.getConfiguration('attentionInspector').get<string>('hubEndpoint', '').trim();
-  return endpoint ? endpoint.replace(/\/+$/, '') : defaultHubUrl();
+  const config = vscode.workspace.getConfiguration('attentionInspector');
+  const endpoint = readModelSettings((key) => config.inspect(key), vscode.workspace.isTrusted).hubEndpoint;
+  return endpoint ? checkHubEndpoint(endpoint) : defaultHubUrl();
 }
 
 function validateTokenInput(value: string): vscode.InputBoxValidationMessage | undefined {
@@ -28,7 +30,14 @@ function validateTokenInput(value: string): vscode.InputBoxValidationMessage | u
 }
 
 async function setToken(context: vscode.ExtensionContext, notifier: Notifier): Promise<void> {
-  const hub = hubUrl();
+  let hub: string;
+  try {
+    hub = hubUrl();
+  } catch (error) {
+    // An endpoint that is not a URL: say so instead of checking a token against it.
+    await notifier.notify('error', (error as Error).message);
+    return;
+  }
   const hasStored = (await context.secrets.get(TOKEN_SECRET_KEY)) !== undefined;
   const input = await vscode.window.showInputBox({
     title: 'Set Hugging Face Token',

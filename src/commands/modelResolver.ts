@@ -4,11 +4,15 @@
  * download progress, confirmation before large downloads, and the user's token.
  */
 import * as vscode from 'vscode';
-import { findToken, formatBytes, resolveModel, type ResolvedModel } from '../hub';
+import { resolve as resolvePath } from 'node:path';
+import { findToken, formatBytes, parseModelSpec, resolveModel, type ResolvedModel } from '../hub';
+import { expandHome } from '../hub/environment';
+import { checkHubEndpoint, readModelSettings, type ModelSettings } from './settings';
 
 /** Downloads above this size ask first. */
 export const CONFIRM_DOWNLOAD_BYTES = 500 * 1000 * 1000;
 export const TOKEN_SECRET_KEY = 'attentionInspector.huggingFaceToken';
+const RECENT_KEY = 'attentionInspector.recentModels';
 
 export class ModelResolver {
   constructor(private readonly context: vscode.ExtensionContext, private readonly log: (line: string) => void) {}
@@ -17,9 +21,15 @@ export class ModelResolver {
     return vscode.Uri.joinPath(this.context.extensionUri, 'media', 'builtin-model').fsPath;
   }
 
+  /** Model, offline and endpoint as a workspace may influence them (see settings.ts). */
+  get settings(): ModelSettings {
+    const config = vscode.workspace.getConfiguration('attentionInspector');
+    return readModelSettings((key) => config.inspect(key), vscode.workspace.isTrusted);
+  }
+
   /** The configured model spec ('' = built-in). */
   get spec(): string {
-    return vscode.workspace.getConfiguration('attentionInspector').get<string>('model', '').trim();
+    return this.settings.model;
   }
 
   /** Token from SecretStorage, else HF_TOKEN / the Hugging Face token file. Never logged. */
@@ -27,18 +37,21 @@ export class ModelResolver {
     return (await this.context.secrets.get(TOKEN_SECRET_KEY)) ?? (await findToken())?.token;
   }
 
+  /** `report` gets the download's progress: a message and the fraction of its bytes done. */
   async resolve(signal: AbortSignal, report: (message: string, fraction?: number) => void): Promise<ResolvedModel> {
-    const config = vscode.workspace.getConfiguration('attentionInspector');
-    const endpoint = config.get<string>('hubEndpoint', '').trim();
-    const baseDir = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const resolved = await resolveModel(this.spec, {
+    const settings = this.settings;
+    const hubUrl = settings.hubEndpoint === undefined ? undefined : checkHubEndpoint(settings.hubEndpoint);
+    // Relative folders are relative to the first workspace folder, when it is on disk (not virtual).
+    const first = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const baseDir = first?.scheme === 'file' ? first.fsPath : undefined;
+    const resolved = await resolveModel(settings.model, {
       builtinFolder: this.builtinFolder,
-      offline: config.get<boolean>('offline', false) || undefined,
+      offline: settings.offline || undefined,
       token: await this.token(),
-      hubUrl: endpoint || undefined,
+      hubUrl,
       baseDir,
       signal,
-      onProgress: (p) => report(`Downloading ${p.file} — ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`, p.bytesTotal > 0 ? (0.8 * p.bytesDone) / p.bytesTotal : undefined),
+      onProgress: (p) => report(`Downloading ${p.file} — ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`, p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : undefined),
       confirmDownload: async (bytes, model) => {
         if (bytes <= CONFIRM_DOWNLOAD_BYTES) return true;
         const answer = await vscode.window.showWarningMessage(`Download ${model} (${formatBytes(bytes)}) into the Hugging Face cache?`, { modal: true }, 'Download');
@@ -51,15 +64,33 @@ export class ModelResolver {
     return resolved.kind === 'builtin' ? { ...resolved, source: resolved.folder } : resolved;
   }
 
+  /** The folder a local spec names (relative paths from the first workspace folder on disk); undefined for other specs. */
+  localFolder(spec: string): string | undefined {
+    let parsed;
+    try {
+      parsed = parseModelSpec(spec);
+    } catch {
+      return undefined;
+    }
+    if (parsed.kind !== 'local') return undefined;
+    const first = vscode.workspace.workspaceFolders?.[0]?.uri;
+    return resolvePath(first?.scheme === 'file' ? first.fsPath : process.cwd(), expandHome(parsed.path));
+  }
+
+  /** Removes a spec from the recent models. */
+  async forget(spec: string): Promise<void> {
+    await this.context.globalState.update(RECENT_KEY, this.recent.filter((s) => s !== spec));
+  }
+
   /** Recently used models, most recent first (for the model picker). */
   get recent(): string[] {
-    return this.context.globalState.get<string[]>('attentionInspector.recentModels', []);
+    return this.context.globalState.get<string[]>(RECENT_KEY, []);
   }
 
   private async remember(): Promise<void> {
     const spec = this.spec;
     if (!spec) return;
     const list = [spec, ...this.recent.filter((s) => s !== spec)].slice(0, 10);
-    await this.context.globalState.update('attentionInspector.recentModels', list);
+    await this.context.globalState.update(RECENT_KEY, list);
   }
 }

@@ -10,7 +10,6 @@ import {
   BUILTIN_NAME,
   SUGGESTED_MODELS,
   buildModelChoices,
-  checkModelFolder,
   isModelSourceError,
   listCachedModels,
   parseModelSpec,
@@ -20,6 +19,7 @@ import {
 } from '../hub';
 import type { Notifier } from '../notifications';
 import { registerTokenCommands, SET_TOKEN_COMMAND } from './hfToken';
+import { checkPickedFolder, checkRecentFolders } from './modelCheck';
 import type { ModelResolver } from './modelResolver';
 
 export const SELECT_MODEL_COMMAND = 'attentionInspector.selectModel';
@@ -52,7 +52,8 @@ async function setModelSetting(spec: string): Promise<void> {
   const config = vscode.workspace.getConfiguration('attentionInspector');
   const inspected = config.inspect<string>('model');
   // Change the value where the user keeps it: a workspace setting wins over the user setting.
-  const target = inspected?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  // (An untrusted workspace's value is not used, so the choice goes to the user settings there.)
+  const target = inspected?.workspaceValue !== undefined && vscode.workspace.isTrusted ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('model', spec === '' ? undefined : spec, target);
 }
 
@@ -96,7 +97,7 @@ async function askForFolder(notifier: Notifier): Promise<string | undefined> {
   const folder = picked?.[0]?.fsPath;
   if (!folder) return undefined;
   try {
-    await checkModelFolder(folder);
+    await checkPickedFolder(folder);
     return folder;
   } catch (error) {
     const action = await notifier.notify('error', (error as Error).message, 'Choose Another Folder');
@@ -115,32 +116,46 @@ async function prepareModel(spec: string, models: ModelResolver, notifier: Notif
     // not (completely) cached: download below
   }
   const controller = new AbortController();
-  await vscode.window.withProgress(
+  const failure = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Attention Inspector: ${spec}`, cancellable: true },
     async (progress, token) => {
       token.onCancellationRequested(() => controller.abort());
       let reported = 0;
       try {
         await models.resolve(controller.signal, (message, fraction) => {
-          // VS Code progress takes increments; the resolver reports 0..0.8 for the download.
-          const increment = fraction === undefined ? undefined : Math.max(0, (fraction / 0.8) * 100 - reported);
+          // VS Code progress takes increments; the download is the whole bar here.
+          const increment = fraction === undefined ? undefined : Math.max(0, fraction * 100 - reported);
           if (increment !== undefined) reported += increment;
           progress.report({ message, increment });
         });
         notifier.log(`Model ${spec} is ready`);
+        return undefined;
       } catch (error) {
-        if (isModelSourceError(error, 'cancelled') || isModelSourceError(error, 'declined')) {
-          notifier.log(`Download of ${spec} stopped: the model is used once it is downloaded (Show Attention downloads it too).`);
-          return;
-        }
-        const message = (error as Error).message;
-        const tokenProblem = isModelSourceError(error, 'unauthorized') || isModelSourceError(error, 'invalid-token');
-        const action = await notifier.notify('error', message, ...(tokenProblem ? ['Set Hugging Face Token', 'Select Model'] : ['Select Model']));
-        if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand(SET_TOKEN_COMMAND);
-        else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
+        return error;
       }
     },
   );
+  if (failure === undefined) return;
+  // Reported after the progress ended: a notification waiting for an answer must not keep it open.
+  if (isModelSourceError(failure, 'cancelled') || isModelSourceError(failure, 'declined')) {
+    notifier.log(`Download of ${spec} stopped: the model is used once it is downloaded (Show Attention downloads it too).`);
+    return;
+  }
+  const message = (failure as Error).message;
+  const tokenProblem = isModelSourceError(failure, 'unauthorized') || isModelSourceError(failure, 'invalid-token');
+  const action = await notifier.notify('error', message, ...(tokenProblem ? ['Set Hugging Face Token', 'Select Model'] : ['Select Model']));
+  if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand(SET_TOKEN_COMMAND);
+  else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
+}
+
+/** Recent folders that no longer load (marked in the picker); those that are gone leave Recent. */
+async function recentProblems(models: ModelResolver, notifier: Notifier): Promise<Map<string, string>> {
+  const { problems, gone } = await checkRecentFolders(models.recent, (spec) => models.localFolder(spec));
+  for (const spec of gone) {
+    await models.forget(spec);
+    notifier.log(`Removed ${spec} from the recent models: the folder is gone`);
+  }
+  return problems;
 }
 
 async function selectModel(models: ModelResolver, notifier: Notifier): Promise<void> {
@@ -152,7 +167,13 @@ async function selectModel(models: ModelResolver, notifier: Notifier): Promise<v
   pick.busy = true;
   pick.show();
 
-  const choices = buildModelChoices({ current: models.spec, cached: await cachedModels((line) => notifier.log(line)), recent: models.recent, suggestions: SUGGESTED_MODELS });
+  const choices = buildModelChoices({
+    current: models.spec,
+    cached: await cachedModels((line) => notifier.log(line)),
+    recent: models.recent,
+    suggestions: SUGGESTED_MODELS,
+    problems: await recentProblems(models, notifier),
+  });
   const items: ChoiceItem[] = [];
   let section: ModelChoice['section'] | undefined;
   for (const choice of choices) {
@@ -174,6 +195,12 @@ async function selectModel(models: ModelResolver, notifier: Notifier): Promise<v
   if (!chosen) return;
 
   let spec: string | undefined;
+  if (chosen.problem && chosen.action.kind === 'spec') {
+    const action = await notifier.notify('error', `${chosen.action.spec} no longer loads: ${chosen.problem}`, 'Remove from Recent', 'Select Model');
+    if (action === 'Remove from Recent') await models.forget(chosen.action.spec);
+    else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
+    return;
+  }
   if (chosen.action.kind === 'spec') spec = chosen.action.spec;
   else if (chosen.action.kind === 'enter-id') spec = await askForHubId();
   else spec = await askForFolder(notifier);
@@ -191,7 +218,7 @@ function createStatusBarItem(models: ModelResolver): vscode.Disposable {
   item.command = SELECT_MODEL_COMMAND;
   const update = (): void => {
     const spec = models.spec;
-    const offline = vscode.workspace.getConfiguration('attentionInspector').get<boolean>('offline', false);
+    const offline = models.settings.offline;
     item.text = `$(eye) ${shortName(spec)}${offline ? ' $(cloud-offline)' : ''}`;
     item.tooltip = `Attention Inspector model: ${spec === '' ? `${BUILTIN_NAME} (a tiny model for exploring attention patterns)` : spec}` +
       `${offline ? '\nOffline: models load from the Hugging Face cache only' : ''}\nClick to select another model`;

@@ -4,12 +4,14 @@
  * Cancel, and shows it in the panel. A new invocation supersedes one still running.
  */
 import * as vscode from 'vscode';
+import { modelOrigin } from '../hub';
 import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient } from '../worker/engineClient';
 import type { DecoderTexts } from './decoderText';
 import type { ModelResolver } from './modelResolver';
+import { PhasedProgress } from './progress';
 
 export interface AnalysisRequest {
   document: vscode.TextDocument;
@@ -71,33 +73,29 @@ export class ShowAttention {
     this.running?.abort();
   }
 
-  /** Analyzes a request, superseding any run still going. */
+  /**
+   * Analyzes a request, superseding any run still going. Resolves when the run has ended; a failure
+   * is reported after the progress notification closed, and its notification is not waited for
+   * (it waits for the user), so neither the progress nor its status-bar spinner outlives the run.
+   */
   async run(request: AnalysisRequest): Promise<void> {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
     const started = Date.now();
-    await vscode.window.withProgress(
+    const failure = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Attention Inspector', cancellable: true },
-      async (progress, token) => {
+      async (progress, token): Promise<{ error: unknown } | undefined> => {
         token.onCancellationRequested(() => controller.abort());
-        let reported = 0;
-        const report = (message: string, fraction?: number) => {
-          let increment: number | undefined;
-          if (fraction !== undefined) {
-            increment = Math.max(0, fraction * 100 - reported);
-            reported += increment;
-          }
-          progress.report({ message, increment });
-        };
+        const bar = new PhasedProgress((value) => progress.report(value));
         try {
-          progress.report({ message: 'Finding the model…' });
-          const model = await this.models.resolve(controller.signal, report);
+          bar.report('download', 'Finding the model…');
+          const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
           const engine = this.engine();
           if (engine.currentFolder !== model.folder) {
             this.panel.showBusy(`Loading ${model.name}…`);
-            report(`Loading ${model.name}…`);
-            const loaded = await engine.load(model.folder, { name: model.name, source: model.source }, { signal: controller.signal, onProgress: report });
+            bar.report('load', `Loading ${model.name}…`, 0);
+            const loaded = await engine.load(model.folder, { name: model.name, source: model.source }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
             this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
           }
           let options = request.options ?? {};
@@ -106,23 +104,25 @@ export class ShowAttention {
             const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
             if (target === undefined || controller.signal.aborted) {
               this.notifier.log('No decoder text given: nothing analyzed');
-              return;
+              return undefined;
             }
             options = { ...options, target };
           }
-          report('Computing attention…');
-          const result = await engine.analyze(request.text, options, { signal: controller.signal, onProgress: report });
-          if (controller.signal.aborted) return;
+          bar.report('analyze', 'Computing attention…', 0);
+          const result = await engine.analyze(request.text, options, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
+          if (controller.signal.aborted) return undefined;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showResult(result, request.document, request.offset);
+          this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset);
           this.onShown(request);
-        } catch (err) {
-          await this.report(err, request, controller.signal);
+          return undefined;
+        } catch (error) {
+          return { error };
         } finally {
           if (this.running === controller) this.running = undefined;
         }
       },
     );
+    if (failure) void this.report(failure.error, request, controller.signal);
   }
 
   /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */
@@ -134,7 +134,7 @@ export class ShowAttention {
   }
 
   /**
-   * Recomputes after the document changed: the same place, over the lines the old text spanned.
+   * Recomputes after the document changed: the analyzed text as edited (not the rest of its lines).
    * `askTarget`: ask for the decoder text again.
    */
   async recompute(askTarget = false): Promise<void> {
@@ -145,12 +145,17 @@ export class ShowAttention {
       await this.notifier.notify('warning', 'The analyzed document was closed; select text again and run Show Attention.');
       return;
     }
+    const length = document.getText().length;
+    const start = Math.min(info.range.start, length);
+    const end = Math.min(Math.max(info.range.end, start), length);
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-    const start = document.positionAt(info.offset);
-    if (editor && !editor.selection.isEmpty && editor.selection.contains(start) && !askTarget) return this.fromEditor(editor);
-    const lastLine = document.positionAt(Math.min(document.getText().length, info.offset + info.text.length)).line;
-    const range = new vscode.Range(start, document.lineAt(lastLine).range.end);
-    await this.run({ document, offset: info.offset, text: document.getText(range), askTarget });
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor);
+    const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
+    if (text.trim().length === 0) {
+      await this.notifier.notify('warning', 'The analyzed text was deleted: select text again and run Show Attention.');
+      return;
+    }
+    await this.run({ document, offset: start, text, askTarget });
   }
 
   private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {

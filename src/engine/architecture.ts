@@ -50,14 +50,20 @@ export interface AttentionSite {
   readonly scale: number;
   readonly softcap: number | null;
   readonly terms: readonly PositionInput[];
+  /**
+   * What each logit term the layer computes in the graph is, in the order the layer hands them to
+   * `attend` (e.g. DeBERTa's `c2p`, `p2c`); step by step names them. Declared here so the runner
+   * exposes their sum with the site's terms as the layer's `terms` output. Empty for most models.
+   */
+  readonly graphTerms: readonly string[];
 }
 
-export function selfSite(scale: number, terms: readonly PositionInput[] = [], softcap: number | null = null): AttentionSite {
-  return { kind: 'self', scale, softcap, terms };
+export function selfSite(scale: number, terms: readonly PositionInput[] = [], softcap: number | null = null, graphTerms: readonly string[] = []): AttentionSite {
+  return { kind: 'self', scale, softcap, terms, graphTerms };
 }
 
 export function crossSite(scale: number, terms: readonly PositionInput[] = []): AttentionSite {
-  return { kind: 'cross', scale, softcap: null, terms };
+  return { kind: 'cross', scale, softcap: null, terms, graphTerms: [] };
 }
 
 /** Names of the values one layer produces in the graph. */
@@ -67,6 +73,12 @@ export interface LayerOutputs {
   probs: string;
   /** `[heads, n, n]` logits before softmax (after scale, soft-cap and every additive term). */
   logits: string;
+  /**
+   * `[heads, n, n]` sum of every additive term (the site's and the graph-computed ones) where the
+   * site declares `graphTerms`: what step by step shows as the bias. Absent otherwise (the runner
+   * then sums the site's position inputs itself).
+   */
+  terms?: string;
   /** `[heads, n]` ‖f_h(x_j)‖. */
   valueNorms: string;
   /** `[heads, n, d]` queries, keys and values per query head (after rotary, keys/values repeated for GQA). */

@@ -121,6 +121,7 @@ export class AttentionModel {
           const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
           g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
           g.output(`logits_${layer}`, out.logits, [numHeads, 'n', 'n']);
+          if (out.terms) g.output(`terms_${layer}`, out.terms, [numHeads, 'n', 'n']);
           g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
           g.output(`q_${layer}`, out.q, headDims);
           g.output(`k_${layer}`, out.k, headDims);
@@ -235,6 +236,7 @@ export class AttentionModel {
       attentions: tensor(attentions, [numLayers, numHeads, n, n]),
       valueNorms: tensor(valueNorms, [numLayers, numHeads, n]),
       hiddenStates: hiddenStates ? tensor(hiddenStates, [numLayers + 1, n, hiddenSize]) : undefined,
+      ...(n < encoded.ids.length ? { truncatedFrom: encoded.ids.length } : {}),
       timings: { tokenizeMs: t1 - t0, computeMs: t2 - t1 },
     };
   }
@@ -258,17 +260,22 @@ export class AttentionModel {
     if (layer < 0 || layer >= numLayers || head < 0 || head >= numHeads) throw new EngineError('internal', `No layer ${layer} head ${head} in this model.`);
     const c = this.chunks.findIndex((ch) => ch.layers.includes(layer));
     const chunk = this.chunks[c];
-    const out = await chunk.session.run(this.feeds(chunk, last.chunkInputs[c], last.n, last.positions), [`q_${layer}`, `k_${layer}`, `v_${layer}`, `logits_${layer}`]);
+    const site = this.arch.site(layer);
+    // Graph-computed terms (DeBERTa's c2p/p2c, BERT's relative_key_query) come summed from the graph.
+    const graphTerms = site.graphTerms.length > 0;
+    const fetches = [`q_${layer}`, `k_${layer}`, `v_${layer}`, `logits_${layer}`, ...(graphTerms ? [`terms_${layer}`] : [])];
+    const out = await chunk.session.run(this.feeds(chunk, last.chunkInputs[c], last.n, last.positions), fetches);
     const slice = (name: string): TensorData => {
       const data = out[name].data as Float32Array;
       const size = last.n * headDim;
       return { dtype: 'float32', shape: [last.n, headDim], buffer: data.slice(head * size, (head + 1) * size).buffer };
     };
     // The site's additive terms, summed: what the model adds to softcap(q·k·scale).
-    const site = this.arch.site(layer);
     const size = last.n * last.n;
     let bias: TensorData | null = null;
-    if (site.terms.length > 0) {
+    if (graphTerms) {
+      bias = { dtype: 'float32', shape: [last.n, last.n], buffer: (out[`terms_${layer}`].data as Float32Array).slice(head * size, (head + 1) * size).buffer };
+    } else if (site.terms.length > 0) {
       const sum = new Float32Array(size);
       for (const term of site.terms) {
         const value = last.positions.get(term);
@@ -279,7 +286,18 @@ export class AttentionModel {
       bias = { dtype: 'float32', shape: [last.n, last.n], buffer: sum.buffer };
     }
     const logits = (out[`logits_${layer}`].data as Float32Array).slice(head * size, (head + 1) * size);
-    return { layer, head, scale: site.scale, softcap: site.softcap, q: slice(`q_${layer}`), k: slice(`k_${layer}`), v: slice(`v_${layer}`), bias, logits: { dtype: 'float32', shape: [last.n, last.n], buffer: logits.buffer } };
+    return {
+      layer,
+      head,
+      scale: site.scale,
+      softcap: site.softcap,
+      q: slice(`q_${layer}`),
+      k: slice(`k_${layer}`),
+      v: slice(`v_${layer}`),
+      bias,
+      ...(graphTerms ? { biasTerms: [...site.terms.map((t) => t.name), ...site.graphTerms] } : {}),
+      logits: { dtype: 'float32', shape: [last.n, last.n], buffer: logits.buffer },
+    };
   }
 
   async dispose(): Promise<void> {

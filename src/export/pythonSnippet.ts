@@ -1,26 +1,73 @@
-/** A Python snippet that reproduces the attentions with transformers for the same model and text. */
-import type { ModelSummary } from '../protocol/types';
+/**
+ * A Python snippet that reproduces, with transformers, the attentions the panel showed: the same
+ * model (the resolved Hub repo and commit, or the folder), the same text, the same tokens (cut to
+ * the first N when only those were analyzed), and the view on screen computed from them.
+ */
+import { isAttentionMode, MODE_INFO } from '../analysis/modes';
+import type { AttentionResult } from '../protocol/types';
 
 /** A Python string literal for any text (JSON string syntax is valid Python for these escapes). */
 function pythonString(text: string): string {
   return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-/**
- * `source` is a folder path or `owner/name@revision` (what the engine loaded); from_pretrained takes
- * the revision as its own argument.
- */
-function fromPretrainedArgs(source: string): string {
-  const hub = /^([\w.-]+\/[\w.-]+)@(.+)$/.exec(source);
-  return hub ? `${pythonString(hub[1])}, revision=${pythonString(hub[2])}` : pythonString(source);
+export type SnippetSource = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin'> & Partial<Pick<AttentionResult, 'target'>>;
+
+export interface SnippetView {
+  mode: string;
+  layer: number;
+  head: number;
+}
+
+/** from_pretrained's arguments, built from the resolved origin (a repo id never contains '@'). */
+function fromPretrainedArgs(result: SnippetSource): string {
+  const origin = result.origin;
+  if (origin?.kind === 'hub') return `${pythonString(origin.id)}, revision=${pythonString(origin.revision)}`;
+  if (origin?.kind === 'folder') return pythonString(origin.path);
+  return pythonString(result.model.source);
+}
+
+/** Lines computing `view`, the matrix the panel showed, from `attentions` [layers, heads, n, n]. */
+function viewLines(view: SnippetView, numLayers: number, numHeads: number): string[] {
+  if (!isAttentionMode(view.mode) || view.layer >= numLayers || view.head >= numHeads) return [];
+  const { layer: L, head: H } = view;
+  const what = `# The panel's view: ${MODE_INFO[view.mode].label}`;
+  switch (view.mode) {
+    case 'head':
+      return [`${what}, layer ${L}, head ${H}.`, `view = attentions[${L}, ${H}]`];
+    case 'layerMean':
+      return [`${what} ${L}: the mean of its ${numHeads} heads.`, `view = attentions[${L}].mean(0)`];
+    case 'allMean':
+      return [`${what}: the mean over every head of every layer.`, 'view = attentions.mean((0, 1))'];
+    case 'rollout':
+      return [
+        `${what} through layer ${L} (Abnar & Zuidema 2020): per layer 0.5·A + 0.5·I of the head mean,`,
+        '# rows renormalised, multiplied from the first layer up (each product renormalised too).',
+        'eye = torch.eye(attentions.shape[-1])',
+        'view = None',
+        `for layer in range(${L + 1}):`,
+        '    factor = 0.5 * attentions[layer].mean(0) + 0.5 * eye',
+        '    factor = factor / factor.sum(-1, keepdim=True)',
+        '    view = factor if view is None else factor @ view',
+        '    view = view / view.sum(-1, keepdim=True)',
+      ];
+    case 'valueWeighted':
+      return [
+        `${what}, layer ${L}, head ${H}: α_ij·‖f_h(x_j)‖ with rows renormalised (Kobayashi et al. 2020).`,
+        '# This snippet reproduces only α = attentions[layer, head]; ‖f_h(x_j)‖ = ‖(x_j W_V^h + b_V^h) W_O^h‖ needs the',
+        "# layer's input and its value and output projections, which differ per architecture.",
+        `view = attentions[${L}, ${H}]  # α only`,
+      ];
+  }
 }
 
 /**
  * Encoder-decoders: the model builds its decoder inputs from `labels` (its own shift-right), as the
  * engine does; labels are the tokenizer's ids for the decoder text, special tokens included.
  */
-function encoderDecoderSnippet(model: ModelSummary, text: string, target: string): string {
-  const args = fromPretrainedArgs(model.source);
+function encoderDecoderSnippet(result: SnippetSource): string {
+  const { model } = result;
+  const args = fromPretrainedArgs(result);
   return [
     '# Reproduces the attentions Attention Inspector showed (transformers, float32, eager attention).',
     'import torch',
@@ -28,8 +75,8 @@ function encoderDecoderSnippet(model: ModelSummary, text: string, target: string
     '',
     `tokenizer = AutoTokenizer.from_pretrained(${args})`,
     `model = AutoModelForSeq2SeqLM.from_pretrained(${args}, attn_implementation="eager", dtype=torch.float32).eval()`,
-    `text = ${pythonString(text)}`,
-    `target = ${pythonString(target)}  # the decoder text`,
+    `text = ${pythonString(result.text)}`,
+    `target = ${pythonString(result.target ?? '')}  # the decoder text`,
     'inputs = tokenizer(text, return_tensors="pt")',
     'labels = tokenizer(target, return_tensors="pt")["input_ids"]  # shifted right by the model',
     'with torch.no_grad():',
@@ -43,11 +90,20 @@ function encoderDecoderSnippet(model: ModelSummary, text: string, target: string
   ].join('\n');
 }
 
-export function pythonSnippet(model: ModelSummary, text: string, textPair?: string, target?: string): string {
-  if (model.decoder) return encoderDecoderSnippet(model, text, target ?? '');
+export function pythonSnippet(result: SnippetSource, view?: SnippetView, textPair?: string): string {
+  const { model } = result;
+  if (model.decoder) return encoderDecoderSnippet(result);
   const modelClass = model.modelType === 't5' ? 'T5EncoderModel' : 'AutoModel';
   const pair = textPair !== undefined ? `, ${pythonString(textPair)}` : '';
-  const args = fromPretrainedArgs(model.source);
+  const args = fromPretrainedArgs(result);
+  const n = result.tokens.length;
+  const cut = result.truncatedFrom !== undefined
+    ? [
+        `# The panel analyzed the first ${n} of the text's ${result.truncatedFrom} tokens ("Analyze First ${n} Tokens"): the same cut here.`,
+        `inputs = {key: value[:, :${n}] for key, value in inputs.items()}`,
+      ]
+    : [];
+  const shown = view ? viewLines(view, model.numLayers, model.numHeads) : [];
   return [
     '# Reproduces the attentions Attention Inspector showed (transformers, float32, eager attention).',
     'import torch',
@@ -55,13 +111,15 @@ export function pythonSnippet(model: ModelSummary, text: string, textPair?: stri
     '',
     `tokenizer = AutoTokenizer.from_pretrained(${args})`,
     `model = ${modelClass}.from_pretrained(${args}, attn_implementation="eager", dtype=torch.float32).eval()`,
-    `text = ${pythonString(text)}`,
+    `text = ${pythonString(result.text)}`,
     `inputs = tokenizer(text${pair}, return_tensors="pt")`,
+    ...cut,
     'with torch.no_grad():',
     '    outputs = model(**inputs, output_attentions=True)',
-    `attentions = torch.stack(outputs.attentions)[:, 0]  # [layers, heads, n, n] = [${model.numLayers}, ${model.numHeads}, n, n]`,
+    `attentions = torch.stack(outputs.attentions)[:, 0]  # [layers, heads, n, n] = [${model.numLayers}, ${model.numHeads}, ${n}, ${n}]`,
     'print(tokenizer.convert_ids_to_tokens(inputs["input_ids"][0]))',
     'print(attentions.shape)',
+    ...(shown.length ? ['', ...shown, '# (Hidden special tokens and merged words, if the panel shows them so, are display options not applied here.)', 'print(view)'] : []),
     '',
   ].join('\n');
 }

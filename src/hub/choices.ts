@@ -20,6 +20,8 @@ export interface ModelChoice {
   /** Codicon name for the UI. */
   icon: string;
   current: boolean;
+  /** Why a recent folder no longer loads (the picker marks it and refuses it). */
+  problem?: string;
 }
 
 export const BUILTIN_DETAIL = '4-layer Llama, 5M parameters, trained by this project on English prose and code: a tiny model for exploring attention patterns offline, not a capable language model';
@@ -41,6 +43,8 @@ export function buildModelChoices(input: {
   cached: readonly CachedModel[];
   recent: readonly string[];
   suggestions: readonly SuggestedModel[];
+  /** Recent specs that no longer load, with the reason (checked by the caller). */
+  problems?: ReadonlyMap<string, string>;
 }): ModelChoice[] {
   const current = normalizeSpec(input.current);
   const seen = new Set<string>();
@@ -86,12 +90,14 @@ export function buildModelChoices(input: {
       continue; // a setting that is no longer valid is not offered again
     }
     if (kind === 'builtin') continue;
+    const problem = input.problems?.get(spec);
     add({
       section: 'recent',
       action: { kind: 'spec', spec },
       label: spec,
-      description: kind === 'local' ? 'local folder' : 'Hugging Face',
-      icon: kind === 'local' ? 'folder' : 'history',
+      description: problem ? 'local folder · no longer loads' : kind === 'local' ? 'local folder' : 'Hugging Face',
+      ...(problem ? { detail: problem, problem } : {}),
+      icon: problem ? 'warning' : kind === 'local' ? 'folder' : 'history',
     });
   }
 

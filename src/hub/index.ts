@@ -13,7 +13,7 @@
 export { parseModelSpec, formatHubSpec, isValidHubId, isValidRevision, type ModelSpec } from './spec';
 
 /** Resolve a spec to a folder the engine loads, downloading what is missing (see ResolveOptions). */
-export { resolveModel, BUILTIN_NAME, type ResolveOptions, type ResolvedModel, type DownloadProgress } from './resolve';
+export { resolveModel, modelOrigin, BUILTIN_NAME, type ResolveOptions, type ResolvedModel, type DownloadProgress } from './resolve';
 
 /** Errors: `ModelSourceError.code` tells the host which action to offer. */
 export { ModelSourceError, isModelSourceError, type ModelSourceErrorCode } from './errors';

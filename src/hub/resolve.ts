@@ -34,6 +34,7 @@ import {
   inspectModelFolder,
   shardsFromIndex,
 } from './modelFiles';
+import type { ModelOrigin } from '../protocol/types';
 import { type ModelSpec, formatHubSpec, parseModelSpec } from './spec';
 
 export interface DownloadProgress {
@@ -82,6 +83,8 @@ export interface ResolvedModel {
   /** Where it came from: `built-in`, the folder path, or `<id>@<commit>`. */
   source: string;
   kind: ModelSpec['kind'];
+  /** Repo id of a hub model (`gpt2`, `owner/name`). */
+  repo?: string;
   /** Commit of a hub model. */
   commit?: string;
   /** Bytes downloaded by this call (0 when everything came from the cache). */
@@ -89,6 +92,13 @@ export interface ResolvedModel {
 }
 
 export const BUILTIN_NAME = 'Built-in tiny model';
+
+/** What a resolved model is, structured (a Hub repo at its commit, or a folder), for reproducing it elsewhere. */
+export function modelOrigin(resolved: ResolvedModel): ModelOrigin {
+  return resolved.kind === 'hub' && resolved.repo && resolved.commit
+    ? { kind: 'hub', id: resolved.repo, revision: resolved.commit }
+    : { kind: 'folder', path: resolved.folder };
+}
 
 /**
  * Resolves a model spec (see parseModelSpec) to a folder the engine can load. For a hub id the
@@ -135,6 +145,7 @@ async function resolveHubModel(id: string, askedRevision: string | undefined, op
     name,
     source: `${id}@${commit}`,
     kind: 'hub',
+    repo: id,
     commit,
     downloadedBytes,
   });

@@ -3,9 +3,12 @@
  * `FAMILIES` to the engine (`loadModel` in ./index.ts, the worker, the CLI, tests).
  */
 import { FamilyRegistry } from '../engine/architecture';
+import { albert } from './albert';
 import { bart } from './bart';
 import { bert } from './bert';
+import { debertaV2 } from './deberta-v2';
 import { distilbert } from './distilbert';
+import { electra } from './electra';
 import { gemma } from './gemma';
 import { gemma2 } from './gemma2';
 import { gpt2 } from './gpt2';
@@ -15,14 +18,18 @@ import { marian } from './marian';
 import { mbart } from './mbart';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
+import { mpnet } from './mpnet';
 import { opt } from './opt';
 import { phi3 } from './phi3';
 import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
+  albert,
   bart,
   bert,
+  debertaV2,
   distilbert,
+  electra,
   gemma,
   gemma2,
   gpt2,
@@ -32,6 +39,7 @@ export const FAMILIES = new FamilyRegistry([
   mbart,
   mixtral,
   modernbert,
+  mpnet,
   opt,
   phi3,
   t5,

@@ -4,10 +4,13 @@
  * point at wrong text).
  */
 import * as vscode from 'vscode';
+import { rangeAfterEdits } from '../analysis/offsets';
 import type { TokenInfo } from '../protocol/types';
 
 export class AnalyzedText {
   private stale = false;
+  /** Where the analyzed text is now, edits included: what a recompute analyzes. */
+  private tracked: { start: number; end: number };
 
   constructor(
     readonly document: vscode.TextDocument,
@@ -15,7 +18,14 @@ export class AnalyzedText {
     private baseOffset: number,
     readonly text: string,
     readonly tokens: readonly TokenInfo[],
-  ) {}
+  ) {
+    this.tracked = { start: baseOffset, end: baseOffset + text.length };
+  }
+
+  /** Document offsets [start, end) of the analyzed text as edited since (equal to the text until it is edited). */
+  get currentRange(): { start: number; end: number } {
+    return { ...this.tracked };
+  }
 
   get isStale(): boolean {
     return this.stale;
@@ -27,7 +37,9 @@ export class AnalyzedText {
 
   /** Applies a document change; returns true if the result just became stale. */
   applyChange(event: vscode.TextDocumentChangeEvent): boolean {
-    if (event.document !== this.document || this.stale) return false;
+    if (event.document !== this.document) return false;
+    this.tracked = rangeAfterEdits(this.tracked, event.contentChanges);
+    if (this.stale) return false;
     const end = this.baseOffset + this.text.length;
     let shift = 0;
     for (const change of event.contentChanges) {

@@ -144,8 +144,9 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   /** The text and place of the current result (to recompute it, or restore after reload). */
-  get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string } | undefined {
-    return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text };
+  /** The analyzed text; `range`: its document offsets now, edits included. */
+  get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string; range: { start: number; end: number } } | undefined {
+    return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text, range: this.analyzed.currentRange };
   }
 
   private setStale(): void {
@@ -238,7 +239,7 @@ export class AttentionPanel implements vscode.Disposable {
         return this.copyImageFallback(message.data);
       case 'copyPython':
         if (!this.result) return;
-        await vscode.env.clipboard.writeText(pythonSnippet(this.result.model, this.result.text, undefined, this.result.target));
+        await vscode.env.clipboard.writeText(pythonSnippet(this.result, message.view));
         void vscode.window.showInformationMessage('Copied a Python snippet that reproduces these attentions with transformers.');
         return;
       case 'recompute':

@@ -46,6 +46,9 @@ export interface ModelSummary {
   decoder?: { numLayers: number; numHeads: number; headDim: number; maxTokens: number | null };
 }
 
+/** A resolved model source: a Hub repo at a commit, or a folder on disk. */
+export type ModelOrigin = { kind: 'hub'; id: string; revision: string } | { kind: 'folder'; path: string };
+
 /** Element type of a matrix buffer. float16 is used for large results to bound memory. */
 export type MatrixDType = 'float32' | 'float16';
 
@@ -109,6 +112,10 @@ export interface AttentionResult {
   decoderTokens?: TokenInfo[];
   /** Encoder-decoders: the decoder's hidden states `[decoder layers + 1, n_dec, hidden]`, when asked for. */
   decoderHiddenStates?: TensorData;
+  /** Tokens of the whole text when it was cut to the first n (AnalyzeOptions.truncateTo). */
+  truncatedFrom?: number;
+  /** Where the model came from, as resolved by the host (for "Copy as Python"). */
+  origin?: ModelOrigin;
   timings: { tokenizeMs: number; computeMs: number };
 }
 
@@ -127,9 +134,12 @@ export interface HeadVectors {
   v: TensorData;
   /**
    * Additive logit terms the model adds to q·k·scale before softmax, `[n, n]` float32: the causal /
-   * sliding-window mask (-Infinity) and T5's relative position bias. Null when there are none.
+   * sliding-window mask (-Infinity), T5's relative position bias, and terms the layer computes from
+   * q and k (DeBERTa's c2p/p2c, BERT's relative_key_query), named in `biasTerms`. Null when there are none.
    */
   bias: TensorData | null;
+  /** What `bias` sums, where it includes terms computed from q and k (e.g. `c2p`, `p2c`); absent otherwise. */
+  biasTerms?: string[];
   /**
    * The model's own logits before softmax for this head, `[n, n]` float32 (scale, soft-cap and every
    * additive term applied), so step by step can show "model logit − q·k·scale". Absent from older engines.

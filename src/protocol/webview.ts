@@ -38,8 +38,8 @@ export type WebviewToHost =
   | { type: 'export'; format: ExportFormat; data: string; suggestedName: string; block?: AttentionBlockKind }
   /** Put an image (PNG, base64) on the clipboard where the platform allows. */
   | { type: 'copyImage'; data: string }
-  /** Copy a Python snippet reproducing the attentions with transformers. */
-  | { type: 'copyPython' }
+  /** Copy a Python snippet reproducing the attentions with transformers (and the view shown: its mode, layer, head). */
+  | { type: 'copyPython'; view?: { mode: string; layer: number; head: number } }
   /** Recompute after the document changed. */
   | { type: 'recompute' };
 
@@ -65,10 +65,15 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
   const m = raw as Record<string, unknown>;
   switch (m.type) {
     case 'ready':
-    case 'copyPython':
     case 'recompute':
     case 'editTarget':
       return { type: m.type };
+    case 'copyPython': {
+      if (m.view === undefined) return { type: 'copyPython' };
+      const v = m.view as Record<string, unknown> | null;
+      if (typeof v !== 'object' || v === null || typeof v.mode !== 'string' || v.mode.length > 32 || !isIndex(v.layer) || !isIndex(v.head)) return undefined;
+      return { type: 'copyPython', view: { mode: v.mode, layer: v.layer, head: v.head } };
+    }
     case 'revealToken':
       if (!isIndex(m.resultId) || !isIndex(m.index)) return undefined;
       if (m.queryIndex !== undefined && !isIndex(m.queryIndex)) return undefined;

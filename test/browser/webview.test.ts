@@ -373,7 +373,7 @@ describe('webview in Chromium', function () {
     assert.strictEqual(data.matrix[4][1], Number(Math.fround(stack.head(2, 3)[4 * 9 + 1]).toPrecision(9)));
     assert.strictEqual(data.headScores.length, 12);
     assert.deepStrictEqual(posted[1], { type: 'export', format: 'npy', data: '', suggestedName: 'attentions-bert.npy' });
-    assert.deepStrictEqual(posted[2], { type: 'copyPython' });
+    assert.deepStrictEqual(posted[2], { type: 'copyPython', view: { mode: 'head', layer: 2, head: 3 } });
     const copy = posted[3] as Extract<WebviewToHost, { type: 'copyImage' }>;
     assert.strictEqual(copy.type, 'copyImage');
     assert.ok(decodePng(Buffer.from(copy.data, 'base64')).width > 100);

@@ -18,7 +18,11 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
  * folder from NOT_YET_SUPPORTED to here (one line each).
  */
 const HF_TINY_2_SUPPORTED = [
+  'albert',
   'bart',
+  'bert-relative-key',
+  'deberta-v2',
+  'electra',
   'gpt2-scaled',
   'llama-dynamic',
   'llama-yarn',
@@ -26,6 +30,7 @@ const HF_TINY_2_SUPPORTED = [
   'mbart',
   'mistral-sliding',
   'mixtral',
+  'mpnet',
   'opt',
   't5',
   't5-v1_1',
@@ -38,9 +43,9 @@ const HF_TINY_2_SUPPORTED = [
  * instead of being refused by name.
  */
 const NOT_YET_SUPPORTED = [
-  'albert', 'bert-relative-key', 'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm', 'deberta-v2', 'electra',
+  'bloom', 'bloom-no-prefix', 'cohere', 'cohere-qk-norm',
   'falcon', 'falcon-mqa', 'falcon-rw-alibi', 'gpt_bigcode', 'gptj', 'granite',
-  'mpnet', 'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2',
+  'olmo', 'olmo2', 'phi', 'phi3-longrope', 'qwen2_moe', 'stablelm', 'stablelm-qk-parallel', 'starcoder2',
 ];
 
 const REFERENCE_SETS = [

@@ -91,8 +91,14 @@ describe('engine worker', function () {
   });
 
   it('q, k, v of a head reproduce its attention and the model logits row by row (step-by-step view)', async () => {
-    // gpt2-scaled: layer 1's scale is 1/(√d·2), a per-layer site scale.
-    for (const folder of [...['gemma2', 't5-encoder', 'qwen3'].map((n) => path.join(FIXTURES_ROOT, n)), path.join(FIXTURES_2_ROOT, 'gpt2-scaled')]) {
+    // gpt2-scaled: layer 1's scale is 1/(√d·2), a per-layer site scale. deberta-v2 (c2p, p2c) and
+    // bert-relative-key (q·D, k·D): terms computed from q and k come in the bias, named; mpnet: a shared relative bias.
+    const graphTermModels: Record<string, string[]> = {
+      'deberta-v2': ['c2p = q_i·Kr[δ(i,j)]·scale', 'p2c = k_j·Qr[δ(i,j)]·scale'],
+      'bert-relative-key': ['q·D[i−j]·scale', 'k·D[i−j]·scale'],
+    };
+    const folders = [...['gemma2', 't5-encoder', 'qwen3'].map((n) => path.join(FIXTURES_ROOT, n)), ...['gpt2-scaled', 'deberta-v2', 'bert-relative-key', 'mpnet'].map((n) => path.join(FIXTURES_2_ROOT, n))];
+    for (const folder of folders) {
       const name = path.basename(folder);
       await client.load(folder, { name, source: folder });
       const result = await client.analyze('The cat sat on the mat.');
@@ -103,6 +109,8 @@ describe('engine worker', function () {
       const v = await client.headVectors(layer, head);
       const q = new Float32Array(v.q.buffer), k = new Float32Array(v.k.buffer);
       const bias = v.bias ? new Float32Array(v.bias.buffer) : undefined;
+      assert.deepStrictEqual(v.biasTerms, graphTermModels[name], `${name}: the bias names the terms computed from q and k`);
+      if (graphTermModels[name]) assert.ok(bias && bias.some((x) => x !== 0), `${name}: the graph-computed terms are in the bias`);
       assert.ok(v.logits, 'the model logits come with the vectors');
       const modelLogits = new Float32Array(v.logits.buffer);
       const d = v.q.shape[1];

@@ -51,7 +51,7 @@ describe('a cache written in the Python layout', () => {
   it('is used as it is, without a single request', async () => {
     const snapshot = writePythonCache(cache, 'someone/bert', 'bert', ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'], COMMIT, ['main']);
     const resolved = await resolveModel('someone/bert', hubOptions(hub.url, cache));
-    assert.deepEqual(resolved, { folder: snapshot, name: 'someone/bert', source: `someone/bert@${COMMIT}`, kind: 'hub', commit: COMMIT, downloadedBytes: 0 });
+    assert.deepEqual(resolved, { folder: snapshot, name: 'someone/bert', source: `someone/bert@${COMMIT}`, kind: 'hub', repo: 'someone/bert', commit: COMMIT, downloadedBytes: 0 });
     // By commit, and by a nested ref such as refs/pr/3, too.
     assert.equal((await resolveModel(`someone/bert@${COMMIT}`, hubOptions(hub.url, cache))).folder, snapshot);
     writePythonCache(cache, 'someone/bert', 'bert', ['config.json', 'model.safetensors', 'tokenizer.json'], OTHER_COMMIT, ['refs/pr/3']);

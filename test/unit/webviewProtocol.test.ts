@@ -6,6 +6,7 @@ describe('protocol/webview: parseWebviewMessage', () => {
     const good: unknown[] = [
       { type: 'ready' },
       { type: 'copyPython' },
+      { type: 'copyPython', view: { mode: 'rollout', layer: 3, head: 0 } },
       { type: 'recompute' },
       { type: 'revealToken', resultId: 1, index: 3 },
       { type: 'revealToken', resultId: 1, index: 3, queryIndex: 0 },
@@ -37,6 +38,9 @@ describe('protocol/webview: parseWebviewMessage', () => {
       {},
       { type: 'nope' },
       { type: 'revealToken', resultId: 1 },
+      { type: 'copyPython', view: { mode: 'head', layer: -1, head: 0 } },
+      { type: 'copyPython', view: { mode: 7, layer: 0, head: 0 } },
+      { type: 'copyPython', view: null },
       { type: 'revealToken', resultId: 1, index: -1 },
       { type: 'revealToken', resultId: 1, index: 1.5 },
       { type: 'revealToken', resultId: '1', index: 1 },

@@ -18,16 +18,25 @@ export interface HeadsQkv {
  * Runs attention at `site` and projects the context with `output` (from `heads·headDim` to the
  * model width). `graphTerms` are logit terms the layer computes in the graph (`[heads, n, n]`,
  * already scaled as the model scales them), added with the site's terms. For a cross site, k and v
- * come from the encoder output. Returns the projected output and everything the layer exposes
- * except `hidden`.
+ * come from the encoder output. `graphTerms` must match what the site declares (`site.graphTerms`).
+ * Returns the projected output and everything the layer exposes except `hidden`.
  */
 export function attend(nn: Nn, use: UseInput, site: AttentionSite, qkv: HeadsQkv, heads: number, headDim: number, output: (context: string) => Projection, graphTerms: readonly string[] = []): { y: string; outputs: Omit<LayerOutputs, 'hidden'> } {
+  if (graphTerms.length !== site.graphTerms.length) throw new Error(`the site declares ${site.graphTerms.length} graph-computed logit terms (${site.graphTerms.join(', ')}), the layer gives ${graphTerms.length}`);
   let bias: string | undefined;
   for (const term of [...site.terms.map(use), ...graphTerms]) bias = bias === undefined ? term : nn.add(bias, term);
   const attn = nn.attention(qkv.q, qkv.k, qkv.v, site.scale, bias, site.softcap);
   const out = output(nn.fromHeads(attn.context, heads, headDim));
   return {
     y: out.y,
-    outputs: { probs: attn.probs, logits: attn.logits, valueNorms: nn.valueNorms(qkv.v, out.weightInOut, heads, headDim, out.outDim), q: qkv.q, k: qkv.k, v: qkv.v },
+    outputs: {
+      probs: attn.probs,
+      logits: attn.logits,
+      ...(graphTerms.length > 0 && bias !== undefined ? { terms: bias } : {}),
+      valueNorms: nn.valueNorms(qkv.v, out.weightInOut, heads, headDim, out.outDim),
+      q: qkv.q,
+      k: qkv.k,
+      v: qkv.v,
+    },
   };
 }

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import type { TokenInfo } from '../../../src/protocol/types';
-import { tokenAtOffset, tokensInRange } from '../../../src/analysis/offsets';
+import { rangeAfterEdits, tokenAtOffset, tokensInRange } from '../../../src/analysis/offsets';
 import { fixtureResult } from './fixture';
 
 const t = (start: number, end: number, special = false, segment = 0): TokenInfo => ({
@@ -53,5 +53,29 @@ describe('analysis/offsets', () => {
     assert.deepStrictEqual(tokensInRange(tokens, 1, 4), [1, 2]);
     assert.deepStrictEqual(tokensInRange(tokens, 2, 3), []);
     assert.deepStrictEqual(tokensInRange(tokens, 4, 4), [2]);
+  });
+});
+
+describe('analysis/offsets: rangeAfterEdits', () => {
+  const range = { start: 10, end: 20 };
+  const edit = (rangeOffset: number, rangeLength: number, text: string) => ({ rangeOffset, rangeLength, text });
+
+  it('moves with edits before it and ignores edits after it (an insertion at either end stays outside)', () => {
+    assert.deepStrictEqual(rangeAfterEdits(range, [edit(2, 3, '')]), { start: 7, end: 17 });
+    assert.deepStrictEqual(rangeAfterEdits(range, [edit(10, 0, 'ab')]), { start: 12, end: 22 });
+    assert.deepStrictEqual(rangeAfterEdits(range, [edit(20, 0, 'xyz'), edit(25, 4, '')]), range);
+  });
+
+  it('grows and shrinks with edits inside it and covers edits across its ends', () => {
+    assert.deepStrictEqual(rangeAfterEdits(range, [edit(14, 3, 'big dog')]), { start: 10, end: 24 });
+    assert.deepStrictEqual(rangeAfterEdits(range, [edit(12, 8, '')]), { start: 10, end: 12 });
+    assert.deepStrictEqual(rangeAfterEdits(range, [edit(8, 4, 'X')]), { start: 8, end: 17 });
+    assert.deepStrictEqual(rangeAfterEdits(range, [edit(18, 5, 'tail!')]), { start: 10, end: 23 });
+  });
+
+  it('applies several changes of one event (offsets of the document before it) in any order', () => {
+    const edits = [edit(0, 1, 'AAAA'), edit(15, 0, '++'), edit(30, 2, '')];
+    assert.deepStrictEqual(rangeAfterEdits(range, edits), { start: 13, end: 25 });
+    assert.deepStrictEqual(rangeAfterEdits(range, [...edits].reverse()), { start: 13, end: 25 });
   });
 });

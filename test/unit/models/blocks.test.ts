@@ -3,6 +3,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { alibiSlopes } from '../../../src/models/blocks/masks';
+import { positionIdsSkippingPadding } from '../../../src/models/blocks/embeddings';
 import { debertaRelativePositions } from '../../../src/models/blocks/relative';
 
 const SRC = path.resolve(__dirname, '../../../../src');
@@ -21,6 +22,11 @@ describe('family blocks', () => {
     const every5 = (row: number) => Array.from({ length: 14 }, (_, k) => rel[row * n + 5 * k]);
     assert.deepStrictEqual(every5(69), [12, 12, 12, 12, 12, 11, 11, 11, 11, 10, 10, 9, 9, 4]);
     assert.deepStrictEqual(every5(0), [0, -5, -9, -10, -10, -10, -11, -11, -11, -11, -12, -12, -12, -12]);
+  });
+
+  it("RoBERTa / MPNet position ids (create_position_ids_from_input_ids): padding stays at padding_idx and is not counted", () => {
+    assert.deepStrictEqual(positionIdsSkippingPadding([0, 5, 6, 2], 1), [2, 3, 4, 5]);
+    assert.deepStrictEqual(positionIdsSkippingPadding([0, 1, 6, 1, 2], 1), [2, 1, 3, 1, 4]);
   });
 });
 
