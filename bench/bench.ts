@@ -2,10 +2,13 @@
  * `npm run bench`: load and analyze times, effective GFLOP/s and peak memory for seeded
  * random-weight checkpoints of real shapes, against the throughput of a plain onnxruntime MatMul
  * measured in the same run. Each model and length runs in its own child process, so each peak RSS
- * is that run's own.
- * Options: --models builtin,bert-base,gpt2-small,qwen2.5-0.5b  --lengths 32,128,512  --runs 5  --dir <cache>
+ * is that run's own. "first result" is load plus the first (cold) analysis; models larger than
+ * their memory limit stream layer groups, so each of their analyses loads the streamed groups again.
+ * With --peer, bert-base's cold first result is also measured against onnxruntime running a
+ * `torch.onnx.export` graph of the same weights (bench/peer_bert.py; needs python3-torch).
+ * Options: --models builtin,bert-base,gpt2-small,qwen2.5-0.5b,llama-3.2-1b,llama-3.1-8b  --lengths 32,128,512  --runs 5  --dir <cache>  --peer
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -16,9 +19,11 @@ import { loadModel } from '../src/models';
 import { GraphBuilder } from '../src/engine/onnx/graph';
 import { SafetensorsFile } from '../src/engine/safetensors';
 import { disableOnnxruntimeTelemetry } from '../src/engine/telemetry';
-import { benchText, bertBase, float32Bytes, gpt2Small, qwen25Half, writeCheckpoint, type BenchModel } from './checkpoints';
+import { benchText, bertBase, float32Bytes, gpt2Small, llama31_8b, llama32_1b, qwen25Half, writeCheckpoint, type BenchModel } from './checkpoints';
 
-const MODELS: Record<string, () => BenchModel | 'builtin'> = { builtin: () => 'builtin', 'bert-base': bertBase, 'gpt2-small': gpt2Small, 'qwen2.5-0.5b': qwen25Half };
+const MODELS: Record<string, () => BenchModel | 'builtin'> = { builtin: () => 'builtin', 'bert-base': bertBase, 'gpt2-small': gpt2Small, 'qwen2.5-0.5b': qwen25Half, 'llama-3.2-1b': llama32_1b, 'llama-3.1-8b': llama31_8b };
+/** Run by default; the 8B shape writes 16 GB and takes minutes, so it runs only when named. */
+const DEFAULT_MODELS = ['builtin', 'bert-base', 'gpt2-small', 'qwen2.5-0.5b', 'llama-3.2-1b'];
 
 /** The shipped model, on real text (its own tokenizer), cut to the wanted length. */
 const BUILTIN_FOLDER = path.resolve(__dirname, '..', 'media', 'builtin-model');
@@ -77,8 +82,13 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
   const spec = MODELS[id]();
   const folder = spec === 'builtin' ? BUILTIN_FOLDER : writeCheckpoint(spec, dir);
   const t0 = performance.now();
-  const model = await loadModel(folder);
+  const cpu0 = process.cpuUsage();
+  const model = await loadModel(folder, { memoryLimitGB: spec === 'builtin' ? undefined : spec.memoryLimitGB });
   const loadMs = performance.now() - t0;
+  // CPU time of the load (all threads): on a shared machine the wall time above can be far longer.
+  const loadCpu = process.cpuUsage(cpu0);
+  const loadCpuS = (loadCpu.user + loadCpu.system) / 1e6;
+  const streamed = model.memory.groups.length - model.memory.warm;
   const layerParams = spec === 'builtin' ? builtinLayerParams(folder) : Object.entries(spec.tensors)
     .filter(([name]) => /(layer|layers|h)\.0\./.test(name) && name.endsWith('weight') && spec.tensors[name].length === 2)
     .reduce((sum, [, shape]) => sum + shape[0] * shape[1], 0);
@@ -87,13 +97,17 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
     const text = spec === 'builtin' ? builtinText() : benchText(n);
     const times: number[] = [];
     let tokens = 0;
-    for (let r = 0; r < runs + 1; r++) {
+    let firstMs = 0;
+    // A streamed model loads most of its weights again on every analysis: one more run says what that costs.
+    const warmRuns = streamed > 0 ? 1 : runs;
+    for (let r = 0; r < warmRuns + 1; r++) {
       const result = await model.analyze(text, { truncateTo: n });
       tokens = result.tokens.length;
-      if (r > 0) times.push(result.timings.computeMs); // the first run warms up
+      if (r === 0) firstMs = result.timings.computeMs;
+      else times.push(result.timings.computeMs); // the first run warms up
     }
     const ms = median(times);
-    rows.push({ n: tokens, analyzeMs: ms, gflops: flops(model, layerParams, tokens) / (ms / 1000) / 1e9 });
+    rows.push({ n: tokens, analyzeMs: ms, firstResultMs: loadMs + firstMs, gflops: flops(model, layerParams, tokens) / (ms / 1000) / 1e9 });
   }
   await model.dispose();
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
@@ -101,7 +115,70 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
   const matmul = await matmulGflops(128, 768, 3072, 20);
   const description = spec === 'builtin' ? 'built-in model (4-layer Llama, 256 hidden, 8/4 heads), bf16 on disk' : spec.description;
   const weightsMb = spec === 'builtin' ? builtinFloat32Bytes(folder) / 1e6 : float32Bytes(spec) / 1e6;
-  console.log(JSON.stringify({ id, description, loadMs, weightsMb, peakRssMb, rows, matmul }));
+  const plan = `${streamed > 0 ? `${streamed} of ${model.memory.groups.length} groups streamed` : 'held whole'}, limit ${(model.memory.limitBytes / 1e9).toFixed(0)} GB`;
+  console.log(JSON.stringify({ id, description, loadMs, loadCpuS, weightsMb, peakRssMb, rows, matmul, plan }));
+}
+
+const PEER_TOKENS = 30;
+/** Token ids of benchText(n) under the benchmark's word-level tokenizer ("wK" is id K). */
+const benchIds = (n: number) => benchText(n).split(' ').map((w) => BigInt(w.slice(1)));
+
+/** The peer's run in a fresh process: load the exported graph with 2 threads, one run, all attentions. */
+async function peerChild(onnxPath: string): Promise<void> {
+  const session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const ids = BigInt64Array.from(benchIds(PEER_TOKENS));
+  const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [ids.length]), token_type_ids: new ort.Tensor('int64', new BigInt64Array(ids.length), [ids.length]) });
+  const { user, system } = process.cpuUsage();
+  console.log(`attentions [${out.attentions.dims.join(", ")}], process CPU ${((user + system) / 1e6).toFixed(1)} s`);
+}
+
+/** Wall time of a process from spawn to exit (the user's "cold first result") and the CPU seconds it reports using. */
+function coldRun(args: string[]): { ms: number; cpuS: number } {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+  const cpu = /process CPU ([\d.]+) s/.exec(r.stdout);
+  return { ms: performance.now() - t, cpuS: cpu ? Number(cpu[1]) : NaN };
+}
+
+/**
+ * bert-base cold first result (process start → all attentions, 30 tokens) of our CLI against
+ * onnxruntime-node running the torch.onnx.export graph of the same weights, alternating, median of 3;
+ * and the largest difference between the two attentions, to show they compute the same thing.
+ */
+async function peerComparison(dir: string): Promise<void> {
+  const folder = writeCheckpoint(bertBase(), dir);
+  const onnxPath = path.join(dir, 'bert-base-peer.onnx');
+  if (!fs.existsSync(onnxPath)) {
+    const python = process.env.PYTHON ?? 'python3';
+    const r = spawnSync(python, [path.resolve(__dirname, '..', 'bench', 'peer_bert.py'), folder, onnxPath], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.log(`Peer not measured: ${python} bench/peer_bert.py failed (it needs torch; set PYTHON to an interpreter that has it): ${(r.stderr || String(r.error)).trim().split('\n').pop()}\n`);
+      return;
+    }
+  }
+  const cli = path.join(__dirname, 'cli.js');
+  const ours: { ms: number; cpuS: number }[] = [], peer: { ms: number; cpuS: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    ours.push(coldRun([cli, '--model', folder, '--text', benchText(PEER_TOKENS), '--quiet']));
+    peer.push(coldRun([__filename, '--peer-child', onnxPath]));
+  }
+  const model = await loadModel(folder);
+  const result = await model.analyze(benchText(PEER_TOKENS));
+  await model.dispose();
+  const session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: 2 });
+  const ids = BigInt64Array.from(benchIds(PEER_TOKENS));
+  const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [ids.length]), token_type_ids: new ort.Tensor('int64', new BigInt64Array(ids.length), [ids.length]) });
+  const a = new Float32Array(result.attentions.buffer), b = out.attentions.data as Float32Array;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  await session.release();
+  const [o, p] = [median(ours.map((r) => r.ms)), median(peer.map((r) => r.ms))];
+  const [oc, pc] = [median(ours.map((r) => r.cpuS)), median(peer.map((r) => r.cpuS))];
+  console.log(
+    `bert-base cold first result (process start → all attentions, ${PEER_TOKENS} tokens, median of 3): ours ${o.toFixed(0)} ms (process CPU ${oc.toFixed(1)} s), ` +
+      `torch.onnx.export peer on onnxruntime-node (2 threads) ${p.toFixed(0)} ms (CPU ${pc.toFixed(1)} s), ratio ${(o / p).toFixed(2)} (CPU ${(oc / pc).toFixed(2)}); largest attention difference ${diff.toExponential(1)}\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -109,7 +186,9 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       child: { type: 'string' },
-      models: { type: 'string', default: Object.keys(MODELS).join(',') },
+      'peer-child': { type: 'string' },
+      models: { type: 'string', default: DEFAULT_MODELS.join(',') },
+      peer: { type: 'boolean', default: false },
       lengths: { type: 'string', default: '32,128,512' },
       runs: { type: 'string', default: '5' },
       dir: { type: 'string', default: path.join(os.tmpdir(), 'attention-inspector-bench') },
@@ -118,11 +197,13 @@ async function main(): Promise<void> {
   const lengths = values.lengths!.split(',').map(Number);
   const runs = Math.max(5, Number(values.runs));
   if (values.child) return child(values.child, values.dir!, lengths, runs);
+  if (values['peer-child']) return peerChild(values['peer-child']);
 
   console.log(`Attention Inspector benchmark — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} threads, onnxruntime-node ${ort.env.versions.node}`);
   console.log('Reference: a plain onnxruntime MatMul [128×768]·[768×3072], measured in each model\'s process after its runs.\n');
-  console.log('| model | n | load (ms) | analyze (ms, median) | GFLOP/s | MatMul GFLOP/s | % of MatMul | peak RSS (MB) | RSS / f32 weights |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  if (values.peer) await peerComparison(values.dir!);
+  console.log('| model | n | load (ms) | load CPU (s) | first result (ms) | analyze (ms, median) | GFLOP/s | MatMul GFLOP/s | % of MatMul | peak RSS (MB) | RSS / f32 weights | weights held |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const id of values.models!.split(',')) {
     if (!(id in MODELS)) throw new Error(`unknown model ${id}; choose from ${Object.keys(MODELS).join(', ')}`);
     // One process per model and length, so each row's peak RSS is that length's own.
@@ -130,7 +211,7 @@ async function main(): Promise<void> {
       const out = execFileSync(process.execPath, [__filename, '--child', id, '--lengths', String(n), '--runs', String(runs), '--dir', values.dir!], { encoding: 'utf8', maxBuffer: 1 << 24 });
       const r = JSON.parse(out.trim().split('\n').pop()!);
       for (const row of r.rows) {
-        console.log(`| ${r.description} | ${row.n} | ${r.loadMs.toFixed(0)} | ${row.analyzeMs.toFixed(1)} | ${row.gflops.toFixed(1)} | ${r.matmul.toFixed(1)} | ${((100 * row.gflops) / r.matmul).toFixed(0)}% | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb / r.weightsMb).toFixed(2)} |`);
+        console.log(`| ${r.description} | ${row.n} | ${r.loadMs.toFixed(0)} | ${r.loadCpuS.toFixed(1)} | ${row.firstResultMs.toFixed(0)} | ${row.analyzeMs.toFixed(1)} | ${row.gflops.toFixed(1)} | ${r.matmul.toFixed(1)} | ${((100 * row.gflops) / r.matmul).toFixed(0)}% | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb / r.weightsMb).toFixed(2)} | ${r.plan} |`);
       }
     }
   }

@@ -12,6 +12,10 @@ export interface BenchModel {
   /** Tensor name → shape. */
   tensors: Record<string, number[]>;
   dtype: 'F32' | 'BF16';
+  /** Split into shards of at most this many bytes, with model.safetensors.index.json (as the Hub's large models are). */
+  shardBytes?: number;
+  /** The memory limit the benchmark loads it with, in GB (default: the engine's). */
+  memoryLimitGB?: number;
 }
 
 function mulberry32(seed: number): () => number {
@@ -89,6 +93,55 @@ export function qwen25Half(): BenchModel {
   };
 }
 
+/** Tensors of a Llama checkpoint as transformers saves it (no lm_head when tied). */
+function llamaTensors(config: Record<string, number | boolean>): Record<string, number[]> {
+  const H = config.hidden_size as number, I = config.intermediate_size as number, L = config.num_hidden_layers as number;
+  const d = config.head_dim as number, q = (config.num_attention_heads as number) * d, kv = (config.num_key_value_heads as number) * d;
+  const V = config.vocab_size as number;
+  const tensors: Record<string, number[]> = { 'model.embed_tokens.weight': [V, H] };
+  for (let l = 0; l < L; l++) {
+    const p = `model.layers.${l}.`;
+    Object.assign(tensors, {
+      [`${p}input_layernorm.weight`]: [H], [`${p}post_attention_layernorm.weight`]: [H],
+      [`${p}self_attn.q_proj.weight`]: [q, H], [`${p}self_attn.k_proj.weight`]: [kv, H], [`${p}self_attn.v_proj.weight`]: [kv, H], [`${p}self_attn.o_proj.weight`]: [H, q],
+      [`${p}mlp.gate_proj.weight`]: [I, H], [`${p}mlp.up_proj.weight`]: [I, H], [`${p}mlp.down_proj.weight`]: [H, I],
+    });
+  }
+  tensors['model.norm.weight'] = [H];
+  if (!config.tie_word_embeddings) tensors['lm_head.weight'] = [V, H];
+  return tensors;
+}
+
+/** meta-llama/Llama-3.2-1B's config.json (its public values; the transformers_version line left out). */
+export function llama32_1b(): BenchModel {
+  const config = {
+    architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 128000, eos_token_id: 128001, head_dim: 64,
+    hidden_act: 'silu', hidden_size: 2048, initializer_range: 0.02, intermediate_size: 8192, max_position_embeddings: 131072, mlp_bias: false,
+    model_type: 'llama', num_attention_heads: 32, num_hidden_layers: 16, num_key_value_heads: 8, pretraining_tp: 1, rms_norm_eps: 1e-5,
+    rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+    rope_theta: 500000.0, tie_word_embeddings: true, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 128256,
+  };
+  return {
+    id: 'llama-3.2-1b', description: 'Llama-3.2-1B shape (its config.json: 16 layers, 2048 hidden, 32/8 heads, vocab 128256, llama3 rope), bf16 on disk (2.5 GB)',
+    dtype: 'BF16', config, tensors: llamaTensors(config as unknown as Record<string, number | boolean>),
+  };
+}
+
+/** meta-llama/Llama-3.1-8B's config.json; 4 shards like the Hub's; loaded with the limit a 16 GB laptop gets by default (8 GB). */
+export function llama31_8b(): BenchModel {
+  const config = {
+    architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 128000, eos_token_id: 128001,
+    hidden_act: 'silu', hidden_size: 4096, initializer_range: 0.02, intermediate_size: 14336, max_position_embeddings: 131072, mlp_bias: false,
+    model_type: 'llama', num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, pretraining_tp: 1, rms_norm_eps: 1e-5,
+    rope_scaling: { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+    rope_theta: 500000.0, tie_word_embeddings: false, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 128256,
+  };
+  return {
+    id: 'llama-3.1-8b', description: 'Llama-3.1-8B shape (its config.json: 32 layers, 4096 hidden, 32/8 heads, 14336 MLP, vocab 128256), bf16 on disk in 4 shards (16.1 GB), memory limit 8 GB',
+    dtype: 'BF16', config, tensors: llamaTensors({ ...config, head_dim: 128 } as unknown as Record<string, number | boolean>), shardBytes: 5e9, memoryLimitGB: 8,
+  };
+}
+
 /** One word per token: "w1 w2 …" tokenizes to exactly that many tokens on every architecture. */
 function wordLevelTokenizer(vocabSize: number): string {
   const vocab: Record<string, number> = { '[UNK]': 0 };
@@ -113,39 +166,80 @@ export function writeCheckpoint(model: BenchModel, root: string, seed = 1234): s
   fs.mkdirSync(folder, { recursive: true });
   const random = mulberry32(seed);
   const bytesPer = model.dtype === 'F32' ? 4 : 2;
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, shape] of Object.entries(model.tensors)) {
-    const size = shape.reduce((a, b) => a * b, 1) * bytesPer;
-    header[name] = { dtype: model.dtype, shape, data_offsets: [offset, offset + size] };
-    offset += size;
-  }
-  let headerJson = JSON.stringify(header);
-  headerJson += ' '.repeat((8 - (headerJson.length % 8)) % 8);
-  const fd = fs.openSync(path.join(folder, 'model.safetensors'), 'w');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(headerJson.length));
-  fs.writeSync(fd, len);
-  fs.writeSync(fd, headerJson);
-  for (const [name, shape] of Object.entries(model.tensors)) {
-    const count = shape.reduce((a, b) => a * b, 1);
-    const isNormWeight = /(LayerNorm|layernorm|ln_\d|ln_f|norm)\.weight$/.test(name);
-    const values = new Float32Array(count);
-    // Norm scales near 1, everything else small and centred (sum of uniforms ≈ normal).
-    for (let i = 0; i < count; i++) values[i] = isNormWeight ? 1 : (random() + random() + random() - 1.5) * 0.04;
-    if (model.dtype === 'F32') fs.writeSync(fd, Buffer.from(values.buffer));
-    else {
-      const u32 = new Uint32Array(values.buffer);
-      const bf = new Uint16Array(count);
-      for (let i = 0; i < count; i++) bf[i] = u32[i] >>> 16;
-      fs.writeSync(fd, Buffer.from(bf.buffer));
+  const entries = Object.entries(model.tensors).map(([name, shape]) => ({ name, shape, bytes: shape.reduce((a, b) => a * b, 1) * bytesPer }));
+  // Consecutive tensors per shard, each shard at most shardBytes (one shard when unset).
+  const shards: (typeof entries)[] = [[]];
+  let shardSize = 0;
+  for (const e of entries) {
+    if (model.shardBytes && shardSize + e.bytes > model.shardBytes && shards[shards.length - 1].length > 0) {
+      shards.push([]);
+      shardSize = 0;
     }
+    shards[shards.length - 1].push(e);
+    shardSize += e.bytes;
   }
-  fs.closeSync(fd);
+  const names = shards.length === 1 ? ['model.safetensors'] : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
+  const weightMap: Record<string, string> = {};
+  shards.forEach((shard, s) => {
+    const header: Record<string, unknown> = {};
+    let offset = 0;
+    for (const e of shard) {
+      header[e.name] = { dtype: model.dtype, shape: e.shape, data_offsets: [offset, offset + e.bytes] };
+      offset += e.bytes;
+      weightMap[e.name] = names[s];
+    }
+    let headerJson = JSON.stringify(header);
+    headerJson += ' '.repeat((8 - (headerJson.length % 8)) % 8);
+    const fd = fs.openSync(path.join(folder, names[s]), 'w');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(headerJson.length));
+    fs.writeSync(fd, len);
+    fs.writeSync(fd, headerJson);
+    for (const { name, shape } of shard) {
+      const count = shape.reduce((a, b) => a * b, 1);
+      const isNormWeight = /(LayerNorm|layernorm|ln_\d|ln_f|norm)\.weight$/.test(name);
+      if (model.shardBytes) writeFastBf16(fd, count, isNormWeight, random);
+      else writeValues(fd, model.dtype, count, isNormWeight, random);
+    }
+    fs.closeSync(fd);
+  });
+  if (shards.length > 1) fs.writeFileSync(path.join(folder, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: entries.reduce((a, e) => a + e.bytes, 0) }, weight_map: weightMap }, null, 2));
   fs.writeFileSync(path.join(folder, 'config.json'), JSON.stringify(model.config, null, 2));
   fs.writeFileSync(path.join(folder, 'tokenizer.json'), wordLevelTokenizer(Number(model.config.vocab_size)));
   fs.writeFileSync(done, '');
   return folder;
+}
+
+/** Norm scales near 1, everything else small and centred (sum of uniforms ≈ normal). */
+function writeValues(fd: number, dtype: 'F32' | 'BF16', count: number, isNormWeight: boolean, random: () => number): void {
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) values[i] = isNormWeight ? 1 : (random() + random() + random() - 1.5) * 0.04;
+  if (dtype === 'F32') fs.writeSync(fd, Buffer.from(values.buffer));
+  else {
+    const u32 = new Uint32Array(values.buffer);
+    const bf = new Uint16Array(count);
+    for (let i = 0; i < count; i++) bf[i] = u32[i] >>> 16;
+    fs.writeSync(fd, Buffer.from(bf.buffer));
+  }
+}
+
+/**
+ * bfloat16 values straight from random bits, for the multi-GB shapes: random sign and mantissa,
+ * magnitudes between 2⁻⁸ and 2⁻⁴ (the scale of trained weights); norm scales 1. Written in 64 MB blocks.
+ */
+function writeFastBf16(fd: number, count: number, isNormWeight: boolean, random: () => number): void {
+  const block = new Uint16Array(Math.min(count, 32 * 1024 * 1024));
+  let state = (random() * 0xffffffff) >>> 0 || 1;
+  for (let done = 0; done < count; done += block.length) {
+    const n = Math.min(block.length, count - done);
+    for (let i = 0; i < n; i++) {
+      if (isNormWeight) { block[i] = 0x3f80; continue; }
+      state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
+      // sign | exponent 119..122 (2⁻⁸..2⁻⁵ ×1.x) | 7 mantissa bits
+      block[i] = ((state >>> 16) & 0x8000) | ((119 + (state & 3)) << 7) | ((state >>> 2) & 0x7f);
+    }
+    fs.writeSync(fd, block, 0, n * 2);
+  }
 }
 
 /** Float32 bytes of all weights (the memory target is relative to this). */

@@ -2,16 +2,18 @@
  * Headless use of the engine, with the extension's model specs and the panel's head scores:
  *   node dist/cli.js [--model <spec>] (--text "…" | --file <path>) [--pair "…"] [--offline]
  *                    [--first <N>] [--heads] [--target "…"] [--json out.json] [--npy out.npy] [--hidden]
- * For an encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
+ *                    [--memory-limit-gb <GB>] [--quiet]
+ * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention, then the timings
+ * (load, analyze, first result since the process started) and the process's peak RSS. For an
+ * encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
  * `decoderAttentions`, `crossAttentions` and `decoderTokens`.
- * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { AttentionStack, tensorToFloat32 } from '../analysis/tensor';
 import { allHeadScores, type HeadScores } from '../analysis/patterns';
-import { EngineError } from '../engine';
+import { defaultMemoryLimitGB, EngineError } from '../engine';
 import { disableOnnxruntimeTelemetry } from '../engine/telemetry';
 import { encodeNpy } from '../export/npy';
 import { formatBytes, isModelSourceError, resolveModel, findToken } from '../hub';
@@ -32,7 +34,11 @@ const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --fil
   --heads          one line per head instead of per layer
   --json <file>    write tokens, attentions, value norms and head scores as JSON
   --npy <file>     write the attentions [layers, heads, n, n] as a float32 NumPy array
-  --hidden         also compute hidden states (written into --json)`;
+  --hidden         also compute hidden states (written into --json)
+  --memory-limit-gb <GB>
+                   what the engine may hold (default: half this machine's memory, ${defaultMemoryLimitGB()} GB);
+                   larger models stream layer groups
+  --quiet          print only the timings and peak RSS`;
 
 /** The built-in model ships beside the bundle: dist/cli.js → media/builtin-model. */
 const BUILTIN_FOLDER = path.resolve(__dirname, '..', 'media', 'builtin-model');
@@ -68,6 +74,8 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       npy: { type: 'string' },
       hidden: { type: 'boolean', default: false },
+      'memory-limit-gb': { type: 'string' },
+      quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -95,10 +103,21 @@ async function main(): Promise<number> {
     },
   });
   const t0 = performance.now();
-  const model = await loadModel(resolved.folder, { name: resolved.name, source: resolved.kind === 'builtin' ? resolved.folder : resolved.source });
+  const memoryLimitGB = values['memory-limit-gb'] === undefined ? undefined : Number(values['memory-limit-gb']);
+  const quiet = values.quiet;
+  const cpu0 = process.cpuUsage();
+  const model = await loadModel(
+    resolved.folder,
+    { name: resolved.name, source: resolved.kind === 'builtin' ? resolved.folder : resolved.source, memoryLimitGB },
+    quiet ? undefined : (message) => process.stderr.write(`${message}\n`),
+  );
   const loadMs = performance.now() - t0;
+  const loadCpu = process.cpuUsage(cpu0);
   try {
+    const t1 = performance.now();
     const result = await model.analyze(text, { textPair: values.pair, target: values.target, hiddenStates: values.hidden, truncateTo: first });
+    const analyzeMs = performance.now() - t1;
+    const firstResultMs = performance.now(); // since the process started (performance.timeOrigin)
     if (!result.decoderTokens && values.target !== undefined) {
       console.error(`--target is the decoder text of an encoder-decoder model (T5, BART, Marian, mBART); ${result.model.name} (${result.model.modelType}) has no decoder stack.`);
       return 2;
@@ -110,9 +129,16 @@ async function main(): Promise<number> {
     };
     const { numLayers, numHeads, causal } = result.model;
     const n = result.tokens.length;
+    const { groups, warm, limitBytes } = model.memory;
+    const streaming = warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '';
+    const timings = `load ${loadMs.toFixed(0)} ms (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(1)} s), analyze ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start (process CPU ${processCpuS().toFixed(1)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
+    if (quiet) {
+      console.log(`${result.model.name} (${result.model.modelType}), ${n} tokens: ${timings}`);
+      return 0;
+    }
     const stack = new AttentionStack(result.attentions);
     const scores = allHeadScores(stack, causal);
-    console.log(`${result.model.name} (${result.model.modelType}) from ${resolved.source}: ${numLayers} layers × ${numHeads} heads, ${n} tokens; load ${loadMs.toFixed(0)} ms, analyze ${result.timings.computeMs.toFixed(1)} ms`);
+    console.log(`${result.model.name} (${result.model.modelType}) from ${resolved.source}: ${numLayers} layers × ${numHeads} heads, ${n} tokens; ${timings}`);
     console.log('\nTokens:');
     result.tokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
     if (result.decoderTokens) {
@@ -166,3 +192,9 @@ main().then(
     process.exit(1);
   },
 );
+
+/** CPU seconds this process has used, all threads (on a busy machine, wall times alone mislead). */
+function processCpuS(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}

@@ -92,10 +92,11 @@ export class ShowAttention {
           bar.report('download', 'Finding the model…');
           const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
           const engine = this.engine();
-          if (engine.currentFolder !== model.folder) {
+          const memoryLimitGB = configuredMemoryLimitGB();
+          if (!engine.isLoaded(model.folder, memoryLimitGB)) {
             this.panel.showBusy(`Loading ${model.name}…`);
             bar.report('load', `Loading ${model.name}…`, 0);
-            const loaded = await engine.load(model.folder, { name: model.name, source: model.source }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
+            const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
             this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
           }
           let options = request.options ?? {};
@@ -174,10 +175,22 @@ export class ShowAttention {
       else if (action === 'Open Log') this.notifier.channel.show();
       return;
     }
+    if (code === 'memory-limit') {
+      const action = await this.notifier.notify('error', message, 'Open Settings', 'Select Model');
+      if (action === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'attentionInspector.memoryLimitGB');
+      else if (action === 'Select Model') void vscode.commands.executeCommand('attentionInspector.selectModel');
+      return;
+    }
     const actions = TOKEN_PROBLEMS.has(code) ? ['Set Hugging Face Token', 'Select Model'] : MODEL_PROBLEMS.has(code) ? ['Select Model', 'Open Log'] : ['Open Log'];
     const action = await this.notifier.notify('error', message, ...actions);
     if (action === 'Select Model') void vscode.commands.executeCommand('attentionInspector.selectModel');
     else if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand('attentionInspector.setHuggingFaceToken');
     else if (action === 'Open Log') this.notifier.channel.show();
   }
+}
+
+/** `attentionInspector.memoryLimitGB` (a machine setting), or undefined for the engine's default (half the machine's memory). */
+function configuredMemoryLimitGB(): number | undefined {
+  const value = vscode.workspace.getConfiguration('attentionInspector').get<number | null>('memoryLimitGB', null);
+  return typeof value === 'number' && value > 0 ? value : undefined;
 }

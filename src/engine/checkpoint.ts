@@ -6,13 +6,21 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EngineError } from './errors';
-import { readRows, readTensor, SafetensorsFile, type TensorEntry } from './safetensors';
+import type { WeightRef } from './onnx/graph';
+import { checkDType, readRows, readTensor, SafetensorsFile, type TensorEntry } from './safetensors';
 
 export type ModelConfig = Record<string, unknown>;
 
+/**
+ * Tensor access for one family's naming. `tensor`/`optional` give weight handles for the graph
+ * (onnxruntime reads the bytes from the file itself); `read`/`readOptional` read the values into
+ * TypeScript, for the few small tensors a family computes with directly; `rows` reads embedding rows.
+ */
 export interface ScopedTensors {
-  tensor(name: string, shape?: readonly number[]): Float32Array;
-  optional(name: string, shape?: readonly number[]): Float32Array | undefined;
+  tensor(name: string, shape?: readonly number[]): WeightRef;
+  optional(name: string, shape?: readonly number[]): WeightRef | undefined;
+  read(name: string, shape?: readonly number[]): Float32Array;
+  readOptional(name: string, shape?: readonly number[]): Float32Array | undefined;
   rows(name: string, rows: readonly number[]): Float32Array;
   has(name: string): boolean;
 }
@@ -20,6 +28,9 @@ export interface ScopedTensors {
 const PICKLE_FILE = /\.(bin|pt|pth|ckpt|pkl)$/i;
 
 export class Checkpoint {
+  /** Canonical path of each open file: onnxruntime checks external data after resolving symlinks (the Hugging Face cache's snapshots are symlinks into blobs/). */
+  private readonly realPaths = new Map<SafetensorsFile, string>();
+
   private constructor(
     readonly folder: string,
     readonly config: ModelConfig,
@@ -126,19 +137,40 @@ export class Checkpoint {
     return entry;
   }
 
-  /** Reads a tensor as float32, checking its shape against what the config implies. */
-  tensor(name: string, prefixes: readonly string[], expectedShape?: readonly number[]): Float32Array {
+  /** A handle to a tensor's bytes in its file (shape- and dtype-checked), for the graph builder. */
+  tensor(name: string, prefixes: readonly string[], expectedShape?: readonly number[]): WeightRef {
+    const entry = this.entry(name, prefixes, expectedShape);
+    checkDType(entry);
+    const file = entry.file;
+    let real = this.realPaths.get(file);
+    if (real === undefined) {
+      real = fs.realpathSync(file.filePath);
+      this.realPaths.set(file, real);
+    }
+    return {
+      kind: 'weight-ref',
+      name: entry.name,
+      dtype: entry.dtype,
+      shape: entry.shape,
+      file: real,
+      offset: entry.offset,
+      byteLength: entry.byteLength,
+      readBytes: () => file.readBytes(entry.offset, entry.byteLength),
+    };
+  }
+
+  /** Reads a tensor's values as float32 into TypeScript, checking its shape against what the config implies. */
+  read(name: string, prefixes: readonly string[], expectedShape?: readonly number[]): Float32Array {
     return readTensor(this.entry(name, prefixes, expectedShape));
   }
 
-  /**
-   * Tensor access for one family's naming: `tensor` (required, shape-checked), `optional` (undefined
-   * when absent, e.g. biases some checkpoints omit) and `rows` (embedding rows).
-   */
+  /** Tensor access for one family's naming; `optional`/`readOptional` give undefined when absent (e.g. biases some checkpoints omit). */
   scoped(prefixes: readonly string[]): ScopedTensors {
     return {
       tensor: (name, shape) => this.tensor(name, prefixes, shape),
       optional: (name, shape) => (this.has(name, prefixes) ? this.tensor(name, prefixes, shape) : undefined),
+      read: (name, shape) => this.read(name, prefixes, shape),
+      readOptional: (name, shape) => (this.has(name, prefixes) ? this.read(name, prefixes, shape) : undefined),
       rows: (name, rows) => this.rows(name, prefixes, rows),
       has: (name) => this.has(name, prefixes),
     };

@@ -22,7 +22,7 @@ export interface RunnerLimits {
   maxLayersPerChunk: number;
   float16ThresholdBytes: number;
   attentionBudgetBytes: number;
-  sessionOptions: () => ort.InferenceSession.SessionOptions;
+  sessionOptions: (externalFolder: string | undefined) => ort.InferenceSession.SessionOptions;
 }
 
 type ProgressFn = (message: string, fraction?: number) => void;
@@ -104,7 +104,9 @@ async function buildStack(name: StackName, arch: Architecture | DecoderStack, cr
       hidden = layerOutput;
     }
     if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);
-    const session = await ort.InferenceSession.create(g.toBytes(`${arch.summary.modelType}_${name}_${first}`), limits.sessionOptions());
+    // Weights stay in the checkpoint's files: onnxruntime reads them as external data.
+    const built = g.build(`${arch.summary.modelType}_${name}_${first}`);
+    const session = await ort.InferenceSession.create(built.bytes, limits.sessionOptions(built.externalFolder));
     sessions.push(session);
     chunks.push({ session, layers, inputs: [...declared.values()] });
   }

@@ -1,8 +1,9 @@
 /**
  * The generic runner: loads a checkpoint folder, groups its layers into onnxruntime sessions, and
- * analyzes texts. Layers run chunk by chunk so that cancellation and progress happen between
- * chunks, no single ONNX model nears protobuf's 2 GB limit, and loading never holds more than one
- * chunk's serialized weights at a time.
+ * analyzes texts. Layers run group by group so that cancellation and progress happen between
+ * groups; onnxruntime reads each group's weights from the checkpoint files itself. Within the
+ * memory limit groups stay loaded; beyond it they are streamed (built, run and released per
+ * request) with the hidden state carried from group to group.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -13,17 +14,23 @@ import { Checkpoint } from './checkpoint';
 import { EncoderDecoderRunner, encoderDecoderSummary } from './encoderDecoder';
 import { EngineError } from './errors';
 import { encodeHalfArray } from '../protocol/float16';
-import { GraphBuilder } from './onnx/graph';
+import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import { TextTokenizer } from './tokenizer';
 
 /**
  * Float32 weights per session. Small groups bound the transient memory of building each session
- * (weights, their protobuf encoding and onnxruntime's copy); measured on bert-base they cost no
- * speed once idle sessions stop spinning (see sessionOptions).
+ * (onnxruntime reads the stored weights, casts 16-bit ones to float32 and pre-packs them); measured
+ * on bert-base they cost no speed once idle sessions stop spinning (see sessionOptions).
  */
 const CHUNK_BYTES = 64 * 1024 * 1024;
 const MAX_LAYERS_PER_CHUNK = 6;
+/**
+ * Building one session holds, for a moment, the stored weights, their float32 cast and the
+ * pre-packed copy: this many times the group's float32 bytes (measured on the Llama shapes). The
+ * memory limit leaves room for one such build beside the warm groups.
+ */
+const BUILD_OVERHEAD = 1.5;
 /** Attentions above this many bytes as float32 are kept as float16 (half the memory). */
 export const FLOAT16_THRESHOLD_BYTES = 256 * 1024 * 1024;
 /** Attentions are never kept above this size (as float16); longer texts are refused with the limit. */
@@ -32,10 +39,72 @@ export const ATTENTION_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
 /** Progress callback; called between steps, right before the engine checks for cancellation. */
 export type ProgressFn = (message: string, fraction?: number) => void;
 
+export interface LoadOptions {
+  /** The families the engine may build (src/models registers them all). */
+  families: FamilyRegistry;
+  name?: string;
+  source?: string;
+  /** What the engine may hold, in GB (10⁹ bytes); default `defaultMemoryLimitGB()`. */
+  memoryLimitGB?: number;
+}
+
+const GB = 1e9;
+
+/** Half the machine's memory, in whole GB (at least 1): the rest is left to the editor and everything else. */
+export function defaultMemoryLimitGB(): number {
+  return Math.max(1, Math.floor(os.totalmem() / GB / 2));
+}
+
+function size(bytes: number): string {
+  return bytes >= 0.1 * GB ? `${(bytes / GB).toFixed(1)} GB` : `${Math.max(0.1, bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** How the layers are grouped into sessions and which groups stay loaded. */
+export interface MemoryPlan {
+  /** Layer indices of each session, in order. */
+  groups: number[][];
+  /** The first `warm` groups stay loaded; the others are built, run and released on each request. */
+  warm: number;
+  limitBytes: number;
+  /** Float32 bytes of one layer's weights. */
+  layerBytes: number;
+}
+
+/**
+ * Groups layers under the memory limit. If the whole model fits, every group stays warm. Otherwise
+ * groups are streamed: the leading groups that fit stay warm, leaving room to build one streamed
+ * group at a time. A model whose single layer cannot be built within the limit is refused with the
+ * limit that would do.
+ */
+export function planMemory(numLayers: number, layerBytes: number, limitBytes: number): MemoryPlan {
+  const oneLayer = layerBytes * BUILD_OVERHEAD;
+  if (oneLayer > limitBytes) {
+    const need = Math.ceil((oneLayer + 0.5 * GB) / GB);
+    throw new EngineError(
+      'memory-limit',
+      `One layer of this model needs about ${size(oneLayer)} to load, more than the memory limit of ${size(limitBytes)}. ` +
+        `Raise attentionInspector.memoryLimitGB to at least ${need} (or use a smaller model).`,
+      { limit: need },
+    );
+  }
+  const perGroup = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, layerBytes)), Math.floor(limitBytes / oneLayer)));
+  const groups: number[][] = [];
+  for (let first = 0; first < numLayers; first += perGroup) groups.push(Array.from({ length: Math.min(perGroup, numLayers - first) }, (_, i) => first + i));
+  const groupBytes = (g: number[]) => g.length * layerBytes;
+  // Everything fits: all groups held, plus the build overhead of the last one while it loads.
+  if (numLayers * layerBytes + perGroup * layerBytes * (BUILD_OVERHEAD - 1) <= limitBytes) return { groups, warm: groups.length, limitBytes, layerBytes };
+  // Streaming: keep room for building the largest group beside the warm ones.
+  const room = limitBytes - perGroup * oneLayer;
+  let warm = 0;
+  for (let held = 0; warm < groups.length && held + groupBytes(groups[warm]) <= room; warm++) held += groupBytes(groups[warm]);
+  return { groups, warm, limitBytes, layerBytes };
+}
+
 interface Chunk {
-  session: ort.InferenceSession;
   layers: number[];
-  /** The position inputs this chunk's graph declares. */
+  /** Loaded for the whole model's life (warm), or undefined when the group is streamed. */
+  session: ort.InferenceSession | undefined;
+  /** The position inputs this group's graph declares. */
   inputs: PositionInput[];
 }
 
@@ -51,15 +120,20 @@ function throwIfCancelled(signal?: AbortSignal): void {
   if (signal?.aborted) throw new EngineError('cancelled', 'The analysis was cancelled.');
 }
 
-export function sessionOptions(): ort.InferenceSession.SessionOptions {
+export function sessionOptions(externalFolder: string | undefined): ort.InferenceSession.SessionOptions {
+  const session: Record<string, string> = {
+    // Layers run session after session: a finished session's threads must sleep at once rather
+    // than spin, or they take the cores from the next one (measured: 1.9× slower with spinning).
+    'intra_op.allow_spinning': '0',
+  };
+  // The graph comes as bytes; its external data lies in the checkpoint's (canonical) folder.
+  if (externalFolder) session.model_external_initializers_file_folder_path = externalFolder;
   return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
     interOpNumThreads: 1,
-    // Layers run session after session: a finished session's threads must sleep at once rather
-    // than spin, or they take the cores from the next one (measured: 1.9× slower with spinning).
-    extra: { session: { 'intra_op.allow_spinning': '0' } },
+    extra: { session },
     // Every layer group is its own session; per-session arenas would each keep their largest
     // activations (≈300 MB more on bert-base at 512 tokens) for no measurable speed.
     enableCpuMemArena: false,
@@ -76,70 +150,54 @@ export class AttentionModel {
     private readonly checkpoint: Checkpoint,
     private readonly tokenizer: TextTokenizer,
     private readonly chunks: Chunk[],
+    /** How layers are grouped and which groups stream (tests, CLI). */
+    readonly memory: MemoryPlan,
     /** Encoder-decoders run in their own two-stack runner (./encoderDecoder.ts). */
     private readonly seq2seq?: EncoderDecoderRunner,
   ) {}
 
-  /** Loads `folder` with the family that `families` registers for its model_type. */
-  static async load(folder: string, meta: { families: FamilyRegistry; name?: string; source?: string }, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
+  /** Loads `folder` with the family that `options.families` registers for its model_type, within the memory limit. */
+  static async load(folder: string, options: LoadOptions, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
     const checkpoint = Checkpoint.open(folder);
-    const sessions: ort.InferenceSession[] = [];
+    const chunks: Chunk[] = [];
     try {
-      const created = meta.families.create(checkpoint);
+      const created = options.families.create(checkpoint);
       const tokenizer = TextTokenizer.load(folder);
       if (isEncoderDecoder(created)) {
-        const summary: ModelSummary = { ...encoderDecoderSummary(created), name: meta.name ?? path.basename(folder), source: meta.source ?? folder };
+        const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
+        const { encoder, decoder } = created;
+        const plan = planMemory(encoder.summary.numLayers + decoder.summary.numLayers, Math.max(encoder.layerBytes, decoder.layerBytes), limitGB * GB);
+        if (plan.warm < plan.groups.length) {
+          throw new EngineError('memory-limit', `This encoder-decoder needs more than the memory limit (${limitGB} GB) and its layers do not stream yet: raise attentionInspector.memoryLimitGB or pick a smaller model.`);
+        }
+        const summary: ModelSummary = { ...encoderDecoderSummary(created), name: options.name ?? path.basename(folder), source: options.source ?? folder };
         const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, sessionOptions };
         const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
         onProgress?.('Model ready', 1);
-        return new AttentionModel(summary, created.encoder, checkpoint, tokenizer, [], runner);
+        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner);
       }
       const arch = created;
-      const { numLayers, numHeads, hiddenSize } = arch.summary;
-      const perChunk = Math.max(1, Math.min(MAX_LAYERS_PER_CHUNK, Math.floor(CHUNK_BYTES / Math.max(1, arch.layerBytes))));
-      const chunks: Chunk[] = [];
-      for (let first = 0; first < numLayers; first += perChunk) {
-        onProgress?.(`Building layers ${first + 1}–${Math.min(numLayers, first + perChunk)} of ${numLayers}`, first / numLayers);
-        throwIfCancelled(signal);
-        const g = new GraphBuilder();
-        const nn = new Nn(g);
-        const declared = new Map<string, PositionInput>();
-        const use = (input: PositionInput) => {
-          const known = declared.get(input.name);
-          if (known && known !== input) throw new Error(`two position inputs are called ${input.name}`);
-          if (!known) {
-            g.input(input.name, [...input.dims]);
-            declared.set(input.name, input);
-          }
-          return input.name;
-        };
-        let hidden = g.input('hidden', ['n', hiddenSize]);
-        const layers: number[] = [];
-        for (let layer = first; layer < Math.min(numLayers, first + perChunk); layer++) {
-          const out = arch.buildLayer(nn, layer, hidden, use);
-          const headDims = [numHeads, 'n', arch.summary.headDim];
-          const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
-          g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
-          g.output(`logits_${layer}`, out.logits, [numHeads, 'n', 'n']);
-          if (out.terms) g.output(`terms_${layer}`, out.terms, [numHeads, 'n', 'n']);
-          g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
-          g.output(`q_${layer}`, out.q, headDims);
-          g.output(`k_${layer}`, out.k, headDims);
-          g.output(`v_${layer}`, out.v, headDims);
-          layers.push(layer);
-          hidden = layerOutput;
+      const { numLayers } = arch.summary;
+      const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
+      if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
+      const plan = planMemory(numLayers, arch.layerBytes, limitGB * GB);
+      for (const [c, layers] of plan.groups.entries()) {
+        if (c >= plan.warm) {
+          // Streamed groups are built on each request; building the graph alone says which inputs it takes.
+          chunks.push({ layers, session: undefined, inputs: buildGraph(arch, layers).inputs });
+          continue;
         }
-        if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);
-        const bytes = g.toBytes(`${arch.summary.modelType}_layers_${first}`);
-        const session = await ort.InferenceSession.create(bytes, sessionOptions());
-        sessions.push(session);
-        chunks.push({ session, layers, inputs: [...declared.values()] });
+        onProgress?.(`Building layers ${layers[0] + 1}–${layers[layers.length - 1] + 1} of ${numLayers}`, c / plan.groups.length);
+        throwIfCancelled(signal);
+        const built = buildGraph(arch, layers);
+        chunks.push({ layers, session: await createSession(built), inputs: built.inputs });
       }
-      onProgress?.('Model ready', 1);
-      const summary: ModelSummary = { ...arch.summary, name: meta.name ?? path.basename(folder), source: meta.source ?? folder };
-      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks);
+      const streamed = plan.groups.length - plan.warm;
+      onProgress?.(streamed > 0 ? `Model ready; ${streamed} of ${plan.groups.length} layer groups stream on each request (the model is larger than the memory limit)` : 'Model ready', 1);
+      const summary: ModelSummary = { ...arch.summary, name: options.name ?? path.basename(folder), source: options.source ?? folder };
+      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan);
     } catch (err) {
-      await Promise.all(sessions.map((s) => s.release()));
+      await Promise.all(chunks.map((c) => c.session?.release()));
       checkpoint.close();
       throw err;
     }
@@ -199,7 +257,8 @@ export class AttentionModel {
     }
     const chunkInputs: Float32Array[] = [];
     for (const [c, chunk] of this.chunks.entries()) {
-      onProgress?.(`Layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`, c / this.chunks.length);
+      const range = `${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`;
+      onProgress?.(chunk.session ? `Layers ${range}` : `Layers ${range}, streaming: the model is larger than the memory limit`, c / this.chunks.length);
       throwIfCancelled(signal);
       chunkInputs.push(hidden);
       const isLast = c === this.chunks.length - 1;
@@ -207,7 +266,7 @@ export class AttentionModel {
       fetches.push(`hidden_${chunk.layers[chunk.layers.length - 1]}`);
       if (hiddenStates) fetches.push(...chunk.layers.map((l) => `hidden_${l}`));
       if (isLast && hiddenStates && this.arch.buildFinal) fetches.push('final');
-      const out = await chunk.session.run(this.feeds(chunk, hidden, n, positions), [...new Set(fetches)]);
+      const out = await this.runChunk(chunk, hidden, n, positions, [...new Set(fetches)]);
       for (const layer of chunk.layers) {
         const probs = out[`probs_${layer}`].data as Float32Array;
         if (attentions instanceof Uint16Array) encodeHalfArray(probs, attentions.subarray(layer * layerSize, (layer + 1) * layerSize));
@@ -241,14 +300,20 @@ export class AttentionModel {
     };
   }
 
-  private feeds(chunk: Chunk, hidden: Float32Array, n: number, positions: LastRun['positions']): Record<string, ort.Tensor> {
-    const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.summary.hiddenSize]) };
-    for (const input of chunk.inputs) {
-      const value = positions.get(input);
-      if (!value) throw new Error(`no position input ${input.name}`);
-      feeds[input.name] = new ort.Tensor('float32', value.data, value.dims);
+  /** Runs one group: its warm session, or (streamed) a session built for this run and released at once. */
+  private async runChunk(chunk: Chunk, hidden: Float32Array, n: number, positions: LastRun['positions'], fetches: string[]): Promise<ort.InferenceSession.ReturnType> {
+    const session = chunk.session ?? (await createSession(buildGraph(this.arch, chunk.layers)));
+    try {
+      const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.summary.hiddenSize]) };
+      for (const input of chunk.inputs) {
+        const value = positions.get(input);
+        if (!value) throw new Error(`no position input ${input.name}`);
+        feeds[input.name] = new ort.Tensor('float32', value.data, value.dims);
+      }
+      return await session.run(feeds, fetches);
+    } finally {
+      if (!chunk.session) await session.release();
     }
-    return feeds;
   }
 
   /** q, k, v of one layer and head (of `block`, for an encoder-decoder) for the last analyzed text. */
@@ -264,7 +329,7 @@ export class AttentionModel {
     // Graph-computed terms (DeBERTa's c2p/p2c, BERT's relative_key_query) come summed from the graph.
     const graphTerms = site.graphTerms.length > 0;
     const fetches = [`q_${layer}`, `k_${layer}`, `v_${layer}`, `logits_${layer}`, ...(graphTerms ? [`terms_${layer}`] : [])];
-    const out = await chunk.session.run(this.feeds(chunk, last.chunkInputs[c], last.n, last.positions), fetches);
+    const out = await this.runChunk(chunk, last.chunkInputs[c], last.n, last.positions, fetches);
     const slice = (name: string): TensorData => {
       const data = out[name].data as Float32Array;
       const size = last.n * headDim;
@@ -303,7 +368,44 @@ export class AttentionModel {
   async dispose(): Promise<void> {
     this.last = undefined;
     await this.seq2seq?.dispose();
-    await Promise.all(this.chunks.map((c) => c.session.release()));
+    await Promise.all(this.chunks.map((c) => c.session?.release()));
     this.checkpoint.close();
   }
+}
+
+/** One group's graph (layers in order, the hidden state carried between them) and the position inputs it declares. */
+function buildGraph(arch: Architecture, layers: number[]): BuiltGraph & { inputs: PositionInput[] } {
+  const { numLayers, numHeads, hiddenSize, headDim } = arch.summary;
+  const g = new GraphBuilder();
+  const nn = new Nn(g);
+  const declared = new Map<string, PositionInput>();
+  const use = (input: PositionInput) => {
+    const known = declared.get(input.name);
+    if (known && known !== input) throw new Error(`two position inputs are called ${input.name}`);
+    if (!known) {
+      g.input(input.name, [...input.dims]);
+      declared.set(input.name, input);
+    }
+    return input.name;
+  };
+  let hidden = g.input('hidden', ['n', hiddenSize]);
+  for (const layer of layers) {
+    const out = arch.buildLayer(nn, layer, hidden, use);
+    const headDims = [numHeads, 'n', headDim];
+    const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
+    g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
+    g.output(`logits_${layer}`, out.logits, [numHeads, 'n', 'n']);
+    if (out.terms) g.output(`terms_${layer}`, out.terms, [numHeads, 'n', 'n']);
+    g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
+    g.output(`q_${layer}`, out.q, headDims);
+    g.output(`k_${layer}`, out.k, headDims);
+    g.output(`v_${layer}`, out.v, headDims);
+    hidden = layerOutput;
+  }
+  if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);
+  return { ...g.build(`${arch.summary.modelType}_layers_${layers[0]}`), inputs: [...declared.values()] };
+}
+
+function createSession(built: BuiltGraph): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(built.bytes, sessionOptions(built.externalFolder));
 }

@@ -98,7 +98,8 @@ export class SafetensorsFile {
   }
 }
 
-function checkDType(entry: TensorEntry): void {
+/** Refuses dtypes the engine cannot compute with (quantized or integer weights). */
+export function checkDType(entry: TensorEntry): void {
   if (!(entry.dtype in BYTES)) {
     throw new EngineError('bad-checkpoint', `Tensor "${entry.name}" is stored as ${entry.dtype}; only F32, F16 and BF16 weights are supported (quantized checkpoints are not).`);
   }

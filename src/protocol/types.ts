@@ -183,6 +183,7 @@ export type EngineErrorCode =
   | 'bad-checkpoint'
   | 'missing-file'
   | 'too-long'
+  | 'memory-limit'
   | 'empty-text'
   | 'cancelled'
   | 'not-loaded'
@@ -191,7 +192,7 @@ export type EngineErrorCode =
 export interface EngineErrorInfo {
   code: EngineErrorCode;
   message: string;
-  /** For 'too-long': the model's limit in tokens and the input's length. */
+  /** For 'too-long': the model's limit in tokens and the input's length; for 'memory-limit': the memory limit in GB that would do. */
   limit?: number;
   length?: number;
 }

@@ -5,8 +5,8 @@
 import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from './types';
 
 export type HostToWorker =
-  /** Load (or keep warm) the checkpoint in `folder`; a different folder releases the old model. */
-  | { type: 'load'; id: number; folder: string; name: string; source: string }
+  /** Load (or keep warm) the checkpoint in `folder` within `memoryLimitGB` (default: half the machine's memory); a different folder or limit releases the old model. */
+  | { type: 'load'; id: number; folder: string; name: string; source: string; memoryLimitGB?: number }
   /** Analyze text with the loaded model. A newer analyze supersedes (cancels) an older one. */
   | { type: 'analyze'; id: number; text: string; options: AnalyzeOptions }
   /** q, k, v of one layer and head of a block (default: the first) for the last analyzed text. */

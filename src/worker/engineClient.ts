@@ -35,6 +35,7 @@ export class EngineClient {
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
   private loadedModel: ModelSummary | undefined;
+  private loadedLimit: number | undefined;
   /** Shared with the worker: a cancel is visible to it immediately (see engineWorker.ts). */
   private readonly cancelFlags = new Int32Array(new SharedArrayBuffer(4 * 64));
 
@@ -52,6 +53,11 @@ export class EngineClient {
   /** The summary of the loaded model (whether it is an encoder-decoder decides what a run asks for). */
   get currentModel(): ModelSummary | undefined {
     return this.loadedModel;
+  }
+
+  /** Whether `folder` is loaded under this memory limit (a changed limit means loading again). */
+  isLoaded(folder: string, memoryLimitGB: number | undefined): boolean {
+    return this.loadedFolder === folder && this.loadedLimit === memoryLimitGB;
   }
 
   private ensureWorker(): Worker {
@@ -122,10 +128,11 @@ export class EngineClient {
     });
   }
 
-  async load(folder: string, meta: { name: string; source: string }, hooks?: RequestHooks): Promise<{ model: ModelSummary; loadMs: number }> {
+  async load(folder: string, meta: { name: string; source: string; memoryLimitGB?: number }, hooks?: RequestHooks): Promise<{ model: ModelSummary; loadMs: number }> {
     const reply = await this.request((id) => ({ type: 'load', id, folder, ...meta }), 'loaded', hooks);
     this.loadedFolder = folder;
     this.loadedModel = reply.model;
+    this.loadedLimit = meta.memoryLimitGB;
     return { model: reply.model, loadMs: reply.loadMs };
   }
 

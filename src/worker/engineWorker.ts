@@ -15,6 +15,7 @@ const port = parentPort;
 
 let model: AttentionModel | undefined;
 let modelFolder: string | undefined;
+let modelLimit: number | undefined;
 /** Operations on the model run one after another. */
 let queue: Promise<unknown> = Promise.resolve();
 const controllers = new Map<number, AbortController>();
@@ -68,14 +69,15 @@ port.on('message', (message: HostToWorker) => {
       break;
     case 'load':
       enqueue(message.id, async (signal) => {
-        if (model && modelFolder === message.folder) {
+        if (model && modelFolder === message.folder && modelLimit === message.memoryLimitGB) {
           post({ type: 'loaded', id: message.id, model: model.summary, loadMs: 0 });
           return;
         }
         await release();
         const start = performance.now();
-        model = await loadModel(message.folder, { name: message.name, source: message.source }, progressFor(message.id), signal);
+        model = await loadModel(message.folder, { name: message.name, source: message.source, memoryLimitGB: message.memoryLimitGB }, progressFor(message.id), signal);
         modelFolder = message.folder;
+        modelLimit = message.memoryLimitGB;
         post({ type: 'loaded', id: message.id, model: model.summary, loadMs: performance.now() - start });
       });
       break;

@@ -30,7 +30,7 @@ describe('value norms ‖f_h(x_j)‖ match a direct computation', function () {
         const norms = new Float32Array(result.valueNorms.buffer);
         let worst = 0;
         for (let l = 0; l < numLayers; l++) {
-          const w = ckpt.tensor(spec.name(l), spec.prefixes);
+          const w = ckpt.read(spec.name(l), spec.prefixes);
           const inDim = numHeads * headDim;
           const weight = (o: number, i: number) => (spec.inOut ? w[i * hiddenSize + o] : w[o * inDim + i]);
           for (let h = 0; h < numHeads; h++) {

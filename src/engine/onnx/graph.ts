@@ -1,8 +1,12 @@
 /**
  * A small builder for ONNX graphs. Architectures describe their layers with it; the result is
- * serialized with the ONNX protobuf schema and handed to onnxruntime as bytes. Weights become
- * initializers (raw float32 data), so onnxruntime can pre-pack them for its matrix kernels.
+ * serialized with the ONNX protobuf schema and handed to onnxruntime as bytes. Checkpoint weights
+ * are `WeightRef`s: the graph records where their bytes lie in the checkpoint's own files (ONNX
+ * external data: file, offset, length) and onnxruntime reads them there itself, so no weight byte
+ * passes through JavaScript. A 16-bit weight gets a Cast to float32 that onnxruntime folds once at
+ * session creation; Gemm/MatMul kernels then pre-pack the folded weights.
  */
+import * as path from 'path';
 import { onnx } from 'onnx-proto';
 
 /** Attribute values: integers by default, `{ float: x }` for float attributes. */
@@ -10,9 +14,44 @@ export type AttributeValue = number | number[] | string | { float: number };
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
+const STORED_TYPES = { F32: FLOAT, F16: onnx.TensorProto.DataType.FLOAT16, BF16: onnx.TensorProto.DataType.BFLOAT16 } as const;
+
+/** How a checkpoint stores a weight on disk. */
+export type StoredDType = keyof typeof STORED_TYPES;
+
+/**
+ * A checkpoint weight as it lies in its file: what families hand to the graph builder instead of
+ * numbers. Where TypeScript needs the values themselves (an embedding norm, a bias table), the
+ * family reads them explicitly from the checkpoint.
+ */
+export interface WeightRef {
+  readonly kind: 'weight-ref';
+  /** The tensor's name in the checkpoint (messages, initializer names). */
+  readonly name: string;
+  readonly dtype: StoredDType;
+  readonly shape: readonly number[];
+  /** Canonical (symlink-free) path of the file that holds the bytes, and their byte range in it. */
+  readonly file: string;
+  readonly offset: number;
+  readonly byteLength: number;
+  /** The stored bytes, for the rare weight whose file the session cannot reference. */
+  readBytes(): Uint8Array;
+}
+
+/** A weight: a checkpoint reference, or the name of a float32 value already in the graph. */
+export type Weight = WeightRef | string;
+
+/** A serialized graph and the folder onnxruntime resolves its external data against. */
+export interface BuiltGraph {
+  bytes: Uint8Array;
+  /** Canonical folder holding the files the external initializers name; undefined when there are none. */
+  externalFolder: string | undefined;
+}
 
 /** The opset every graph targets (LayerNormalization needs 17, a single Gelu node 20). */
 export const OPSET = 20;
+/** onnxruntime's own operators (FusedMatMul). */
+export const MS_DOMAIN = 'com.microsoft';
 
 export class GraphBuilder {
   private nodes: onnx.INodeProto[] = [];
@@ -21,6 +60,9 @@ export class GraphBuilder {
   private outputs: onnx.IValueInfoProto[] = [];
   private used = new Set<string>();
   private weightBytes = 0;
+  /** Checkpoint weights by file and offset → their float32 value, so a shared weight is read once. */
+  private refValues = new Map<string, string>();
+  private external: { proto: onnx.ITensorProto; ref: WeightRef }[] = [];
 
   /** Returns a fresh value name based on `hint`. */
   fresh(hint: string): string {
@@ -66,6 +108,25 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * The float32 value of a weight: a string is already one; a checkpoint reference becomes an
+   * initializer that onnxruntime reads from the checkpoint file, with a Cast for 16-bit storage.
+   */
+  use(w: Weight): string {
+    if (typeof w === 'string') return w;
+    const key = `${w.file}\0${w.offset}`;
+    const known = this.refValues.get(key);
+    if (known) return known;
+    const stored = this.fresh(w.name);
+    const proto: onnx.ITensorProto = { name: stored, dataType: STORED_TYPES[w.dtype], dims: [...w.shape] };
+    this.initializers.push(proto);
+    this.external.push({ proto, ref: w });
+    this.weightBytes += 4 * w.shape.reduce((a, b) => a * b, 1);
+    const value = w.dtype === 'F32' ? stored : this.op('Cast', [stored], { to: FLOAT }, `${w.name}.f32`);
+    this.refValues.set(key, value);
+    return value;
+  }
+
   scalar(value: number): string {
     return this.weight('const', Float32Array.of(value), []);
   }
@@ -78,13 +139,13 @@ export class GraphBuilder {
   }
 
   /** Adds a node with one output and returns the output's name. */
-  op(type: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase()): string {
-    return this.opN(type, inputs, 1, attributes, hint)[0];
+  op(type: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase(), domain = ''): string {
+    return this.opN(type, inputs, 1, attributes, hint, domain)[0];
   }
 
-  opN(type: string, inputs: string[], outputCount: number, attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase()): string[] {
+  opN(type: string, inputs: string[], outputCount: number, attributes: Record<string, AttributeValue> = {}, hint = type.toLowerCase(), domain = ''): string[] {
     const outputs = Array.from({ length: outputCount }, (_, i) => this.fresh(outputCount === 1 ? hint : `${hint}_${i}`));
-    this.nodes.push({ opType: type, input: inputs, output: outputs, name: this.fresh(`${hint}_node`), attribute: Object.entries(attributes).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({ opType: type, domain, input: inputs, output: outputs, name: this.fresh(`${hint}_node`), attribute: Object.entries(attributes).map(([k, v]) => attribute(k, v)) });
     return outputs;
   }
 
@@ -93,11 +154,40 @@ export class GraphBuilder {
     return this.weightBytes;
   }
 
+  /**
+   * Serializes the graph. onnxruntime resolves external data inside one folder (it refuses
+   * absolute paths and, after resolving symlinks, anything outside that folder), so the folder
+   * holding most of the referenced bytes is the session's; weights in any other folder are
+   * embedded as their stored bytes (still converted by onnxruntime, not here).
+   */
+  build(name: string): BuiltGraph {
+    const byFolder = new Map<string, number>();
+    for (const { ref } of this.external) byFolder.set(path.dirname(ref.file), (byFolder.get(path.dirname(ref.file)) ?? 0) + ref.byteLength);
+    const externalFolder = [...byFolder.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    for (const { proto, ref } of this.external) {
+      if (path.dirname(ref.file) === externalFolder) {
+        proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+        proto.externalData = [
+          { key: 'location', value: path.basename(ref.file) },
+          { key: 'offset', value: String(ref.offset) },
+          { key: 'length', value: String(ref.byteLength) },
+        ];
+      } else {
+        proto.rawData = ref.readBytes();
+      }
+    }
+    return { bytes: this.toBytes(name), externalFolder };
+  }
+
+  /** Serializes a graph without checkpoint weights (checkpoint weights need `build`, which places them). */
   toBytes(name: string): Uint8Array {
+    if (this.external.some(({ proto }) => proto.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL && !proto.rawData)) {
+      throw new Error('the graph has checkpoint weights: serialize it with build()');
+    }
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'attention-inspector',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
       graph: { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();

@@ -44,7 +44,7 @@ export function layerWeights(nn: Nn, tensors: ScopedTensors, prefix: string, hin
       if (known) {
         const y = nn.g.op('MatMul', [x, known.weightInOut], {}, `${hint}.${name}`);
         const b = bias(name, out, rule);
-        return { y: b ? nn.add(y, nn.g.weight(`${hint}.${name}.bias`, b, [out])) : y, weightInOut: known.weightInOut, outDim: out };
+        return { y: b ? nn.add(y, nn.g.use(b)) : y, weightInOut: known.weightInOut, outDim: out };
       }
       const p = nn.linear(x, tensors.tensor(`${key}.weight`, [out, inp]), out, inp, bias(name, out, rule), `${hint}.${name}`);
       linears.set(key, { weightInOut: p.weightInOut });
@@ -64,7 +64,7 @@ export function layerWeights(nn: Nn, tensors: ScopedTensors, prefix: string, hin
       // Tables shared by layers (DeBERTa's rel_embeddings) become one initializer per graph.
       const key = `${prefix}${name}`;
       let value = tables.get(key);
-      if (value === undefined) tables.set(key, (value = nn.g.weight(key, tensors.tensor(key, dims), [...dims])));
+      if (value === undefined) tables.set(key, (value = nn.g.use(tensors.tensor(key, dims))));
       return value;
     },
   };
@@ -75,10 +75,10 @@ const graphConstants = new WeakMap<Nn, { tables: Map<string, string>; linears: M
 
 /** Reads a weight as float32 numbers for arithmetic in TypeScript (not for the graph). */
 export function readNumbers(tensors: ScopedTensors, name: string, shape?: readonly number[]): Float32Array {
-  return tensors.tensor(name, shape);
+  return tensors.read(name, shape);
 }
 
 /** Reads an optional weight as numbers; undefined when the checkpoint has none. */
 export function readOptionalNumbers(tensors: ScopedTensors, name: string, shape?: readonly number[]): Float32Array | undefined {
-  return tensors.has(name) ? tensors.tensor(name, shape) : undefined;
+  return tensors.readOptional(name, shape);
 }

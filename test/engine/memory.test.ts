@@ -1,0 +1,131 @@
+/**
+ * The memory limit and where weights come from: streamed layer groups give the same numbers as a
+ * model held whole, a limit too small for one layer is refused with the number to raise, and a
+ * read-only checkpoint in the Hugging Face cache layout (snapshot symlinks into blobs/) loads and
+ * is left untouched.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { EngineError } from '../../src/engine/errors';
+import { planMemory, type AttentionModel } from '../../src/engine/model';
+import { loadModel } from '../../src/models';
+import { ATTENTION_TOLERANCE, checkCase, maxAbsDiff, openFixture } from '../helpers/fixtures';
+
+const TEXT = 'The cat sat on the mat, and the dog lay on the rug.';
+
+async function analyzeAll(model: AttentionModel, onProgress?: (message: string) => void) {
+  const result = await model.analyze(TEXT, { hiddenStates: true }, undefined, onProgress);
+  const heads = [];
+  for (let l = 0; l < result.model.numLayers; l++) heads.push(await model.headVectors(l, 1));
+  return { result, heads };
+}
+
+describe('memory limit and streaming', function () {
+  this.timeout(120000);
+
+  for (const name of ['bert', 'llama3-rope-scaled-bf16', 'qwen2']) {
+    it(`${name}: streamed layer groups give attentions identical to the model held whole`, async () => {
+      const fixture = openFixture(name);
+      const whole = await loadModel(fixture.folder);
+      const layerBytes = whole.memory.layerBytes;
+      // Room for one warm layer plus building one streamed layer: the rest stream one by one.
+      const progress: string[] = [];
+      const streamed = await loadModel(fixture.folder, { memoryLimitGB: (2.9 * layerBytes) / 1e9 });
+      try {
+        assert.strictEqual(whole.memory.warm, whole.memory.groups.length, 'the default limit holds the tiny model whole');
+        const layers = whole.summary.numLayers;
+        assert.ok(layers >= 2, 'the fixture needs two layers to test streaming');
+        assert.strictEqual(streamed.memory.groups.length, layers);
+        assert.strictEqual(streamed.memory.warm, 1);
+        const a = await analyzeAll(whole);
+        const b = await analyzeAll(streamed, (message) => progress.push(message));
+        assert.deepStrictEqual(new Float32Array(b.result.attentions.buffer), new Float32Array(a.result.attentions.buffer));
+        assert.deepStrictEqual(new Float32Array(b.result.valueNorms.buffer), new Float32Array(a.result.valueNorms.buffer));
+        assert.deepStrictEqual(new Float32Array(b.result.hiddenStates!.buffer), new Float32Array(a.result.hiddenStates!.buffer));
+        for (let l = 0; l < layers; l++) {
+          for (const key of ['q', 'k', 'v'] as const) assert.deepStrictEqual(new Float32Array(b.heads[l][key].buffer), new Float32Array(a.heads[l][key].buffer), `layer ${l} ${key}`);
+        }
+        assert.ok(progress.some((m) => m === `Layers 2–2 of ${layers}, streaming: the model is larger than the memory limit`), progress.join('\n'));
+        // And against the reference itself, not only against the whole model.
+        await checkCase(streamed, fixture, 0);
+      } finally {
+        await whole.dispose();
+        await streamed.dispose();
+        fixture.close();
+      }
+    });
+  }
+
+  it('refuses a limit below one layer and names the limit to raise', async () => {
+    const fixture = openFixture('bert');
+    try {
+      const whole = await loadModel(fixture.folder);
+      const layerBytes = whole.memory.layerBytes;
+      await whole.dispose();
+      await assert.rejects(loadModel(fixture.folder, { memoryLimitGB: layerBytes / 1e9 }), (err: unknown) => {
+        assert.ok(err instanceof EngineError && err.code === 'memory-limit', String(err));
+        assert.match(err.message, /Raise attentionInspector\.memoryLimitGB to at least 1\b/);
+        assert.strictEqual(err.details.limit, 1);
+        return true;
+      });
+    } finally {
+      fixture.close();
+    }
+  });
+
+  it('plans an 8B-sized model within the limit: warm groups first, the rest streamed', () => {
+    const layerBytes = 872e6; // Llama-3.1-8B: 218 M float32 weights per layer
+    const plan = planMemory(32, layerBytes, 8e9);
+    assert.strictEqual(plan.groups.length, 32);
+    assert.ok(plan.warm > 0 && plan.warm < 32);
+    assert.ok(plan.warm * layerBytes + 1.5 * layerBytes <= 8e9, 'warm layers plus one build fit the limit');
+    const whole = planMemory(32, layerBytes, 40e9);
+    assert.strictEqual(whole.warm, whole.groups.length);
+    assert.throws(() => planMemory(32, layerBytes, 1e9), /memoryLimitGB to at least 2/);
+  });
+});
+
+describe('read-only checkpoint in the Hugging Face cache layout', function () {
+  this.timeout(120000);
+
+  // The shards lie in two folders (as when a cache is assembled from two places): onnxruntime reads
+  // one folder's shards itself, and the engine embeds the other's stored bytes in the graph.
+  it('loads from a read-only snapshot of symlinks into blobs/, computes the reference and writes nothing there', async () => {
+    const fixture = openFixture('llama-sharded');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-readonly-'));
+    const blobs = path.join(root, 'blobs');
+    const moreBlobs = path.join(root, 'more-blobs');
+    const snapshot = path.join(root, 'snapshots', 'abc123');
+    try {
+      fs.mkdirSync(blobs);
+      fs.mkdirSync(moreBlobs);
+      fs.mkdirSync(snapshot, { recursive: true });
+      for (const [i, file] of fs.readdirSync(fixture.folder).entries()) {
+        if (file.startsWith('expected')) continue;
+        const blob = path.join(i % 3 === 0 ? moreBlobs : blobs, `blob${i}`);
+        fs.copyFileSync(path.join(fixture.folder, file), blob);
+        fs.symlinkSync(path.relative(snapshot, blob), path.join(snapshot, file));
+        fs.chmodSync(blob, 0o444);
+      }
+      for (const dir of [snapshot, path.dirname(snapshot), blobs, moreBlobs, root]) fs.chmodSync(dir, 0o555);
+      const listing = () => [blobs, moreBlobs, snapshot].map((d) => fs.readdirSync(d).map((f) => `${f}:${fs.lstatSync(path.join(d, f)).mtimeMs}`).sort().join(','));
+      const before = listing();
+      const model = await loadModel(snapshot, { memoryLimitGB: 1 });
+      try {
+        const c = fixture.cases[0];
+        const result = await model.analyze(c.text, { textPair: c.text_pair });
+        const diff = maxAbsDiff(new Float32Array(result.attentions.buffer), fixture.expected('case0.attentions').data);
+        assert.ok(diff <= ATTENTION_TOLERANCE, `attentions differ by ${diff.toExponential(2)}`);
+      } finally {
+        await model.dispose();
+      }
+      assert.deepStrictEqual(listing(), before, 'nothing was written into the checkpoint');
+    } finally {
+      for (const dir of [root, blobs, moreBlobs, path.dirname(snapshot), snapshot]) if (fs.existsSync(dir)) fs.chmodSync(dir, 0o755);
+      fs.rmSync(root, { recursive: true, force: true });
+      fixture.close();
+    }
+  });
+});
