@@ -33,6 +33,7 @@ const builds = [
     entryPoints: {
       extension: 'src/extension.ts',
       worker: 'src/worker/engineWorker.ts',
+      engineProcess: 'src/worker/engineProcess.ts',
       cli: 'src/cli/cli.ts',
       bench: 'bench/bench.ts',
     },
@@ -50,7 +51,8 @@ const builds = [
     sourcemap: true, minify: false,
     platform: 'node', format: 'cjs', target: 'node20',
     external: [...nodeExternals, 'mocha', 'playwright-core', '@vscode/test-electron'],
-    entryPoints: listTests('test').map((file) => ({ in: file, out: file.replace(/^test[\\/]/, '').replace(/\.ts$/, '') })),
+    // The fuzzer (npm run fuzz) and the process-boundary benchmark are built beside the tests.
+    entryPoints: [...listTests('test'), 'test/fuzz/fuzz.ts', 'bench/transfer.ts'].map((file) => ({ in: file, out: file.replace(/^test[\\/]/, '').replace(/\.ts$/, '') })),
     outdir: 'out/test',
   },
 ];

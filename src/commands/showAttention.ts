@@ -29,7 +29,7 @@ export interface AnalysisRequest {
 /** Error codes (engine or model source) for which picking another model is the helpful action. */
 const MODEL_PROBLEMS = new Set([
   'unsupported-architecture', 'pickle-only', 'missing-file', 'bad-checkpoint', 'invalid-spec', 'folder-not-found', 'no-config',
-  'no-safetensors', 'incomplete-weights', 'no-tokenizer', 'repo-not-found', 'revision-not-found', 'offline-not-cached',
+  'no-safetensors', 'incomplete-weights', 'no-tokenizer', 'repo-not-found', 'revision-not-found', 'offline-not-cached', 'engine-crashed',
 ]);
 /** Error codes for which a Hugging Face token is the fix. */
 const TOKEN_PROBLEMS = new Set(['unauthorized', 'invalid-token']);

@@ -13,6 +13,7 @@
 import type { ModelSummary } from '../protocol/types';
 import type { Checkpoint, ModelConfig } from './checkpoint';
 import { EngineError } from './errors';
+import { shownValue } from './files';
 import type { Nn } from './onnx/layers';
 
 /**
@@ -190,7 +191,7 @@ export function refuseOption(config: ModelConfig, key: string, why = ''): never 
   const type = String(config.model_type);
   throw new EngineError(
     'unsupported-architecture',
-    `config.json sets ${key} = ${JSON.stringify(config[key])}, which Attention Inspector does not implement for ${type} yet${why ? ` (${why})` : ''}; its attentions would be wrong, so the model is not loaded.`,
+    `config.json sets ${key} = ${shownValue(config[key])}, which Attention Inspector does not implement for ${type} yet${why ? ` (${why})` : ''}; its attentions would be wrong, so the model is not loaded.`,
   );
 }
 

@@ -7,6 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EngineError } from './errors';
 import type { WeightRef } from './onnx/graph';
+import { validateConfig } from './config';
+import { listModelFolder, modelFolder, quoted, readJsonObject, resolveModelFile, type ModelFolder } from './files';
 import { checkDType, readRows, readTensor, SafetensorsFile, type TensorEntry } from './safetensors';
 
 export type ModelConfig = Record<string, unknown>;
@@ -30,6 +32,8 @@ const PICKLE_FILE = /\.(bin|pt|pth|ckpt|pkl)$/i;
 export class Checkpoint {
   /** Canonical path of each open file: onnxruntime checks external data after resolving symlinks (the Hugging Face cache's snapshots are symlinks into blobs/). */
   private readonly realPaths = new Map<SafetensorsFile, string>();
+  /** Tables read row by row (embeddings), to name one whose width is wrong. */
+  readonly rowTables = new Set<TensorEntry>();
 
   private constructor(
     readonly folder: string,
@@ -39,28 +43,24 @@ export class Checkpoint {
   ) {}
 
   static open(folder: string): Checkpoint {
-    if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
-      throw new EngineError('missing-file', `Model folder not found: ${folder}`);
-    }
-    const names = fs.readdirSync(folder);
-    const configPath = path.join(folder, 'config.json');
+    const m = modelFolder(folder);
+    const names = listModelFolder(m);
     if (!names.includes('config.json')) {
       throw new EngineError('missing-file', `${folder} has no config.json: it is not a Hugging Face model folder.`);
     }
-    let config: ModelConfig;
-    try {
-      config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
-    } catch (err) {
-      throw new EngineError('bad-checkpoint', `config.json in ${folder} is not valid JSON: ${(err as Error).message}`);
-    }
-    const shardFiles = Checkpoint.safetensorsFiles(folder, names);
+    const config = readJsonObject(m, 'config.json') as ModelConfig;
+    validateConfig(config);
+    const shardFiles = Checkpoint.safetensorsFiles(m, names);
     const files: SafetensorsFile[] = [];
     const entries = new Map<string, TensorEntry>();
     try {
-      for (const file of shardFiles) {
-        const st = new SafetensorsFile(file);
+      for (const [name, file] of shardFiles) {
+        const st = new SafetensorsFile(file, `${name} in ${folder}`);
         files.push(st);
-        for (const [name, entry] of st.tensors) entries.set(name, entry);
+        for (const [tensor, entry] of st.tensors) {
+          if (entries.has(tensor)) throw new EngineError('bad-checkpoint', `Tensor ${quoted(tensor)} is stored in two safetensors files of ${folder}: the folder mixes two checkpoints.`);
+          entries.set(tensor, entry);
+        }
       }
     } catch (err) {
       files.forEach((f) => f.close());
@@ -69,29 +69,37 @@ export class Checkpoint {
     return new Checkpoint(folder, config, files, entries);
   }
 
-  private static safetensorsFiles(folder: string, names: string[]): string[] {
+  /** [name, real path] of each safetensors file to read. */
+  private static safetensorsFiles(m: ModelFolder, names: string[]): [string, string][] {
+    const folder = m.folder;
+    const regular = (name: string): [string, string] => {
+      const file = resolveModelFile(m, name);
+      if (!file) throw new EngineError('missing-file', `${name} is missing from ${folder} (incomplete download?).`);
+      return [name, file.real];
+    };
     const indexName = 'model.safetensors.index.json';
     if (names.includes(indexName)) {
-      let index: { weight_map?: Record<string, string> };
-      try {
-        index = JSON.parse(fs.readFileSync(path.join(folder, indexName), 'utf8'));
-      } catch (err) {
-        throw new EngineError('bad-checkpoint', `${indexName} is not valid JSON: ${(err as Error).message}`);
+      const index = readJsonObject(m, indexName)!;
+      const weightMap = index.weight_map;
+      if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+        throw new EngineError('bad-checkpoint', `${indexName} in ${folder} has no weight_map object that says which file holds each tensor.`);
       }
-      const shards = [...new Set(Object.values(index.weight_map ?? {}))];
+      const values = Object.values(weightMap as Record<string, unknown>);
+      if (values.some((v) => typeof v !== 'string')) throw new EngineError('bad-checkpoint', `${indexName} in ${folder} maps a tensor to something that is not a file name.`);
+      const shards = [...new Set(values as string[])];
       if (shards.length === 0) throw new EngineError('bad-checkpoint', `${indexName} lists no shards.`);
       for (const shard of shards) {
         // The index comes from the model repository: keep shard names inside the folder.
-        if (shard !== path.basename(shard) || !shard.endsWith('.safetensors')) {
-          throw new EngineError('bad-checkpoint', `${indexName} names an invalid shard "${shard}".`);
+        if (shard !== path.basename(shard) || !shard.endsWith('.safetensors') || shard === '.safetensors') {
+          throw new EngineError('bad-checkpoint', `${indexName} names an invalid shard ${quoted(shard)}: shards are .safetensors files beside it.`);
         }
         if (!names.includes(shard)) throw new EngineError('missing-file', `Shard ${shard} listed in ${indexName} is missing from ${folder} (incomplete download?).`);
       }
-      return shards.map((s) => path.join(folder, s));
+      return shards.map(regular);
     }
-    if (names.includes('model.safetensors')) return [path.join(folder, 'model.safetensors')];
+    if (names.includes('model.safetensors')) return [regular('model.safetensors')];
     const loose = names.filter((n) => n.endsWith('.safetensors')).sort();
-    if (loose.length > 0) return loose.map((n) => path.join(folder, n));
+    if (loose.length > 0) return loose.map(regular);
     const pickles = names.filter((n) => PICKLE_FILE.test(n));
     if (pickles.length > 0) {
       throw new EngineError(
@@ -129,7 +137,7 @@ export class Checkpoint {
   entry(name: string, prefixes: readonly string[], expectedShape?: readonly number[]): TensorEntry {
     const entry = this.find(name, prefixes);
     if (!entry) {
-      throw new EngineError('bad-checkpoint', `The checkpoint in ${this.folder} has no tensor "${name}" that config.json's model_type "${String(this.config.model_type)}" needs (a different architecture, or an incomplete download?).`);
+      throw new EngineError('bad-checkpoint', `The checkpoint in ${this.folder} has no tensor "${name}" that config.json's model_type ${quoted(this.config.model_type)} needs (a different architecture, or an incomplete download?).`);
     }
     if (expectedShape && (entry.shape.length !== expectedShape.length || entry.shape.some((d, i) => d !== expectedShape[i]))) {
       throw new EngineError('bad-checkpoint', `Tensor "${entry.name}" has shape [${entry.shape.join(', ')}] but config.json implies [${expectedShape.join(', ')}]: the weights and config.json do not belong together.`);
@@ -177,7 +185,29 @@ export class Checkpoint {
   }
 
   rows(name: string, prefixes: readonly string[], rows: readonly number[]): Float32Array {
-    return readRows(this.entry(name, prefixes), rows);
+    const entry = this.entry(name, prefixes);
+    this.rowTables.add(entry);
+    return readRows(entry, rows);
+  }
+
+  /**
+   * The first tensor, in layer order, that holds NaN or infinite values among the tensors outside
+   * any layer (embeddings, final norm) and those of layers 0..`lastLayer` (read on demand: only
+   * when a result was not finite).
+   */
+  firstNonFiniteTensor(lastLayer: number): string | undefined {
+    const layerOf = (name: string) => {
+      const m = /\.(\d+)\./.exec(name);
+      return m ? Number(m[1]) : -1;
+    };
+    const candidates = [...this.entries.values()]
+      .filter((e) => ['F32', 'F16', 'BF16'].includes(e.dtype) && layerOf(e.name) <= lastLayer)
+      .sort((a, b) => layerOf(a.name) - layerOf(b.name) || a.name.localeCompare(b.name));
+    for (const entry of candidates) {
+      const values = readTensor(entry);
+      for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return entry.name;
+    }
+    return undefined;
   }
 
   /** Total bytes of tensors on disk (for progress and memory estimates). */

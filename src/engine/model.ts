@@ -10,9 +10,12 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
 import { isEncoderDecoder, type Architecture, type FamilyRegistry, type PositionInput } from './architecture';
+import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory } from './budget';
 import { Checkpoint } from './checkpoint';
 import { EncoderDecoderRunner, encoderDecoderSummary } from './encoderDecoder';
+import { checkSummary } from './config';
 import { EngineError } from './errors';
+import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
@@ -33,8 +36,8 @@ const MAX_LAYERS_PER_CHUNK = 6;
 const BUILD_OVERHEAD = 1.5;
 /** Attentions above this many bytes as float32 are kept as float16 (half the memory). */
 export const FLOAT16_THRESHOLD_BYTES = 256 * 1024 * 1024;
-/** Attentions are never kept above this size (as float16); longer texts are refused with the limit. */
-export const ATTENTION_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
+/** What an analysis may hold in memory, attentions and transient n² buffers together (budget.ts); longer texts are refused with the limit. */
+export const ATTENTION_BUDGET_BYTES = ANALYSIS_BUDGET_BYTES;
 
 /** Progress callback; called between steps, right before the engine checks for cancellation. */
 export type ProgressFn = (message: string, fraction?: number) => void;
@@ -152,6 +155,8 @@ export class AttentionModel {
     private readonly chunks: Chunk[],
     /** How layers are grouped and which groups stream (tests, CLI). */
     readonly memory: MemoryPlan,
+    /** The longest text whose analysis fits the memory budget (see budget.ts). */
+    private readonly tokensByMemory: number,
     /** Encoder-decoders run in their own two-stack runner (./encoderDecoder.ts). */
     private readonly seq2seq?: EncoderDecoderRunner,
   ) {}
@@ -162,10 +167,15 @@ export class AttentionModel {
     const chunks: Chunk[] = [];
     try {
       const created = options.families.create(checkpoint);
-      const tokenizer = TextTokenizer.load(folder);
       if (isEncoderDecoder(created)) {
-        const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
         const { encoder, decoder } = created;
+        for (const stack of [encoder, decoder]) {
+          checkSummary(stack.summary);
+          checkEmbedding(checkpoint, (ids, typeIds) => stack.embed(ids, typeIds), stack.summary.hiddenSize);
+        }
+        const tokenizer = TextTokenizer.load(folder);
+        const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
+        if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
         const plan = planMemory(encoder.summary.numLayers + decoder.summary.numLayers, Math.max(encoder.layerBytes, decoder.layerBytes), limitGB * GB);
         if (plan.warm < plan.groups.length) {
           throw new EngineError('memory-limit', `This encoder-decoder needs more than the memory limit (${limitGB} GB) and its layers do not stream yet: raise attentionInspector.memoryLimitGB or pick a smaller model.`);
@@ -174,9 +184,12 @@ export class AttentionModel {
         const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, sessionOptions };
         const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
         onProgress?.('Model ready', 1);
-        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner);
+        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner);
       }
       const arch = created;
+      checkSummary(arch.summary);
+      checkEmbedding(checkpoint, (ids, typeIds) => arch.embed(ids, typeIds), arch.summary.hiddenSize);
+      const tokenizer = TextTokenizer.load(folder);
       const { numLayers } = arch.summary;
       const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
       if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
@@ -195,7 +208,10 @@ export class AttentionModel {
       const streamed = plan.groups.length - plan.warm;
       onProgress?.(streamed > 0 ? `Model ready; ${streamed} of ${plan.groups.length} layer groups stream on each request (the model is larger than the memory limit)` : 'Model ready', 1);
       const summary: ModelSummary = { ...arch.summary, name: options.name ?? path.basename(folder), source: options.source ?? folder };
-      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan);
+      const positionShapes = Object.fromEntries(chunks.flatMap((ch) => ch.inputs).map((input) => [input.name, input.dims]));
+      const layersPerChunk = Math.max(...plan.groups.map((layers) => layers.length));
+      const tokensByMemory = maxTokensByMemory({ summary, positionShapes, layersPerChunk, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES });
+      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan, tokensByMemory);
     } catch (err) {
       await Promise.all(chunks.map((c) => c.session?.release()));
       checkpoint.close();
@@ -206,9 +222,7 @@ export class AttentionModel {
   /** The longest text in tokens this model accepts: its positions, or what the attention memory budget allows. */
   get maxTokens(): number {
     if (this.seq2seq) return this.seq2seq.limitsFor().encoder;
-    const { numLayers, numHeads } = this.summary;
-    const byMemory = Math.floor(Math.sqrt(ATTENTION_BUDGET_BYTES / 2 / (numLayers * numHeads)));
-    return Math.min(this.summary.maxTokens ?? Infinity, byMemory);
+    return Math.min(this.summary.maxTokens ?? Infinity, this.tokensByMemory);
   }
 
   tokenize(text: string, textPair?: string) {
@@ -246,6 +260,7 @@ export class AttentionModel {
     const hiddenStates = options.hiddenStates ? new Float32Array((numLayers + 1) * n * hiddenSize) : undefined;
 
     let hidden = this.arch.embed(ids, typeIds);
+    if (firstNonFinite(hidden) >= 0) throw nonFiniteError(this.checkpoint, 'The embedding of this text', -1);
     hiddenStates?.set(hidden, 0);
     const positions: LastRun['positions'] = new Map();
     for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) {
@@ -269,9 +284,12 @@ export class AttentionModel {
       const out = await this.runChunk(chunk, hidden, n, positions, [...new Set(fetches)]);
       for (const layer of chunk.layers) {
         const probs = out[`probs_${layer}`].data as Float32Array;
+        if (firstNonFinite(probs) >= 0) throw nonFiniteError(this.checkpoint, `The attention of layer ${layer + 1}`, layer);
         if (attentions instanceof Uint16Array) encodeHalfArray(probs, attentions.subarray(layer * layerSize, (layer + 1) * layerSize));
         else attentions.set(probs, layer * layerSize);
-        valueNorms.set(out[`value_norms_${layer}`].data as Float32Array, layer * numHeads * n);
+        const norms = out[`value_norms_${layer}`].data as Float32Array;
+        if (firstNonFinite(norms) >= 0) throw nonFiniteError(this.checkpoint, `The value vectors of layer ${layer + 1}`, layer);
+        valueNorms.set(norms, layer * numHeads * n);
         if (hiddenStates) {
           const isFinalLayer = layer === numLayers - 1;
           const state = isFinalLayer && out.final ? out.final : out[`hidden_${layer}`];
@@ -316,7 +334,7 @@ export class AttentionModel {
     }
   }
 
-  /** q, k, v of one layer and head (of `block`, for an encoder-decoder) for the last analyzed text. */
+  /** q, k, v of one layer and head for the last analyzed text. */
   async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {
     if (this.seq2seq) return this.seq2seq.headVectors(layer, head, block);
     const last = this.last;

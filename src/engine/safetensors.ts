@@ -7,11 +7,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EngineError } from './errors';
 import { decodeBFloat16Array, decodeHalfArray } from '../protocol/float16';
+import { openRegularFile, quoted } from './files';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
 const BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
-/** Headers are small JSON; anything near this is a corrupt length field. */
-const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** Every dtype the reference library knows, in bits per element (to check byte ranges of tensors we never read). */
+const DTYPE_BITS: Record<string, number> = {
+  BOOL: 8, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6,
+  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, F64: 64, I64: 64, U64: 64, C64: 64,
+};
+/** The reference library's limit on the header. */
+const MAX_HEADER_BYTES = 100_000_000;
 
 export interface TensorEntry {
   name: string;
@@ -23,57 +29,129 @@ export interface TensorEntry {
   file: SafetensorsFile;
 }
 
+/**
+ * Finds a key that appears twice in one object of a JSON text (JSON.parse silently keeps the
+ * last). The text is known to be valid JSON.
+ */
+export function duplicateJsonKey(text: string): string | undefined {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const keys = stack[stack.length - 1];
+      if (expectKey && keys) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (ch === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === '[') {
+      stack.push(null);
+    } else if (ch === '}' || ch === ']') {
+      stack.pop();
+    } else if (ch === ',') {
+      expectKey = stack[stack.length - 1] !== null;
+    }
+  }
+  return undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A safetensors file, checked as strictly as the reference library checks it: a header of at most
+ * 100 MB that is UTF-8 JSON starting with '{', no duplicate keys, `__metadata__` mapping strings
+ * to strings, known dtypes, and tensors whose byte ranges follow one another without holes or
+ * overlaps and cover the data exactly (no trailing bytes). An off-by-one header length or a
+ * damaged header is refused here rather than read as weights.
+ */
 export class SafetensorsFile {
   readonly tensors = new Map<string, TensorEntry>();
   private fd: number;
+  private readonly label: string;
 
-  constructor(readonly filePath: string) {
+  /** `label` names the file in messages (defaults to its base name). */
+  constructor(readonly filePath: string, label?: string) {
+    this.label = label ?? path.basename(filePath);
     const bad = (why: string) =>
-      new EngineError('bad-checkpoint', `${path.basename(filePath)} is not a valid safetensors file: ${why}. Download it again or re-save the checkpoint with save_pretrained().`);
-    this.fd = fs.openSync(filePath, 'r');
+      new EngineError('bad-checkpoint', `${this.label} is not a valid safetensors file: ${why}. Download it again or re-save the checkpoint with save_pretrained().`);
+    const opened = openRegularFile(filePath, this.label);
+    this.fd = opened.fd;
     try {
-      const fileSize = fs.fstatSync(this.fd).size;
+      const fileSize = opened.size;
       if (fileSize < 8) throw bad('the file is shorter than its 8-byte header length (truncated download?)');
-      const lenBuf = Buffer.alloc(8);
-      fs.readSync(this.fd, lenBuf, 0, 8, 0);
-      const headerLen = Number(lenBuf.readBigUInt64LE(0));
-      if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES) throw bad(`its header length (${headerLen} bytes) is impossible`);
+      const lenBuf = this.readBytes(0, 8);
+      const headerLen64 = lenBuf.readBigUInt64LE(0);
+      if (headerLen64 < 2n || headerLen64 > BigInt(MAX_HEADER_BYTES)) throw bad(`its header length (${headerLen64} bytes) is impossible`);
+      const headerLen = Number(headerLen64);
       if (8 + headerLen > fileSize) throw bad(`the header (${headerLen} bytes) runs past the end of the file (${fileSize} bytes): the file is truncated`);
-      const headerBuf = Buffer.alloc(headerLen);
-      fs.readSync(this.fd, headerBuf, 0, headerLen, 8);
-      let header: Record<string, unknown>;
+      const headerBuf = this.readBytes(8, headerLen);
+      if (headerBuf[0] !== 0x7b) throw bad("its header does not start with '{' (a wrong header length?)");
+      let text: string;
       try {
-        header = JSON.parse(headerBuf.toString('utf8'));
+        text = utf8.decode(headerBuf);
+      } catch {
+        throw bad('its header is not UTF-8 text');
+      }
+      let header: unknown;
+      try {
+        header = JSON.parse(text);
       } catch {
         throw bad('its header is not valid JSON');
       }
       if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('its header is not a JSON object');
+      const duplicate = duplicateJsonKey(text);
+      if (duplicate !== undefined) throw bad(`its header names ${quoted(duplicate)} twice`);
       const dataStart = 8 + headerLen;
-      for (const [name, rawEntry] of Object.entries(header)) {
-        if (name === '__metadata__') continue;
+      const dataLength = BigInt(fileSize - dataStart);
+      const ranges: { name: string; begin: bigint; end: bigint }[] = [];
+      for (const [name, rawEntry] of Object.entries(header as Record<string, unknown>)) {
+        if (name === '__metadata__') {
+          const meta = rawEntry;
+          if (meta !== null && (typeof meta !== 'object' || Array.isArray(meta) || Object.values(meta as object).some((v) => typeof v !== 'string'))) {
+            throw bad('its __metadata__ is not a map of strings to strings');
+          }
+          continue;
+        }
+        const tensor = `tensor ${quoted(name)}`;
         const entry = rawEntry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-        if (typeof entry !== 'object' || entry === null) throw bad(`tensor "${name}" has no description`);
+        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(`${tensor} has no description`);
         const dtype = entry.dtype;
-        if (typeof dtype !== 'string') throw bad(`tensor "${name}" has no dtype`);
+        if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BITS, dtype)) throw bad(`${tensor} has ${typeof dtype === 'string' ? `the unknown dtype ${quoted(dtype)}` : 'no dtype'}`);
         const shape = entry.shape;
-        if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`tensor "${name}" has an invalid shape`);
+        if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`${tensor} has an invalid shape`);
         const offsets = entry.data_offsets;
-        if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
-          throw bad(`tensor "${name}" has invalid data offsets`);
+        if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
+          throw bad(`${tensor} has invalid data offsets`);
         }
         const [begin, end] = offsets as [number, number];
-        if (dataStart + end > fileSize) {
-          throw bad(`tensor "${name}" ends at byte ${dataStart + end}, past the end of the file (${fileSize} bytes): the file is truncated or its header is corrupt`);
+        if (BigInt(end) > dataLength) {
+          throw bad(`${tensor} ends at byte ${dataStart + end}, past the end of the file (${fileSize} bytes): the file is truncated or its header is corrupt`);
         }
-        const known = dtype in BYTES;
-        const count = (shape as number[]).reduce((a, b) => a * b, 1);
-        if (known && count * BYTES[dtype as SafetensorsDType] !== end - begin) {
-          throw bad(`tensor "${name}" has ${end - begin} bytes of data but its shape [${shape.join(', ')}] and dtype ${dtype} need ${count * BYTES[dtype as SafetensorsDType]}`);
+        const bits = (shape as number[]).reduce((a, d) => a * BigInt(d), BigInt(DTYPE_BITS[dtype]));
+        if (bits % 8n !== 0n || bits / 8n !== BigInt(end - begin)) {
+          throw bad(`${tensor} has ${end - begin} bytes of data but its shape [${shape.join(', ')}] and dtype ${dtype} need ${bits % 8n === 0n ? bits / 8n : `${bits} bits`}`);
         }
-        // Unknown dtypes are recorded and refused only if the model actually needs that tensor
-        // (checkpoints may carry int buffers such as position_ids that we never read).
+        ranges.push({ name, begin: BigInt(begin), end: BigInt(end) });
+        // Dtypes other than F32/F16/BF16 are recorded and refused only if the model needs that
+        // tensor (checkpoints may carry int buffers such as position_ids that we never read).
         this.tensors.set(name, { name, dtype: dtype as SafetensorsDType, shape: shape as number[], offset: dataStart + begin, byteLength: end - begin, file: this });
       }
+      ranges.sort((a, b) => (a.begin < b.begin ? -1 : a.begin > b.begin ? 1 : a.end < b.end ? -1 : a.end > b.end ? 1 : 0));
+      let covered = 0n;
+      for (const r of ranges) {
+        if (r.begin > covered) throw bad(`its data has a gap of ${r.begin - covered} bytes before tensor ${quoted(r.name)}`);
+        if (r.begin < covered) throw bad(`tensor ${quoted(r.name)} overlaps the tensor before it`);
+        covered = r.end;
+      }
+      if (covered !== dataLength) throw bad(`${dataLength - covered} bytes after the last tensor belong to no tensor (a wrong header length, or a damaged file)`);
     } catch (err) {
       fs.closeSync(this.fd);
       throw err;
@@ -85,8 +163,13 @@ export class SafetensorsFile {
     const buf = Buffer.allocUnsafe(byteLength);
     let done = 0;
     while (done < byteLength) {
-      const n = fs.readSync(this.fd, buf, done, byteLength - done, offset + done);
-      if (n === 0) throw new EngineError('bad-checkpoint', `${path.basename(this.filePath)} ended early while reading (truncated file?)`);
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, buf, done, byteLength - done, offset + done);
+      } catch (err) {
+        throw new EngineError('bad-checkpoint', `${this.label} could not be read (${(err as NodeJS.ErrnoException).code ?? 'I/O error'}).`);
+      }
+      if (n === 0) throw new EngineError('bad-checkpoint', `${this.label} ended early while reading (the file shrank, or a truncated download?)`);
       done += n;
     }
     return buf;
@@ -100,7 +183,7 @@ export class SafetensorsFile {
 
 /** Refuses dtypes the engine cannot compute with (quantized or integer weights). */
 export function checkDType(entry: TensorEntry): void {
-  if (!(entry.dtype in BYTES)) {
+  if (!Object.hasOwn(BYTES, entry.dtype)) {
     throw new EngineError('bad-checkpoint', `Tensor "${entry.name}" is stored as ${entry.dtype}; only F32, F16 and BF16 weights are supported (quantized checkpoints are not).`);
   }
 }

@@ -3,11 +3,16 @@
  * gives character offsets. It reports offsets in Unicode code points; VS Code positions count
  * UTF-16 code units, so every range is converted here, once.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { Tokenizer } from 'tokenizers';
 import type { TokenInfo } from '../protocol/types';
 import { EngineError } from './errors';
+import { MAX_JSON_BYTES, modelFolder, parseJsonFile, readCapped, resolveModelFile } from './files';
+
+/** The tokenizers library's own message, kept short (it describes the file, not our code). */
+function libraryMessage(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text || 'no reason given';
+}
 
 export interface Encoded {
   ids: number[];
@@ -47,30 +52,78 @@ export function codePointToUtf16Map(text: string): Uint32Array {
   return Uint32Array.from(map);
 }
 
+type Json = Record<string, unknown>;
+const asObject = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
+
+/** A component and, for `Sequence` components, the ones inside it. */
+function components(component: unknown): Json[] {
+  const c = asObject(component);
+  if (!c) return [];
+  const inner = [c.normalizers, c.pretokenizers, c.processors].find(Array.isArray) as unknown[] | undefined;
+  return [c, ...(inner ?? []).flatMap(components)];
+}
+
+/**
+ * Settings the tokenizers library accepts when it loads a file but then panics on while encoding
+ * (a non-unwinding Rust panic aborts the process): found by fuzzing. The engine process contains
+ * any such abort; these are refused up front with a message that says what is wrong.
+ */
+export function knownPanic(json: Json): string | undefined {
+  for (const n of components(json.normalizer)) {
+    const pattern = asObject(n.pattern);
+    if (n.type === 'Replace' && pattern && (pattern.String === '' || pattern.Regex === '')) return 'its Replace normalizer has an empty pattern';
+    if (n.type === 'Precompiled') {
+      // A u32 trie size, the trie (u32 units), then the normalized strings.
+      const map = typeof n.precompiled_charsmap === 'string' ? Buffer.from(n.precompiled_charsmap, 'base64') : Buffer.alloc(0);
+      const trie = map.length >= 8 ? map.readUInt32LE(0) : 0;
+      if (trie === 0 || trie % 4 !== 0 || trie + 4 > map.length) return 'its Precompiled normalizer has a damaged character map';
+    }
+  }
+  for (const p of components(json.pre_tokenizer)) {
+    if (p.type === 'FixedLength' && !(typeof p.length === 'number' && p.length > 0)) return 'its FixedLength pre-tokenizer has length 0';
+  }
+  for (const p of components(json.post_processor)) {
+    if (p.type !== 'TemplateProcessing') continue;
+    const defined = asObject(p.special_tokens) ?? {};
+    for (const piece of [...(Array.isArray(p.single) ? p.single : []), ...(Array.isArray(p.pair) ? p.pair : [])]) {
+      const special = asObject(asObject(piece)?.SpecialToken);
+      if (special && !(typeof special.id === 'string' && Object.hasOwn(defined, special.id))) return 'its post-processor template names a special token it does not define';
+    }
+  }
+  return undefined;
+}
+
 export class TextTokenizer {
   private byteMap = byteLevelDecoder();
 
   private constructor(private readonly tokenizer: Tokenizer, private readonly style: TokenStyle) {}
 
   static load(folder: string): TextTokenizer {
-    const file = path.join(folder, 'tokenizer.json');
-    if (!fs.existsSync(file)) {
+    const m = modelFolder(folder);
+    const file = resolveModelFile(m, 'tokenizer.json');
+    if (!file) {
       throw new EngineError('missing-file', `${folder} has no tokenizer.json. Attention Inspector needs the fast-tokenizer file; in Python, AutoTokenizer.from_pretrained(...).save_pretrained(folder) writes it.`);
     }
-    let json: { decoder?: unknown; pre_tokenizer?: unknown };
-    try {
-      json = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new EngineError('bad-checkpoint', `tokenizer.json is not valid JSON: ${(err as Error).message}`);
-    }
+    const label = `tokenizer.json in ${folder}`;
+    const bytes = readCapped(file.real, label, MAX_JSON_BYTES['tokenizer.json']);
+    const json = parseJsonFile(bytes, label) as { decoder?: unknown; pre_tokenizer?: unknown } | null;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new EngineError('bad-checkpoint', `${label} must hold a JSON object.`);
+    const panic = knownPanic(json as Record<string, unknown>);
+    if (panic) throw new EngineError('bad-checkpoint', `${label} cannot be used: ${panic}. Save the tokenizer again with transformers, or pick another model.`);
     // Tell byte-level from SentencePiece-style vocabularies by what the decoder undoes.
     const described = JSON.stringify([json.decoder ?? null, json.pre_tokenizer ?? null]);
     const style: TokenStyle = described.includes('"ByteLevel"') ? 'byte-level' : described.includes('\u2581') || described.includes('Metaspace') ? 'metaspace' : 'plain';
     let tokenizer: Tokenizer;
     try {
-      tokenizer = Tokenizer.fromFile(file);
+      // From the bytes already checked, not the path again (it could have changed since).
+      tokenizer = Tokenizer.fromString(bytes.toString('utf8'));
+      // As transformers does unless asked (set_truncation_and_padding): the file's padding would
+      // append pad tokens that an encoder attends to as real ones, its truncation would cut long
+      // texts silently. The engine states its own limit instead.
+      tokenizer.disablePadding();
+      tokenizer.disableTruncation();
     } catch (err) {
-      throw new EngineError('bad-checkpoint', `tokenizer.json could not be loaded: ${(err as Error).message}`);
+      throw new EngineError('bad-checkpoint', `${label} could not be loaded by the tokenizers library: ${libraryMessage(err)}`);
     }
     return new TextTokenizer(tokenizer, style);
   }
@@ -107,7 +160,12 @@ export class TextTokenizer {
   }
 
   async encode(text: string, textPair?: string): Promise<Encoded> {
-    const encoding = await this.tokenizer.encode(text, textPair ?? null, { addSpecialTokens: true });
+    let encoding: Awaited<ReturnType<Tokenizer['encode']>>;
+    try {
+      encoding = await this.tokenizer.encode(text, textPair ?? null, { addSpecialTokens: true });
+    } catch (err) {
+      throw new EngineError('bad-checkpoint', `The model's tokenizer.json cannot encode this text: ${libraryMessage(err)}`);
+    }
     const ids = encoding.getIds();
     const raws = encoding.getTokens();
     const offsets = encoding.getOffsets();
@@ -131,6 +189,11 @@ export class TextTokenizer {
         segment: typeIds[i] ?? 0,
       };
     });
+    // Nothing would reach the model (onnxruntime faults on an empty input): a tokenizer without
+    // special tokens that drops every character of this text (control characters, say).
+    if (ids.length === 0) {
+      throw new EngineError('empty-text', 'The tokenizer turns this text into no tokens at all (its characters are all dropped, and this tokenizer adds no special tokens). Select other text.');
+    }
     return { ids, typeIds, tokens };
   }
 }

@@ -15,7 +15,12 @@ import { layerWeights } from './blocks/weights';
 
 const PREFIXES = ['transformer.'];
 
-export interface Gpt2Config {
+/**
+ * The config spelling GPT-2 shares with GPT-J and GPTBigCode (`n_embd`, `n_head`, `n_layer`,
+ * `n_positions`, `n_inner`, `layer_norm_epsilon`, `activation_function`), with the newer names as
+ * fallbacks; `n_inner` null means 4 × hidden.
+ */
+export interface Gpt2Shape {
   hidden: number;
   heads: number;
   layers: number;
@@ -23,14 +28,29 @@ export interface Gpt2Config {
   inner: number;
   eps: number;
   act: string;
+}
+
+export function parseGpt2Shape(c: ModelConfig, defaultActivation: string): Gpt2Shape {
+  const hidden = configInt(c, 'n_embd', 'hidden_size');
+  return {
+    hidden,
+    heads: configInt(c, 'n_head', 'num_attention_heads'),
+    layers: configInt(c, 'n_layer', 'num_hidden_layers'),
+    maxPositions: configInt(c, 'n_positions', 'n_ctx', 'max_position_embeddings'),
+    inner: typeof c.n_inner === 'number' ? configInt(c, 'n_inner') : 4 * hidden,
+    eps: configNumber(c, 1e-5, 'layer_norm_epsilon'),
+    act: String(c.activation_function ?? defaultActivation),
+  };
+}
+
+export interface Gpt2Config extends Gpt2Shape {
   /** Scale on q·k per layer. */
   scale: (layer: number) => number;
 }
 
 export function parseGpt2Config(c: ModelConfig): Gpt2Config {
-  const hidden = configInt(c, 'n_embd', 'hidden_size');
-  const heads = configInt(c, 'n_head', 'num_attention_heads');
-  const headDim = hidden / heads;
+  const shape = parseGpt2Shape(c, 'gelu_new');
+  const headDim = shape.hidden / shape.heads;
   // Cross-attention blocks belong to an encoder-decoder built around GPT-2; not implemented.
   acceptOnly(c, 'add_cross_attention', [false]);
   // reorder_and_upcast_attn only changes float16 rounding; in float32 it is the same product (6e-8).
@@ -38,17 +58,7 @@ export function parseGpt2Config(c: ModelConfig): Gpt2Config {
   // scale_attn_weights = false leaves q·k unscaled.
   const base = c.scale_attn_weights === false ? 1 : 1 / Math.sqrt(headDim);
   const byLayer = c.scale_attn_by_inverse_layer_idx === true;
-  return {
-    hidden,
-    heads,
-    layers: configInt(c, 'n_layer', 'num_hidden_layers'),
-    maxPositions: configInt(c, 'n_positions', 'n_ctx', 'max_position_embeddings'),
-    // n_inner: null means 4 × hidden.
-    inner: typeof c.n_inner === 'number' ? configInt(c, 'n_inner') : 4 * hidden,
-    eps: configNumber(c, 1e-5, 'layer_norm_epsilon'),
-    act: String(c.activation_function ?? 'gelu_new'),
-    scale: (layer) => (byLayer ? base / (layer + 1) : base),
-  };
+  return { ...shape, scale: (layer) => (byLayer ? base / (layer + 1) : base) };
 }
 
 export const gpt2: Family = {

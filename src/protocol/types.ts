@@ -187,7 +187,9 @@ export type EngineErrorCode =
   | 'empty-text'
   | 'cancelled'
   | 'not-loaded'
-  | 'internal';
+  | 'internal'
+  /** The engine process ended (a native library aborted on the model's files); the next request starts a fresh one. */
+  | 'engine-crashed';
 
 export interface EngineErrorInfo {
   code: EngineErrorCode;

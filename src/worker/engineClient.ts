@@ -1,11 +1,16 @@
 /**
- * The host side of the engine worker: starts the thread, turns requests into promises, forwards
- * progress and cancellation. The extension host never runs engine code itself, so it never blocks.
+ * The host side of the engine: forks the engine process (engineProcess.ts, which runs the engine
+ * worker thread), turns requests into promises, forwards progress and cancellation, and supervises
+ * it. The extension host never runs engine code itself, so it never blocks, and a model that makes
+ * a native library abort ends only the engine process: its requests fail with an 'engine-crashed'
+ * error and the next request starts a fresh engine.
  */
+import { fork, type ChildProcess } from 'child_process';
 import * as path from 'path';
-import { Worker } from 'worker_threads';
+import type { Readable } from 'stream';
 import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from '../protocol/types';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
+import { FrameReader } from './frames';
 
 /** Rejection reason for engine failures; `info.code` says what kind. */
 export class EngineRequestError extends Error {
@@ -17,33 +22,73 @@ export class EngineRequestError extends Error {
 
 export interface RequestHooks {
   onProgress?: (message: string, fraction?: number) => void;
-  /** Aborting sends `cancel` to the worker; the promise then rejects with code 'cancelled'. */
+  /** Aborting sends `cancel` to the engine; the promise then rejects with code 'cancelled'. */
   signal?: AbortSignal;
 }
 
 interface Pending {
+  kind: HostToWorker['type'];
   resolve: (message: WorkerToHost) => void;
   reject: (err: Error) => void;
   hooks: RequestHooks;
 }
 
-let liveWorkers = 0;
+/**
+ * A cancelled request that has not answered after this long is stuck where the engine cannot look
+ * at its cancel flag (a blocking read, a native loop): the engine process is ended instead.
+ */
+export const CANCEL_GRACE_MS = 10_000;
+/** How much of the engine's stderr is kept for the log after a crash. */
+const STDERR_TAIL = 4000;
+
+let liveEngines = 0;
+
+interface Engine {
+  child: ChildProcess;
+  /** The end of its stderr (panic messages), for the log. */
+  stderr: string;
+  exited: boolean;
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal === 'SIGABRT' || code === 134) return 'aborted (SIGABRT)';
+  if (signal === 'SIGFPE' || code === 136) return 'crashed with an arithmetic fault (SIGFPE)';
+  if (signal === 'SIGSEGV' || code === 139) return 'crashed (SIGSEGV)';
+  if (signal === 'SIGKILL') return 'was killed (out of memory, or stopped after a cancel it could not notice)';
+  if (signal) return `was stopped by ${signal}`;
+  return `exited with code ${code}`;
+}
+
+/** Which native part failed, from the engine's stderr (the text itself goes to the log only). */
+function culprit(stderr: string): string {
+  if (/panicked at|tokenizers/i.test(stderr)) return "the tokenizer library failed on this model's tokenizer.json";
+  if (/heap out of memory|Allocation failed|JavaScript heap/i.test(stderr)) return "the engine ran out of memory on this model's config.json or text";
+  if (/onnxruntime|ORT|Ort/i.test(stderr)) return 'onnxruntime failed on this model';
+  return "the model's files probably make one of its native libraries (tokenizers, onnxruntime) fail";
+}
 
 export class EngineClient {
-  private worker: Worker | undefined;
+  private engine: Engine | undefined;
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
   private loadedModel: ModelSummary | undefined;
   private loadedLimit: number | undefined;
-  /** Shared with the worker: a cancel is visible to it immediately (see engineWorker.ts). */
-  private readonly cancelFlags = new Int32Array(new SharedArrayBuffer(4 * 64));
+  private readonly processScript: string;
+  /** Cancelled requests the engine has not finished yet, with the timer that ends a stuck engine. */
+  private readonly stopping = new Map<number, NodeJS.Timeout>();
 
-  /** `workerScript` is dist/worker.js of the extension. */
-  constructor(private readonly workerScript: string, private readonly log: (line: string) => void = () => {}) {}
+  /**
+   * `workerScript` is dist/worker.js of the extension; the engine process (dist/engineProcess.js
+   * beside it) runs it.
+   */
+  constructor(workerScript: string, private readonly log: (line: string) => void = () => {}) {
+    this.processScript = path.join(path.dirname(path.resolve(workerScript)), 'engineProcess.js');
+  }
 
+  /** Engine processes started and not yet ended, over every client (for tests). */
   static liveWorkerCount(): number {
-    return liveWorkers;
+    return liveEngines;
   }
 
   get currentFolder(): string | undefined {
@@ -60,34 +105,72 @@ export class EngineClient {
     return this.loadedFolder === folder && this.loadedLimit === memoryLimitGB;
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(path.resolve(this.workerScript), { workerData: { cancelFlags: this.cancelFlags.buffer } });
-    liveWorkers++;
-    worker.on('message', (message: WorkerToHost) => this.onMessage(message));
-    worker.on('error', (err) => {
-      this.log(`Engine worker crashed: ${err.message}`);
-      this.failAll(new EngineRequestError({ code: 'internal', message: `The engine stopped unexpectedly: ${err.message}` }));
-    });
-    worker.on('exit', (code) => {
-      if (this.worker === worker) {
-        this.worker = undefined;
-        this.loadedFolder = undefined;
-        this.loadedModel = undefined;
-        liveWorkers--;
-      }
-      if (code !== 0) this.failAll(new EngineRequestError({ code: 'internal', message: `The engine exited with code ${code}.` }));
-    });
-    this.worker = worker;
-    return worker;
+  /** The engine process id, if one runs (for tests). */
+  get pid(): number | undefined {
+    return this.engine?.child.pid;
   }
 
-  private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+  private ensureEngine(): Engine {
+    if (this.engine && !this.engine.exited) return this.engine;
+    const child = fork(this.processScript, [], {
+      // Not the host's own flags (--inspect, Electron's): the engine is a plain Node process.
+      execArgv: [],
+      // Desktop VS Code's extension host runs on Electron, whose binary starts a window unless told
+      // to behave as Node; plain Node ignores the variable. Telemetry stays off in the child too.
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ORT_DISABLE_TELEMETRY: '1' },
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    const engine: Engine = { child, stderr: '', exited: false };
+    liveEngines++;
+    const reader = new FrameReader((message) => this.onMessage(message as WorkerToHost));
+    (child.stdio[3] as Readable).on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        this.log(`Engine sent a malformed reply: ${(err as Error).message}`);
+        child.kill('SIGKILL');
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      engine.stderr = (engine.stderr + chunk.toString('utf8')).slice(-STDERR_TAIL);
+    });
+    child.on('error', (err) => this.log(`Engine process error: ${err.message}`));
+    child.on('exit', (code, signal) => {
+      engine.exited = true;
+      for (const timer of this.stopping.values()) clearTimeout(timer);
+      this.stopping.clear();
+      liveEngines--;
+      if (this.engine === engine) {
+        this.engine = undefined;
+        this.loadedFolder = undefined;
+        this.loadedModel = undefined;
+      }
+      if (this.pending.size === 0 && (code === 0 || signal === 'SIGTERM')) return;
+      const how = describeExit(code, signal);
+      this.log(`Engine process ${how}.${engine.stderr ? ` Its last output:\n${engine.stderr}` : ''}`);
+      for (const [id, p] of [...this.pending]) {
+        this.pending.delete(id);
+        if (p.hooks.signal?.aborted) p.reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
+        else {
+          const during = p.kind === 'load' ? 'while loading the model' : p.kind === 'analyze' ? 'while analyzing the text' : 'while working';
+          p.reject(new EngineRequestError({
+            code: 'engine-crashed',
+            message: `The engine ${how} ${during}: ${culprit(engine.stderr)}. Nothing else is affected; the next request starts a fresh engine. Select another model, or see the log for details.`,
+          }));
+        }
+      }
+    });
+    this.engine = engine;
+    return engine;
   }
 
   private onMessage(message: WorkerToHost): void {
+    // The engine has finished a request it was told to cancel: it is not stuck.
+    if (message.type !== 'progress' && this.stopping.has(message.id)) {
+      clearTimeout(this.stopping.get(message.id));
+      this.stopping.delete(message.id);
+    }
     const pending = this.pending.get(message.id);
     if (!pending) return;
     if (message.type === 'progress') {
@@ -99,32 +182,49 @@ export class EngineClient {
     else pending.resolve(message);
   }
 
+  private send(engine: Engine, message: HostToWorker): void {
+    if (!engine.exited && engine.child.connected) engine.child.send(message);
+  }
+
   private request<T extends WorkerToHost['type']>(make: (id: number) => HostToWorker, expect: T, hooks: RequestHooks = {}): Promise<Extract<WorkerToHost, { type: T }>> {
-    const worker = this.ensureWorker();
     const id = this.nextId++;
+    const message = make(id);
     return new Promise((resolve, reject) => {
       if (hooks.signal?.aborted) {
         reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
         return;
       }
+      const engine = this.ensureEngine();
+      // A cancel takes effect for the caller at once (the engine may not even have read the
+      // request yet); the engine is told, and ended if it has not stopped within the grace time.
       const onAbort = () => {
-        Atomics.store(this.cancelFlags, id % this.cancelFlags.length, id);
-        worker.postMessage({ type: 'cancel', id } satisfies HostToWorker);
+        this.pending.delete(id);
+        settle();
+        reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
+        this.send(engine, { type: 'cancel', id });
+        this.stopping.set(id, setTimeout(() => {
+          this.stopping.delete(id);
+          if (engine.exited) return;
+          this.log(`The engine did not stop within ${CANCEL_GRACE_MS} ms of a cancel; ending it.`);
+          engine.child.kill('SIGKILL');
+        }, CANCEL_GRACE_MS));
       };
       hooks.signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => hooks.signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
+        kind: message.type,
         hooks,
-        resolve: (message) => {
-          hooks.signal?.removeEventListener('abort', onAbort);
-          if (message.type === expect) resolve(message as Extract<WorkerToHost, { type: T }>);
-          else reject(new Error(`Unexpected engine reply ${message.type}`));
+        resolve: (reply) => {
+          settle();
+          if (reply.type === expect) resolve(reply as Extract<WorkerToHost, { type: T }>);
+          else reject(new Error(`Unexpected engine reply ${reply.type}`));
         },
         reject: (err) => {
-          hooks.signal?.removeEventListener('abort', onAbort);
+          settle();
           reject(err);
         },
       });
-      worker.postMessage(make(id));
+      this.send(engine, message);
     });
   }
 
@@ -137,6 +237,14 @@ export class EngineClient {
   }
 
   async analyze(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks): Promise<AttentionResult> {
+    // A newer text supersedes an older one at once, whether or not the engine has begun it (the
+    // engine cancels it too when the new request reaches it).
+    for (const [id, p] of [...this.pending]) {
+      if (p.kind !== 'analyze') continue;
+      this.pending.delete(id);
+      if (this.engine) this.send(this.engine, { type: 'cancel', id });
+      p.reject(new EngineRequestError({ code: 'cancelled', message: 'Superseded by a newer analysis.' }));
+    }
     return (await this.request((id) => ({ type: 'analyze', id, text, options }), 'result', hooks)).result;
   }
 
@@ -144,23 +252,28 @@ export class EngineClient {
     return (await this.request((id) => ({ type: 'headVectors', id, layer, head, block }), 'headVectors')).vectors;
   }
 
-  /** Releases the model but keeps the thread. */
+  /** Releases the model but keeps the engine process. */
   async release(): Promise<void> {
-    if (!this.worker) return;
+    if (!this.engine) return;
     await this.request((id) => ({ type: 'dispose', id }), 'disposed');
     this.loadedFolder = undefined;
     this.loadedModel = undefined;
   }
 
-  /** Stops the thread; pending requests reject. */
+  /** Ends the engine process; pending requests reject. */
   async dispose(): Promise<void> {
-    const worker = this.worker;
-    if (!worker) return;
-    this.failAll(new EngineRequestError({ code: 'cancelled', message: 'The engine was shut down.' }));
-    this.worker = undefined;
+    const engine = this.engine;
+    if (!engine) return;
+    const shutDown = new EngineRequestError({ code: 'cancelled', message: 'The engine was shut down.' });
+    for (const p of this.pending.values()) p.reject(shutDown);
+    this.pending.clear();
+    this.engine = undefined;
     this.loadedFolder = undefined;
     this.loadedModel = undefined;
-    liveWorkers--;
-    await worker.terminate();
+    if (engine.exited) return;
+    await new Promise<void>((resolve) => {
+      engine.child.once('exit', () => resolve());
+      engine.child.kill('SIGTERM');
+    });
   }
 }

@@ -94,7 +94,10 @@ describe('read-only checkpoint in the Hugging Face cache layout', function () {
   // one folder's shards itself, and the engine embeds the other's stored bytes in the graph.
   it('loads from a read-only snapshot of symlinks into blobs/, computes the reference and writes nothing there', async () => {
     const fixture = openFixture('llama-sharded');
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-readonly-'));
+    const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-readonly-'));
+    // A repo folder as the Hugging Face cache names it: the engine reads links only inside it.
+    const root = path.join(temp, 'models--test--llama-sharded');
+    fs.mkdirSync(root);
     const blobs = path.join(root, 'blobs');
     const moreBlobs = path.join(root, 'more-blobs');
     const snapshot = path.join(root, 'snapshots', 'abc123');
@@ -124,7 +127,7 @@ describe('read-only checkpoint in the Hugging Face cache layout', function () {
       assert.deepStrictEqual(listing(), before, 'nothing was written into the checkpoint');
     } finally {
       for (const dir of [root, blobs, moreBlobs, path.dirname(snapshot), snapshot]) if (fs.existsSync(dir)) fs.chmodSync(dir, 0o755);
-      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(temp, { recursive: true, force: true });
       fixture.close();
     }
   });

@@ -103,9 +103,9 @@ describe('engine refuses bad input clearly', function () {
     const header = JSON.parse(original.subarray(8, 8 + headerLen).toString());
     const name = Object.keys(header).find((k) => k.endsWith('ln_1.weight'))!;
     const [begin, end] = header[name].data_offsets;
-    header[name] = { dtype: 'I8', shape: header[name].shape, data_offsets: [begin, end] };
+    header[name] = { dtype: 'I32', shape: header[name].shape, data_offsets: [begin, end] };
     writeSafetensors(path.join(dir, 'model.safetensors'), header, original.subarray(8 + headerLen));
-    await expectEngineError(loadModel(dir), 'bad-checkpoint', /stored as I8; only F32, F16 and BF16/);
+    await expectEngineError(loadModel(dir), 'bad-checkpoint', /stored as I32; only F32, F16 and BF16/);
   });
 
   it('refuses an unsupported model_type and lists the supported ones', async () => {

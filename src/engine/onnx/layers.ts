@@ -4,6 +4,8 @@
  * text length. Weights are `Weight`s (checkpoint references or graph values) used in the orientation
  * the checkpoint stores them; onnxruntime folds any constant reshaping once at session creation.
  */
+import { EngineError } from '../errors';
+import { quoted } from '../files';
 import { GraphBuilder, MS_DOMAIN, type Weight } from './graph';
 
 /** A family's projection sizes must be the stored weight's: a mismatch is a bug, caught while building. */
@@ -120,7 +122,7 @@ export class Nn {
       case 'relu':
         return this.g.op('Relu', [x]);
       default:
-        throw new Error(`Activation "${name}" is not supported`);
+        throw new EngineError('unsupported-architecture', `config.json's activation ${quoted(name)} is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, silu, swish, relu).`);
     }
   }
 

@@ -53,7 +53,8 @@ export function alibiSlopes(heads: number): Float32Array {
 /**
  * ALiBi as an additive `[heads, n, n]` term: slope_h · key position (the per-row constant
  * −slope·query position cancels in softmax, and the models add key positions only). `factor`
- * folds in a scale the model applies to the bias (e.g. 1/√d where ALiBi is added before scaling).
+ * folds in a scale the model applies to the bias (e.g. 1/√d where ALiBi is added before scaling,
+ * as in Falcon). Pinned by the `bloom` (factor 1) and `falcon-rw-alibi` (factor 1/√d) references.
  */
 export function alibiInput(heads: number, factor = 1): PositionInput {
   const slopes = alibiSlopes(heads);

@@ -1,7 +1,8 @@
 /**
  * Mixture-of-experts feed-forward (Mixtral, Qwen2-MoE): a router `gate` scores the experts per
  * token, softmax, the top k are kept (renormalised to sum 1 where the model does so), and the
- * output is Σ weight_e · expert_e(x). Every expert runs on every token and unselected ones get
+ * output is Σ weight_e · expert_e(x), plus, where the model has one, a shared expert that every
+ * token uses, weighted by sigmoid(shared gate · x) (Qwen2-MoE). Every expert runs on every token and unselected ones get
  * weight 0: exact, and simple in a static graph (costs experts / k times the selected experts' work).
  */
 import type { Nn } from '../../engine/onnx/layers';
@@ -17,6 +18,8 @@ export interface MoeSpec {
   router: string;
   /** The checkpoint names of expert e's gated MLP. */
   expert: (e: number) => { gate: string; up: string; down: string };
+  /** A shared expert (its gated MLP's names and width) and its `[1, hidden]` sigmoid gate (Qwen2-MoE `shared_expert_gate`). */
+  shared?: { mlp: { gate: string; up: string; down: string }; inner: number; gate: string };
 }
 
 /** Returns `[n, hidden]`: the routed sum of the experts' outputs. */
@@ -33,5 +36,7 @@ export function mixtureOfExperts(nn: Nn, w: LayerWeights, x: string, spec: MoeSp
     const y = nn.mul(gatedMlp(nn, w, x, spec.expert(e), hidden, inner, act), perExpert[e]);
     sum = sum === undefined ? y : nn.add(sum, y);
   }
-  return sum!;
+  if (!spec.shared) return sum!;
+  const sharedGate = g.op('Sigmoid', [w.linear(spec.shared.gate, 1, hidden, x, 'none').y]);
+  return nn.add(sum!, nn.mul(sharedGate, gatedMlp(nn, w, x, spec.shared.mlp, hidden, spec.shared.inner, act)));
 }

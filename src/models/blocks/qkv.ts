@@ -33,3 +33,16 @@ export function splitPerHeadQkv(nn: Nn, qkv: string, heads: number, headDim: num
   const heads_ = (x: string) => nn.g.op('Transpose', [x], { perm: [1, 0, 2] });
   return { q: heads_(q), k: heads_(k), v: heads_(v) };
 }
+
+/**
+ * Fused projection grouped per key/value head (Falcon's `new_decoder_architecture`
+ * `query_key_value`): for each of `kvHeads` groups, `groups` query heads, then that group's key and
+ * value, `[kvHeads, groups + 2, d]` along the output axis → `[heads, n, d]` each, keys and values
+ * repeated for the group's query heads.
+ */
+export function splitGroupedQkv(nn: Nn, qkv: string, kvHeads: number, groups: number, headDim: number): HeadsQkv {
+  const grouped = nn.g.op('Reshape', [qkv, nn.g.int64s([-1, kvHeads, groups + 2, headDim])]);
+  const [q, k, v] = nn.g.opN('Split', [grouped, nn.g.int64s([groups, 1, 1])], 3, { axis: 2 });
+  const heads_ = (x: string, count: number) => nn.g.op('Transpose', [nn.g.op('Reshape', [x, nn.g.int64s([-1, count, headDim])])], { perm: [1, 0, 2] });
+  return { q: heads_(q, kvHeads * groups), k: nn.repeatKv(heads_(k, kvHeads), kvHeads, groups, headDim), v: nn.repeatKv(heads_(v, kvHeads), kvHeads, groups, headDim) };
+}
