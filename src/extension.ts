@@ -5,6 +5,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from './protocol/api';
+import { DecoderTexts } from './commands/decoderText';
 import { ModelResolver } from './commands/modelResolver';
 import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
 import { registerModelCommands } from './commands/selectModel';
@@ -41,8 +42,9 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     log,
     // The test API's message history holds every posted tensor: only for the extension-host tests.
     recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
-    headVectors: (layer, head) => getEngine().headVectors(layer, head),
+    headVectors: (layer, head, block) => getEngine().headVectors(layer, head, block),
     recompute: () => void show.recompute(),
+    editTarget: () => void show.changeTarget(),
     onClosed: () => {
       show.cancel();
       stopEngine();
@@ -53,7 +55,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     const stored: StoredRequest = { uri: request.document.uri.toString(), offset: request.offset, text: request.text };
     void context.workspaceState.update(LAST_REQUEST_KEY, stored);
   };
-  show = new ShowAttention(getEngine, panel, models, notifier, remember);
+  show = new ShowAttention(getEngine, panel, models, notifier, remember, new DecoderTexts(context.globalState));
 
   context.subscriptions.push(
     notifier,

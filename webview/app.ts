@@ -12,6 +12,7 @@ import { attentionResultProblem, valueNormsProblem } from '../src/analysis/resul
 import { toArrayBuffer, ValueNormStack } from '../src/analysis/tensor';
 import { SPECIAL_HANDLING_INFO, queryWeightsByToken } from '../src/analysis/view';
 import { COLOR_NORM_INFO } from '../src/analysis/colormap';
+import { BlockSwitcher } from './blocks';
 import { watchDevicePixelRatio } from './canvasView';
 import type { PanelContext } from './context';
 import { button, h, hashString } from './dom';
@@ -48,6 +49,9 @@ export class App implements PanelContext {
   private readonly stepTab: StepTab;
   private readonly exports: Exports;
   private readonly el: Record<string, HTMLElement> = {};
+  /** Encoder-decoders: which attention block is shown (./blocks.ts); the pair of the result being shown. */
+  private readonly blocks: BlockSwitcher;
+  private pendingPair: { text?: unknown } | undefined;
 
   constructor(
     private readonly root: HTMLElement,
@@ -62,6 +66,19 @@ export class App implements PanelContext {
     this.linesTab = new LinesTab(this);
     this.modelTab = new ModelTab(this);
     this.stepTab = new StepTab(this);
+    this.blocks = new BlockSwitcher({
+      showSquare: (id, result) => this.receiveResult(id, result, this.pendingPair),
+      setMainHidden: (hidden) => {
+        if (hidden) this.el.placeholder.hidden = true;
+        this.el.content.hidden = hidden || !this.current;
+        // The header's badge and counts describe the square views.
+        for (const el of [this.el.modeBadge, this.el.tokenCount]) el.hidden = hidden;
+      },
+      post: (message) => this.channel.postUnfiltered(message),
+      showError: (message) => this.showError(message),
+      colorScale: () => this.store.state.scale,
+    });
+    this.channel.filter = (message) => this.blocks.filter(message);
   }
 
   start(): void {
@@ -148,7 +165,7 @@ export class App implements PanelContext {
     e.modelName = h('h1', { class: 'model-name', 'data-testid': 'model-name' }, 'Attention Inspector');
     e.tokenCount = h('span', { class: 'token-count', 'data-testid': 'token-count' });
     e.modeBadge = h('div', { class: 'mode-badge', 'data-testid': 'mode-badge', 'aria-live': 'polite' }, 'No result yet');
-    const header = h('header', { class: 'panel-header' }, h('div', { class: 'title-row' }, e.modelName, e.tokenCount), e.modeBadge);
+    const header = h('header', { class: 'panel-header' }, h('div', { class: 'title-row' }, e.modelName, e.tokenCount), this.blocks.element, e.modeBadge);
     e.staleText = h('span', {});
     e.staleBanner = h(
       'div',
@@ -192,7 +209,7 @@ export class App implements PanelContext {
       this.stepTab.element,
     );
     e.live = h('div', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'live' });
-    this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.truncated, e.pairInfo, e.placeholder, e.content, e.caution, e.live, this.tooltip.element);
+    this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.truncated, e.pairInfo, e.placeholder, e.content, this.blocks.crossElement, e.caution, e.live, this.tooltip.element);
     this.root.removeAttribute('aria-busy');
   }
 
@@ -218,7 +235,9 @@ export class App implements PanelContext {
     try {
       switch (msg.type) {
         case 'result':
-          this.receiveResult(msg.resultId, msg.result, msg.pair);
+          this.setBanner('busyBanner', null);
+          this.pendingPair = msg.pair;
+          this.blocks.receive(msg.resultId, msg.result);
           break;
         case 'busy':
           this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : 'Working…');
@@ -234,7 +253,7 @@ export class App implements PanelContext {
           if (this.current && msg.resultId === this.current.id) this.setStale(msg.stale === true, msg.reason === 'closed' ? 'closed' : 'edited');
           break;
         case 'cursorToken':
-          if (this.current && msg.resultId === this.current.id) this.setCursorToken(msg.index, msg.reveal !== false);
+          if (this.current && msg.resultId === this.current.id && this.blocks.showsDocumentTokens()) this.setCursorToken(msg.index, msg.reveal !== false);
           break;
         case 'headVectors':
           if (this.current && msg.resultId === this.current.id) this.stepTab.receive(msg.vectors);
@@ -269,6 +288,7 @@ export class App implements PanelContext {
     this.el.modelName.title = '';
     this.el.tokenCount.textContent = '';
     this.el.modeBadge.textContent = 'No result';
+    this.blocks.clear();
   }
 
   private receiveResult(id: unknown, raw: AttentionResult, pair: { text?: unknown } | undefined): void {

@@ -1,10 +1,12 @@
 /**
  * Headless use of the engine, with the extension's model specs and the panel's head scores:
  *   node dist/cli.js [--model <spec>] (--text "…" | --file <path>) [--pair "…"] [--offline]
- *                    [--first <N>] [--heads] [--json out.json] [--npy out.npy] [--hidden]
+ *                    [--first <N>] [--heads] [--target "…"] [--json out.json] [--npy out.npy] [--hidden]
  *                    [--memory-limit-gb <GB>] [--quiet]
  * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention, then the timings
- * (load, analyze, first result since the process started) and the process's peak RSS.
+ * (load, analyze, first result since the process started) and the process's peak RSS. For an
+ * encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
+ * `decoderAttentions`, `crossAttentions` and `decoderTokens`.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -16,6 +18,7 @@ import { disableOnnxruntimeTelemetry } from '../engine/telemetry';
 import { encodeNpy } from '../export/npy';
 import { formatBytes, isModelSourceError, resolveModel, findToken } from '../hub';
 import { loadModel } from '../models';
+import { attentionBlocks, type AttentionBlock } from '../protocol/types';
 
 const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --file <path>) [options]
 
@@ -26,6 +29,7 @@ const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --fil
                    (default https://huggingface.co) with HF_TOKEN or the token file.
   --offline        never use the network (like HF_HUB_OFFLINE=1): cached models only
   --pair <text>    second text of a sentence pair
+  --target <text>  the decoder text of an encoder-decoder (T5, BART, Marian, mBART): a translation, a summary
   --first <N>      analyze only the first N tokens (as "Analyze First N Tokens" does)
   --heads          one line per head instead of per layer
   --json <file>    write tokens, attentions, value norms and head scores as JSON
@@ -64,6 +68,7 @@ async function main(): Promise<number> {
       file: { type: 'string' },
       pair: { type: 'string' },
       offline: { type: 'boolean', default: false },
+      target: { type: 'string' },
       first: { type: 'string' },
       heads: { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -110,9 +115,18 @@ async function main(): Promise<number> {
   const loadCpu = process.cpuUsage(cpu0);
   try {
     const t1 = performance.now();
-    const result = await model.analyze(text, { textPair: values.pair, hiddenStates: values.hidden, truncateTo: first });
+    const result = await model.analyze(text, { textPair: values.pair, target: values.target, hiddenStates: values.hidden, truncateTo: first });
     const analyzeMs = performance.now() - t1;
     const firstResultMs = performance.now(); // since the process started (performance.timeOrigin)
+    if (!result.decoderTokens && values.target !== undefined) {
+      console.error(`--target is the decoder text of an encoder-decoder model (T5, BART, Marian, mBART); ${result.model.name} (${result.model.modelType}) has no decoder stack.`);
+      return 2;
+    }
+    const blocks = attentionBlocks(result);
+    const block = (kind: AttentionBlock['kind']) => {
+      const t = blocks.find((b) => b.kind === kind)!.attentions;
+      return { shape: t.shape, data: Array.from(tensorToFloat32(t)) };
+    };
     const { numLayers, numHeads, causal } = result.model;
     const n = result.tokens.length;
     const { groups, warm, limitBytes } = model.memory;
@@ -127,6 +141,12 @@ async function main(): Promise<number> {
     console.log(`${result.model.name} (${result.model.modelType}) from ${resolved.source}: ${numLayers} layers × ${numHeads} heads, ${n} tokens; ${timings}`);
     console.log('\nTokens:');
     result.tokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
+    if (result.decoderTokens) {
+      if (values.target === undefined) console.log(`\n${result.model.name} is an encoder-decoder: pass the decoder text with --target "<text>" (it ran over an empty decoder text).`);
+      console.log('\nDecoder tokens (shifted right: the start token first):');
+      result.decoderTokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
+      console.log(`\nBlocks: ${blocks.map((b) => `${b.label} ${JSON.stringify(b.attentions.shape)}`).join('; ')}. The scores below are the encoder's.`);
+    }
     console.log(
       `\nHead scores as the panel's model view computes them (src/analysis/patterns.ts): mean attention to the previous token,` +
         ` to the first token (queries after the first), to itself; entropy relative to its maximum (0 focused, 1 uniform) and in bits.`,
@@ -149,6 +169,9 @@ async function main(): Promise<number> {
         attentions: { shape: result.attentions.shape, data: Array.from(tensorToFloat32(result.attentions)) },
         valueNorms: { shape: result.valueNorms.shape, data: Array.from(tensorToFloat32(result.valueNorms)) },
         headScores: scores,
+        ...(result.decoderTokens
+          ? { target: result.target, decoderTokens: result.decoderTokens, encoderAttentions: block('encoder'), decoderAttentions: block('decoder'), crossAttentions: block('cross') }
+          : {}),
         ...(result.hiddenStates ? { hiddenStates: { shape: result.hiddenStates.shape, data: Array.from(tensorToFloat32(result.hiddenStates)) } } : {}),
       };
       fs.writeFileSync(values.json, JSON.stringify(out));

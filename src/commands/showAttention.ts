@@ -9,6 +9,7 @@ import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient } from '../worker/engineClient';
+import type { DecoderTexts } from './decoderText';
 import type { ModelResolver } from './modelResolver';
 import { PhasedProgress } from './progress';
 
@@ -18,6 +19,11 @@ export interface AnalysisRequest {
   offset: number;
   text: string;
   options?: AnalyzeOptions;
+  /**
+   * For an encoder-decoder without `options.target`: ask for the decoder text (the command does);
+   * otherwise (recompute, restore) the one remembered for the model is used.
+   */
+  askTarget?: boolean;
   /** Text B of a sentence pair (options.textPair holds the same text). */
   pair?: PairSource;
 }
@@ -40,6 +46,7 @@ export class ShowAttention {
     private readonly notifier: Notifier,
     /** Called with each request that produced a result (the panel serializer re-runs the last one). */
     private readonly onShown: (request: AnalysisRequest) => void = () => {},
+    private readonly decoderTexts?: DecoderTexts,
   ) {}
 
   /** The command: from the active editor's primary selection, or its current line. */
@@ -60,7 +67,7 @@ export class ShowAttention {
       await this.notifier.notify('warning', editor.selection.isEmpty ? `Line ${range.start.line + 1} is empty: select the text to analyze.` : 'The selection is only whitespace: select the text to analyze.');
       return;
     }
-    await this.run({ document, offset: document.offsetAt(range.start), text });
+    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
   }
 
   /** Stops the run in progress, if any. */
@@ -94,8 +101,18 @@ export class ShowAttention {
             const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
             this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
           }
+          let options = request.options ?? {};
+          const loadedModel = engine.currentModel;
+          if (loadedModel?.decoder && options.target === undefined) {
+            const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
+            if (target === undefined || controller.signal.aborted) {
+              this.notifier.log('No decoder text given: nothing analyzed');
+              return undefined;
+            }
+            options = { ...options, target };
+          }
           bar.report('analyze', 'Computing attention…', 0);
-          const result = await engine.analyze(request.text, request.options ?? {}, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
+          const result = await engine.analyze(request.text, options, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
           if (controller.signal.aborted) return undefined;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
           this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
@@ -111,8 +128,19 @@ export class ShowAttention {
     if (failure) void this.report(failure.error, request, controller.signal);
   }
 
-  /** Recomputes after the document changed: the analyzed text as edited (not the rest of its lines). */
-  async recompute(): Promise<void> {
+  /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */
+  async changeTarget(): Promise<void> {
+    const info = this.panel.analyzedTextInfo;
+    if (!info) return;
+    if (this.panel.isStale) return this.recompute(true);
+    await this.run({ document: info.document, offset: info.offset, text: info.text, askTarget: true });
+  }
+
+  /**
+   * Recomputes after the document changed: the analyzed text as edited (not the rest of its lines).
+   * `askTarget`: ask for the decoder text again.
+   */
+  async recompute(askTarget = false): Promise<void> {
     const info = this.panel.analyzedTextInfo;
     if (!info) return;
     const document = info.document;
@@ -124,13 +152,13 @@ export class ShowAttention {
     const start = Math.min(info.range.start, length);
     const end = Math.min(Math.max(info.range.end, start), length);
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start))) return this.fromEditor(editor);
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor);
     const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     if (text.trim().length === 0) {
       await this.notifier.notify('warning', 'The analyzed text was deleted: select text again and run Show Attention.');
       return;
     }
-    await this.run({ document, offset: start, text });
+    await this.run({ document, offset: start, text, askTarget });
   }
 
   private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {
@@ -145,7 +173,7 @@ export class ShowAttention {
     if (code === 'too-long' && info?.limit) {
       const analyzeFirst = `Analyze First ${info.limit} Tokens`;
       const action = await this.notifier.notify('error', message, analyzeFirst, 'Open Log');
-      if (action === analyzeFirst) await this.run({ ...request, options: { ...request.options, truncateTo: info.limit } });
+      if (action === analyzeFirst) await this.run({ ...request, askTarget: false, options: { ...request.options, truncateTo: info.limit } });
       else if (action === 'Open Log') this.notifier.channel.show();
       return;
     }

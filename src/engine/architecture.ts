@@ -18,7 +18,7 @@ import type { Nn } from './onnx/layers';
 
 /**
  * Axes of per-text inputs: a number, `'n'` for the stack's own tokens, `'m'` for the encoder's tokens
- * (the key axis of a cross site in an encoder-decoder's decoder; not built by the runner yet).
+ * (the key axis of a cross site in an encoder-decoder's decoder).
  */
 export type Axis = number | 'n' | 'm';
 
@@ -107,26 +107,48 @@ export interface Architecture {
   buildFinal?(nn: Nn, hidden: string): string;
 }
 
+/** What a decoder layer of an encoder-decoder produces: its self-attention's outputs and its cross-attention's. */
+export interface DecoderLayerOutputs extends LayerOutputs {
+  /**
+   * The cross site's values: probs and logits `[heads, n, m]` (decoder queries over encoder keys),
+   * value norms `[heads, m]`, q `[heads, n, d]`, k and v `[heads, m, d]`.
+   */
+  cross: Omit<LayerOutputs, 'hidden'>;
+}
+
+/** The decoder stack of an encoder-decoder: causal self sites, a cross site per layer, and the model's shift-right. */
+export interface DecoderStack extends Omit<Architecture, 'buildLayer'> {
+  /** The cross site of decoder layer `layer` (keys and values from `encoderOutput`). */
+  crossSite(layer: number): AttentionSite;
+  /**
+   * Decoder input ids from the tokenizer's ids for the decoder text (the model's own shift-right):
+   * the start token, then `labels[:-1]`.
+   */
+  decoderInputIds(labels: number[]): number[];
+  buildLayer(nn: Nn, layer: number, hidden: string, use: UseInput): DecoderLayerOutputs;
+}
+
 /**
- * The shape an encoder-decoder family will return (t5, bart, marian, mbart): two stacks built with
- * the same contract. The decoder's layers have a self site (causal) and, per layer, a cross site
- * whose keys and values come from `ENCODER_OUTPUT`; the runner names the result blocks encoder
- * self, decoder self and cross. Declared here so families can be written against it; the runner
- * does not build it yet.
+ * What an encoder-decoder family returns (t5, bart, marian, mbart): two stacks built with the same
+ * contract. The encoder runs first over the text; its last hidden state (after its final norm) is
+ * `encoderOutput`, which every decoder layer reads for its cross site's keys and values. The runner
+ * (src/engine/encoderDecoder.ts) names the result blocks encoder self, decoder self and cross.
  */
 export interface EncoderDecoderArchitecture {
   readonly encoder: Architecture;
-  readonly decoder: Architecture & {
-    /** The cross site of decoder layer `layer`. */
-    crossSite(layer: number): AttentionSite;
-    /** Decoder input ids from the tokenizer's ids for the decoder text (the model's own shift-right). */
-    decoderInputIds(labels: number[]): number[];
-  };
+  readonly decoder: DecoderStack;
 }
+
+export function isEncoderDecoder(arch: Architecture | EncoderDecoderArchitecture): arch is EncoderDecoderArchitecture {
+  return 'encoder' in arch && 'decoder' in arch;
+}
+
+/** The graph input name of the encoder output; the runner feeds it, nothing computes it from positions. */
+export const ENCODER_OUTPUT = 'encoder_output';
 
 /** The encoder's last hidden state `[m, hidden]`, an input of every decoder layer with a cross site. */
 export function encoderOutput(hidden: number): PositionInput {
-  return positionInput('encoder_output', ['m', hidden], () => {
+  return positionInput(ENCODER_OUTPUT, ['m', hidden], () => {
     throw new Error('the encoder output is fed by the runner, not computed from positions');
   });
 }
@@ -134,7 +156,7 @@ export function encoderOutput(hidden: number): PositionInput {
 /** One family: the `model_type`s it implements and how to build it from a checkpoint. */
 export interface Family {
   readonly modelTypes: readonly string[];
-  create(ckpt: Checkpoint): Architecture;
+  create(ckpt: Checkpoint): Architecture | EncoderDecoderArchitecture;
 }
 
 /** The families the engine may build; handed to the engine by its caller. */
@@ -154,7 +176,7 @@ export class FamilyRegistry {
     return [...this.byType.keys()].sort();
   }
 
-  create(ckpt: Checkpoint): Architecture {
+  create(ckpt: Checkpoint): Architecture | EncoderDecoderArchitecture {
     const type = ckpt.config.model_type;
     const family = typeof type === 'string' ? this.byType.get(type) : undefined;
     if (!family) {

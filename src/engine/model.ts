@@ -8,10 +8,11 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import type { AnalyzeOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
-import type { Architecture, FamilyRegistry, PositionInput } from './architecture';
+import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
+import { isEncoderDecoder, type Architecture, type FamilyRegistry, type PositionInput } from './architecture';
 import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory } from './budget';
 import { Checkpoint } from './checkpoint';
+import { EncoderDecoderRunner, encoderDecoderSummary } from './encoderDecoder';
 import { checkSummary } from './config';
 import { EngineError } from './errors';
 import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
@@ -122,7 +123,7 @@ function throwIfCancelled(signal?: AbortSignal): void {
   if (signal?.aborted) throw new EngineError('cancelled', 'The analysis was cancelled.');
 }
 
-function sessionOptions(externalFolder: string | undefined): ort.InferenceSession.SessionOptions {
+export function sessionOptions(externalFolder: string | undefined): ort.InferenceSession.SessionOptions {
   const session: Record<string, string> = {
     // Layers run session after session: a finished session's threads must sleep at once rather
     // than spin, or they take the cores from the next one (measured: 1.9× slower with spinning).
@@ -156,6 +157,8 @@ export class AttentionModel {
     readonly memory: MemoryPlan,
     /** The longest text whose analysis fits the memory budget (see budget.ts). */
     private readonly tokensByMemory: number,
+    /** Encoder-decoders run in their own two-stack runner (./encoderDecoder.ts). */
+    private readonly seq2seq?: EncoderDecoderRunner,
   ) {}
 
   /** Loads `folder` with the family that `options.families` registers for its model_type, within the memory limit. */
@@ -163,7 +166,27 @@ export class AttentionModel {
     const checkpoint = Checkpoint.open(folder);
     const chunks: Chunk[] = [];
     try {
-      const arch = options.families.create(checkpoint);
+      const created = options.families.create(checkpoint);
+      if (isEncoderDecoder(created)) {
+        const { encoder, decoder } = created;
+        for (const stack of [encoder, decoder]) {
+          checkSummary(stack.summary);
+          checkEmbedding(checkpoint, (ids, typeIds) => stack.embed(ids, typeIds), stack.summary.hiddenSize);
+        }
+        const tokenizer = TextTokenizer.load(folder);
+        const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
+        if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
+        const plan = planMemory(encoder.summary.numLayers + decoder.summary.numLayers, Math.max(encoder.layerBytes, decoder.layerBytes), limitGB * GB);
+        if (plan.warm < plan.groups.length) {
+          throw new EngineError('memory-limit', `This encoder-decoder needs more than the memory limit (${limitGB} GB) and its layers do not stream yet: raise attentionInspector.memoryLimitGB or pick a smaller model.`);
+        }
+        const summary: ModelSummary = { ...encoderDecoderSummary(created), name: options.name ?? path.basename(folder), source: options.source ?? folder };
+        const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, sessionOptions };
+        const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
+        onProgress?.('Model ready', 1);
+        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner);
+      }
+      const arch = created;
       checkSummary(arch.summary);
       checkEmbedding(checkpoint, (ids, typeIds) => arch.embed(ids, typeIds), arch.summary.hiddenSize);
       const tokenizer = TextTokenizer.load(folder);
@@ -198,6 +221,7 @@ export class AttentionModel {
 
   /** The longest text in tokens this model accepts: its positions, or what the attention memory budget allows. */
   get maxTokens(): number {
+    if (this.seq2seq) return this.seq2seq.limitsFor().encoder;
     return Math.min(this.summary.maxTokens ?? Infinity, this.tokensByMemory);
   }
 
@@ -206,6 +230,7 @@ export class AttentionModel {
   }
 
   async analyze(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    if (this.seq2seq) return this.seq2seq.analyze(text, options, signal, onProgress);
     if (text.trim().length === 0 && !options.textPair?.trim()) {
       throw new EngineError('empty-text', 'There is no text to analyze: select some text (or put the cursor on a non-empty line).');
     }
@@ -310,7 +335,8 @@ export class AttentionModel {
   }
 
   /** q, k, v of one layer and head for the last analyzed text. */
-  async headVectors(layer: number, head: number): Promise<HeadVectors> {
+  async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {
+    if (this.seq2seq) return this.seq2seq.headVectors(layer, head, block);
     const last = this.last;
     if (!last) throw new EngineError('not-loaded', 'Analyze a text first.');
     const { numLayers, numHeads, headDim } = this.summary;
@@ -359,6 +385,7 @@ export class AttentionModel {
 
   async dispose(): Promise<void> {
     this.last = undefined;
+    await this.seq2seq?.dispose();
     await Promise.all(this.chunks.map((c) => c.session?.release()));
     this.checkpoint.close();
   }

@@ -154,6 +154,11 @@ export class TextTokenizer {
     return raw;
   }
 
+  /** The vocabulary's spelling of `id` (an encoder-decoder's decoder start token), if it has one. */
+  idToToken(id: number): string | undefined {
+    return this.tokenizer.idToToken(id) ?? undefined;
+  }
+
   async encode(text: string, textPair?: string): Promise<Encoded> {
     let encoding: Awaited<ReturnType<Tokenizer['encode']>>;
     try {

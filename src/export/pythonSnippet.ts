@@ -11,7 +11,7 @@ function pythonString(text: string): string {
   return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-export type SnippetSource = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin'>;
+export type SnippetSource = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin'> & Partial<Pick<AttentionResult, 'target'>>;
 
 export interface SnippetView {
   mode: string;
@@ -61,8 +61,38 @@ function viewLines(view: SnippetView, numLayers: number, numHeads: number): stri
   }
 }
 
+/**
+ * Encoder-decoders: the model builds its decoder inputs from `labels` (its own shift-right), as the
+ * engine does; labels are the tokenizer's ids for the decoder text, special tokens included.
+ */
+function encoderDecoderSnippet(result: SnippetSource): string {
+  const { model } = result;
+  const args = fromPretrainedArgs(result);
+  return [
+    '# Reproduces the attentions Attention Inspector showed (transformers, float32, eager attention).',
+    'import torch',
+    'from transformers import AutoTokenizer, AutoModelForSeq2SeqLM',
+    '',
+    `tokenizer = AutoTokenizer.from_pretrained(${args})`,
+    `model = AutoModelForSeq2SeqLM.from_pretrained(${args}, attn_implementation="eager", dtype=torch.float32).eval()`,
+    `text = ${pythonString(result.text)}`,
+    `target = ${pythonString(result.target ?? '')}  # the decoder text`,
+    'inputs = tokenizer(text, return_tensors="pt")',
+    'labels = tokenizer(target, return_tensors="pt")["input_ids"]  # shifted right by the model',
+    'with torch.no_grad():',
+    '    outputs = model(**inputs, labels=labels, output_attentions=True)',
+    `encoder = torch.stack(outputs.encoder_attentions)[:, 0]  # [${model.numLayers}, ${model.numHeads}, n_enc, n_enc]`,
+    `decoder = torch.stack(outputs.decoder_attentions)[:, 0]  # [${model.decoder?.numLayers}, ${model.decoder?.numHeads}, n_dec, n_dec]`,
+    `cross = torch.stack(outputs.cross_attentions)[:, 0]  # [${model.decoder?.numLayers}, ${model.decoder?.numHeads}, n_dec, n_enc]`,
+    'print(tokenizer.convert_ids_to_tokens(inputs["input_ids"][0]))',
+    'print(encoder.shape, decoder.shape, cross.shape)',
+    '',
+  ].join('\n');
+}
+
 export function pythonSnippet(result: SnippetSource, view?: SnippetView, textPair?: string): string {
   const { model } = result;
+  if (model.decoder) return encoderDecoderSnippet(result);
   const modelClass = model.modelType === 't5' ? 'T5EncoderModel' : 'AutoModel';
   const pair = textPair !== undefined ? `, ${pythonString(textPair)}` : '';
   const args = fromPretrainedArgs(result);

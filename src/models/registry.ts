@@ -4,6 +4,7 @@
  */
 import { FamilyRegistry } from '../engine/architecture';
 import { albert } from './albert';
+import { bart } from './bart';
 import { bert } from './bert';
 import { bloom } from './bloom';
 import { cohere } from './cohere';
@@ -19,6 +20,8 @@ import { gpt_neox } from './gpt_neox';
 import { gptj } from './gptj';
 import { granite } from './granite';
 import { llama } from './llama';
+import { marian } from './marian';
+import { mbart } from './mbart';
 import { mixtral } from './mixtral';
 import { modernbert } from './modernbert';
 import { mpnet } from './mpnet';
@@ -34,6 +37,7 @@ import { t5 } from './t5';
 
 export const FAMILIES = new FamilyRegistry([
   albert,
+  bart,
   bert,
   bloom,
   cohere,
@@ -49,6 +53,8 @@ export const FAMILIES = new FamilyRegistry([
   gptj,
   granite,
   llama,
+  marian,
+  mbart,
   mixtral,
   modernbert,
   mpnet,

@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as vscode from 'vscode';
 import { encodeNpy } from '../export/npy';
 import { pythonSnippet } from '../export/pythonSnippet';
-import type { AttentionResult, HeadVectors } from '../protocol/types';
+import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type HeadVectors } from '../protocol/types';
 import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleReason, type WebviewToHost } from '../protocol/webview';
 import { decodeHalfArray } from '../protocol/float16';
 import { AnalyzedText } from './analyzedText';
@@ -33,9 +33,11 @@ export interface PanelHost {
    */
   recordMessages?: boolean;
   /** q, k, v for the step-by-step view, from the engine. */
-  headVectors(layer: number, head: number): Promise<HeadVectors>;
+  headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors>;
   /** Run the analysis again on the (changed) document. */
   recompute(): void;
+  /** Encoder-decoders: ask for another decoder text and run again. */
+  editTarget?(): void;
   /** The panel closed: release what it used. */
   onClosed(): void;
 }
@@ -262,15 +264,19 @@ export class AttentionPanel implements vscode.Disposable {
         return;
       case 'requestHeadVectors': {
         if (!this.isCurrent(message.resultId)) return;
-        const { numLayers, numHeads } = this.result!.model;
-        if (message.layer >= numLayers || message.head >= numHeads) return;
+        // Each block has its own layer and head counts (an encoder-decoder's decoder may differ).
+        const block = attentionBlocks(this.result!).find((b) => b.kind === (message.block ?? attentionBlocks(this.result!)[0].kind));
+        if (!block || message.layer >= block.attentions.shape[0] || message.head >= block.attentions.shape[1]) return;
         const resultId = this.resultId;
-        const vectors = await this.host.headVectors(message.layer, message.head);
+        const vectors = await this.host.headVectors(message.layer, message.head, message.block);
         if (resultId === this.resultId) this.post({ type: 'headVectors', resultId, vectors });
         return;
       }
+      case 'editTarget':
+        if (this.result?.decoderTokens) this.host.editTarget?.();
+        return;
       case 'export':
-        return this.saveExport(message.format, message.data, message.suggestedName);
+        return this.saveExport(message.format, message.data, message.suggestedName, message.block);
       case 'copyImage':
         // The webview writes the clipboard itself; this is its fallback when the platform refuses.
         void vscode.window.showInformationMessage('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.');
@@ -307,11 +313,13 @@ export class AttentionPanel implements vscode.Disposable {
     }
   }
 
-  private async saveExport(format: ExportFormat, data: string, suggestedName: string): Promise<void> {
+  private async saveExport(format: ExportFormat, data: string, suggestedName: string, block?: AttentionBlockKind): Promise<void> {
     if (!this.result) return;
     let bytes: Uint8Array;
     if (format === 'npy') {
-      const a = this.result.attentions;
+      // The block's own [layers, heads, queries, keys] tensor (an encoder-decoder has three).
+      const blocks = attentionBlocks(this.result);
+      const a = (blocks.find((b) => b.kind === block) ?? blocks[0]).attentions;
       const values = a.dtype === 'float16' ? decodeHalfArray(new Uint16Array(a.buffer)) : new Float32Array(a.buffer);
       bytes = encodeNpy(values, a.shape);
     } else if (format === 'png') {

@@ -39,6 +39,11 @@ export interface ModelSummary {
   maxTokens: number | null;
   /** Decoder-only models attend to the past only. */
   causal: boolean;
+  /**
+   * Encoder-decoders (T5, BART, Marian, mBART): the decoder stack's shape. The fields above describe
+   * the encoder; a result then has three attention blocks and needs a decoder text (`target`).
+   */
+  decoder?: { numLayers: number; numHeads: number; headDim: number; maxTokens: number | null };
 }
 
 /** A resolved model source: a Hub repo at a commit, or a folder on disk. */
@@ -54,12 +59,41 @@ export interface TensorData {
   buffer: ArrayBuffer;
 }
 
+/**
+ * Which attention a block holds: a single-stack model's self-attention, or one of an
+ * encoder-decoder's three (encoder self, decoder self, cross: decoder queries over encoder keys).
+ */
+export type AttentionBlockKind = 'self' | 'encoder' | 'decoder' | 'cross';
+
+/** Where a block's query or key tokens come from: the analyzed text (in the document) or the decoder text. */
+export type TokenSide = 'input' | 'target';
+
+/** One named attention block `[layers, heads, queries, keys]`, with its own query and key tokens. */
+export interface AttentionBlock {
+  kind: AttentionBlockKind;
+  /** Shown in the panel ("Encoder self-attention", "Cross-attention", ...). */
+  label: string;
+  querySide: TokenSide;
+  keySide: TokenSide;
+  queryTokens: TokenInfo[];
+  keyTokens: TokenInfo[];
+  /** Queries see only keys at or before their position. */
+  causal: boolean;
+  /** `[layers, heads, queries, keys]`; rows sum to 1. Rectangular for cross-attention. */
+  attentions: TensorData;
+  /** `[layers, heads, keys]` ‖f_h(x_j)‖ of the key tokens. */
+  valueNorms: TensorData;
+}
+
 /** The full result of analyzing one text. */
 export interface AttentionResult {
   model: ModelSummary;
   text: string;
   tokens: TokenInfo[];
-  /** Attention probabilities `[layers, heads, n, n]`: rows are queries and sum to 1. */
+  /**
+   * Attention probabilities `[layers, heads, n, n]`: rows are queries and sum to 1. For an
+   * encoder-decoder, the encoder's self-attention (the first block).
+   */
   attentions: TensorData;
   /**
    * ‖f_h(x_j)‖ = ‖(x_j W_V^h + b_V^h) W_O^h‖ per layer, head and key token, `[layers, heads, n]`
@@ -68,6 +102,16 @@ export interface AttentionResult {
   valueNorms: TensorData;
   /** `[layers + 1, n, hidden]` as transformers returns them; only when asked for. */
   hiddenStates?: TensorData;
+  /**
+   * Every attention block, first the one `attentions` holds. Absent (single-stack results from older
+   * engines): read through `attentionBlocks`, which gives the one self-attention block.
+   */
+  blocks?: AttentionBlock[];
+  /** Encoder-decoders: the decoder text and its tokens after the model's shift-right (start token first). */
+  target?: string;
+  decoderTokens?: TokenInfo[];
+  /** Encoder-decoders: the decoder's hidden states `[decoder layers + 1, n_dec, hidden]`, when asked for. */
+  decoderHiddenStates?: TensorData;
   /** Tokens of the whole text when it was cut to the first n (AnalyzeOptions.truncateTo). */
   truncatedFrom?: number;
   /** Where the model came from, as resolved by the host (for "Copy as Python"). */
@@ -77,6 +121,8 @@ export interface AttentionResult {
 
 /** q, k, v of one layer and head for the step-by-step view, each `[n, headDim]` float32. */
 export interface HeadVectors {
+  /** The block the vectors belong to ('self' or 'encoder' when absent). For cross, q is `[n_dec, d]` and k, v `[n_enc, d]`. */
+  block?: AttentionBlockKind;
   layer: number;
   head: number;
   /** Scale applied to q·k before softmax (1/√d for most models, 1 for T5, query_pre_attn_scalar for Gemma 2). */
@@ -108,6 +154,26 @@ export interface AnalyzeOptions {
   hiddenStates?: boolean;
   /** Cut the input to this many tokens instead of refusing text that is too long. */
   truncateTo?: number;
+  /** Encoder-decoders: the decoder text (a translation, a summary); its tokens are shifted right as the model does. */
+  target?: string;
+}
+
+/** The attention blocks of a result: `blocks`, or the one self-attention block of a single-stack result. */
+export function attentionBlocks(result: AttentionResult): AttentionBlock[] {
+  if (result.blocks && result.blocks.length > 0) return result.blocks;
+  return [{ kind: 'self', label: 'Self-attention', querySide: 'input', keySide: 'input', queryTokens: result.tokens, keyTokens: result.tokens, causal: result.model.causal, attentions: result.attentions, valueNorms: result.valueNorms }];
+}
+
+/** Every distinct buffer of a result, for a transfer list (blocks share buffers with `attentions`). */
+export function resultBuffers(result: AttentionResult): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>([result.attentions.buffer, result.valueNorms.buffer]);
+  if (result.hiddenStates) buffers.add(result.hiddenStates.buffer);
+  if (result.decoderHiddenStates) buffers.add(result.decoderHiddenStates.buffer);
+  for (const block of result.blocks ?? []) {
+    buffers.add(block.attentions.buffer);
+    buffers.add(block.valueNorms.buffer);
+  }
+  return [...buffers];
 }
 
 /** Error kinds the host turns into helpful notifications. */

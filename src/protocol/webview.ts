@@ -2,7 +2,7 @@
  * Messages between the extension host and the panel webview, with the validation the host applies
  * to everything the webview sends (a webview is untrusted input).
  */
-import type { AttentionResult, HeadVectors } from './types';
+import type { AttentionBlockKind, AttentionResult, HeadVectors } from './types';
 
 export type HostToWebview =
   /**
@@ -38,10 +38,15 @@ export type WebviewToHost =
   | { type: 'revealToken'; resultId: number; index: number; queryIndex?: number }
   /** A query token is focused: paint the editor with its row of weights (length n), or clear (null). */
   | { type: 'focusQuery'; resultId: number; index: number | null; weights?: number[] }
-  /** Ask for q, k, v of a layer and head (step-by-step view). */
-  | { type: 'requestHeadVectors'; resultId: number; layer: number; head: number }
-  /** Save an export through a save dialog. `data` is base64 for binary formats, text otherwise. */
-  | { type: 'export'; format: ExportFormat; data: string; suggestedName: string }
+  /** Ask for q, k, v of a layer and head (step-by-step view), of `block` (default: the first). */
+  | { type: 'requestHeadVectors'; resultId: number; layer: number; head: number; block?: AttentionBlockKind }
+  /** Encoder-decoders: ask for another decoder text and recompute. */
+  | { type: 'editTarget' }
+  /**
+   * Save an export through a save dialog. `data` is base64 for binary formats, text otherwise; for
+   * npy the host writes the attention tensor of `block` (default: the first) itself.
+   */
+  | { type: 'export'; format: ExportFormat; data: string; suggestedName: string; block?: AttentionBlockKind }
   /** The webview could not put the PNG (base64) on the clipboard itself: offer to save it instead. */
   | { type: 'copyImage'; data: string }
   /** Copy a Python snippet reproducing the attentions with transformers (and the view shown: its mode, layer, head). */
@@ -50,6 +55,7 @@ export type WebviewToHost =
   | { type: 'recompute' };
 
 const EXPORT_FORMATS: readonly ExportFormat[] = ['png', 'svg', 'json', 'npy'];
+const BLOCK_KINDS: readonly AttentionBlockKind[] = ['self', 'encoder', 'decoder', 'cross'];
 /** 200 MB of base64 is far beyond any export we make; refuse anything larger. */
 const MAX_EXPORT_CHARS = 200 * 1024 * 1024;
 
@@ -71,6 +77,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
   switch (m.type) {
     case 'ready':
     case 'recompute':
+    case 'editTarget':
       return { type: m.type };
     case 'copyPython': {
       if (m.view === undefined) return { type: 'copyPython' };
@@ -91,12 +98,14 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
     }
     case 'requestHeadVectors':
       if (!isIndex(m.resultId) || !isIndex(m.layer) || !isIndex(m.head)) return undefined;
-      return { type: 'requestHeadVectors', resultId: m.resultId, layer: m.layer, head: m.head };
+      if (m.block !== undefined && !BLOCK_KINDS.includes(m.block as AttentionBlockKind)) return undefined;
+      return { type: 'requestHeadVectors', resultId: m.resultId, layer: m.layer, head: m.head, ...(m.block !== undefined ? { block: m.block as AttentionBlockKind } : {}) };
     case 'export':
       if (!EXPORT_FORMATS.includes(m.format as ExportFormat)) return undefined;
       if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
       if (!isSafeFileName(m.suggestedName)) return undefined;
-      return { type: 'export', format: m.format as ExportFormat, data: m.data, suggestedName: m.suggestedName };
+      if (m.block !== undefined && !BLOCK_KINDS.includes(m.block as AttentionBlockKind)) return undefined;
+      return { type: 'export', format: m.format as ExportFormat, data: m.data, suggestedName: m.suggestedName, ...(m.block !== undefined ? { block: m.block as AttentionBlockKind } : {}) };
     case 'copyImage':
       if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
       return { type: 'copyImage', data: m.data };

@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import type { Readable } from 'stream';
-import type { AnalyzeOptions, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from '../protocol/types';
+import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from '../protocol/types';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { FrameReader } from './frames';
 
@@ -72,6 +72,7 @@ export class EngineClient {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
+  private loadedModel: ModelSummary | undefined;
   private loadedLimit: number | undefined;
   private readonly processScript: string;
   /** Cancelled requests the engine has not finished yet, with the timer that ends a stuck engine. */
@@ -92,6 +93,11 @@ export class EngineClient {
 
   get currentFolder(): string | undefined {
     return this.loadedFolder;
+  }
+
+  /** The summary of the loaded model (whether it is an encoder-decoder decides what a run asks for). */
+  get currentModel(): ModelSummary | undefined {
+    return this.loadedModel;
   }
 
   /** Whether `folder` is loaded under this memory limit (a changed limit means loading again). */
@@ -138,6 +144,7 @@ export class EngineClient {
       if (this.engine === engine) {
         this.engine = undefined;
         this.loadedFolder = undefined;
+        this.loadedModel = undefined;
       }
       if (this.pending.size === 0 && (code === 0 || signal === 'SIGTERM')) return;
       const how = describeExit(code, signal);
@@ -224,6 +231,7 @@ export class EngineClient {
   async load(folder: string, meta: { name: string; source: string; memoryLimitGB?: number }, hooks?: RequestHooks): Promise<{ model: ModelSummary; loadMs: number }> {
     const reply = await this.request((id) => ({ type: 'load', id, folder, ...meta }), 'loaded', hooks);
     this.loadedFolder = folder;
+    this.loadedModel = reply.model;
     this.loadedLimit = meta.memoryLimitGB;
     return { model: reply.model, loadMs: reply.loadMs };
   }
@@ -240,8 +248,8 @@ export class EngineClient {
     return (await this.request((id) => ({ type: 'analyze', id, text, options }), 'result', hooks)).result;
   }
 
-  async headVectors(layer: number, head: number): Promise<HeadVectors> {
-    return (await this.request((id) => ({ type: 'headVectors', id, layer, head }), 'headVectors')).vectors;
+  async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {
+    return (await this.request((id) => ({ type: 'headVectors', id, layer, head, block }), 'headVectors')).vectors;
   }
 
   /** Releases the model but keeps the engine process. */
@@ -249,6 +257,7 @@ export class EngineClient {
     if (!this.engine) return;
     await this.request((id) => ({ type: 'dispose', id }), 'disposed');
     this.loadedFolder = undefined;
+    this.loadedModel = undefined;
   }
 
   /** Ends the engine process; pending requests reject. */
@@ -260,6 +269,7 @@ export class EngineClient {
     this.pending.clear();
     this.engine = undefined;
     this.loadedFolder = undefined;
+    this.loadedModel = undefined;
     if (engine.exited) return;
     await new Promise<void>((resolve) => {
       engine.child.once('exit', () => resolve());

@@ -8,6 +8,7 @@ import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
 import type { AttentionModel } from '../engine/model';
 import { loadModel } from '../models';
+import { resultBuffers } from '../protocol/types';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -87,15 +88,14 @@ port.on('message', (message: HostToWorker) => {
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
         const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
-        const transfer = [result.attentions.buffer, result.valueNorms.buffer];
-        if (result.hiddenStates) transfer.push(result.hiddenStates.buffer);
-        post({ type: 'result', id: message.id, result }, transfer);
+        // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
+        post({ type: 'result', id: message.id, result }, resultBuffers(result));
       });
       break;
     case 'headVectors':
       enqueue(message.id, async () => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const vectors = await model.headVectors(message.layer, message.head);
+        const vectors = await model.headVectors(message.layer, message.head, message.block);
         const transfer = [vectors.q.buffer, vectors.k.buffer, vectors.v.buffer];
         if (vectors.bias) transfer.push(vectors.bias.buffer);
         if (vectors.logits) transfer.push(vectors.logits.buffer);

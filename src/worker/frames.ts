@@ -11,10 +11,16 @@ const BUFFER_TAG = '__frameBuffer';
 /** Splits a message into JSON (ArrayBuffers replaced by `{ __frameBuffer: i }`) and its buffers. */
 export function encodeFrame(message: unknown): Buffer[] {
   const buffers: ArrayBuffer[] = [];
+  // A buffer referenced twice (an encoder-decoder's first block is also `attentions`) travels once.
+  const indices = new Map<ArrayBuffer, number>();
   const json = JSON.stringify(message, (_key, value) => {
     if (value instanceof ArrayBuffer) {
-      buffers.push(value);
-      return { [BUFFER_TAG]: buffers.length - 1, byteLength: value.byteLength };
+      let index = indices.get(value);
+      if (index === undefined) {
+        index = buffers.push(value) - 1;
+        indices.set(value, index);
+      }
+      return { [BUFFER_TAG]: index, byteLength: value.byteLength };
     }
     return value;
   });

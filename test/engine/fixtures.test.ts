@@ -19,6 +19,7 @@ import { ATTENTION_TOLERANCE, checkCase, fixtureNames, FIXTURES_2_ROOT, FIXTURES
  */
 const HF_TINY_2_SUPPORTED = [
   'albert',
+  'bart',
   'bert-relative-key',
   'bloom',
   'bloom-no-prefix',
@@ -35,6 +36,8 @@ const HF_TINY_2_SUPPORTED = [
   'granite',
   'llama-dynamic',
   'llama-yarn',
+  'marian',
+  'mbart',
   'mistral-sliding',
   'mixtral',
   'mpnet',
@@ -47,17 +50,17 @@ const HF_TINY_2_SUPPORTED = [
   'stablelm',
   'stablelm-qk-parallel',
   'starcoder2',
+  't5',
+  't5-v1_1',
   'xlm-roberta',
 ];
 
 /**
  * hf-tiny-2 folders whose family or option is not implemented yet (issue 11). Listed, not skipped:
  * the tests below fail when a folder is in neither list or in both, and when one of these loads
- * instead of being refused by name (except the T5 pair, whose encoder the encoder-only t5 family
- * loads until the encoder-decoder runner lands).
+ * instead of being refused by name.
  */
-const NOT_YET_SUPPORTED = [
-  'bart', 'marian', 'mbart', 't5', 't5-v1_1',
+const NOT_YET_SUPPORTED: string[] = [
 ];
 
 const REFERENCE_SETS = [
@@ -65,15 +68,13 @@ const REFERENCE_SETS = [
   { root: FIXTURES_2_ROOT, names: HF_TINY_2_SUPPORTED },
 ];
 
-const ENCODER_ONLY_TODAY = ['t5', 't5-v1_1'];
-
 describe('every hf-tiny-2 folder is listed as supported or not yet supported', function () {
   this.timeout(60000);
   it('the two lists partition the folder', () => {
     const listed = [...HF_TINY_2_SUPPORTED, ...NOT_YET_SUPPORTED].sort();
     assert.deepStrictEqual(listed, fixtureNames(FIXTURES_2_ROOT));
   });
-  for (const name of NOT_YET_SUPPORTED.filter((n) => !ENCODER_ONLY_TODAY.includes(n))) {
+  for (const name of NOT_YET_SUPPORTED) {
     it(`${name} is refused by name until its family lands`, async () => {
       await assert.rejects(loadModel(path.join(FIXTURES_2_ROOT, name)), (err: unknown) => err instanceof EngineError && err.code === 'unsupported-architecture');
     });

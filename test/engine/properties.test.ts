@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FAMILIES } from '../../src/models/registry';
-import type { PositionInput } from '../../src/engine/architecture';
+import { ENCODER_OUTPUT, isEncoderDecoder, type Architecture, type PositionInput } from '../../src/engine/architecture';
 import { Checkpoint } from '../../src/engine/checkpoint';
 import { checkSummary } from '../../src/engine/config';
 import { EngineError } from '../../src/engine/errors';
@@ -38,18 +38,22 @@ function onlyEngineErrors<T>(work: () => T): T | EngineError {
 function loadWithoutOnnxruntime(dir: string): void {
   const ckpt = Checkpoint.open(dir);
   try {
-    const arch = FAMILIES.create(ckpt);
-    checkSummary(arch.summary);
-    checkEmbedding(ckpt, (ids, types) => arch.embed(ids, types), arch.summary.hiddenSize);
+    const created = FAMILIES.create(ckpt);
+    // An encoder-decoder: both stacks, each as the runner builds it (the encoder output is fed, not computed).
+    const stacks: Pick<Architecture, 'summary' | 'embed' | 'buildLayer'>[] = isEncoderDecoder(created) ? [created.encoder, created.decoder] : [created];
     const g = new GraphBuilder();
-    const declared = new Map<string, PositionInput>();
-    const use = (input: PositionInput) => {
-      if (!declared.has(input.name)) g.input(input.name, [...input.dims]);
-      declared.set(input.name, input);
-      return input.name;
-    };
-    arch.buildLayer(new Nn(g), 0, g.input('hidden', ['n', arch.summary.hiddenSize]), use);
-    for (const input of declared.values()) input.compute(3);
+    for (const arch of stacks) {
+      checkSummary(arch.summary);
+      checkEmbedding(ckpt, (ids, types) => arch.embed(ids, types), arch.summary.hiddenSize);
+      const declared = new Map<string, PositionInput>();
+      const use = (input: PositionInput) => {
+        if (!declared.has(input.name)) g.input(input.name, [...input.dims]);
+        declared.set(input.name, input);
+        return input.name;
+      };
+      arch.buildLayer(new Nn(g), 0, g.input(`hidden_${stacks.indexOf(arch)}`, ['n', arch.summary.hiddenSize]), use);
+      for (const input of declared.values()) if (input.name !== ENCODER_OUTPUT) input.compute(3);
+    }
     g.build('property');
   } finally {
     ckpt.close();

@@ -34,6 +34,34 @@ describe('engine worker', function () {
     }
   });
 
+  it('an encoder-decoder result crosses the thread with its three blocks, and head vectors per block', async () => {
+    const fixture = openFixture('bart', FIXTURES_2_ROOT);
+    try {
+      const { model } = await client.load(fixture.folder, { name: 'bart', source: fixture.folder });
+      assert.deepStrictEqual(model.decoder, { numLayers: 2, numHeads: 4, headDim: 16, maxTokens: 1024 });
+      const c = fixture.cases[0];
+      const result = await client.analyze(c.text, { target: c.decoder_text });
+      const blocks = result.blocks ?? [];
+      assert.deepStrictEqual(blocks.map((b) => b.kind), ['encoder', 'decoder', 'cross']);
+      for (const [block, key] of [[blocks[0], 'encoder'], [blocks[1], 'decoder'], [blocks[2], 'cross']] as const) {
+        const diff = maxAbsDiff(new Float32Array(block.attentions.buffer), fixture.expected(`case0.${key}_attentions`).data);
+        assert.ok(diff <= 1e-4, `${key}: diff ${diff}`);
+      }
+      // The first block is `attentions` itself: one buffer, transferred once.
+      assert.strictEqual(result.attentions.buffer, blocks[0].attentions.buffer);
+      assert.deepStrictEqual(blocks[2].valueNorms.shape, [2, 4, c.input_ids.length]);
+      const cross = await client.headVectors(1, 2, 'cross');
+      assert.strictEqual(cross.block, 'cross');
+      assert.deepStrictEqual(cross.q.shape, [c.decoder_input_ids!.length, 16]);
+      assert.deepStrictEqual(cross.k.shape, [c.input_ids.length, 16]);
+      assert.deepStrictEqual(cross.logits?.shape, [c.decoder_input_ids!.length, c.input_ids.length]);
+      const decoder = await client.headVectors(0, 0, 'decoder');
+      assert.ok(decoder.bias, 'the decoder self-attention has its causal mask as a term');
+    } finally {
+      fixture.close();
+    }
+  });
+
   it('keeps the model warm: loading the same folder again is instant', async () => {
     const folder = path.join(FIXTURES_ROOT, 'bert');
     await client.load(folder, { name: 'bert', source: folder });

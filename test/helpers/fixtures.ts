@@ -5,6 +5,7 @@ import * as path from 'path';
 import { SafetensorsFile, readTensor } from '../../src/engine/safetensors';
 import { codePointToUtf16Map } from '../../src/engine/tokenizer';
 import type { AttentionModel } from '../../src/engine/model';
+import type { AttentionBlock, TensorData } from '../../src/protocol/types';
 
 /** The fixtures' stated tolerances. */
 export const ATTENTION_TOLERANCE = 1e-4;
@@ -22,6 +23,13 @@ export interface FixtureCase {
   offsets: [number, number][];
   special_tokens_mask: number[];
   token_type_ids?: number[];
+  /** Encoder-decoders: the decoder text, its labels and the model's shifted decoder inputs. */
+  decoder_text?: string;
+  labels?: number[];
+  decoder_input_ids?: number[];
+  decoder_tokens?: string[];
+  decoder_offsets?: [number, number][];
+  decoder_special_tokens_mask?: number[];
 }
 
 export interface Fixture {
@@ -89,6 +97,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  */
 export async function checkCase(model: AttentionModel, fixture: Fixture, i: number): Promise<void> {
   const c = fixture.cases[i];
+  if (c.decoder_text !== undefined) return checkEncoderDecoderCase(model, fixture, i);
   const result = await model.analyze(c.text, { textPair: c.text_pair, hiddenStates: true });
   assert.deepStrictEqual(result.tokens.map((t) => t.id), c.input_ids, 'token ids');
   assert.deepStrictEqual(result.tokens.map((t) => t.raw), c.tokens, 'tokens');
@@ -103,16 +112,66 @@ export async function checkCase(model: AttentionModel, fixture: Fixture, i: numb
   const diff = maxAbsDiff(new Float32Array(result.attentions.buffer), attn.data);
   assert.ok(diff <= ATTENTION_TOLERANCE, `attentions differ by ${diff.toExponential(2)} (> ${ATTENTION_TOLERANCE})`);
 
-  const hs = fixture.expected(`case${i}.hidden_states`);
-  assert.ok(result.hiddenStates, 'hidden states returned');
-  assert.deepStrictEqual(result.hiddenStates.shape, hs.shape, 'hidden state shape');
-  const ours = new Float32Array(result.hiddenStates.buffer);
+  checkHiddenStates(result.hiddenStates, fixture.expected(`case${i}.hidden_states`), 'hidden state');
+}
+
+/** Each layer's hidden state within 1e-3 of the largest magnitude in that layer. */
+function checkHiddenStates(ours: TensorData | undefined, hs: { data: Float32Array; shape: number[] }, what: string): void {
+  assert.ok(ours, `${what}s returned`);
+  assert.deepStrictEqual(ours.shape, hs.shape, `${what} shape`);
+  checkHiddenRows(new Float32Array(ours.buffer), hs, what);
+}
+
+function checkHiddenRows(ours: Float32Array, hs: { data: Float32Array; shape: number[] }, what: string): void {
   const [layers, n, width] = hs.shape;
   for (let l = 0; l < layers; l++) {
     const a = ours.subarray(l * n * width, (l + 1) * n * width);
     const b = hs.data.subarray(l * n * width, (l + 1) * n * width);
     const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const rel = maxAbsDiff(a, b) / scale;
-    assert.ok(rel <= HIDDEN_RELATIVE_TOLERANCE, `hidden state ${l} differs by ${rel.toExponential(2)} relative (> ${HIDDEN_RELATIVE_TOLERANCE})`);
+    assert.ok(rel <= HIDDEN_RELATIVE_TOLERANCE, `${what} ${l} differs by ${rel.toExponential(2)} relative (> ${HIDDEN_RELATIVE_TOLERANCE})`);
   }
+}
+
+/** One attention block against the reference: shape, float32, within 1e-4. */
+function checkBlock(block: AttentionBlock | undefined, expected: { data: Float32Array; shape: number[] }, what: string): void {
+  assert.ok(block, `${what} block returned`);
+  assert.deepStrictEqual(block.attentions.shape, expected.shape, `${what} shape`);
+  assert.strictEqual(block.attentions.dtype, 'float32');
+  const diff = maxAbsDiff(new Float32Array(block.attentions.buffer), expected.data);
+  assert.ok(diff <= ATTENTION_TOLERANCE, `${what} attentions differ by ${diff.toExponential(2)} (> ${ATTENTION_TOLERANCE})`);
+}
+
+/**
+ * An encoder-decoder case: encoder tokens as for any model; decoder tokens, ids and ranges (into the
+ * decoder text) identical to the reference's shifted decoder inputs; encoder, decoder and cross
+ * attentions within 1e-4; both hidden-state stacks within 1e-3 relative.
+ */
+async function checkEncoderDecoderCase(model: AttentionModel, fixture: Fixture, i: number): Promise<void> {
+  const c = fixture.cases[i];
+  const target = c.decoder_text!;
+  const result = await model.analyze(c.text, { textPair: c.text_pair, target, hiddenStates: true });
+  assert.deepStrictEqual(result.tokens.map((t) => t.id), c.input_ids, 'token ids');
+  assert.deepStrictEqual(result.tokens.map((t) => t.raw), c.tokens, 'tokens');
+  assert.deepStrictEqual(result.tokens.map((t) => t.special), c.special_tokens_mask.map((m) => m === 1), 'special tokens');
+  assert.deepStrictEqual(result.tokens.map((t) => [t.start, t.end]), expectedRanges(c, () => 0), 'UTF-16 ranges');
+  assert.strictEqual(result.target, target);
+  const dec = result.decoderTokens;
+  assert.ok(dec, 'decoder tokens returned');
+  assert.deepStrictEqual(dec.map((t) => t.id), c.decoder_input_ids, 'decoder input ids');
+  assert.deepStrictEqual(dec.map((t) => t.raw), c.decoder_tokens, 'decoder tokens');
+  assert.deepStrictEqual(dec.map((t) => t.special), c.decoder_special_tokens_mask!.map((m) => m === 1), 'decoder special tokens');
+  const decoderCase = { ...c, text: target, text_pair: undefined, offsets: c.decoder_offsets!, special_tokens_mask: c.decoder_special_tokens_mask! };
+  assert.deepStrictEqual(dec.map((t) => [t.start, t.end]), expectedRanges(decoderCase, () => 0), 'decoder UTF-16 ranges');
+
+  const blocks = result.blocks ?? [];
+  assert.deepStrictEqual(blocks.map((b) => b.kind), ['encoder', 'decoder', 'cross'], 'block kinds');
+  assert.strictEqual(result.attentions, blocks[0].attentions, 'attentions is the encoder block');
+  checkBlock(blocks[0], fixture.expected(`case${i}.encoder_attentions`), 'encoder');
+  checkBlock(blocks[1], fixture.expected(`case${i}.decoder_attentions`), 'decoder');
+  checkBlock(blocks[2], fixture.expected(`case${i}.cross_attentions`), 'cross');
+  assert.deepStrictEqual(blocks[2].queryTokens, dec, 'cross queries are the decoder tokens');
+  assert.deepStrictEqual(blocks[2].keyTokens, result.tokens, 'cross keys are the encoder tokens');
+  checkHiddenStates(result.hiddenStates, fixture.expected(`case${i}.encoder_hidden_states`), 'encoder hidden state');
+  checkHiddenStates(result.decoderHiddenStates, fixture.expected(`case${i}.decoder_hidden_states`), 'decoder hidden state');
 }

@@ -77,4 +77,13 @@ describe('Copy as Python', () => {
     assert.strictEqual(JSON.parse(literal), text);
     assert.ok(!literal.includes('\u2028'), 'line separators escaped');
   });
+
+  it('an encoder-decoder: AutoModelForSeq2SeqLM with labels from the decoder text, and its three attention stacks', () => {
+    const model = { ...summary('bart'), decoder: { numLayers: 6, numHeads: 12, headDim: 64, maxTokens: 1024 } };
+    const code = pythonSnippet({ ...source({ model, origin: { kind: 'hub', id: 'facebook/bart-base', revision: SHA } }), target: 'Estou "fazendo" um bolo' });
+    assert.match(code, new RegExp(`AutoModelForSeq2SeqLM\\.from_pretrained\\("facebook/bart-base", revision="${SHA}", attn_implementation="eager"`));
+    assert.strictEqual(JSON.parse(/^target = (.*?)  #/m.exec(code)![1]), 'Estou "fazendo" um bolo');
+    assert.match(code, /model\(\*\*inputs, labels=labels, output_attentions=True\)/);
+    assert.match(code, /cross = torch\.stack\(outputs\.cross_attentions\)\[:, 0\]  # \[6, 12, n_dec, n_enc\]/);
+  });
 });

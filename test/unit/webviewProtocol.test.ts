@@ -21,6 +21,12 @@ describe('protocol/webview: parseWebviewMessage', () => {
     for (const m of good) assert.deepStrictEqual(JSON.parse(JSON.stringify(parseWebviewMessage(m))), m, JSON.stringify(m));
   });
 
+  it('encoder-decoder blocks: head vectors and npy exports name their block; editTarget', () => {
+    assert.deepStrictEqual(parseWebviewMessage({ type: 'requestHeadVectors', resultId: 1, layer: 0, head: 2, block: 'cross' }), { type: 'requestHeadVectors', resultId: 1, layer: 0, head: 2, block: 'cross' });
+    assert.deepStrictEqual(parseWebviewMessage({ type: 'export', format: 'npy', data: '', suggestedName: 'a.npy', block: 'decoder' }), { type: 'export', format: 'npy', data: '', suggestedName: 'a.npy', block: 'decoder' });
+    assert.deepStrictEqual(parseWebviewMessage({ type: 'editTarget', x: 1 }), { type: 'editTarget' });
+  });
+
   it('drops fields it does not know', () => {
     assert.deepStrictEqual(parseWebviewMessage({ type: 'ready', extra: 1 }), { type: 'ready' });
   });
@@ -48,6 +54,8 @@ describe('protocol/webview: parseWebviewMessage', () => {
       { type: 'export', format: 'png', data: '', suggestedName: '../a.png' },
       { type: 'export', format: 'png', data: '', suggestedName: '' },
       { type: 'copyImage' },
+      { type: 'requestHeadVectors', resultId: 1, layer: 0, head: 0, block: 'both' },
+      { type: 'export', format: 'npy', data: '', suggestedName: 'a.npy', block: 'x' },
     ];
     for (const m of bad) assert.strictEqual(parseWebviewMessage(m), undefined, JSON.stringify(m));
   });

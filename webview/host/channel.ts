@@ -9,7 +9,16 @@ import type { VsCodeApi } from './vscodeApi';
 export class HostChannel {
   constructor(private readonly api: VsCodeApi) {}
 
+  /** Rewrites or drops what the views send (the block switcher: only document tokens link to the editor). */
+  filter: (message: WebviewToHost) => WebviewToHost | null = (message) => message;
+
   post(message: WebviewToHost): void {
+    const allowed = this.filter(message);
+    if (allowed) this.api.postMessage(allowed);
+  }
+
+  /** Posts without the filter (the block switcher's own messages). */
+  postUnfiltered(message: WebviewToHost): void {
     this.api.postMessage(message);
   }
 

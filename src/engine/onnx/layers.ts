@@ -91,6 +91,17 @@ export class Nn {
     return this.g.op('Gelu', [x], { approximate: kind === 'erf' ? 'none' : 'tanh' });
   }
 
+  /**
+   * GPT-2's "gelu_new" (transformers' NewGELUActivation) op by op as torch evaluates it,
+   * 0.5·x · (1 + tanh(√(2/π)·(x + 0.044715·x³))), so float32 rounding follows the reference: the
+   * fused Gelu kernel rounds differently, which T5 v1.1's unscaled attention logits amplify.
+   */
+  geluNew(x: string): string {
+    const cube = this.g.op('Mul', [this.g.op('Mul', [x, x]), x]);
+    const inner = this.g.op('Mul', [this.g.op('Add', [x, this.g.op('Mul', [cube, this.g.scalar(0.044715)])]), this.g.scalar(Math.sqrt(2 / Math.PI))]);
+    return this.g.op('Mul', [this.g.op('Mul', [x, this.g.scalar(0.5)]), this.g.op('Add', [this.g.op('Tanh', [inner]), this.g.scalar(1)])]);
+  }
+
   silu(x: string): string {
     return this.g.op('Mul', [x, this.g.op('Sigmoid', [x])]);
   }
@@ -101,6 +112,7 @@ export class Nn {
       case 'gelu':
         return this.gelu(x, 'erf');
       case 'gelu_new':
+        return this.geluNew(x);
       case 'gelu_pytorch_tanh':
       case 'gelu_fast':
         return this.gelu(x, 'tanh');
