@@ -1,3 +1,5 @@
+import type { Theme } from './theme';
+
 /**
  * Calls back whenever devicePixelRatio changes (browser zoom, a move to another screen). A
  * resolution media query matches one ratio only, so it is re-armed after each change.
@@ -43,6 +45,8 @@ export abstract class CanvasView {
   /** The scroller's outer size (scrollbars included): what layouts fit into. */
   protected box = { width: 0, height: 0 };
   protected dpr = 1;
+  /** The theme colours and fonts the view draws with; undefined until the panel reads them. */
+  protected theme: Theme | undefined;
   private contentWidth = 0;
   private contentHeight = 0;
   private frame = 0;
@@ -69,6 +73,13 @@ export abstract class CanvasView {
 
   /** True while the canvas has keyboard focus (views draw their keyboard cursor then). */
   protected hasKeyboardFocus = false;
+
+  /** New theme colours (a theme change in VS Code): layout may depend on the fonts, so both are redone. */
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.layoutChanged();
+    this.requestRender();
+  }
 
   /**
    * Makes the canvas a keyboard-reachable widget, named for the tests and for assistive technology;

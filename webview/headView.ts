@@ -56,7 +56,6 @@ export class HeadView extends CanvasView {
   private colAt = new Map<number, number>();
   private positions: ArrayLike<number> = [];
   private scale: ColorScaleName = 'viridis';
-  private theme: Theme | undefined;
   private image: HTMLCanvasElement | undefined;
   private zoomCell: number | null = null;
   /** Layout in CSS pixels. */
@@ -125,12 +124,6 @@ export class HeadView extends CanvasView {
   /** Drops hover state (a new result arrived under the pointer). */
   clearHover(): void {
     this.hover = null;
-    this.requestRender();
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.layoutChanged();
     this.requestRender();
   }
 

@@ -6,7 +6,6 @@
  */
 import type { ViewMatrix } from '../src/analysis/view';
 import { CanvasView } from './canvasView';
-import type { Theme } from './theme';
 
 export interface LineLayer {
   head: number;
@@ -34,7 +33,6 @@ export class LineView extends CanvasView {
   private layers: LineLayer[] = [];
   private rows: number[] = [];
   private cols: number[] = [];
-  private theme: Theme | undefined;
   private rowHeight = ROW_MIN;
   private labelWidth = 60;
   private hover: { index: number; side: 'query' | 'key' } | null = null;
@@ -67,12 +65,6 @@ export class LineView extends CanvasView {
     this.cols = cols;
     this.sparse = layers.map(() => new Map());
     this.keyIndex = Math.min(this.keyIndex, Math.max(0, rows.length - 1));
-    this.layoutChanged();
-    this.requestRender();
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
     this.layoutChanged();
     this.requestRender();
   }

@@ -48,7 +48,6 @@ export class ModelView extends CanvasView {
   private columns = 1;
   private grid = true;
   private heads = 0;
-  private theme: Theme | undefined;
   thumb = 72;
   private thumbs = new Map<string, HTMLCanvasElement>();
   private source: ThumbnailSource | undefined;
@@ -103,12 +102,6 @@ export class ModelView extends CanvasView {
     }
     this.source = source;
     this.keyIndex = Math.min(this.keyIndex, Math.max(0, tiles.length - 1));
-    this.layoutChanged();
-    this.requestRender();
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
     this.layoutChanged();
     this.requestRender();
   }
