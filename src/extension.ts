@@ -13,6 +13,7 @@ import { SHOW_PAIR_COMMAND, showAttentionBetweenSelections } from './commands/sh
 import { Notifier } from './notifications';
 import { AttentionPanel, PANEL_VIEW_TYPE } from './panel/attentionPanel';
 import { disableOnnxruntimeTelemetry } from './engine/telemetry';
+import { WEIGHT_CACHE_ENV } from './engine/budget';
 import { EngineClient } from './worker/engineClient';
 
 const LAST_REQUEST_KEY = 'attentionInspector.lastRequest';
@@ -26,6 +27,9 @@ interface StoredRequest {
 export function activate(context: vscode.ExtensionContext): AttentionInspectorApi {
   // In the host's main thread, before the engine creates its first onnxruntime session (README, Privacy).
   disableOnnxruntimeTelemetry();
+  // Large models keep their float32 weights converted in the extension's storage (the engine
+  // process inherits this; src/engine/onnx/weightCache.ts). Never in the model folder.
+  process.env[WEIGHT_CACHE_ENV] ??= path.join(context.globalStorageUri.fsPath, 'weight-cache');
   const notifier = new Notifier();
   const log = (line: string) => notifier.log(line);
   let engine: EngineClient | undefined;

@@ -2,7 +2,7 @@
  * Headless use of the engine, with the extension's model specs and the panel's head scores:
  *   node dist/cli.js [--model <spec>] (--text "…" | --file <path>) [--pair "…"] [--offline]
  *                    [--first <N>] [--heads] [--target "…"] [--json out.json] [--npy out.npy] [--hidden]
- *                    [--memory-limit-gb <GB>] [--quiet]
+ *                    [--memory-limit-gb <GB>] [--weight-cache <folder>|none] [--quiet]
  * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention, then the timings
  * (load, analyze, first result since the process started) and the process's peak RSS. For an
  * encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
@@ -13,7 +13,9 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { AttentionStack, tensorToFloat32 } from '../analysis/tensor';
 import { allHeadScores, type HeadScores } from '../analysis/patterns';
+import * as os from 'os';
 import { defaultMemoryLimitGB, EngineError } from '../engine';
+import { WEIGHT_CACHE_ENV } from '../engine/budget';
 import { disableOnnxruntimeTelemetry } from '../engine/telemetry';
 import { encodeNpy } from '../export/npy';
 import { formatBytes, isModelSourceError, resolveModel, findToken } from '../hub';
@@ -38,7 +40,16 @@ const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --fil
   --memory-limit-gb <GB>
                    what the engine may hold (default: half this machine's memory, ${defaultMemoryLimitGB()} GB);
                    larger models stream layer groups
+  --weight-cache <folder>|none
+                   where models over 2 GB of float32 layer weights keep them converted, so that later
+                   loads map them instead of converting (default: $ATTENTION_INSPECTOR_WEIGHT_CACHE or
+                   ${defaultWeightCache()}; safe to delete); none: convert at each load
   --quiet          print only the timings and peak RSS`;
+
+/** The CLI's weight cache when neither --weight-cache nor the environment names one (XDG cache folder). */
+function defaultWeightCache(): string {
+  return process.env[WEIGHT_CACHE_ENV] ?? path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'attention-inspector', 'weights');
+}
 
 /** The built-in model ships beside the bundle: dist/cli.js → media/builtin-model. */
 const BUILTIN_FOLDER = path.resolve(__dirname, '..', 'media', 'builtin-model');
@@ -75,6 +86,7 @@ async function main(): Promise<number> {
       npy: { type: 'string' },
       hidden: { type: 'boolean', default: false },
       'memory-limit-gb': { type: 'string' },
+      'weight-cache': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -105,10 +117,12 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const memoryLimitGB = values['memory-limit-gb'] === undefined ? undefined : Number(values['memory-limit-gb']);
   const quiet = values.quiet;
+  const cacheOption = values['weight-cache'] ?? defaultWeightCache();
+  const weightCacheDir = cacheOption === 'none' ? '' : path.resolve(cacheOption);
   const cpu0 = process.cpuUsage();
   const model = await loadModel(
     resolved.folder,
-    { name: resolved.name, source: resolved.kind === 'builtin' ? resolved.folder : resolved.source, memoryLimitGB },
+    { name: resolved.name, source: resolved.kind === 'builtin' ? resolved.folder : resolved.source, memoryLimitGB, weightCacheDir },
     quiet ? undefined : (message) => process.stderr.write(`${message}\n`),
   );
   const loadMs = performance.now() - t0;
@@ -130,7 +144,7 @@ async function main(): Promise<number> {
     const { numLayers, numHeads, causal } = result.model;
     const n = result.tokens.length;
     const { groups, warm, limitBytes } = model.memory;
-    const streaming = warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '';
+    const streaming = (warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '') + (model.weightCache ? `, float32 weights mapped from ${model.weightCache.dir}` : '');
     const timings = `load ${loadMs.toFixed(0)} ms (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(1)} s), analyze ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start (process CPU ${processCpuS().toFixed(1)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
     if (quiet) {
       console.log(`${result.model.name} (${result.model.modelType}), ${n} tokens: ${timings}`);

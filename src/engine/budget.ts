@@ -7,6 +7,13 @@
  */
 import type { ArchSummary } from './architecture';
 
+/**
+ * Where the float32 weight cache lives when the load options name none (onnx/weightCache.ts); the
+ * extension sets it to its storage before the engine process starts. Here because this module
+ * imports nothing that the extension host should not load.
+ */
+export const WEIGHT_CACHE_ENV = 'ATTENTION_INSPECTOR_WEIGHT_CACHE';
+
 /** Bytes that may grow with n² during one analysis. */
 export const ANALYSIS_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;
 /** Copies of `[heads, n, n]` alive inside one layer's graph (logits, biased/soft-capped logits, probabilities). */

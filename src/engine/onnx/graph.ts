@@ -46,6 +46,8 @@ export interface BuiltGraph {
   bytes: Uint8Array;
   /** Canonical folder holding the files the external initializers name; undefined when there are none. */
   externalFolder: string | undefined;
+  /** Canonical paths of the checkpoint files whose bytes the graph references or embeds. */
+  files: string[];
 }
 
 /** The opset every graph targets (LayerNormalization needs 17, a single Gelu node 20). */
@@ -176,7 +178,7 @@ export class GraphBuilder {
         proto.rawData = ref.readBytes();
       }
     }
-    return { bytes: this.toBytes(name), externalFolder };
+    return { bytes: this.toBytes(name), externalFolder, files: [...new Set(this.external.map(({ ref }) => ref.file))].sort() };
   }
 
   /** Serializes a graph without checkpoint weights (checkpoint weights need `build`, which places them). */
