@@ -132,3 +132,91 @@ describe('read-only checkpoint in the Hugging Face cache layout', function () {
     }
   });
 });
+
+describe('float32 weight cache', function () {
+  this.timeout(120000);
+
+  const entries = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
+
+  // A bf16 checkpoint (the Cast is folded into the cache), a sharded one and a float32 one.
+  for (const name of ['llama3-rope-scaled-bf16', 'llama-sharded', 'bert']) {
+    it(`${name}: groups converted into the cache, then mapped from it, compute the reference and match the uncached model`, async () => {
+      const fixture = openFixture(name);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-weight-cache-'));
+      const cacheOptions = { weightCacheDir: dir, weightCacheMinBytes: 0 };
+      try {
+        const plain = await loadModel(fixture.folder, { weightCacheDir: '' });
+        const first = await loadModel(fixture.folder, cacheOptions);
+        const written = entries(dir);
+        assert.strictEqual(plain.weightCache, undefined);
+        assert.strictEqual(first.weightCache?.dir, dir);
+        assert.strictEqual(written.length, first.memory.groups.length, 'one entry per layer group');
+        assert.ok(written.every((e) => !e.includes('partial')), written.join(', '));
+        const second = await loadModel(fixture.folder, cacheOptions);
+        try {
+          assert.deepStrictEqual(entries(dir), written, 'the second load reads the entries the first wrote');
+          for (const model of [first, second]) await checkCase(model, fixture, 0);
+          const a = await plain.analyze(TEXT);
+          const b = await second.analyze(TEXT);
+          const diff = maxAbsDiff(new Float32Array(b.attentions.buffer), new Float32Array(a.attentions.buffer));
+          assert.ok(diff <= 1e-6, `cached and uncached attentions differ by ${diff.toExponential(2)}`);
+        } finally {
+          await Promise.all([plain, first, second].map((m) => m.dispose()));
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fixture.close();
+      }
+    });
+  }
+
+  it('streams from the cache and rebuilds an entry whose data file was cut short', async () => {
+    const fixture = openFixture('qwen2');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-weight-cache-'));
+    try {
+      const whole = await loadModel(fixture.folder, { weightCacheDir: '' });
+      const limit = { memoryLimitGB: (2.9 * whole.memory.layerBytes) / 1e9, weightCacheDir: dir, weightCacheMinBytes: 0 };
+      const expected = new Float32Array((await whole.analyze(TEXT)).attentions.buffer);
+      await whole.dispose();
+      const streamed = await loadModel(fixture.folder, limit);
+      assert.ok(streamed.memory.warm < streamed.memory.groups.length, 'the limit streams');
+      const a = new Float32Array((await streamed.analyze(TEXT)).attentions.buffer);
+      assert.ok(maxAbsDiff(a, expected) <= 1e-6);
+      await streamed.dispose();
+      // Damage every entry: each is detected by its size and converted again.
+      for (const entry of entries(dir)) fs.truncateSync(path.join(dir, entry, 'layers.data'), 16);
+      const again = await loadModel(fixture.folder, limit);
+      try {
+        for (const entry of entries(dir)) assert.ok(fs.statSync(path.join(dir, entry, 'layers.data')).size > 16, `${entry} converted again`);
+        const b = new Float32Array((await again.analyze(TEXT)).attentions.buffer);
+        assert.deepStrictEqual(b, a);
+        await checkCase(again, fixture, 0);
+      } finally {
+        await again.dispose();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fixture.close();
+    }
+  });
+
+  it('falls back to converting at load when the cache folder cannot be written', async () => {
+    const fixture = openFixture('llama');
+    // A file where the cache folder's parent should be: no folder can be made there (not even by root).
+    const blocker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ai-weight-cache-')), 'not-a-folder');
+    fs.writeFileSync(blocker, '');
+    try {
+      const model = await loadModel(fixture.folder, { weightCacheDir: path.join(blocker, 'cache'), weightCacheMinBytes: 0 });
+      try {
+        assert.ok(model.weightCache);
+        await checkCase(model, fixture, 0);
+      } finally {
+        await model.dispose();
+      }
+      assert.deepStrictEqual(fs.readdirSync(path.dirname(blocker)), ['not-a-folder']);
+    } finally {
+      fs.rmSync(path.dirname(blocker), { recursive: true, force: true });
+      fixture.close();
+    }
+  });
+});

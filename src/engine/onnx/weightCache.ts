@@ -87,7 +87,10 @@ async function convert(built: BuiltGraph, options: SessionOptions, entry: string
     if (built.externalFolder) session.model_external_initializers_file_folder_path = built.externalFolder;
     session.optimized_model_external_initializers_file_name = DATA_FILE;
     session.optimized_model_external_initializers_min_size_in_bytes = '1024';
-    const writer = await ort.InferenceSession.create(built.bytes, { ...base, optimizedModelFilePath: path.join(temp, MODEL_FILE) });
+    // logSeverityLevel 3: onnxruntime warns that a graph optimized at this level may be specific to
+    // this machine's hardware (NCHWc convolution layouts, which these graphs do not have); the key
+    // holds the CPU model and the onnxruntime version anyway.
+    const writer = await ort.InferenceSession.create(built.bytes, { ...base, logSeverityLevel: 3, optimizedModelFilePath: path.join(temp, MODEL_FILE) });
     await writer.release();
     // The data file's size, checked before each use: a file cut short would fault when mapped.
     fs.writeFileSync(path.join(temp, COMPLETE), String(fs.statSync(path.join(temp, DATA_FILE)).size));
