@@ -6,7 +6,10 @@
  * their memory limit stream layer groups, so each of their analyses loads the streamed groups again.
  * With --peer, bert-base's cold first result is also measured against onnxruntime running a
  * `torch.onnx.export` graph of the same weights (bench/peer_bert.py; needs python3-torch).
- * Options: --models builtin,bert-base,gpt2-small,qwen2.5-0.5b,llama-3.2-1b,llama-3.1-8b  --lengths 32,128,512  --runs 5  --dir <cache>  --peer
+ * Models over 2 GB of float32 layer weights keep them in the float32 weight cache (--weight-cache,
+ * default <dir>/.weight-cache; none: convert at each load): a run that had to convert them first is
+ * followed by one that maps them, and both are reported.
+ * Options: --models builtin,bert-base,gpt2-small,qwen2.5-0.5b,llama-3.2-1b,llama-3.1-8b  --lengths 32,128,512  --runs 5  --dir <cache>  --weight-cache <dir>|none  --peer
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -78,12 +81,16 @@ async function matmulGflops(n: number, k: number, cols: number, runs: number): P
   return (2 * n * k * cols) / (median(times) / 1000) / 1e9;
 }
 
-async function child(id: string, dir: string, lengths: number[], runs: number): Promise<void> {
+/** Entries in the weight cache folder (to tell a run that converted from one that mapped). */
+const cacheEntries = (dir: string) => (dir && fs.existsSync(dir) ? fs.readdirSync(dir).length : 0);
+
+async function child(id: string, dir: string, lengths: number[], runs: number, weightCacheDir: string): Promise<void> {
   const spec = MODELS[id]();
   const folder = spec === 'builtin' ? BUILTIN_FOLDER : writeCheckpoint(spec, dir);
+  const entriesBefore = cacheEntries(weightCacheDir);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const model = await loadModel(folder, { memoryLimitGB: spec === 'builtin' ? undefined : spec.memoryLimitGB });
+  const model = await loadModel(folder, { memoryLimitGB: spec === 'builtin' ? undefined : spec.memoryLimitGB, weightCacheDir });
   const loadMs = performance.now() - t0;
   // CPU time of the load (all threads): on a shared machine the wall time above can be far longer.
   const loadCpu = process.cpuUsage(cpu0);
@@ -100,14 +107,23 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
     let firstMs = 0;
     // A streamed model loads most of its weights again on every analysis: one more run says what that costs.
     const warmRuns = streamed > 0 ? 1 : runs;
+    let firstCpuS = 0;
+    const analyzeCpuS: number[] = [];
     for (let r = 0; r < warmRuns + 1; r++) {
+      const cpu = process.cpuUsage();
       const result = await model.analyze(text, { truncateTo: n });
+      const used = process.cpuUsage(cpu);
       tokens = result.tokens.length;
-      if (r === 0) firstMs = result.timings.computeMs;
-      else times.push(result.timings.computeMs); // the first run warms up
+      if (r === 0) {
+        firstMs = result.timings.computeMs;
+        firstCpuS = (used.user + used.system) / 1e6;
+      } else {
+        times.push(result.timings.computeMs); // the first run warms up
+        analyzeCpuS.push((used.user + used.system) / 1e6);
+      }
     }
     const ms = median(times);
-    rows.push({ n: tokens, analyzeMs: ms, firstResultMs: loadMs + firstMs, gflops: flops(model, layerParams, tokens) / (ms / 1000) / 1e9 });
+    rows.push({ n: tokens, analyzeMs: ms, analyzeCpuS: median(analyzeCpuS), firstResultMs: loadMs + firstMs, firstResultCpuS: loadCpuS + firstCpuS, gflops: flops(model, layerParams, tokens) / (ms / 1000) / 1e9 });
   }
   await model.dispose();
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
@@ -115,8 +131,10 @@ async function child(id: string, dir: string, lengths: number[], runs: number): 
   const matmul = await matmulGflops(128, 768, 3072, 20);
   const description = spec === 'builtin' ? 'built-in model (4-layer Llama, 256 hidden, 8/4 heads), bf16 on disk' : spec.description;
   const weightsMb = spec === 'builtin' ? builtinFloat32Bytes(folder) / 1e6 : float32Bytes(spec) / 1e6;
-  const plan = `${streamed > 0 ? `${streamed} of ${model.memory.groups.length} groups streamed` : 'held whole'}, limit ${(model.memory.limitBytes / 1e9).toFixed(0)} GB`;
-  console.log(JSON.stringify({ id, description, loadMs, loadCpuS, weightsMb, peakRssMb, rows, matmul, plan }));
+  const converted = cacheEntries(weightCacheDir) - entriesBefore;
+  const cache = !model.weightCache ? '' : converted > 0 ? ', converted into the float32 cache' : ', mapped from the float32 cache';
+  const plan = `${streamed > 0 ? `${streamed} of ${model.memory.groups.length} groups streamed` : 'held whole'}, limit ${(model.memory.limitBytes / 1e9).toFixed(0)} GB${cache}`;
+  console.log(JSON.stringify({ id, description, loadMs, loadCpuS, weightsMb, peakRssMb, rows, matmul, plan, converted }));
 }
 
 const PEER_TOKENS = 30;
@@ -191,27 +209,33 @@ async function main(): Promise<void> {
       peer: { type: 'boolean', default: false },
       lengths: { type: 'string', default: '32,128,512' },
       runs: { type: 'string', default: '5' },
+      'weight-cache': { type: 'string' },
       dir: { type: 'string', default: path.join(os.tmpdir(), 'attention-inspector-bench') },
     },
   });
   const lengths = values.lengths!.split(',').map(Number);
   const runs = Math.max(5, Number(values.runs));
-  if (values.child) return child(values.child, values.dir!, lengths, runs);
+  const cacheOption = values['weight-cache'] ?? path.join(values.dir!, '.weight-cache');
+  const weightCacheDir = cacheOption === 'none' ? '' : path.resolve(cacheOption);
+  if (values.child) return child(values.child, values.dir!, lengths, runs, weightCacheDir);
   if (values['peer-child']) return peerChild(values['peer-child']);
 
   console.log(`Attention Inspector benchmark — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} threads, onnxruntime-node ${ort.env.versions.node}`);
   console.log('Reference: a plain onnxruntime MatMul [128×768]·[768×3072], measured in each model\'s process after its runs.\n');
   if (values.peer) await peerComparison(values.dir!);
-  console.log('| model | n | load (ms) | load CPU (s) | first result (ms) | analyze (ms, median) | GFLOP/s | MatMul GFLOP/s | % of MatMul | peak RSS (MB) | RSS / f32 weights | weights held |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| model | n | load (ms) | load CPU (s) | first result (ms) | first result CPU (s) | analyze (ms, median) | analyze CPU (s) | GFLOP/s | MatMul GFLOP/s | % of MatMul | peak RSS (MB) | RSS / f32 weights | weights held |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const id of values.models!.split(',')) {
     if (!(id in MODELS)) throw new Error(`unknown model ${id}; choose from ${Object.keys(MODELS).join(', ')}`);
     // One process per model and length, so each row's peak RSS is that length's own.
     for (const n of lengths) {
-      const out = execFileSync(process.execPath, [__filename, '--child', id, '--lengths', String(n), '--runs', String(runs), '--dir', values.dir!], { encoding: 'utf8', maxBuffer: 1 << 24 });
-      const r = JSON.parse(out.trim().split('\n').pop()!);
-      for (const row of r.rows) {
-        console.log(`| ${r.description} | ${row.n} | ${r.loadMs.toFixed(0)} | ${r.loadCpuS.toFixed(1)} | ${row.firstResultMs.toFixed(0)} | ${row.analyzeMs.toFixed(1)} | ${row.gflops.toFixed(1)} | ${r.matmul.toFixed(1)} | ${((100 * row.gflops) / r.matmul).toFixed(0)}% | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb / r.weightsMb).toFixed(2)} | ${r.plan} |`);
+      const run = () => JSON.parse(execFileSync(process.execPath, [__filename, '--child', id, '--lengths', String(n), '--runs', String(runs), '--dir', values.dir!, '--weight-cache', cacheOption], { encoding: 'utf8', maxBuffer: 1 << 24 }).trim().split('\n').pop()!);
+      const first = run();
+      // A run that converted into the weight cache is followed by one that maps from it.
+      for (const r of first.converted > 0 ? [first, run()] : [first]) {
+        for (const row of r.rows) {
+          console.log(`| ${r.description} | ${row.n} | ${r.loadMs.toFixed(0)} | ${r.loadCpuS.toFixed(1)} | ${row.firstResultMs.toFixed(0)} | ${row.firstResultCpuS.toFixed(1)} | ${row.analyzeMs.toFixed(1)} | ${row.analyzeCpuS.toFixed(2)} | ${row.gflops.toFixed(1)} | ${r.matmul.toFixed(1)} | ${((100 * row.gflops) / r.matmul).toFixed(0)}% | ${r.peakRssMb.toFixed(0)} | ${(r.peakRssMb / r.weightsMb).toFixed(2)} | ${r.plan} |`);
+        }
       }
     }
   }
