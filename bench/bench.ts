@@ -131,7 +131,7 @@ async function child(id: string, dir: string, lengths: number[], runs: number, w
   const matmul = await matmulGflops(128, 768, 3072, 20);
   const description = spec === 'builtin' ? 'built-in model (4-layer Llama, 256 hidden, 8/4 heads), bf16 on disk' : spec.description;
   const weightsMb = spec === 'builtin' ? builtinFloat32Bytes(folder) / 1e6 : float32Bytes(spec) / 1e6;
-  const converted = cacheEntries(weightCacheDir) - entriesBefore;
+  const converted = model.weightCache ? cacheEntries(weightCacheDir) - entriesBefore : 0;
   const cache = !model.weightCache ? '' : converted > 0 ? ', converted into the float32 cache' : ', mapped from the float32 cache';
   const plan = `${streamed > 0 ? `${streamed} of ${model.memory.groups.length} groups streamed` : 'held whole'}, limit ${(model.memory.limitBytes / 1e9).toFixed(0)} GB${cache}`;
   console.log(JSON.stringify({ id, description, loadMs, loadCpuS, weightsMb, peakRssMb, rows, matmul, plan, converted }));
