@@ -73,12 +73,22 @@ function cachedOptions(options: SessionOptions): SessionOptions {
   return { ...options, extra: { ...options.extra, session } };
 }
 
+/** Partial entries of conversions that a killed process left more than an hour ago. */
+function removeAbandoned(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.includes('.partial-')) continue;
+    const full = path.join(dir, name);
+    if (Date.now() - fs.statSync(full).mtimeMs > 3600e3) fs.rmSync(full, { recursive: true, force: true });
+  }
+}
+
 /**
  * Lets onnxruntime optimize the group (folding every Cast to float32) and write the result into the
  * entry; the session that wrote it is released at once.
  */
 async function convert(built: BuiltGraph, options: SessionOptions, entry: string): Promise<void> {
   fs.mkdirSync(path.dirname(entry), { recursive: true });
+  removeAbandoned(path.dirname(entry));
   const temp = `${entry}.partial-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   fs.mkdirSync(temp);
   try {
