@@ -42,7 +42,13 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     log,
     // The test API's message history holds every posted tensor: only for the extension-host tests.
     recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
-    headVectors: (layer, head, block) => getEngine().headVectors(layer, head, block),
+    view: (analysisId, request, signal) => getEngine().view(analysisId, request, signal),
+    tensor: async (analysisId, block) => {
+      const reply = await getEngine().view(analysisId, { kind: 'tensor', block }, new AbortController().signal);
+      if (reply.kind !== 'tensor') throw new Error('The engine sent no tensor.');
+      return reply.tensor;
+    },
+    forget: (analysisId) => engine?.forget(analysisId),
     recompute: () => void show.recompute(),
     editTarget: () => void show.changeTarget(),
     onClosed: () => {
