@@ -18,6 +18,11 @@ type Reply = Extract<HostToWebview, { type: 'reply' | 'replyError' }>;
 
 let nextRequestId = 1000;
 
+/** Messages posted to the webview that are not in `before` (the history is bounded, so not by index). */
+function sentSince(api: AttentionInspectorApi, before: Set<HostToWebview>): HostToWebview[] {
+  return api.sentToWebview().filter((m) => !before.has(m));
+}
+
 /** Posts a view request as the webview would and waits for the reply tied to it. */
 async function ask(api: AttentionInspectorApi, resultId: number, request: ViewRequest): Promise<ViewReply> {
   const requestId = nextRequestId++;
@@ -33,9 +38,9 @@ async function ask(api: AttentionInspectorApi, resultId: number, request: ViewRe
 /** Asks for q, k, v the way the step-by-step tab does and waits for them. */
 async function headVectors(api: AttentionInspectorApi, layer: number, head: number): Promise<HeadVectors> {
   const resultId = currentResultId(api);
-  const before = api.sentToWebview().length;
+  const before = new Set(api.sentToWebview());
   await api.receiveFromWebview({ type: 'requestHeadVectors', resultId, layer, head });
-  const find = () => api.sentToWebview().slice(before).find((m): m is Extract<HostToWebview, { type: 'headVectors' }> => m.type === 'headVectors' && m.resultId === resultId);
+  const find = () => sentSince(api, before).find((m): m is Extract<HostToWebview, { type: 'headVectors' }> => m.type === 'headVectors' && m.resultId === resultId);
   await waitFor(() => find() !== undefined, 'q, k and v', 60_000);
   return find()!.vectors;
 }
@@ -73,7 +78,7 @@ describe('Attention on demand', function () {
     const words = Array.from({ length: 2047 }, (_, i) => ['the', 'cat', 'sat'][i % 3]).join(' ');
     const editor = await openUntitled(words);
     editor.selection = new vscode.Selection(editor.document.positionAt(0), editor.document.positionAt(words.length));
-    const sentBefore = api.sentToWebview().length;
+    const sentBefore = new Set(api.sentToWebview());
     const shown = await showAttention(api, words);
     const n = shown.tokens.length;
     assert.ok(n >= 2048, `${n} tokens`);
@@ -108,11 +113,13 @@ describe('Attention on demand', function () {
     assert.strictEqual(diff, 0, 'the view is the engine\'s matrix, bit for bit');
 
     // What the webview got: summaries and one head, not the [layers, heads, n, n] tensor.
-    const posted = api.sentToWebview().slice(sentBefore).reduce((sum, m) => sum + bufferBytes(m), 0);
+    const sent = sentSince(api, sentBefore);
+    assert.ok(sent.some((m) => m.type === 'analysis') && sent.filter((m) => m.type === 'reply').length >= 2, 'the analysis and the tiles are counted');
+    const posted = sent.reduce((sum, m) => sum + bufferBytes(m), 0);
     const bound = n * n * 4 + 1024 * 1024;
     console.log(`      ${n} tokens: ${(posted / 1e6).toFixed(1)} MB posted to the webview (the full tensor: ${((layers * heads * n * n * 4) / 1e6).toFixed(0)} MB)`);
     assert.ok(posted <= bound, `${posted} bytes posted, bound ${bound}`);
-    const largest = Math.max(...api.sentToWebview().slice(sentBefore).map((m) => bufferBytes(m)));
+    const largest = Math.max(...sent.map((m) => bufferBytes(m)));
     assert.ok(largest <= MAX_REPLY_BYTES + 1024 * 1024, `largest message ${largest} bytes`);
   });
 
