@@ -71,10 +71,11 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      // A different model: release the old one in the worker (the next run loads the new one).
-      if (e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint')) {
-        void engine?.release();
-      }
+      // A different model: release the old one in the worker (the next run loads the new one) —
+      // unless the panel shows an analysis of it: its views and step by step still need it, and
+      // loading the new model replaces it anyway.
+      const changed = e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint');
+      if (changed && !panel.currentAnalysis) void engine?.release();
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(webviewPanel) {
