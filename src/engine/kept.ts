@@ -587,6 +587,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   dispose(): void {
     this.disposed = true;
     this.layerInputs.length = 0;
+    this.summaries.length = 0;
     this.positions.clear();
     this.recent = undefined;
   }
