@@ -45,6 +45,8 @@ export interface LayerSummaries {
   thumbnail: { size: number; rows: number; cols: number; data: Uint8Array };
 }
 
+/** Per-layer q and keys a kept analysis may hold beside its hidden states (so a head's matrix needs no projection). */
+export const KEPT_QK_BYTES = 1024 * 1024 * 1024;
 /** Heads whose head-group n² fit this is what one scores run holds (probabilities, logits, one more copy). */
 const HEAD_GROUP_BYTES = 192 * 1024 * 1024;
 /** Copies of `[h, n, m]` float32 alive in one scores run. */
@@ -247,9 +249,46 @@ export function siteBias(site: AttentionSite, positions: Positions, heads: numbe
 /** q and k `[heads, n, d]` of one layer and what is added to its logits (`[n, n]` or `[heads, n, n]`). */
 export interface LayerQk {
   q: Float32Array;
+  /** `[heads, n, d]`; empty where `kHeads` gives each query head's keys. */
   k: Float32Array;
+  /** Each query head's keys `[n, d]` (grouped-query heads share theirs), as a kept analysis holds them. */
+  kHeads?: Float32Array[];
   v?: Float32Array;
   bias: { data: Float32Array; dims: number[] } | undefined;
+}
+
+/** Heads [from, from + count) of `heads` as one `[count, n, d]` array (a view for one head). */
+function joinHeads(heads: Float32Array[], from: number, count: number, slab: number): Float32Array {
+  if (count === 1) return heads[from];
+  const out = new Float32Array(count * slab);
+  for (let h = 0; h < count; h++) out.set(heads[from + h], h * slab);
+  return out;
+}
+
+/**
+ * Each query head's keys from `k` `[heads, n, d]` (keys repeated per query head for grouped-query
+ * attention), copied once per distinct slab: heads whose keys are identical share one copy.
+ */
+export function distinctKeyHeads(k: Float32Array, heads: number, groups: number, slab: number): { kHeads: Float32Array[]; bytes: number } {
+  const kHeads: Float32Array[] = [];
+  let bytes = 0;
+  for (let h = 0; h < heads; h++) {
+    const own = k.subarray(h * slab, (h + 1) * slab);
+    const first = Math.floor(h / groups) * groups;
+    if (first !== h && sameValues(own, kHeads[first])) {
+      kHeads.push(kHeads[first]);
+      continue;
+    }
+    kHeads.push(new Float32Array(own));
+    bytes += own.byteLength;
+  }
+  return { kHeads, bytes };
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+  return true;
 }
 
 /**
@@ -273,7 +312,7 @@ export async function forHeadGroups(
     throwIfCancelled(signal);
     const count = Math.min(per, range.to - h);
     const q = new ort.Tensor('float32', qk.q.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
-    const k = new ort.Tensor('float32', qk.k.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
+    const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, slab) : qk.k.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
     let bias: ort.Tensor | undefined;
     if (qk.bias) {
       bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', qk.bias.data.subarray(h * n * n, (h + count) * n * n), [count, n, n]) : new ort.Tensor('float32', qk.bias.data, qk.bias.dims);
@@ -464,6 +503,12 @@ export interface KeptAnalysis {
 export interface KeptOptions {
   /** Head scorers to run (default: the pattern scores). */
   scorers?: HeadScorerRegistry;
+  /**
+   * Keep each layer's q and keys too (default true, where they fit KEPT_QK_BYTES and no layer
+   * computes logit terms in its graph), so a head's matrix needs no projection; false recomputes
+   * them from the hidden state on every request (tests check both ways).
+   */
+  keepQueriesAndKeys?: boolean;
 }
 
 /** A single-stack kept analysis: each layer's input hidden state and the text's position inputs. */
@@ -472,6 +517,11 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   readonly blocks: BlockMeta[];
   truncatedFrom?: number;
   timings = { tokenizeMs: 0, computeMs: 0 };
+  /**
+   * Each layer's q and keys, where the pass kept them (models without graph-computed logit terms,
+   * within KEPT_QK_BYTES): a head's matrix then needs only its scores, no projection.
+   */
+  readonly keptQk: ({ q: Float32Array; kHeads: Float32Array[]; bytes: number } | undefined)[] = [];
   /** q/k(/v) of the last layer recomputed, so the next head of that layer needs only its scores. */
   private recent: { layer: number; qk: LayerQk; bytes: number } | undefined;
   private disposed = false;
@@ -497,6 +547,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     for (const x of this.layerInputs) bytes += x?.byteLength ?? 0;
     for (const v of this.positions.values()) bytes += v.data.byteLength;
     for (const s of this.summaries) bytes += summaryBytes(s);
+    for (const qk of this.keptQk) bytes += qk ? qk.q.byteLength + qk.bytes : 0;
     return bytes + (this.recent?.bytes ?? 0);
   }
 
@@ -509,6 +560,8 @@ export class KeptSelfAnalysis implements KeptAnalysis {
 
   /** q, k (v) and bias of `layer`, recomputed from its kept input (the last one asked for is kept). */
   private async layerQk(layer: number, withValues: boolean): Promise<LayerQk> {
+    const kept = this.keptQk[layer];
+    if (kept && !withValues) return { q: kept.q, k: new Float32Array(0), kHeads: kept.kHeads, bias: siteBias(this.runner.arch.site(layer), this.positions, this.runner.summary.numHeads, this.n) };
     if (this.recent?.layer === layer && (!withValues || this.recent.qk.v)) return this.recent.qk;
     const { numHeads } = this.runner.summary;
     this.recent = undefined;
@@ -588,6 +641,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     this.disposed = true;
     this.layerInputs.length = 0;
     this.summaries.length = 0;
+    this.keptQk.length = 0;
     this.positions.clear();
     this.recent = undefined;
   }
@@ -600,11 +654,14 @@ export { defaultHeadScorers };
  * position inputs) plus one layer at a time (its group outputs, the full pass's head chunks and
  * one scores run).
  */
-export function keptBytes(summary: Pick<ModelSummary, 'numLayers' | 'numHeads' | 'headDim' | 'hiddenSize'>, positionInputs: readonly PositionInput[], headsPerChunk: number, n: number): number {
-  const { numLayers, numHeads, headDim, hiddenSize } = summary;
+type KeptShape = Pick<ModelSummary, 'numLayers' | 'numHeads' | 'numKeyValueHeads' | 'headDim' | 'hiddenSize'>;
+
+export function keptBytes(summary: KeptShape, positionInputs: readonly PositionInput[], headsPerChunk: number, n: number): number {
+  const { numLayers, numHeads, numKeyValueHeads, headDim, hiddenSize } = summary;
   let positions = 0;
   for (const input of new Set(positionInputs)) positions += 4 * input.dims.reduce<number>((p, d) => p * (d === 'n' ? n : typeof d === 'number' ? d : 1), 1);
-  const kept = 4 * numLayers * n * hiddenSize + positions;
+  const qk = 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads);
+  const kept = 4 * numLayers * n * hiddenSize + positions + (qk <= KEPT_QK_BYTES ? qk : 0);
   const layerOutputs = 4 * n * (3 * numHeads * headDim + 2 * hiddenSize);
   const inGraph = 4 * n * n * 3 * Math.min(numHeads, headsPerChunk);
   const scores = SCORES_COPIES * 4 * n * n * headsPerGroup(numHeads, n, n);
@@ -612,7 +669,7 @@ export function keptBytes(summary: Pick<ModelSummary, 'numLayers' | 'numHeads' |
 }
 
 /** The longest text whose kept analysis fits `budgetBytes`. */
-export function keptTokensByMemory(summary: Pick<ModelSummary, 'numLayers' | 'numHeads' | 'headDim' | 'hiddenSize'>, positionInputs: readonly PositionInput[], headsPerChunk: number, budgetBytes: number): number {
+export function keptTokensByMemory(summary: KeptShape, positionInputs: readonly PositionInput[], headsPerChunk: number, budgetBytes: number): number {
   let lo = 0;
   let hi = 1 << 24;
   while (lo < hi) {

@@ -20,7 +20,7 @@ import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import { TextTokenizer } from './tokenizer';
-import { AttentionSessions, defaultHeadScorers, emptySummaries, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
+import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
 import { keptFromResult } from './keptSeq2seq';
 
 /**
@@ -379,6 +379,10 @@ export class AttentionModel {
     const pending = new Map<number, LayerSummaries>();
     const summaryOf = (layer: number) => pending.get(layer) ?? pending.set(layer, emptySummaries('self', layer, numHeads, n, n, new Float32Array(numHeads * n), scorers)).get(layer)!;
     const causal = this.summary.causal;
+    const { numLayers, numKeyValueHeads, headDim } = this.summary;
+    const groups = numHeads / numKeyValueHeads;
+    const noGraphTerms = Array.from({ length: numLayers }, (_, l) => this.arch.site(l).graphTerms.length === 0).every(Boolean);
+    const keepQk = kept.keepQueriesAndKeys !== false && noGraphTerms && 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads) <= KEPT_QK_BYTES;
     try {
       await runPass(
         runner,
@@ -388,9 +392,10 @@ export class AttentionModel {
         {
           want: 'summary',
           heads: (layer, first, count, probs, entropy) => summarizeHeads(summaryOf(layer), scorers, first, count, probs, entropy!, causal, ids, ids),
-          layerDone: ({ layer, input, valueNorms }) => {
+          layerDone: ({ layer, input, valueNorms, qk }) => {
             layerInputs[layer] = input === prepared.hidden ? input : new Float32Array(input);
             summaryOf(layer).valueNorms.set(valueNorms);
+            if (keepQk) analysis.keptQk[layer] = { q: new Float32Array(qk.q), ...distinctKeyHeads(qk.k, numHeads, groups, n * headDim) };
           },
           groupDone: (layers) => {
             const done = layers.map((l) => pending.get(l)!);

@@ -73,9 +73,9 @@ describe('kept analyses match transformers on every reference fixture', function
           fixture.close();
         });
         fixture.cases.forEach((c, i) => {
-          it(`case ${i}: recomputed layers, summaries, head vectors`, async () => {
+          for (const keepQueriesAndKeys of [true, false]) it(`case ${i}: layers ${keepQueriesAndKeys ? 'from kept q/k' : 'recomputed from hidden states'}, summaries, head vectors`, async () => {
             const seen: LayerSummaries[] = [];
-            const kept = await model.analyzeKept(c.text, { textPair: c.text_pair, target: c.decoder_text }, undefined, undefined, (s) => seen.push(...s));
+            const kept = await model.analyzeKept(c.text, { textPair: c.text_pair, target: c.decoder_text }, undefined, undefined, (s) => seen.push(...s), { keepQueriesAndKeys });
             try {
               assert.deepStrictEqual(kept.tokens.map((t) => t.id), c.input_ids, 'token ids');
               assert.deepStrictEqual(seen, kept.summaries, 'every summary was handed out during the pass');
@@ -144,12 +144,18 @@ describe('kept analyses: memory, progress, cancellation, scorers', function () {
       const summaries = kept.summaries.reduce((a, s) => a + s.valueNorms.byteLength + s.thumbnail.data.byteLength + Object.values(s.scores).reduce((b, v) => b + v.byteLength, 0), 0);
       // Position inputs: the causal mask (one n², shared by every layer) and rotary tables.
       const positions = n * n * 4 + 2 * n * model.summary.headDim * 4;
-      assert.strictEqual(kept.bytesHeld, hidden + positions + summaries, 'kept hidden states, position inputs and summaries only');
+      // Each layer's q and its distinct key heads (grouped-query: 2 key heads for 4 query heads).
+      const qk = numLayers * n * model.summary.headDim * (numHeads + model.summary.numKeyValueHeads) * 4;
+      assert.strictEqual(kept.bytesHeld, hidden + positions + summaries + qk, 'kept hidden states, q/k, position inputs and summaries only');
       const attentions = numLayers * numHeads * n * n * 4;
       assert.ok(kept.bytesHeld < attentions / 4, `${kept.bytesHeld} bytes held; the attentions would be ${attentions}`);
       // Recomputing a layer keeps only its q/k (n·heads·d), not its matrices.
       await kept.attention('self', 1);
-      assert.ok(kept.bytesHeld <= hidden + positions + summaries + 2 * n * numHeads * model.summary.headDim * 4, `${kept.bytesHeld} after a recompute`);
+      assert.strictEqual(kept.bytesHeld, hidden + positions + summaries + qk, `${kept.bytesHeld} after a recompute`);
+      const recomputing = await model.analyzeKept(longText, {}, undefined, undefined, undefined, { keepQueriesAndKeys: false });
+      await recomputing.attention('self', 1);
+      assert.ok(recomputing.bytesHeld <= hidden + positions + summaries + 2 * n * numHeads * model.summary.headDim * 4, `${recomputing.bytesHeld} after a recompute from hidden states`);
+      recomputing.dispose();
       kept.dispose();
       assert.strictEqual(kept.bytesHeld, 0, 'nothing held once released');
       await assert.rejects(kept.attention('self', 0), (err: unknown) => err instanceof EngineError && err.code === 'not-loaded');
