@@ -41,7 +41,7 @@ function diagonalMean(head: ScoredHead, column: (i: number) => number, from: num
   return count > 0 ? sum / count : NaN;
 }
 
-/** The pattern scores of ./patterns.ts (headScores), the same formulas, as scorers. */
+/** The pattern scores of ./patterns.ts (headScores, with entropyBits), the same formulas, as scorers. */
 export const PATTERN_SCORERS: readonly HeadScorer[] = [
   { key: 'previousToken' satisfies ScoreKey, score: (h) => (h.queries > 1 ? diagonalMean(h, (i) => i - 1, 1) : NaN) },
   { key: 'firstToken' satisfies ScoreKey, score: (h) => (h.queries > 1 ? diagonalMean(h, () => 0, 1) : NaN) },
@@ -59,6 +59,14 @@ export const PATTERN_SCORERS: readonly HeadScorer[] = [
         rows++;
       }
       return rows > 0 ? Math.min(1, sum / rows) : 0;
+    },
+  },
+  {
+    key: 'entropyBits',
+    score(h) {
+      let sum = 0;
+      for (let i = 0; i < h.queries; i++) sum += h.rowEntropyBits[i];
+      return h.queries > 0 ? sum / h.queries : NaN;
     },
   },
 ];

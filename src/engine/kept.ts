@@ -39,10 +39,11 @@ export interface LayerSummaries {
   /** `[heads]` per scorer key of the registry (previousToken, firstToken, self, entropy, ...). */
   scores: Record<string, Float32Array>;
   /**
-   * `[heads, rows, cols]` max-pooled, 8-bit (round(p·255)): each cell the largest probability of a
-   * block of ⌈queries/THUMBNAIL_SIZE⌉ × ⌈keys/THUMBNAIL_SIZE⌉ values. `size` = max(rows, cols).
+   * `[heads, rows, cols]` max-pooled: each cell the largest probability of a block of
+   * ⌈queries/THUMBNAIL_SIZE⌉ × ⌈keys/THUMBNAIL_SIZE⌉ values, 8-bit relative to the head's maximum
+   * (value ≈ cell/255 · maxima[h]). Square blocks: rows = cols = size (src/analysis/pool.ts maxPool's cells).
    */
-  thumbnail: { size: number; rows: number; cols: number; data: Uint8Array };
+  thumbnail: { size: number; rows: number; cols: number; data: Uint8Array; maxima: Float32Array };
 }
 
 /** Per-layer q and keys a kept analysis may hold beside its hidden states (so a head's matrix needs no projection). */
@@ -51,8 +52,8 @@ export const KEPT_QK_BYTES = 1024 * 1024 * 1024;
 const HEAD_GROUP_BYTES = 192 * 1024 * 1024;
 /** Copies of `[h, n, m]` float32 alive in one scores run. */
 const SCORES_COPIES = 3;
-/** Longest side of a thumbnail. */
-export const THUMBNAIL_SIZE = 64;
+/** Longest side of a thumbnail (the panel's SUMMARY_THUMBNAIL_CELLS). */
+export const THUMBNAIL_SIZE = 48;
 
 /** Heads per scores run for a `[queries, keys]` matrix. */
 export function headsPerGroup(heads: number, queries: number, keys: number): number {
@@ -403,16 +404,19 @@ export async function runPass(
   return hidden;
 }
 
-/** Max-pools heads `[count, queries, keys]` into 8-bit `[count, rows, cols]` at `first` of `into`. */
+/**
+ * Max-pools heads `[count, queries, keys]` into `[count, rows, cols]` cells at `first` of `into`,
+ * 8-bit relative to each head's maximum (`maxima`): a head whose largest weight is 0.02 keeps its shape.
+ */
 export function poolThumbnails(probs: Float32Array, count: number, queries: number, keys: number, into: LayerSummaries['thumbnail'], first: number): void {
   const rowStep = Math.ceil(queries / into.rows);
   const colStep = Math.ceil(keys / into.cols);
-  const cell = new Float32Array(into.cols);
+  const cells = new Float32Array(into.rows * into.cols);
   for (let h = 0; h < count; h++) {
     const head = probs.subarray(h * queries * keys, (h + 1) * queries * keys);
-    const out = into.data.subarray((first + h) * into.rows * into.cols, (first + h + 1) * into.rows * into.cols);
+    cells.fill(0);
     for (let r = 0; r < into.rows; r++) {
-      cell.fill(0);
+      const cell = cells.subarray(r * into.cols, (r + 1) * into.cols);
       for (let i = r * rowStep; i < Math.min(queries, (r + 1) * rowStep); i++) {
         const row = head.subarray(i * keys, (i + 1) * keys);
         for (let c = 0, j = 0; c < into.cols; c++) {
@@ -421,8 +425,12 @@ export function poolThumbnails(probs: Float32Array, count: number, queries: numb
           cell[c] = m;
         }
       }
-      for (let c = 0; c < into.cols; c++) out[r * into.cols + c] = Math.round(Math.min(1, cell[c]) * 255);
     }
+    let max = 0;
+    for (const v of cells) if (v > max) max = v;
+    into.maxima[first + h] = max;
+    const out = into.data.subarray((first + h) * cells.length, (first + h + 1) * cells.length);
+    for (let i = 0; i < cells.length; i++) out[i] = max > 0 ? Math.round((cells[i] / max) * 255) : 0;
   }
 }
 
@@ -438,7 +446,7 @@ export function emptySummaries(block: AttentionBlockKind, layer: number, heads: 
     keys,
     valueNorms,
     scores: Object.fromEntries(scorers.list().map((s) => [s.key, new Float32Array(heads)])),
-    thumbnail: { size: Math.max(rows, cols), rows, cols, data: new Uint8Array(heads * rows * cols) },
+    thumbnail: { size: Math.max(rows, cols), rows, cols, data: new Uint8Array(heads * rows * cols), maxima: new Float32Array(heads) },
   };
 }
 
@@ -474,9 +482,19 @@ export function rowEntropies(probs: Float32Array, rows: number, keys: number): F
   return out;
 }
 
+/** A block's value norms `[layers, heads, keys]` from its summaries. */
+export function blockValueNorms(summaries: readonly LayerSummaries[], block: AttentionBlockKind, layers: number): Float32Array {
+  const own = summaries.filter((s) => s.block === block || (block === 'self' && s.block === 'encoder'));
+  if (own.length !== layers) throw new EngineError('internal', `The ${block} attention has ${own.length} of ${layers} layers summarised.`);
+  const size = own[0].valueNorms.length;
+  const out = new Float32Array(layers * size);
+  for (const s of own) out.set(s.valueNorms, s.layer * size);
+  return out;
+}
+
 /** Bytes of a summary (for the LRU). */
 export function summaryBytes(s: LayerSummaries): number {
-  return s.valueNorms.byteLength + s.thumbnail.data.byteLength + Object.values(s.scores).reduce((a, v) => a + v.byteLength, 0);
+  return s.valueNorms.byteLength + s.thumbnail.data.byteLength + s.thumbnail.maxima.byteLength + Object.values(s.scores).reduce((a, v) => a + v.byteLength, 0);
 }
 
 /** What every kept analysis offers (the worker holds these in its LRU). */
@@ -489,7 +507,9 @@ export interface KeptAnalysis {
   readonly summaries: readonly LayerSummaries[];
   readonly truncatedFrom?: number;
   readonly timings: { tokenizeMs: number; computeMs: number };
-  /** `[heads, queries, keys]` exact probabilities of one layer; `heads` picks [from, to) (default all). */
+  /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block (a fresh array). */
+  valueNorms(block: AttentionBlockKind): Float32Array;
+  /** `[heads, queries, keys]` exact probabilities of one layer, a fresh array; `heads` picks [from, to) (default all). */
   attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array>;
   /** `[queries, keys]` mean over the layer's heads (for layer means, global mean and rollout). */
   headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
@@ -574,6 +594,10 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     const own = (qk.q.byteLength + qk.k.byteLength + (qk.v?.byteLength ?? 0) + (terms?.byteLength ?? 0)) + (qk.bias && !terms && site.terms.length > 1 ? qk.bias.data.byteLength : 0);
     this.recent = { layer, qk, bytes: own };
     return qk;
+  }
+
+  valueNorms(block: AttentionBlockKind): Float32Array {
+    return blockValueNorms(this.summaries, block, this.runner.summary.numLayers);
   }
 
   async attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array> {

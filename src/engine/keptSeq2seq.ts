@@ -9,7 +9,7 @@ import { attentionBlocks } from '../protocol/types';
 import { readTensorRange } from '../analysis/tensor';
 import type { HeadScorerRegistry } from '../analysis/scorers';
 import { EngineError } from './errors';
-import { emptySummaries, rowEntropies, summarizeHeads, summaryBytes, type BlockMeta, type KeptAnalysis, type LayerSummaries } from './kept';
+import { blockValueNorms, emptySummaries, rowEntropies, summarizeHeads, summaryBytes, type BlockMeta, type KeptAnalysis, type LayerSummaries } from './kept';
 
 export function keptFromResult(
   result: AttentionResult,
@@ -56,7 +56,7 @@ export function keptFromResult(
       const { block, heads, size } = find(kind, layer);
       const { from, to } = range ?? { from: 0, to: heads };
       if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to <= heads && from < to)) throw new EngineError('internal', `No heads ${from}–${to} in layer ${layer + 1}.`);
-      return readTensorRange(block.attentions, (layer * heads + from) * size, (to - from) * size);
+      return readTensorRange(block.attentions, (layer * heads + from) * size, (to - from) * size).slice();
     },
     async headMean(kind, layer) {
       const { block, heads, size } = find(kind, layer);
@@ -68,6 +68,10 @@ export function keptFromResult(
         mean[i] = s / heads;
       }
       return mean;
+    },
+    valueNorms: (kind) => {
+      const { block } = find(kind, 0);
+      return blockValueNorms(summaries, block.kind, block.attentions.shape[0]);
     },
     headVectors: (kind, layer, head) => {
       find(kind, layer);

@@ -14,11 +14,12 @@ import type { AttentionModel } from '../../src/engine/model';
 import type { KeptAnalysis, LayerSummaries } from '../../src/engine/kept';
 import { HeadScorerRegistry, PATTERN_SCORERS } from '../../src/analysis/scorers';
 import { headScores } from '../../src/analysis/patterns';
+import { attentionBlocks } from '../../src/protocol/types';
 import { loadModel } from '../../src/models';
 import { ATTENTION_TOLERANCE, fixtureNames, FIXTURES_2_ROOT, FIXTURES_ROOT, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
 /** Pattern scores are means of probabilities: the attention tolerance bounds them; entropy (normalised) gets 10× that. */
-const SCORE_TOLERANCE = { previousToken: ATTENTION_TOLERANCE, firstToken: ATTENTION_TOLERANCE, self: ATTENTION_TOLERANCE, entropy: 10 * ATTENTION_TOLERANCE } as const;
+const SCORE_TOLERANCE = { previousToken: ATTENTION_TOLERANCE, firstToken: ATTENTION_TOLERANCE, self: ATTENTION_TOLERANCE, entropy: 10 * ATTENTION_TOLERANCE, entropyBits: 10 * ATTENTION_TOLERANCE } as const;
 
 const BLOCK_KEYS = { encoder: 'encoder_attentions', decoder: 'decoder_attentions', cross: 'cross_attentions' } as const;
 
@@ -42,18 +43,23 @@ function checkSummaries(s: LayerSummaries, expected: Float32Array, causal: boole
         else assert.ok(Math.abs(ours - ref[key]) <= SCORE_TOLERANCE[key], `${what} head ${h} ${key}: ${ours} vs ${ref[key]}`);
       }
     }
-    // Thumbnail: each cell the largest reference value of its block, in 8 bits (±1 for rounding at the tolerance).
-    const { rows, cols, data } = s.thumbnail;
+    // Thumbnail: each cell the largest reference value of its block, 8-bit relative to the head's maximum.
+    const { rows, cols, data, maxima } = s.thumbnail;
     const rs = Math.ceil(queries / rows);
     const cs = Math.ceil(keys / cols);
+    const pooled = new Float64Array(rows * cols);
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
-        let m = 0;
-        for (let i = r * rs; i < Math.min(queries, (r + 1) * rs); i++) for (let j = c * cs; j < Math.min(keys, (c + 1) * cs); j++) m = Math.max(m, head[i * keys + j]);
-        const cell = data[(h * rows + r) * cols + c];
-        assert.ok(Math.abs(cell - m * 255) <= 0.5 + 255 * ATTENTION_TOLERANCE + 1e-9, `${what} head ${h} thumbnail (${r}, ${c}): ${cell} vs ${m * 255}`);
+        for (let i = r * rs; i < Math.min(queries, (r + 1) * rs); i++) for (let j = c * cs; j < Math.min(keys, (c + 1) * cs); j++) pooled[r * cols + c] = Math.max(pooled[r * cols + c], head[i * keys + j]);
       }
     }
+    const max = pooled.reduce((m, v) => Math.max(m, v), 0);
+    assert.ok(Math.abs(maxima[h] - max) <= ATTENTION_TOLERANCE, `${what} head ${h} maximum ${maxima[h]} vs ${max}`);
+    pooled.forEach((v, x) => {
+      const cell = data[h * rows * cols + x];
+      // ±1 level: the reference's values are within the tolerance of ours, relative to a maximum that is too.
+      assert.ok(Math.abs(cell - (v / max) * 255) <= 1 + (255 * 2 * ATTENTION_TOLERANCE) / max, `${what} head ${h} thumbnail cell ${x}: ${cell} vs ${(v / max) * 255}`);
+    });
   }
 }
 
@@ -79,6 +85,9 @@ describe('kept analyses match transformers on every reference fixture', function
             try {
               assert.deepStrictEqual(kept.tokens.map((t) => t.id), c.input_ids, 'token ids');
               assert.deepStrictEqual(seen, kept.summaries, 'every summary was handed out during the pass');
+              // Value norms are analyze's (test/engine/valueNorms.test.ts checks those against a direct computation).
+              const full = await model.analyze(c.text, { textPair: c.text_pair, target: c.decoder_text });
+              for (const block of attentionBlocks(full)) assert.deepStrictEqual(kept.valueNorms(block.kind), new Float32Array(block.valueNorms.buffer), `${block.kind} value norms`);
               for (const block of kept.blocks) {
                 const key = block.kind === 'self' ? 'attentions' : BLOCK_KEYS[block.kind];
                 const expected = fixture.expected(`case${i}.${key}`);
@@ -141,7 +150,7 @@ describe('kept analyses: memory, progress, cancellation, scorers', function () {
       const { numLayers, numHeads, hiddenSize } = model.summary;
       assert.ok(n > 250, `${n} tokens`);
       const hidden = numLayers * n * hiddenSize * 4;
-      const summaries = kept.summaries.reduce((a, s) => a + s.valueNorms.byteLength + s.thumbnail.data.byteLength + Object.values(s.scores).reduce((b, v) => b + v.byteLength, 0), 0);
+      const summaries = kept.summaries.reduce((a, s) => a + s.valueNorms.byteLength + s.thumbnail.data.byteLength + s.thumbnail.maxima.byteLength + Object.values(s.scores).reduce((b, v) => b + v.byteLength, 0), 0);
       // Position inputs: the causal mask (one n², shared by every layer) and rotary tables.
       const positions = n * n * 4 + 2 * n * model.summary.headDim * 4;
       // Each layer's q and its distinct key heads (grouped-query: 2 key heads for 4 query heads).
@@ -224,7 +233,7 @@ describe('kept analyses: memory, progress, cancellation, scorers', function () {
       const n = kept.tokens.length;
       const layer0 = await kept.attention('self', 0);
       const s = kept.summaries[0];
-      assert.deepStrictEqual(Object.keys(s.scores), ['previousToken', 'firstToken', 'self', 'entropy', 'lastRowMax']);
+      assert.deepStrictEqual(Object.keys(s.scores), ['previousToken', 'firstToken', 'self', 'entropy', 'entropyBits', 'lastRowMax']);
       for (let h = 0; h < s.heads; h++) {
         const row = layer0.subarray((h * n + n - 1) * n, (h + 1) * n * n);
         assert.strictEqual(s.scores.lastRowMax[h], Math.fround(Math.max(...row)));
