@@ -152,6 +152,8 @@ export class AttentionModel {
   private last: KeptSelfAnalysis | undefined;
   private attentionSessions: AttentionSessions | undefined;
   private headsPerChunk = HEADS_PER_CHUNK;
+  /** Encoder-decoder analyses run so far (a kept one re-runs its text for step by step when another ran since). */
+  private seq2seqRuns = 0;
 
   private constructor(
     readonly summary: ModelSummary,
@@ -234,6 +236,12 @@ export class AttentionModel {
     return Math.min(this.summary.maxTokens ?? Infinity, this.tokensByMemory);
   }
 
+  /** The longest text in tokens `analyzeKept` accepts: the model's positions and what the kept state may hold (not n²). */
+  get maxKeptTokens(): number {
+    if (this.seq2seq) return this.maxTokens;
+    return Math.min(this.summary.maxTokens ?? Infinity, keptTokensByMemory(this.summary, this.chunks.flatMap((c) => c.inputs), this.headsPerChunk, this.keptBudgetBytes()));
+  }
+
   tokenize(text: string, textPair?: string) {
     return this.tokenizer.encode(text, textPair);
   }
@@ -287,7 +295,10 @@ export class AttentionModel {
   }
 
   async analyze(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
-    if (this.seq2seq) return this.seq2seq.analyze(text, options, signal, onProgress);
+    if (this.seq2seq) {
+      this.seq2seqRuns++;
+      return this.seq2seq.analyze(text, options, signal, onProgress);
+    }
     const t0 = performance.now();
     const limit = this.maxTokens;
     const why = this.summary.maxTokens !== null && limit === this.summary.maxTokens ? `${this.summary.name} handles at most ${limit} tokens` : `attention for more than ${limit} tokens would not fit in memory`;
@@ -360,12 +371,23 @@ export class AttentionModel {
    */
   async analyzeKept(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn, onSummaries?: (summaries: LayerSummaries[]) => void, kept: KeptOptions = {}): Promise<KeptAnalysis> {
     const scorers = kept.scorers ?? defaultHeadScorers();
-    if (this.seq2seq) return keptFromResult(await this.seq2seq.analyze(text, options, signal, onProgress), scorers, onSummaries, (layer, head, block) => this.seq2seq!.headVectors(layer, head, block));
+    if (this.seq2seq) {
+      const seq2seq = this.seq2seq;
+      const run = ++this.seq2seqRuns;
+      const result = await seq2seq.analyze(text, options, signal, onProgress);
+      // The runner's step by step answers for the text it ran last: run this one again if another came since.
+      return keptFromResult(result, scorers, onSummaries, async (layer, head, block) => {
+        if (this.seq2seqRuns !== run) {
+          await seq2seq.analyze(text, options);
+          this.seq2seqRuns = run;
+        }
+        return seq2seq.headVectors(layer, head, block);
+      });
+    }
     const t0 = performance.now();
     const { numHeads } = this.summary;
     const positionsLimit = this.summary.maxTokens ?? Infinity;
-    const memoryLimit = keptTokensByMemory(this.summary, this.chunks.flatMap((c) => c.inputs), this.headsPerChunk, this.keptBudgetBytes());
-    const limit = Math.min(positionsLimit, memoryLimit);
+    const limit = this.maxKeptTokens;
     const why = limit === positionsLimit ? `${this.summary.name} handles at most ${limit} tokens` : `what an analysis keeps for more than ${limit} tokens would not fit in the memory limit (attentionInspector.memoryLimitGB)`;
     const { ids, typeIds, tokens, fullLength } = await this.encodeFor(text, options, limit, why);
     const t1 = performance.now();

@@ -129,6 +129,30 @@ describe('kept analyses match transformers on every reference fixture', function
   }
 });
 
+describe('kept encoder-decoder analyses: step by step after another text', function () {
+  this.timeout(120000);
+  it('t5: the cross head vectors are this analysis\'s', async () => {
+    const fixture = openFixture('t5', FIXTURES_2_ROOT);
+    const model = await loadModel(fixture.folder);
+    try {
+      const [a, b] = fixture.cases;
+      const kept = await model.analyzeKept(a.text, { target: a.decoder_text });
+      await model.analyzeKept(b.text, { target: b.decoder_text });
+      const vectors = await kept.headVectors('cross', 0, 0);
+      assert.deepStrictEqual([vectors.q.shape[0], vectors.k.shape[0]], [a.decoder_input_ids!.length, a.input_ids.length]);
+      const expected = fixture.expected('case0.cross_attentions');
+      const [, , queries, keys] = expected.shape;
+      const logits = new Float32Array(vectors.logits!.buffer);
+      assert.ok(maxAbsDiff(softmaxRow(logits.subarray(0, keys)), expected.data.subarray(0, keys)) <= ATTENTION_TOLERANCE);
+      assert.strictEqual(logits.length, queries * keys);
+      kept.dispose();
+    } finally {
+      await model.dispose();
+      fixture.close();
+    }
+  });
+});
+
 describe('kept analyses: memory, progress, cancellation, scorers', function () {
   this.timeout(120000);
   const fixture = openFixture('llama');
