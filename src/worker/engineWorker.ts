@@ -13,6 +13,7 @@ import { replyBuffers, summaryBuffers } from '../protocol/views';
 import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
 import { ViewRequestError, ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses } from './keptAnalyses';
+import { blockSummaries } from './engineSummaries';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -119,8 +120,18 @@ port.on('message', (message: HostToWorker) => {
       latestAnalyze = message.id;
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
         const analysisId = message.analysisId;
+        if (analysisId !== undefined && !message.withTensors && !model.summary.decoder) {
+          // The engine keeps per-layer state, not n² tensors: long texts are limited by positions and that memory.
+          const analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id));
+          const pair = message.options.textPair !== undefined;
+          kept.add(analysisId, { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text }), text: message.text, options: message.options });
+          const info = { model: analysis.model, text: analysis.text, tokens: analysis.tokens, blocks: analysis.blocks, timings: analysis.timings, ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}) };
+          const summaries = blockSummaries(analysis.summaries, analysis.blocks);
+          post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
+          return;
+        }
+        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
         modelLastRun = analysisId;
         if (analysisId === undefined) {
           // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
