@@ -28,8 +28,16 @@ describe('kept analyses in the engine worker', function () {
     const fixture = openFixture('bert');
     try {
       const { model } = await client.load(fixture.folder, { name: 'bert', source: fixture.folder });
-      const kept = await client.analyzeKept(fixture.cases[1].text);
+      const progress: { layersDone: number; tokens: number }[] = [];
+      const kept = await client.analyzeKept(fixture.cases[1].text, {}, {
+        onSummaries: (_id, info, summaries) => progress.push({ layersDone: summaries[0].layersDone, tokens: info.tokens.length }),
+      });
       assert.strictEqual(kept.result, undefined, 'no tensors unless asked for');
+      // Progressive: summaries came layer group by layer group, for the same tokens, before the answer.
+      assert.ok(progress.length >= 1, 'summaries while the pass ran');
+      assert.deepStrictEqual(progress.map((p) => p.tokens), progress.map(() => kept.info.tokens.length));
+      assert.ok(progress.every((p, i) => i === 0 || p.layersDone > progress[i - 1].layersDone));
+      assert.strictEqual(progress[progress.length - 1].layersDone, model.numLayers);
       const [summary] = kept.summaries;
       assert.strictEqual(summary.scores.length, model.numLayers * model.numHeads);
       const expected = fixture.expected('case1.attentions');
