@@ -52,7 +52,7 @@ export class ResultSession {
     this.stack = new AttentionStack(result.attentions);
     this.norms = norms;
     this.computer = new ModeComputer(this.stack, norms);
-    this.scores = allHeadScores(this.stack, result.model.causal);
+    this.scores = allHeadScores(this.stack, result.model.causal, result.tokens.map((t) => t.id));
     this.truncatedAt = analyzedUpTo(result.text, result.tokens);
     this.isPair = pairText !== undefined && result.tokens.some((t) => t.segment === 1);
   }
