@@ -19,7 +19,8 @@ import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
-import { TextTokenizer } from './tokenizer';
+import { repeatedRandomTokens } from './probe';
+import { TextTokenizer, type Encoded } from './tokenizer';
 
 /**
  * Float32 weights per session. Small groups bound the transient memory of building each session
@@ -249,6 +250,31 @@ export class AttentionModel {
       throw new EngineError('too-long', `The text is ${ids.length} tokens long; ${why}. Select less text or analyze the first ${limit} tokens.`, { limit, length: ids.length });
     }
     const t1 = performance.now();
+    const result = await this.run(text, { ids, typeIds, tokens }, options, signal, onProgress);
+    return {
+      ...result,
+      ...(ids.length < encoded.ids.length ? { truncatedFrom: encoded.ids.length } : {}),
+      timings: { tokenizeMs: t1 - t0, computeMs: result.timings.computeMs },
+    };
+  }
+
+  /**
+   * The repeated-random-tokens probe (./probe.ts): `length` distinct ordinary tokens drawn with
+   * `seed`, twice, inside the special tokens the tokenizer adds to a text; analyzed from the ids.
+   */
+  async analyzeProbe(length: number, seed: number, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    if (this.seq2seq) throw new EngineError('unsupported-architecture', `The repeated-token probe runs on single-stack models; ${this.summary.name} is an encoder-decoder.`);
+    const frame = await this.tokenizer.specialFrame();
+    const { ids, info } = repeatedRandomTokens(this.tokenizer.ordinaryIds(), frame, length, seed, this.maxTokens);
+    const { text, tokens } = this.tokenizer.tokensForIds(ids, new Set([...frame.prefix, ...frame.suffix]));
+    const result = await this.run(text, { ids, typeIds: ids.map(() => 0), tokens }, {}, signal, onProgress);
+    return { ...result, probe: info };
+  }
+
+  /** Runs the layers over tokens already made (a text's, or the probe's). */
+  private async run(text: string, encoded: Encoded, options: AnalyzeOptions, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    const { ids, typeIds, tokens } = encoded;
+    const t1 = performance.now();
     onProgress?.(`${ids.length} tokens`, 0);
     throwIfCancelled(signal);
     const n = ids.length;
@@ -313,8 +339,7 @@ export class AttentionModel {
       attentions: tensor(attentions, [numLayers, numHeads, n, n]),
       valueNorms: tensor(valueNorms, [numLayers, numHeads, n]),
       hiddenStates: hiddenStates ? tensor(hiddenStates, [numLayers + 1, n, hiddenSize]) : undefined,
-      ...(n < encoded.ids.length ? { truncatedFrom: encoded.ids.length } : {}),
-      timings: { tokenizeMs: t1 - t0, computeMs: t2 - t1 },
+      timings: { tokenizeMs: 0, computeMs: t2 - t1 },
     };
   }
 

@@ -9,6 +9,8 @@ export type HostToWorker =
   | { type: 'load'; id: number; folder: string; name: string; source: string; memoryLimitGB?: number }
   /** Analyze text with the loaded model. A newer analyze supersedes (cancels) an older one. */
   | { type: 'analyze'; id: number; text: string; options: AnalyzeOptions }
+  /** Analyze the repeated-random-tokens probe (src/engine/probe.ts) with the loaded model; supersedes like analyze. */
+  | { type: 'probe'; id: number; length: number; seed: number }
   /** q, k, v of one layer and head of a block (default: the first) for the last analyzed text. */
   | { type: 'headVectors'; id: number; layer: number; head: number; block?: AttentionBlockKind }
   /** Cancel the request with this id (a load or an analyze). */

@@ -92,6 +92,15 @@ port.on('message', (message: HostToWorker) => {
         post({ type: 'result', id: message.id, result }, resultBuffers(result));
       });
       break;
+    case 'probe':
+      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+      latestAnalyze = message.id;
+      enqueue(message.id, async (signal) => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const result = await model.analyzeProbe(message.length, message.seed, signal, progressFor(message.id));
+        post({ type: 'result', id: message.id, result }, resultBuffers(result));
+      });
+      break;
     case 'headVectors':
       enqueue(message.id, async () => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
