@@ -1,5 +1,6 @@
 /** Words for what the panel shows: titles for the header and exports, and the JSON of the current view. */
-import type { AttentionResult, ModelSummary, TokenInfo } from '../protocol/types';
+import type { AttentionResult, ModelSummary, ProbeInfo, TokenInfo } from '../protocol/types';
+import { probeInductionCeiling } from './heads';
 import type { AttentionMode, ModeSelection } from './modes';
 import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './view';
 
@@ -198,4 +199,21 @@ export function analyzedUpTo(text: string, tokens: readonly Pick<TokenInfo, 'end
   for (const t of tokens) if (!t.special && t.segment === 0 && t.end > end) end = t.end;
   const meaningful = text.replace(/\s+$/u, '').length;
   return end < meaningful ? end : null;
+}
+
+/**
+ * The probe's parameters in one sentence, for the panel's banner and the exports: what was run,
+ * how the heads are ranked, and the highest induction score any head could reach on it.
+ */
+export function describeProbe(probe: ProbeInfo, tokens: readonly Pick<TokenInfo, 'raw' | 'special'>[], modelName: string): string {
+  const specials = (list: readonly Pick<TokenInfo, 'raw'>[]) => list.map((t) => t.raw).join(' ');
+  const before = probe.prefix > 0 ? ` after ${specials(tokens.slice(0, probe.prefix))}` : '';
+  const after = probe.suffix > 0 ? `${before ? ',' : ''} before ${specials(tokens.slice(tokens.length - probe.suffix))}` : '';
+  const ceiling = probeInductionCeiling(probe.prefix, probe.length, probe.suffix);
+  return (
+    `Probe of ${modelName}: ${probe.length} random tokens (seed ${probe.seed}, distinct, drawn from the ${probe.vocabularyDrawn.toLocaleString('en-US')} ordinary tokens of the vocabulary) ` +
+    `written twice${before}${after}: ${tokens.length} tokens. Heads are ranked by induction score (TransformerLens' head detector: the share of a head's attention on the token that followed ` +
+    `an earlier occurrence of the query's token); on this sequence a perfect induction head scores ${ceiling.toFixed(3)} (${probe.length} / ${tokens.length}, only the second copy can look back). ` +
+    `Length and seed: settings attentionInspector.probe.length and .seed.`
+  );
 }

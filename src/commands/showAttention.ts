@@ -36,6 +36,14 @@ const MODEL_PROBLEMS = new Set([
 /** Error codes for which a Hugging Face token is the fix. */
 const TOKEN_PROBLEMS = new Set(['unauthorized', 'invalid-token']);
 
+interface RunContext {
+  engine: EngineClient;
+  model: Awaited<ReturnType<ModelResolver['resolve']>>;
+  signal: AbortSignal;
+  bar: PhasedProgress;
+  started: number;
+}
+
 export class ShowAttention {
   private running: AbortController | undefined;
 
@@ -81,6 +89,47 @@ export class ShowAttention {
    * (it waits for the user), so neither the progress nor its status-bar spinner outlives the run.
    */
   async run(request: AnalysisRequest): Promise<void> {
+    await this.execute(async ({ engine, model, signal, bar, started }) => {
+      let options = request.options ?? {};
+      const loadedModel = engine.currentModel;
+      if (loadedModel?.decoder && options.target === undefined) {
+        const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
+        if (target === undefined || signal.aborted) {
+          this.notifier.log('No decoder text given: nothing analyzed');
+          return;
+        }
+        options = { ...options, target };
+      }
+      bar.report('analyze', 'Computing attention…', 0);
+      const result = await engine.analyze(request.text, options, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
+      if (signal.aborted) return;
+      this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
+      this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
+      this.onShown(request);
+    }, (error, signal) => this.report(error, request, signal));
+  }
+
+  /**
+   * "Probe Heads with Repeated Random Tokens": `length` seeded random tokens written twice, through
+   * the configured model; the panel opens on the heads ranked by induction score.
+   */
+  async probe(length: number, seed: number): Promise<void> {
+    await this.execute(async ({ engine, model, signal, bar, started }) => {
+      bar.report('analyze', `Probing with ${length} random tokens repeated twice (seed ${seed})…`, 0);
+      const result = await engine.probe(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
+      if (signal.aborted) return;
+      this.notifier.log(`Probed ${result.model.name} with ${result.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
+      this.panel.showProbe({ ...result, origin: modelOrigin(model) });
+    }, (error, signal) => this.report(error, undefined, signal));
+  }
+
+  /**
+   * Finds and loads the configured model (progress with Cancel), then runs `work`, superseding any
+   * run still going. Resolves when the run has ended; a failure is reported after the progress
+   * notification closed, and its notification is not waited for (it waits for the user), so neither
+   * the progress nor its status-bar spinner outlives the run.
+   */
+  private async execute(work: (run: RunContext) => Promise<void>, onFailure: (error: unknown, signal: AbortSignal) => Promise<void>): Promise<void> {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
@@ -101,22 +150,7 @@ export class ShowAttention {
             const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
             this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
           }
-          let options = request.options ?? {};
-          const loadedModel = engine.currentModel;
-          if (loadedModel?.decoder && options.target === undefined) {
-            const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
-            if (target === undefined || controller.signal.aborted) {
-              this.notifier.log('No decoder text given: nothing analyzed');
-              return undefined;
-            }
-            options = { ...options, target };
-          }
-          bar.report('analyze', 'Computing attention…', 0);
-          const result = await engine.analyze(request.text, options, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
-          if (controller.signal.aborted) return undefined;
-          this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
-          this.onShown(request);
+          await work({ engine, model, signal: controller.signal, bar, started });
           return undefined;
         } catch (error) {
           return { error };
@@ -125,7 +159,7 @@ export class ShowAttention {
         }
       },
     );
-    if (failure) void this.report(failure.error, request, controller.signal);
+    if (failure) void onFailure(failure.error, controller.signal);
   }
 
   /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */
@@ -161,7 +195,8 @@ export class ShowAttention {
     await this.run({ document, offset: start, text, askTarget });
   }
 
-  private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {
+  /** Reports a failed run with the action that helps; `request` is the text's (undefined for the probe). */
+  private async report(err: unknown, request: AnalysisRequest | undefined, signal: AbortSignal): Promise<void> {
     const info = err instanceof EngineRequestError ? err.info : undefined;
     const code = String(info?.code ?? (err as { code?: unknown })?.code ?? '');
     const message = err instanceof Error ? err.message : String(err);
@@ -170,7 +205,7 @@ export class ShowAttention {
       return;
     }
     this.panel.showError(message);
-    if (code === 'too-long' && info?.limit) {
+    if (code === 'too-long' && info?.limit && request) {
       const analyzeFirst = `Analyze First ${info.limit} Tokens`;
       const action = await this.notifier.notify('error', message, analyzeFirst, 'Open Log');
       if (action === analyzeFirst) await this.run({ ...request, askTarget: false, options: { ...request.options, truncateTo: info.limit } });

@@ -5,6 +5,7 @@
  */
 import * as os from 'os';
 import * as vscode from 'vscode';
+import { buildInteractiveHtml, HtmlExportTooLarge, type HtmlExportRequest } from '../export/interactiveHtml';
 import { encodeNpy } from '../export/npy';
 import { pythonSnippet } from '../export/pythonSnippet';
 import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type HeadVectors } from '../protocol/types';
@@ -48,6 +49,9 @@ const SAVE_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
   json: { JSON: ['json'] },
   npy: { 'NumPy array': ['npy'] },
 };
+
+/** The page's parts, built with the extension (esbuild.js): inlined into every interactive HTML export. */
+const HTML_EXPORT_ASSETS = { script: ['dist', 'exportPage.js'], css: ['media', 'panel.css'] } as const;
 
 export class AttentionPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -179,6 +183,19 @@ export class AttentionPanel implements vscode.Disposable {
     if (editor?.document === document) this.postCursor(editor.selection.active, false);
   }
 
+  /** Shows a probe's result (./commands/showAttention.ts, probe): its tokens are in no document. */
+  showProbe(result: AttentionResult): void {
+    this.open();
+    this.decorations.clear();
+    this.result = result;
+    this.resultId++;
+    this.analyzed = undefined;
+    this.analyzedPair = undefined;
+    this.pairText = undefined;
+    this.post({ type: 'result', resultId: this.resultId, result });
+    this.panel!.title = `Attention: ${result.model.name} (probe)`;
+  }
+
   /** The text and place of the current result (to recompute it, or restore after reload). */
   /** The analyzed text; `range`: its document offsets now, edits included. */
   get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string; range: { start: number; end: number } } | undefined {
@@ -281,6 +298,9 @@ export class AttentionPanel implements vscode.Disposable {
         // The webview writes the clipboard itself; this is its fallback when the platform refuses.
         void vscode.window.showInformationMessage('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.');
         return this.saveExport('png', message.data, this.imageFallbackName());
+      case 'exportHtml':
+        if (!this.isCurrent(message.resultId)) return;
+        return this.saveInteractiveHtml(message.state as HtmlExportRequest['state'], message.suggestedName);
       case 'copyPython':
         if (!this.result) return;
         await vscode.env.clipboard.writeText(pythonSnippet(this.result, message.view));
@@ -294,6 +314,10 @@ export class AttentionPanel implements vscode.Disposable {
 
   private async revealToken(index: number, queryIndex?: number): Promise<void> {
     const analyzed = this.analyzed;
+    if (!analyzed && this.result?.probe) {
+      void vscode.window.showInformationMessage('The probe’s random tokens are in no document, so they link to no text.');
+      return;
+    }
     if (!analyzed || analyzed.isStale) {
       void vscode.window.showWarningMessage('The text changed since it was analyzed; recompute to link tokens to the editor again.');
       return;
@@ -334,6 +358,39 @@ export class AttentionPanel implements vscode.Disposable {
     await vscode.workspace.fs.writeFile(target, bytes);
     this.host.log(`Exported ${format} to ${target.fsPath} (${bytes.byteLength} bytes)`);
     const open = await vscode.window.showInformationMessage(`Saved ${vscode.workspace.asRelativePath(target)}`, 'Reveal');
+    if (open) void vscode.commands.executeCommand('revealFileInOS', target);
+  }
+
+  /** "Export Interactive HTML" from the command palette: the webview answers with its view state. */
+  requestHtmlExport(): boolean {
+    if (!this.result || !this.panel) return false;
+    this.panel.reveal(undefined, true);
+    this.post({ type: 'requestExportHtml' });
+    return true;
+  }
+
+  private async saveInteractiveHtml(state: HtmlExportRequest['state'], suggestedName: string): Promise<void> {
+    const result = this.result!;
+    const read = async (parts: readonly string[]) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...parts)));
+    const assets = { script: await read(HTML_EXPORT_ASSETS.script), css: await read(HTML_EXPORT_ASSETS.css) };
+    let built: ReturnType<typeof buildInteractiveHtml>;
+    try {
+      built = buildInteractiveHtml({ result, state, ...(this.pairText !== undefined ? { pair: { text: this.pairText } } : {}) }, assets);
+    } catch (err) {
+      if (err instanceof HtmlExportTooLarge) {
+        void vscode.window.showWarningMessage(err.message);
+        return;
+      }
+      throw err;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
+    const name = suggestedName.endsWith('.html') ? suggestedName : `${suggestedName}.html`;
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters: { 'HTML page': ['html'] }, title: 'Export Interactive HTML' });
+    if (!target) return;
+    const bytes = new TextEncoder().encode(built.html);
+    await vscode.workspace.fs.writeFile(target, bytes);
+    this.host.log(`Exported interactive HTML to ${target.fsPath} (${bytes.byteLength} bytes, other heads as ${built.quantisation})`);
+    const open = await vscode.window.showInformationMessage(`Saved ${vscode.workspace.asRelativePath(target)}: opens offline in any browser.`, 'Reveal');
     if (open) void vscode.commands.executeCommand('revealFileInOS', target);
   }
 
