@@ -211,9 +211,8 @@ export function describeProbe(probe: ProbeInfo, tokens: readonly Pick<TokenInfo,
   const after = probe.suffix > 0 ? `${before ? ',' : ''} before ${specials(tokens.slice(tokens.length - probe.suffix))}` : '';
   const ceiling = probeInductionCeiling(probe.prefix, probe.length, probe.suffix);
   return (
-    `Probe of ${modelName}: ${probe.length} random tokens (seed ${probe.seed}, distinct, drawn from the ${probe.vocabularyDrawn.toLocaleString('en-US')} ordinary tokens of the vocabulary) ` +
-    `written twice${before}${after}: ${tokens.length} tokens. Heads are ranked by induction score (TransformerLens' head detector: the share of a head's attention on the token that followed ` +
-    `an earlier occurrence of the query's token); on this sequence a perfect induction head scores ${ceiling.toFixed(3)} (${probe.length} / ${tokens.length}, only the second copy can look back). ` +
-    `Length and seed: settings attentionInspector.probe.length and .seed.`
+    `Probe: ${probe.length} random tokens (seed ${probe.seed}, distinct, from the ${probe.vocabularyDrawn.toLocaleString('en-US')} ordinary tokens of ${modelName}'s vocabulary) ` +
+    `written twice${before}${after}, ${tokens.length} tokens. Heads ranked by induction score (TransformerLens' head detector); ` +
+    `a perfect induction head scores ${ceiling.toFixed(3)} here (${probe.length} / ${tokens.length}: only the second copy can look back). Length and seed: settings attentionInspector.probe.*`
   );
 }
