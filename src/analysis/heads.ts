@@ -77,30 +77,49 @@ export function inductionScore(a: ArrayLike<number>, n: number, ids: ArrayLike<n
 }
 
 /**
- * A head scorer for the per-head score registry: a pure function of one head. `prepare` runs once
- * per text (the detection patterns depend on the ids only), `score` once per head.
+ * One head as the engine's head-scorer registry hands it over (src/analysis/scorers.ts on the
+ * kept-analysis branch: `ScoredHead`), reduced to what these scorers read.
  */
-export interface HeadScorer {
-  readonly key: string;
-  prepare(ids: ArrayLike<number>): (a: ArrayLike<number>, n: number) => number;
+export interface DetectedHead {
+  readonly probs: ArrayLike<number>;
+  readonly queries: number;
+  readonly keys: number;
+  readonly queryIds: readonly number[];
+  readonly keyIds: readonly number[];
 }
 
-export const DETECTOR_SCORERS: readonly HeadScorer[] = [
-  {
-    key: 'induction',
-    prepare(ids) {
-      const p = inductionPattern(ids);
-      return (a, n) => patternScore(a, n, p);
-    },
-  },
-  {
-    key: 'duplicateToken',
-    prepare(ids) {
-      const p = duplicateTokenPattern(ids);
-      return (a, n) => patternScore(a, n, p);
-    },
-  },
-];
+/** A head scorer in the registry's shape: a key and a pure function of one head. */
+export interface DetectorScorer {
+  readonly key: 'induction' | 'duplicateToken';
+  score(head: DetectedHead): number;
+}
+
+/**
+ * A text's detection pattern, built once per ids array (the registry passes the same array for
+ * every head of a layer) rather than once per head.
+ */
+function cachedPattern(build: (ids: readonly number[]) => DetectionPattern): (ids: readonly number[]) => DetectionPattern {
+  const cache = new WeakMap<readonly number[], DetectionPattern>();
+  return (ids) => {
+    let p = cache.get(ids);
+    if (!p) {
+      p = build(ids);
+      cache.set(ids, p);
+    }
+    return p;
+  };
+}
+
+/** Self-attention only: the patterns compare a query's token with the key tokens of the same sequence. */
+function detector(key: DetectorScorer['key'], build: (ids: readonly number[]) => DetectionPattern): DetectorScorer {
+  const pattern = cachedPattern(build);
+  return {
+    key,
+    score: (h) => (h.queries === h.keys && h.queryIds === h.keyIds && h.queryIds.length === h.queries ? patternScore(h.probs, h.queries, pattern(h.queryIds)) : NaN),
+  };
+}
+
+export const DETECTOR_SCORERS: readonly DetectorScorer[] = [detector('induction', inductionPattern), detector('duplicateToken', duplicateTokenPattern)];
 
 /**
  * The largest induction score any head can reach on `prefix` special tokens + r + r (`length`

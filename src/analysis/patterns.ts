@@ -99,12 +99,13 @@ export function headScores(a: ArrayLike<number>, n: number, causal: boolean): Om
  * duplicate-token scores; without them those are NaN.
  */
 export function allHeadScores(stack: AttentionStack, causal: boolean, ids?: ArrayLike<number>): HeadScores[] {
-  const detectors = ids && ids.length === stack.n ? DETECTOR_SCORERS.map((d) => [d.key, d.prepare(ids)] as const) : [];
+  const tokenIds = ids && ids.length === stack.n ? Array.from(ids) : undefined;
   const out: HeadScores[] = [];
   for (let layer = 0; layer < stack.layers; layer++) {
     for (let head = 0; head < stack.heads; head++) {
       const a = stack.head(layer, head);
-      const detected = Object.fromEntries(detectors.map(([key, score]) => [key, score(a, stack.n)]));
+      const scored = tokenIds && { probs: a, queries: stack.n, keys: stack.n, queryIds: tokenIds, keyIds: tokenIds };
+      const detected = scored ? Object.fromEntries(DETECTOR_SCORERS.map((d) => [d.key, d.score(scored)])) : {};
       out.push({ layer, head, ...headScores(a, stack.n, causal), induction: NaN, duplicateToken: NaN, ...detected });
     }
   }

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { duplicateTokenPattern, duplicateTokenScore, inductionPattern, inductionScore, probeInductionCeiling } from '../../../src/analysis/heads';
+import { DETECTOR_SCORERS, duplicateTokenPattern, duplicateTokenScore, inductionPattern, inductionScore, probeInductionCeiling } from '../../../src/analysis/heads';
 import { allHeadScores, rankHeads } from '../../../src/analysis/patterns';
 import { AttentionStack } from '../../../src/analysis/tensor';
 import { fixtureResult, float32Tensor, readSafetensors } from './fixture';
@@ -82,6 +82,19 @@ describe('analysis/heads (TransformerLens head detector scores)', () => {
     // Divides by the matrix's own sum, as TransformerLens does (not by n).
     const scaled = a.map((v) => v * 2);
     close(inductionScore(scaled, n, ids), (1 / 3 + 1 / 4) / 4);
+  });
+
+  it('as registry scorers (one head at a time): the same scores for self-attention, NaN for cross-attention', () => {
+    const ids = [3, 1, 3, 1];
+    const a = matrix(4, (i, j) => (j <= i ? 1 / (i + 1) : 0));
+    const [induction, duplicate] = DETECTOR_SCORERS;
+    assert.deepStrictEqual(DETECTOR_SCORERS.map((d) => d.key), ['induction', 'duplicateToken']);
+    close(induction.score({ probs: a, queries: 4, keys: 4, queryIds: ids, keyIds: ids }), inductionScore(a, 4, ids));
+    close(duplicate.score({ probs: a, queries: 4, keys: 4, queryIds: ids, keyIds: ids }), duplicateTokenScore(a, 4, ids));
+    // A second text with the same ids array length but other ids is not served a stale pattern.
+    const other = [3, 3, 3, 3];
+    close(duplicate.score({ probs: a, queries: 4, keys: 4, queryIds: other, keyIds: other }), duplicateTokenScore(a, 4, other));
+    assert.ok(Number.isNaN(induction.score({ probs: new Float32Array(8).fill(0.5), queries: 4, keys: 2, queryIds: ids, keyIds: [3, 1] })));
   });
 
   it('a text that repeats no token gives NaN (no evidence), not 0', () => {
