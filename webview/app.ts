@@ -8,6 +8,7 @@ import type { AttentionResult } from '../src/protocol/types';
 import type { HostToWebview } from '../src/protocol/webview';
 import { CAUTION, describeProbe, describeSpecial, describeWhere } from '../src/analysis/describe';
 import { MODE_INFO, type ModeSelection } from '../src/analysis/modes';
+import { rankHeads } from '../src/analysis/patterns';
 import { attentionResultProblem, valueNormsProblem } from '../src/analysis/resultCheck';
 import { toArrayBuffer, ValueNormStack } from '../src/analysis/tensor';
 import { SPECIAL_HANDLING_INFO, queryWeightsByToken } from '../src/analysis/view';
@@ -332,7 +333,10 @@ export class App implements PanelContext {
     const fitted = fitStateToResult(this.store.state, session.stack.layers, session.stack.heads, session.n, key);
     if (fitted.mode === 'valueWeighted' && !session.norms) fitted.mode = 'head';
     // A new probe opens on its answer: every head ranked by induction score.
-    if (raw.probe && !sameProbe) Object.assign(fitted, { tab: 'model', arrangement: 'ranked', sortKey: 'induction', sortAscending: false, scoreMin: 0, scoreMax: 1, rowQuery: null });
+    if (raw.probe && !sameProbe) {
+      const top = rankHeads(session.scores, 'induction')[0];
+      Object.assign(fitted, { tab: 'model', arrangement: 'ranked', sortKey: 'induction', sortAscending: false, scoreMin: 0, scoreMax: 1, rowQuery: null }, top ? { mode: 'head', layer: top.layer, head: top.head } : {});
+    }
     this.el.placeholder.hidden = true;
     this.el.content.hidden = false;
     this.el.modelName.textContent = raw.model.name;
@@ -352,7 +356,11 @@ export class App implements PanelContext {
       this.el.truncated.textContent = `Only the first ${session.n} tokens were analyzed: the last ${rest} characters of the selected text (from “${session.result.text.slice(cut, cut + 24).trim()}…”) are not in this view.`;
     }
     this.el.probeInfo.hidden = !session.result.probe;
-    if (session.result.probe) this.el.probeInfo.textContent = describeProbe(session.result.probe, session.result.tokens, session.result.model.name);
+    if (session.result.probe) {
+      const { line, detail } = describeProbe(session.result.probe, session.result.tokens, session.result.model.name);
+      this.el.probeInfo.textContent = line;
+      this.el.probeInfo.title = detail;
+    }
     this.el.pairInfo.hidden = session.pairText === undefined;
     if (session.pairText !== undefined) {
       const a = session.result.tokens.filter((t) => t.segment === 0).length;

@@ -8,7 +8,7 @@ import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
 import type { AttentionModel } from '../engine/model';
 import { loadModel } from '../models';
-import { resultBuffers } from '../protocol/types';
+import { resultBuffers, type AttentionResult } from '../protocol/types';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -55,6 +55,18 @@ function enqueue(id: number, work: (signal: AbortSignal) => Promise<void>): void
     .finally(() => controllers.delete(id));
 }
 
+/** Runs an analysis (a text's, or the probe's): a newer one supersedes the one still running or waiting. */
+function analyzeLatest(id: number, run: (signal: AbortSignal, progress: ReturnType<typeof progressFor>) => Promise<AttentionResult>): void {
+  if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+  latestAnalyze = id;
+  enqueue(id, async (signal) => {
+    if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+    const result = await run(signal, progressFor(id));
+    // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
+    post({ type: 'result', id, result }, resultBuffers(result));
+  });
+}
+
 async function release(): Promise<void> {
   const old = model;
   model = undefined;
@@ -82,24 +94,10 @@ port.on('message', (message: HostToWorker) => {
       });
       break;
     case 'analyze':
-      // A newer text supersedes the one still running or waiting.
-      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
-      latestAnalyze = message.id;
-      enqueue(message.id, async (signal) => {
-        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
-        // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
-        post({ type: 'result', id: message.id, result }, resultBuffers(result));
-      });
+      analyzeLatest(message.id, (signal, progress) => model!.analyze(message.text, message.options, signal, progress));
       break;
     case 'probe':
-      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
-      latestAnalyze = message.id;
-      enqueue(message.id, async (signal) => {
-        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const result = await model.analyzeProbe(message.length, message.seed, signal, progressFor(message.id));
-        post({ type: 'result', id: message.id, result }, resultBuffers(result));
-      });
+      analyzeLatest(message.id, (signal, progress) => model!.analyzeProbe(message.length, message.seed, signal, progress));
       break;
     case 'headVectors':
       enqueue(message.id, async () => {

@@ -17,7 +17,7 @@ import { buildInteractiveHtml, chooseQuantisation, HtmlExportTooLarge, MAX_HTML_
 import { decodePayloadResult, dequantiseSqrt8, quantiseSqrt8, type InteractivePayload } from '../../src/export/interactivePayload';
 import { loadModel } from '../../src/models';
 import type { AttentionResult } from '../../src/protocol/types';
-import { CHROMIUM, repoRoot } from './harness';
+import { CHROMIUM, cspViolations, openHarness, repoRoot, type Harness } from './harness';
 
 const ROOT = repoRoot();
 const TEXT = 'support instru return operation email mapping sight title ear screen\nsupport instru return operation email mapping sight title ear screen';
@@ -194,5 +194,37 @@ describe('interactive HTML export in Chromium', function () {
     assert.throws(() => chooseQuantisation(result, 10_000), (err: unknown) => err instanceof HtmlExportTooLarge && /Analyze at most \d+ tokens/.test(err.message));
     const q = quantiseSqrt8(Float32Array.from([0, 1e-4, 0.25, 1]));
     assert.deepStrictEqual([...dequantiseSqrt8(q)].map((v) => Number(v.toFixed(6))), [0, Number(((Math.round(255 * 0.01) / 255) ** 2).toFixed(6)), Number(((Math.round(127.5) / 255) ** 2).toFixed(6)), 1]);
+  });
+});
+
+describe('the probe in the panel (Chromium)', function () {
+  this.timeout(120000);
+  let h: Harness;
+  let model: AttentionModel;
+
+  before(async () => {
+    model = await loadModel(path.join(ROOT, 'media', 'builtin-model'), { name: 'built-in' });
+    h = await openHarness({ theme: 'dark' });
+  });
+
+  after(async () => {
+    await h?.close();
+    await model?.dispose();
+  });
+
+  it('opens on the model view ranked by induction, the top head selected, the probe stated', async () => {
+    const result = await model.analyzeProbe(64, 0);
+    await h.send({ type: 'result', resultId: 3, result });
+    const banner = h.page.locator('[data-testid="probe-banner"]');
+    assert.match(await banner.innerText(), /^Probe: 64 random tokens \(seed 0\) written twice after <\|begin_of_text\|>, 129 tokens; heads ranked by induction score\. A perfect induction head scores 0\.496 here\.$/);
+    assert.match((await banner.getAttribute('title')) ?? '', /TransformerLens/);
+    assert.ok(await h.page.locator('[data-testid="model-panel"]').isVisible());
+    assert.match((await h.page.locator('[data-testid="model-grid"]').getAttribute('data-order')) ?? '', /^3\.3 3\.2 /);
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /^Single head — layer 3, head 3/);
+    // Another text takes the banner away.
+    await h.send({ type: 'result', resultId: 4, result: await model.analyze('The cat sat on the mat.') });
+    assert.ok(await banner.isHidden());
+    assert.deepStrictEqual(await cspViolations(h), []);
+    assert.deepStrictEqual(h.problems, []);
   });
 });
