@@ -110,12 +110,17 @@ function cachedPattern(build: (ids: readonly number[]) => DetectionPattern): (id
   };
 }
 
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
 /** Self-attention only: the patterns compare a query's token with the key tokens of the same sequence. */
 function detector(key: DetectorScorer['key'], build: (ids: readonly number[]) => DetectionPattern): DetectorScorer {
   const pattern = cachedPattern(build);
   return {
     key,
-    score: (h) => (h.queries === h.keys && h.queryIds === h.keyIds && h.queryIds.length === h.queries ? patternScore(h.probs, h.queries, pattern(h.queryIds)) : NaN),
+    score: (h) => (h.queries === h.keys && h.queryIds.length === h.queries && sameIds(h.queryIds, h.keyIds) ? patternScore(h.probs, h.queries, pattern(h.queryIds)) : NaN),
   };
 }
 

@@ -101,10 +101,23 @@ export class ShowAttention {
         options = { ...options, target };
       }
       bar.report('analyze', 'Computing attention…', 0);
-      const result = await engine.analyze(request.text, options, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
-      if (signal.aborted) return;
-      this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-      this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
+      // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
+      // still travel with their tensors (its cross view draws from them); the test API keeps them too.
+      const sendTensors = loadedModel?.decoder !== undefined;
+      const analysis = await engine.analyzeKept(request.text, options, {
+        signal,
+        onProgress: (message, fraction) => bar.report('analyze', message, fraction),
+        withTensors: sendTensors || this.panel.keepsTensors,
+      });
+      if (signal.aborted) {
+        engine.forget(analysis.analysisId);
+        return;
+      }
+      const origin = modelOrigin(model);
+      const info = { ...analysis.info, origin };
+      const result = analysis.result && { ...analysis.result, origin };
+      this.notifier.log(`Analyzed ${info.tokens.length} tokens with ${info.model.name} in ${info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
+      this.panel.showAnalysis({ ...analysis, info, result }, request.document, request.offset, request.pair, sendTensors);
       this.onShown(request);
     }, (error, signal) => this.report(error, request, signal));
   }
@@ -116,10 +129,16 @@ export class ShowAttention {
   async probe(length: number, seed: number): Promise<void> {
     await this.execute(async ({ engine, model, signal, bar, started }) => {
       bar.report('analyze', `Probing with ${length} random tokens repeated twice (seed ${seed})…`, 0);
-      const result = await engine.probe(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
-      if (signal.aborted) return;
-      this.notifier.log(`Probed ${result.model.name} with ${result.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
-      this.panel.showProbe({ ...result, origin: modelOrigin(model) });
+      const analysis = await engine.probeKept(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: this.panel.keepsTensors });
+      if (signal.aborted) {
+        engine.forget(analysis.analysisId);
+        return;
+      }
+      const origin = modelOrigin(model);
+      const info = { ...analysis.info, origin };
+      const result = analysis.result && { ...analysis.result, origin };
+      this.notifier.log(`Probed ${info.model.name} with ${info.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
+      this.panel.showAnalysis({ ...analysis, info, result }, undefined, 0, undefined, false);
     }, (error, signal) => this.report(error, undefined, signal));
   }
 
