@@ -8,7 +8,7 @@ import { modelOrigin } from '../hub';
 import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
-import { EngineRequestError, type EngineClient } from '../worker/engineClient';
+import { EngineRequestError, type EngineClient, type KeptReply } from '../worker/engineClient';
 import type { DecoderTexts } from './decoderText';
 import type { ModelResolver } from './modelResolver';
 import { PhasedProgress } from './progress';
@@ -109,15 +109,7 @@ export class ShowAttention {
         onProgress: (message, fraction) => bar.report('analyze', message, fraction),
         withTensors: sendTensors || this.panel.keepsTensors,
       });
-      if (signal.aborted) {
-        engine.forget(analysis.analysisId);
-        return;
-      }
-      const origin = modelOrigin(model);
-      const info = { ...analysis.info, origin };
-      const result = analysis.result && { ...analysis.result, origin };
-      this.notifier.log(`Analyzed ${info.tokens.length} tokens with ${info.model.name} in ${info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-      this.panel.showAnalysis({ ...analysis, info, result }, request.document, request.offset, request.pair, sendTensors);
+      if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
       this.onShown(request);
     }, (error, signal) => this.report(error, request, signal));
   }
@@ -130,16 +122,22 @@ export class ShowAttention {
     await this.execute(async ({ engine, model, signal, bar, started }) => {
       bar.report('analyze', `Probing with ${length} random tokens repeated twice (seed ${seed})…`, 0);
       const analysis = await engine.probeKept(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: this.panel.keepsTensors });
-      if (signal.aborted) {
-        engine.forget(analysis.analysisId);
-        return;
-      }
-      const origin = modelOrigin(model);
-      const info = { ...analysis.info, origin };
-      const result = analysis.result && { ...analysis.result, origin };
-      this.notifier.log(`Probed ${info.model.name} with ${info.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
-      this.panel.showAnalysis({ ...analysis, info, result }, undefined, 0, undefined, false);
+      this.show(engine, analysis, model, signal, `Probed ${analysis.info.model.name} with ${analysis.info.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
     }, (error, signal) => this.report(error, undefined, signal));
+  }
+
+  /** Shows a kept analysis (with the model's origin for Copy as Python) unless the run was cancelled; false when it was. */
+  private show(engine: EngineClient, analysis: KeptReply, model: RunContext['model'], signal: AbortSignal, log: string, request?: AnalysisRequest, sendTensors = false): boolean {
+    if (signal.aborted) {
+      engine.forget(analysis.analysisId);
+      return false;
+    }
+    const origin = modelOrigin(model);
+    const info = { ...analysis.info, origin };
+    const result = analysis.result && { ...analysis.result, origin };
+    this.notifier.log(log);
+    this.panel.showAnalysis({ ...analysis, info, result }, request?.document, request?.offset ?? 0, request?.pair, sendTensors);
+    return true;
   }
 
   /**

@@ -68,6 +68,14 @@ function culprit(stderr: string): string {
   return "the model's files probably make one of its native libraries (tokenizers, onnxruntime) fail";
 }
 
+/** A kept analysis as the engine answers it: what it is, its summaries, and every tensor when asked. */
+export interface KeptReply {
+  analysisId: number;
+  info: AnalysisInfo;
+  summaries: BlockSummaries[];
+  result?: AttentionResult;
+}
+
 export class EngineClient {
   private engine: Engine | undefined;
   private nextId = 1;
@@ -261,21 +269,22 @@ export class EngineClient {
    * Analyzes and keeps the analysis in the engine under a new analysis id; answers what it is and
    * its summaries (and every tensor when `withTensors`). Views are then asked for with `view`.
    */
-  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean }): Promise<{ analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult }> {
-    this.supersedeAnalyses();
-    const analysisId = this.nextAnalysisId++;
-    const reply = await this.request((id) => ({ type: 'analyze', id, text, options, analysisId, withTensors: hooks?.withTensors }), 'analyzed', hooks);
-    return { analysisId: reply.analysisId, info: reply.info, summaries: reply.summaries, ...(reply.result ? { result: reply.result } : {}) };
+  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'analyze', id, text, options, analysisId, withTensors }), hooks);
   }
 
   /**
    * The repeated-random-tokens probe with the loaded model, kept as `analyzeKept` keeps a text's
    * analysis (it supersedes an analysis like a new text).
    */
-  async probeKept(length: number, seed: number, hooks?: RequestHooks & { withTensors?: boolean }): Promise<{ analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult }> {
+  async probeKept(length: number, seed: number, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'probe', id, length, seed, analysisId, withTensors }), hooks);
+  }
+
+  private async keep(make: (id: number, analysisId: number, withTensors?: boolean) => HostToWorker, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
     this.supersedeAnalyses();
     const analysisId = this.nextAnalysisId++;
-    const reply = await this.request((id) => ({ type: 'probe', id, length, seed, analysisId, withTensors: hooks?.withTensors }), 'analyzed', hooks);
+    const reply = await this.request((id) => make(id, analysisId, hooks?.withTensors), 'analyzed', hooks);
     return { analysisId: reply.analysisId, info: reply.info, summaries: reply.summaries, ...(reply.result ? { result: reply.result } : {}) };
   }
 
