@@ -14,6 +14,7 @@ import type { AttentionModel } from '../../src/engine/model';
 import { drawDistinct, repeatedRandomTokens, seededRandom } from '../../src/engine/probe';
 import { loadModel } from '../../src/models';
 import type { AttentionResult } from '../../src/protocol/types';
+import { EngineClient } from '../../src/worker/engineClient';
 import { FIXTURES_ROOT } from '../helpers/fixtures';
 
 const REPO = path.resolve(__dirname, '../../..');
@@ -102,6 +103,31 @@ describe('repeated-random-tokens probe', function () {
       } finally {
         await model.dispose();
       }
+    }
+  });
+});
+
+describe('the probe through the engine worker (kept, summaries, views)', function () {
+  this.timeout(60000);
+  let client: EngineClient;
+  before(() => {
+    client = new EngineClient(path.resolve(__dirname, '../../../dist/worker.js'));
+  });
+  after(() => client.dispose());
+
+  it('is kept like a text: its summaries rank L3H3 and L3H2 first by induction, and the exact matrix is served', async () => {
+    await client.load(BUILTIN, { name: 'built-in', source: BUILTIN });
+    const kept = await client.probeKept(64, 0);
+    assert.deepStrictEqual(kept.info.probe, { length: 64, seed: 0, prefix: 1, suffix: 0, vocabularyDrawn: 8190 });
+    const scores = kept.summaries[0].scores;
+    assert.deepStrictEqual(rankHeads(scores as never, 'induction').slice(0, 2).map((s) => `L${s.layer}H${s.head}`), ['L3H3', 'L3H2']);
+    // The same scores as from the full tensor the engine serves (the summaries are not a second formula).
+    const reply = await client.view(kept.analysisId, { kind: 'tensor', block: 'self' });
+    assert.ok(reply.kind === 'tensor');
+    const full = allHeadScores(new AttentionStack(reply.tensor), true, kept.info.tokens.map((t) => t.id));
+    for (const [k, s] of scores.entries()) {
+      assert.strictEqual(s.induction, full[k].induction);
+      assert.strictEqual(s.duplicateToken, full[k].duplicateToken);
     }
   });
 });
