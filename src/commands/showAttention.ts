@@ -42,6 +42,8 @@ interface RunContext {
   signal: AbortSignal;
   bar: PhasedProgress;
   started: number;
+  /** The panel shows analysis `id` before its pass ended (progressive summaries): a failure then takes it off. */
+  showedEarly: (id: number) => void;
 }
 
 export class ShowAttention {
@@ -89,7 +91,7 @@ export class ShowAttention {
    * (it waits for the user), so neither the progress nor its status-bar spinner outlives the run.
    */
   async run(request: AnalysisRequest): Promise<void> {
-    await this.execute(async ({ engine, model, signal, bar, started }) => {
+    await this.execute(async ({ engine, model, signal, bar, started, showedEarly }) => {
       let options = request.options ?? {};
       const loadedModel = engine.currentModel;
       if (loadedModel?.decoder && options.target === undefined) {
@@ -104,10 +106,17 @@ export class ShowAttention {
       // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
       // still travel with their tensors (its cross view draws from them); the test API keeps them too.
       const sendTensors = loadedModel?.decoder !== undefined;
+      const origin = modelOrigin(model);
       const analysis = await engine.analyzeKept(request.text, options, {
         signal,
         onProgress: (message, fraction) => bar.report('analyze', message, fraction),
         withTensors: sendTensors || this.panel.keepsTensors,
+        // Progressive: the panel opens on the first layers' summaries and fills in while the pass runs.
+        onSummaries: (analysisId, info, summaries) => {
+          if (signal.aborted) return;
+          showedEarly(analysisId);
+          this.panel.showAnalysis({ analysisId, info: { ...info, origin }, summaries }, request.document, request.offset, request.pair);
+        },
       });
       if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
       this.onShown(request);
@@ -156,6 +165,7 @@ export class ShowAttention {
       async (progress, token): Promise<{ error: unknown } | undefined> => {
         token.onCancellationRequested(() => controller.abort());
         const bar = new PhasedProgress((value) => progress.report(value));
+        let early: number | undefined;
         try {
           bar.report('download', 'Finding the model…');
           const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
@@ -167,9 +177,11 @@ export class ShowAttention {
             const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
             this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
           }
-          await work({ engine, model, signal: controller.signal, bar, started });
+          await work({ engine, model, signal: controller.signal, bar, started, showedEarly: (id) => (early = id) });
           return undefined;
         } catch (error) {
+          // A pass stopped after the panel showed its first layers: that partial analysis is not kept.
+          if (early !== undefined && this.panel.shows(early)) this.panel.showError(controller.signal.aborted ? 'The analysis was cancelled before it finished.' : error instanceof Error ? error.message : String(error));
           return { error };
         } finally {
           if (this.running === controller) this.running = undefined;

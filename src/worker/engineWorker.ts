@@ -8,11 +8,14 @@ import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
 import type { AttentionModel } from '../engine/model';
 import { loadModel } from '../models';
-import { resultBuffers, type AttentionResult } from '../protocol/types';
+import { resultBuffers, type AnalyzeOptions, type AttentionResult } from '../protocol/types';
 import { replyBuffers, summaryBuffers } from '../protocol/views';
 import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
 import { ViewRequestError, ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses } from './keptAnalyses';
+import { blockSummaries } from './engineSummaries';
+import type { LayerSummaries } from '../engine/kept';
+import type { AnalysisInfo } from '../protocol/views';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -75,10 +78,10 @@ async function release(): Promise<void> {
 
 /**
  * Keeps a result under `analysisId`. Its q, k, v come from the model's last-run state, so when that
- * belongs to another analysis it is run again first (`rerun`: the text, or the probe's ids): step
- * by step always shows the analysis on screen, whatever ran since.
+ * belongs to another analysis the text is analyzed again first: step by step always shows the
+ * analysis on screen, whatever ran since.
  */
-function keep(analysisId: number, result: AttentionResult, rerun: (model: AttentionModel) => Promise<unknown>, pair: boolean) {
+function keep(analysisId: number, result: AttentionResult, text: string, options: AnalyzeOptions, rerun: (m: AttentionModel) => Promise<unknown> = (m) => m.analyze(text, options)) {
   const vectors = async (block: Parameters<AttentionModel['headVectors']>[2], layer: number, head: number) => {
     if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
     if (modelLastRun !== analysisId) {
@@ -88,38 +91,35 @@ function keep(analysisId: number, result: AttentionResult, rerun: (model: Attent
     return model.headVectors(layer, head, block);
   };
   const analysis = new FullResultKept(result, vectors);
-  const entry = { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : result.text, targetText: result.target }) };
+  const pair = options.textPair !== undefined;
+  const entry = { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : result.text, targetText: result.target }), text, options };
   kept.add(analysisId, entry);
   return entry;
 }
 
 /**
- * Runs an analysis (a text's, or the probe's): a newer one supersedes the one still running or
- * waiting. With `analysisId` it is kept and answered with summaries; without, the full result.
+ * What the analysis will be, before the pass: its tokens and blocks, so the panel can show summaries
+ * while the pass runs. Undefined when the tokens might differ from the pass's (a cut text).
  */
-function analyzeLatest(
-  message: { id: number; analysisId?: number; withTensors?: boolean },
-  run: (model: AttentionModel, signal?: AbortSignal, progress?: ReturnType<typeof progressFor>) => Promise<AttentionResult>,
-  pair = false,
-): void {
-  if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
-  latestAnalyze = message.id;
-  enqueue(message.id, async (signal) => {
-    if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-    const result = await run(model, signal, progressFor(message.id));
-    const analysisId = message.analysisId;
-    modelLastRun = analysisId;
-    if (analysisId === undefined) {
-      // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
-      post({ type: 'result', id: message.id, result }, resultBuffers(result));
-      return;
-    }
-    const entry = keep(analysisId, result, (m) => run(m), pair);
-    const summaries = await entry.server.summaries(signal);
-    const info = analysisInfo(result);
-    if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, [...summaryBuffers(summaries), ...resultBuffers(result)]);
-    else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
-  });
+async function earlyInfo(m: AttentionModel, text: string, options: AnalyzeOptions): Promise<AnalysisInfo | undefined> {
+  if (options.truncateTo !== undefined || m.summary.decoder) return undefined;
+  try {
+    const { tokens } = await m.tokenize(text, options.textPair);
+    if (tokens.length === 0 || (m.summary.maxTokens !== null && tokens.length > m.summary.maxTokens)) return undefined;
+    const s = m.summary;
+    const block = { kind: 'self' as const, label: 'Self-attention', querySide: 'input' as const, keySide: 'input' as const, queryTokens: tokens, keyTokens: tokens, causal: s.causal, layers: s.numLayers, heads: s.numHeads };
+    return { model: s, text, tokens, blocks: [block], timings: { tokenizeMs: 0, computeMs: 0 } };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Answers a kept full result: its summaries (and its tensors when asked). */
+async function postKeptResult(message: { id: number; withTensors?: boolean }, analysisId: number, result: AttentionResult, entry: ReturnType<typeof keep>, signal: AbortSignal): Promise<void> {
+  const summaries = await entry.server.summaries(signal);
+  const info = analysisInfo(result);
+  if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, [...summaryBuffers(summaries), ...resultBuffers(result)]);
+  else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
 }
 
 port.on('message', (message: HostToWorker) => {
@@ -142,10 +142,56 @@ port.on('message', (message: HostToWorker) => {
       });
       break;
     case 'analyze':
-      analyzeLatest(message, (m, signal, progress) => m.analyze(message.text, message.options, signal, progress), message.options.textPair !== undefined);
+      // A newer text supersedes the one still running or waiting.
+      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+      latestAnalyze = message.id;
+      enqueue(message.id, async (signal) => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const analysisId = message.analysisId;
+        if (analysisId !== undefined && !message.withTensors && !model.summary.decoder) {
+          // The engine keeps per-layer state, not n² tensors: long texts are limited by positions and that memory.
+          // Each layer group's summaries go out as soon as they are computed: the panel's model view fills in.
+          const done: LayerSummaries[] = [];
+          const early = await earlyInfo(model, message.text, message.options);
+          const analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
+            done.push(...group);
+            if (!early) return;
+            const summaries = blockSummaries(done, early.blocks);
+            post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
+          });
+          const pair = message.options.textPair !== undefined;
+          kept.add(analysisId, { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text }), text: message.text, options: message.options });
+          const info = { model: analysis.model, text: analysis.text, tokens: analysis.tokens, blocks: analysis.blocks, timings: analysis.timings, ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}) };
+          const summaries = blockSummaries(analysis.summaries, analysis.blocks);
+          post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
+          return;
+        }
+        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
+        modelLastRun = analysisId;
+        if (analysisId === undefined) {
+          // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
+          post({ type: 'result', id: message.id, result }, resultBuffers(result));
+          return;
+        }
+        await postKeptResult(message, analysisId, result, keep(analysisId, result, message.text, message.options), signal);
+      });
       break;
     case 'probe':
-      analyzeLatest(message, (m, signal, progress) => m.analyzeProbe(message.length, message.seed, signal, progress));
+      // The probe's few hundred tokens are kept as a full result (like an encoder-decoder's), and run again for step by step.
+      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+      latestAnalyze = message.id;
+      enqueue(message.id, async (signal) => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const result = await model.analyzeProbe(message.length, message.seed, signal, progressFor(message.id));
+        const analysisId = message.analysisId;
+        modelLastRun = analysisId;
+        if (analysisId === undefined) {
+          post({ type: 'result', id: message.id, result }, resultBuffers(result));
+          return;
+        }
+        const entry = keep(analysisId, result, result.text, {}, (m) => m.analyzeProbe(message.length, message.seed));
+        await postKeptResult(message, analysisId, result, entry, signal);
+      });
       break;
     case 'view':
       enqueue(message.id, async (signal) => {

@@ -9,6 +9,9 @@ import { ViewServer } from '../analysis/viewServer';
 export interface Kept {
   analysis: KeptAnalysis;
   server: ViewServer;
+  /** What made it, to run it again when the model's own last-run state is needed (q, k, v). */
+  text: string;
+  options: import('../protocol/types').AnalyzeOptions;
 }
 
 export class KeptAnalyses {

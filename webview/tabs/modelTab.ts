@@ -96,7 +96,7 @@ export class ModelTab {
     const flavour = s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head';
     // What the tiles draw from: when it arrives (asked of the engine), the tiles are drawn again.
     const ready = s.rowQuery === null ? session.thumbnail(0, 0, THUMB_MAX_CELLS, s) !== undefined : session.rows(s, s.rowQuery) !== undefined;
-    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id, ready].join('|');
+    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id, ready, session.layersDone].join('|');
     const changed = key !== this.thumbKey;
     this.thumbKey = key;
     this.view.current = { layer: s.layer, head: s.head };
@@ -110,11 +110,13 @@ export class ModelTab {
       s.rowQuery === null
         ? `${flavour === 'valueWeighted' ? 'Value-weighted attention' : 'Attention'} of every head`
         : `Where “${tokenLabel(tokens[s.rowQuery])}” (token ${s.rowQuery}) looks in every head: one bar per key`;
+    const running = session.layersDone < session.stack.layers ? `Layers 0–${session.layersDone - 1} of ${session.stack.layers} computed so far; the rest fill in as the model runs. ` : '';
     const needsRepeats = s.sortKey === 'induction' || s.sortKey === 'duplicateToken';
     const undefinedScore = needsRepeats && session.scores.every((sc) => !Number.isFinite(sc[s.sortKey]))
       ? `This text repeats no token, so no head has a ${SCORE_INFO[s.sortKey].label.toLowerCase()} score (run “Probe Heads with Repeated Random Tokens”, or analyze a text that repeats itself). `
       : '';
     this.info.textContent =
+      running +
       undefinedScore +
       `${what} (${s.norm === 'row' ? 'each row scaled to its largest weight' : s.range === 'max' ? 'each thumbnail scaled to its own largest weight' : 'colours 0 to 1'}${s.norm === 'log' ? ', log scale' : ''}). ` +
       `${matching} of ${session.scores.length} heads have ${SCORE_INFO[s.sortKey].label.toLowerCase()} between ${lo} and ${hi} ` +
