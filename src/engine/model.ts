@@ -292,7 +292,7 @@ export class AttentionModel {
 
   /** What the kept pass (./kept.ts) borrows from this runner. */
   private get runner(): KeptRunner {
-    this.attentionSessions ??= new AttentionSessions(this.arch, Math.min(GB, this.memory.limitBytes / 8), sessionOptions);
+    this.attentionSessions ??= new AttentionSessions(this.arch, Math.min(GB / 2, this.memory.limitBytes / 16), sessionOptions);
     return {
       summary: this.summary,
       arch: this.arch,
