@@ -52,15 +52,24 @@ export interface LoadOptions {
   source?: string;
   /** What the engine may hold, in GB (10⁹ bytes); default `defaultMemoryLimitGB()`. */
   memoryLimitGB?: number;
-  /** Heads whose attention a layer computes at once (default HEADS_PER_CHUNK; tests set 1 to check the chunked path on small models). */
+  /** Heads whose attention a layer computes at once (default headsPerChunkFor(summary); tests set 1 to check the chunked path on small models). */
   attentionHeadsPerChunk?: number;
 }
 
 /**
- * Heads per attention chunk inside a layer: a long text's scores exist for this many heads at a
- * time (4,096 tokens: 4 × 67 MB per copy instead of 32 × 67 MB on a 32-head model).
+ * Heads per attention chunk inside a layer for models that take long texts: a long text's scores
+ * exist for this many heads at a time (4,096 tokens: 2 × 67 MB per copy instead of 32 × 67 MB on a
+ * 32-head model).
  */
-export const HEADS_PER_CHUNK = 4;
+export const HEADS_PER_CHUNK = 2;
+/** Scores of every head at the model's longest text below this many bytes: no chunking (no extra nodes for short-context models). */
+const UNCHUNKED_SCORES_BYTES = 256 * 1024 * 1024;
+
+/** All heads at once where the model's positions keep the scores small (BERT, GPT-2), HEADS_PER_CHUNK otherwise. */
+export function headsPerChunkFor(summary: Pick<ModelSummary, 'numHeads' | 'maxTokens'>): number {
+  const n = summary.maxTokens ?? Infinity;
+  return 3 * 4 * summary.numHeads * n * n <= UNCHUNKED_SCORES_BYTES ? summary.numHeads : HEADS_PER_CHUNK;
+}
 
 const GB = 1e9;
 
@@ -203,7 +212,7 @@ export class AttentionModel {
       const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
       if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
       const plan = planMemory(numLayers, arch.layerBytes, limitGB * GB);
-      const headsPerChunk = options.attentionHeadsPerChunk ?? HEADS_PER_CHUNK;
+      const headsPerChunk = options.attentionHeadsPerChunk ?? headsPerChunkFor(arch.summary);
       for (const [c, layers] of plan.groups.entries()) {
         if (c >= plan.warm) {
           // Streamed groups are built on each request; building the graph alone says which inputs it takes.
@@ -284,7 +293,7 @@ export class AttentionModel {
 
   /** What the kept pass (./kept.ts) borrows from this runner. */
   private get runner(): KeptRunner {
-    this.attentionSessions ??= new AttentionSessions(this.arch, Math.min(GB, this.memory.limitBytes / 8), sessionOptions);
+    this.attentionSessions ??= new AttentionSessions(this.arch, Math.min(GB / 2, this.memory.limitBytes / 16), sessionOptions);
     return {
       summary: this.summary,
       arch: this.arch,
