@@ -130,4 +130,19 @@ describe('the probe through the engine worker (kept, summaries, views)', functio
       assert.strictEqual(s.duplicateToken, full[k].duplicateToken);
     }
   });
+
+  it('a text’s analysis kept by the engine pass: its summaries carry the same induction and duplicate-token scores as its tensor', async () => {
+    const text = 'support instru return operation email mapping sight title ear screen support instru return operation email mapping sight title ear screen';
+    const kept = await client.analyzeKept(text);
+    const reply = await client.view(kept.analysisId, { kind: 'tensor', block: 'self' });
+    assert.ok(reply.kind === 'tensor');
+    const full = allHeadScores(new AttentionStack(reply.tensor), true, kept.info.tokens.map((t) => t.id));
+    const scores = kept.summaries[0].scores;
+    assert.strictEqual(scores.length, full.length);
+    for (const [k, s] of scores.entries()) {
+      assert.ok(Math.abs(s.induction - full[k].induction) <= 1e-6, `${k}: ${s.induction} vs ${full[k].induction}`);
+      assert.ok(Math.abs(s.duplicateToken - full[k].duplicateToken) <= 1e-6, `${k}: ${s.duplicateToken} vs ${full[k].duplicateToken}`);
+    }
+    assert.deepStrictEqual(rankHeads(scores as never, 'induction').slice(0, 2).map((s) => `L${s.layer}H${s.head}`).sort(), ['L3H2', 'L3H3']);
+  });
 });
