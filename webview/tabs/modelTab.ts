@@ -111,8 +111,13 @@ export class ModelTab {
         ? `${flavour === 'valueWeighted' ? 'Value-weighted attention' : 'Attention'} of every head`
         : `Where “${tokenLabel(tokens[s.rowQuery])}” (token ${s.rowQuery}) looks in every head: one bar per key`;
     const running = session.layersDone < session.stack.layers ? `Layers 0–${session.layersDone - 1} of ${session.stack.layers} computed so far; the rest fill in as the model runs. ` : '';
+    const needsRepeats = s.sortKey === 'induction' || s.sortKey === 'duplicateToken';
+    const undefinedScore = needsRepeats && session.scores.every((sc) => !Number.isFinite(sc[s.sortKey]))
+      ? `This text repeats no token, so no head has a ${SCORE_INFO[s.sortKey].label.toLowerCase()} score (run “Probe Heads with Repeated Random Tokens”, or analyze a text that repeats itself). `
+      : '';
     this.info.textContent =
       running +
+      undefinedScore +
       `${what} (${s.norm === 'row' ? 'each row scaled to its largest weight' : s.range === 'max' ? 'each thumbnail scaled to its own largest weight' : 'colours 0 to 1'}${s.norm === 'log' ? ', log scale' : ''}). ` +
       `${matching} of ${session.scores.length} heads have ${SCORE_INFO[s.sortKey].label.toLowerCase()} between ${lo} and ${hi} ` +
       `(${SCORE_INFO[s.sortKey].explanation}). ${BAR_LEGEND} Click a head to open it.`;
@@ -174,7 +179,7 @@ export class ModelTab {
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
     let text =
       `Layer ${t.layer}, head ${t.head}: previous token ${f(sc.previousToken)}, first token ${f(sc.firstToken)}, ` +
-      `self ${f(sc.self)}, entropy ${f(sc.entropy)} (${f(sc.entropyBits)} bits).`;
+      `self ${f(sc.self)}, entropy ${f(sc.entropy)} (${f(sc.entropyBits)} bits), induction ${f(sc.induction)}, duplicate token ${f(sc.duplicateToken)}.`;
     const session = this.ctx.session();
     const s = this.ctx.store.state;
     const set = session && s.rowQuery !== null ? session.rows(s, s.rowQuery) : undefined;
