@@ -5,6 +5,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from './protocol/api';
+import { COMPARE_COMMAND, CompareWith } from './commands/compareWith';
 import { DecoderTexts } from './commands/decoderText';
 import { ModelResolver } from './commands/modelResolver';
 import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
@@ -42,7 +43,11 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     log,
     // The test API's message history holds every posted tensor: only for the extension-host tests.
     recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
-    headVectors: (layer, head, block) => getEngine().headVectors(layer, head, block),
+    // After Compare With… the engine may hold the other analysis: the panel's is analyzed again first.
+    headVectors: async (layer, head, block) => {
+      await show.restoreShown();
+      return getEngine().headVectors(layer, head, block);
+    },
     recompute: () => void show.recompute(),
     editTarget: () => void show.changeTarget(),
     onClosed: () => {
@@ -56,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     void context.workspaceState.update(LAST_REQUEST_KEY, stored);
   };
   show = new ShowAttention(getEngine, panel, models, notifier, remember, new DecoderTexts(context.globalState));
+  const compare = new CompareWith(show, panel, models, notifier);
 
   context.subscriptions.push(
     notifier,
@@ -64,6 +70,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
+    vscode.commands.registerCommand(COMPARE_COMMAND, (args?: unknown) => compare.run(args)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // A different model: release the old one in the worker (the next run loads the new one).
       if (e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint')) {

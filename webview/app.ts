@@ -26,11 +26,13 @@ import { HeadTab, rowOfToken } from './tabs/headTab';
 import { LinesTab } from './tabs/linesTab';
 import { ModelTab } from './tabs/modelTab';
 import { StepTab } from './tabs/stepTab';
+import { CompareTab } from './tabs/compareTab';
+import { CompareSession } from './compareSession';
 import { readTheme, watchTheme, type Theme } from './theme';
 import { Tooltip } from './tooltip';
 import { PAIR_FILTER_INFO, Toolbar } from './toolbar';
 
-const TAB_LABELS: Record<ViewTab, string> = { head: 'Heatmap', lines: 'Lines', model: 'Model', step: 'Step by step' };
+const TAB_LABELS: Record<ViewTab, string> = { head: 'Heatmap', lines: 'Lines', model: 'Model', step: 'Step by step', compare: 'Compare' };
 
 export class App implements PanelContext {
   readonly channel: HostChannel;
@@ -47,6 +49,7 @@ export class App implements PanelContext {
   private readonly linesTab: LinesTab;
   private readonly modelTab: ModelTab;
   private readonly stepTab: StepTab;
+  private readonly compareTab: CompareTab;
   private readonly exports: Exports;
   private readonly el: Record<string, HTMLElement> = {};
   /** Encoder-decoders: which attention block is shown (./blocks.ts); the pair of the result being shown. */
@@ -61,11 +64,14 @@ export class App implements PanelContext {
     this.store = new ViewStore(this.channel);
     this.themeValue = readTheme();
     this.exports = new Exports(this);
-    this.toolbar = new Toolbar(this.store, (action) => this.exports.run(action));
+    this.toolbar = new Toolbar(this.store, (action) =>
+      this.store.state.tab === 'compare' && this.compareTab.session ? this.compareTab.export(action, (png) => this.exports.copyPng(png)) : this.exports.run(action),
+    );
     this.headTab = new HeadTab(this);
     this.linesTab = new LinesTab(this);
     this.modelTab = new ModelTab(this);
     this.stepTab = new StepTab(this);
+    this.compareTab = new CompareTab(this);
     this.blocks = new BlockSwitcher({
       showSquare: (id, result) => this.receiveResult(id, result, this.pendingPair),
       setMainHidden: (hidden) => {
@@ -207,10 +213,12 @@ export class App implements PanelContext {
       this.linesTab.element,
       this.modelTab.element,
       this.stepTab.element,
+      this.compareTab.element,
     );
     e.live = h('div', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'live' });
     this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.truncated, e.pairInfo, e.placeholder, e.content, this.blocks.crossElement, e.caution, e.live, this.tooltip.element);
     this.root.removeAttribute('aria-busy');
+    this.setCompareHeader(false);
   }
 
   private applyTheme(): void {
@@ -218,6 +226,7 @@ export class App implements PanelContext {
     this.headTab.view.setTheme(this.themeValue);
     this.linesTab.view.setTheme(this.themeValue);
     this.modelTab.view.setTheme(this.themeValue);
+    this.compareTab.setTheme(this.themeValue);
     // Head colours of the line view come from theme variables too.
     if (this.current && this.store.state.tab === 'lines') this.linesTab.render();
     this.headTab.legend.draw();
@@ -238,6 +247,9 @@ export class App implements PanelContext {
           this.setBanner('busyBanner', null);
           this.pendingPair = msg.pair;
           this.blocks.receive(msg.resultId, msg.result);
+          break;
+        case 'compare':
+          this.receiveCompare(msg.resultId, msg.other, msg.kind);
           break;
         case 'busy':
           this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : 'Working…');
@@ -266,6 +278,46 @@ export class App implements PanelContext {
     }
   }
 
+  /** Ends the comparison; `switchTab`: leave the compare tab for the heatmap (not while a new result is being set up). */
+  private dropCompare(switchTab = true): void {
+    this.compareTab.set(undefined);
+    this.setCompareHeader(false);
+    if (switchTab && this.store.state.tab === 'compare') this.store.update({ tab: 'head' });
+  }
+
+  /** Compare With…: B to set against the result shown (A); opens the compare tab. */
+  private receiveCompare(id: unknown, raw: AttentionResult, kind: unknown): void {
+    const session = this.current;
+    if (!session || id !== session.id) return;
+    if (raw && typeof raw === 'object') {
+      for (const t of [raw.attentions, raw.valueNorms]) {
+        if (t && typeof t === 'object') {
+          const buffer = toArrayBuffer(t.buffer);
+          if (buffer) t.buffer = buffer;
+        }
+      }
+    }
+    const problem = attentionResultProblem(raw);
+    if (problem) {
+      this.showError(`The panel cannot show this comparison: ${problem}.`);
+      return;
+    }
+    if (raw.attentions.shape[0] !== session.stack.layers || raw.attentions.shape[1] !== session.stack.heads) {
+      this.showError('The panel cannot show this comparison: the two analyses have different numbers of layers or heads.');
+      return;
+    }
+    const norms = valueNormsProblem(raw) ? undefined : new ValueNormStack(raw.valueNorms);
+    this.compareTab.set(new CompareSession(session, raw, kind === 'model' ? 'model' : 'text', norms));
+    this.setCompareHeader(true);
+    this.store.update({ tab: 'compare' });
+    this.announce(`Comparing with ${raw.model.name}: ${this.compareTab.session!.summary}.`);
+  }
+
+  private setCompareHeader(visible: boolean): void {
+    const header = this.el.tabs.querySelector('[data-testid="tab-compare"]') as HTMLElement | null;
+    if (header) header.hidden = !visible;
+  }
+
   private setStale(stale: boolean, reason: 'edited' | 'closed'): void {
     this.el.staleBanner.hidden = !stale;
     this.el.staleText.textContent =
@@ -277,6 +329,7 @@ export class App implements PanelContext {
   /** An analysis failed: the old result does not answer what was asked any more. */
   private clearResult(): void {
     this.current = undefined;
+    this.dropCompare();
     this.preparing = undefined;
     this.tooltip.hide();
     this.el.content.hidden = true;
@@ -312,6 +365,8 @@ export class App implements PanelContext {
     const normsProblem = valueNormsProblem(raw);
     const pairText = pair && typeof pair.text === 'string' ? pair.text : undefined;
     const session = new ResultSession(id, raw, pairText, normsProblem ? undefined : new ValueNormStack(raw.valueNorms), normsProblem);
+    // A new result ends the comparison (the host sends it again after a reload).
+    this.dropCompare(false);
     this.current = session;
     this.preparing = undefined;
     this.stepTab.reset();
@@ -325,6 +380,7 @@ export class App implements PanelContext {
     const key = hashString(`${raw.model.source}\u0000${raw.text}\u0000${pairText ?? ''}\u0000${raw.tokens.length}`);
     const fitted = fitStateToResult(this.store.state, session.stack.layers, session.stack.heads, session.n, key);
     if (fitted.mode === 'valueWeighted' && !session.norms) fitted.mode = 'head';
+    if (fitted.tab === 'compare') fitted.tab = 'head';
     this.el.placeholder.hidden = true;
     this.el.content.hidden = false;
     this.el.modelName.textContent = raw.model.name;
@@ -393,6 +449,7 @@ export class App implements PanelContext {
     this.linesTab.element.hidden = s.tab !== 'lines';
     this.modelTab.element.hidden = s.tab !== 'model';
     this.stepTab.element.hidden = s.tab !== 'step';
+    this.compareTab.element.hidden = s.tab !== 'compare';
     if (session.computer.needsWork(sel)) this.prepare(sel);
     else if (this.preparing) {
       // The user moved on to a mode that needs no preparation: drop the pending work.
@@ -404,6 +461,7 @@ export class App implements PanelContext {
     if (s.tab === 'lines') this.linesTab.render();
     if (s.tab === 'model') this.modelTab.render();
     if (s.tab === 'step') this.stepTab.render();
+    if (s.tab === 'compare') this.compareTab.render();
   }
 
   /**

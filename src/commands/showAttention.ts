@@ -5,7 +5,8 @@
  */
 import * as vscode from 'vscode';
 import { modelOrigin } from '../hub';
-import type { AnalyzeOptions } from '../protocol/types';
+import type { AnalyzeOptions, AttentionResult } from '../protocol/types';
+import type { ResolvedModel } from '../hub';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient } from '../worker/engineClient';
@@ -38,6 +39,10 @@ const TOKEN_PROBLEMS = new Set(['unauthorized', 'invalid-token']);
 
 export class ShowAttention {
   private running: AbortController | undefined;
+  /** The request behind the panel's result (decoder text included) and the model spec it was analyzed with. */
+  private shown: { request: AnalysisRequest & { options: AnalyzeOptions }; spec: string } | undefined;
+  /** False once the engine analyzed something other than the panel's result (Compare With…). */
+  private engineHoldsShown = false;
 
   constructor(
     private readonly engine: () => EngineClient,
@@ -70,6 +75,11 @@ export class ShowAttention {
     await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
   }
 
+  /** The model spec the panel's result was analyzed with (Compare With… another text uses it too). */
+  get shownSpec(): string {
+    return this.shown?.spec ?? this.models.spec;
+  }
+
   /** Stops the run in progress, if any. */
   cancel(): void {
     this.running?.abort();
@@ -91,31 +101,13 @@ export class ShowAttention {
         token.onCancellationRequested(() => controller.abort());
         const bar = new PhasedProgress((value) => progress.report(value));
         try {
-          bar.report('download', 'Finding the model…');
-          const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
-          const engine = this.engine();
-          const memoryLimitGB = configuredMemoryLimitGB();
-          if (!engine.isLoaded(model.folder, memoryLimitGB)) {
-            this.panel.showBusy(`Loading ${model.name}…`);
-            bar.report('load', `Loading ${model.name}…`, 0);
-            const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
-            this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
-          }
-          let options = request.options ?? {};
-          const loadedModel = engine.currentModel;
-          if (loadedModel?.decoder && options.target === undefined) {
-            const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
-            if (target === undefined || controller.signal.aborted) {
-              this.notifier.log('No decoder text given: nothing analyzed');
-              return undefined;
-            }
-            options = { ...options, target };
-          }
-          bar.report('analyze', 'Computing attention…', 0);
-          const result = await engine.analyze(request.text, options, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
-          if (controller.signal.aborted) return undefined;
+          const computed = await this.compute(request, controller.signal, bar);
+          if (!computed || controller.signal.aborted) return undefined;
+          const { result } = computed;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
+          this.panel.showResult(result, request.document, request.offset, request.pair);
+          this.shown = { request: { ...request, options: computed.options, askTarget: false }, spec: this.models.spec };
+          this.engineHoldsShown = true;
           this.onShown(request);
           return undefined;
         } catch (error) {
@@ -126,6 +118,91 @@ export class ShowAttention {
       },
     );
     if (failure) void this.report(failure.error, request, controller.signal);
+  }
+
+  /**
+   * Resolves the model (the configured one, or `spec`), loads it if needed and analyzes the request's
+   * text; undefined when the user gave no decoder text. Shared by Show Attention and Compare With….
+   */
+  private async compute(
+    request: AnalysisRequest,
+    signal: AbortSignal,
+    bar: PhasedProgress,
+    spec?: string,
+  ): Promise<{ result: AttentionResult; model: ResolvedModel; options: AnalyzeOptions } | undefined> {
+    bar.report('download', 'Finding the model…');
+    const model = await this.models.resolve(signal, (message, fraction) => bar.report('download', message, fraction), spec);
+    const engine = this.engine();
+    const memoryLimitGB = configuredMemoryLimitGB();
+    if (!engine.isLoaded(model.folder, memoryLimitGB)) {
+      this.panel.showBusy(`Loading ${model.name}…`);
+      bar.report('load', `Loading ${model.name}…`, 0);
+      const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
+      this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
+    }
+    let options = request.options ?? {};
+    const loadedModel = engine.currentModel;
+    if (loadedModel?.decoder && options.target === undefined) {
+      const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
+      if (target === undefined || signal.aborted) {
+        this.notifier.log('No decoder text given: nothing analyzed');
+        return undefined;
+      }
+      options = { ...options, target };
+    }
+    bar.report('analyze', 'Computing attention…', 0);
+    // Whatever the engine analyzes next is no longer what the panel shows (step by step asks the engine).
+    this.engineHoldsShown = false;
+    const result = await engine.analyze(request.text, options, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
+    return { result: { ...result, origin: modelOrigin(model) }, model, options };
+  }
+
+  /**
+   * Compare With…: analyzes a second text, or the same text under the model `spec`, with progress
+   * and Cancel, without showing it (the panel shows it beside the current result). Resolves with the
+   * result, or undefined when cancelled or failed (the failure is reported like Show Attention's).
+   */
+  async analyzeOther(text: string, spec: string | undefined, document: vscode.TextDocument, offset: number): Promise<AttentionResult | undefined> {
+    this.running?.abort();
+    const controller = new AbortController();
+    this.running = controller;
+    const request: AnalysisRequest = { document, offset, text, options: this.shown?.request.options.target !== undefined ? { target: this.shown.request.options.target } : {} };
+    const outcome = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Attention Inspector: Compare', cancellable: true },
+      async (progress, token): Promise<{ result?: AttentionResult; error?: unknown }> => {
+        token.onCancellationRequested(() => controller.abort());
+        const bar = new PhasedProgress((value) => progress.report(value));
+        try {
+          const computed = await this.compute(request, controller.signal, bar, spec);
+          return { result: controller.signal.aborted ? undefined : computed?.result };
+        } catch (error) {
+          return { error };
+        } finally {
+          if (this.running === controller) this.running = undefined;
+        }
+      },
+    );
+    if (outcome.error !== undefined) {
+      const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+      const code = String((outcome.error as { info?: { code?: unknown } })?.info?.code ?? (outcome.error as { code?: unknown })?.code ?? '');
+      if (code === 'cancelled' || controller.signal.aborted) this.notifier.log(`Compare cancelled: ${message}`);
+      else void this.notifier.notify('error', `Compare With…: ${message}`, 'Open Log').then((action) => action === 'Open Log' && this.notifier.channel.show());
+      return undefined;
+    }
+    if (outcome.result) this.notifier.log(`Compare: analyzed ${outcome.result.tokens.length} tokens with ${outcome.result.model.name}`);
+    return outcome.result;
+  }
+
+  /**
+   * Makes the engine hold the panel's analysis again (after Compare With… analyzed something else),
+   * so that step by step's q, k, v are of the text and model shown.
+   */
+  async restoreShown(): Promise<void> {
+    if (this.engineHoldsShown || !this.shown) return;
+    const controller = new AbortController();
+    const bar = new PhasedProgress(() => {});
+    await this.compute(this.shown.request, controller.signal, bar, this.shown.spec);
+    this.engineHoldsShown = true;
   }
 
   /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */

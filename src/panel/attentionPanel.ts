@@ -10,6 +10,7 @@ import { pythonSnippet } from '../export/pythonSnippet';
 import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type HeadVectors } from '../protocol/types';
 import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleReason, type WebviewToHost } from '../protocol/webview';
 import { decodeHalfArray } from '../protocol/float16';
+import type { CompareKind } from '../analysis/compare';
 import { AnalyzedText } from './analyzedText';
 import { getPanelHtml } from './html';
 import { WeightDecorations } from './weightDecorations';
@@ -57,6 +58,8 @@ export class AttentionPanel implements vscode.Disposable {
   /** The second text of a sentence pair, when it is a selection in a document. */
   private analyzedPair: AnalyzedText | undefined;
   private pairText: string | undefined;
+  /** Compare With…: the second analysis set against the result, until the next result. */
+  private comparison: { other: AttentionResult; kind: CompareKind } | undefined;
   private staleReason: StaleReason = 'edited';
   private readonly decorations = new WeightDecorations();
   private readonly history: HostToWebview[] = [];
@@ -133,6 +136,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.analyzed = undefined;
     this.analyzedPair = undefined;
     this.pairText = undefined;
+    this.comparison = undefined;
     this.history.length = 0;
     this.host.onClosed();
   }
@@ -159,6 +163,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.analyzed = undefined;
     this.analyzedPair = undefined;
     this.pairText = undefined;
+    this.comparison = undefined;
     this.resultId++;
     if (this.panel) this.panel.title = 'Attention';
     this.post({ type: 'error', message, clearsResult: true });
@@ -169,6 +174,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.open();
     this.decorations.clear();
     this.result = result;
+    this.comparison = undefined;
     this.resultId++;
     this.analyzed = new AnalyzedText(document, offset, result.text, result.tokens);
     this.pairText = pair?.text;
@@ -179,7 +185,19 @@ export class AttentionPanel implements vscode.Disposable {
     if (editor?.document === document) this.postCursor(editor.selection.active, false);
   }
 
-  /** The text and place of the current result (to recompute it, or restore after reload). */
+  /** Compare With…: shows `other` beside the current result (the compare tab) until the next result. */
+  showComparison(other: AttentionResult, kind: CompareKind): void {
+    if (!this.result) return;
+    this.open();
+    this.comparison = { other, kind };
+    this.post({ type: 'compare', resultId: this.resultId, other, kind });
+  }
+
+  /** The analysis the current result is compared with, if any. */
+  get currentComparison(): { other: AttentionResult; kind: CompareKind } | undefined {
+    return this.comparison;
+  }
+
   /** The analyzed text; `range`: its document offsets now, edits included. */
   get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string; range: { start: number; end: number } } | undefined {
     return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text, range: this.analyzed.currentRange };
@@ -247,6 +265,7 @@ export class AttentionPanel implements vscode.Disposable {
         if (this.result) {
           this.post({ type: 'result', resultId: this.resultId, result: this.result, ...(this.pairText !== undefined ? { pair: { text: this.pairText } } : {}) });
           if (this.analyzed?.isStale) this.post({ type: 'stale', resultId: this.resultId, stale: true, reason: this.staleReason });
+          if (this.comparison) this.post({ type: 'compare', resultId: this.resultId, ...this.comparison });
         }
         return;
       case 'revealToken':
