@@ -63,7 +63,7 @@ describe('webview: compare view', function () {
     } finally {
       await model.dispose();
     }
-    h = await openHarness({ viewport: { width: 1280, height: 800 } });
+    h = await openHarness({ viewport: process.env.COMPARE_VIEWPORT ? JSON.parse(process.env.COMPARE_VIEWPORT) : { width: 1280, height: 800 } });
     await h.send({ type: 'result', resultId: 1, result: a });
     await frames(h.page);
     await h.send({ type: 'compare', resultId: 1, other: b, kind: 'text' });
