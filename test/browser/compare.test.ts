@@ -100,13 +100,13 @@ describe('webview: compare view', function () {
   });
 
   it('the difference legend is in ± around 0, on the diverging scale', async () => {
-    const ticks = await h.page.locator('[data-testid="legend-delta"] [data-testid="legend-ticks"] span').allInnerTexts();
+    const ticks = await h.page.locator('[data-testid="compare-delta-legend-ticks"] span').allInnerTexts();
     assert.strictEqual(ticks.length, 3);
     assert.match(ticks[0], /^−\d/);
     assert.strictEqual(ticks[1], '0');
     assert.match(ticks[2], /^\+\d/);
     assert.strictEqual(ticks[0].slice(1), ticks[2].slice(1), 'symmetric');
-    assert.match(await h.page.locator('[data-testid="legend-delta"] [data-testid="legend-caption"]').innerText(), /^B − A: ±/);
+    assert.match(await h.page.locator('[data-testid="compare-delta-legend-caption"]').innerText(), /^B − A: ±/);
   });
 
   it('hovering a Δ cell shows A, B and Δ of the aligned tokens (the engine’s values)', async () => {

@@ -424,7 +424,7 @@ describe('end to end: the packaged extension in code-server', function () {
     await delta.waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(await panel().locator('[data-testid="compare-sources"]').innerText(), /B: .* · “The dog sat on the mat\.”/);
     assert.match(await panel().locator('[data-testid="alignment-summary"]').innerText(), /substituted/);
-    const ticks = await panel().locator('[data-testid="legend-delta"] [data-testid="legend-ticks"] span').allInnerTexts();
+    const ticks = await panel().locator('[data-testid="compare-delta-legend-ticks"] span').allInnerTexts();
     assert.deepStrictEqual([ticks[0][0], ticks[1], ticks[2][0]], ['−', '0', '+']);
     // Hover a Δ cell: both values and the difference.
     const d = await delta.evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset }) as Record<string, string>);

@@ -39,8 +39,8 @@ export class CompareTab {
   private readonly views: Record<Side, HeadView>;
   private readonly titles: Record<Side, HTMLElement>;
   private readonly boxes: Record<Side, HTMLElement>;
-  private readonly legendAB = new Legend();
-  private readonly legendDelta = new Legend();
+  private readonly legendAB = new Legend('compare-ab-');
+  private readonly legendDelta = new Legend('compare-delta-');
   private readonly sources: HTMLElement;
   private readonly strip: HTMLElement;
   private readonly layout = select('compareLayout', 'Compare layout', []);
@@ -78,7 +78,7 @@ export class CompareTab {
       h('div', { class: 'toolbar-row compare-controls' }, this.sources, h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Show'), this.layout)),
       this.strip,
       this.grid,
-      h('div', { class: 'panel-footer compare-legends' }, h('div', { class: 'legend-group', 'data-testid': 'legend-ab' }, this.legendAB.element), h('div', { class: 'legend-group', 'data-testid': 'legend-delta' }, this.legendDelta.element)),
+      h('div', { class: 'panel-footer compare-legends' }, h('div', { class: 'legend-group' }, this.legendAB.element), h('div', { class: 'legend-group' }, this.legendDelta.element)),
       h(
         'section',
         { class: 'distances', 'aria-label': 'Per-head distance' },
