@@ -7,7 +7,7 @@
 import { alignTokens, describeAlignment, type AlignedPair, type TokenAlignment } from '../src/analysis/align';
 import { mapColors, mapDiverging, type ColorMapping } from '../src/analysis/colormap';
 import {
-  alignedDifference,
+  compareView,
   headDistances,
   pairLabels,
   pairsWithoutSpecial,
@@ -101,11 +101,12 @@ export class CompareSession {
     if (this.shownValue && key === this.shownKey) return this.shownValue;
     const matrixA = this.a.computer.compute(sel);
     const matrixB = this.computerB.compute(sel);
-    const pairs = this.pairs(special);
+    const view = compareView({ tokens: this.a.result.tokens, matrix: matrixA }, { tokens: this.b.tokens, matrix: matrixB }, this.alignment, special !== 'show');
+    const { pairs } = view;
+    const diff: AlignedDifference = view;
     const viewA = this.markedView(matrixA, this.a.result.tokens, this.a.result.text, special, this.alignment.aToB, ONLY_IN_A);
     const viewB = this.markedView(matrixB, this.b.tokens, this.b.text, special, this.alignment.bToA, ONLY_IN_B);
     const { colorsA, colorsB } = sharedColors(viewA, viewB, s);
-    const diff = alignedDifference(matrixA, matrixB, pairs);
     const labels = pairLabels(pairs, (i) => tokenLabel(this.a.result.tokens[i]), (j) => tokenLabel(this.b.tokens[j]));
     const viewDelta: ViewMatrix = {
       size: diff.size,
@@ -115,7 +116,7 @@ export class CompareSession {
         return { label: labels[i], tokens: [p.a], start: t.start, end: t.end, special: t.special };
       }),
     };
-    const colorsDelta = mapDiverging({ rows: diff.size, cols: diff.size, data: diff.delta });
+    const colorsDelta = mapDiverging({ rows: diff.size, cols: diff.size, data: diff.delta }, view.limit);
     this.shownKey = key;
     this.shownValue = { sel, pairs, viewA, viewB, colorsA, colorsB, diff, viewDelta, colorsDelta, matrixA, matrixB };
     return this.shownValue;

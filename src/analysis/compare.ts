@@ -6,7 +6,18 @@
  */
 import type { ModelSummary, TokenInfo } from '../protocol/types';
 import type { AlignedPair, TokenAlignment } from './align';
-import type { AttentionStack, Matrix } from './tensor';
+import type { ModeSelection } from './modes';
+import type { Matrix } from './tensor';
+
+/**
+ * What comparing needs of one analysis: its shape and a head's matrix (an AttentionStack of whole
+ * tensors today; a kept analysis in the worker, which recomputes a layer on demand, later).
+ */
+export interface HeadSource {
+  readonly layers: number;
+  readonly heads: number;
+  headMatrix(layer: number, head: number): Matrix;
+}
 
 /** What the user compares against the current analysis. */
 export type CompareKind = 'model' | 'text';
@@ -75,7 +86,7 @@ export function differenceStats(a: Matrix, b: Matrix, pairs: readonly AlignedPai
 }
 
 /** The distance of every head, layer-major (the stacks must have the same layers × heads). */
-export function headDistances(a: AttentionStack, b: AttentionStack, pairs: readonly AlignedPair[], causal: boolean): HeadDistance[] {
+export function headDistances(a: HeadSource, b: HeadSource, pairs: readonly AlignedPair[], causal: boolean): HeadDistance[] {
   if (a.layers !== b.layers || a.heads !== b.heads) throw new Error(`cannot compare a ${a.layers}×${a.heads} stack with a ${b.layers}×${b.heads} one`);
   const out: HeadDistance[] = [];
   for (let layer = 0; layer < a.layers; layer++) {
@@ -85,6 +96,37 @@ export function headDistances(a: AttentionStack, b: AttentionStack, pairs: reado
     }
   }
   return out;
+}
+
+/** A compare view request: the selection of the toolbar and whether special tokens count. */
+export interface CompareViewRequest {
+  sel: ModeSelection;
+  /** Leave special tokens out of the aligned pairs (no renormalisation). */
+  withoutSpecial: boolean;
+}
+
+/** The difference view of two analyses for one request: what a worker would send for two analysis ids. */
+export interface CompareView extends AlignedDifference {
+  pairs: AlignedPair[];
+  /** The ± end of the diverging scale: the largest |Δ| shown (1 when all are 0). */
+  limit: number;
+}
+
+/**
+ * B − A for a selection, from each side's matrix of that selection (any mode: a head, a layer's
+ * mean, rollout…) and the alignment of their tokens.
+ */
+export function compareView(
+  a: { tokens: readonly Pick<TokenInfo, 'special'>[]; matrix: Matrix },
+  b: { tokens: readonly Pick<TokenInfo, 'special'>[]; matrix: Matrix },
+  alignment: Pick<TokenAlignment, 'pairs'>,
+  withoutSpecial: boolean,
+): CompareView {
+  const pairs = withoutSpecial ? pairsWithoutSpecial(alignment.pairs, a.tokens, b.tokens) : alignment.pairs;
+  const diff = alignedDifference(a.matrix, b.matrix, pairs);
+  let limit = 0;
+  for (let i = 0; i < diff.delta.length; i++) limit = Math.max(limit, Math.abs(diff.delta[i]));
+  return { ...diff, pairs, limit: limit > 0 ? limit : 1 };
 }
 
 /** Heads ordered by mean |Δ|, largest first (ties: earlier layer, then head). */

@@ -3,6 +3,7 @@ import { alignTokens, type AlignedPair } from '../../../src/analysis/align';
 import {
   alignedDifference,
   compareProblem,
+  compareView,
   describeSources,
   differenceStats,
   headDistances,
@@ -119,5 +120,22 @@ describe('analysis/compare', () => {
   it('labels substituted positions with both tokens', () => {
     const labels = pairLabels([{ a: 0, b: 0, kind: 'same' }, { a: 1, b: 1, kind: 'substituted' }], (i) => ['the', 'cat'][i], (j) => ['the', 'dog'][j]);
     assert.deepStrictEqual(labels, ['the', 'cat→dog']);
+  });
+});
+
+describe('analysis/compare: compareView', () => {
+  it('serves B − A for a selection with its pairs and the ± limit, special tokens in or out', () => {
+    const tokens = [token(0, '<s>', true), token(1, 'a'), token(2, 'b')];
+    const a = m([[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.2, 0.6]]);
+    const b = m([[1, 0, 0], [0.7, 0.3, 0], [0.1, 0.5, 0.4]]);
+    const alignment = alignTokens(tokens, tokens);
+    const all = compareView({ tokens, matrix: a }, { tokens, matrix: b }, alignment, false);
+    assert.strictEqual(all.size, 3);
+    assert.ok(Math.abs(all.limit - 0.3) < 1e-6, String(all.limit));
+    const without = compareView({ tokens, matrix: a }, { tokens, matrix: b }, alignment, true);
+    assert.deepStrictEqual(without.pairs.map((p) => p.a), [1, 2]);
+    close(without.delta, [0.3 - 0.5, 0, 0.5 - 0.2, 0.4 - 0.6], 1e-6);
+    assert.ok(Math.abs(without.limit - 0.3) < 1e-6);
+    assert.strictEqual(compareView({ tokens, matrix: a }, { tokens, matrix: a }, alignment, false).limit, 1, 'all zero: a unit limit');
   });
 });
