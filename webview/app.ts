@@ -34,6 +34,22 @@ import { PAIR_FILTER_INFO, Toolbar } from './toolbar';
 
 const TAB_LABELS: Record<ViewTab, string> = { head: 'Heatmap', lines: 'Lines', model: 'Model', step: 'Step by step', compare: 'Compare' };
 
+/**
+ * Why a result from the host cannot be shown, or undefined. Buffers may arrive as typed-array views
+ * depending on the transport: they are normalised to ArrayBuffers first.
+ */
+function readableResultProblem(raw: AttentionResult): string | undefined {
+  if (raw && typeof raw === 'object') {
+    for (const t of [raw.attentions, raw.valueNorms]) {
+      if (t && typeof t === 'object') {
+        const buffer = toArrayBuffer(t.buffer);
+        if (buffer) t.buffer = buffer;
+      }
+    }
+  }
+  return attentionResultProblem(raw);
+}
+
 export class App implements PanelContext {
   readonly channel: HostChannel;
   readonly store: ViewStore;
@@ -289,15 +305,7 @@ export class App implements PanelContext {
   private receiveCompare(id: unknown, raw: AttentionResult, kind: unknown): void {
     const session = this.current;
     if (!session || id !== session.id) return;
-    if (raw && typeof raw === 'object') {
-      for (const t of [raw.attentions, raw.valueNorms]) {
-        if (t && typeof t === 'object') {
-          const buffer = toArrayBuffer(t.buffer);
-          if (buffer) t.buffer = buffer;
-        }
-      }
-    }
-    const problem = attentionResultProblem(raw);
+    const problem = readableResultProblem(raw);
     if (problem) {
       this.showError(`The panel cannot show this comparison: ${problem}.`);
       return;
@@ -347,16 +355,7 @@ export class App implements PanelContext {
   private receiveResult(id: unknown, raw: AttentionResult, pair: { text?: unknown } | undefined): void {
     this.setBanner('busyBanner', null);
     if (typeof id !== 'number' || !Number.isInteger(id)) throw new Error('the result has no id');
-    // Buffers may arrive as typed-array views depending on the transport: normalise them first.
-    if (raw && typeof raw === 'object') {
-      for (const t of [raw.attentions, raw.valueNorms]) {
-        if (t && typeof t === 'object') {
-          const buffer = toArrayBuffer(t.buffer);
-          if (buffer) t.buffer = buffer;
-        }
-      }
-    }
-    const problem = attentionResultProblem(raw);
+    const problem = readableResultProblem(raw);
     if (problem) {
       this.showError(`The panel cannot show this result: ${problem}.`);
       return;
