@@ -129,13 +129,15 @@ export class ShowAttention {
     signal: AbortSignal,
     bar: PhasedProgress,
     spec?: string,
+    /** Compare With…: the panel keeps showing A, so it is not told about loading B's model. */
+    quiet = false,
   ): Promise<{ result: AttentionResult; model: ResolvedModel; options: AnalyzeOptions } | undefined> {
     bar.report('download', 'Finding the model…');
     const model = await this.models.resolve(signal, (message, fraction) => bar.report('download', message, fraction), spec);
     const engine = this.engine();
     const memoryLimitGB = configuredMemoryLimitGB();
     if (!engine.isLoaded(model.folder, memoryLimitGB)) {
-      this.panel.showBusy(`Loading ${model.name}…`);
+      if (!quiet) this.panel.showBusy(`Loading ${model.name}…`);
       bar.report('load', `Loading ${model.name}…`, 0);
       const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
       this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
@@ -173,7 +175,7 @@ export class ShowAttention {
         token.onCancellationRequested(() => controller.abort());
         const bar = new PhasedProgress((value) => progress.report(value));
         try {
-          const computed = await this.compute(request, controller.signal, bar, spec);
+          const computed = await this.compute(request, controller.signal, bar, spec, true);
           return { result: controller.signal.aborted ? undefined : computed?.result };
         } catch (error) {
           return { error };
@@ -201,7 +203,7 @@ export class ShowAttention {
     if (this.engineHoldsShown || !this.shown) return;
     const controller = new AbortController();
     const bar = new PhasedProgress(() => {});
-    await this.compute(this.shown.request, controller.signal, bar, this.shown.spec);
+    await this.compute(this.shown.request, controller.signal, bar, this.shown.spec, true);
     this.engineHoldsShown = true;
   }
 
