@@ -5,10 +5,10 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from './protocol/api';
-import { COMPARE_COMMAND, CompareWith } from './commands/compareWith';
 import { DecoderTexts } from './commands/decoderText';
 import { ModelResolver } from './commands/modelResolver';
 import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
+import { PROBE_COMMAND, probeParameters } from './commands/probeHeads';
 import { registerModelCommands } from './commands/selectModel';
 import { SHOW_PAIR_COMMAND, showAttentionBetweenSelections } from './commands/showPair';
 import { Notifier } from './notifications';
@@ -43,11 +43,13 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     log,
     // The test API's message history holds every posted tensor: only for the extension-host tests.
     recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
-    // After Compare With… the engine may hold the other analysis: the panel's is analyzed again first.
-    headVectors: async (layer, head, block) => {
-      await show.restoreShown();
-      return getEngine().headVectors(layer, head, block);
+    view: (analysisId, request, signal) => getEngine().view(analysisId, request, signal),
+    tensor: async (analysisId, block) => {
+      const reply = await getEngine().view(analysisId, { kind: 'tensor', block }, new AbortController().signal);
+      if (reply.kind !== 'tensor') throw new Error('The engine sent no tensor.');
+      return reply.tensor;
     },
+    forget: (analysisId) => engine?.forget(analysisId),
     recompute: () => void show.recompute(),
     editTarget: () => void show.changeTarget(),
     onClosed: () => {
@@ -61,7 +63,6 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     void context.workspaceState.update(LAST_REQUEST_KEY, stored);
   };
   show = new ShowAttention(getEngine, panel, models, notifier, remember, new DecoderTexts(context.globalState));
-  const compare = new CompareWith(show, panel, models, notifier);
 
   context.subscriptions.push(
     notifier,
@@ -69,13 +70,20 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     { dispose: stopEngine },
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
+    vscode.commands.registerCommand('attentionInspector.exportHtml', () => {
+      if (!panel.requestHtmlExport()) void notifier.notify('warning', 'Nothing to export yet: run Show Attention (or Probe Heads with Repeated Random Tokens) first.');
+    }),
+    vscode.commands.registerCommand(PROBE_COMMAND, (args?: unknown) => {
+      const { length, seed } = probeParameters(args);
+      return show.probe(length, seed);
+    }),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
-    vscode.commands.registerCommand(COMPARE_COMMAND, (args?: unknown) => compare.run(args)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      // A different model: release the old one in the worker (the next run loads the new one).
-      if (e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint')) {
-        void engine?.release();
-      }
+      // A different model: release the old one in the worker (the next run loads the new one) —
+      // unless the panel shows an analysis of it: its views and step by step still need it, and
+      // loading the new model replaces it anyway.
+      const changed = e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint');
+      if (changed && !panel.currentAnalysis) void engine?.release();
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(webviewPanel) {

@@ -158,13 +158,9 @@ async function recentProblems(models: ModelResolver, notifier: Notifier): Promis
   return problems;
 }
 
-/**
- * The model picker: returns the chosen spec ('' = built-in), or undefined when dismissed. Select
- * Model makes it the setting; Compare With… uses it once.
- */
-export async function pickModelSpec(models: ModelResolver, notifier: Notifier, title = 'Attention Inspector: Select Model'): Promise<string | undefined> {
+async function selectModel(models: ModelResolver, notifier: Notifier): Promise<void> {
   const pick = vscode.window.createQuickPick<ChoiceItem>();
-  pick.title = title;
+  pick.title = 'Attention Inspector: Select Model';
   pick.placeholder = 'Model to analyze with (type to filter)';
   pick.matchOnDescription = true;
   pick.matchOnDetail = true;
@@ -196,23 +192,18 @@ export async function pickModelSpec(models: ModelResolver, notifier: Notifier, t
     pick.onDidHide(() => done(undefined));
   });
   pick.dispose();
-  if (!chosen) return undefined;
+  if (!chosen) return;
 
   let spec: string | undefined;
   if (chosen.problem && chosen.action.kind === 'spec') {
     const action = await notifier.notify('error', `${chosen.action.spec} no longer loads: ${chosen.problem}`, 'Remove from Recent', 'Select Model');
     if (action === 'Remove from Recent') await models.forget(chosen.action.spec);
     else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
-    return undefined;
+    return;
   }
   if (chosen.action.kind === 'spec') spec = chosen.action.spec;
   else if (chosen.action.kind === 'enter-id') spec = await askForHubId();
   else spec = await askForFolder(notifier);
-  return spec;
-}
-
-async function selectModel(models: ModelResolver, notifier: Notifier): Promise<void> {
-  const spec = await pickModelSpec(models, notifier);
   if (spec === undefined) return;
 
   await setModelSetting(spec);

@@ -5,11 +5,10 @@
  */
 import * as vscode from 'vscode';
 import { modelOrigin } from '../hub';
-import type { AnalyzeOptions, AttentionResult } from '../protocol/types';
-import type { ResolvedModel } from '../hub';
+import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
-import { EngineRequestError, type EngineClient } from '../worker/engineClient';
+import { EngineRequestError, type EngineClient, type KeptReply } from '../worker/engineClient';
 import type { DecoderTexts } from './decoderText';
 import type { ModelResolver } from './modelResolver';
 import { PhasedProgress } from './progress';
@@ -37,12 +36,18 @@ const MODEL_PROBLEMS = new Set([
 /** Error codes for which a Hugging Face token is the fix. */
 const TOKEN_PROBLEMS = new Set(['unauthorized', 'invalid-token']);
 
+interface RunContext {
+  engine: EngineClient;
+  model: Awaited<ReturnType<ModelResolver['resolve']>>;
+  signal: AbortSignal;
+  bar: PhasedProgress;
+  started: number;
+  /** The panel shows analysis `id` before its pass ended (progressive summaries): a failure then takes it off. */
+  showedEarly: (id: number) => void;
+}
+
 export class ShowAttention {
   private running: AbortController | undefined;
-  /** The request behind the panel's result (decoder text included) and the model spec it was analyzed with. */
-  private shown: { request: AnalysisRequest & { options: AnalyzeOptions }; spec: string } | undefined;
-  /** False once the engine analyzed something other than the panel's result (Compare With…). */
-  private engineHoldsShown = false;
 
   constructor(
     private readonly engine: () => EngineClient,
@@ -75,11 +80,6 @@ export class ShowAttention {
     await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
   }
 
-  /** The model spec the panel's result was analyzed with (Compare With… another text uses it too). */
-  get shownSpec(): string {
-    return this.shown?.spec ?? this.models.spec;
-  }
-
   /** Stops the run in progress, if any. */
   cancel(): void {
     this.running?.abort();
@@ -91,6 +91,71 @@ export class ShowAttention {
    * (it waits for the user), so neither the progress nor its status-bar spinner outlives the run.
    */
   async run(request: AnalysisRequest): Promise<void> {
+    await this.execute(async ({ engine, model, signal, bar, started, showedEarly }) => {
+      let options = request.options ?? {};
+      const loadedModel = engine.currentModel;
+      if (loadedModel?.decoder && options.target === undefined) {
+        const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
+        if (target === undefined || signal.aborted) {
+          this.notifier.log('No decoder text given: nothing analyzed');
+          return;
+        }
+        options = { ...options, target };
+      }
+      bar.report('analyze', 'Computing attention…', 0);
+      // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
+      // still travel with their tensors (its cross view draws from them); the test API keeps them too.
+      const sendTensors = loadedModel?.decoder !== undefined;
+      const origin = modelOrigin(model);
+      const analysis = await engine.analyzeKept(request.text, options, {
+        signal,
+        onProgress: (message, fraction) => bar.report('analyze', message, fraction),
+        withTensors: sendTensors || this.panel.keepsTensors,
+        // Progressive: the panel opens on the first layers' summaries and fills in while the pass runs.
+        onSummaries: (analysisId, info, summaries) => {
+          if (signal.aborted) return;
+          showedEarly(analysisId);
+          this.panel.showAnalysis({ analysisId, info: { ...info, origin }, summaries }, request.document, request.offset, request.pair);
+        },
+      });
+      if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
+      this.onShown(request);
+    }, (error, signal) => this.report(error, request, signal));
+  }
+
+  /**
+   * "Probe Heads with Repeated Random Tokens": `length` seeded random tokens written twice, through
+   * the configured model; the panel opens on the heads ranked by induction score.
+   */
+  async probe(length: number, seed: number): Promise<void> {
+    await this.execute(async ({ engine, model, signal, bar, started }) => {
+      bar.report('analyze', `Probing with ${length} random tokens repeated twice (seed ${seed})…`, 0);
+      const analysis = await engine.probeKept(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: this.panel.keepsTensors });
+      this.show(engine, analysis, model, signal, `Probed ${analysis.info.model.name} with ${analysis.info.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
+    }, (error, signal) => this.report(error, undefined, signal));
+  }
+
+  /** Shows a kept analysis (with the model's origin for Copy as Python) unless the run was cancelled; false when it was. */
+  private show(engine: EngineClient, analysis: KeptReply, model: RunContext['model'], signal: AbortSignal, log: string, request?: AnalysisRequest, sendTensors = false): boolean {
+    if (signal.aborted) {
+      engine.forget(analysis.analysisId);
+      return false;
+    }
+    const origin = modelOrigin(model);
+    const info = { ...analysis.info, origin };
+    const result = analysis.result && { ...analysis.result, origin };
+    this.notifier.log(log);
+    this.panel.showAnalysis({ ...analysis, info, result }, request?.document, request?.offset ?? 0, request?.pair, sendTensors);
+    return true;
+  }
+
+  /**
+   * Finds and loads the configured model (progress with Cancel), then runs `work`, superseding any
+   * run still going. Resolves when the run has ended; a failure is reported after the progress
+   * notification closed, and its notification is not waited for (it waits for the user), so neither
+   * the progress nor its status-bar spinner outlives the run.
+   */
+  private async execute(work: (run: RunContext) => Promise<void>, onFailure: (error: unknown, signal: AbortSignal) => Promise<void>): Promise<void> {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
@@ -100,111 +165,30 @@ export class ShowAttention {
       async (progress, token): Promise<{ error: unknown } | undefined> => {
         token.onCancellationRequested(() => controller.abort());
         const bar = new PhasedProgress((value) => progress.report(value));
+        let early: number | undefined;
         try {
-          const computed = await this.compute(request, controller.signal, bar);
-          if (!computed || controller.signal.aborted) return undefined;
-          const { result } = computed;
-          this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showResult(result, request.document, request.offset, request.pair);
-          this.shown = { request: { ...request, options: computed.options, askTarget: false }, spec: this.models.spec };
-          this.engineHoldsShown = true;
-          this.onShown(request);
+          bar.report('download', 'Finding the model…');
+          const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
+          const engine = this.engine();
+          const memoryLimitGB = configuredMemoryLimitGB();
+          if (!engine.isLoaded(model.folder, memoryLimitGB)) {
+            this.panel.showBusy(`Loading ${model.name}…`);
+            bar.report('load', `Loading ${model.name}…`, 0);
+            const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
+            this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
+          }
+          await work({ engine, model, signal: controller.signal, bar, started, showedEarly: (id) => (early = id) });
           return undefined;
         } catch (error) {
+          // A pass stopped after the panel showed its first layers: that partial analysis is not kept.
+          if (early !== undefined && this.panel.shows(early)) this.panel.showError(controller.signal.aborted ? 'The analysis was cancelled before it finished.' : error instanceof Error ? error.message : String(error));
           return { error };
         } finally {
           if (this.running === controller) this.running = undefined;
         }
       },
     );
-    if (failure) void this.report(failure.error, request, controller.signal);
-  }
-
-  /**
-   * Resolves the model (the configured one, or `spec`), loads it if needed and analyzes the request's
-   * text; undefined when the user gave no decoder text. Shared by Show Attention and Compare With….
-   */
-  private async compute(
-    request: AnalysisRequest,
-    signal: AbortSignal,
-    bar: PhasedProgress,
-    spec?: string,
-    /** Compare With…: the panel keeps showing A, so it is not told about loading B's model. */
-    quiet = false,
-  ): Promise<{ result: AttentionResult; model: ResolvedModel; options: AnalyzeOptions } | undefined> {
-    bar.report('download', 'Finding the model…');
-    const model = await this.models.resolve(signal, (message, fraction) => bar.report('download', message, fraction), spec);
-    const engine = this.engine();
-    const memoryLimitGB = configuredMemoryLimitGB();
-    if (!engine.isLoaded(model.folder, memoryLimitGB)) {
-      if (!quiet) this.panel.showBusy(`Loading ${model.name}…`);
-      bar.report('load', `Loading ${model.name}…`, 0);
-      const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
-      this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
-    }
-    let options = request.options ?? {};
-    const loadedModel = engine.currentModel;
-    if (loadedModel?.decoder && options.target === undefined) {
-      const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
-      if (target === undefined || signal.aborted) {
-        this.notifier.log('No decoder text given: nothing analyzed');
-        return undefined;
-      }
-      options = { ...options, target };
-    }
-    bar.report('analyze', 'Computing attention…', 0);
-    // Whatever the engine analyzes next is no longer what the panel shows (step by step asks the engine).
-    this.engineHoldsShown = false;
-    const result = await engine.analyze(request.text, options, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
-    return { result: { ...result, origin: modelOrigin(model) }, model, options };
-  }
-
-  /**
-   * Compare With…: analyzes a second text, or the same text under the model `spec`, with progress
-   * and Cancel, without showing it (the panel shows it beside the current result). Resolves with the
-   * result, or undefined when cancelled or failed (the failure is reported like Show Attention's).
-   */
-  async analyzeOther(text: string, spec: string | undefined, document: vscode.TextDocument, offset: number): Promise<AttentionResult | undefined> {
-    this.running?.abort();
-    const controller = new AbortController();
-    this.running = controller;
-    const request: AnalysisRequest = { document, offset, text, options: this.shown?.request.options.target !== undefined ? { target: this.shown.request.options.target } : {} };
-    const outcome = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Attention Inspector: Compare', cancellable: true },
-      async (progress, token): Promise<{ result?: AttentionResult; error?: unknown }> => {
-        token.onCancellationRequested(() => controller.abort());
-        const bar = new PhasedProgress((value) => progress.report(value));
-        try {
-          const computed = await this.compute(request, controller.signal, bar, spec, true);
-          return { result: controller.signal.aborted ? undefined : computed?.result };
-        } catch (error) {
-          return { error };
-        } finally {
-          if (this.running === controller) this.running = undefined;
-        }
-      },
-    );
-    if (outcome.error !== undefined) {
-      const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-      const code = String((outcome.error as { info?: { code?: unknown } })?.info?.code ?? (outcome.error as { code?: unknown })?.code ?? '');
-      if (code === 'cancelled' || controller.signal.aborted) this.notifier.log(`Compare cancelled: ${message}`);
-      else void this.notifier.notify('error', `Compare With…: ${message}`, 'Open Log').then((action) => action === 'Open Log' && this.notifier.channel.show());
-      return undefined;
-    }
-    if (outcome.result) this.notifier.log(`Compare: analyzed ${outcome.result.tokens.length} tokens with ${outcome.result.model.name}`);
-    return outcome.result;
-  }
-
-  /**
-   * Makes the engine hold the panel's analysis again (after Compare With… analyzed something else),
-   * so that step by step's q, k, v are of the text and model shown.
-   */
-  async restoreShown(): Promise<void> {
-    if (this.engineHoldsShown || !this.shown) return;
-    const controller = new AbortController();
-    const bar = new PhasedProgress(() => {});
-    await this.compute(this.shown.request, controller.signal, bar, this.shown.spec, true);
-    this.engineHoldsShown = true;
+    if (failure) void onFailure(failure.error, controller.signal);
   }
 
   /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */
@@ -240,7 +224,8 @@ export class ShowAttention {
     await this.run({ document, offset: start, text, askTarget });
   }
 
-  private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {
+  /** Reports a failed run with the action that helps; `request` is the text's (undefined for the probe). */
+  private async report(err: unknown, request: AnalysisRequest | undefined, signal: AbortSignal): Promise<void> {
     const info = err instanceof EngineRequestError ? err.info : undefined;
     const code = String(info?.code ?? (err as { code?: unknown })?.code ?? '');
     const message = err instanceof Error ? err.message : String(err);
@@ -249,7 +234,7 @@ export class ShowAttention {
       return;
     }
     this.panel.showError(message);
-    if (code === 'too-long' && info?.limit) {
+    if (code === 'too-long' && info?.limit && request) {
       const analyzeFirst = `Analyze First ${info.limit} Tokens`;
       const action = await this.notifier.notify('error', message, analyzeFirst, 'Open Log');
       if (action === analyzeFirst) await this.run({ ...request, askTarget: false, options: { ...request.options, truncateTo: info.limit } });

@@ -151,16 +151,6 @@ describe('end to end: the packaged extension in code-server', function () {
     await assertStatusSelection(`Ln ${line}, Col ${text.length + 1} (${text.length} selected)`);
   }
 
-  /** Token count of `text` under the built-in model the extension uses. */
-  async function builtinTokens(text: string): Promise<number> {
-    const model = await loadModel(path.join(installed, 'media', 'builtin-model'));
-    try {
-      return (await model.analyze(text)).tokens.length;
-    } finally {
-      await model.dispose();
-    }
-  }
-
   /** Runs Show Attention from the palette and waits for a heatmap of `tokens` rows. */
   async function showAttention(tokens: number): Promise<void> {
     await page.keyboard.press('F1');
@@ -407,37 +397,6 @@ describe('end to end: the packaged extension in code-server', function () {
     }
   });
 
-  it('Compare With… the clipboard text: A, B and B − A side by side (screenshot)', async function () {
-    this.timeout(300_000);
-    await page.setViewportSize({ width: 1600, height: 900 });
-    const other = 'The dog sat on the mat.';
-    // The workbench reads the browser's clipboard: let the page use it, and put text B there.
-    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
-    await page.evaluate((text) => navigator.clipboard.writeText(text), other);
-    await page.locator('.tabs-container .tab', { hasText: 'sample.md' }).first().click();
-    await selectText('The cat sat on the mat.', 3);
-    await showAttention((await builtinTokens('The cat sat on the mat.')));
-    await page.keyboard.press('F1');
-    await quickInput('Attention Inspector: Compare With', 'Compare With');
-    await quickInput('clipboard', 'The clipboard text');
-    const delta = panel().locator('[data-testid="compare-delta"]');
-    await delta.waitFor({ state: 'visible', timeout: 60_000 });
-    assert.match(await panel().locator('[data-testid="compare-sources"]').innerText(), /B: .* · “The dog sat on the mat\.”/);
-    assert.match(await panel().locator('[data-testid="alignment-summary"]').innerText(), /substituted/);
-    const ticks = await panel().locator('[data-testid="compare-delta-legend-ticks"] span').allInnerTexts();
-    assert.deepStrictEqual([ticks[0][0], ticks[1], ticks[2][0]], ['−', '0', '+']);
-    // Hover a Δ cell: both values and the difference.
-    const d = await delta.evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset }) as Record<string, string>);
-    await delta.hover({ position: { x: Number(d.gridLeft) + 2.5 * Number(d.cellSize), y: Number(d.gridTop) + 3.5 * Number(d.cellSize) } });
-    const tip = panel().locator('[data-testid="tooltip"]');
-    await tip.waitFor({ state: 'visible' });
-    assert.match(await tip.innerText(), /A \d\.\d{6} · B \d\.\d{6} · Δ /);
-    await page.waitForTimeout(500);
-    await readmeShot('compare-view-light');
-    await page.mouse.move(5, 5);
-    await panel().locator('[data-testid="tab-head"]').click();
-  });
-
   it('screenshots: the panel in a small and a large window', async function () {
     this.timeout(300_000);
     for (const size of [SIZES[0], SIZES[2]]) {
@@ -446,6 +405,26 @@ describe('end to end: the packaged extension in code-server', function () {
       await readmeShot(`panel-${size.width}x${size.height}-light`);
     }
     await page.setViewportSize({ width: 1600, height: 900 });
+  });
+
+  it('Probe Heads with Repeated Random Tokens: the model view ranks every head by induction score, L3H3 and L3H2 first', async function () {
+    this.timeout(300_000);
+    await page.setViewportSize({ width: 1600, height: 900 });
+    await page.keyboard.press('F1');
+    await quickInput('Attention Inspector: Probe Heads with Repeated Random Tokens', 'Probe Heads with Repeated Random Tokens');
+    await panel().locator('[data-testid="probe-banner"]').waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await panel().locator('[data-testid="probe-banner"]').innerText(), /^Probe: 64 random tokens \(seed 0\) written twice after <\|begin_of_text\|>, 129 tokens/);
+    assert.match(await panel().locator('[data-testid="probe-banner"]').getAttribute('title') ?? '', /from the 8,190 ordinary tokens/);
+    // The top head is the one selected: the heatmap opens on it.
+    assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /^Single head — layer 3, head 3/);
+    const grid = panel().locator('[data-testid="model-grid"]');
+    await assertEventually(async () => (await grid.getAttribute('data-order'))?.startsWith('3.3 3.2 ') === true, 'L3H3 then L3H2 first', 30_000, async () => `order ${await grid.getAttribute('data-order')}`);
+    assert.strictEqual(await grid.getAttribute('data-tiles'), '32');
+    await assertEventually(async () => (await grid.getAttribute('data-pending')) === 'false', 'every visible thumbnail drawn');
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(500);
+    await readmeShot('probe-light');
+    await panel().locator('[data-testid="tab-head"]').click();
   });
 
   async function assertStatusSelection(text: string): Promise<void> {
