@@ -355,7 +355,9 @@ export class HeadView extends CanvasView {
         const v = view.data[this.rows[r] * view.size + this.cols[c]];
         const k = lutIndex(this.positions[r * this.cols.length + c], UNIT_RANGE) * 3;
         ctx.fillStyle = lightness([lut[k], lut[k + 1], lut[k + 2]]) > 55 ? '#000' : '#fff';
-        ctx.fillText(v.toFixed(2).replace(/^0\./, '.'), gx + (c + 0.5) * cell, gy + (r + 0.5) * cell);
+        // Differences (the compare view) are signed: "−.07", "+.27"; weights are not.
+        const text = Math.abs(v).toFixed(2).replace(/^0\./, '.');
+        ctx.fillText(v < 0 && text !== '.00' ? `−${text}` : text, gx + (c + 0.5) * cell, gy + (r + 0.5) * cell);
       }
     }
   }

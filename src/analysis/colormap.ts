@@ -4,13 +4,16 @@
  * monotonic — the unit tests check it), and sampled into a 256-entry table.
  */
 
-export type ColorScaleName = 'viridis' | 'cividis';
+/** Sequential scales (attention weights) and the one diverging scale (differences, see DIVERGING_SCALE). */
+export type ColorScaleName = 'viridis' | 'cividis' | 'blueOrange';
 
+/** The scales a user picks for attention weights (the diverging one is for differences only). */
 export const COLOR_SCALES: readonly ColorScaleName[] = ['viridis', 'cividis'];
 
 export const COLOR_SCALE_INFO: Record<ColorScaleName, string> = {
   viridis: 'Viridis (purple → yellow)',
   cividis: 'Cividis (blue → yellow, also for red–green and blue–yellow colour blindness)',
+  blueOrange: 'Blue → grey-white → orange (diverging, centred on 0)',
 };
 
 const STOPS: Record<ColorScaleName, readonly string[]> = {
@@ -18,12 +21,15 @@ const STOPS: Record<ColorScaleName, readonly string[]> = {
     '#440154', '#48186a', '#472d7b', '#424086', '#3b528b', '#33638d', '#2c728e', '#26828e', '#21918c',
     '#1fa088', '#28ae80', '#3fbc73', '#5ec962', '#84d44b', '#addc30', '#d8e219', '#fde725',
   ],
+  // The diverging scale is built in CIELAB (divergingLut below); these are its sampled stops for gradients.
+  blueOrange: [],
   cividis: [
     '#00204c', '#002a66', '#00346e', '#273f6c', '#3c4a6b', '#4c556b', '#5b5f6d', '#686a70', '#757575',
     '#838178', '#928c78', '#a19876', '#b0a572', '#c0b16d', '#d1bf66', '#e1cc5c', '#f3db4f', '#ffe945',
   ],
 };
 
+/** A scale a user may pick for attention weights (the diverging scale is not one). */
 export function isColorScaleName(value: unknown): value is ColorScaleName {
   return typeof value === 'string' && (COLOR_SCALES as readonly string[]).includes(value);
 }
@@ -34,6 +40,14 @@ function parseHex(hex: string): [number, number, number] {
 
 /** Control points of a scale as `#rrggbb`, low to high. */
 export function scaleStops(name: ColorScaleName): readonly string[] {
+  if (name === DIVERGING_SCALE) {
+    const lut = colorLut(name);
+    // 17 samples: both halves and the neutral centre (level 128) are among them.
+    return Array.from({ length: 17 }, (_, i) => {
+      const k = Math.min(LUT_SIZE - 1, i * 16);
+      return toHex([lut[k * 3], lut[k * 3 + 1], lut[k * 3 + 2]]);
+    });
+  }
   return STOPS[name];
 }
 
@@ -46,6 +60,11 @@ const lutCache = new Map<ColorScaleName, Uint8Array>();
 export function colorLut(name: ColorScaleName): Uint8Array {
   let lut = lutCache.get(name);
   if (lut) return lut;
+  if (name === DIVERGING_SCALE) {
+    lut = divergingLut();
+    lutCache.set(name, lut);
+    return lut;
+  }
   const stops = STOPS[name].map(parseHex);
   lut = new Uint8Array(LUT_SIZE * 3);
   for (let k = 0; k < LUT_SIZE; k++) {
@@ -221,3 +240,107 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
 
 /** The range positions live in: colour them with lutIndex(position, UNIT_RANGE). */
 export const UNIT_RANGE: ColorRange = { min: 0, max: 1 };
+
+// ---------------------------------------------------------------- diverging scale (differences)
+
+/** The scale of difference heatmaps (B − A): blue below 0, neutral at 0, orange above. */
+export const DIVERGING_SCALE: ColorScaleName = 'blueOrange';
+
+/**
+ * Control points in CIELAB (L*, a*, b*) from the centre outwards, at t = 0, ½, 1 of each half. Both
+ * halves share their L* values, so a difference and its negative are equally light (the unit tests
+ * check it): sign is carried by hue alone, blue against orange, which stays distinct under red–green
+ * colour blindness (deuteranopia, protanopia) and in greyscale the magnitude still reads as darkness.
+ */
+const DIVERGING_LAB: { neg: [number, number, number][]; pos: [number, number, number][] } = {
+  neg: [[97, 0, 0], [68, -4, -36], [33, 10, -50]],
+  pos: [[97, 0, 0], [68, 26, 58], [33, 30, 42]],
+};
+
+function labToSrgb([L, a, b]: readonly number[]): [number, number, number] {
+  const fy = (L + 16) / 116;
+  const fx = fy + a / 500;
+  const fz = fy - b / 200;
+  const inv = (f: number) => (f ** 3 > 216 / 24389 ? f ** 3 : (116 * f - 16) / (24389 / 27));
+  // D65 white point.
+  const X = 0.95047 * inv(fx);
+  const Y = inv(fy);
+  const Z = 1.08883 * inv(fz);
+  const lin = [3.2406 * X - 1.5372 * Y - 0.4986 * Z, -0.9689 * X + 1.8758 * Y + 0.0415 * Z, 0.0557 * X - 0.204 * Y + 1.057 * Z];
+  return lin.map((c) => {
+    const v = Math.max(0, Math.min(1, c));
+    const s = v <= 0.0031308 ? 12.92 * v : 1.055 * v ** (1 / 2.4) - 0.055;
+    return Math.round(s * 255);
+  }) as [number, number, number];
+}
+
+function labAt(stops: [number, number, number][], t: number): [number, number, number] {
+  const x = t * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  return [0, 1, 2].map((c) => stops[i][c] + (stops[i + 1][c] - stops[i][c]) * f) as [number, number, number];
+}
+
+/** Levels 0–127: the negative half, most negative first; 128–255 the positive half. Levels 127 and 128 are both the neutral centre. */
+const HALF = LUT_SIZE / 2;
+
+function divergingLut(): Uint8Array {
+  const lut = new Uint8Array(LUT_SIZE * 3);
+  for (let k = 0; k < HALF; k++) {
+    const t = k / (HALF - 1); // 0 at the centre, 1 at the end
+    lut.set(labToSrgb(labAt(DIVERGING_LAB.neg, t)), (HALF - 1 - k) * 3);
+    lut.set(labToSrgb(labAt(DIVERGING_LAB.pos, t)), (HALF + k) * 3);
+  }
+  return lut;
+}
+
+/**
+ * LUT level of a difference on a scale symmetric about 0 with ±`maxAbs` at the ends: 0 is neutral,
+ * and `v` and `−v` get mirrored levels exactly (levels k and 255 − k), so equal changes either way
+ * look equally strong. NaN is neutral.
+ */
+export function divergingLevel(value: number, maxAbs: number): number {
+  if (!(maxAbs > 0) || !Number.isFinite(value) || value === 0) return HALF;
+  const k = Math.min(HALF - 1, Math.round((Math.abs(value) / maxAbs) * (HALF - 1)));
+  return value > 0 ? HALF + k : HALF - 1 - k;
+}
+
+/** Symmetric range of a difference block: the largest |Δ| (1 when everything is 0). */
+export function symmetricLimit(data: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < data.length; i++) {
+    const a = Math.abs(data[i]);
+    if (a > max) max = a;
+  }
+  return max > 0 ? max : 1;
+}
+
+/** Signed tick text with an explicit sign: +0.25, −0.25, 0. */
+export function signedTickText(value: number): string {
+  if (value === 0) return '0';
+  const text = tickText(Math.abs(value));
+  return `${value > 0 ? '+' : '−'}${text}`;
+}
+
+/**
+ * Colours for a difference block on the diverging scale: positions whose LUT level
+ * (lutIndex(position, UNIT_RANGE)) is divergingLevel(value, limit), so every consumer of
+ * ColorMapping (canvas, SVG, PNG, legend) draws differences without knowing about them. `limit`:
+ * the ± end of the scale (default: the block's largest |Δ|).
+ */
+export function mapDiverging(block: WeightBlock, limit = symmetricLimit(block.data), what = 'B − A'): ColorMapping {
+  const positions = new Float64Array(block.rows * block.cols);
+  for (let i = 0; i < positions.length; i++) positions[i] = divergingLevel(block.data[i], limit) / (LUT_SIZE - 1);
+  return {
+    positions,
+    norm: 'linear',
+    range: { min: -limit, max: limit },
+    ticks: [
+      { t: 1, text: signedTickText(limit) },
+      { t: 0.5, text: '0' },
+      { t: 0, text: signedTickText(-limit) },
+    ],
+    caption: `Diverging colour scale centred on 0: ${what} from ${signedTickText(-limit)} (blue, lower in B) to ${signedTickText(limit)} (orange, higher in B).`,
+    short: `${what}: ±${tickText(limit)}`,
+  };
+}
