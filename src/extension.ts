@@ -5,6 +5,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from './protocol/api';
+import { COMPARE_COMMAND, CompareWith } from './commands/compareWith';
 import { DecoderTexts } from './commands/decoderText';
 import { ModelResolver } from './commands/modelResolver';
 import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
@@ -47,8 +48,13 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     log,
     // The test API's message history holds every posted tensor: only for the extension-host tests.
     recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
-    view: (analysisId, request, signal) => getEngine().view(analysisId, request, signal),
+    // While Compare With… has another model loaded, the panel's analysis is on its way back: views wait for it.
+    view: async (analysisId, request, signal) => {
+      await show.whenShownKept();
+      return getEngine().view(analysisId, request, signal);
+    },
     tensor: async (analysisId, block) => {
+      await show.whenShownKept();
       const reply = await getEngine().view(analysisId, { kind: 'tensor', block }, new AbortController().signal);
       if (reply.kind !== 'tensor') throw new Error('The engine sent no tensor.');
       return reply.tensor;
@@ -67,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     void context.workspaceState.update(LAST_REQUEST_KEY, stored);
   };
   show = new ShowAttention(getEngine, panel, models, notifier, remember, new DecoderTexts(context.globalState));
+  const compare = new CompareWith(show, panel, models, notifier);
 
   context.subscriptions.push(
     notifier,
@@ -82,6 +89,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
       return show.probe(length, seed);
     }),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
+    vscode.commands.registerCommand(COMPARE_COMMAND, (args?: unknown) => compare.run(args)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // A different model: release the old one in the worker (the next run loads the new one) —
       // unless the panel shows an analysis of it: its views and step by step still need it, and

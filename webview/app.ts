@@ -28,11 +28,29 @@ import { HeadTab, rowOfToken } from './tabs/headTab';
 import { LinesTab } from './tabs/linesTab';
 import { ModelTab } from './tabs/modelTab';
 import { StepTab } from './tabs/stepTab';
+import { CompareTab } from './tabs/compareTab';
+import { CompareSession } from './compareSession';
 import { readTheme, watchTheme, type Theme } from './theme';
 import { Tooltip } from './tooltip';
 import { PAIR_FILTER_INFO, Toolbar } from './toolbar';
 
-const TAB_LABELS: Record<ViewTab, string> = { head: 'Heatmap', lines: 'Lines', model: 'Model', step: 'Step by step' };
+const TAB_LABELS: Record<ViewTab, string> = { head: 'Heatmap', lines: 'Lines', model: 'Model', step: 'Step by step', compare: 'Compare' };
+
+/**
+ * Why a result from the host cannot be shown, or undefined. Buffers may arrive as typed-array views
+ * depending on the transport: they are normalised to ArrayBuffers first.
+ */
+function readableResultProblem(raw: AttentionResult): string | undefined {
+  if (raw && typeof raw === 'object') {
+    for (const t of [raw.attentions, raw.valueNorms]) {
+      if (t && typeof t === 'object') {
+        const buffer = toArrayBuffer(t.buffer);
+        if (buffer) t.buffer = buffer;
+      }
+    }
+  }
+  return attentionResultProblem(raw);
+}
 
 export class App implements PanelContext {
   readonly channel: HostChannel;
@@ -49,6 +67,7 @@ export class App implements PanelContext {
   private readonly linesTab: LinesTab;
   private readonly modelTab: ModelTab;
   private readonly stepTab: StepTab;
+  private readonly compareTab: CompareTab;
   private readonly exports: Exports;
   private readonly el: Record<string, HTMLElement> = {};
   /** Encoder-decoders: which attention block is shown (./blocks.ts); the pair of the result being shown. */
@@ -65,11 +84,14 @@ export class App implements PanelContext {
     this.store = new ViewStore(this.channel);
     this.themeValue = readTheme();
     this.exports = new Exports(this);
-    this.toolbar = new Toolbar(this.store, (action) => this.exports.run(action));
+    this.toolbar = new Toolbar(this.store, (action) =>
+      this.store.state.tab === 'compare' && this.compareTab.session ? this.compareTab.export(action, (png) => this.exports.copyPng(png)) : this.exports.run(action),
+    );
     this.headTab = new HeadTab(this);
     this.linesTab = new LinesTab(this);
     this.modelTab = new ModelTab(this);
     this.stepTab = new StepTab(this);
+    this.compareTab = new CompareTab(this);
     this.blocks = new BlockSwitcher({
       showSquare: (id, result) => this.receiveResult(id, result, this.pendingPair),
       setMainHidden: (hidden) => {
@@ -213,10 +235,12 @@ export class App implements PanelContext {
       this.linesTab.element,
       this.modelTab.element,
       this.stepTab.element,
+      this.compareTab.element,
     );
     e.live = h('div', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'live' });
     this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.truncated, e.pairInfo, e.probeInfo, e.placeholder, e.content, this.blocks.crossElement, e.caution, e.live, this.tooltip.element);
     this.root.removeAttribute('aria-busy');
+    this.setCompareHeader(false);
   }
 
   private applyTheme(): void {
@@ -224,6 +248,7 @@ export class App implements PanelContext {
     this.headTab.view.setTheme(this.themeValue);
     this.linesTab.view.setTheme(this.themeValue);
     this.modelTab.view.setTheme(this.themeValue);
+    this.compareTab.setTheme(this.themeValue);
     // Head colours of the line view come from theme variables too.
     if (this.current && this.store.state.tab === 'lines') this.linesTab.render();
     this.headTab.legend.draw();
@@ -259,6 +284,9 @@ export class App implements PanelContext {
         case 'requestExportHtml':
           this.exports.run('html');
           break;
+        case 'compare':
+          this.receiveCompare(msg.resultId, msg.base, msg.other, msg.kind);
+          break;
         case 'busy':
           this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : 'Working…');
           break;
@@ -286,6 +314,42 @@ export class App implements PanelContext {
     }
   }
 
+  /** Ends the comparison; `switchTab`: leave the compare tab for the heatmap (not while a new result is being set up). */
+  private dropCompare(switchTab = true): void {
+    this.compareTab.set(undefined);
+    this.setCompareHeader(false);
+    if (switchTab && this.store.state.tab === 'compare') this.store.update({ tab: 'head' });
+  }
+
+  /** Compare With…: B to set against the result shown (A); opens the compare tab. */
+  private receiveCompare(id: unknown, base: AttentionResult, raw: AttentionResult, kind: unknown): void {
+    const session = this.current;
+    if (!session || id !== session.id) return;
+    const problem = readableResultProblem(base) ?? readableResultProblem(raw);
+    if (problem) {
+      this.showError(`The panel cannot show this comparison: ${problem}.`);
+      return;
+    }
+    if (base.tokens.length !== session.n || base.attentions.shape[0] !== session.stack.layers || base.attentions.shape[1] !== session.stack.heads) {
+      this.showError('The panel cannot show this comparison: A’s tensors are not of the analysis shown.');
+      return;
+    }
+    if (raw.attentions.shape[0] !== session.stack.layers || raw.attentions.shape[1] !== session.stack.heads) {
+      this.showError('The panel cannot show this comparison: the two analyses have different numbers of layers or heads.');
+      return;
+    }
+    const norms = (r: AttentionResult) => (valueNormsProblem(r) ? undefined : new ValueNormStack(r.valueNorms));
+    this.compareTab.set(new CompareSession(base, raw, kind === 'model' ? 'model' : 'text', norms(base), norms(raw)));
+    this.setCompareHeader(true);
+    this.store.update({ tab: 'compare' });
+    this.announce(`Comparing with ${raw.model.name}: ${this.compareTab.session!.summary}.`);
+  }
+
+  private setCompareHeader(visible: boolean): void {
+    const header = this.el.tabs.querySelector('[data-testid="tab-compare"]') as HTMLElement | null;
+    if (header) header.hidden = !visible;
+  }
+
   private setStale(stale: boolean, reason: 'edited' | 'closed'): void {
     this.el.staleBanner.hidden = !stale;
     this.el.staleText.textContent =
@@ -299,6 +363,7 @@ export class App implements PanelContext {
     this.current?.dispose();
     this.channel.abandonExcept(undefined);
     this.current = undefined;
+    this.dropCompare();
     this.preparing = undefined;
     this.tooltip.hide();
     this.el.content.hidden = true;
@@ -317,16 +382,7 @@ export class App implements PanelContext {
   private receiveResult(id: unknown, raw: AttentionResult, pair: { text?: unknown } | undefined): void {
     this.setBanner('busyBanner', null);
     if (typeof id !== 'number' || !Number.isInteger(id)) throw new Error('the result has no id');
-    // Buffers may arrive as typed-array views depending on the transport: normalise them first.
-    if (raw && typeof raw === 'object') {
-      for (const t of [raw.attentions, raw.valueNorms]) {
-        if (t && typeof t === 'object') {
-          const buffer = toArrayBuffer(t.buffer);
-          if (buffer) t.buffer = buffer;
-        }
-      }
-    }
-    const problem = attentionResultProblem(raw);
+    const problem = readableResultProblem(raw);
     if (problem) {
       this.showError(`The panel cannot show this result: ${problem}.`);
       return;
@@ -369,6 +425,8 @@ export class App implements PanelContext {
     this.setBanner('errorBanner', null);
     this.current?.dispose();
     this.channel.abandonExcept(id);
+    // A new result ends the comparison (the host sends it again after a reload).
+    if (this.current?.id !== id) this.dropCompare(false);
     this.current = session;
     this.preparing = undefined;
     this.stepTab.reset();
@@ -389,6 +447,7 @@ export class App implements PanelContext {
       const top = rankHeads(session.scores, 'induction')[0];
       Object.assign(fitted, { tab: 'model', arrangement: 'ranked', sortKey: 'induction', sortAscending: false, scoreMin: 0, scoreMax: 1, rowQuery: null }, top ? { mode: 'head', layer: top.layer, head: top.head } : {});
     }
+    if (fitted.tab === 'compare' && !this.compareTab.session) fitted.tab = 'head';
     this.el.placeholder.hidden = true;
     this.el.content.hidden = false;
     this.el.modelName.textContent = raw.model.name;
@@ -463,6 +522,7 @@ export class App implements PanelContext {
     this.linesTab.element.hidden = s.tab !== 'lines';
     this.modelTab.element.hidden = s.tab !== 'model';
     this.stepTab.element.hidden = s.tab !== 'step';
+    this.compareTab.element.hidden = s.tab !== 'compare';
     if (session.source.needsWork(sel)) this.prepare(sel);
     else if (this.preparing) {
       // The user moved on to a mode that needs no preparation: drop the pending work.
@@ -477,6 +537,7 @@ export class App implements PanelContext {
     if (s.tab === 'lines') this.linesTab.render();
     if (s.tab === 'model') this.modelTab.render();
     if (s.tab === 'step') this.stepTab.render();
+    if (s.tab === 'compare') this.compareTab.render();
   }
 
   /**

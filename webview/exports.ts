@@ -149,7 +149,11 @@ export class Exports {
   /** Writes the PNG to the clipboard from the webview; where the platform refuses, the host offers a save dialog. */
   private async copyImage(): Promise<void> {
     if (!this.ready()) return;
-    const base64 = await this.png();
+    await this.copyPng(await this.png());
+  }
+
+  /** Puts a PNG (base64) on the clipboard, or has the host offer to save it (also for the compare tab). */
+  async copyPng(base64: string): Promise<void> {
     try {
       if (typeof ClipboardItem === 'undefined' || !navigator.clipboard?.write) throw new Error('no image clipboard here');
       const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));

@@ -15,10 +15,11 @@ export class Legend {
   private readonly caption: HTMLElement;
   private last: { mapping: ColorMapping; scale: ColorScaleName } | undefined;
 
-  constructor() {
-    this.canvas = h('canvas', { class: 'legend-bar', 'data-testid': 'legend', 'aria-hidden': 'true' });
-    this.ticks = h('div', { class: 'legend-ticks', 'data-testid': 'legend-ticks' });
-    this.caption = h('span', { class: 'legend-caption', 'data-testid': 'legend-caption' });
+  /** `testPrefix` tells several legends on one page apart in the tests' hooks (the compare tab has two). */
+  constructor(testPrefix = '') {
+    this.canvas = h('canvas', { class: 'legend-bar', 'data-testid': `${testPrefix}legend`, 'aria-hidden': 'true' });
+    this.ticks = h('div', { class: 'legend-ticks', 'data-testid': `${testPrefix}legend-ticks` });
+    this.caption = h('span', { class: 'legend-caption', 'data-testid': `${testPrefix}legend-caption` });
     this.element = h('div', { class: 'legend' }, h('div', { class: 'legend-scale' }, this.canvas, this.ticks), this.caption);
   }
 

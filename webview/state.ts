@@ -4,8 +4,12 @@ import { isAttentionMode, type AttentionMode } from '../src/analysis/modes';
 import { isScoreKey, type ScoreKey } from '../src/analysis/patterns';
 import { isSpecialHandling, type SpecialHandling } from '../src/analysis/view';
 
-export type ViewTab = 'head' | 'lines' | 'model' | 'step';
-export const VIEW_TABS: readonly ViewTab[] = ['head', 'lines', 'model', 'step'];
+export type ViewTab = 'head' | 'lines' | 'model' | 'step' | 'compare';
+/** Tabs in header order; 'compare' shows only while a comparison is loaded (Compare With…). */
+export const VIEW_TABS: readonly ViewTab[] = ['head', 'lines', 'model', 'step', 'compare'];
+
+/** Compare tab: A, B and B − A side by side, or the difference alone. */
+export type CompareLayout = 'sideBySide' | 'delta';
 
 export type ModelArrangement = 'grid' | 'ranked';
 
@@ -45,6 +49,7 @@ export interface PanelState {
   scoreMax: number;
   /** Identifies the result that `focus` and `stepQuery` refer to. */
   resultKey: string | null;
+  compareLayout: CompareLayout;
 }
 
 export const DEFAULT_STATE: PanelState = {
@@ -70,6 +75,7 @@ export const DEFAULT_STATE: PanelState = {
   scoreMin: 0,
   scoreMax: 1,
   resultKey: null,
+  compareLayout: 'sideBySide',
 };
 
 export const MIN_ZOOM = 2;
@@ -105,6 +111,7 @@ export function sanitizeState(raw: unknown): PanelState {
   if (isUnit(r.scoreMin)) s.scoreMin = r.scoreMin;
   if (isUnit(r.scoreMax)) s.scoreMax = r.scoreMax;
   if (typeof r.resultKey === 'string' || r.resultKey === null) s.resultKey = r.resultKey as string | null;
+  if (r.compareLayout === 'sideBySide' || r.compareLayout === 'delta') s.compareLayout = r.compareLayout;
   return s;
 }
 

@@ -173,6 +173,39 @@ export function tokenizerMismatch(a: { name: string; tokens: readonly TokenInfo[
   );
 }
 
+/**
+ * Largest attention the panel is sent for one comparison: A's and B's whole float32 tensors
+ * together (the host asks the engine for both once and the webview computes every view from them).
+ */
+export const COMPARE_MAX_BYTES = 256 * 1024 * 1024;
+
+/** What the size of one side's attention depends on. */
+export interface CompareSize {
+  layers: number;
+  heads: number;
+  tokens: number;
+}
+
+/** Bytes of one side's float32 `[layers, heads, tokens, tokens]` attention. */
+export function compareBytes(s: CompareSize): number {
+  return 4 * s.layers * s.heads * s.tokens * s.tokens;
+}
+
+/**
+ * Why A's and B's tensors are too big to compare in the panel, or null: names the token count to
+ * stay under (the same for both sides: the usual case of one text, or two texts of similar length).
+ */
+export function compareSizeProblem(a: CompareSize, b: CompareSize, maxBytes = COMPARE_MAX_BYTES): string | null {
+  const bytes = compareBytes(a) + compareBytes(b);
+  if (bytes <= maxBytes) return null;
+  const fit = Math.floor(Math.sqrt(maxBytes / (4 * (a.layers * a.heads + b.layers * b.heads))));
+  const mb = (x: number) => Math.ceil(x / (1024 * 1024));
+  return (
+    `Compare With… sends both analyses' whole attention to the panel: ${a.tokens} and ${b.tokens} tokens need ${mb(bytes)} MB, ` +
+    `more than its ${mb(maxBytes)} MB. Select a shorter text (at most about ${fit} tokens) and compare again.`
+  );
+}
+
 /** One side of a comparison, as the panel names it. */
 export interface CompareSource {
   model: string;

@@ -37,9 +37,12 @@ export class ModelResolver {
     return (await this.context.secrets.get(TOKEN_SECRET_KEY)) ?? (await findToken())?.token;
   }
 
-  /** `report` gets the download's progress: a message and the fraction of its bytes done. */
-  async resolve(signal: AbortSignal, report: (message: string, fraction?: number) => void): Promise<ResolvedModel> {
-    const settings = this.settings;
+  /**
+   * `report` gets the download's progress: a message and the fraction of its bytes done. `spec`: a
+   * model other than the configured one (Compare With… another model), same rules otherwise.
+   */
+  async resolve(signal: AbortSignal, report: (message: string, fraction?: number) => void, spec?: string): Promise<ResolvedModel> {
+    const settings = spec === undefined ? this.settings : { ...this.settings, model: spec };
     const hubUrl = settings.hubEndpoint === undefined ? undefined : checkHubEndpoint(settings.hubEndpoint);
     // Relative folders are relative to the first workspace folder, when it is on disk (not virtual).
     const first = vscode.workspace.workspaceFolders?.[0]?.uri;
@@ -59,7 +62,7 @@ export class ModelResolver {
       },
     });
     this.log(`Model ${resolved.name} from ${resolved.folder}`);
-    await this.remember();
+    await this.remember(settings.model);
     // The built-in model's reproducible source is its folder (for "Copy as Python").
     return resolved.kind === 'builtin' ? { ...resolved, source: resolved.folder } : resolved;
   }
@@ -87,8 +90,7 @@ export class ModelResolver {
     return this.context.globalState.get<string[]>(RECENT_KEY, []);
   }
 
-  private async remember(): Promise<void> {
-    const spec = this.spec;
+  private async remember(spec: string): Promise<void> {
     if (!spec) return;
     const list = [spec, ...this.recent.filter((s) => s !== spec)].slice(0, 10);
     await this.context.globalState.update(RECENT_KEY, list);

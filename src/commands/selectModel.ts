@@ -158,9 +158,13 @@ async function recentProblems(models: ModelResolver, notifier: Notifier): Promis
   return problems;
 }
 
-async function selectModel(models: ModelResolver, notifier: Notifier): Promise<void> {
+/**
+ * The model picker: returns the chosen spec ('' = built-in), or undefined when dismissed. Select
+ * Model makes it the setting; Compare With… uses it once.
+ */
+export async function pickModelSpec(models: ModelResolver, notifier: Notifier, title = 'Attention Inspector: Select Model'): Promise<string | undefined> {
   const pick = vscode.window.createQuickPick<ChoiceItem>();
-  pick.title = 'Attention Inspector: Select Model';
+  pick.title = title;
   pick.placeholder = 'Model to analyze with (type to filter)';
   pick.matchOnDescription = true;
   pick.matchOnDetail = true;
@@ -192,18 +196,23 @@ async function selectModel(models: ModelResolver, notifier: Notifier): Promise<v
     pick.onDidHide(() => done(undefined));
   });
   pick.dispose();
-  if (!chosen) return;
+  if (!chosen) return undefined;
 
   let spec: string | undefined;
   if (chosen.problem && chosen.action.kind === 'spec') {
     const action = await notifier.notify('error', `${chosen.action.spec} no longer loads: ${chosen.problem}`, 'Remove from Recent', 'Select Model');
     if (action === 'Remove from Recent') await models.forget(chosen.action.spec);
     else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
-    return;
+    return undefined;
   }
   if (chosen.action.kind === 'spec') spec = chosen.action.spec;
   else if (chosen.action.kind === 'enter-id') spec = await askForHubId();
   else spec = await askForFolder(notifier);
+  return spec;
+}
+
+async function selectModel(models: ModelResolver, notifier: Notifier): Promise<void> {
+  const spec = await pickModelSpec(models, notifier);
   if (spec === undefined) return;
 
   await setModelSetting(spec);

@@ -5,7 +5,10 @@
  */
 import * as vscode from 'vscode';
 import { modelOrigin } from '../hub';
-import type { AnalyzeOptions } from '../protocol/types';
+import { compareSizeProblem } from '../analysis/compare';
+import type { AnalyzeOptions, AttentionResult } from '../protocol/types';
+import type { AnalysisInfo } from '../protocol/views';
+import { fullResultOf } from '../panel/fullResult';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient, type KeptReply } from '../worker/engineClient';
@@ -46,8 +49,29 @@ interface RunContext {
   showedEarly: (id: number) => void;
 }
 
+/** The text analysis the panel shows, and what analyzes it again under its id (after Compare With… loaded another model). */
+interface Shown {
+  analysisId: number;
+  text: string;
+  options: AnalyzeOptions;
+  /** The model spec it was analyzed with ('' = built-in). */
+  spec: string;
+}
+
+/** Compare With…: B's text and model, and why B cannot be set against A (checked once B's tokens are known). */
+export interface CompareRequest {
+  text: string;
+  /** B's model spec (the same as A's for another text). */
+  spec: string;
+  sameText: boolean;
+  problem: (b: AnalysisInfo) => string | null;
+}
+
 export class ShowAttention {
   private running: AbortController | undefined;
+  private shown: Shown | undefined;
+  /** Set while Compare With… has another model loaded: resolves once the panel's analysis is kept again. */
+  private restoring: Promise<void> | undefined;
 
   constructor(
     private readonly engine: () => EngineClient,
@@ -80,6 +104,16 @@ export class ShowAttention {
     await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
   }
 
+  /** The model spec the panel's analysis was made with (Compare With… another text uses it too). */
+  get shownSpec(): string {
+    return this.shown?.spec ?? this.models.spec;
+  }
+
+  /** Views of the panel's analysis wait while Compare With… has another model loaded (the engine holds one model). */
+  async whenShownKept(): Promise<void> {
+    await this.restoring;
+  }
+
   /** Stops the run in progress, if any. */
   cancel(): void {
     this.running?.abort();
@@ -91,6 +125,7 @@ export class ShowAttention {
    * (it waits for the user), so neither the progress nor its status-bar spinner outlives the run.
    */
   async run(request: AnalysisRequest): Promise<void> {
+    const spec = this.models.spec;
     await this.execute(async ({ engine, model, signal, bar, started, showedEarly }) => {
       let options = request.options ?? {};
       const loadedModel = engine.currentModel;
@@ -119,6 +154,7 @@ export class ShowAttention {
         },
       });
       if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
+      this.shown = { analysisId: analysis.analysisId, text: request.text, options, spec };
       this.onShown(request);
     }, (error, signal) => this.report(error, request, signal));
   }
@@ -189,6 +225,109 @@ export class ShowAttention {
       },
     );
     if (failure) void onFailure(failure.error, controller.signal);
+  }
+
+  /**
+   * Compare With…: A's tensors from the engine first (it holds one model: B's may replace A's), then
+   * B analyzed (another text, or the same text under `spec`) and its tensors, each within
+   * COMPARE_MAX_BYTES; then A is analyzed again under its own id if B's model replaced it, so the
+   * panel's views and step by step keep answering for A. Resolves with both results, or undefined
+   * when refused, cancelled or failed (said to the user here).
+   */
+  async compare(request: CompareRequest): Promise<{ analysisId: number; base: AttentionResult; other: AttentionResult } | undefined> {
+    const shown = this.shown;
+    const info = this.panel.currentAnalysis;
+    if (!shown || !info || !this.panel.shows(shown.analysisId)) {
+      await this.notifier.notify('warning', 'Nothing to compare yet: run Show Attention on a text first, then Compare With… another model or another text.');
+      return undefined;
+    }
+    const size = (i: AnalysisInfo, tokens = i.tokens.length) => ({ layers: i.model.numLayers, heads: i.model.numHeads, tokens });
+    // Before anything is computed: A's own size (and B's too where B is the same text).
+    const early = compareSizeProblem(size(info), size(info, request.sameText ? info.tokens.length : 1));
+    if (early) {
+      await this.notifier.notify('error', early);
+      return undefined;
+    }
+    this.running?.abort();
+    const controller = new AbortController();
+    this.running = controller;
+    const signal = controller.signal;
+    let replaced = false;
+    let release = () => {};
+    const outcome = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Attention Inspector: Compare', cancellable: true },
+      async (progress, token): Promise<{ result?: { base: AttentionResult; other: AttentionResult }; problem?: string; error?: unknown }> => {
+        token.onCancellationRequested(() => controller.abort());
+        const bar = new PhasedProgress((value) => progress.report(value));
+        try {
+          bar.report('download', 'Fetching the attention shown (A)…');
+          const base = await this.panel.fullResult();
+          bar.report('download', 'Finding the model…');
+          const model = await this.models.resolve(signal, (message, fraction) => bar.report('download', message, fraction), request.spec);
+          const engine = this.engine();
+          const memoryLimitGB = configuredMemoryLimitGB();
+          if (!engine.isLoaded(model.folder, memoryLimitGB)) {
+            // A's analysis goes with its model: the panel's views wait until it is analyzed again.
+            replaced = true;
+            this.restoring = new Promise<void>((resolve) => (release = resolve));
+            bar.report('load', `Loading ${model.name}…`, 0);
+            const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
+            this.notifier.log(`Compare: loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
+          }
+          bar.report('analyze', 'Computing attention (B)…', 0);
+          // The same text keeps A's options (a truncation, the decoder text); another text starts afresh.
+          const options: AnalyzeOptions = request.sameText ? shown.options : {};
+          const kept = await engine.analyzeKept(request.text, options, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
+          try {
+            const problem = request.problem(kept.info) ?? compareSizeProblem(size(info), size(kept.info));
+            if (problem) return { problem };
+            const other = await fullResultOf(kept.info, kept.summaries, async (block) => {
+              const reply = await engine.view(kept.analysisId, { kind: 'tensor', block }, signal);
+              if (reply.kind !== 'tensor') throw new Error('The engine sent no tensor.');
+              return reply.tensor;
+            });
+            this.notifier.log(`Compare: analyzed ${other.tokens.length} tokens with ${other.model.name}`);
+            return { result: { base, other: { ...other, origin: modelOrigin(model) } } };
+          } finally {
+            engine.forget(kept.analysisId);
+          }
+        } catch (error) {
+          return { error };
+        } finally {
+          // Unless a newer run took over (it shows something else), A is made whole again.
+          if (replaced && this.running === controller && this.panel.shows(shown.analysisId)) {
+            bar.report('load', 'Loading the model of the text shown (A) again…', 0);
+            await this.reanalyze(shown).catch((err: unknown) => this.panel.showError(`The analysis shown could not be made again after Compare With…: ${err instanceof Error ? err.message : String(err)}`));
+          }
+          if (this.running === controller) this.running = undefined;
+          this.restoring = undefined;
+          release();
+        }
+      },
+    );
+    if (outcome.problem) {
+      await this.notifier.notify('error', outcome.problem);
+      return undefined;
+    }
+    if (outcome.error !== undefined) {
+      const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+      const code = String((outcome.error as { info?: { code?: unknown } })?.info?.code ?? (outcome.error as { code?: unknown })?.code ?? '');
+      if (code === 'cancelled' || signal.aborted) this.notifier.log(`Compare cancelled: ${message}`);
+      else void this.notifier.notify('error', `Compare With…: ${message}`, 'Open Log').then((action) => action === 'Open Log' && this.notifier.channel.show());
+      return undefined;
+    }
+    return outcome.result && { analysisId: shown.analysisId, ...outcome.result };
+  }
+
+  /** Loads the model of `shown` and analyzes its text again under its own analysis id (not cancellable: the panel shows it). */
+  private async reanalyze(shown: Shown): Promise<void> {
+    const signal = new AbortController().signal;
+    const model = await this.models.resolve(signal, () => {}, shown.spec);
+    const engine = this.engine();
+    const memoryLimitGB = configuredMemoryLimitGB();
+    if (!engine.isLoaded(model.folder, memoryLimitGB)) await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal });
+    await engine.analyzeKept(shown.text, shown.options, { signal, withTensors: this.panel.keepsTensors, reuseId: shown.analysisId });
+    this.notifier.log(`Compare: ${model.name} loaded again; the analysis shown is kept again`);
   }
 
   /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */

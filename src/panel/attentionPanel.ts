@@ -12,7 +12,9 @@ import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type Te
 import type { AnalysisInfo, BlockSummaries, ViewReply, ViewRequest } from '../protocol/views';
 import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleReason, type WebviewToHost } from '../protocol/webview';
 import { decodeHalfArray } from '../protocol/float16';
+import type { CompareKind } from '../analysis/compare';
 import { AnalyzedText } from './analyzedText';
+import { fullResultOf } from './fullResult';
 import { getPanelHtml } from './html';
 import { WeightDecorations } from './weightDecorations';
 
@@ -75,6 +77,8 @@ export class AttentionPanel implements vscode.Disposable {
   private analyzed: AnalyzedText | undefined;
   /** The second text of a sentence pair, when it is a selection in a document. */
   private analyzedPair: AnalyzedText | undefined;
+  /** Compare With…: A's and B's tensors set side by side, until the next analysis. */
+  private comparison: { base: AttentionResult; other: AttentionResult; kind: CompareKind } | undefined;
   private staleReason: StaleReason = 'edited';
   private readonly decorations = new WeightDecorations();
   private readonly history: HostToWebview[] = [];
@@ -204,6 +208,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.full = undefined;
     this.summaries = undefined;
     this.shownMessage = undefined;
+    this.comparison = undefined;
   }
 
   /**
@@ -250,7 +255,27 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
 
-  /** The text and place of the current result (to recompute it, or restore after reload). */
+  /**
+   * Compare With…: shows B (`other`) beside analysis `analysisId` (the compare tab), with A's tensors
+   * (`base`), until the next analysis; nothing when the panel moved on meanwhile.
+   */
+  showComparison(analysisId: number, base: AttentionResult, other: AttentionResult, kind: CompareKind): void {
+    if (!this.shows(analysisId)) return;
+    this.open();
+    this.comparison = { base, other, kind };
+    this.post({ type: 'compare', resultId: this.resultId, base, other, kind });
+  }
+
+  /** The comparison shown with the current analysis, if any. */
+  get currentComparison(): { base: AttentionResult; other: AttentionResult; kind: CompareKind } | undefined {
+    return this.comparison;
+  }
+
+  /** The analysis id of what is shown, if anything is. */
+  get currentAnalysisId(): number | undefined {
+    return this.info ? this.resultId : undefined;
+  }
+
   /** The analyzed text; `range`: its document offsets now, edits included. */
   get analyzedTextInfo(): { document: vscode.TextDocument; offset: number; text: string; range: { start: number; end: number } } | undefined {
     return this.analyzed && { document: this.analyzed.document, offset: this.analyzed.start, text: this.analyzed.text, range: this.analyzed.currentRange };
@@ -338,6 +363,7 @@ export class AttentionPanel implements vscode.Disposable {
         if (this.shownMessage) {
           this.post(this.shownMessage);
           if (this.analyzed?.isStale) this.post({ type: 'stale', resultId: this.resultId, stale: true, reason: this.staleReason });
+          if (this.comparison) this.post({ type: 'compare', resultId: this.resultId, ...this.comparison });
         }
         return;
       case 'request':
@@ -452,19 +478,10 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   /** The shown analysis with every tensor: held here, or asked of the engine block by block. */
-  private async fullResult(): Promise<AttentionResult> {
+  async fullResult(): Promise<AttentionResult> {
     if (this.full) return this.full;
-    const info = this.info!;
     const resultId = this.resultId;
-    const blocks = await Promise.all(
-      info.blocks.map(async ({ layers: _l, heads: _h, ...meta }) => {
-        const norms = this.summaries?.find((s) => s.block === meta.kind)?.valueNorms;
-        if (!norms) throw new Error(`The ${meta.label.toLowerCase()} has no summaries to export.`);
-        return { ...meta, attentions: await this.host.tensor(resultId, meta.kind), valueNorms: norms };
-      }),
-    );
-    const { blocks: _b, ...rest } = info;
-    return { ...rest, attentions: blocks[0].attentions, valueNorms: blocks[0].valueNorms, blocks };
+    return fullResultOf(this.info!, this.summaries, (kind) => this.host.tensor(resultId, kind));
   }
 
   private async saveInteractiveHtml(state: HtmlExportRequest['state'], suggestedName: string): Promise<void> {

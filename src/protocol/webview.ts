@@ -2,6 +2,7 @@
  * Messages between the extension host and the panel webview, with the validation the host applies
  * to everything the webview sends (a webview is untrusted input).
  */
+import type { CompareKind } from '../analysis/compare';
 import type { AttentionBlockKind, AttentionResult, HeadVectors } from './types';
 import { parseViewRequest, type AnalysisInfo, type BlockSummaries, type ViewReply, type ViewRequest } from './views';
 
@@ -27,6 +28,13 @@ export type HostToWebview =
    * `pair`: the result is of a sentence pair; segment 1 tokens' offsets count from `pair.text`.
    */
   | { type: 'result'; resultId: number; result: AttentionResult; pair?: { text: string } }
+  /**
+   * Compare With…: a second analysis (`other`: the same text under another model, or another text
+   * under the same model) to set against analysis `resultId`, whose tensors come along as `base`
+   * (the panel otherwise holds none; the host fetched both from the engine once, within
+   * COMPARE_MAX_BYTES). A new analysis ends the comparison.
+   */
+  | { type: 'compare'; resultId: number; base: AttentionResult; other: AttentionResult; kind: CompareKind }
   /** Work is under way (shown in the panel while the notification shows progress). */
   | { type: 'busy'; message: string }
   /**

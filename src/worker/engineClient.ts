@@ -275,7 +275,7 @@ export class EngineClient {
    * Analyzes and keeps the analysis in the engine under a new analysis id; answers what it is and
    * its summaries (and every tensor when `withTensors`). Views are then asked for with `view`.
    */
-  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean; reuseId?: number }): Promise<KeptReply> {
     return this.keep((id, analysisId, withTensors) => ({ type: 'analyze', id, text, options, analysisId, withTensors }), hooks);
   }
 
@@ -287,9 +287,13 @@ export class EngineClient {
     return this.keep((id, analysisId, withTensors) => ({ type: 'probe', id, length, seed, analysisId, withTensors }), hooks);
   }
 
-  private async keep(make: (id: number, analysisId: number, withTensors?: boolean) => HostToWorker, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+  /**
+   * `reuseId`: keep it under an id already given out (Compare With… analyzes the panel's text again
+   * under its own id after another model was loaded, so the panel's views go on answering).
+   */
+  private async keep(make: (id: number, analysisId: number, withTensors?: boolean) => HostToWorker, hooks?: RequestHooks & { withTensors?: boolean; reuseId?: number }): Promise<KeptReply> {
     this.supersedeAnalyses();
-    const analysisId = this.nextAnalysisId++;
+    const analysisId = hooks?.reuseId !== undefined && hooks.reuseId < this.nextAnalysisId ? hooks.reuseId : this.nextAnalysisId++;
     const reply = await this.request((id) => make(id, analysisId, hooks?.withTensors), 'analyzed', hooks);
     return { analysisId: reply.analysisId, info: reply.info, summaries: reply.summaries, ...(reply.result ? { result: reply.result } : {}) };
   }

@@ -151,6 +151,16 @@ describe('end to end: the packaged extension in code-server', function () {
     await assertStatusSelection(`Ln ${line}, Col ${text.length + 1} (${text.length} selected)`);
   }
 
+  /** Token count of `text` under the built-in model the extension uses. */
+  async function builtinTokens(text: string): Promise<number> {
+    const model = await loadModel(path.join(installed, 'media', 'builtin-model'));
+    try {
+      return (await model.analyze(text)).tokens.length;
+    } finally {
+      await model.dispose();
+    }
+  }
+
   /** Runs Show Attention from the palette and waits for a heatmap of `tokens` rows. */
   async function showAttention(tokens: number): Promise<void> {
     await page.keyboard.press('F1');
@@ -395,6 +405,37 @@ describe('end to end: the packaged extension in code-server', function () {
       await readmeShot(`model-view-${theme}`);
       await panel().locator('[data-testid="tab-head"]').click();
     }
+  });
+
+  it('Compare With… the clipboard text: A, B and B − A side by side (screenshot)', async function () {
+    this.timeout(300_000);
+    await page.setViewportSize({ width: 1600, height: 900 });
+    const other = 'The dog sat on the mat.';
+    // The workbench reads the browser's clipboard: let the page use it, and put text B there.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin });
+    await page.evaluate((text) => navigator.clipboard.writeText(text), other);
+    await page.locator('.tabs-container .tab', { hasText: 'sample.md' }).first().click();
+    await selectText('The cat sat on the mat.', 3);
+    await showAttention((await builtinTokens('The cat sat on the mat.')));
+    await page.keyboard.press('F1');
+    await quickInput('Attention Inspector: Compare With', 'Compare With');
+    await quickInput('clipboard', 'The clipboard text');
+    const delta = panel().locator('[data-testid="compare-delta"]');
+    await delta.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await panel().locator('[data-testid="compare-sources"]').innerText(), /B: .* · “The dog sat on the mat\.”/);
+    assert.match(await panel().locator('[data-testid="alignment-summary"]').innerText(), /substituted/);
+    const ticks = await panel().locator('[data-testid="compare-delta-legend-ticks"] span').allInnerTexts();
+    assert.deepStrictEqual([ticks[0][0], ticks[1], ticks[2][0]], ['−', '0', '+']);
+    // Hover a Δ cell: both values and the difference.
+    const d = await delta.evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset }) as Record<string, string>);
+    await delta.hover({ position: { x: Number(d.gridLeft) + 2.5 * Number(d.cellSize), y: Number(d.gridTop) + 3.5 * Number(d.cellSize) } });
+    const tip = panel().locator('[data-testid="tooltip"]');
+    await tip.waitFor({ state: 'visible' });
+    assert.match(await tip.innerText(), /A \d\.\d{6} · B \d\.\d{6} · Δ /);
+    await page.waitForTimeout(500);
+    await readmeShot('compare-view-light');
+    await page.mouse.move(5, 5);
+    await panel().locator('[data-testid="tab-head"]').click();
   });
 
   it('screenshots: the panel in a small and a large window', async function () {

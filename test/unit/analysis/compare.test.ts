@@ -2,7 +2,10 @@ import * as assert from 'assert';
 import { alignTokens, type AlignedPair } from '../../../src/analysis/align';
 import {
   alignedDifference,
+  COMPARE_MAX_BYTES,
+  compareBytes,
   compareProblem,
+  compareSizeProblem,
   compareView,
   describeSources,
   differenceStats,
@@ -137,5 +140,23 @@ describe('analysis/compare: compareView', () => {
     close(without.delta, [0.3 - 0.5, 0, 0.5 - 0.2, 0.4 - 0.6], 1e-6);
     assert.ok(Math.abs(without.limit - 0.3) < 1e-6);
     assert.strictEqual(compareView({ tokens, matrix: a }, { tokens, matrix: a }, alignment, false).limit, 1, 'all zero: a unit limit');
+  });
+});
+
+describe('compareSizeProblem', () => {
+  it('lets through what fits and refuses what does not, naming the token count that fits', () => {
+    // 12 × 12 heads (gpt2 small): 4 · 144 · n² bytes a side; two sides fit while 2 · 576 · n² ≤ 256 MiB, n ≤ 482.
+    const side = (tokens: number) => ({ layers: 12, heads: 12, tokens });
+    assert.strictEqual(compareBytes(side(10)), 4 * 144 * 100);
+    assert.strictEqual(compareSizeProblem(side(482), side(482)), null);
+    const problem = compareSizeProblem(side(483), side(483));
+    assert.ok(problem, 'over the bound');
+    assert.match(problem, /483 and 483 tokens need 257 MB, more than its 256 MB/);
+    assert.match(problem, /at most about 482 tokens/);
+    // The fitted count is the largest that passes, on both sides.
+    assert.strictEqual(compareSizeProblem(side(482), side(482), COMPARE_MAX_BYTES), null);
+    assert.ok(2 * compareBytes(side(483)) > COMPARE_MAX_BYTES && 2 * compareBytes(side(482)) <= COMPARE_MAX_BYTES);
+    // A long B next to a short A is refused too.
+    assert.ok(compareSizeProblem(side(10), side(700)));
   });
 });
