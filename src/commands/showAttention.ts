@@ -72,6 +72,8 @@ export class ShowAttention {
   private shown: Shown | undefined;
   /** Set while Compare With… has another model loaded: resolves once the panel's analysis is kept again. */
   private restoring: Promise<void> | undefined;
+  /** Show Attention runs started (a compare does not make A whole again once a newer text is on its way). */
+  private showRuns = 0;
 
   constructor(
     private readonly engine: () => EngineClient,
@@ -195,6 +197,7 @@ export class ShowAttention {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
+    this.showRuns++;
     const started = Date.now();
     const failure = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Attention Inspector', cancellable: true },
@@ -252,8 +255,11 @@ export class ShowAttention {
     const controller = new AbortController();
     this.running = controller;
     const signal = controller.signal;
+    const runs = this.showRuns;
+    const superseded = () => this.showRuns !== runs || !this.panel.shows(shown.analysisId);
     let replaced = false;
     let release = () => {};
+    let gate: Promise<void> | undefined;
     const outcome = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Attention Inspector: Compare', cancellable: true },
       async (progress, token): Promise<{ result?: { base: AttentionResult; other: AttentionResult }; problem?: string; error?: unknown }> => {
@@ -269,7 +275,7 @@ export class ShowAttention {
           if (!engine.isLoaded(model.folder, memoryLimitGB)) {
             // A's analysis goes with its model: the panel's views wait until it is analyzed again.
             replaced = true;
-            this.restoring = new Promise<void>((resolve) => (release = resolve));
+            this.restoring = gate = new Promise<void>((resolve) => (release = resolve));
             bar.report('load', `Loading ${model.name}…`, 0);
             const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
             this.notifier.log(`Compare: loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
@@ -294,13 +300,15 @@ export class ShowAttention {
         } catch (error) {
           return { error };
         } finally {
-          // Unless a newer run took over (it shows something else), A is made whole again.
-          if (replaced && this.running === controller && this.panel.shows(shown.analysisId)) {
+          // Cancelled or not, A is made whole again — unless a newer Show Attention took over (it shows another analysis).
+          if (replaced && !superseded()) {
             bar.report('load', 'Loading the model of the text shown (A) again…', 0);
-            await this.reanalyze(shown).catch((err: unknown) => this.panel.showError(`The analysis shown could not be made again after Compare With…: ${err instanceof Error ? err.message : String(err)}`));
+            await this.reanalyze(shown).catch((err: unknown) => {
+              if (!superseded()) this.panel.showError(`The analysis shown could not be made again after Compare With…: ${err instanceof Error ? err.message : String(err)}`);
+            });
           }
           if (this.running === controller) this.running = undefined;
-          this.restoring = undefined;
+          if (gate && this.restoring === gate) this.restoring = undefined;
           release();
         }
       },
