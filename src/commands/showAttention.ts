@@ -209,13 +209,7 @@ export class ShowAttention {
           bar.report('download', 'Finding the model…');
           const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
           const engine = this.engine();
-          const memoryLimitGB = configuredMemoryLimitGB();
-          if (!engine.isLoaded(model.folder, memoryLimitGB)) {
-            this.panel.showBusy(`Loading ${model.name}…`);
-            bar.report('load', `Loading ${model.name}…`, 0);
-            const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
-            this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
-          }
+          await this.ensureLoaded(engine, model, controller.signal, bar, () => this.panel.showBusy(`Loading ${model.name}…`));
           await work({ engine, model, signal: controller.signal, bar, started, showedEarly: (id) => (early = id) });
           return undefined;
         } catch (error) {
@@ -271,15 +265,11 @@ export class ShowAttention {
           bar.report('download', 'Finding the model…');
           const model = await this.models.resolve(signal, (message, fraction) => bar.report('download', message, fraction), request.spec);
           const engine = this.engine();
-          const memoryLimitGB = configuredMemoryLimitGB();
-          if (!engine.isLoaded(model.folder, memoryLimitGB)) {
+          await this.ensureLoaded(engine, model, signal, bar, () => {
             // A's analysis goes with its model: the panel's views wait until it is analyzed again.
             replaced = true;
             this.restoring = gate = new Promise<void>((resolve) => (release = resolve));
-            bar.report('load', `Loading ${model.name}…`, 0);
-            const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar.report('load', message, fraction) });
-            this.notifier.log(`Compare: loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
-          }
+          });
           bar.report('analyze', 'Computing attention (B)…', 0);
           // The same text keeps A's options (a truncation, the decoder text); another text starts afresh.
           const options: AnalyzeOptions = request.sameText ? shown.options : {};
@@ -327,13 +317,22 @@ export class ShowAttention {
     return outcome.result && { analysisId: shown.analysisId, ...outcome.result };
   }
 
+  /** Loads `model` in the engine unless it is loaded (with this memory limit); `beforeLoad` runs only when it loads. */
+  private async ensureLoaded(engine: EngineClient, model: RunContext['model'], signal: AbortSignal, bar?: PhasedProgress, beforeLoad: () => void = () => {}): Promise<void> {
+    const memoryLimitGB = configuredMemoryLimitGB();
+    if (engine.isLoaded(model.folder, memoryLimitGB)) return;
+    beforeLoad();
+    bar?.report('load', `Loading ${model.name}…`, 0);
+    const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar?.report('load', message, fraction) });
+    this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
+  }
+
   /** Loads the model of `shown` and analyzes its text again under its own analysis id (not cancellable: the panel shows it). */
   private async reanalyze(shown: Shown): Promise<void> {
     const signal = new AbortController().signal;
     const model = await this.models.resolve(signal, () => {}, shown.spec);
     const engine = this.engine();
-    const memoryLimitGB = configuredMemoryLimitGB();
-    if (!engine.isLoaded(model.folder, memoryLimitGB)) await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal });
+    await this.ensureLoaded(engine, model, signal);
     await engine.analyzeKept(shown.text, shown.options, { signal, withTensors: this.panel.keepsTensors, reuseId: shown.analysisId });
     this.notifier.log(`Compare: ${model.name} loaded again; the analysis shown is kept again`);
   }
