@@ -19,6 +19,8 @@ export interface TokenInfo {
   special: boolean;
   /** Segment (token type) id for sentence pairs; 0 otherwise. */
   segment: number;
+  /** True for tokens the model generated ("Continue and Show Attention"): they are not in the editor. */
+  generated?: boolean;
 }
 
 /** What the panel needs to know about the model that produced a result. */
@@ -114,6 +116,8 @@ export interface AttentionResult {
   decoderHiddenStates?: TensorData;
   /** Tokens of the whole text when it was cut to the first n (AnalyzeOptions.truncateTo). */
   truncatedFrom?: number;
+  /** "Continue and Show Attention": what was generated; the generated tokens are marked in `tokens` (or `decoderTokens`). */
+  generation?: GenerationInfo;
   /** Where the model came from, as resolved by the host (for "Copy as Python"). */
   origin?: ModelOrigin;
   timings: { tokenizeMs: number; computeMs: number };
@@ -156,6 +160,34 @@ export interface AnalyzeOptions {
   truncateTo?: number;
   /** Encoder-decoders: the decoder text (a translation, a summary); its tokens are shifted right as the model does. */
   target?: string;
+}
+
+/** How a generated result came about. */
+export interface GenerationInfo {
+  /** Greedy (argmax) decoding with the model's own LM head. */
+  method: 'greedy';
+  /** The generated ids, in order (for an encoder-decoder, after the decoder start token). */
+  newIds: number[];
+  /** The generated text, decoded by the model's tokenizer. */
+  text: string;
+  /** How many were asked for. */
+  requested: number;
+  /** Why it ended: the requested count, the model's end-of-sequence token, or the model's longest sequence. */
+  stoppedBy: 'count' | 'eos' | 'max-positions';
+  /** Encoder-decoders: the decoder start token (`decoder_start_token_id`). */
+  decoderStartId?: number;
+}
+
+export interface GenerateOptions {
+  /** How many tokens to generate at most (attentionInspector.generateTokens). */
+  maxNewTokens: number;
+  /** Stop after the model's end-of-sequence token (default true). */
+  stopAtEos?: boolean;
+  /**
+   * Apply generation_config.json's forced_bos_token_id / forced_eos_token_id as transformers'
+   * generate() does (default true). The reference fixtures turn both stopping and forcing off.
+   */
+  forcedTokens?: boolean;
 }
 
 /** The attention blocks of a result: `blocks`, or the one self-attention block of a single-stack result. */
