@@ -62,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     panel,
     { dispose: stopEngine },
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
+    vscode.commands.registerCommand('attentionInspector.continueAndShowAttention', () => show.continueFromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { modelOrigin } from '../hub';
-import type { AnalyzeOptions } from '../protocol/types';
+import type { AnalyzeOptions, GenerateOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient } from '../worker/engineClient';
@@ -26,6 +26,8 @@ export interface AnalysisRequest {
   askTarget?: boolean;
   /** Text B of a sentence pair (options.textPair holds the same text). */
   pair?: PairSource;
+  /** "Continue and Show Attention": continue the text greedily first, then show prompt + generated tokens. */
+  generate?: GenerateOptions;
 }
 
 /** Error codes (engine or model source) for which picking another model is the helpful action. */
@@ -49,10 +51,10 @@ export class ShowAttention {
     private readonly decoderTexts?: DecoderTexts,
   ) {}
 
-  /** The command: from the active editor's primary selection, or its current line. */
-  async fromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor): Promise<void> {
+  /** The command: from the active editor's primary selection, or its current line. `generate`: Continue and Show Attention. */
+  async fromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor, generate?: GenerateOptions): Promise<void> {
     if (!editor) {
-      await this.notifier.notify('warning', 'Open a file and select the text to analyze, then run Show Attention.');
+      await this.notifier.notify('warning', `Open a file and select the text to ${generate ? 'continue' : 'analyze'}, then run ${generate ? 'Continue and Show Attention' : 'Show Attention'}.`);
       return;
     }
     const document = editor.document;
@@ -67,7 +69,12 @@ export class ShowAttention {
       await this.notifier.notify('warning', editor.selection.isEmpty ? `Line ${range.start.line + 1} is empty: select the text to analyze.` : 'The selection is only whitespace: select the text to analyze.');
       return;
     }
-    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
+    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: !generate, ...(generate ? { generate } : {}) });
+  }
+
+  /** "Continue and Show Attention": greedy continuation of the selection for attentionInspector.generateTokens tokens. */
+  async continueFromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor): Promise<void> {
+    await this.fromEditor(editor, { maxNewTokens: configuredGenerateTokens() });
   }
 
   /** Stops the run in progress, if any. */
@@ -103,6 +110,16 @@ export class ShowAttention {
           }
           let options = request.options ?? {};
           const loadedModel = engine.currentModel;
+          if (request.generate) {
+            bar.report('analyze', 'Generating…', 0);
+            const result = await engine.generate(request.text, request.generate, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
+            if (controller.signal.aborted) return undefined;
+            const g = result.generation;
+            this.notifier.log(`Generated ${g?.newIds.length ?? 0} tokens greedily with ${result.model.name}${g?.stoppedBy === 'eos' ? ' (stopped at the end-of-sequence token)' : g?.stoppedBy === 'max-positions' ? " (stopped at the model's longest sequence)" : ''} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
+            this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
+            this.onShown(request);
+            return undefined;
+          }
           if (loadedModel?.decoder && options.target === undefined) {
             const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
             if (target === undefined || controller.signal.aborted) {
@@ -189,6 +206,12 @@ export class ShowAttention {
     else if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand('attentionInspector.setHuggingFaceToken');
     else if (action === 'Open Log') this.notifier.channel.show();
   }
+}
+
+/** `attentionInspector.generateTokens`: how many tokens Continue and Show Attention adds (default 16). */
+function configuredGenerateTokens(): number {
+  const value = vscode.workspace.getConfiguration('attentionInspector').get<number>('generateTokens', 16);
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? Math.min(value, 1024) : 16;
 }
 
 /** `attentionInspector.memoryLimitGB` (a machine setting), or undefined for the engine's default (half the machine's memory). */

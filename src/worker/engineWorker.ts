@@ -82,12 +82,14 @@ port.on('message', (message: HostToWorker) => {
       });
       break;
     case 'analyze':
+    case 'generate':
       // A newer text supersedes the one still running or waiting.
       if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
       latestAnalyze = message.id;
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
+        const progress = progressFor(message.id);
+        const result = message.type === 'generate' ? await model.generate(message.text, message.options, signal, progress) : await model.analyze(message.text, message.options, signal, progress);
         // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
         post({ type: 'result', id: message.id, result }, resultBuffers(result));
       });
