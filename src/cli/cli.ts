@@ -142,7 +142,7 @@ async function main(): Promise<number> {
     const plain = values['plain-greedy'];
     const result =
       generate !== undefined
-        ? await model.generate(text, { maxNewTokens: generate, stopAtEos: !plain, forcedTokens: !plain }, undefined, progress)
+        ? await model.generate(text, { maxNewTokens: generate, stopAtEos: !plain, processors: !plain }, undefined, progress)
         : await model.analyze(text, { textPair: values.pair, target: values.target, hiddenStates: values.hidden, truncateTo: first });
     const analyzeMs = performance.now() - t1;
     const firstResultMs = performance.now(); // since the process started (performance.timeOrigin)
@@ -171,7 +171,7 @@ async function main(): Promise<number> {
     result.tokens.forEach((t, i) => console.log(tokenLine(t, i)));
     if (result.generation) {
       const g = result.generation;
-      console.log(`\nGenerated ${g.newIds.length} of ${g.requested} tokens greedily (${g.stoppedBy === 'eos' ? 'stopped at the end-of-sequence token' : g.stoppedBy === 'max-positions' ? "stopped at the model's longest sequence" : 'as asked'}): ${JSON.stringify(g.text)}`);
+      console.log(`\nGenerated ${g.newIds.length} of ${g.requested} tokens greedily (${g.stoppedBy === 'eos' ? 'stopped at the end-of-sequence token' : g.stoppedBy === 'max-positions' ? "stopped at the model's longest sequence" : 'as asked'}${g.settings.length > 0 ? `; generation_config.json: ${g.settings.join(', ')}` : ''}): ${JSON.stringify(g.text)}`);
     }
     if (result.decoderTokens) {
       if (values.target === undefined && !result.generation) console.log(`\n${result.model.name} is an encoder-decoder: pass the decoder text with --target "<text>" (it ran over an empty decoder text).`);

@@ -115,7 +115,7 @@ export class ShowAttention {
             const result = await engine.generate(request.text, request.generate, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction) });
             if (controller.signal.aborted) return undefined;
             const g = result.generation;
-            this.notifier.log(`Generated ${g?.newIds.length ?? 0} tokens greedily with ${result.model.name}${g?.stoppedBy === 'eos' ? ' (stopped at the end-of-sequence token)' : g?.stoppedBy === 'max-positions' ? " (stopped at the model's longest sequence)" : ''} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
+            this.notifier.log(`Generated ${g?.newIds.length ?? 0} tokens greedily with ${result.model.name}${g?.stoppedBy === 'eos' ? ' (stopped at the end-of-sequence token)' : g?.stoppedBy === 'max-positions' ? " (stopped at the model's longest sequence)" : ''}${g?.settings.length ? ` with generation_config.json's ${g.settings.join(', ')}` : ''} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
             this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
             this.onShown(request);
             return undefined;

@@ -28,6 +28,7 @@ import type { Checkpoint } from './checkpoint';
 import { EngineError } from './errors';
 import { firstNonFinite } from './finite';
 import { setKvCacheHook } from './kvCache';
+import { greedySettings, processLogits } from './logitsProcessors';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import type { TextTokenizer } from './tokenizer';
@@ -329,23 +330,6 @@ function readGenerationConfig(checkpoint: Checkpoint): Record<string, unknown> {
   }
 }
 
-/** Token settings from generation_config.json, then config.json, as transformers reads them. */
-export function generationTokens(config: Record<string, unknown>, generation: Record<string, unknown>) {
-  const id = (key: string): number | undefined => {
-    const v = generation[key] ?? config[key];
-    return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
-  };
-  const eosValue = generation.eos_token_id ?? config.eos_token_id;
-  const eos = new Set((Array.isArray(eosValue) ? eosValue : [eosValue]).filter((v): v is number => typeof v === 'number' && Number.isInteger(v)));
-  return {
-    eos,
-    // transformers falls back to bos_token_id when a model names no decoder start (mBART).
-    decoderStart: id('decoder_start_token_id') ?? id('bos_token_id'),
-    forcedBos: id('forced_bos_token_id'),
-    forcedEos: id('forced_eos_token_id'),
-  };
-}
-
 function stacked(parts: Float32Array[], shape: number[], half: boolean): TensorData {
   const size = parts.reduce((s, p) => s + p.length, 0);
   const data = half ? new Uint16Array(size) : new Float32Array(size);
@@ -399,7 +383,7 @@ export class Generator {
     if (!(requested >= 1)) throw new EngineError('internal', `The number of tokens to generate must be at least 1 (attentionInspector.generateTokens is ${options.maxNewTokens}).`);
     const t0 = performance.now();
     const { tokenizer, checkpoint, summary } = this.source;
-    const settings = generationTokens(checkpoint.config, readGenerationConfig(checkpoint));
+    const settings = greedySettings(checkpoint.config, readGenerationConfig(checkpoint));
     const encoded = await tokenizer.encode(text);
     const limits = this.source.limits();
     if (encoded.ids.length > limits.input || (!this.encoder && encoded.ids.length >= limits.input)) {
@@ -407,7 +391,7 @@ export class Generator {
     }
     const t1 = performance.now();
     const stopAtEos = options.stopAtEos !== false;
-    const forced = options.forcedTokens !== false;
+    const processors = options.processors !== false;
     const { hiddenSize } = this.main.arch.summary;
 
     let encoderRun: StackRun | undefined;
@@ -424,6 +408,7 @@ export class Generator {
     const maxLength = this.encoder ? limits.decoder : limits.input;
     const steps = Math.min(requested, maxLength - ids.length);
     let stoppedBy: GenerationInfo['stoppedBy'] = steps < requested ? 'max-positions' : 'count';
+    const inputLength = ids.length;
     const newIds: number[] = [];
     let cache: { kv: KvState; t: number; positions: Positions } | undefined;
     for (let k = 0; k < steps; k++) {
@@ -434,10 +419,9 @@ export class Generator {
       const from = cache && cacheStillHolds(positions, cache.positions, cache.t) ? cache.t : 0;
       const run = await runStack(this.main, ids, from, cache?.kv, positions, false, signal);
       cache = { kv: run.presents, t, positions };
-      let next = argmax(await logitsOf(this.head, run.lastRow, hiddenSize));
-      // transformers' ForcedBOS / ForcedEOS logits processors, where generation_config.json names them.
-      if (forced && this.encoder && k === 0 && settings.forcedBos !== undefined) next = settings.forcedBos;
-      if (forced && k === requested - 1 && settings.forcedEos !== undefined) next = settings.forcedEos;
+      const logits = await logitsOf(this.head, run.lastRow, hiddenSize);
+      if (processors) processLogits(logits, settings, { ids, inputLength, requested });
+      const next = argmax(logits);
       ids.push(next);
       newIds.push(next);
       if (stopAtEos && settings.eos.has(next)) {
@@ -451,7 +435,15 @@ export class Generator {
     const t2 = performance.now();
 
     const generated: TokenInfo[] = newIds.map((id) => this.generatedToken(id, settings.eos));
-    const generation: GenerationInfo = { method: 'greedy', newIds, text: await tokenizer.decode(newIds), requested, stoppedBy, ...(this.encoder ? { decoderStartId: start } : {}) };
+    const generation: GenerationInfo = {
+      method: 'greedy',
+      newIds,
+      text: await tokenizer.decode(newIds),
+      requested,
+      stoppedBy,
+      settings: processors ? settings.applied : [],
+      ...(this.encoder ? { decoderStartId: start } : {}),
+    };
     const timings = { tokenizeMs: t1 - t0, computeMs: t2 - t1 };
     const a = this.main.arch.summary;
     const n = ids.length;

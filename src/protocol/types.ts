@@ -176,6 +176,8 @@ export interface GenerationInfo {
   stoppedBy: 'count' | 'eos' | 'max-positions';
   /** Encoder-decoders: the decoder start token (`decoder_start_token_id`). */
   decoderStartId?: number;
+  /** generation_config.json settings applied to the greedy choice (e.g. `no_repeat_ngram_size 3`). */
+  settings: string[];
 }
 
 export interface GenerateOptions {
@@ -184,10 +186,11 @@ export interface GenerateOptions {
   /** Stop after the model's end-of-sequence token (default true). */
   stopAtEos?: boolean;
   /**
-   * Apply generation_config.json's forced_bos_token_id / forced_eos_token_id as transformers'
-   * generate() does (default true). The reference fixtures turn both stopping and forcing off.
+   * Apply what generation_config.json asks of greedy decoding, as transformers' generate() does
+   * (forced BOS/EOS tokens, repetition penalty, n-gram blocking, banned and suppressed tokens,
+   * minimum lengths; default true). The reference fixtures turn these and the EOS stop off.
    */
-  forcedTokens?: boolean;
+  processors?: boolean;
 }
 
 /** The attention blocks of a result: `blocks`, or the one self-attention block of a single-stack result. */

@@ -102,7 +102,7 @@ for (const [root, names] of Object.entries(WITH_GENERATE)) {
       };
       ref.cases.forEach((c, i) => {
         it(`case ${i}: ${c.new_ids.length} greedy ids${ref.attention_cases.includes(i) ? ' and the attentions over prompt + generated' : ''}`, async () => {
-          const result: AttentionResult = await model.generate(c.text, { maxNewTokens: c.new_ids.length, stopAtEos: false, forcedTokens: false });
+          const result: AttentionResult = await model.generate(c.text, { maxNewTokens: c.new_ids.length, stopAtEos: false, processors: false });
           const runnerUp = (c as { runner_up_ids?: number[] }).runner_up_ids;
           assert.ok(result.generation, 'generation info');
           checkIds(result.generation.newIds, c, i, ref, runnerUp);
@@ -148,4 +148,77 @@ describe('generate: encoder-only models are refused with a clear message', funct
       });
     }
   }
+});
+
+describe('generate: stopping, limits, progress, cancellation', function () {
+  this.timeout(120000);
+  let gpt2: AttentionModel;
+  before(async () => {
+    gpt2 = await loadModel(path.join(FIXTURES_ROOT, 'gpt2'));
+  });
+  after(async () => {
+    await gpt2?.dispose();
+  });
+
+  it("stops after the model's end-of-sequence token (hf-tiny/llama case 0 reaches </s> at step 4)", async () => {
+    const folder = path.join(FIXTURES_ROOT, 'llama');
+    const ref = JSON.parse(fs.readFileSync(path.join(folder, 'expected-generate.json'), 'utf8')) as GenerateReference;
+    const model = await loadModel(folder);
+    try {
+      const result = await model.generate(ref.cases[0].text, { maxNewTokens: 8 });
+      assert.deepStrictEqual(result.generation?.newIds, ref.cases[0].new_ids.slice(0, 5));
+      assert.strictEqual(result.generation?.stoppedBy, 'eos');
+      assert.strictEqual(result.tokens[result.tokens.length - 1].special, true, 'the end-of-sequence token is marked special');
+      assert.deepStrictEqual(result.attentions.shape.slice(2), [ref.cases[0].prompt_ids.length + 5, ref.cases[0].prompt_ids.length + 5]);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("applies generation_config.json's forced_eos_token_id by default, as transformers' generate() does (hf-tiny-2/bart)", async () => {
+    const folder = path.join(FIXTURES_2_ROOT, 'bart');
+    const ref = JSON.parse(fs.readFileSync(path.join(folder, 'expected-generate.json'), 'utf8')) as GenerateReference;
+    const model = await loadModel(folder);
+    try {
+      const result = await model.generate(ref.cases[0].text, { maxNewTokens: 8, stopAtEos: false });
+      assert.deepStrictEqual(result.generation?.newIds, [...ref.cases[0].new_ids.slice(0, 7), 2]);
+      assert.deepStrictEqual(result.generation?.settings, ['forced_eos_token_id 2']);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("stops at the model's longest sequence, and refuses a prompt that leaves no room", async () => {
+    const words = (count: number) => Array.from({ length: count }, () => 'cake').join(' ');
+    const limit = gpt2.maxTokens;
+    let text = words(limit);
+    while ((await gpt2.tokenize(text)).ids.length > limit - 3) text = text.slice(0, text.lastIndexOf(' '));
+    const n = (await gpt2.tokenize(text)).ids.length;
+    const result = await gpt2.generate(text, { maxNewTokens: 16, stopAtEos: false });
+    assert.strictEqual(result.generation?.newIds.length, limit - n);
+    assert.strictEqual(result.generation?.stoppedBy, 'max-positions');
+    assert.strictEqual(result.tokens.length, limit);
+    await assert.rejects(gpt2.generate(words(limit + 10), { maxNewTokens: 4 }), (err: unknown) => err instanceof EngineError && err.code === 'too-long' && /prompt and continuation together/.test(err.message));
+  });
+
+  it('reports "Generating token k of N" and stops when cancelled between tokens', async () => {
+    const messages: string[] = [];
+    const controller = new AbortController();
+    await assert.rejects(
+      gpt2.generate('I am making a cake', { maxNewTokens: 16 }, controller.signal, (message) => {
+        messages.push(message);
+        if (message === 'Generating token 3 of 16') controller.abort();
+      }),
+      (err: unknown) => err instanceof EngineError && err.code === 'cancelled',
+    );
+    assert.deepStrictEqual(messages.filter((m) => m.startsWith('Generating token')), ['Generating token 1 of 16', 'Generating token 2 of 16', 'Generating token 3 of 16']);
+    // The model is still usable afterwards.
+    const result = await gpt2.generate('I am making a cake', { maxNewTokens: 2, stopAtEos: false });
+    assert.strictEqual(result.generation?.newIds.length, 2);
+  });
+
+  it('refuses empty text and a count below 1 with clear messages', async () => {
+    await assert.rejects(gpt2.generate('   ', { maxNewTokens: 4 }), (err: unknown) => err instanceof EngineError && err.code === 'empty-text');
+    await assert.rejects(gpt2.generate('hello', { maxNewTokens: 0 }), /must be at least 1/);
+  });
 });
