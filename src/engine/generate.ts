@@ -21,8 +21,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import type { AttentionBlock, AttentionBlockKind, AttentionResult, GenerateOptions, GenerationInfo, ModelSummary, TensorData, TokenInfo } from '../protocol/types';
-import { encodeHalfArray } from '../protocol/float16';
+import type { AttentionResult, GenerateOptions, GenerationInfo, ModelSummary, TokenInfo } from '../protocol/types';
+import { attentionBlock, stacked } from './encoderDecoder';
 import { ENCODER_OUTPUT, isEncoderDecoder, type Architecture, type DecoderLayerOutputs, type DecoderStack, type EncoderDecoderArchitecture, type PositionInput } from './architecture';
 import type { Checkpoint } from './checkpoint';
 import { EngineError } from './errors';
@@ -330,18 +330,6 @@ function readGenerationConfig(checkpoint: Checkpoint): Record<string, unknown> {
   }
 }
 
-function stacked(parts: Float32Array[], shape: number[], half: boolean): TensorData {
-  const size = parts.reduce((s, p) => s + p.length, 0);
-  const data = half ? new Uint16Array(size) : new Float32Array(size);
-  let offset = 0;
-  for (const p of parts) {
-    if (data instanceof Uint16Array) encodeHalfArray(p, data.subarray(offset, offset + p.length));
-    else data.set(p, offset);
-    offset += p.length;
-  }
-  return { dtype: half ? 'float16' : 'float32', shape, buffer: data.buffer as ArrayBuffer };
-}
-
 export class Generator {
   private constructor(
     private readonly source: GenerationSource,
@@ -464,21 +452,10 @@ export class Generator {
     const half = 4 * (e.numLayers * e.numHeads * m * m + a.numLayers * a.numHeads * (n * n + n * m)) > this.source.float16ThresholdBytes;
     const startRaw = tokenizer.idToToken(start!) ?? `<${start}>`;
     const decoderTokens: TokenInfo[] = [{ id: start!, raw: startRaw, display: startRaw, start: -1, end: -1, special: true, segment: 0 }, ...generated];
-    const block = (kind: AttentionBlockKind, label: string, queries: TokenInfo[], keys: TokenInfo[], probs: Float32Array[], norms: Float32Array[], shape: { numLayers: number; numHeads: number }): AttentionBlock => ({
-      kind,
-      label,
-      querySide: kind === 'encoder' ? 'input' : 'target',
-      keySide: kind === 'decoder' ? 'target' : 'input',
-      queryTokens: queries,
-      keyTokens: keys,
-      causal: kind === 'decoder',
-      attentions: stacked(probs, [shape.numLayers, shape.numHeads, queries.length, keys.length], half),
-      valueNorms: stacked(norms, [shape.numLayers, shape.numHeads, keys.length], false),
-    });
     const blocks = [
-      block('encoder', 'Encoder self-attention', encoded.tokens, encoded.tokens, encoderRun.probs, encoderRun.valueNorms, e),
-      block('decoder', 'Decoder self-attention (generated)', decoderTokens, decoderTokens, whole.probs, whole.valueNorms, a),
-      block('cross', 'Cross-attention (generated)', decoderTokens, encoded.tokens, whole.crossProbs, whole.crossNorms, a),
+      attentionBlock('encoder', 'Encoder self-attention', encoded.tokens, encoded.tokens, encoderRun.probs, encoderRun.valueNorms, e, half),
+      attentionBlock('decoder', 'Decoder self-attention (generated)', decoderTokens, decoderTokens, whole.probs, whole.valueNorms, a, half),
+      attentionBlock('cross', 'Cross-attention (generated)', decoderTokens, encoded.tokens, whole.crossProbs, whole.crossNorms, a, half),
     ];
     return { model: summary, text, tokens: encoded.tokens, attentions: blocks[0].attentions, valueNorms: blocks[0].valueNorms, blocks, target: generation.text, decoderTokens, generation, timings };
   }

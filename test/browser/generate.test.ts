@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { AttentionResult } from '../../src/protocol/types';
 import { loadModel } from '../../src/models';
 import { FIXTURES_2_ROOT, FIXTURES_ROOT } from '../helpers/fixtures';
-import { cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
+import { clickHeadCell, cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
 
 async function generated(folder: string, text: string, tokens: number): Promise<AttentionResult> {
   const model = await loadModel(folder);
@@ -20,17 +20,6 @@ async function generated(folder: string, text: string, tokens: number): Promise<
   } finally {
     await model.dispose();
   }
-}
-
-async function clickHeadCell(h: Harness, row: number, col: number): Promise<void> {
-  const g = await h.page.evaluate(() => {
-    const c = document.querySelector('[data-testid="heatmap"]') as HTMLCanvasElement;
-    const r = c.getBoundingClientRect();
-    const d = c.dataset;
-    return { left: r.left, top: r.top, cell: Number(d.cellSize), gridLeft: Number(d.gridLeft), gridTop: Number(d.gridTop), scrollX: Number(d.scrollX), scrollY: Number(d.scrollY) };
-  });
-  await h.page.mouse.click(g.left + g.gridLeft + (col + 0.5) * g.cell - g.scrollX, g.top + g.gridTop + (row + 0.5) * g.cell - g.scrollY);
-  await frames(h.page);
 }
 
 describe('webview: Continue and Show Attention results', function () {
