@@ -40,6 +40,8 @@ const TOKEN_PROBLEMS = new Set(['unauthorized', 'invalid-token']);
 
 export class ShowAttention {
   private running: AbortController | undefined;
+  /** How the result on screen was made: generated (Continue and Show Attention) or not; a recompute after an edit does the same. */
+  private shownGenerate: GenerateOptions | undefined;
 
   constructor(
     private readonly engine: () => EngineClient,
@@ -117,6 +119,7 @@ export class ShowAttention {
             const g = result.generation;
             this.notifier.log(`Generated ${g?.newIds.length ?? 0} tokens greedily with ${result.model.name}${g?.stoppedBy === 'eos' ? ' (stopped at the end-of-sequence token)' : g?.stoppedBy === 'max-positions' ? " (stopped at the model's longest sequence)" : ''}${g?.settings.length ? ` with generation_config.json's ${g.settings.join(', ')}` : ''} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
             this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
+            this.shownGenerate = request.generate;
             this.onShown(request);
             return undefined;
           }
@@ -133,6 +136,7 @@ export class ShowAttention {
           if (controller.signal.aborted) return undefined;
           this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
           this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
+          this.shownGenerate = undefined;
           this.onShown(request);
           return undefined;
         } catch (error) {
@@ -169,13 +173,14 @@ export class ShowAttention {
     const start = Math.min(info.range.start, length);
     const end = Math.min(Math.max(info.range.end, start), length);
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor);
+    const generate = askTarget ? undefined : this.shownGenerate;
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor, generate);
     const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     if (text.trim().length === 0) {
       await this.notifier.notify('warning', 'The analyzed text was deleted: select text again and run Show Attention.');
       return;
     }
-    await this.run({ document, offset: start, text, askTarget });
+    await this.run({ document, offset: start, text, askTarget, ...(generate ? { generate } : {}) });
   }
 
   private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {
