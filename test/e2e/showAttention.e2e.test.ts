@@ -84,11 +84,16 @@ describe('end to end: the packaged extension in code-server', function () {
     // (moving down to it where a longer title that also matches, such as "Continue and Show Attention", comes first).
     if (waitForRow) {
       const focused = page.locator('.quick-input-list .monaco-list-row.focused').first();
-      for (let tries = 0; ; tries++) {
+      const matches = async () => {
         await focused.waitFor();
         const label = await focused.innerText();
-        if (typeof waitForRow === 'string' ? label.includes(waitForRow) : waitForRow.test(label)) break;
-        if (tries === 8) throw new Error(`the quick input list never focused a row matching ${waitForRow} (focused: ${JSON.stringify(label)})`);
+        return typeof waitForRow === 'string' ? label.includes(waitForRow) : waitForRow.test(label);
+      };
+      for (let tries = 0; !(await matches()); tries++) {
+        // Give the filter time to settle before moving: only a settled list is worth stepping through.
+        await page.waitForTimeout(300);
+        if (await matches()) break;
+        if (tries === 8) throw new Error(`the quick input list never focused a row matching ${waitForRow} (focused: ${JSON.stringify(await focused.innerText())})`);
         await page.keyboard.press('ArrowDown');
       }
     }
