@@ -36,13 +36,15 @@ const builds = [
       engineProcess: 'src/worker/engineProcess.ts',
       cli: 'src/cli/cli.ts',
       bench: 'bench/bench.ts',
+      benchKept: 'bench/kept.ts',
     },
     outdir: 'dist',
   },
   {
     ...common,
     platform: 'browser', format: 'iife', target: 'es2022',
-    entryPoints: { webview: 'webview/main.ts' },
+    // exportPage: the same panel, fed from data embedded in an exported HTML file (webview/standalone.ts).
+    entryPoints: { webview: 'webview/main.ts', exportPage: 'webview/standalone.ts' },
     outdir: 'dist',
     loader: { '.css': 'text' },
   },

@@ -8,6 +8,7 @@ import type { AttentionInspectorApi } from './protocol/api';
 import { DecoderTexts } from './commands/decoderText';
 import { ModelResolver } from './commands/modelResolver';
 import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
+import { PROBE_COMMAND, probeParameters } from './commands/probeHeads';
 import { registerModelCommands } from './commands/selectModel';
 import { SHOW_PAIR_COMMAND, showAttentionBetweenSelections } from './commands/showPair';
 import { Notifier } from './notifications';
@@ -42,7 +43,13 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     log,
     // The test API's message history holds every posted tensor: only for the extension-host tests.
     recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
-    headVectors: (layer, head, block) => getEngine().headVectors(layer, head, block),
+    view: (analysisId, request, signal) => getEngine().view(analysisId, request, signal),
+    tensor: async (analysisId, block) => {
+      const reply = await getEngine().view(analysisId, { kind: 'tensor', block }, new AbortController().signal);
+      if (reply.kind !== 'tensor') throw new Error('The engine sent no tensor.');
+      return reply.tensor;
+    },
+    forget: (analysisId) => engine?.forget(analysisId),
     recompute: () => void show.recompute(),
     editTarget: () => void show.changeTarget(),
     onClosed: () => {
@@ -64,12 +71,20 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
     vscode.commands.registerCommand('attentionInspector.continueAndShowAttention', () => show.continueFromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
+    vscode.commands.registerCommand('attentionInspector.exportHtml', () => {
+      if (!panel.requestHtmlExport()) void notifier.notify('warning', 'Nothing to export yet: run Show Attention (or Probe Heads with Repeated Random Tokens) first.');
+    }),
+    vscode.commands.registerCommand(PROBE_COMMAND, (args?: unknown) => {
+      const { length, seed } = probeParameters(args);
+      return show.probe(length, seed);
+    }),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      // A different model: release the old one in the worker (the next run loads the new one).
-      if (e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint')) {
-        void engine?.release();
-      }
+      // A different model: release the old one in the worker (the next run loads the new one) —
+      // unless the panel shows an analysis of it: its views and step by step still need it, and
+      // loading the new model replaces it anyway.
+      const changed = e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint');
+      if (changed && !panel.currentAnalysis) void engine?.release();
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(webviewPanel) {

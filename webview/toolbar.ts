@@ -11,7 +11,7 @@ import type { ResultSession } from './session';
 import type { PairFilter, PanelState } from './state';
 import type { ViewStore } from './store';
 
-export type ExportAction = 'png' | 'svg' | 'json' | 'npy' | 'copyImage' | 'copyPython';
+export type ExportAction = 'png' | 'svg' | 'json' | 'npy' | 'html' | 'copyImage' | 'copyPython';
 
 export const PAIR_FILTER_INFO: Record<PairFilter, string> = {
   all: 'All (both texts)',
@@ -85,6 +85,7 @@ export class Toolbar {
       exportButton('export-svg', 'SVG', 'Save the current figure as an SVG vector image', 'svg'),
       exportButton('export-json', 'JSON', 'Save tokens, ranges and the matrix shown as JSON', 'json'),
       exportButton('export-npy', 'NPY', 'Save the full [layers, heads, n, n] attention tensor as .npy', 'npy'),
+      exportButton('export-html', 'HTML', 'Save an interactive HTML page of this analysis (head view, model view, hover) that opens offline in any browser', 'html'),
       exportButton('copy-image', 'Copy image', 'Copy the current figure to the clipboard as PNG', 'copyImage'),
       exportButton('copy-python', 'Copy as Python', 'Copy a Python snippet that reproduces these attentions with transformers', 'copyPython'),
     );

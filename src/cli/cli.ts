@@ -2,7 +2,7 @@
  * Headless use of the engine, with the extension's model specs and the panel's head scores:
  *   node dist/cli.js [--model <spec>] (--text "…" | --file <path>) [--pair "…"] [--offline]
  *                    [--first <N>] [--heads] [--target "…"] [--json out.json] [--npy out.npy] [--hidden]
- *                    [--generate <N> [--plain-greedy]] [--memory-limit-gb <GB>] [--quiet]
+ *                    [--select L:H[,L:H…]] [--generate <N> [--plain-greedy]] [--memory-limit-gb <GB>] [--quiet]
  * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention, then the timings
  * (load, analyze, first result since the process started) and the process's peak RSS. For an
  * encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
@@ -38,6 +38,11 @@ const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --fil
   --heads          one line per head instead of per layer
   --json <file>    write tokens, attentions, value norms and head scores as JSON
   --npy <file>     write the attentions [layers, heads, n, n] as a float32 NumPy array
+  --select L:H[,L:H…]
+                   write only these heads' matrices (layer:head, from 0) to --json and --npy: attentions
+                   then has shape [k, n, n] and "select" lists the heads in order (default: every head,
+                   when they fit a JSON file; long texts need --select)
+  --file <path>    read the text from a file (long texts; UTF-8)
   --hidden         also compute hidden states (written into --json)
   --generate <N>   first continue the text greedily for N tokens with the model's LM head (causal LMs), or
                    generate the decoder text (encoder-decoders); attentions then cover prompt + generated tokens
@@ -56,14 +61,14 @@ function fixed(value: number): string {
 }
 
 function scoreLine(s: Omit<HeadScores, 'layer' | 'head'>): string {
-  return `previous ${fixed(s.previousToken)}  first ${fixed(s.firstToken)}  self ${fixed(s.self)}  entropy ${fixed(s.entropy)} (${fixed(s.entropyBits)} bits)`;
+  return `previous ${fixed(s.previousToken)}  first ${fixed(s.firstToken)}  self ${fixed(s.self)}  entropy ${fixed(s.entropy)} (${fixed(s.entropyBits)} bits)  induction ${fixed(s.induction)}  duplicate ${fixed(s.duplicateToken)}`;
 }
 
 /** Mean of each score over one layer's heads (the panel's scores are per head). */
 function layerMeans(scores: HeadScores[], layer: number): Omit<HeadScores, 'layer' | 'head'> {
   const heads = scores.filter((s) => s.layer === layer);
   const mean = (key: keyof Omit<HeadScores, 'layer' | 'head'>) => heads.reduce((sum, s) => sum + s[key], 0) / heads.length;
-  return { previousToken: mean('previousToken'), firstToken: mean('firstToken'), self: mean('self'), entropy: mean('entropy'), entropyBits: mean('entropyBits') };
+  return { previousToken: mean('previousToken'), firstToken: mean('firstToken'), self: mean('self'), entropy: mean('entropy'), entropyBits: mean('entropyBits'), induction: mean('induction'), duplicateToken: mean('duplicateToken') };
 }
 
 async function main(): Promise<number> {
@@ -81,6 +86,7 @@ async function main(): Promise<number> {
       heads: { type: 'boolean', default: false },
       json: { type: 'string' },
       npy: { type: 'string' },
+      select: { type: 'string' },
       hidden: { type: 'boolean', default: false },
       generate: { type: 'string' },
       'plain-greedy': { type: 'boolean', default: false },
@@ -109,6 +115,15 @@ async function main(): Promise<number> {
   }
   if (values['plain-greedy'] && generate === undefined) {
     console.error('--plain-greedy applies to --generate <N>.');
+    return 2;
+  }
+  const select = values.select === undefined ? undefined : parseSelect(values.select);
+  if (select === null) {
+    console.error(`--select takes layer:head pairs separated by commas (e.g. 0:3,5:1), not "${values.select}".`);
+    return 2;
+  }
+  if (select && values.target !== undefined) {
+    console.error('--select picks heads of a single attention stack; an encoder-decoder (--target) writes its three blocks whole.');
     return 2;
   }
   const text = values.text ?? fs.readFileSync(values.file!, 'utf8');
@@ -165,7 +180,7 @@ async function main(): Promise<number> {
       return 0;
     }
     const stack = new AttentionStack(result.attentions);
-    const scores = allHeadScores(stack, causal);
+    const scores = allHeadScores(stack, causal, result.tokens.map((t) => t.id));
     console.log(`${result.model.name} (${result.model.modelType}) from ${resolved.source}: ${numLayers} layers × ${numHeads} heads, ${n} tokens; ${timings}`);
     console.log('\nTokens:');
     result.tokens.forEach((t, i) => console.log(tokenLine(t, i)));
@@ -189,16 +204,32 @@ async function main(): Promise<number> {
       console.log('Per layer, mean over its heads:');
       for (let l = 0; l < numLayers; l++) console.log(`  layer ${String(l).padStart(2)}: ${scoreLine(layerMeans(scores, l))}`);
     }
+    // The matrices written: every head, or the selected ones [k, n, n].
+    const [layerCount, headCount, rows, cols] = result.attentions.shape;
+    for (const [l, hd] of select ?? []) {
+      if (l >= layerCount || hd >= headCount) {
+        console.error(`--select ${l}:${hd}: ${result.model.name} has ${layerCount} layers (0–${layerCount - 1}) of ${headCount} heads (0–${headCount - 1}).`);
+        return 2;
+      }
+    }
+    const written = select
+      ? { shape: [select.length, rows, cols], data: selectedHeads(tensorToFloat32(result.attentions), select, headCount, rows * cols) }
+      : { shape: result.attentions.shape, data: tensorToFloat32(result.attentions) };
+    if (values.json && !select && written.data.length > JSON_ALL_LIMIT) {
+      console.error(`Every head's matrix at ${n} tokens is ${written.data.length.toLocaleString('en')} numbers, too many for one JSON file: pick the heads to write with --select L:H[,L:H…] (or use --npy).`);
+      return 2;
+    }
     if (values.npy) {
-      fs.writeFileSync(values.npy, encodeNpy(tensorToFloat32(result.attentions), result.attentions.shape));
-      console.log(`\nWrote ${values.npy} (float32 ${JSON.stringify(result.attentions.shape)})`);
+      fs.writeFileSync(values.npy, encodeNpy(written.data, written.shape));
+      console.log(`\nWrote ${values.npy} (float32 ${JSON.stringify(written.shape)}${select ? `, heads ${select.map(([l, hd]) => `${l}:${hd}`).join(', ')}` : ''})`);
     }
     if (values.json) {
       const out = {
         model: result.model,
         text,
         tokens: result.tokens,
-        attentions: { shape: result.attentions.shape, data: Array.from(tensorToFloat32(result.attentions)) },
+        attentions: { shape: written.shape, data: Array.from(written.data) },
+        ...(select ? { select: select.map(([layer, head]) => ({ layer, head })) } : {}),
         valueNorms: { shape: result.valueNorms.shape, data: Array.from(tensorToFloat32(result.valueNorms)) },
         headScores: scores,
         ...(result.generation ? { generation: result.generation, generatedTokens: (result.decoderTokens ?? result.tokens).filter((t) => t.generated) } : {}),
@@ -229,6 +260,23 @@ main().then(
 function tokenLine(t: TokenInfo, i: number): string {
   const where = t.generated ? ' (generated)' : t.special ? ' (special)' : ` [${t.start}, ${t.end})`;
   return `  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${where}`;
+}
+
+/** More numbers than this make a JSON text too long for one string (--select then picks heads). */
+const JSON_ALL_LIMIT = 40_000_000;
+
+/** `0:3,5:1` → [[0, 3], [5, 1]]; null when malformed. */
+function parseSelect(spec: string): [number, number][] | null {
+  const pairs = spec.split(',').map((part) => /^\s*(\d+):(\d+)\s*$/.exec(part));
+  if (pairs.length === 0 || pairs.some((m) => m === null)) return null;
+  return pairs.map((m) => [Number(m![1]), Number(m![2])]);
+}
+
+/** The selected heads' matrices of `[layers, heads, n, n]`, one after another. */
+function selectedHeads(all: Float32Array, select: [number, number][], heads: number, size: number): Float32Array {
+  const out = new Float32Array(select.length * size);
+  select.forEach(([l, hd], i) => out.set(all.subarray((l * heads + hd) * size, (l * heads + hd + 1) * size), i * size));
+  return out;
 }
 
 /** CPU seconds this process has used, all threads (on a busy machine, wall times alone mislead). */

@@ -3,8 +3,25 @@
  * to everything the webview sends (a webview is untrusted input).
  */
 import type { AttentionBlockKind, AttentionResult, HeadVectors } from './types';
+import { parseViewRequest, type AnalysisInfo, type BlockSummaries, type ViewReply, type ViewRequest } from './views';
+
+/*
+ * `resultId` is the analysis id: the host picks it when it asks the engine to analyze, the engine
+ * keeps the analysis under it, and the panel and the webview name it in every message about it.
+ */
 
 export type HostToWebview =
+  /**
+   * A new analysis replaces whatever the panel shows. The engine keeps it: the webview asks for
+   * the views it shows with `request` and renders the model view from `summaries` meanwhile.
+   */
+  | { type: 'analysis'; resultId: number; analysis: AnalysisInfo; summaries: BlockSummaries[]; pair?: { text: string } }
+  /** More of analysis `resultId`'s summaries: the layers computed since (the pass is still running), or all of them. */
+  | { type: 'summaries'; resultId: number; summaries: BlockSummaries[] }
+  /** The answer to the webview's request `requestId` about analysis `resultId`. */
+  | { type: 'reply'; requestId: number; resultId: number; reply: ViewReply }
+  /** Request `requestId` failed (or the analysis is no longer kept). */
+  | { type: 'replyError'; requestId: number; resultId: number; message: string }
   /**
    * A new result replaces whatever the panel shows. `resultId` identifies it in later messages.
    * `pair`: the result is of a sentence pair; segment 1 tokens' offsets count from `pair.text`.
@@ -21,6 +38,8 @@ export type HostToWebview =
   | { type: 'stale'; resultId: number; stale: boolean; reason?: StaleReason }
   /** Answer to `requestHeadVectors`. */
   | { type: 'headVectors'; resultId: number; vectors: HeadVectors }
+  /** "Export Interactive HTML" was run from the command palette: answer with `exportHtml` (the view state). */
+  | { type: 'requestExportHtml' }
   /**
    * Something failed (shown in the panel as well as in a notification). `clearsResult`: an analysis
    * failed, so the result shown before no longer answers what the user asked (another model, text).
@@ -32,6 +51,10 @@ export type StaleReason = 'edited' | 'closed';
 export type ExportFormat = 'png' | 'svg' | 'json' | 'npy';
 
 export type WebviewToHost =
+  /** Ask for a view of analysis `resultId`; the host answers `reply` or `replyError` with the same `requestId`. */
+  | { type: 'request'; requestId: number; resultId: number; request: ViewRequest }
+  /** The view asked for with `requestId` is no longer wanted. */
+  | { type: 'cancel'; requestId: number }
   /** The webview has loaded and wants the current result (if any). */
   | { type: 'ready' }
   /** Select token `index` in the editor (a cell passes the key as index and the query as queryIndex). */
@@ -52,12 +75,16 @@ export type WebviewToHost =
   /** Copy a Python snippet reproducing the attentions with transformers (and the view shown: its mode, layer, head). */
   | { type: 'copyPython'; view?: { mode: string; layer: number; head: number } }
   /** Recompute after the document changed. */
-  | { type: 'recompute' };
+  | { type: 'recompute' }
+  /** Save the result as an interactive HTML page showing it as the panel does now (`state`: the view state, webview/state.ts). */
+  | { type: 'exportHtml'; resultId: number; state: Record<string, unknown>; suggestedName: string };
 
 const EXPORT_FORMATS: readonly ExportFormat[] = ['png', 'svg', 'json', 'npy'];
 const BLOCK_KINDS: readonly AttentionBlockKind[] = ['self', 'encoder', 'decoder', 'cross'];
 /** 200 MB of base64 is far beyond any export we make; refuse anything larger. */
 const MAX_EXPORT_CHARS = 200 * 1024 * 1024;
+/** A panel state is a few hundred characters; far more is not one. */
+const MAX_STATE_CHARS = 64 * 1024;
 
 function isIndex(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 1 << 24;
@@ -85,6 +112,13 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       if (typeof v !== 'object' || v === null || typeof v.mode !== 'string' || v.mode.length > 32 || !isIndex(v.layer) || !isIndex(v.head)) return undefined;
       return { type: 'copyPython', view: { mode: v.mode, layer: v.layer, head: v.head } };
     }
+    case 'request': {
+      if (!isIndex(m.requestId) || !isIndex(m.resultId)) return undefined;
+      const request = parseViewRequest(m.request);
+      return request ? { type: 'request', requestId: m.requestId, resultId: m.resultId, request } : undefined;
+    }
+    case 'cancel':
+      return isIndex(m.requestId) ? { type: 'cancel', requestId: m.requestId } : undefined;
     case 'revealToken':
       if (!isIndex(m.resultId) || !isIndex(m.index)) return undefined;
       if (m.queryIndex !== undefined && !isIndex(m.queryIndex)) return undefined;
@@ -109,6 +143,20 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
     case 'copyImage':
       if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
       return { type: 'copyImage', data: m.data };
+    case 'exportHtml': {
+      if (!isIndex(m.resultId) || !isSafeFileName(m.suggestedName)) return undefined;
+      const state = m.state as Record<string, unknown> | null;
+      if (typeof state !== 'object' || state === null || Array.isArray(state) || !isIndex(state.layer) || !isIndex(state.head)) return undefined;
+      // The page sanitises the state as any restored state (webview/state.ts); here only its size is bounded.
+      let json: string;
+      try {
+        json = JSON.stringify(state);
+      } catch {
+        return undefined;
+      }
+      if (json.length > MAX_STATE_CHARS) return undefined;
+      return { type: 'exportHtml', resultId: m.resultId, state: JSON.parse(json) as Record<string, unknown>, suggestedName: m.suggestedName };
+    }
     default:
       return undefined;
   }

@@ -10,6 +10,7 @@ import * as path from 'path';
 import type { Readable } from 'stream';
 import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, GenerateOptions, HeadVectors, ModelSummary } from '../protocol/types';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
+import type { AnalysisInfo, BlockSummaries, ViewReply, ViewRequest } from '../protocol/views';
 import { FrameReader } from './frames';
 
 /** Rejection reason for engine failures; `info.code` says what kind. */
@@ -24,6 +25,8 @@ export interface RequestHooks {
   onProgress?: (message: string, fraction?: number) => void;
   /** Aborting sends `cancel` to the engine; the promise then rejects with code 'cancelled'. */
   signal?: AbortSignal;
+  /** A kept analysis's summaries so far, layer group by layer group (analyzeKept). */
+  onSummaries?: (analysisId: number, info: AnalysisInfo, summaries: BlockSummaries[]) => void;
 }
 
 interface Pending {
@@ -67,9 +70,20 @@ function culprit(stderr: string): string {
   return "the model's files probably make one of its native libraries (tokenizers, onnxruntime) fail";
 }
 
+/** A kept analysis as the engine answers it: what it is, its summaries, and every tensor when asked. */
+export interface KeptReply {
+  analysisId: number;
+  info: AnalysisInfo;
+  summaries: BlockSummaries[];
+  result?: AttentionResult;
+}
+
 export class EngineClient {
   private engine: Engine | undefined;
   private nextId = 1;
+  /** Analysis ids are unique for the life of the client (across engine restarts), so a reply for an old one is never mistaken. */
+  private nextAnalysisId = 1;
+  private firstAnalysisOfEngine = 1;
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
   private loadedModel: ModelSummary | undefined;
@@ -122,6 +136,7 @@ export class EngineClient {
       serialization: 'json',
     });
     const engine: Engine = { child, stderr: '', exited: false };
+    this.firstAnalysisOfEngine = this.nextAnalysisId;
     liveEngines++;
     const reader = new FrameReader((message) => this.onMessage(message as WorkerToHost));
     (child.stdio[3] as Readable).on('data', (chunk: Buffer) => {
@@ -153,7 +168,7 @@ export class EngineClient {
         this.pending.delete(id);
         if (p.hooks.signal?.aborted) p.reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
         else {
-          const during = p.kind === 'load' ? 'while loading the model' : p.kind === 'analyze' ? 'while analyzing the text' : p.kind === 'generate' ? 'while generating' : 'while working';
+          const during = p.kind === 'load' ? 'while loading the model' : p.kind === 'analyze' || p.kind === 'probe' ? 'while analyzing the text' : p.kind === 'generate' ? 'while generating' : 'while working';
           p.reject(new EngineRequestError({
             code: 'engine-crashed',
             message: `The engine ${how} ${during}: ${culprit(engine.stderr)}. Nothing else is affected; the next request starts a fresh engine. Select another model, or see the log for details.`,
@@ -167,12 +182,16 @@ export class EngineClient {
 
   private onMessage(message: WorkerToHost): void {
     // The engine has finished a request it was told to cancel: it is not stuck.
-    if (message.type !== 'progress' && this.stopping.has(message.id)) {
+    if (message.type !== 'progress' && message.type !== 'summaries' && this.stopping.has(message.id)) {
       clearTimeout(this.stopping.get(message.id));
       this.stopping.delete(message.id);
     }
     const pending = this.pending.get(message.id);
     if (!pending) return;
+    if (message.type === 'summaries') {
+      pending.hooks.onSummaries?.(message.analysisId, message.info, message.summaries);
+      return;
+    }
     if (message.type === 'progress') {
       pending.hooks.onProgress?.(message.message, message.fraction);
       return;
@@ -236,28 +255,69 @@ export class EngineClient {
     return { model: reply.model, loadMs: reply.loadMs };
   }
 
+  /** A newer text supersedes an older one at once, whether or not the engine has begun it (the engine cancels it too when the new request reaches it). */
+  private supersedeAnalyses(): void {
+    for (const [id, p] of [...this.pending]) {
+      if (p.kind !== 'analyze' && p.kind !== 'probe' && p.kind !== 'generate') continue;
+      this.pending.delete(id);
+      if (this.engine) this.send(this.engine, { type: 'cancel', id });
+      p.reject(new EngineRequestError({ code: 'cancelled', message: 'Superseded by a newer analysis.' }));
+    }
+  }
+
+  /** The full result with every tensor, kept nowhere (CLI, tests). */
   async analyze(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks): Promise<AttentionResult> {
     this.supersedeAnalyses();
     return (await this.request((id) => ({ type: 'analyze', id, text, options }), 'result', hooks)).result;
   }
 
-  /** "Continue and Show Attention": greedy continuation, then the attention over prompt + generated tokens. Supersedes like analyze. */
+  /**
+   * Analyzes and keeps the analysis in the engine under a new analysis id; answers what it is and
+   * its summaries (and every tensor when `withTensors`). Views are then asked for with `view`.
+   */
+  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'analyze', id, text, options, analysisId, withTensors }), hooks);
+  }
+
+  /**
+   * The repeated-random-tokens probe with the loaded model, kept as `analyzeKept` keeps a text's
+   * analysis (it supersedes an analysis like a new text).
+   */
+  async probeKept(length: number, seed: number, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'probe', id, length, seed, analysisId, withTensors }), hooks);
+  }
+
+  /** "Continue and Show Attention": greedy continuation, then the full result over prompt + generated tokens, kept nowhere (tests). Supersedes like analyze. */
   async generate(text: string, options: GenerateOptions, hooks?: RequestHooks): Promise<AttentionResult> {
     this.supersedeAnalyses();
     return (await this.request((id) => ({ type: 'generate', id, text, options }), 'result', hooks)).result;
   }
 
-  /**
-   * A newer text supersedes an older one at once, whether or not the engine has begun it (the
-   * engine cancels it too when the new request reaches it).
-   */
-  private supersedeAnalyses(): void {
-    for (const [id, p] of [...this.pending]) {
-      if (p.kind !== 'analyze' && p.kind !== 'generate') continue;
-      this.pending.delete(id);
-      if (this.engine) this.send(this.engine, { type: 'cancel', id });
-      p.reject(new EngineRequestError({ code: 'cancelled', message: 'Superseded by a newer analysis.' }));
-    }
+  /** "Continue and Show Attention", kept as `analyzeKept` keeps a text's analysis (it supersedes an analysis like a new text). */
+  async generateKept(text: string, options: GenerateOptions, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'generate', id, text, options, analysisId, withTensors }), hooks);
+  }
+
+  private async keep(make: (id: number, analysisId: number, withTensors?: boolean) => HostToWorker, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    this.supersedeAnalyses();
+    const analysisId = this.nextAnalysisId++;
+    const reply = await this.request((id) => make(id, analysisId, hooks?.withTensors), 'analyzed', hooks);
+    return { analysisId: reply.analysisId, info: reply.info, summaries: reply.summaries, ...(reply.result ? { result: reply.result } : {}) };
+  }
+
+  /** A view of a kept analysis; aborting `signal` cancels it in the engine too. */
+  async view(analysisId: number, request: ViewRequest, signal?: AbortSignal): Promise<ViewReply> {
+    return (await this.request((id) => ({ type: 'view', id, analysisId, request }), 'view', { signal })).reply;
+  }
+
+  /** The analysis is no longer shown: the engine drops it. */
+  forget(analysisId: number): void {
+    if (this.engine) this.send(this.engine, { type: 'forget', id: 0, analysisId });
+  }
+
+  /** Whether the running engine may still hold `analysisId` (a restarted engine holds none). */
+  holds(analysisId: number): boolean {
+    return this.engine !== undefined && !this.engine.exited && analysisId >= this.firstAnalysisOfEngine;
   }
 
   async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {

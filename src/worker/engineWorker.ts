@@ -8,7 +8,14 @@ import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
 import type { AttentionModel } from '../engine/model';
 import { loadModel } from '../models';
-import { resultBuffers } from '../protocol/types';
+import { resultBuffers, type AnalyzeOptions, type AttentionResult } from '../protocol/types';
+import { replyBuffers, summaryBuffers } from '../protocol/views';
+import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
+import { ViewRequestError, ViewServer } from '../analysis/viewServer';
+import { KeptAnalyses } from './keptAnalyses';
+import { blockSummaries } from './engineSummaries';
+import type { LayerSummaries } from '../engine/kept';
+import type { AnalysisInfo } from '../protocol/views';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -20,6 +27,10 @@ let modelLimit: number | undefined;
 let queue: Promise<unknown> = Promise.resolve();
 const controllers = new Map<number, AbortController>();
 let latestAnalyze: number | undefined;
+/** Kept analyses: a quarter of the memory limit (default 2 GB), the newest always. */
+const kept = new KeptAnalyses(() => (modelLimit ? (modelLimit * 1024 ** 3) / 4 : 2 * 1024 ** 3));
+/** The kept analysis the model's last-run state (its inputs, for q, k, v) belongs to. */
+let modelLastRun: number | undefined;
 /**
  * Cancellation flags shared with the host: slot id % size holds the id of a cancelled request. The
  * engine checks them between steps, so a cancel is seen at once even while this thread is busy
@@ -56,10 +67,59 @@ function enqueue(id: number, work: (signal: AbortSignal) => Promise<void>): void
 }
 
 async function release(): Promise<void> {
+  // Kept analyses belong to the model that made them.
+  kept.clear();
+  modelLastRun = undefined;
   const old = model;
   model = undefined;
   modelFolder = undefined;
   await old?.dispose();
+}
+
+/**
+ * Keeps a result under `analysisId`. Its q, k, v come from the model's last-run state, so when that
+ * belongs to another analysis the text is analyzed again first: step by step always shows the
+ * analysis on screen, whatever ran since.
+ */
+function keep(analysisId: number, result: AttentionResult, text: string, options: AnalyzeOptions, rerun: (m: AttentionModel) => Promise<unknown> = (m) => m.analyze(text, options)) {
+  const vectors = async (block: Parameters<AttentionModel['headVectors']>[2], layer: number, head: number) => {
+    if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+    if (modelLastRun !== analysisId) {
+      await rerun(model);
+      modelLastRun = analysisId;
+    }
+    return model.headVectors(layer, head, block);
+  };
+  const analysis = new FullResultKept(result, vectors);
+  const pair = options.textPair !== undefined;
+  const entry = { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : result.text, targetText: result.target }), text, options };
+  kept.add(analysisId, entry);
+  return entry;
+}
+
+/**
+ * What the analysis will be, before the pass: its tokens and blocks, so the panel can show summaries
+ * while the pass runs. Undefined when the tokens might differ from the pass's (a cut text).
+ */
+async function earlyInfo(m: AttentionModel, text: string, options: AnalyzeOptions): Promise<AnalysisInfo | undefined> {
+  if (options.truncateTo !== undefined || m.summary.decoder) return undefined;
+  try {
+    const { tokens } = await m.tokenize(text, options.textPair);
+    if (tokens.length === 0 || (m.summary.maxTokens !== null && tokens.length > m.summary.maxTokens)) return undefined;
+    const s = m.summary;
+    const block = { kind: 'self' as const, label: 'Self-attention', querySide: 'input' as const, keySide: 'input' as const, queryTokens: tokens, keyTokens: tokens, causal: s.causal, layers: s.numLayers, heads: s.numHeads };
+    return { model: s, text, tokens, blocks: [block], timings: { tokenizeMs: 0, computeMs: 0 } };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Answers a kept full result: its summaries (and its tensors when asked). */
+async function postKeptResult(message: { id: number; withTensors?: boolean }, analysisId: number, result: AttentionResult, entry: ReturnType<typeof keep>, signal: AbortSignal): Promise<void> {
+  const summaries = await entry.server.summaries(signal);
+  const info = analysisInfo(result);
+  if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, [...summaryBuffers(summaries), ...resultBuffers(result)]);
+  else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
 }
 
 port.on('message', (message: HostToWorker) => {
@@ -82,17 +142,89 @@ port.on('message', (message: HostToWorker) => {
       });
       break;
     case 'analyze':
-    case 'generate':
       // A newer text supersedes the one still running or waiting.
       if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
       latestAnalyze = message.id;
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const progress = progressFor(message.id);
-        const result = message.type === 'generate' ? await model.generate(message.text, message.options, signal, progress) : await model.analyze(message.text, message.options, signal, progress);
-        // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
-        post({ type: 'result', id: message.id, result }, resultBuffers(result));
+        const analysisId = message.analysisId;
+        if (analysisId !== undefined && !message.withTensors && !model.summary.decoder) {
+          // The engine keeps per-layer state, not n² tensors: long texts are limited by positions and that memory.
+          // Each layer group's summaries go out as soon as they are computed: the panel's model view fills in.
+          const done: LayerSummaries[] = [];
+          const early = await earlyInfo(model, message.text, message.options);
+          const analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
+            done.push(...group);
+            if (!early) return;
+            const summaries = blockSummaries(done, early.blocks);
+            post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
+          });
+          const pair = message.options.textPair !== undefined;
+          kept.add(analysisId, { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text }), text: message.text, options: message.options });
+          const info = { model: analysis.model, text: analysis.text, tokens: analysis.tokens, blocks: analysis.blocks, timings: analysis.timings, ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}) };
+          const summaries = blockSummaries(analysis.summaries, analysis.blocks);
+          post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
+          return;
+        }
+        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
+        modelLastRun = analysisId;
+        if (analysisId === undefined) {
+          // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
+          post({ type: 'result', id: message.id, result }, resultBuffers(result));
+          return;
+        }
+        await postKeptResult(message, analysisId, result, keep(analysisId, result, message.text, message.options), signal);
       });
+      break;
+    case 'generate':
+      // A generated result is kept as a full result (like the probe's), and generated again for step by step.
+      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+      latestAnalyze = message.id;
+      enqueue(message.id, async (signal) => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const result = await model.generate(message.text, message.options, signal, progressFor(message.id));
+        const analysisId = message.analysisId;
+        modelLastRun = analysisId;
+        if (analysisId === undefined) {
+          post({ type: 'result', id: message.id, result }, resultBuffers(result));
+          return;
+        }
+        const entry = keep(analysisId, result, message.text, {}, (m) => m.generate(message.text, message.options));
+        await postKeptResult(message, analysisId, result, entry, signal);
+      });
+      break;
+    case 'probe':
+      // The probe's few hundred tokens are kept as a full result (like an encoder-decoder's), and run again for step by step.
+      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+      latestAnalyze = message.id;
+      enqueue(message.id, async (signal) => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const result = await model.analyzeProbe(message.length, message.seed, signal, progressFor(message.id));
+        const analysisId = message.analysisId;
+        modelLastRun = analysisId;
+        if (analysisId === undefined) {
+          post({ type: 'result', id: message.id, result }, resultBuffers(result));
+          return;
+        }
+        const entry = keep(analysisId, result, result.text, {}, (m) => m.analyzeProbe(message.length, message.seed));
+        await postKeptResult(message, analysisId, result, entry, signal);
+      });
+      break;
+    case 'view':
+      enqueue(message.id, async (signal) => {
+        const entry = kept.get(message.analysisId);
+        if (!entry) throw new EngineError('not-loaded', 'This analysis is no longer kept by the engine (another model was loaded, or newer analyses took its memory): run Show Attention again.');
+        try {
+          const reply = await entry.server.serve(message.request, signal);
+          post({ type: 'view', id: message.id, analysisId: message.analysisId, reply }, replyBuffers(reply));
+        } catch (err) {
+          if (err instanceof ViewRequestError) throw new EngineError('internal', err.message);
+          throw err;
+        }
+      });
+      break;
+    case 'forget':
+      kept.forget(message.analysisId);
       break;
     case 'headVectors':
       enqueue(message.id, async () => {

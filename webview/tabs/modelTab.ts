@@ -11,7 +11,7 @@ import { h, select, selectValue, setOptions } from '../dom';
 import { matrixToCanvas } from '../matrixImage';
 import { BAR_LEGEND, ModelView, type ModelTile } from '../modelView';
 import type { PanelState } from '../state';
-import { rowOfToken, topAttended } from './headTab';
+import { rowOfToken, topOfRow } from './headTab';
 
 /** Thumbnails never need more cells than this: beyond it, max-pooling keeps them legible. */
 export const THUMB_MAX_CELLS = 128;
@@ -94,21 +94,30 @@ export class ModelTab {
       ? session.scores.map((sc) => ({ layer: sc.layer, head: sc.head, scores: sc, matches: sc[s.sortKey] >= lo && sc[s.sortKey] <= hi }))
       : rankHeads(session.scores, s.sortKey, { min: lo, max: hi, ascending: s.sortAscending }).map((sc) => ({ layer: sc.layer, head: sc.head, scores: sc, matches: true }));
     const flavour = s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head';
-    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id].join('|');
+    // What the tiles draw from: when it arrives (asked of the engine), the tiles are drawn again.
+    const ready = s.rowQuery === null ? session.thumbnail(0, 0, THUMB_MAX_CELLS, s) !== undefined : session.rows(s, s.rowQuery) !== undefined;
+    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id, ready, session.layersDone].join('|');
     const changed = key !== this.thumbKey;
     this.thumbKey = key;
     this.view.current = { layer: s.layer, head: s.head };
     this.view.scoreKey = s.sortKey;
     // Labels: the view's items when thumbnails are not pooled (the grid shows them where they fit).
-    const sample = session.view({ mode: 'head', layer: 0, head: 0 }, s);
-    const labels = sample.size <= THUMB_MAX_CELLS ? { rows: s.rowQuery === null ? sample.items.map((it) => it.label) : null, cols: sample.items.map((it) => it.label) } : undefined;
+    const items = session.items(s);
+    const labels = items.length <= THUMB_MAX_CELLS ? { rows: s.rowQuery === null ? items.map((it) => it.label) : null, cols: items.map((it) => it.label) } : undefined;
     this.view.setTiles(tiles, session.stack.heads, grid, (layer, head, pixels) => this.thumbnail(layer, head, pixels), changed, labels);
     const matching = tiles.filter((t) => t.matches).length;
     const what =
       s.rowQuery === null
         ? `${flavour === 'valueWeighted' ? 'Value-weighted attention' : 'Attention'} of every head`
         : `Where “${tokenLabel(tokens[s.rowQuery])}” (token ${s.rowQuery}) looks in every head: one bar per key`;
+    const running = session.layersDone < session.stack.layers ? `Layers 0–${session.layersDone - 1} of ${session.stack.layers} computed so far; the rest fill in as the model runs. ` : '';
+    const needsRepeats = s.sortKey === 'induction' || s.sortKey === 'duplicateToken';
+    const undefinedScore = needsRepeats && session.scores.every((sc) => !Number.isFinite(sc[s.sortKey]))
+      ? `This text repeats no token, so no head has a ${SCORE_INFO[s.sortKey].label.toLowerCase()} score (run “Probe Heads with Repeated Random Tokens”, or analyze a text that repeats itself). `
+      : '';
     this.info.textContent =
+      running +
+      undefinedScore +
       `${what} (${s.norm === 'row' ? 'each row scaled to its largest weight' : s.range === 'max' ? 'each thumbnail scaled to its own largest weight' : 'colours 0 to 1'}${s.norm === 'log' ? ', log scale' : ''}). ` +
       `${matching} of ${session.scores.length} heads have ${SCORE_INFO[s.sortKey].label.toLowerCase()} between ${lo} and ${hi} ` +
       `(${SCORE_INFO[s.sortKey].explanation}). ${BAR_LEGEND} Click a head to open it.`;
@@ -120,8 +129,9 @@ export class ModelTab {
     const session = this.ctx.session()!;
     const s = this.ctx.store.state;
     if (s.rowQuery === null) {
-      const { matrix, positions } = session.thumbnail(layer, head, Math.min(THUMB_MAX_CELLS, pixels), s);
-      return matrixToCanvas({ size: matrix.size, data: positions }, UNIT_RANGE, s.scale);
+      const thumb = session.thumbnail(layer, head, Math.min(THUMB_MAX_CELLS, pixels), s);
+      if (!thumb) return this.blank(pixels);
+      return matrixToCanvas({ size: thumb.matrix.size, data: thumb.positions }, UNIT_RANGE, s.scale);
     }
     return this.rowBars(layer, head, pixels);
   }
@@ -129,17 +139,12 @@ export class ModelTab {
   private rowBars(layer: number, head: number, pixels: number): HTMLCanvasElement {
     const session = this.ctx.session()!;
     const s = this.ctx.store.state;
-    const view = session.view({ mode: s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head', layer, head }, s);
-    const canvas = document.createElement('canvas');
-    canvas.width = pixels;
-    canvas.height = pixels;
+    const canvas = this.blank(pixels);
     const g = canvas.getContext('2d')!;
-    g.fillStyle = this.ctx.theme().background;
-    g.fillRect(0, 0, pixels, pixels);
-    const row = rowOfToken(view, s.rowQuery!);
-    if (row === null) return canvas;
-    const n = view.size;
-    const weights = view.data.subarray(row * n, (row + 1) * n);
+    const set = session.rows(s, s.rowQuery!);
+    const weights = set?.row(layer, head);
+    if (!set || !weights) return canvas;
+    const n = set.items.length;
     const positions = mapColors({ rows: 1, cols: n, data: weights }, s.norm === 'log' ? 'log' : 'row', s.range).positions;
     const lut = colorLut(s.scale);
     const w = pixels / n;
@@ -149,6 +154,16 @@ export class ModelTab {
       g.fillStyle = `rgb(${lut[k]},${lut[k + 1]},${lut[k + 2]})`;
       g.fillRect(j * w, pixels - height, Math.max(1, w - (w > 3 ? 1 : 0)), height);
     }
+    return canvas;
+  }
+
+  private blank(pixels: number): HTMLCanvasElement {
+    const canvas = document.createElement('canvas');
+    canvas.width = pixels;
+    canvas.height = pixels;
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = this.ctx.theme().background;
+    g.fillRect(0, 0, pixels, pixels);
     return canvas;
   }
 
@@ -164,15 +179,16 @@ export class ModelTab {
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
     let text =
       `Layer ${t.layer}, head ${t.head}: previous token ${f(sc.previousToken)}, first token ${f(sc.firstToken)}, ` +
-      `self ${f(sc.self)}, entropy ${f(sc.entropy)} (${f(sc.entropyBits)} bits).`;
+      `self ${f(sc.self)}, entropy ${f(sc.entropy)} (${f(sc.entropyBits)} bits), induction ${f(sc.induction)}, duplicate token ${f(sc.duplicateToken)}.`;
     const session = this.ctx.session();
     const s = this.ctx.store.state;
-    if (session && s.rowQuery !== null) {
-      const view = session.view({ mode: 'head', layer: t.layer, head: t.head }, s);
-      const row = rowOfToken(view, s.rowQuery);
+    const set = session && s.rowQuery !== null ? session.rows(s, s.rowQuery) : undefined;
+    const data = set?.row(t.layer, t.head);
+    if (session && set && data && s.rowQuery !== null) {
+      const row = rowOfToken(set, s.rowQuery);
       if (row !== null) {
-        const { top } = topAttended(view, row, view.items.map((_, i) => i), session.result.model.causal);
-        text += ` “${view.items[row].label}” attends to ${top.slice(0, 3).map(({ w, j }) => `${view.items[j].label} ${formatWeight(w)}`).join(', ')}.`;
+        const { top } = topOfRow(set.items, data, row, set.items.map((_, i) => i), session.result.model.causal);
+        text += ` “${set.items[row].label}” attends to ${top.slice(0, 3).map(({ w, j }) => `${set.items[j].label} ${formatWeight(w)}`).join(', ')}.`;
       }
     }
     return text;

@@ -72,8 +72,11 @@ export class StepTab {
       }
       return;
     }
-    const n = session.n;
-    const row = session.stack.head(s.layer, s.head).subarray(query * n, (query + 1) * n);
+    const row = session.headRow(s.layer, s.head, query);
+    if (!row) {
+      this.stepView.showMessage(session.source.failure ? `The attention row could not be loaded: ${session.source.failure}` : `Loading the attention of layer ${s.layer}, head ${s.head}…`);
+      return;
+    }
     this.stepView.render({ tokens, layer: s.layer, head: s.head, query, attentionRow: row, modeIsNotHead: s.mode !== 'head' }, vectors);
   }
 }

@@ -1,0 +1,25 @@
+/**
+ * What the view server needs of an analysis the engine keeps (issue 10): the worker holds one per
+ * analysis id and serves the panel's views from it. The engine's `KeptAnalysis` (src/engine/kept.ts,
+ * with its per-layer `LayerSummaries`) offers all of this and more: it keeps per-layer state and
+ * recomputes one layer's attention on demand. src/analysis/fullResultKept.ts adapts a full
+ * `AttentionResult` (encoder-decoders, the test API, results the panel got with their tensors).
+ */
+import type { AttentionBlockKind, HeadVectors, TokenInfo } from './types';
+import type { BlockMeta } from './views';
+
+export interface KeptAnalysis {
+  readonly tokens: TokenInfo[];
+  readonly blocks: BlockMeta[];
+  /** One layer's exact attention `[heads, queries, keys]` (a fresh array the caller may keep). */
+  attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
+  /** `[queries, keys]` mean over one layer's heads, when the engine forms it without the whole layer (means, rollout). */
+  headMean?(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
+  /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block. */
+  valueNorms(block: AttentionBlockKind): Float32Array;
+  /** q, k, v of one head of THIS analysis (step by step). */
+  headVectors(block: AttentionBlockKind, layer: number, head: number): Promise<HeadVectors>;
+  /** Bytes this analysis holds, for the worker's LRU within the engine's memory budget. */
+  readonly bytesHeld: number;
+  dispose(): void;
+}
