@@ -73,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     panel,
     { dispose: stopEngine },
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
+    vscode.commands.registerCommand('attentionInspector.continueAndShowAttention', () => show.continueFromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
     vscode.commands.registerCommand('attentionInspector.exportHtml', () => {
       if (!panel.requestHtmlExport()) void notifier.notify('warning', 'Nothing to export yet: run Show Attention (or Probe Heads with Repeated Random Tokens) first.');

@@ -7,7 +7,7 @@
 import type { AttentionResult } from '../src/protocol/types';
 import type { AnalysisInfo, BlockSummaries } from '../src/protocol/views';
 import type { HostToWebview } from '../src/protocol/webview';
-import { CAUTION, describeProbe, describeSpecial, describeWhere } from '../src/analysis/describe';
+import { CAUTION, describeGeneration, describeProbe, describeSpecial, describeWhere } from '../src/analysis/describe';
 import { MODE_INFO, type ModeSelection } from '../src/analysis/modes';
 import { rankHeads } from '../src/analysis/patterns';
 import { attentionResultProblem, valueNormsProblem } from '../src/analysis/resultCheck';
@@ -454,7 +454,7 @@ export class App implements PanelContext {
     const where = describeWhere(sel, session.stack.layers, session.stack.heads);
     const pair = session.isPair && s.pairFilter !== 'all' ? ` · ${PAIR_FILTER_INFO[s.pairFilter].split(' (')[0]}` : '';
     const colours = s.norm === 'linear' ? '' : ` · ${COLOR_NORM_INFO[s.norm].label.toLowerCase()} colours`;
-    this.el.modeBadge.textContent = `${info.label} — ${where} · ${describeSpecial(s.special)}${s.mergeWords ? ' · words merged' : ''}${pair}${colours}`;
+    this.el.modeBadge.textContent = `${info.label} — ${where} · ${describeSpecial(s.special)}${s.mergeWords ? ' · words merged' : ''}${pair}${colours}${describeGeneration(session.result)}`;
     this.el.modeExplanation.textContent =
       `${info.label}: ${info.explanation} ${SPECIAL_HANDLING_INFO[s.special].explanation}` + (s.mergeWords ? ' Words merged: a word’s column sums its pieces, its row averages them.' : '');
     this.el.modeExplanation.title = this.el.modeExplanation.textContent;

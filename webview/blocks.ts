@@ -204,7 +204,7 @@ export class BlockSwitcher {
     setSelectValue(this.crossLayer, '0');
     setSelectValue(this.crossHead, '0');
     this.keyLabels.replaceChildren(...block.keyTokens.map((t, j) => h('span', { class: 'cross-key', title: `key ${j}` }, tokenLabel(t))));
-    this.queryLabels.replaceChildren(...block.queryTokens.map((t, i) => h('span', { class: 'cross-query', title: `query ${i}` }, tokenLabel(t))));
+    this.queryLabels.replaceChildren(...block.queryTokens.map((t, i) => h('span', { class: t.generated ? 'cross-query generated' : 'cross-query', title: t.generated ? `query ${i} (generated)` : `query ${i}` }, tokenLabel(t))));
     this.drawCross();
   }
 

@@ -443,9 +443,9 @@ export class HeadView extends CanvasView {
     const maxWidth = this.gutterLeft - GAP - PAD;
     const { rows, cols } = this.emphasised();
     const styleFor = (index: number, strong: boolean) => {
-      const special = view.items[index].special;
-      ctx.font = `${strong ? 'bold ' : ''}${special ? 'italic ' : ''}${font}px ${theme.editorFontFamily}`;
-      ctx.fillStyle = strong ? theme.foreground : special ? theme.muted : theme.foreground;
+      const { special, generated } = view.items[index];
+      ctx.font = `${strong ? 'bold ' : ''}${special || generated ? 'italic ' : ''}${font}px ${theme.editorFontFamily}`;
+      ctx.fillStyle = strong ? theme.foreground : generated ? theme.generated : special ? theme.muted : theme.foreground;
     };
     ctx.textBaseline = 'middle';
     ctx.save();

@@ -245,8 +245,8 @@ export class LineView extends CanvasView {
           ctx.strokeRect(align === 'right' ? x - this.labelWidth + 4.5 : x - 3.5, y - this.rowHeight / 2 + 0.5, this.labelWidth - 1, this.rowHeight - 1);
         }
       }
-      ctx.fillStyle = item.special ? theme.muted : theme.foreground;
-      ctx.font = `${strong ? 'bold ' : ''}${item.special ? 'italic ' : ''}${this.font()}px ${theme.editorFontFamily}`;
+      ctx.fillStyle = item.generated ? theme.generated : item.special ? theme.muted : theme.foreground;
+      ctx.font = `${strong ? 'bold ' : ''}${item.special || item.generated ? 'italic ' : ''}${this.font()}px ${theme.editorFontFamily}`;
       ctx.textAlign = align;
       ctx.fillText(item.label, x, y, this.labelWidth - 8);
     };

@@ -1,5 +1,5 @@
 /** Words for what the panel shows: titles for the header and exports, and the JSON of the current view. */
-import type { AttentionResult, ModelSummary, ProbeInfo, TokenInfo } from '../protocol/types';
+import type { AttentionResult, GenerationInfo, ModelSummary, ProbeInfo, TokenInfo } from '../protocol/types';
 import { probeInductionCeiling } from './heads';
 import type { AttentionMode, ModeSelection } from './modes';
 import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './view';
@@ -199,6 +199,17 @@ export function analyzedUpTo(text: string, tokens: readonly Pick<TokenInfo, 'end
   for (const t of tokens) if (!t.special && t.segment === 0 && t.end > end) end = t.end;
   const meaningful = text.replace(/\s+$/u, '').length;
   return end < meaningful ? end : null;
+}
+
+/**
+ * The badge's note on a result of Continue and Show Attention: how many tokens the model generated
+ * (greedy), why it stopped, and how they are marked; empty for an analysis of the text alone.
+ */
+export function describeGeneration(result: { generation?: GenerationInfo }): string {
+  const g = result.generation;
+  if (!g) return '';
+  const why = g.stoppedBy === 'eos' ? ', stopped at the end-of-sequence token' : g.stoppedBy === 'max-positions' ? ", stopped at the model's longest sequence" : '';
+  return ` · ${g.newIds.length} generated token${g.newIds.length === 1 ? '' : 's'} (greedy${why}), in italics and link colour`;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { modelOrigin } from '../hub';
-import type { AnalyzeOptions } from '../protocol/types';
+import type { AnalyzeOptions, GenerateOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient, type KeptReply } from '../worker/engineClient';
@@ -26,6 +26,8 @@ export interface AnalysisRequest {
   askTarget?: boolean;
   /** Text B of a sentence pair (options.textPair holds the same text). */
   pair?: PairSource;
+  /** "Continue and Show Attention": continue the text greedily first, then show prompt + generated tokens. */
+  generate?: GenerateOptions;
 }
 
 /** Error codes (engine or model source) for which picking another model is the helpful action. */
@@ -48,6 +50,8 @@ interface RunContext {
 
 export class ShowAttention {
   private running: AbortController | undefined;
+  /** How the result on screen was made: generated (Continue and Show Attention) or not; a recompute after an edit does the same. */
+  private shownGenerate: GenerateOptions | undefined;
 
   constructor(
     private readonly engine: () => EngineClient,
@@ -59,10 +63,10 @@ export class ShowAttention {
     private readonly decoderTexts?: DecoderTexts,
   ) {}
 
-  /** The command: from the active editor's primary selection, or its current line. */
-  async fromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor): Promise<void> {
+  /** The command: from the active editor's primary selection, or its current line. `generate`: Continue and Show Attention. */
+  async fromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor, generate?: GenerateOptions): Promise<void> {
     if (!editor) {
-      await this.notifier.notify('warning', 'Open a file and select the text to analyze, then run Show Attention.');
+      await this.notifier.notify('warning', `Open a file and select the text to ${generate ? 'continue' : 'analyze'}, then run ${generate ? 'Continue and Show Attention' : 'Show Attention'}.`);
       return;
     }
     const document = editor.document;
@@ -77,7 +81,12 @@ export class ShowAttention {
       await this.notifier.notify('warning', editor.selection.isEmpty ? `Line ${range.start.line + 1} is empty: select the text to analyze.` : 'The selection is only whitespace: select the text to analyze.');
       return;
     }
-    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
+    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: !generate, ...(generate ? { generate } : {}) });
+  }
+
+  /** "Continue and Show Attention": greedy continuation of the selection for attentionInspector.generateTokens tokens. */
+  async continueFromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor): Promise<void> {
+    await this.fromEditor(editor, { maxNewTokens: configuredGenerateTokens() });
   }
 
   /** Stops the run in progress, if any. */
@@ -92,6 +101,17 @@ export class ShowAttention {
    */
   async run(request: AnalysisRequest): Promise<void> {
     await this.execute(async ({ engine, model, signal, bar, started, showedEarly }) => {
+      if (request.generate) {
+        bar.report('analyze', 'Generating…', 0);
+        const sendTensors = engine.currentModel?.decoder !== undefined;
+        const analysis = await engine.generateKept(request.text, request.generate, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: sendTensors || this.panel.keepsTensors });
+        const g = analysis.info.generation;
+        const how = `${g?.stoppedBy === 'eos' ? ' (stopped at the end-of-sequence token)' : g?.stoppedBy === 'max-positions' ? " (stopped at the model's longest sequence)" : ''}${g?.settings.length ? ` with generation_config.json's ${g.settings.join(', ')}` : ''}`;
+        if (!this.show(engine, analysis, model, signal, `Generated ${g?.newIds.length ?? 0} tokens greedily with ${analysis.info.model.name}${how} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
+        this.shownGenerate = request.generate;
+        this.onShown(request);
+        return;
+      }
       let options = request.options ?? {};
       const loadedModel = engine.currentModel;
       if (loadedModel?.decoder && options.target === undefined) {
@@ -118,6 +138,7 @@ export class ShowAttention {
           this.panel.showAnalysis({ analysisId, info: { ...info, origin }, summaries }, request.document, request.offset, request.pair);
         },
       });
+      this.shownGenerate = undefined;
       if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
       this.onShown(request);
     }, (error, signal) => this.report(error, request, signal));
@@ -215,13 +236,14 @@ export class ShowAttention {
     const start = Math.min(info.range.start, length);
     const end = Math.min(Math.max(info.range.end, start), length);
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor);
+    const generate = askTarget ? undefined : this.shownGenerate;
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor, generate);
     const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     if (text.trim().length === 0) {
       await this.notifier.notify('warning', 'The analyzed text was deleted: select text again and run Show Attention.');
       return;
     }
-    await this.run({ document, offset: start, text, askTarget });
+    await this.run({ document, offset: start, text, askTarget, ...(generate ? { generate } : {}) });
   }
 
   /** Reports a failed run with the action that helps; `request` is the text's (undefined for the probe). */
@@ -253,6 +275,12 @@ export class ShowAttention {
     else if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand('attentionInspector.setHuggingFaceToken');
     else if (action === 'Open Log') this.notifier.channel.show();
   }
+}
+
+/** `attentionInspector.generateTokens`: how many tokens Continue and Show Attention adds (default 16). */
+function configuredGenerateTokens(): number {
+  const value = vscode.workspace.getConfiguration('attentionInspector').get<number>('generateTokens', 16);
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? Math.min(value, 1024) : 16;
 }
 
 /** `attentionInspector.memoryLimitGB` (a machine setting), or undefined for the engine's default (half the machine's memory). */

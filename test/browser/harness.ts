@@ -206,3 +206,15 @@ export function cspViolations(h: Harness): Promise<string[]> {
 export function frames(page: Page): Promise<void> {
   return page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 }
+
+/** Clicks the middle of heatmap cell (row, col) of the head view. */
+export async function clickHeadCell(h: Harness, row: number, col: number): Promise<void> {
+  const g = await h.page.evaluate(() => {
+    const c = document.querySelector('[data-testid="heatmap"]') as HTMLCanvasElement;
+    const r = c.getBoundingClientRect();
+    const d = c.dataset;
+    return { left: r.left, top: r.top, cell: Number(d.cellSize), gridLeft: Number(d.gridLeft), gridTop: Number(d.gridTop), scrollX: Number(d.scrollX), scrollY: Number(d.scrollY) };
+  });
+  await h.page.mouse.click(g.left + g.gridLeft + (col + 0.5) * g.cell - g.scrollX, g.top + g.gridTop + (row + 0.5) * g.cell - g.scrollY);
+  await frames(h.page);
+}
