@@ -14,6 +14,8 @@ import { Notifier } from './notifications';
 import { AttentionPanel, PANEL_VIEW_TYPE } from './panel/attentionPanel';
 import { disableOnnxruntimeTelemetry } from './engine/telemetry';
 import { EngineClient } from './worker/engineClient';
+import { setL10nBundle } from './l10n/runtime';
+import { openSampleText, OPEN_SAMPLE_COMMAND } from './commands/sample';
 
 const LAST_REQUEST_KEY = 'attentionInspector.lastRequest';
 
@@ -26,6 +28,8 @@ interface StoredRequest {
 export function activate(context: vscode.ExtensionContext): AttentionInspectorApi {
   // In the host's main thread, before the engine creates its first onnxruntime session (README, Privacy).
   disableOnnxruntimeTelemetry();
+  // Modules without `vscode` (model picker entries, error texts) translate from the same bundle as vscode.l10n.t.
+  setL10nBundle(vscode.l10n.bundle ?? {}, vscode.env.language);
   const notifier = new Notifier();
   const log = (line: string) => notifier.log(line);
   let engine: EngineClient | undefined;
@@ -63,6 +67,7 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     { dispose: stopEngine },
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
+    vscode.commands.registerCommand(OPEN_SAMPLE_COMMAND, () => openSampleText()),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // A different model: release the old one in the worker (the next run loads the new one).

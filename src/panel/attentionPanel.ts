@@ -12,6 +12,7 @@ import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleR
 import { decodeHalfArray } from '../protocol/float16';
 import { AnalyzedText } from './analyzedText';
 import { getPanelHtml } from './html';
+import { errorParts, localizeError } from '../l10n/errors';
 import { WeightDecorations } from './weightDecorations';
 
 export const PANEL_VIEW_TYPE = 'attentionInspector.panel';
@@ -42,12 +43,15 @@ export interface PanelHost {
   onClosed(): void;
 }
 
-const SAVE_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
-  png: { 'PNG image': ['png'] },
-  svg: { 'SVG image': ['svg'] },
-  json: { JSON: ['json'] },
-  npy: { 'NumPy array': ['npy'] },
-};
+function saveFilters(format: ExportFormat): Record<string, string[]> {
+  const names: Record<ExportFormat, string> = {
+    png: vscode.l10n.t('PNG image'),
+    svg: vscode.l10n.t('SVG image'),
+    json: 'JSON',
+    npy: vscode.l10n.t('NumPy array'),
+  };
+  return { [names[format]]: [format] };
+}
 
 export class AttentionPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -95,7 +99,7 @@ export class AttentionPanel implements vscode.Disposable {
       this.panel.reveal(undefined, true);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'Attention', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.webviewOptions());
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, vscode.l10n.t('Attention'), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.webviewOptions());
     this.attach(panel);
   }
 
@@ -116,7 +120,8 @@ export class AttentionPanel implements vscode.Disposable {
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'icon.svg');
-    panel.webview.html = getPanelHtml(panel.webview, this.extensionUri);
+    // The webview shows its strings from the host's bundle (none for English: the source strings).
+    panel.webview.html = getPanelHtml(panel.webview, this.extensionUri, { language: vscode.env.language, bundle: vscode.l10n.bundle });
     this.panelDisposables = [
       panel.webview.onDidReceiveMessage((raw) => this.receive(raw)),
       panel.onDidDispose(() => this.onPanelClosed()),
@@ -160,7 +165,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.analyzedPair = undefined;
     this.pairText = undefined;
     this.resultId++;
-    if (this.panel) this.panel.title = 'Attention';
+    if (this.panel) this.panel.title = vscode.l10n.t('Attention');
     this.post({ type: 'error', message, clearsResult: true });
   }
 
@@ -174,7 +179,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.pairText = pair?.text;
     this.analyzedPair = pair?.document && pair.offset !== undefined ? new AnalyzedText(pair.document, pair.offset, pair.text, result.tokens, 1) : undefined;
     this.post({ type: 'result', resultId: this.resultId, result, ...(pair ? { pair: { text: pair.text } } : {}) });
-    this.panel!.title = `Attention: ${result.model.name}`;
+    this.panel!.title = vscode.l10n.t('Attention: {0}', result.model.name);
     const editor = vscode.window.activeTextEditor;
     if (editor?.document === document) this.postCursor(editor.selection.active, false);
   }
@@ -226,8 +231,8 @@ export class AttentionPanel implements vscode.Disposable {
     try {
       await this.handle(message);
     } catch (err) {
-      const text = err instanceof Error ? err.message : String(err);
-      this.host.log(`Panel request ${message.type} failed: ${text}`);
+      const text = localizeError(errorParts(err));
+      this.host.log(`Panel request ${message.type} failed: ${err instanceof Error ? err.message : String(err)}`);
       this.post({ type: 'error', message: text });
       void vscode.window.showErrorMessage(`Attention Inspector: ${text}`);
     }
@@ -279,12 +284,12 @@ export class AttentionPanel implements vscode.Disposable {
         return this.saveExport(message.format, message.data, message.suggestedName, message.block);
       case 'copyImage':
         // The webview writes the clipboard itself; this is its fallback when the platform refuses.
-        void vscode.window.showInformationMessage('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.');
+        void vscode.window.showInformationMessage(vscode.l10n.t('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.'));
         return this.saveExport('png', message.data, this.imageFallbackName());
       case 'copyPython':
         if (!this.result) return;
         await vscode.env.clipboard.writeText(pythonSnippet(this.result, message.view));
-        void vscode.window.showInformationMessage('Copied a Python snippet that reproduces these attentions with transformers.');
+        void vscode.window.showInformationMessage(vscode.l10n.t('Copied a Python snippet that reproduces these attentions with transformers.'));
         return;
       case 'recompute':
         this.host.recompute();
@@ -295,7 +300,7 @@ export class AttentionPanel implements vscode.Disposable {
   private async revealToken(index: number, queryIndex?: number): Promise<void> {
     const analyzed = this.analyzed;
     if (!analyzed || analyzed.isStale) {
-      void vscode.window.showWarningMessage('The text changed since it was analyzed; recompute to link tokens to the editor again.');
+      void vscode.window.showWarningMessage(vscode.l10n.t('The text changed since it was analyzed; recompute to link tokens to the editor again.'));
       return;
     }
     const token = this.result?.tokens[index];
@@ -329,11 +334,11 @@ export class AttentionPanel implements vscode.Disposable {
     }
     const name = suggestedName.endsWith(`.${format}`) ? suggestedName : `${suggestedName}.${format}`;
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
-    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters: SAVE_FILTERS[format], title: `Export ${format.toUpperCase()}` });
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters: saveFilters(format), title: vscode.l10n.t('Export {0}', format.toUpperCase()) });
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, bytes);
     this.host.log(`Exported ${format} to ${target.fsPath} (${bytes.byteLength} bytes)`);
-    const open = await vscode.window.showInformationMessage(`Saved ${vscode.workspace.asRelativePath(target)}`, 'Reveal');
+    const open = await vscode.window.showInformationMessage(vscode.l10n.t('Saved {0}', vscode.workspace.asRelativePath(target)), vscode.l10n.t('Reveal'));
     if (open) void vscode.commands.executeCommand('revealFileInOS', target);
   }
 
