@@ -20,4 +20,4 @@ function readPageBundle(): void {
 
 readPageBundle();
 
-export { t, uiLanguage } from '../src/l10n/runtime';
+export { msg, t, uiLanguage } from '../src/l10n/runtime';

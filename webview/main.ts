@@ -2,6 +2,8 @@
  * Entry point of the attention panel webview (bundled to dist/webview.js). Only the
  * @vscode-elements components the panel uses are imported, to keep the bundle small.
  */
+// First: installs the page's string bundle before any module builds a label (./i18n.ts).
+import { t } from './i18n';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
@@ -16,7 +18,7 @@ function boot(): void {
   try {
     new App(root, acquireVsCodeApi()).start();
   } catch (err) {
-    root.textContent = `The attention panel failed to start: ${err instanceof Error ? err.message : String(err)}`;
+    root.textContent = t('The attention panel failed to start: {0}', err instanceof Error ? err.message : String(err));
     throw err;
   }
 }

@@ -1,4 +1,5 @@
 /** Words for what the panel shows: titles for the header and exports, and the JSON of the current view. */
+import { t } from '../l10n/runtime';
 import type { AttentionResult, ModelSummary, TokenInfo } from '../protocol/types';
 import type { AttentionMode, ModeSelection } from './modes';
 import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './view';
@@ -7,26 +8,26 @@ import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './
 export function describeSelection(sel: ModeSelection, layers: number, heads: number): string {
   switch (sel.mode) {
     case 'head':
-      return `layer ${sel.layer}, head ${sel.head} · single head`;
+      return t('layer {0}, head {1} · single head', sel.layer, sel.head);
     case 'layerMean':
-      return `layer ${sel.layer} · mean of ${heads} heads`;
+      return t('layer {0} · mean of {1} heads', sel.layer, heads);
     case 'allMean':
-      return `all ${layers} layers × ${heads} heads · mean`;
+      return t('all {0} layers × {1} heads · mean', layers, heads);
     case 'rollout':
-      return `rollout through layer ${sel.layer} (layers 0–${sel.layer})`;
+      return t('rollout through layer {0} (layers 0–{0})', sel.layer);
     case 'valueWeighted':
-      return `layer ${sel.layer}, head ${sel.head} · value-weighted (rows renormalised)`;
+      return t('layer {0}, head {1} · value-weighted (rows renormalised)', sel.layer, sel.head);
   }
 }
 
 export function describeSpecial(special: SpecialHandling): string {
   switch (special) {
     case 'show':
-      return 'special tokens shown';
+      return t('special tokens shown');
     case 'hideRenormalize':
-      return 'special tokens hidden, rows renormalised';
+      return t('special tokens hidden, rows renormalised');
     case 'hide':
-      return 'special tokens hidden, weights kept';
+      return t('special tokens hidden, weights kept');
   }
 }
 
@@ -36,7 +37,7 @@ export interface FigureTexts {
   footnote: string;
 }
 
-export const CAUTION = 'Attention weights are a clue, not an explanation: they show where a head looks, not why the model decides.';
+export const CAUTION = t('Attention weights are a clue, not an explanation: they show where a head looks, not why the model decides.');
 
 export function figureTexts(
   model: ModelSummary,
@@ -46,7 +47,7 @@ export function figureTexts(
   extra: string,
 ): FigureTexts {
   const title = `${model.name} — ${describeSelection(sel, model.numLayers, model.numHeads)}`;
-  const parts = [describeSpecial(special), mergeWords ? 'sub-words merged into words' : 'sub-word tokens', extra].filter(Boolean);
+  const parts = [describeSpecial(special), mergeWords ? t('sub-words merged into words') : t('sub-word tokens'), extra].filter(Boolean);
   return { title, subtitle: parts.join(' · '), footnote: CAUTION };
 }
 
@@ -147,15 +148,15 @@ export function exportBaseName(model: ModelSummary, sel: ModeSelection, slug = '
 export function describeWhere(sel: ModeSelection, layers: number, heads: number): string {
   switch (sel.mode) {
     case 'head':
-      return `layer ${sel.layer}, head ${sel.head}`;
+      return t('layer {0}, head {1}', sel.layer, sel.head);
     case 'layerMean':
-      return `layer ${sel.layer}, mean of ${heads} heads`;
+      return t('layer {0}, mean of {1} heads', sel.layer, heads);
     case 'allMean':
-      return `all ${layers} layers × ${heads} heads`;
+      return t('all {0} layers × {1} heads', layers, heads);
     case 'rollout':
-      return `layers 0–${sel.layer}`;
+      return t('layers 0–{0}', sel.layer);
     case 'valueWeighted':
-      return `layer ${sel.layer}, head ${sel.head}, rows renormalised`;
+      return t('layer {0}, head {1}, rows renormalised', sel.layer, sel.head);
   }
 }
 
@@ -163,15 +164,15 @@ export function describeWhere(sel: ModeSelection, layers: number, heads: number)
 export function describeShort(sel: ModeSelection): string {
   switch (sel.mode) {
     case 'head':
-      return `layer ${sel.layer}, head ${sel.head}`;
+      return t('layer {0}, head {1}', sel.layer, sel.head);
     case 'layerMean':
-      return `layer ${sel.layer}, mean of heads`;
+      return t('layer {0}, mean of heads', sel.layer);
     case 'allMean':
-      return 'mean of all layers and heads';
+      return t('mean of all layers and heads');
     case 'rollout':
-      return `rollout through layer ${sel.layer}`;
+      return t('rollout through layer {0}', sel.layer);
     case 'valueWeighted':
-      return `layer ${sel.layer}, head ${sel.head}, value-weighted`;
+      return t('layer {0}, head {1}, value-weighted', sel.layer, sel.head);
   }
 }
 

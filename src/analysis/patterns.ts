@@ -3,6 +3,7 @@
  * attends to the previous token, to the first token (an "attention sink"), to itself, and how
  * spread out its rows are. Computed on the raw head matrices (special tokens included).
  */
+import { t } from '../l10n/runtime';
 import type { AttentionStack } from './tensor';
 
 export interface HeadScores {
@@ -28,13 +29,13 @@ export type ScoreKey = 'previousToken' | 'firstToken' | 'self' | 'entropy';
 export const SCORE_KEYS: readonly ScoreKey[] = ['previousToken', 'firstToken', 'self', 'entropy'];
 
 export const SCORE_INFO: Record<ScoreKey, { label: string; short: string; explanation: string }> = {
-  previousToken: { label: 'Previous token', short: 'prev', explanation: 'mean weight on the token just before the query' },
-  firstToken: { label: 'First token (sink)', short: 'first', explanation: 'mean weight on the first token of the input' },
-  self: { label: 'Self', short: 'self', explanation: 'mean weight a token gives itself' },
+  previousToken: { label: t('Previous token'), short: t('prev'), explanation: t('mean weight on the token just before the query') },
+  firstToken: { label: t('First token (sink)'), short: t('first'), explanation: t('mean weight on the first token of the input') },
+  self: { label: t('Self'), short: t('self'), explanation: t('mean weight a token gives itself') },
   entropy: {
-    label: 'Entropy (broad ↔ focused)',
-    short: 'ent',
-    explanation: 'mean row entropy relative to its maximum: 0 focused on one key, 1 spread evenly',
+    label: t('Entropy (broad ↔ focused)'),
+    short: t('ent'),
+    explanation: t('mean row entropy relative to its maximum: 0 focused on one key, 1 spread evenly'),
   },
 };
 

@@ -9,6 +9,7 @@ import type { PanelContext } from '../context';
 import { button, h } from '../dom';
 import { HeadView, type Axis } from '../headView';
 import { Legend } from '../legend';
+import { t } from '../i18n';
 
 const TOP_ATTENDED = 5;
 
@@ -39,10 +40,10 @@ export class HeadTab {
     this.computing = h('p', { class: 'computing-status', role: 'status', 'data-testid': 'computing' });
     const zoom = h(
       'div',
-      { class: 'zoom', role: 'group', 'aria-label': 'Zoom' },
-      button('zoom-out', '−', 'Smaller cells (Ctrl+wheel, or − on the heatmap)'),
-      button('zoom-fit', 'Fit', 'Fit the heatmap to the panel'),
-      button('zoom-in', '+', 'Larger cells (Ctrl+wheel, or + on the heatmap)'),
+      { class: 'zoom', role: 'group', 'aria-label': t('Zoom') },
+      button('zoom-out', '−', t('Smaller cells (Ctrl+wheel, or − on the heatmap)')),
+      button('zoom-fit', t('Fit'), t('Fit the heatmap to the panel')),
+      button('zoom-in', '+', t('Larger cells (Ctrl+wheel, or + on the heatmap)')),
     );
     zoom.querySelector('#zoom-out')!.addEventListener('click', () => this.zoomBy(0.8));
     zoom.querySelector('#zoom-in')!.addEventListener('click', () => this.zoomBy(1.25));
@@ -70,8 +71,8 @@ export class HeadTab {
     this.view.cursorRow = cursor === null ? null : rowOfToken(shown.view, cursor);
     const what = describeWhere(shown.sel, session.stack.layers, session.stack.heads);
     this.view.setAriaLabel(
-      `Attention heatmap, ${shown.block.rows.length} query rows by ${shown.block.cols.length} key columns: ${MODE_INFO[s.mode].label}, ${what}. ` +
-        'Arrow keys move between cells, Enter selects the key token in the editor, Space focuses the query row.',
+      t('Attention heatmap, {0} query rows by {1} key columns: {2}, {3}.', shown.block.rows.length, shown.block.cols.length, MODE_INFO[s.mode].label, what) +
+        ' ' + t('Arrow keys move between cells, Enter selects the key token in the editor, Space focuses the query row.'),
     );
     this.legend.render(shown.colors, s.scale);
     this.renderDetails();
@@ -99,8 +100,11 @@ export class HeadTab {
     const shown = this.ctx.shown();
     if (!shown) return;
     const item = shown.view.items[index];
-    const range = item.start >= 0 ? `, text ${item.start}–${item.end}` : ', special token';
-    this.ctx.tooltip.show(`${item.label} (${axis === 'row' ? 'query' : 'key'} ${index}${range}). Click to select it in the editor.`, x, y);
+    const where =
+      item.start >= 0
+        ? axis === 'row' ? t('query {0}, text {1}–{2}', index, item.start, item.end) : t('key {0}, text {1}–{2}', index, item.start, item.end)
+        : axis === 'row' ? t('query {0}, special token', index) : t('key {0}, special token', index);
+    this.ctx.tooltip.show(`${item.label} (${where}). ${t('Click to select it in the editor.')}`, x, y);
     this.renderDetails(index);
   }
 
@@ -115,7 +119,7 @@ export class HeadTab {
     if (!shown) return;
     const r = shown.block.rows.indexOf(row);
     const c = shown.block.cols.indexOf(col);
-    this.ctx.announce(`Row ${r + 1} of ${shown.block.rows.length}, column ${c + 1}: ${this.weightText(row, col)}.`);
+    this.ctx.announce(t('Row {0} of {1}, column {2}: {3}.', r + 1, shown.block.rows.length, c + 1, this.weightText(row, col)));
     this.renderDetails(row);
   }
 
@@ -128,14 +132,14 @@ export class HeadTab {
     const cursor = this.ctx.cursorToken();
     const r = row ?? this.ctx.focusRow() ?? (cursor === null ? null : rowOfToken(view, cursor));
     if (r === null || r >= view.size || !shown.block.rows.includes(r)) {
-      this.details.replaceChildren(h('p', { class: 'muted hint' }, 'Hover a cell or a token: where that query looks. Click selects it in the editor; a row label (or Space) paints the editor with its weights.'));
+      this.details.replaceChildren(h('p', { class: 'muted hint' }, t('Hover a cell or a token: where that query looks. Click selects it in the editor; a row label (or Space) paints the editor with its weights.')));
       return;
     }
     const { top, sum } = topAttended(view, r, shown.block.cols, session.result.model.causal);
     // Title and row sum first: on a narrow panel the list wraps, and what is cut off is its tail.
     this.details.replaceChildren(
-      h('span', { class: 'details-title' }, `“${view.items[r].label}” attends to`),
-      h('span', { class: 'row-sum', 'data-testid': 'row-sum' }, `Row sum: ${sum.toFixed(6)}`),
+      h('span', { class: 'details-title' }, t('“{0}” attends to', view.items[r].label)),
+      h('span', { class: 'row-sum', 'data-testid': 'row-sum' }, t('Row sum: {0}', sum.toFixed(6))),
       h(
         'ol',
         { class: 'top-keys', 'data-testid': 'top-keys' },
