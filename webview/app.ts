@@ -180,7 +180,7 @@ export class App implements PanelContext {
     e.truncated = h('div', { class: 'banner info', role: 'note', 'data-testid': 'truncated-banner', hidden: true });
     e.pairInfo = h('div', { class: 'banner info', role: 'note', 'data-testid': 'pair-banner', hidden: true });
     e.modeExplanation = h('p', { class: 'explanation one-line', 'data-testid': 'mode-explanation' });
-    e.caution = h('p', { class: 'caution one-line', 'data-testid': 'caution', title: CAUTION }, h('strong', {}, t('Caution: ')), CAUTION);
+    e.caution = h('p', { class: 'caution one-line', 'data-testid': 'caution', title: CAUTION }, h('strong', {}, t('Caution:')), ' ', CAUTION);
     e.tabs = h(
       'vscode-tabs',
       { 'data-testid': 'tabs' },

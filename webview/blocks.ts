@@ -208,7 +208,7 @@ export class BlockSwitcher {
   // ---------------------------------------------------------------- the cross heatmap
   private showCross(block: AttentionBlock): void {
     const [layers, heads] = block.attentions.shape;
-    setOptions(this.crossLayer, Array.from({ length: layers }, (_, l) => ({ value: String(l), label: `Layer ${l}` })), '0');
+    setOptions(this.crossLayer, Array.from({ length: layers }, (_, l) => ({ value: String(l), label: t('Layer {0}', l) })), '0');
     setOptions(this.crossHead, [{ value: 'mean', label: t('Mean of heads') }, ...Array.from({ length: heads }, (_, i) => ({ value: String(i), label: t('Head {0}', i) }))], '0');
     setSelectValue(this.crossLayer, '0');
     setSelectValue(this.crossHead, '0');

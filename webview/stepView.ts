@@ -56,13 +56,16 @@ export class StepView {
     this.status.textContent =
       t('Query “{0}” (token {1}), layer {2}, head {3}', labels[req.query], req.query, req.layer, req.head) +
       (req.modeIsNotHead ? ` — ${t('the walkthrough always follows one head: pick it with Layer and Head.')}` : '.');
+    // The formulas' variable names are words too (scale, weight, output): in the UI language, as in the table.
+    const scale = t('scale');
+    const weight = t('weight');
     const formula = [
-      `logit_j = ${vectors.softcap !== null ? `softcap·tanh(q·k_j · scale / softcap)` : 'q·k_j · scale'}${vectors.bias ? ' + bias_j' : ''}`,
-      `scale = ${scaleText}`,
+      `logit_j = ${vectors.softcap !== null ? `softcap·tanh(q·k_j · ${scale} / softcap)` : `q·k_j · ${scale}`}${vectors.bias ? ' + bias_j' : ''}`,
+      `${scale} = ${scaleText}`,
       vectors.softcap !== null ? `softcap = ${fmt(vectors.softcap, 2)}` : '',
       vectors.bias ? (vectors.biasTerms?.length ? `bias = ${vectors.biasTerms.join(' + ')}` : t('bias: the additive mask (−∞ hides a key) and any position bias of the model')) : '',
-      'weight_j = exp(logit_j) / Σ_k exp(logit_k)',
-      'output = Σ_j weight_j · v_j',
+      `${weight}_j = exp(logit_j) / Σ_k exp(logit_k)`,
+      `${t('output')} = Σ_j ${weight}_j · v_j`,
     ].filter(Boolean);
     const summary = h('div', { class: 'step-formula' }, ...formula.map((f) => h('code', {}, f)));
     const ok = diff <= MATCH_TOLERANCE;
