@@ -93,6 +93,9 @@ describe('webview in Brazilian Portuguese: no English left', function () {
 
   /** Collects the strings of the current state and records any English among them. */
   async function check(state: string, words = true): Promise<void> {
+    // PT_BR_SCREENSHOTS=<folder>: a PNG per state, to look at the Portuguese panel.
+    const shots = process.env.PT_BR_SCREENSHOTS;
+    if (shots) await h.page.screenshot({ path: path.join(shots, `${state.replace(/[^\w]+/g, '-')}.png`) });
     for (const text of await uiStrings(h)) {
       seen.add(text);
       for (const p of patterns) {
