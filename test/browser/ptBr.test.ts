@@ -233,6 +233,23 @@ describe('webview in Brazilian Portuguese: no English left', function () {
     await frames(h.page);
   });
 
+  it('exported figures carry Portuguese captions (title, subtitle, axes, caution)', async () => {
+    await h.clearPosted();
+    const exportsToggle = h.page.locator('[data-testid="exports-toggle"]');
+    if (await exportsToggle.isVisible()) await exportsToggle.click();
+    await h.page.locator('#export-svg').click();
+    await frames(h.page);
+    const svg = (await h.posted()).find((m) => m.type === 'export') as { data: string; suggestedName: string } | undefined;
+    assert.ok(svg, 'an SVG export was posted');
+    assert.match(svg.data, /hf-tiny\/bert — camada 2, cabeça 1 · cabeça única/);
+    assert.match(svg.data, /tokens especiais visíveis · tokens de subpalavras/);
+    assert.match(svg.data, /Pesos de atenção são uma pista, não uma explicação/);
+    assert.match(svg.data, /linhas: consultas ↓ · colunas: chaves →/);
+    assert.doesNotMatch(svg.data, /single head|special tokens|clue/);
+    // File names stay ASCII and English-free of words: model, text, layer/head, mode id.
+    assert.match(svg.suggestedName, /^attention-bert-.*-L2-H1-head\.svg$/);
+  });
+
   it('banners: stale, closed document, truncated text, error', async () => {
     await h.send({ type: 'stale', resultId: 7, stale: true });
     await check('stale');
