@@ -267,6 +267,18 @@ describe('webview in Brazilian Portuguese: no English left', function () {
     await check('after error');
   });
 
+  it('a sentence pair: banner, pair filter, badge', async () => {
+    // bert case 4: [CLS] the cat sat on the mat . [SEP] | wh ##er ##e d ##id the cat s ##it [UNK] [SEP]
+    const result = fixtureResult('bert', 4);
+    await h.send({ type: 'result', resultId: 12, result, pair: { text: 'where did the cat sit?' } });
+    assert.match(await h.page.locator('[data-testid="pair-banner"]').innerText(), /^Par de frases: A = 9 tokens \(a seleção principal\), B = 11 tokens/);
+    await chooseOption(h, 'pairFilter', t('A → B (A’s queries, B’s keys)'));
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), / · A → B$/);
+    // The text's tokens are English words (the, cat): whole messages and sentences only.
+    await check('sentence pair', false);
+    await chooseOption(h, 'pairFilter', t('All (both texts)'));
+  });
+
   it('an encoder-decoder: block switcher, decoder text button, cross-attention view and hover', async () => {
     const fixture = openFixture('bart', FIXTURES_2_ROOT);
     const model = await loadModel(path.join(FIXTURES_2_ROOT, 'bart'));
