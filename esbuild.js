@@ -36,6 +36,7 @@ const builds = [
       engineProcess: 'src/worker/engineProcess.ts',
       cli: 'src/cli/cli.ts',
       bench: 'bench/bench.ts',
+      benchKept: 'bench/kept.ts',
     },
     outdir: 'dist',
   },

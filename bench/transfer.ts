@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { loadModel } from '../src/models';
+import { replyBuffers, summaryBuffers } from '../src/protocol/views';
 import { EngineClient } from '../src/worker/engineClient';
 import { benchText, bertBase, writeCheckpoint } from './checkpoints';
 
@@ -46,6 +47,22 @@ async function main(): Promise<void> {
     await client.analyze(text);
     if (i > 0) crossing.push(performance.now() - t);
   }
+  // Attention on demand (issue 10): what the panel's first screen costs, the summaries and one head.
+  const kept: number[] = [];
+  const views: number[] = [];
+  let firstScreen = 0;
+  for (let i = 0; i <= runs; i++) {
+    const t = performance.now();
+    const analysis = await client.analyzeKept(text);
+    const t1 = performance.now();
+    const reply = await client.view(analysis.analysisId, { kind: 'matrix', block: 'self', mode: 'head', layer: 0, head: 0, special: 'show', mergeWords: false }, new AbortController().signal);
+    if (i > 0) {
+      kept.push(t1 - t);
+      views.push(performance.now() - t1);
+    }
+    firstScreen = summaryBuffers(analysis.summaries).reduce((sum, x) => sum + x.byteLength, 0) + replyBuffers(reply).reduce((sum, x) => sum + x.byteLength, 0);
+    client.forget(analysis.analysisId);
+  }
   await client.dispose();
 
   const a = median(inProcess), b = median(crossing);
@@ -53,6 +70,9 @@ async function main(): Promise<void> {
   console.log(`  in this process        ${a.toFixed(0)} ms  (${inProcess.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`  via the engine process ${b.toFixed(0)} ms  (${crossing.map((x) => x.toFixed(0)).join(', ')})`);
   console.log(`  crossing the boundary  ${(b - a).toFixed(0)} ms`);
+  console.log(`attention on demand: first screen (summaries + head 0.0) ${(firstScreen / 1e6).toFixed(2)} MB posted instead of ${(bytes / 1e6).toFixed(1)} MB`);
+  console.log(`  analyze + summaries    ${median(kept).toFixed(0)} ms  (${kept.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`  one head view          ${median(views).toFixed(1)} ms  (${views.map((x) => x.toFixed(1)).join(', ')})`);
 }
 
 main().catch((err) => {

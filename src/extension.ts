@@ -46,7 +46,13 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     log,
     // The test API's message history holds every posted tensor: only for the extension-host tests.
     recordMessages: context.extensionMode === vscode.ExtensionMode.Test,
-    headVectors: (layer, head, block) => getEngine().headVectors(layer, head, block),
+    view: (analysisId, request, signal) => getEngine().view(analysisId, request, signal),
+    tensor: async (analysisId, block) => {
+      const reply = await getEngine().view(analysisId, { kind: 'tensor', block }, new AbortController().signal);
+      if (reply.kind !== 'tensor') throw new Error('The engine sent no tensor.');
+      return reply.tensor;
+    },
+    forget: (analysisId) => engine?.forget(analysisId),
     recompute: () => void show.recompute(),
     editTarget: () => void show.changeTarget(),
     onClosed: () => {
@@ -70,10 +76,11 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     vscode.commands.registerCommand(OPEN_SAMPLE_COMMAND, () => openSampleText()),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      // A different model: release the old one in the worker (the next run loads the new one).
-      if (e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint')) {
-        void engine?.release();
-      }
+      // A different model: release the old one in the worker (the next run loads the new one) —
+      // unless the panel shows an analysis of it: its views and step by step still need it, and
+      // loading the new model replaces it anyway.
+      const changed = e.affectsConfiguration('attentionInspector.model') || e.affectsConfiguration('attentionInspector.offline') || e.affectsConfiguration('attentionInspector.hubEndpoint');
+      if (changed && !panel.currentAnalysis) void engine?.release();
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(webviewPanel) {

@@ -5,12 +5,13 @@
  * session (the result and what is derived from it), toolbar, tabs/*, legend, exports.
  */
 import type { AttentionResult } from '../src/protocol/types';
+import type { AnalysisInfo, BlockSummaries } from '../src/protocol/views';
 import type { HostToWebview } from '../src/protocol/webview';
 import { CAUTION, describeSpecial, describeWhere } from '../src/analysis/describe';
 import { MODE_INFO, type ModeSelection } from '../src/analysis/modes';
 import { attentionResultProblem, valueNormsProblem } from '../src/analysis/resultCheck';
 import { toArrayBuffer, ValueNormStack } from '../src/analysis/tensor';
-import { SPECIAL_HANDLING_INFO, queryWeightsByToken } from '../src/analysis/view';
+import { SPECIAL_HANDLING_INFO } from '../src/analysis/view';
 import { COLOR_NORM_INFO } from '../src/analysis/colormap';
 import { BlockSwitcher } from './blocks';
 import { watchDevicePixelRatio } from './canvasView';
@@ -53,6 +54,8 @@ export class App implements PanelContext {
   /** Encoder-decoders: which attention block is shown (./blocks.ts); the pair of the result being shown. */
   private readonly blocks: BlockSwitcher;
   private pendingPair: { text?: unknown } | undefined;
+  /** The focus is sent once the view it refers to has arrived. */
+  private focusWaiting = false;
 
   constructor(
     private readonly root: HTMLElement,
@@ -111,7 +114,7 @@ export class App implements PanelContext {
     const session = this.current;
     if (!session || this.preparing) return undefined;
     const sel = this.selection();
-    if (session.computer.needsWork(sel)) return undefined;
+    if (session.source.needsWork(sel)) return undefined;
     return session.shown(sel, this.store.state);
   }
 
@@ -140,7 +143,8 @@ export class App implements PanelContext {
 
   reveal(key: number, query?: number): void {
     const session = this.current;
-    const shown = this.shown() ?? (session ? { view: session.view({ mode: 'head', layer: this.store.state.layer, head: this.store.state.head }, this.store.state) } : undefined);
+    const fallback = session?.view({ mode: 'head', layer: this.store.state.layer, head: this.store.state.head }, this.store.state);
+    const shown = this.shown() ?? (fallback ? { view: fallback } : undefined);
     if (!session || !shown) return;
     const items = shown.view.items;
     if (query === undefined) {
@@ -240,6 +244,10 @@ export class App implements PanelContext {
           this.pendingPair = msg.pair;
           this.blocks.receive(msg.resultId, msg.result);
           break;
+        case 'analysis':
+          this.blocks.clear();
+          this.receiveAnalysis(msg.resultId, msg.analysis, msg.summaries, msg.pair);
+          break;
         case 'busy':
           this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : t('Working…'));
           break;
@@ -277,6 +285,8 @@ export class App implements PanelContext {
 
   /** An analysis failed: the old result does not answer what was asked any more. */
   private clearResult(): void {
+    this.current?.dispose();
+    this.channel.abandonExcept(undefined);
     this.current = undefined;
     this.preparing = undefined;
     this.tooltip.hide();
@@ -309,10 +319,44 @@ export class App implements PanelContext {
       this.showError(t('The panel cannot show this result: {0}.', problem));
       return;
     }
-    this.setBanner('errorBanner', null);
     const normsProblem = valueNormsProblem(raw);
     const pairText = pair && typeof pair.text === 'string' ? pair.text : undefined;
-    const session = new ResultSession(id, raw, pairText, normsProblem ? undefined : new ValueNormStack(raw.valueNorms), normsProblem);
+    this.showSession(ResultSession.local(id, raw, pairText, normsProblem ? undefined : new ValueNormStack(raw.valueNorms), normsProblem));
+  }
+
+  /** An analysis the engine keeps: the summaries arrive first, the views are asked for. */
+  private receiveAnalysis(id: unknown, info: AnalysisInfo, summaries: BlockSummaries[], pair: { text?: unknown } | undefined): void {
+    this.setBanner('busyBanner', null);
+    if (typeof id !== 'number' || !Number.isInteger(id)) throw new Error('the analysis has no id');
+    const problem = analysisProblem(info, summaries);
+    if (problem) {
+      this.showError(`The panel cannot show this analysis: ${problem}.`);
+      return;
+    }
+    const pairText = pair && typeof pair.text === 'string' ? pair.text : undefined;
+    const summary = summaries.find((b) => b.block === info.blocks[0].kind) ?? summaries[0];
+    const session = ResultSession.remote(id, info, pairText, summary, this.channel, () => {
+      // A reply for a session no longer shown is dropped by the channel; this one renders what arrived.
+      if (this.current === session) this.onViewArrived();
+    });
+    this.showSession(session);
+  }
+
+  /** A view asked of the host arrived (or failed): draw it, and send the focus that waited for it. */
+  private onViewArrived(): void {
+    this.render();
+    if (this.store.state.focus !== null && this.focusWaiting) {
+      this.focusWaiting = false;
+      this.postFocus();
+    }
+  }
+
+  private showSession(session: ResultSession): void {
+    const raw = session.result;
+    const id = session.id;
+    this.setBanner('errorBanner', null);
+    this.current?.dispose();
+    this.channel.abandonExcept(id);
     this.current = session;
     this.preparing = undefined;
     this.stepTab.reset();
@@ -323,6 +367,7 @@ export class App implements PanelContext {
     this.headTab.view.clearHover();
     this.headTab.view.scrollHome();
     this.linesTab.view.scrollHome();
+    const pairText = session.pairText;
     const key = hashString(`${raw.model.source}\u0000${raw.text}\u0000${pairText ?? ''}\u0000${raw.tokens.length}`);
     const fitted = fitStateToResult(this.store.state, session.stack.layers, session.stack.heads, session.n, key);
     if (fitted.mode === 'valueWeighted' && !session.norms) fitted.mode = 'head';
@@ -396,14 +441,17 @@ export class App implements PanelContext {
     this.linesTab.element.hidden = s.tab !== 'lines';
     this.modelTab.element.hidden = s.tab !== 'model';
     this.stepTab.element.hidden = s.tab !== 'step';
-    if (session.computer.needsWork(sel)) this.prepare(sel);
+    if (session.source.needsWork(sel)) this.prepare(sel);
     else if (this.preparing) {
       // The user moved on to a mode that needs no preparation: drop the pending work.
       this.preparing = undefined;
       this.headTab.computing.textContent = '';
     }
     // Only the open tab is drawn; switching tabs is a state change, so it renders then.
-    if (s.tab === 'head') this.headTab.render(this.preparing !== undefined);
+    if (s.tab === 'head') {
+      this.headTab.render(this.preparing !== undefined || this.shown() === undefined);
+      this.showWaiting(session);
+    }
     if (s.tab === 'lines') this.linesTab.render();
     if (s.tab === 'model') this.modelTab.render();
     if (s.tab === 'step') this.stepTab.render();
@@ -417,7 +465,7 @@ export class App implements PanelContext {
     const session = this.current!;
     const key = `${sel.mode}.${sel.layer}.${session.id}`;
     if (this.preparing?.key === key) return;
-    const steps = session.computer.prepare(sel);
+    const steps = session.source.prepare(sel);
     const job = { key, id: session.id };
     this.preparing = job;
     const status = this.headTab.computing;
@@ -443,6 +491,14 @@ export class App implements PanelContext {
     setTimeout(slice, 0);
   }
 
+  /** The head view says when its view is on its way, or why it could not come. */
+  private showWaiting(session: ResultSession): void {
+    if (this.preparing) return;
+    const status = this.headTab.computing;
+    const failure = session.source.failure;
+    status.textContent = this.shown() ? '' : failure ? t('This view could not be loaded: {0}', failure) : session.source.waiting ? t('Loading this view…') : '';
+  }
+
   private postFocus(): void {
     const session = this.current;
     // While a slow mode is computed, the focus is sent when it is ready (see prepare).
@@ -450,12 +506,33 @@ export class App implements PanelContext {
     const shown = this.shown();
     const row = this.focusRow();
     if (row === null || !shown) {
-      this.channel.post({ type: 'focusQuery', resultId: session.id, index: null });
+      if (!shown && this.store.state.focus !== null) this.focusWaiting = true;
+      else this.channel.post({ type: 'focusQuery', resultId: session.id, index: null });
       return;
     }
     const item = shown.view.items[row];
-    const base = session.computer.compute(this.selection());
-    const weights = queryWeightsByToken(base, session.result.tokens, this.store.state.special, item.tokens).map((w) => (Number.isFinite(w) ? w : 0));
-    this.channel.post({ type: 'focusQuery', resultId: session.id, index: item.tokens[0], weights });
+    const sel = this.selection();
+    const state = this.store.state;
+    void session.source.focusWeights(sel, state.special, item.tokens).then(
+      (weights) => {
+        // Only if nothing moved on meanwhile.
+        const now = this.store.state;
+        if (this.current !== session || now.focus !== state.focus || now.mode !== sel.mode || now.layer !== sel.layer || now.head !== sel.head || now.special !== state.special) return;
+        this.channel.post({ type: 'focusQuery', resultId: session.id, index: item.tokens[0], weights });
+      },
+      () => undefined,
+    );
   }
+}
+
+/** Why an analysis message cannot be shown, or undefined. */
+function analysisProblem(info: AnalysisInfo, summaries: BlockSummaries[]): string | undefined {
+  if (typeof info !== 'object' || info === null || !Array.isArray(info.tokens) || typeof info.model !== 'object' || info.model === null) return 'it is malformed';
+  if (!Array.isArray(info.blocks) || info.blocks.length === 0) return 'it has no attention blocks';
+  if (!Array.isArray(summaries) || summaries.length === 0) return 'it came without summaries';
+  const s = summaries.find((b) => b.block === info.blocks[0].kind) ?? summaries[0];
+  if (!Number.isInteger(s.layers) || !Number.isInteger(s.heads) || s.layers < 1 || s.heads < 1) return 'its summaries have no layers or heads';
+  if (!Array.isArray(s.scores) || s.scores.length !== s.layers * s.heads) return `its summaries score ${Array.isArray(s.scores) ? s.scores.length : 0} heads, not ${s.layers * s.heads}`;
+  if (info.tokens.length === 0) return 'it has no tokens';
+  return undefined;
 }

@@ -212,8 +212,8 @@ export class BlockSwitcher {
     setOptions(this.crossHead, [{ value: 'mean', label: t('Mean of heads') }, ...Array.from({ length: heads }, (_, i) => ({ value: String(i), label: t('Head {0}', i) }))], '0');
     setSelectValue(this.crossLayer, '0');
     setSelectValue(this.crossHead, '0');
-    this.keyLabels.replaceChildren(...block.keyTokens.map((t, j) => h('span', { class: 'cross-key', title: `key ${j}` }, tokenLabel(t))));
-    this.queryLabels.replaceChildren(...block.queryTokens.map((t, i) => h('span', { class: 'cross-query', title: `query ${i}` }, tokenLabel(t))));
+    this.keyLabels.replaceChildren(...block.keyTokens.map((token, j) => h('span', { class: 'cross-key', title: t('key {0}', j) }, tokenLabel(token))));
+    this.queryLabels.replaceChildren(...block.queryTokens.map((token, i) => h('span', { class: 'cross-query', title: t('query {0}', i) }, tokenLabel(token))));
     this.drawCross();
   }
 

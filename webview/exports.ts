@@ -4,9 +4,8 @@
  * the clipboard itself, falling back to a save dialog), Copy as Python. Titles, legends and file
  * names state the model, the selection, special tokens, the pair filter and the colour scale.
  */
+import { UNIT_RANGE, COLOR_NORM_INFO, LOG_DECADES, mapColors } from '../src/analysis/colormap';
 import { t } from './i18n';
-import { LOG_DECADES } from '../src/analysis/colormap';
-import { UNIT_RANGE, COLOR_NORM_INFO } from '../src/analysis/colormap';
 import { CAUTION, describeSpecial, exportBaseName, figureTexts, safeFileName, textSlug, viewJson } from '../src/analysis/describe';
 import { LIGHT_FIGURE_THEME, type FigureTheme, type GridFigure, type HeatmapFigure } from '../src/analysis/figure';
 import { MODE_INFO } from '../src/analysis/modes';
@@ -28,7 +27,7 @@ export class Exports {
       switch (action) {
         case 'png':
         case 'svg':
-          return this.image(action);
+          return void this.image(action).catch((err: unknown) => this.ctx.showError(`Could not complete that: ${err instanceof Error ? err.message : String(err)}`));
         case 'json':
           return this.json();
         case 'npy':
@@ -93,14 +92,17 @@ export class Exports {
     };
   }
 
-  gridFigure(cells: number): GridFigure {
+  /** The model view's figure; its thumbnails at `cells` are asked of the engine when it keeps the analysis. */
+  async gridFigure(cells: number): Promise<GridFigure> {
     const session = this.ctx.session()!;
     const s = this.ctx.store.state;
     const flavour = s.mode === 'valueWeighted' && session.norms ? t('value-weighted attention of every head') : t('attention of every head');
+    const set = await session.loadThumbnails(cells, s);
     const thumbnails: Matrix[] = [];
     for (let l = 0; l < session.stack.layers; l++) {
       for (let hd = 0; hd < session.stack.heads; hd++) {
-        const { matrix, positions } = session.thumbnail(l, hd, cells, s);
+        const matrix = set.get(l, hd);
+        const positions = mapColors({ rows: matrix.size, cols: matrix.size, data: matrix.data }, s.norm, s.range).positions;
         thumbnails.push({ size: matrix.size, data: Float32Array.from(positions) });
       }
     }
@@ -136,15 +138,15 @@ export class Exports {
     return safeFileName(base, extension);
   }
 
-  private png(): string {
-    const { canvas } = this.ctx.store.state.tab === 'model' ? renderGridPng(this.gridFigure(EXPORT_THUMB * 2)) : renderHeatmapPng(this.heatmapFigure());
+  private async png(): Promise<string> {
+    const { canvas } = this.ctx.store.state.tab === 'model' ? renderGridPng(await this.gridFigure(EXPORT_THUMB * 2)) : renderHeatmapPng(this.heatmapFigure());
     return canvasToBase64Png(canvas);
   }
 
-  private image(format: 'png' | 'svg'): void {
+  private async image(format: 'png' | 'svg'): Promise<void> {
     if (!this.ready()) return;
     const model = this.ctx.store.state.tab === 'model';
-    const data = format === 'png' ? this.png() : model ? gridSvg(this.gridFigure(32)) : heatmapSvg(this.heatmapFigure());
+    const data = format === 'png' ? await this.png() : model ? gridSvg(await this.gridFigure(32)) : heatmapSvg(this.heatmapFigure());
     this.ctx.channel.post({ type: 'export', format, data, suggestedName: this.name(format) });
     this.ctx.announce(t('{0} ready: choose where to save it.', format.toUpperCase()));
   }
@@ -152,7 +154,7 @@ export class Exports {
   /** Writes the PNG to the clipboard from the webview; where the platform refuses, the host offers a save dialog. */
   private async copyImage(): Promise<void> {
     if (!this.ready()) return;
-    const base64 = this.png();
+    const base64 = await this.png();
     try {
       if (typeof ClipboardItem === 'undefined' || !navigator.clipboard?.write) throw new Error('no image clipboard here');
       const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));

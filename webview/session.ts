@@ -1,17 +1,24 @@
 /**
- * One result on screen and everything derived from it: the attention stack, mode computations,
- * pattern scores, the sentence-pair segments, and the matrix the head view shows for a view state
- * (computed once per state that changes it, then reused by the heatmap, hover, details and exports).
+ * One analysis on screen and what is derived from it: its shape, pattern scores, value norms, the
+ * sentence-pair segments, and the matrix the head view shows for a view state (asked of its view
+ * source once per state that changes it, then reused by the heatmap, hover, details and exports).
+ * The views come from a `ViewSource` (./views.ts): the engine through the host, or the result's own
+ * tensors.
  */
 import type { AttentionResult } from '../src/protocol/types';
+import type { BlockSummaries } from '../src/protocol/views';
 import { colorRangeFor, mapColors, type ColorMapping } from '../src/analysis/colormap';
 import { analyzedUpTo } from '../src/analysis/describe';
-import { ModeComputer, valueWeighted, type ModeSelection } from '../src/analysis/modes';
+import type { ModeSelection } from '../src/analysis/modes';
 import { allHeadScores, type HeadScores } from '../src/analysis/patterns';
-import { maxPool } from '../src/analysis/pool';
-import { AttentionStack, ValueNormStack, type Matrix } from '../src/analysis/tensor';
-import { buildView, type ViewMatrix } from '../src/analysis/view';
+import { AttentionStack, ValueNormStack, toArrayBuffer, type Matrix } from '../src/analysis/tensor';
+import { viewItems, type AxisItem, type ViewMatrix } from '../src/analysis/view';
+import type { HostChannel } from './host/channel';
 import type { PairFilter, PanelState } from './state';
+import { LocalViews, RemoteViews, thumbSetFromReply, type RowSet, type ThumbSet, type ViewSource } from './views';
+
+/** What a session needs of its result: no tensors. */
+export type SessionResult = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin' | 'target' | 'decoderTokens'>;
 
 /** The block of the view the panel shows: view rows × view columns. */
 export interface Block {
@@ -30,35 +37,59 @@ export interface Shown {
 }
 
 export class ResultSession {
-  readonly stack: AttentionStack;
-  readonly norms: ValueNormStack | undefined;
-  readonly computer: ModeComputer;
-  readonly scores: HeadScores[];
   /** Where the analyzed part of the text ends when it was cut ("Analyze First N Tokens"), else null. */
   readonly truncatedAt: number | null;
   /** True for a sentence pair whose tokens carry segment ids (A = 0, B = 1). */
   readonly isPair: boolean;
-  private readonly viewCache = new Map<string, ViewMatrix>();
   private shownKey = '';
   private shownValue: Shown | undefined;
 
   constructor(
     readonly id: number,
-    readonly result: AttentionResult,
+    readonly result: SessionResult,
     readonly pairText: string | undefined,
-    norms: ValueNormStack | undefined,
+    /** Layers, heads and tokens of the block shown. */
+    readonly stack: { layers: number; heads: number; n: number },
+    readonly source: ViewSource,
+    readonly scores: HeadScores[],
+    readonly norms: ValueNormStack | undefined,
     readonly normsProblem: string | undefined,
   ) {
-    this.stack = new AttentionStack(result.attentions);
-    this.norms = norms;
-    this.computer = new ModeComputer(this.stack, norms);
-    this.scores = allHeadScores(this.stack, result.model.causal);
     this.truncatedAt = analyzedUpTo(result.text, result.tokens);
     this.isPair = pairText !== undefined && result.tokens.some((t) => t.segment === 1);
   }
 
+  /** A result that came with its tensors: views are computed here. */
+  static local(id: number, result: AttentionResult, pairText: string | undefined, norms: ValueNormStack | undefined, normsProblem: string | undefined): ResultSession {
+    const stack = new AttentionStack(result.attentions);
+    const mergeText = pairText === undefined ? result.text : undefined;
+    const source = new LocalViews(stack, norms, result.tokens, mergeText);
+    return new ResultSession(id, result, pairText, { layers: stack.layers, heads: stack.heads, n: stack.n }, source, allHeadScores(stack, result.model.causal), norms, normsProblem);
+  }
+
+  /** An analysis the engine keeps: views are asked of the host; scores, norms and first thumbnails come with the summaries. */
+  static remote(id: number, result: SessionResult, pairText: string | undefined, summaries: BlockSummaries, channel: HostChannel, onArrive: () => void): ResultSession {
+    const norms = summaries.valueNorms;
+    norms.buffer = toArrayBuffer(norms.buffer) ?? norms.buffer;
+    let stack: ValueNormStack | undefined;
+    let problem: string | undefined;
+    try {
+      stack = new ValueNormStack(norms);
+    } catch (err) {
+      problem = err instanceof Error ? err.message : String(err);
+    }
+    const thumbs = summaries.thumbnails.count === summaries.layers * summaries.heads ? thumbSetFromReply(summaries.thumbnails, summaries.heads) : undefined;
+    const source = new RemoteViews(channel, id, summaries.block, summaries.heads, thumbs, onArrive);
+    return new ResultSession(id, result, pairText, { layers: summaries.layers, heads: summaries.heads, n: result.tokens.length }, source, summaries.scores, stack, problem);
+  }
+
   get n(): number {
     return this.stack.n;
+  }
+
+  /** A mode's matrix as shown (special tokens, merging), or undefined while it is on its way. */
+  view(sel: ModeSelection, s: Pick<PanelState, 'special' | 'mergeWords'>): ViewMatrix | undefined {
+    return this.source.view(sel, { special: s.special, mergeWords: s.mergeWords });
   }
 
   /** Texts the offsets refer to: with a pair, segment 1 counts from the second text, so merging goes by tokens alone. */
@@ -66,16 +97,21 @@ export class ResultSession {
     return this.pairText === undefined ? this.result.text : undefined;
   }
 
-  /** A mode's matrix as shown (special tokens, merging); cached per selection and options. */
-  view(sel: ModeSelection, s: Pick<PanelState, 'special' | 'mergeWords'>): ViewMatrix {
-    const key = `${sel.mode}.${sel.layer}.${sel.head}.${s.special}.${s.mergeWords}`;
-    let view = this.viewCache.get(key);
-    if (!view) {
-      view = buildView(this.computer.compute(sel), this.result.tokens, { special: s.special, mergeWords: s.mergeWords }, this.mergeText);
-      if (this.viewCache.size > 64) this.viewCache.clear();
-      this.viewCache.set(key, view);
-    }
-    return view;
+  /** The view's axis items for the state (no matrix needed). */
+  items(s: Pick<PanelState, 'special' | 'mergeWords'>): AxisItem[] {
+    return viewItems(this.result.tokens, { special: s.special, mergeWords: s.mergeWords }, this.mergeText);
+  }
+
+  /** One head's exact row of weights for a query token (step by step), or undefined while on its way. */
+  headRow(layer: number, head: number, query: number): Float32Array | undefined {
+    const view = this.source.view({ mode: 'head', layer, head }, { special: 'show', mergeWords: false });
+    return view?.data.subarray(query * view.size, (query + 1) * view.size);
+  }
+
+  /** "This token in every head": the query's row in every head, or undefined while on its way. */
+  rows(s: PanelState, token: number): RowSet | undefined {
+    const flavour = s.mode === 'valueWeighted' && this.norms ? 'valueWeighted' : 'head';
+    return this.source.rows(flavour, { special: s.special, mergeWords: s.mergeWords }, token);
   }
 
   /** Segment (0 = text A, 1 = text B) of a view row. */
@@ -92,11 +128,12 @@ export class ResultSession {
     return filter === 'ab' ? { rows: a, cols: b } : { rows: b, cols: a };
   }
 
-  /** Everything the head view shows for a state (cached until a field that matters changes). */
-  shown(sel: ModeSelection, s: PanelState): Shown {
+  /** Everything the head view shows for a state (cached until a field that matters changes); undefined while its view is on its way. */
+  shown(sel: ModeSelection, s: PanelState): Shown | undefined {
     const key = `${sel.mode}.${sel.layer}.${sel.head}.${s.special}.${s.mergeWords}.${s.pairFilter}.${s.norm}.${s.range}`;
     if (this.shownValue && key === this.shownKey) return this.shownValue;
     const view = this.view(sel, s);
+    if (!view) return undefined;
     const block = this.block(view, s.pairFilter);
     // The whole view needs no copy; a pair filter's block is gathered.
     const whole = block.rows.length === view.size && block.cols.length === view.size;
@@ -108,13 +145,24 @@ export class ResultSession {
     return this.shownValue;
   }
 
-  /** A head's matrix for the model view: flavour, special tokens, merge, pooled; with its colour range. */
-  thumbnail(layer: number, head: number, cells: number, s: PanelState): { matrix: Matrix; positions: Float64Array } {
-    const base = s.mode === 'valueWeighted' && this.norms ? valueWeighted(this.stack, this.norms, layer, head) : this.stack.headMatrix(layer, head);
-    const view = buildView(base, this.result.tokens, { special: s.special, mergeWords: s.mergeWords }, this.mergeText);
-    const matrix = maxPool(view, cells);
+  /** A head's thumbnail for the model view (flavour, special tokens, merge, pooled) with its colours; undefined while on its way. */
+  thumbnail(layer: number, head: number, cells: number, s: PanelState, exact = false): { matrix: Matrix; positions: Float64Array } | undefined {
+    const flavour = s.mode === 'valueWeighted' && this.norms ? 'valueWeighted' : 'head';
+    const set = this.source.thumbnails(flavour, { special: s.special, mergeWords: s.mergeWords }, cells, exact);
+    if (!set) return undefined;
+    const matrix = set.get(layer, head);
     const positions = mapColors({ rows: matrix.size, cols: matrix.size, data: matrix.data }, s.norm, s.range).positions;
     return { matrix, positions };
+  }
+
+  /** Every head's thumbnail at exactly `cells` (exports). */
+  loadThumbnails(cells: number, s: PanelState): Promise<ThumbSet> {
+    const flavour = s.mode === 'valueWeighted' && this.norms ? 'valueWeighted' : 'head';
+    return this.source.loadThumbnails(flavour, { special: s.special, mergeWords: s.mergeWords }, cells);
+  }
+
+  dispose(): void {
+    this.source.dispose();
   }
 
   /** Colour range of a matrix under the state's range mode (the thumbnails' legend). */

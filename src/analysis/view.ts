@@ -193,7 +193,17 @@ export function buildView(m: Matrix, tokens: readonly TokenInfo[], options: View
   const { matrix, indices } = applySpecialHandling(m, tokens, options.special);
   const groups = options.mergeWords ? wordGroups(tokens, indices, text) : indices.map((_, p) => [p]);
   const merged = options.mergeWords ? mergeGroups(matrix, groups) : matrix;
-  const items = groups.map((group): AxisItem => {
+  return { size: merged.size, data: merged.data, items: itemsOf(tokens, indices, groups, text) };
+}
+
+/** The axis items a view has under these options, without computing a matrix. */
+export function viewItems(tokens: readonly TokenInfo[], options: ViewOptions, text?: string): AxisItem[] {
+  const indices = visibleTokenIndices(tokens, options.special);
+  return itemsOf(tokens, indices, options.mergeWords ? wordGroups(tokens, indices, text) : indices.map((_, p) => [p]), text);
+}
+
+function itemsOf(tokens: readonly TokenInfo[], indices: readonly number[], groups: readonly (readonly number[])[], text: string | undefined): AxisItem[] {
+  return groups.map((group): AxisItem => {
     const members = group.map((p) => indices[p]);
     const first = tokens[members[0]];
     const last = tokens[members[members.length - 1]];
@@ -205,7 +215,6 @@ export function buildView(m: Matrix, tokens: readonly TokenInfo[], options: View
       special: members.every((i) => tokens[i].special),
     };
   });
-  return { size: merged.size, data: merged.data, items };
 }
 
 /**
@@ -230,4 +239,10 @@ export function queryWeightsByToken(
     for (let j = 0; j < n; j++) if (visible[j]) out[j] += (m.data[q * n + j] * scale) / queryTokens.length;
   }
   return out;
+}
+
+/** The view row (or column) that holds original token `token`, or null when it is hidden. */
+export function rowOfToken(view: Pick<ViewMatrix, 'items'>, token: number): number | null {
+  const row = view.items.findIndex((it) => it.tokens.includes(token));
+  return row >= 0 ? row : null;
 }

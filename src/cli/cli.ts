@@ -2,7 +2,7 @@
  * Headless use of the engine, with the extension's model specs and the panel's head scores:
  *   node dist/cli.js [--model <spec>] (--text "…" | --file <path>) [--pair "…"] [--offline]
  *                    [--first <N>] [--heads] [--target "…"] [--json out.json] [--npy out.npy] [--hidden]
- *                    [--memory-limit-gb <GB>] [--quiet]
+ *                    [--select L:H[,L:H…]] [--memory-limit-gb <GB>] [--quiet]
  * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention, then the timings
  * (load, analyze, first result since the process started) and the process's peak RSS. For an
  * encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
@@ -34,6 +34,11 @@ const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --fil
   --heads          one line per head instead of per layer
   --json <file>    write tokens, attentions, value norms and head scores as JSON
   --npy <file>     write the attentions [layers, heads, n, n] as a float32 NumPy array
+  --select L:H[,L:H…]
+                   write only these heads' matrices (layer:head, from 0) to --json and --npy: attentions
+                   then has shape [k, n, n] and "select" lists the heads in order (default: every head,
+                   when they fit a JSON file; long texts need --select)
+  --file <path>    read the text from a file (long texts; UTF-8)
   --hidden         also compute hidden states (written into --json)
   --memory-limit-gb <GB>
                    what the engine may hold (default: half this machine's memory, ${defaultMemoryLimitGB()} GB);
@@ -73,6 +78,7 @@ async function main(): Promise<number> {
       heads: { type: 'boolean', default: false },
       json: { type: 'string' },
       npy: { type: 'string' },
+      select: { type: 'string' },
       hidden: { type: 'boolean', default: false },
       'memory-limit-gb': { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -86,6 +92,15 @@ async function main(): Promise<number> {
   const first = values.first === undefined ? undefined : Number(values.first);
   if (first !== undefined && !(Number.isInteger(first) && first > 0)) {
     console.error(`--first takes a positive whole number of tokens, not "${values.first}".`);
+    return 2;
+  }
+  const select = values.select === undefined ? undefined : parseSelect(values.select);
+  if (select === null) {
+    console.error(`--select takes layer:head pairs separated by commas (e.g. 0:3,5:1), not "${values.select}".`);
+    return 2;
+  }
+  if (select && values.target !== undefined) {
+    console.error('--select picks heads of a single attention stack; an encoder-decoder (--target) writes its three blocks whole.');
     return 2;
   }
   const text = values.text ?? fs.readFileSync(values.file!, 'utf8');
@@ -157,16 +172,32 @@ async function main(): Promise<number> {
       console.log('Per layer, mean over its heads:');
       for (let l = 0; l < numLayers; l++) console.log(`  layer ${String(l).padStart(2)}: ${scoreLine(layerMeans(scores, l))}`);
     }
+    // The matrices written: every head, or the selected ones [k, n, n].
+    const [layerCount, headCount, rows, cols] = result.attentions.shape;
+    for (const [l, hd] of select ?? []) {
+      if (l >= layerCount || hd >= headCount) {
+        console.error(`--select ${l}:${hd}: ${result.model.name} has ${layerCount} layers (0–${layerCount - 1}) of ${headCount} heads (0–${headCount - 1}).`);
+        return 2;
+      }
+    }
+    const written = select
+      ? { shape: [select.length, rows, cols], data: selectedHeads(tensorToFloat32(result.attentions), select, headCount, rows * cols) }
+      : { shape: result.attentions.shape, data: tensorToFloat32(result.attentions) };
+    if (values.json && !select && written.data.length > JSON_ALL_LIMIT) {
+      console.error(`Every head's matrix at ${n} tokens is ${written.data.length.toLocaleString('en')} numbers, too many for one JSON file: pick the heads to write with --select L:H[,L:H…] (or use --npy).`);
+      return 2;
+    }
     if (values.npy) {
-      fs.writeFileSync(values.npy, encodeNpy(tensorToFloat32(result.attentions), result.attentions.shape));
-      console.log(`\nWrote ${values.npy} (float32 ${JSON.stringify(result.attentions.shape)})`);
+      fs.writeFileSync(values.npy, encodeNpy(written.data, written.shape));
+      console.log(`\nWrote ${values.npy} (float32 ${JSON.stringify(written.shape)}${select ? `, heads ${select.map(([l, hd]) => `${l}:${hd}`).join(', ')}` : ''})`);
     }
     if (values.json) {
       const out = {
         model: result.model,
         text,
         tokens: result.tokens,
-        attentions: { shape: result.attentions.shape, data: Array.from(tensorToFloat32(result.attentions)) },
+        attentions: { shape: written.shape, data: Array.from(written.data) },
+        ...(select ? { select: select.map(([layer, head]) => ({ layer, head })) } : {}),
         valueNorms: { shape: result.valueNorms.shape, data: Array.from(tensorToFloat32(result.valueNorms)) },
         headScores: scores,
         ...(result.decoderTokens
@@ -192,6 +223,23 @@ main().then(
     process.exit(1);
   },
 );
+
+/** More numbers than this make a JSON text too long for one string (--select then picks heads). */
+const JSON_ALL_LIMIT = 40_000_000;
+
+/** `0:3,5:1` → [[0, 3], [5, 1]]; null when malformed. */
+function parseSelect(spec: string): [number, number][] | null {
+  const pairs = spec.split(',').map((part) => /^\s*(\d+):(\d+)\s*$/.exec(part));
+  if (pairs.length === 0 || pairs.some((m) => m === null)) return null;
+  return pairs.map((m) => [Number(m![1]), Number(m![2])]);
+}
+
+/** The selected heads' matrices of `[layers, heads, n, n]`, one after another. */
+function selectedHeads(all: Float32Array, select: [number, number][], heads: number, size: number): Float32Array {
+  const out = new Float32Array(select.length * size);
+  select.forEach(([l, hd], i) => out.set(all.subarray((l * heads + hd) * size, (l * heads + hd + 1) * size), i * size));
+  return out;
+}
 
 /** CPU seconds this process has used, all threads (on a busy machine, wall times alone mislead). */
 function processCpuS(): number {

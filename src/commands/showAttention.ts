@@ -116,10 +116,23 @@ export class ShowAttention {
           }
           const computing = vscode.l10n.t('Computing attention…');
           bar.report('analyze', computing, 0);
-          const result = await engine.analyze(request.text, options, { signal: controller.signal, onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, computing), fraction) });
-          if (controller.signal.aborted) return undefined;
-          this.notifier.log(`Analyzed ${result.tokens.length} tokens with ${result.model.name} in ${result.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showResult({ ...result, origin: modelOrigin(model) }, request.document, request.offset, request.pair);
+          // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
+          // still travel with their tensors (its cross view draws from them); the test API keeps them too.
+          const sendTensors = loadedModel?.decoder !== undefined;
+          const analysis = await engine.analyzeKept(request.text, options, {
+            signal: controller.signal,
+            onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, computing), fraction),
+            withTensors: sendTensors || this.panel.keepsTensors,
+          });
+          if (controller.signal.aborted) {
+            engine.forget(analysis.analysisId);
+            return undefined;
+          }
+          const origin = modelOrigin(model);
+          const info = { ...analysis.info, origin };
+          const result = analysis.result && { ...analysis.result, origin };
+          this.notifier.log(`Analyzed ${info.tokens.length} tokens with ${info.model.name} in ${info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
+          this.panel.showAnalysis({ ...analysis, info, result }, request.document, request.offset, request.pair, sendTensors);
           this.onShown(request);
           return undefined;
         } catch (error) {

@@ -20,6 +20,8 @@ import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import { TextTokenizer } from './tokenizer';
+import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
+import { keptFromResult } from './keptSeq2seq';
 
 /**
  * Float32 weights per session. Small groups bound the transient memory of building each session
@@ -49,7 +51,15 @@ export interface LoadOptions {
   source?: string;
   /** What the engine may hold, in GB (10⁹ bytes); default `defaultMemoryLimitGB()`. */
   memoryLimitGB?: number;
+  /** Heads whose attention a layer computes at once (default HEADS_PER_CHUNK; tests set 1 to check the chunked path on small models). */
+  attentionHeadsPerChunk?: number;
 }
+
+/**
+ * Heads per attention chunk inside a layer: a long text's scores exist for this many heads at a
+ * time (4,096 tokens: 4 × 67 MB per copy instead of 32 × 67 MB on a 32-head model).
+ */
+export const HEADS_PER_CHUNK = 4;
 
 const GB = 1e9;
 
@@ -111,13 +121,6 @@ interface Chunk {
   inputs: PositionInput[];
 }
 
-interface LastRun {
-  ids: number[];
-  n: number;
-  /** Input hidden state of every chunk (to recompute one layer's q, k, v on request). */
-  chunkInputs: Float32Array[];
-  positions: Map<PositionInput, { data: Float32Array; dims: number[] }>;
-}
 
 function throwIfCancelled(signal?: AbortSignal): void {
   if (signal?.aborted) throw new EngineError('cancelled', 'The analysis was cancelled.');
@@ -145,7 +148,12 @@ export function sessionOptions(externalFolder: string | undefined): ort.Inferenc
 }
 
 export class AttentionModel {
-  private last: LastRun | undefined;
+  /** What `analyze` last analyzed, kept for `headVectors`. */
+  private last: KeptSelfAnalysis | undefined;
+  private attentionSessions: AttentionSessions | undefined;
+  private headsPerChunk = HEADS_PER_CHUNK;
+  /** Encoder-decoder analyses run so far (a kept one re-runs its text for step by step when another ran since). */
+  private seq2seqRuns = 0;
 
   private constructor(
     readonly summary: ModelSummary,
@@ -194,15 +202,16 @@ export class AttentionModel {
       const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
       if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
       const plan = planMemory(numLayers, arch.layerBytes, limitGB * GB);
+      const headsPerChunk = options.attentionHeadsPerChunk ?? HEADS_PER_CHUNK;
       for (const [c, layers] of plan.groups.entries()) {
         if (c >= plan.warm) {
           // Streamed groups are built on each request; building the graph alone says which inputs it takes.
-          chunks.push({ layers, session: undefined, inputs: buildGraph(arch, layers).inputs });
+          chunks.push({ layers, session: undefined, inputs: buildGraph(arch, layers, headsPerChunk).inputs });
           continue;
         }
         onProgress?.(`Building layers ${layers[0] + 1}–${layers[layers.length - 1] + 1} of ${numLayers}`, c / plan.groups.length);
         throwIfCancelled(signal);
-        const built = buildGraph(arch, layers);
+        const built = buildGraph(arch, layers, headsPerChunk);
         chunks.push({ layers, session: await createSession(built), inputs: built.inputs });
       }
       const streamed = plan.groups.length - plan.warm;
@@ -211,7 +220,9 @@ export class AttentionModel {
       const positionShapes = Object.fromEntries(chunks.flatMap((ch) => ch.inputs).map((input) => [input.name, input.dims]));
       const layersPerChunk = Math.max(...plan.groups.map((layers) => layers.length));
       const tokensByMemory = maxTokensByMemory({ summary, positionShapes, layersPerChunk, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES });
-      return new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan, tokensByMemory);
+      const model = new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan, tokensByMemory);
+      model.headsPerChunk = headsPerChunk;
+      return model;
     } catch (err) {
       await Promise.all(chunks.map((c) => c.session?.release()));
       checkpoint.close();
@@ -225,19 +236,23 @@ export class AttentionModel {
     return Math.min(this.summary.maxTokens ?? Infinity, this.tokensByMemory);
   }
 
+  /** The longest text in tokens `analyzeKept` accepts: the model's positions and what the kept state may hold (not n²). */
+  get maxKeptTokens(): number {
+    if (this.seq2seq) return this.maxTokens;
+    return Math.min(this.summary.maxTokens ?? Infinity, keptTokensByMemory(this.summary, this.chunks.flatMap((c) => c.inputs), this.headsPerChunk, this.keptBudgetBytes()));
+  }
+
   tokenize(text: string, textPair?: string) {
     return this.tokenizer.encode(text, textPair);
   }
 
-  async analyze(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
-    if (this.seq2seq) return this.seq2seq.analyze(text, options, signal, onProgress);
+  /** Tokens of `text` for an analysis, cut to `truncateTo` and checked against `limit` (why: the message's reason). */
+  private async encodeFor(text: string, options: AnalyzeOptions, limit: number, why: string) {
     if (text.trim().length === 0 && !options.textPair?.trim()) {
       throw new EngineError('empty-text', 'There is no text to analyze: select some text (or put the cursor on a non-empty line).');
     }
-    const t0 = performance.now();
     const encoded = await this.tokenizer.encode(text, options.textPair);
     let { ids, typeIds, tokens } = encoded;
-    const limit = this.maxTokens;
     if (options.truncateTo !== undefined && ids.length > options.truncateTo) {
       const keep = Math.max(1, Math.min(options.truncateTo, limit));
       ids = ids.slice(0, keep);
@@ -245,9 +260,49 @@ export class AttentionModel {
       tokens = tokens.slice(0, keep);
     }
     if (ids.length > limit) {
-      const why = this.summary.maxTokens !== null && limit === this.summary.maxTokens ? `${this.summary.name} handles at most ${limit} tokens` : `attention for more than ${limit} tokens would not fit in memory`;
       throw new EngineError('too-long', `The text is ${ids.length} tokens long; ${why}. Select less text or analyze the first ${limit} tokens.`, { limit, length: ids.length });
     }
+    return { ids, typeIds, tokens, fullLength: encoded.ids.length };
+  }
+
+  /** The embedding and every position input of an n-token text. */
+  private prepare(ids: number[], typeIds: number[]): { hidden: Float32Array; positions: Positions } {
+    const hidden = this.arch.embed(ids, typeIds);
+    if (firstNonFinite(hidden) >= 0) throw nonFiniteError(this.checkpoint, 'The embedding of this text', -1);
+    const n = ids.length;
+    const positions: Positions = new Map();
+    for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) {
+      const dims = input.dims.map((d) => {
+        if (d === 'm') throw new EngineError('internal', `${input.name} has an encoder axis; encoder-decoder models are not built yet`);
+        return d === 'n' ? n : d;
+      });
+      positions.set(input, { data: input.compute(n), dims });
+    }
+    return { hidden, positions };
+  }
+
+  /** What the kept pass (./kept.ts) borrows from this runner. */
+  private get runner(): KeptRunner {
+    this.attentionSessions ??= new AttentionSessions(this.arch, Math.min(GB, this.memory.limitBytes / 8), sessionOptions);
+    return {
+      summary: this.summary,
+      arch: this.arch,
+      checkpoint: this.checkpoint,
+      groups: this.chunks,
+      runGroup: (c, hidden, n, positions, fetches) => this.runChunk(this.chunks[c], hidden, n, positions, fetches),
+      sessions: this.attentionSessions,
+    };
+  }
+
+  async analyze(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    if (this.seq2seq) {
+      this.seq2seqRuns++;
+      return this.seq2seq.analyze(text, options, signal, onProgress);
+    }
+    const t0 = performance.now();
+    const limit = this.maxTokens;
+    const why = this.summary.maxTokens !== null && limit === this.summary.maxTokens ? `${this.summary.name} handles at most ${limit} tokens` : `attention for more than ${limit} tokens would not fit in memory`;
+    const { ids, typeIds, tokens, fullLength } = await this.encodeFor(text, options, limit, why);
     const t1 = performance.now();
     onProgress?.(`${ids.length} tokens`, 0);
     throwIfCancelled(signal);
@@ -258,48 +313,38 @@ export class AttentionModel {
     const attentions = useHalf ? new Uint16Array(numLayers * layerSize) : new Float32Array(numLayers * layerSize);
     const valueNorms = new Float32Array(numLayers * numHeads * n);
     const hiddenStates = options.hiddenStates ? new Float32Array((numLayers + 1) * n * hiddenSize) : undefined;
-
-    let hidden = this.arch.embed(ids, typeIds);
-    if (firstNonFinite(hidden) >= 0) throw nonFiniteError(this.checkpoint, 'The embedding of this text', -1);
-    hiddenStates?.set(hidden, 0);
-    const positions: LastRun['positions'] = new Map();
-    for (const input of new Set(this.chunks.flatMap((ch) => ch.inputs))) {
-      const dims = input.dims.map((d) => {
-        if (d === 'm') throw new EngineError('internal', `${input.name} has an encoder axis; encoder-decoder models are not built yet`);
-        return d === 'n' ? n : d;
-      });
-      positions.set(input, { data: input.compute(n), dims });
-    }
-    const chunkInputs: Float32Array[] = [];
-    for (const [c, chunk] of this.chunks.entries()) {
-      const range = `${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${numLayers}`;
-      onProgress?.(chunk.session ? `Layers ${range}` : `Layers ${range}, streaming: the model is larger than the memory limit`, c / this.chunks.length);
-      throwIfCancelled(signal);
-      chunkInputs.push(hidden);
-      const isLast = c === this.chunks.length - 1;
-      const fetches = chunk.layers.flatMap((l) => [`probs_${l}`, `value_norms_${l}`]);
-      fetches.push(`hidden_${chunk.layers[chunk.layers.length - 1]}`);
-      if (hiddenStates) fetches.push(...chunk.layers.map((l) => `hidden_${l}`));
-      if (isLast && hiddenStates && this.arch.buildFinal) fetches.push('final');
-      const out = await this.runChunk(chunk, hidden, n, positions, [...new Set(fetches)]);
-      for (const layer of chunk.layers) {
-        const probs = out[`probs_${layer}`].data as Float32Array;
-        if (firstNonFinite(probs) >= 0) throw nonFiniteError(this.checkpoint, `The attention of layer ${layer + 1}`, layer);
-        if (attentions instanceof Uint16Array) encodeHalfArray(probs, attentions.subarray(layer * layerSize, (layer + 1) * layerSize));
-        else attentions.set(probs, layer * layerSize);
-        const norms = out[`value_norms_${layer}`].data as Float32Array;
-        if (firstNonFinite(norms) >= 0) throw nonFiniteError(this.checkpoint, `The value vectors of layer ${layer + 1}`, layer);
-        valueNorms.set(norms, layer * numHeads * n);
-        if (hiddenStates) {
-          const isFinalLayer = layer === numLayers - 1;
-          const state = isFinalLayer && out.final ? out.final : out[`hidden_${layer}`];
-          hiddenStates.set(state.data as Float32Array, (layer + 1) * n * hiddenSize);
-        }
-      }
-      hidden = new Float32Array(out[`hidden_${chunk.layers[chunk.layers.length - 1]}`].data as Float32Array);
-      Object.values(out).forEach((t) => t.dispose?.());
-    }
-    this.last = { ids, n, chunkInputs, positions };
+    const prepared = this.prepare(ids, typeIds);
+    hiddenStates?.set(prepared.hidden, 0);
+    const layerInputs: Float32Array[] = [];
+    const runner = this.runner;
+    await runPass(
+      runner,
+      prepared.hidden,
+      n,
+      prepared.positions,
+      {
+        want: 'probs',
+        heads(layer, first, count, probs) {
+          const at = layer * layerSize + first * n * n;
+          const part = probs.subarray(0, count * n * n);
+          if (attentions instanceof Uint16Array) encodeHalfArray(part, attentions.subarray(at, at + part.length));
+          else attentions.set(part, at);
+        },
+        layerDone: ({ layer, input, valueNorms: norms }, out) => {
+          layerInputs[layer] = input === prepared.hidden ? input : new Float32Array(input);
+          valueNorms.set(norms, layer * numHeads * n);
+          if (hiddenStates) {
+            const state = layer === numLayers - 1 && out.final ? out.final : out[`hidden_${layer}`];
+            hiddenStates.set(state.data as Float32Array, (layer + 1) * n * hiddenSize);
+          }
+        },
+      },
+      (layers) => [...(hiddenStates ? layers.map((l) => `hidden_${l}`) : []), ...(hiddenStates && layers.includes(numLayers - 1) && this.arch.buildFinal ? ['final'] : [])],
+      signal,
+      onProgress,
+    );
+    this.last?.dispose();
+    this.last = new KeptSelfAnalysis(runner, this.summary, text, tokens, layerInputs, prepared.positions);
     const t2 = performance.now();
     const tensor = (data: Float32Array | Uint16Array, shape: number[]): TensorData => ({
       dtype: data instanceof Uint16Array ? 'float16' : 'float32',
@@ -313,14 +358,96 @@ export class AttentionModel {
       attentions: tensor(attentions, [numLayers, numHeads, n, n]),
       valueNorms: tensor(valueNorms, [numLayers, numHeads, n]),
       hiddenStates: hiddenStates ? tensor(hiddenStates, [numLayers + 1, n, hiddenSize]) : undefined,
-      ...(n < encoded.ids.length ? { truncatedFrom: encoded.ids.length } : {}),
+      ...(n < fullLength ? { truncatedFrom: fullLength } : {}),
       timings: { tokenizeMs: t1 - t0, computeMs: t2 - t1 },
     };
   }
 
+  /**
+   * Analyzes `text` keeping only each layer's input hidden state and per-head summaries (handed to
+   * `onSummaries` layer group by layer group); exact matrices are recomputed on request. The
+   * length is bounded by the model's positions and by the memory of what is kept, not by n².
+   * Encoder-decoders keep their full tensors behind the same interface (./keptSeq2seq.ts).
+   */
+  async analyzeKept(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn, onSummaries?: (summaries: LayerSummaries[]) => void, kept: KeptOptions = {}): Promise<KeptAnalysis> {
+    const scorers = kept.scorers ?? defaultHeadScorers();
+    if (this.seq2seq) {
+      const seq2seq = this.seq2seq;
+      const run = ++this.seq2seqRuns;
+      const result = await seq2seq.analyze(text, options, signal, onProgress);
+      // The runner's step by step answers for the text it ran last: run this one again if another came since.
+      return keptFromResult(result, scorers, onSummaries, async (layer, head, block) => {
+        if (this.seq2seqRuns !== run) {
+          await seq2seq.analyze(text, options);
+          this.seq2seqRuns = run;
+        }
+        return seq2seq.headVectors(layer, head, block);
+      });
+    }
+    const t0 = performance.now();
+    const { numHeads } = this.summary;
+    const positionsLimit = this.summary.maxTokens ?? Infinity;
+    const limit = this.maxKeptTokens;
+    const why = limit === positionsLimit ? `${this.summary.name} handles at most ${limit} tokens` : `what an analysis keeps for more than ${limit} tokens would not fit in the memory limit (attentionInspector.memoryLimitGB)`;
+    const { ids, typeIds, tokens, fullLength } = await this.encodeFor(text, options, limit, why);
+    const t1 = performance.now();
+    onProgress?.(`${ids.length} tokens`, 0);
+    throwIfCancelled(signal);
+    const n = ids.length;
+    const prepared = this.prepare(ids, typeIds);
+    const layerInputs: Float32Array[] = [];
+    const runner = this.runner;
+    const analysis = new KeptSelfAnalysis(runner, this.summary, text, tokens, layerInputs, prepared.positions);
+    const pending = new Map<number, LayerSummaries>();
+    const summaryOf = (layer: number) => pending.get(layer) ?? pending.set(layer, emptySummaries('self', layer, numHeads, n, n, new Float32Array(numHeads * n), scorers)).get(layer)!;
+    const causal = this.summary.causal;
+    const { numLayers, numKeyValueHeads, headDim } = this.summary;
+    const groups = numHeads / numKeyValueHeads;
+    const noGraphTerms = Array.from({ length: numLayers }, (_, l) => this.arch.site(l).graphTerms.length === 0).every(Boolean);
+    const keepQk = kept.keepQueriesAndKeys !== false && noGraphTerms && 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads) <= KEPT_QK_BYTES;
+    try {
+      await runPass(
+        runner,
+        prepared.hidden,
+        n,
+        prepared.positions,
+        {
+          want: 'summary',
+          heads: (layer, first, count, probs, entropy) => summarizeHeads(summaryOf(layer), scorers, first, count, probs, entropy!, causal, ids, ids),
+          layerDone: ({ layer, input, valueNorms, qk }) => {
+            layerInputs[layer] = input === prepared.hidden ? input : new Float32Array(input);
+            summaryOf(layer).valueNorms.set(valueNorms);
+            if (keepQk) analysis.keptQk[layer] = { q: new Float32Array(qk.q), ...distinctKeyHeads(qk.k, numHeads, groups, n * headDim) };
+          },
+          groupDone: (layers) => {
+            const done = layers.map((l) => pending.get(l)!);
+            layers.forEach((l) => pending.delete(l));
+            analysis.summaries.push(...done);
+            onSummaries?.(done);
+          },
+        },
+        () => [],
+        signal,
+        onProgress,
+      );
+    } catch (err) {
+      analysis.dispose();
+      throw err;
+    }
+    if (n < fullLength) analysis.truncatedFrom = fullLength;
+    analysis.timings = { tokenizeMs: t1 - t0, computeMs: performance.now() - t1 };
+    return analysis;
+  }
+
+  /** What kept analyses may hold: the memory limit less the weights of the warm groups (at least the n² budget of `analyze`). */
+  private keptBudgetBytes(): number {
+    const warmLayers = this.memory.groups.slice(0, this.memory.warm).reduce((a, g) => a + g.length, 0);
+    return Math.max(ATTENTION_BUDGET_BYTES, this.memory.limitBytes - warmLayers * this.memory.layerBytes * BUILD_OVERHEAD);
+  }
+
   /** Runs one group: its warm session, or (streamed) a session built for this run and released at once. */
-  private async runChunk(chunk: Chunk, hidden: Float32Array, n: number, positions: LastRun['positions'], fetches: string[]): Promise<ort.InferenceSession.ReturnType> {
-    const session = chunk.session ?? (await createSession(buildGraph(this.arch, chunk.layers)));
+  private async runChunk(chunk: Chunk, hidden: Float32Array, n: number, positions: Positions, fetches: string[]): Promise<ort.InferenceSession.ReturnType> {
+    const session = chunk.session ?? (await createSession(buildGraph(this.arch, chunk.layers, this.headsPerChunk)));
     try {
       const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.summary.hiddenSize]) };
       for (const input of chunk.inputs) {
@@ -334,57 +461,20 @@ export class AttentionModel {
     }
   }
 
-  /** q, k, v of one layer and head for the last analyzed text. */
+  /** q, k, v of one layer and head for the last text `analyze` analyzed (kept analyses have their own). */
   async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {
     if (this.seq2seq) return this.seq2seq.headVectors(layer, head, block);
     const last = this.last;
     if (!last) throw new EngineError('not-loaded', 'Analyze a text first.');
-    const { numLayers, numHeads, headDim } = this.summary;
+    const { numLayers, numHeads } = this.summary;
     if (layer < 0 || layer >= numLayers || head < 0 || head >= numHeads) throw new EngineError('internal', `No layer ${layer} head ${head} in this model.`);
-    const c = this.chunks.findIndex((ch) => ch.layers.includes(layer));
-    const chunk = this.chunks[c];
-    const site = this.arch.site(layer);
-    // Graph-computed terms (DeBERTa's c2p/p2c, BERT's relative_key_query) come summed from the graph.
-    const graphTerms = site.graphTerms.length > 0;
-    const fetches = [`q_${layer}`, `k_${layer}`, `v_${layer}`, `logits_${layer}`, ...(graphTerms ? [`terms_${layer}`] : [])];
-    const out = await this.runChunk(chunk, last.chunkInputs[c], last.n, last.positions, fetches);
-    const slice = (name: string): TensorData => {
-      const data = out[name].data as Float32Array;
-      const size = last.n * headDim;
-      return { dtype: 'float32', shape: [last.n, headDim], buffer: data.slice(head * size, (head + 1) * size).buffer };
-    };
-    // The site's additive terms, summed: what the model adds to softcap(q·k·scale).
-    const size = last.n * last.n;
-    let bias: TensorData | null = null;
-    if (graphTerms) {
-      bias = { dtype: 'float32', shape: [last.n, last.n], buffer: (out[`terms_${layer}`].data as Float32Array).slice(head * size, (head + 1) * size).buffer };
-    } else if (site.terms.length > 0) {
-      const sum = new Float32Array(size);
-      for (const term of site.terms) {
-        const value = last.positions.get(term);
-        if (!value) throw new Error(`no position input ${term.name}`);
-        const part = value.dims.length === 3 ? value.data.subarray(head * size, (head + 1) * size) : value.data;
-        for (let i = 0; i < size; i++) sum[i] += part[i];
-      }
-      bias = { dtype: 'float32', shape: [last.n, last.n], buffer: sum.buffer };
-    }
-    const logits = (out[`logits_${layer}`].data as Float32Array).slice(head * size, (head + 1) * size);
-    return {
-      layer,
-      head,
-      scale: site.scale,
-      softcap: site.softcap,
-      q: slice(`q_${layer}`),
-      k: slice(`k_${layer}`),
-      v: slice(`v_${layer}`),
-      bias,
-      ...(graphTerms ? { biasTerms: [...site.terms.map((t) => t.name), ...site.graphTerms] } : {}),
-      logits: { dtype: 'float32', shape: [last.n, last.n], buffer: logits.buffer },
-    };
+    return last.headVectors('self', layer, head);
   }
 
   async dispose(): Promise<void> {
+    this.last?.dispose();
     this.last = undefined;
+    await this.attentionSessions?.dispose();
     await this.seq2seq?.dispose();
     await Promise.all(this.chunks.map((c) => c.session?.release()));
     this.checkpoint.close();
@@ -392,10 +482,10 @@ export class AttentionModel {
 }
 
 /** One group's graph (layers in order, the hidden state carried between them) and the position inputs it declares. */
-function buildGraph(arch: Architecture, layers: number[]): BuiltGraph & { inputs: PositionInput[] } {
+function buildGraph(arch: Architecture, layers: number[], headsPerChunk: number): BuiltGraph & { inputs: PositionInput[] } {
   const { numLayers, numHeads, hiddenSize, headDim } = arch.summary;
   const g = new GraphBuilder();
-  const nn = new Nn(g);
+  const nn = new Nn(g, headsPerChunk);
   const declared = new Map<string, PositionInput>();
   const use = (input: PositionInput) => {
     const known = declared.get(input.name);
@@ -411,13 +501,10 @@ function buildGraph(arch: Architecture, layers: number[]): BuiltGraph & { inputs
     const out = arch.buildLayer(nn, layer, hidden, use);
     const headDims = [numHeads, 'n', headDim];
     const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
-    g.output(`probs_${layer}`, out.probs, [numHeads, 'n', 'n']);
-    g.output(`logits_${layer}`, out.logits, [numHeads, 'n', 'n']);
     if (out.terms) g.output(`terms_${layer}`, out.terms, [numHeads, 'n', 'n']);
     g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 'n']);
     g.output(`q_${layer}`, out.q, headDims);
     g.output(`k_${layer}`, out.k, headDims);
-    g.output(`v_${layer}`, out.v, headDims);
     hidden = layerOutput;
   }
   if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['n', hiddenSize]);

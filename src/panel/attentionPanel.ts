@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as vscode from 'vscode';
 import { encodeNpy } from '../export/npy';
 import { pythonSnippet } from '../export/pythonSnippet';
-import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type HeadVectors } from '../protocol/types';
+import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type TensorData } from '../protocol/types';
+import type { AnalysisInfo, BlockSummaries, ViewReply, ViewRequest } from '../protocol/views';
 import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleReason, type WebviewToHost } from '../protocol/webview';
 import { decodeHalfArray } from '../protocol/float16';
 import { AnalyzedText } from './analyzedText';
@@ -33,8 +34,12 @@ export interface PanelHost {
    * API is in use: each result message holds the whole attention tensor.
    */
   recordMessages?: boolean;
-  /** q, k, v for the step-by-step view, from the engine. */
-  headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors>;
+  /** A view of an analysis the engine keeps (aborting `signal` cancels it in the engine). */
+  view(analysisId: number, request: ViewRequest, signal: AbortSignal): Promise<ViewReply>;
+  /** A whole block's attention tensor of a kept analysis (NumPy export). */
+  tensor(analysisId: number, block: AttentionBlockKind): Promise<TensorData>;
+  /** The panel no longer shows this analysis: the engine may drop it. */
+  forget(analysisId: number): void;
   /** Run the analysis again on the (changed) document. */
   recompute(): void;
   /** Encoder-decoders: ask for another decoder text and run again. */
@@ -55,12 +60,19 @@ function saveFilters(format: ExportFormat): Record<string, string[]> {
 
 export class AttentionPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
-  private result: AttentionResult | undefined;
+  /** The analysis shown (its tokens, model, blocks; no tensors). */
+  private info: AnalysisInfo | undefined;
+  /** Its full result, when the host holds the tensors (encoder-decoders; the test API). */
+  private full: AttentionResult | undefined;
+  /** What was posted for it (reposted when the webview reloads). */
+  private shownMessage: HostToWebview | undefined;
+  /** The analysis id of what is shown (ids come from the engine client and are never reused). */
   private resultId = 0;
+  /** The webview's view requests in flight, by request id. */
+  private readonly requests = new Map<number, AbortController>();
   private analyzed: AnalyzedText | undefined;
   /** The second text of a sentence pair, when it is a selection in a document. */
   private analyzedPair: AnalyzedText | undefined;
-  private pairText: string | undefined;
   private staleReason: StaleReason = 'edited';
   private readonly decorations = new WeightDecorations();
   private readonly history: HostToWebview[] = [];
@@ -81,8 +93,19 @@ export class AttentionPanel implements vscode.Disposable {
     return this.panel !== undefined;
   }
 
+  /** The full result shown, when the host holds its tensors (test API, encoder-decoders). */
   get currentResult(): AttentionResult | undefined {
-    return this.result;
+    return this.full;
+  }
+
+  /** Whether the host keeps full results (for the test API) besides what the webview gets. */
+  get keepsTensors(): boolean {
+    return this.host.recordMessages === true;
+  }
+
+  /** The analysis shown (no tensors). */
+  get currentAnalysis(): AnalysisInfo | undefined {
+    return this.info;
   }
 
   get isStale(): boolean {
@@ -134,10 +157,9 @@ export class AttentionPanel implements vscode.Disposable {
     this.panelDisposables = [];
     this.decorations.clear();
     // Release the result and everything recorded with it: a closed panel holds no tensors.
-    this.result = undefined;
+    this.dropAnalysis();
     this.analyzed = undefined;
     this.analyzedPair = undefined;
-    this.pairText = undefined;
     this.history.length = 0;
     this.host.onClosed();
   }
@@ -160,29 +182,56 @@ export class AttentionPanel implements vscode.Disposable {
    */
   showError(message: string): void {
     this.decorations.clear();
-    this.result = undefined;
+    this.dropAnalysis();
     this.analyzed = undefined;
     this.analyzedPair = undefined;
-    this.pairText = undefined;
-    this.resultId++;
     if (this.panel) this.panel.title = vscode.l10n.t('Attention');
     this.post({ type: 'error', message, clearsResult: true });
   }
 
-  /** Shows a new result for `text` found at `offset` in `document` (and the pair's second text). */
-  showResult(result: AttentionResult, document: vscode.TextDocument, offset: number, pair?: PairSource): void {
+  /** The shown analysis is replaced or gone: its requests stop and the engine may drop it. */
+  private dropAnalysis(): void {
+    for (const c of this.requests.values()) c.abort();
+    this.requests.clear();
+    if (this.info) this.host.forget(this.resultId);
+    this.info = undefined;
+    this.full = undefined;
+    this.shownMessage = undefined;
+  }
+
+  /**
+   * Shows analysis `analysisId` (kept by the engine) for `text` found at `offset` in `document`
+   * (and the pair's second text). The webview gets its summaries and asks for the views it shows;
+   * with `full` (an encoder-decoder's three blocks) it gets the tensors instead. `full` without
+   * `sendTensors` is kept for the test API only.
+   */
+  showAnalysis(
+    analysis: { analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult },
+    document: vscode.TextDocument,
+    offset: number,
+    pair?: PairSource,
+    sendTensors = false,
+  ): void {
     this.open();
     this.decorations.clear();
-    this.result = result;
-    this.resultId++;
-    this.analyzed = new AnalyzedText(document, offset, result.text, result.tokens);
-    this.pairText = pair?.text;
-    this.analyzedPair = pair?.document && pair.offset !== undefined ? new AnalyzedText(pair.document, pair.offset, pair.text, result.tokens, 1) : undefined;
-    this.post({ type: 'result', resultId: this.resultId, result, ...(pair ? { pair: { text: pair.text } } : {}) });
-    this.panel!.title = vscode.l10n.t('Attention: {0}', result.model.name);
+    this.dropAnalysis();
+    const info = analysis.info;
+    this.info = info;
+    this.full = analysis.result;
+    this.resultId = analysis.analysisId;
+    this.analyzed = new AnalyzedText(document, offset, info.text, info.tokens);
+    this.analyzedPair = pair?.document && pair.offset !== undefined ? new AnalyzedText(pair.document, pair.offset, pair.text, info.tokens, 1) : undefined;
+    const pairField = pair ? { pair: { text: pair.text } } : {};
+    this.shownMessage =
+      sendTensors && analysis.result
+        ? { type: 'result', resultId: this.resultId, result: analysis.result, ...pairField }
+        : { type: 'analysis', resultId: this.resultId, analysis: info, summaries: analysis.summaries, ...pairField };
+    this.post(this.shownMessage);
+    this.panel!.title = vscode.l10n.t('Attention: {0}', info.model.name);
     const editor = vscode.window.activeTextEditor;
     if (editor?.document === document) this.postCursor(editor.selection.active, false);
   }
+
 
   /** The text and place of the current result (to recompute it, or restore after reload). */
   /** The analyzed text; `range`: its document offsets now, edits included. */
@@ -239,20 +288,46 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   private isCurrent(resultId: number): boolean {
-    return resultId === this.resultId && this.result !== undefined;
+    return resultId === this.resultId && this.info !== undefined;
   }
 
   private validIndex(index: number): boolean {
-    return this.result !== undefined && index < this.result.tokens.length;
+    return this.info !== undefined && index < this.info.tokens.length;
+  }
+
+  /** Answers a view request of the webview, tied to its request id; a reply for an analysis no longer shown is not sent. */
+  private async answer(requestId: number, resultId: number, request: ViewRequest): Promise<void> {
+    if (!this.isCurrent(resultId)) {
+      this.post({ type: 'replyError', requestId, resultId, message: vscode.l10n.t('This analysis is no longer shown.') });
+      return;
+    }
+    const controller = new AbortController();
+    this.requests.get(requestId)?.abort();
+    this.requests.set(requestId, controller);
+    try {
+      const reply = await this.host.view(resultId, request, controller.signal);
+      if (this.isCurrent(resultId) && !controller.signal.aborted) this.post({ type: 'reply', requestId, resultId, reply });
+    } catch (err) {
+      if (controller.signal.aborted || !this.isCurrent(resultId)) return;
+      this.post({ type: 'replyError', requestId, resultId, message: localizeError(errorParts(err)) });
+    } finally {
+      if (this.requests.get(requestId) === controller) this.requests.delete(requestId);
+    }
   }
 
   private async handle(message: WebviewToHost): Promise<void> {
     switch (message.type) {
       case 'ready':
-        if (this.result) {
-          this.post({ type: 'result', resultId: this.resultId, result: this.result, ...(this.pairText !== undefined ? { pair: { text: this.pairText } } : {}) });
+        if (this.shownMessage) {
+          this.post(this.shownMessage);
           if (this.analyzed?.isStale) this.post({ type: 'stale', resultId: this.resultId, stale: true, reason: this.staleReason });
         }
+        return;
+      case 'request':
+        return this.answer(message.requestId, message.resultId, message.request);
+      case 'cancel':
+        this.requests.get(message.requestId)?.abort();
+        this.requests.delete(message.requestId);
         return;
       case 'revealToken':
         if (!this.isCurrent(message.resultId) || !this.validIndex(message.index)) return;
@@ -264,21 +339,23 @@ export class AttentionPanel implements vscode.Disposable {
           this.decorations.clear();
           return;
         }
-        if (!this.validIndex(message.index) || message.weights.length !== this.result!.tokens.length) return;
+        if (!this.validIndex(message.index) || message.weights.length !== this.info!.tokens.length) return;
         this.decorations.show(this.analyzed, message.index, message.weights);
         return;
       case 'requestHeadVectors': {
         if (!this.isCurrent(message.resultId)) return;
         // Each block has its own layer and head counts (an encoder-decoder's decoder may differ).
-        const block = attentionBlocks(this.result!).find((b) => b.kind === (message.block ?? attentionBlocks(this.result!)[0].kind));
-        if (!block || message.layer >= block.attentions.shape[0] || message.head >= block.attentions.shape[1]) return;
+        const blocks = this.info!.blocks;
+        const block = blocks.find((b) => b.kind === (message.block ?? blocks[0].kind));
+        if (!block || message.layer >= block.layers || message.head >= block.heads) return;
         const resultId = this.resultId;
-        const vectors = await this.host.headVectors(message.layer, message.head, message.block);
-        if (resultId === this.resultId) this.post({ type: 'headVectors', resultId, vectors });
+        // The q, k, v of THIS analysis: the engine keeps it, whatever ran since.
+        const reply = await this.host.view(resultId, { kind: 'headVectors', block: block.kind, layer: message.layer, head: message.head }, new AbortController().signal);
+        if (this.isCurrent(resultId) && reply.kind === 'headVectors') this.post({ type: 'headVectors', resultId, vectors: reply.vectors });
         return;
       }
       case 'editTarget':
-        if (this.result?.decoderTokens) this.host.editTarget?.();
+        if (this.info?.decoderTokens) this.host.editTarget?.();
         return;
       case 'export':
         return this.saveExport(message.format, message.data, message.suggestedName, message.block);
@@ -287,8 +364,8 @@ export class AttentionPanel implements vscode.Disposable {
         void vscode.window.showInformationMessage(vscode.l10n.t('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.'));
         return this.saveExport('png', message.data, this.imageFallbackName());
       case 'copyPython':
-        if (!this.result) return;
-        await vscode.env.clipboard.writeText(pythonSnippet(this.result, message.view));
+        if (!this.info) return;
+        await vscode.env.clipboard.writeText(pythonSnippet(this.info, message.view));
         void vscode.window.showInformationMessage(vscode.l10n.t('Copied a Python snippet that reproduces these attentions with transformers.'));
         return;
       case 'recompute':
@@ -303,7 +380,7 @@ export class AttentionPanel implements vscode.Disposable {
       void vscode.window.showWarningMessage(vscode.l10n.t('The text changed since it was analyzed; recompute to link tokens to the editor again.'));
       return;
     }
-    const token = this.result?.tokens[index];
+    const token = this.info?.tokens[index];
     const target = token?.segment === 1 ? this.analyzedPair : analyzed;
     const range = target?.tokenRange(index);
     if (!target || !range) return; // special tokens (and a pair text from the clipboard) cover no text
@@ -311,20 +388,20 @@ export class AttentionPanel implements vscode.Disposable {
     const editor = await vscode.window.showTextDocument(target.document, { viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false });
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-    if (queryIndex !== undefined && this.result && target === analyzed) {
+    if (queryIndex !== undefined && this.info && target === analyzed) {
       // A cell: the key is selected, the query is outlined, and keys are painted with the query's row.
-      const n = this.result.tokens.length;
+      const n = this.info.tokens.length;
       this.decorations.show(analyzed, queryIndex, Array.from({ length: n }, (_, j) => (j === index ? 1 : 0)));
     }
   }
 
   private async saveExport(format: ExportFormat, data: string, suggestedName: string, block?: AttentionBlockKind): Promise<void> {
-    if (!this.result) return;
+    if (!this.info) return;
     let bytes: Uint8Array;
     if (format === 'npy') {
-      // The block's own [layers, heads, queries, keys] tensor (an encoder-decoder has three).
-      const blocks = attentionBlocks(this.result);
-      const a = (blocks.find((b) => b.kind === block) ?? blocks[0]).attentions;
+      // The block's own [layers, heads, queries, keys] tensor (an encoder-decoder has three), from the engine unless held here.
+      const kind = block ?? this.info.blocks[0].kind;
+      const a = this.full ? (attentionBlocks(this.full).find((b) => b.kind === kind) ?? attentionBlocks(this.full)[0]).attentions : await this.host.tensor(this.resultId, kind);
       const values = a.dtype === 'float16' ? decodeHalfArray(new Uint16Array(a.buffer)) : new Float32Array(a.buffer);
       bytes = encodeNpy(values, a.shape);
     } else if (format === 'png') {
@@ -343,7 +420,7 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   private imageFallbackName(): string {
-    const name = this.result?.model.name.split(/[\\/]/).pop() ?? 'attention';
+    const name = this.info?.model.name.split(/[\\/]/).pop() ?? 'attention';
     return `attention-${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.png`.replace(/[\\/:*?"<>|]/g, '-');
   }
 

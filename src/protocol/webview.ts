@@ -3,8 +3,23 @@
  * to everything the webview sends (a webview is untrusted input).
  */
 import type { AttentionBlockKind, AttentionResult, HeadVectors } from './types';
+import { parseViewRequest, type AnalysisInfo, type BlockSummaries, type ViewReply, type ViewRequest } from './views';
+
+/*
+ * `resultId` is the analysis id: the host picks it when it asks the engine to analyze, the engine
+ * keeps the analysis under it, and the panel and the webview name it in every message about it.
+ */
 
 export type HostToWebview =
+  /**
+   * A new analysis replaces whatever the panel shows. The engine keeps it: the webview asks for
+   * the views it shows with `request` and renders the model view from `summaries` meanwhile.
+   */
+  | { type: 'analysis'; resultId: number; analysis: AnalysisInfo; summaries: BlockSummaries[]; pair?: { text: string } }
+  /** The answer to the webview's request `requestId` about analysis `resultId`. */
+  | { type: 'reply'; requestId: number; resultId: number; reply: ViewReply }
+  /** Request `requestId` failed (or the analysis is no longer kept). */
+  | { type: 'replyError'; requestId: number; resultId: number; message: string }
   /**
    * A new result replaces whatever the panel shows. `resultId` identifies it in later messages.
    * `pair`: the result is of a sentence pair; segment 1 tokens' offsets count from `pair.text`.
@@ -32,6 +47,10 @@ export type StaleReason = 'edited' | 'closed';
 export type ExportFormat = 'png' | 'svg' | 'json' | 'npy';
 
 export type WebviewToHost =
+  /** Ask for a view of analysis `resultId`; the host answers `reply` or `replyError` with the same `requestId`. */
+  | { type: 'request'; requestId: number; resultId: number; request: ViewRequest }
+  /** The view asked for with `requestId` is no longer wanted. */
+  | { type: 'cancel'; requestId: number }
   /** The webview has loaded and wants the current result (if any). */
   | { type: 'ready' }
   /** Select token `index` in the editor (a cell passes the key as index and the query as queryIndex). */
@@ -85,6 +104,13 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       if (typeof v !== 'object' || v === null || typeof v.mode !== 'string' || v.mode.length > 32 || !isIndex(v.layer) || !isIndex(v.head)) return undefined;
       return { type: 'copyPython', view: { mode: v.mode, layer: v.layer, head: v.head } };
     }
+    case 'request': {
+      if (!isIndex(m.requestId) || !isIndex(m.resultId)) return undefined;
+      const request = parseViewRequest(m.request);
+      return request ? { type: 'request', requestId: m.requestId, resultId: m.resultId, request } : undefined;
+    }
+    case 'cancel':
+      return isIndex(m.requestId) ? { type: 'cancel', requestId: m.requestId } : undefined;
     case 'revealToken':
       if (!isIndex(m.resultId) || !isIndex(m.index)) return undefined;
       if (m.queryIndex !== undefined && !isIndex(m.queryIndex)) return undefined;

@@ -3,12 +3,22 @@
  * Every request carries an id; the worker answers with the same id.
  */
 import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from './types';
+import type { AnalysisInfo, BlockSummaries, ViewReply, ViewRequest } from './views';
 
 export type HostToWorker =
   /** Load (or keep warm) the checkpoint in `folder` within `memoryLimitGB` (default: half the machine's memory); a different folder or limit releases the old model. */
   | { type: 'load'; id: number; folder: string; name: string; source: string; memoryLimitGB?: number }
-  /** Analyze text with the loaded model. A newer analyze supersedes (cancels) an older one. */
-  | { type: 'analyze'; id: number; text: string; options: AnalyzeOptions }
+  /**
+   * Analyze text with the loaded model. A newer analyze supersedes (cancels) an older one. With
+   * `analysisId` the worker keeps the analysis under that id (the host picks it; the panel and the
+   * webview use the same id) and answers `analyzed` with summaries; `withTensors` also sends the
+   * full result. Without it the answer is the full `result`, kept nowhere (CLI, tests).
+   */
+  | { type: 'analyze'; id: number; text: string; options: AnalyzeOptions; analysisId?: number; withTensors?: boolean }
+  /** A view of a kept analysis (src/protocol/views.ts); cancel it with `cancel` and this id. */
+  | { type: 'view'; id: number; analysisId: number; request: ViewRequest }
+  /** The panel no longer shows this analysis: drop it (no reply). */
+  | { type: 'forget'; id: number; analysisId: number }
   /** q, k, v of one layer and head of a block (default: the first) for the last analyzed text. */
   | { type: 'headVectors'; id: number; layer: number; head: number; block?: AttentionBlockKind }
   /** Cancel the request with this id (a load or an analyze). */
@@ -20,6 +30,9 @@ export type WorkerToHost =
   | { type: 'progress'; id: number; message: string; fraction?: number }
   | { type: 'loaded'; id: number; model: ModelSummary; loadMs: number }
   | { type: 'result'; id: number; result: AttentionResult }
+  /** A kept analysis: what it is and its summaries (the model view renders from them); the full result when asked. */
+  | { type: 'analyzed'; id: number; analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult }
+  | { type: 'view'; id: number; analysisId: number; reply: ViewReply }
   | { type: 'headVectors'; id: number; vectors: HeadVectors }
   | { type: 'disposed'; id: number }
   | { type: 'error'; id: number; error: EngineErrorInfo };

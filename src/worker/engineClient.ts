@@ -10,6 +10,7 @@ import * as path from 'path';
 import type { Readable } from 'stream';
 import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from '../protocol/types';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
+import type { AnalysisInfo, BlockSummaries, ViewReply, ViewRequest } from '../protocol/views';
 import { FrameReader } from './frames';
 
 /** Rejection reason for engine failures; `info.code` says what kind. */
@@ -70,6 +71,9 @@ function culprit(stderr: string): string {
 export class EngineClient {
   private engine: Engine | undefined;
   private nextId = 1;
+  /** Analysis ids are unique for the life of the client (across engine restarts), so a reply for an old one is never mistaken. */
+  private nextAnalysisId = 1;
+  private firstAnalysisOfEngine = 1;
   private pending = new Map<number, Pending>();
   private loadedFolder: string | undefined;
   private loadedModel: ModelSummary | undefined;
@@ -122,6 +126,7 @@ export class EngineClient {
       serialization: 'json',
     });
     const engine: Engine = { child, stderr: '', exited: false };
+    this.firstAnalysisOfEngine = this.nextAnalysisId;
     liveEngines++;
     const reader = new FrameReader((message) => this.onMessage(message as WorkerToHost));
     (child.stdio[3] as Readable).on('data', (chunk: Buffer) => {
@@ -236,16 +241,46 @@ export class EngineClient {
     return { model: reply.model, loadMs: reply.loadMs };
   }
 
-  async analyze(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks): Promise<AttentionResult> {
-    // A newer text supersedes an older one at once, whether or not the engine has begun it (the
-    // engine cancels it too when the new request reaches it).
+  /** A newer text supersedes an older one at once, whether or not the engine has begun it (the engine cancels it too when the new request reaches it). */
+  private supersedeAnalyses(): void {
     for (const [id, p] of [...this.pending]) {
       if (p.kind !== 'analyze') continue;
       this.pending.delete(id);
       if (this.engine) this.send(this.engine, { type: 'cancel', id });
       p.reject(new EngineRequestError({ code: 'cancelled', message: 'Superseded by a newer analysis.' }));
     }
+  }
+
+  /** The full result with every tensor, kept nowhere (CLI, tests). */
+  async analyze(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks): Promise<AttentionResult> {
+    this.supersedeAnalyses();
     return (await this.request((id) => ({ type: 'analyze', id, text, options }), 'result', hooks)).result;
+  }
+
+  /**
+   * Analyzes and keeps the analysis in the engine under a new analysis id; answers what it is and
+   * its summaries (and every tensor when `withTensors`). Views are then asked for with `view`.
+   */
+  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean }): Promise<{ analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult }> {
+    this.supersedeAnalyses();
+    const analysisId = this.nextAnalysisId++;
+    const reply = await this.request((id) => ({ type: 'analyze', id, text, options, analysisId, withTensors: hooks?.withTensors }), 'analyzed', hooks);
+    return { analysisId: reply.analysisId, info: reply.info, summaries: reply.summaries, ...(reply.result ? { result: reply.result } : {}) };
+  }
+
+  /** A view of a kept analysis; aborting `signal` cancels it in the engine too. */
+  async view(analysisId: number, request: ViewRequest, signal?: AbortSignal): Promise<ViewReply> {
+    return (await this.request((id) => ({ type: 'view', id, analysisId, request }), 'view', { signal })).reply;
+  }
+
+  /** The analysis is no longer shown: the engine drops it. */
+  forget(analysisId: number): void {
+    if (this.engine) this.send(this.engine, { type: 'forget', id: 0, analysisId });
+  }
+
+  /** Whether the running engine may still hold `analysisId` (a restarted engine holds none). */
+  holds(analysisId: number): boolean {
+    return this.engine !== undefined && !this.engine.exited && analysisId >= this.firstAnalysisOfEngine;
   }
 
   async headVectors(layer: number, head: number, block?: AttentionBlockKind): Promise<HeadVectors> {

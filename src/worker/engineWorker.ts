@@ -8,7 +8,11 @@ import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
 import type { AttentionModel } from '../engine/model';
 import { loadModel } from '../models';
-import { resultBuffers } from '../protocol/types';
+import { resultBuffers, type AnalyzeOptions, type AttentionResult } from '../protocol/types';
+import { replyBuffers, summaryBuffers } from '../protocol/views';
+import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
+import { ViewRequestError, ViewServer } from '../analysis/viewServer';
+import { KeptAnalyses } from './keptAnalyses';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -20,6 +24,10 @@ let modelLimit: number | undefined;
 let queue: Promise<unknown> = Promise.resolve();
 const controllers = new Map<number, AbortController>();
 let latestAnalyze: number | undefined;
+/** Kept analyses: a quarter of the memory limit (default 2 GB), the newest always. */
+const kept = new KeptAnalyses(() => (modelLimit ? (modelLimit * 1024 ** 3) / 4 : 2 * 1024 ** 3));
+/** The kept analysis the model's last-run state (its inputs, for q, k, v) belongs to. */
+let modelLastRun: number | undefined;
 /**
  * Cancellation flags shared with the host: slot id % size holds the id of a cancelled request. The
  * engine checks them between steps, so a cancel is seen at once even while this thread is busy
@@ -56,10 +64,34 @@ function enqueue(id: number, work: (signal: AbortSignal) => Promise<void>): void
 }
 
 async function release(): Promise<void> {
+  // Kept analyses belong to the model that made them.
+  kept.clear();
+  modelLastRun = undefined;
   const old = model;
   model = undefined;
   modelFolder = undefined;
   await old?.dispose();
+}
+
+/**
+ * Keeps a result under `analysisId`. Its q, k, v come from the model's last-run state, so when that
+ * belongs to another analysis the text is analyzed again first: step by step always shows the
+ * analysis on screen, whatever ran since.
+ */
+function keep(analysisId: number, result: AttentionResult, text: string, options: AnalyzeOptions) {
+  const vectors = async (block: Parameters<AttentionModel['headVectors']>[2], layer: number, head: number) => {
+    if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+    if (modelLastRun !== analysisId) {
+      await model.analyze(text, options);
+      modelLastRun = analysisId;
+    }
+    return model.headVectors(layer, head, block);
+  };
+  const analysis = new FullResultKept(result, vectors);
+  const pair = options.textPair !== undefined;
+  const entry = { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : result.text, targetText: result.target }), text, options };
+  kept.add(analysisId, entry);
+  return entry;
 }
 
 port.on('message', (message: HostToWorker) => {
@@ -88,9 +120,35 @@ port.on('message', (message: HostToWorker) => {
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
         const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
-        // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
-        post({ type: 'result', id: message.id, result }, resultBuffers(result));
+        const analysisId = message.analysisId;
+        modelLastRun = analysisId;
+        if (analysisId === undefined) {
+          // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).
+          post({ type: 'result', id: message.id, result }, resultBuffers(result));
+          return;
+        }
+        const entry = keep(analysisId, result, message.text, message.options);
+        const summaries = await entry.server.summaries(signal);
+        const info = analysisInfo(result);
+        if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, [...summaryBuffers(summaries), ...resultBuffers(result)]);
+        else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
       });
+      break;
+    case 'view':
+      enqueue(message.id, async (signal) => {
+        const entry = kept.get(message.analysisId);
+        if (!entry) throw new EngineError('not-loaded', 'This analysis is no longer kept by the engine (another model was loaded, or newer analyses took its memory): run Show Attention again.');
+        try {
+          const reply = await entry.server.serve(message.request, signal);
+          post({ type: 'view', id: message.id, analysisId: message.analysisId, reply }, replyBuffers(reply));
+        } catch (err) {
+          if (err instanceof ViewRequestError) throw new EngineError('internal', err.message);
+          throw err;
+        }
+      });
+      break;
+    case 'forget':
+      kept.forget(message.analysisId);
       break;
     case 'headVectors':
       enqueue(message.id, async () => {

@@ -17,6 +17,7 @@ import { fixtureResult } from '../unit/analysis/fixture';
 import { FIXTURES_2_ROOT, openFixture } from '../helpers/fixtures';
 import { scanKeys } from '../helpers/l10nKeys';
 import { bertHeadVectors } from './bertVectors';
+import { FakeHost } from './fakeHost';
 import { cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
 
 const BUNDLE: Record<string, string> = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'l10n', 'bundle.l10n.pt-br.json'), 'utf8'));
@@ -301,6 +302,30 @@ describe('webview in Brazilian Portuguese: no English left', function () {
     await frames(h.page);
     assert.match(await h.page.locator('[data-testid="cross-readout"]').innerText(), /\(decodificador 0\) → .* \(texto 0\): /);
     await check('cross-attention', false);
+  });
+
+  it('attention on demand: waiting for views, each tab served by the host, a failed request', async () => {
+    const host = new FakeHost(h);
+    await host.analysis(31, fixtureResult('bert', 0));
+    await host.newRequests();
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Carregando esta visualização…');
+    await check('on demand: waiting');
+    await host.serve();
+    await check('on demand: head view');
+    for (const tab of ['lines', 'model', 'step']) {
+      await h.page.locator(`[data-testid="tab-${tab}"]`).click();
+      await frames(h.page);
+      await check(`on demand: ${tab} waiting`, tab !== 'step');
+      await host.serve();
+      await frames(h.page);
+    }
+    await h.page.locator('[data-testid="tab-head"]').click();
+    await chooseOption(h, 'head', t('Head {0}', 3));
+    const [pending] = await host.newRequests();
+    assert.ok(pending, 'a request for the new head');
+    await h.send({ type: 'replyError', requestId: pending.requestId, resultId: pending.resultId, message: t('This analysis is no longer shown.') });
+    assert.match(await h.page.locator('[data-testid="computing"]').innerText(), /^Não foi possível carregar esta visualização: /);
+    await check('on demand: failed request');
   });
 
   it('saw the strings of every state above', () => {

@@ -5,96 +5,16 @@
  * Build first (node esbuild.js), then: npx mocha --no-config --timeout 120000 out/test/browser/webview.test.js
  */
 import * as assert from 'assert';
-import type { AttentionResult, TokenInfo } from '../../src/protocol/types';
+import type { AttentionResult } from '../../src/protocol/types';
 import type { WebviewToHost } from '../../src/protocol/webview';
 import { colorOf, colorRangeFor } from '../../src/analysis/colormap';
 import { layerMean, rollout, valueWeighted } from '../../src/analysis/modes';
-import { AttentionStack, ValueNormStack, type Matrix } from '../../src/analysis/tensor';
+import { AttentionStack, ValueNormStack } from '../../src/analysis/tensor';
 import { fixtureResult } from '../unit/analysis/fixture';
 import { bertHeadVectors } from './bertVectors';
 import { cspViolations, frames, openHarness, type Harness } from './harness';
+import { at, canvasPixel, cellCenter, chooseOption, colLabelPoint, geometry, label, lastPosted, rowLabelPoint, tooltip } from './geometry';
 import { decodePng, pixel } from './png';
-
-interface Geometry {
-  left: number;
-  top: number;
-  cell: number;
-  gridLeft: number;
-  gridTop: number;
-  scrollX: number;
-  scrollY: number;
-  size: number;
-  dpr: number;
-}
-
-async function geometry(h: Harness, testid = 'heatmap'): Promise<Geometry> {
-  return h.page.evaluate((id) => {
-    const c = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
-    const r = c.getBoundingClientRect();
-    const d = c.dataset;
-    return {
-      left: r.left,
-      top: r.top,
-      cell: Number(d.cellSize),
-      gridLeft: Number(d.gridLeft),
-      gridTop: Number(d.gridTop),
-      scrollX: Number(d.scrollX),
-      scrollY: Number(d.scrollY),
-      size: Number(d.size),
-      dpr: c.width / r.width,
-    };
-  }, testid);
-}
-
-/** Client coordinates of a point in a cell, by default its centre (see webview/TESTING.md). */
-function cellCenter(g: Geometry, row: number, col: number, fraction = 0.5): { x: number; y: number } {
-  return { x: g.left + g.gridLeft + (col + fraction) * g.cell - g.scrollX, y: g.top + g.gridTop + (row + fraction) * g.cell - g.scrollY };
-}
-
-function rowLabelPoint(g: Geometry, row: number): { x: number; y: number } {
-  return { x: g.left + g.gridLeft - 12, y: g.top + g.gridTop + (row + 0.5) * g.cell - g.scrollY };
-}
-
-function colLabelPoint(g: Geometry, col: number): { x: number; y: number } {
-  return { x: g.left + g.gridLeft + (col + 0.5) * g.cell - g.scrollX, y: g.top + g.gridTop - 12 };
-}
-
-async function tooltip(h: Harness): Promise<string> {
-  return h.page.locator('[data-testid="tooltip"]').innerText();
-}
-
-async function chooseOption(h: Harness, selectId: string, optionLabel: string): Promise<void> {
-  await h.page.locator(`#${selectId}`).click();
-  // The dropdown is rendered in the component's shadow root; Playwright's locators pierce it.
-  await h.page.locator(`#${selectId} .option`, { hasText: optionLabel }).first().click();
-  await frames(h.page);
-}
-
-function label(t: TokenInfo): string {
-  return t.special ? t.raw : t.display.trim();
-}
-
-function at(m: Matrix, i: number, j: number): number {
-  return m.data[i * m.size + j];
-}
-
-async function canvasPixel(h: Harness, testid: string, x: number, y: number): Promise<number[]> {
-  return h.page.evaluate(
-    ({ id, x, y }) => {
-      const c = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
-      const r = c.getBoundingClientRect();
-      const dpr = c.width / r.width;
-      const data = c.getContext('2d')!.getImageData(Math.floor((x - r.left) * dpr), Math.floor((y - r.top) * dpr), 1, 1).data;
-      return [data[0], data[1], data[2]];
-    },
-    { id: testid, x, y },
-  );
-}
-
-async function lastPosted<T extends WebviewToHost['type']>(h: Harness, type: T): Promise<Extract<WebviewToHost, { type: T }> | undefined> {
-  const all = await h.posted();
-  return all.filter((m) => m.type === type).pop() as Extract<WebviewToHost, { type: T }> | undefined;
-}
 
 describe('webview in Chromium', function () {
   this.timeout(120000);

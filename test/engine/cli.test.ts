@@ -187,4 +187,42 @@ describe('CLI', function () {
     }
     assert.equal(lines, layers * heads);
   });
+
+  it('--select L:H writes only those heads, read from --file: JSON keeps its keys, NumPy [k, n, n], both equal to transformers', async () => {
+    const fixture = openFixture('bert');
+    try {
+      const dir = temp('select');
+      const file = path.join(dir, 'text.txt');
+      fs.writeFileSync(file, fixture.cases[0].text);
+      const json = path.join(dir, 'out.json');
+      const npy = path.join(dir, 'out.npy');
+      const r = await run(CLI, ['--model', path.join(FIXTURES_ROOT, 'bert'), '--file', file, '--select', '1:2,0:0', '--json', json, '--npy', npy], userEnv(temp('home')));
+      assert.equal(r.code, 0, r.stderr);
+      const expected = fixture.expected('case0.attentions');
+      const [, heads, n] = expected.shape;
+      const head = (l: number, h: number) => expected.data.subarray((l * heads + h) * n * n, (l * heads + h + 1) * n * n);
+      const want = new Float32Array(2 * n * n);
+      want.set(head(1, 2), 0);
+      want.set(head(0, 0), n * n);
+      const out = JSON.parse(fs.readFileSync(json, 'utf8'));
+      for (const key of ['model', 'text', 'tokens', 'attentions', 'valueNorms', 'headScores']) assert.ok(key in out, `JSON has ${key}`);
+      assert.deepEqual(out.attentions.shape, [2, n, n]);
+      assert.deepEqual(out.select, [{ layer: 1, head: 2 }, { layer: 0, head: 0 }]);
+      assert.ok(maxAbsDiff(Float32Array.from(out.attentions.data), want) <= ATTENTION_TOLERANCE);
+      const got = readNpy(npy);
+      assert.deepEqual(got.shape, [2, n, n]);
+      assert.ok(maxAbsDiff(got.data, want) <= ATTENTION_TOLERANCE);
+    } finally {
+      fixture.close();
+    }
+  });
+
+  it('--select refuses malformed pairs and heads the model does not have, saying what it has', async () => {
+    const bad = await run(CLI, ['--text', 'Hello there', '--select', '1-2'], userEnv(temp('home')));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--select takes layer:head pairs/);
+    const missing = await run(CLI, ['--text', 'Hello there', '--select', '0:0,9:0', '--npy', path.join(temp('out'), 'x.npy')], userEnv(temp('home')));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--select 9:0: .* has 4 layers \(0–3\) of 8 heads \(0–7\)/);
+  });
 });

@@ -87,8 +87,25 @@ export async function awaitResult(api: AttentionInspectorApi, text: string, runs
   return api.currentResult()!;
 }
 
-export function resultMessages(api: AttentionInspectorApi): Extract<HostToWebview, { type: 'result' }>[] {
-  return api.sentToWebview().filter((m): m is Extract<HostToWebview, { type: 'result' }> => m.type === 'result');
+/** What the panel was sent to show: an analysis the engine keeps (`analysis`) or a result with its tensors (encoder-decoders). */
+export type ShownMessage = Extract<HostToWebview, { type: 'result' | 'analysis' }>;
+
+export function resultMessages(api: AttentionInspectorApi): ShownMessage[] {
+  return api.sentToWebview().filter((m): m is ShownMessage => m.type === 'result' || m.type === 'analysis');
+}
+
+/** The text a shown message is about. */
+export function shownText(m: ShownMessage): string {
+  return m.type === 'analysis' ? m.analysis.text : m.result.text;
+}
+
+/** Bytes of ArrayBuffers (and typed arrays) in messages: what crossed to the webview. */
+export function bufferBytes(value: unknown, seen = new Set<unknown>()): number {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return 0;
+  seen.add(value);
+  if (value instanceof ArrayBuffer) return value.byteLength;
+  if (ArrayBuffer.isView(value)) return value.byteLength;
+  return Object.values(value as Record<string, unknown>).reduce<number>((sum, v) => sum + bufferBytes(v, seen), 0);
 }
 
 /** The id the panel uses for the result it shows now (webview messages must carry it). */

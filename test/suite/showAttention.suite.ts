@@ -7,7 +7,7 @@ import { BUILTIN_NAME } from '../../src/hub';
 import { openFixture } from '../helpers/fixtures';
 import {
   COMMAND, EXTENSION_ID, awaitResult, closePanel, currentResultId, expectOnePanelTab, fixtureFolder, getApi, maxAbsDiff, openWorkspaceFile, panelTabs, resetWindow, resultMessages, select,
-  setModel, showAttention, toFloat32, waitFor,
+  setModel, shownText, showAttention, toFloat32, waitFor,
 } from './helpers';
 
 const SENTENCE = 'The cat sat on the mat.';
@@ -68,7 +68,10 @@ describe('Show Attention', function () {
 
     // The panel was sent this very result.
     const messages = resultMessages(api);
-    assert.strictEqual(messages[messages.length - 1].result, shown);
+    const last = messages[messages.length - 1];
+    assert.strictEqual(last.type, 'analysis', 'the panel gets the analysis (its summaries), not the tensors');
+    assert.strictEqual(shownText(last), shown.text);
+    assert.deepStrictEqual(last.type === 'analysis' && last.analysis.tokens, shown.tokens);
   });
 
   it('the panel\'s webview loads and asks for the result', async () => {
@@ -102,7 +105,7 @@ describe('Show Attention', function () {
     await awaitResult(api, SENTENCE, [first, second], notificationsBefore);
 
     const newResults = resultMessages(api).filter((m) => api.sentToWebview().indexOf(m) >= sentBefore);
-    assert.deepStrictEqual([...new Set(newResults.map((m) => m.result.text))], [SENTENCE], 'only the latest run reaches the panel');
+    assert.deepStrictEqual([...new Set(newResults.map(shownText))], [SENTENCE], 'only the latest run reaches the panel');
     assert.strictEqual(new Set(newResults.map((m) => m.resultId)).size, 1, 'one new result');
     await expectOnePanelTab();
     assert.strictEqual(api.liveWorkerCount(), 1, 'one engine worker');

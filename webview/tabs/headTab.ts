@@ -4,7 +4,7 @@
  */
 import { describeShort, describeWhere, formatWeight } from '../../src/analysis/describe';
 import { MODE_INFO } from '../../src/analysis/modes';
-import type { ViewMatrix } from '../../src/analysis/view';
+import { rowOfToken, type ViewMatrix } from '../../src/analysis/view';
 import type { PanelContext } from '../context';
 import { button, h } from '../dom';
 import { HeadView, type Axis } from '../headView';
@@ -149,25 +149,25 @@ export class HeadTab {
   }
 }
 
-/** View row that holds an original token, or null when the token is hidden. */
-export function rowOfToken(view: ViewMatrix, token: number): number | null {
-  const row = view.items.findIndex((it) => it.tokens.includes(token));
-  return row >= 0 ? row : null;
-}
+export { rowOfToken };
 
 /**
  * The keys a query row gives most weight to, among `cols`. For causal models the future keys are
  * masked, not attended with weight 0: they are left out rather than listed at 0.000000.
  */
 export function topAttended(view: ViewMatrix, row: number, cols: number[], causal: boolean): { top: { w: number; j: number }[]; sum: number } {
-  const n = view.size;
-  const lastQueryToken = Math.max(...view.items[row].tokens);
+  return topOfRow(view.items, view.data.subarray(row * view.size, (row + 1) * view.size), row, cols, causal);
+}
+
+/** As topAttended, for one row's weights `data` over `items` (a row asked of the engine on its own). */
+export function topOfRow(items: ViewMatrix['items'], data: ArrayLike<number>, row: number, cols: number[], causal: boolean): { top: { w: number; j: number }[]; sum: number } {
+  const lastQueryToken = Math.max(...items[row].tokens);
   let sum = 0;
   const candidates: { w: number; j: number }[] = [];
   for (const j of cols) {
-    const w = view.data[row * n + j];
+    const w = data[j];
     sum += w;
-    if (causal && Math.min(...view.items[j].tokens) > lastQueryToken) continue;
+    if (causal && Math.min(...items[j].tokens) > lastQueryToken) continue;
     candidates.push({ w, j });
   }
   candidates.sort((a, b) => b.w - a.w);

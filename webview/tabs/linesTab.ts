@@ -68,7 +68,13 @@ export class LinesTab {
     const all = h('button', { class: 'chip', type: 'button', 'data-testid': 'all-heads', title: t('Draw every head of this layer') }, t('All'));
     all.addEventListener('click', () => this.ctx.store.update({ lineHeads: Array.from({ length: session.stack.heads }, (_, i) => i) }));
     this.chips.replaceChildren(h('span', { class: 'field-label' }, t('Layer {0}:', s.layer)), ...chipButtons, all);
-    const layers = heads.map((head) => ({ head, view: session.view({ mode: 'head', layer: s.layer, head }, s), color: headColor(head) }));
+    const views = heads.map((head) => session.view({ mode: 'head', layer: s.layer, head }, s));
+    if (views.some((v) => v === undefined)) {
+      // Asked of the engine: drawn when every head has arrived.
+      this.info.textContent = session.source.failure ? t('These heads could not be loaded: {0}', session.source.failure) : t('Loading layer {0}…', s.layer);
+      return;
+    }
+    const layers = heads.map((head, i) => ({ head, view: views[i]!, color: headColor(head) }));
     const block = session.block(layers[0].view, s.pairFilter);
     this.view.setData(layers, block.rows, block.cols);
     this.info.textContent =
@@ -87,11 +93,13 @@ export class LinesTab {
     const s = this.ctx.store.state;
     const heads = this.heads();
     const first = session.view({ mode: 'head', layer: s.layer, head: heads[0] }, s);
+    if (!first) return '';
     const label = first.items[index].label;
     if (side === 'key') return t('{0} (key {1}): lines from every query that attends to it.', label, index);
     const block = session.block(first, s.pairFilter);
     const parts = heads.map((head) => {
       const view = session.view({ mode: 'head', layer: s.layer, head }, s);
+      if (!view) return `H${head}: loading…`;
       const { top } = topAttended(view, index, block.cols, session.result.model.causal);
       return `H${head}: ${top.slice(0, 3).map(({ w, j }) => `${view.items[j].label} ${formatWeight(w)}`).join(', ')}`;
     });

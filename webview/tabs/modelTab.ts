@@ -11,7 +11,7 @@ import { h, select, selectValue, setOptions } from '../dom';
 import { matrixToCanvas } from '../matrixImage';
 import { BAR_LEGEND, ModelView, type ModelTile } from '../modelView';
 import type { PanelState } from '../state';
-import { rowOfToken, topAttended } from './headTab';
+import { rowOfToken, topOfRow } from './headTab';
 import { t } from '../i18n';
 
 /** Thumbnails never need more cells than this: beyond it, max-pooling keeps them legible. */
@@ -95,14 +95,16 @@ export class ModelTab {
       ? session.scores.map((sc) => ({ layer: sc.layer, head: sc.head, scores: sc, matches: sc[s.sortKey] >= lo && sc[s.sortKey] <= hi }))
       : rankHeads(session.scores, s.sortKey, { min: lo, max: hi, ascending: s.sortAscending }).map((sc) => ({ layer: sc.layer, head: sc.head, scores: sc, matches: true }));
     const flavour = s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head';
-    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id].join('|');
+    // What the tiles draw from: when it arrives (asked of the engine), the tiles are drawn again.
+    const ready = s.rowQuery === null ? session.thumbnail(0, 0, THUMB_MAX_CELLS, s) !== undefined : session.rows(s, s.rowQuery) !== undefined;
+    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id, ready].join('|');
     const changed = key !== this.thumbKey;
     this.thumbKey = key;
     this.view.current = { layer: s.layer, head: s.head };
     this.view.scoreKey = s.sortKey;
     // Labels: the view's items when thumbnails are not pooled (the grid shows them where they fit).
-    const sample = session.view({ mode: 'head', layer: 0, head: 0 }, s);
-    const labels = sample.size <= THUMB_MAX_CELLS ? { rows: s.rowQuery === null ? sample.items.map((it) => it.label) : null, cols: sample.items.map((it) => it.label) } : undefined;
+    const items = session.items(s);
+    const labels = items.length <= THUMB_MAX_CELLS ? { rows: s.rowQuery === null ? items.map((it) => it.label) : null, cols: items.map((it) => it.label) } : undefined;
     this.view.setTiles(tiles, session.stack.heads, grid, (layer, head, pixels) => this.thumbnail(layer, head, pixels), changed, labels);
     const matching = tiles.filter((t) => t.matches).length;
     const what =
@@ -122,8 +124,9 @@ export class ModelTab {
     const session = this.ctx.session()!;
     const s = this.ctx.store.state;
     if (s.rowQuery === null) {
-      const { matrix, positions } = session.thumbnail(layer, head, Math.min(THUMB_MAX_CELLS, pixels), s);
-      return matrixToCanvas({ size: matrix.size, data: positions }, UNIT_RANGE, s.scale);
+      const thumb = session.thumbnail(layer, head, Math.min(THUMB_MAX_CELLS, pixels), s);
+      if (!thumb) return this.blank(pixels);
+      return matrixToCanvas({ size: thumb.matrix.size, data: thumb.positions }, UNIT_RANGE, s.scale);
     }
     return this.rowBars(layer, head, pixels);
   }
@@ -131,17 +134,12 @@ export class ModelTab {
   private rowBars(layer: number, head: number, pixels: number): HTMLCanvasElement {
     const session = this.ctx.session()!;
     const s = this.ctx.store.state;
-    const view = session.view({ mode: s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head', layer, head }, s);
-    const canvas = document.createElement('canvas');
-    canvas.width = pixels;
-    canvas.height = pixels;
+    const canvas = this.blank(pixels);
     const g = canvas.getContext('2d')!;
-    g.fillStyle = this.ctx.theme().background;
-    g.fillRect(0, 0, pixels, pixels);
-    const row = rowOfToken(view, s.rowQuery!);
-    if (row === null) return canvas;
-    const n = view.size;
-    const weights = view.data.subarray(row * n, (row + 1) * n);
+    const set = session.rows(s, s.rowQuery!);
+    const weights = set?.row(layer, head);
+    if (!set || !weights) return canvas;
+    const n = set.items.length;
     const positions = mapColors({ rows: 1, cols: n, data: weights }, s.norm === 'log' ? 'log' : 'row', s.range).positions;
     const lut = colorLut(s.scale);
     const w = pixels / n;
@@ -151,6 +149,16 @@ export class ModelTab {
       g.fillStyle = `rgb(${lut[k]},${lut[k + 1]},${lut[k + 2]})`;
       g.fillRect(j * w, pixels - height, Math.max(1, w - (w > 3 ? 1 : 0)), height);
     }
+    return canvas;
+  }
+
+  private blank(pixels: number): HTMLCanvasElement {
+    const canvas = document.createElement('canvas');
+    canvas.width = pixels;
+    canvas.height = pixels;
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = this.ctx.theme().background;
+    g.fillRect(0, 0, pixels, pixels);
     return canvas;
   }
 
@@ -170,12 +178,13 @@ export class ModelTab {
     );
     const session = this.ctx.session();
     const s = this.ctx.store.state;
-    if (session && s.rowQuery !== null) {
-      const view = session.view({ mode: 'head', layer: tile.layer, head: tile.head }, s);
-      const row = rowOfToken(view, s.rowQuery);
+    const set = session && s.rowQuery !== null ? session.rows(s, s.rowQuery) : undefined;
+    const data = set?.row(tile.layer, tile.head);
+    if (session && set && data && s.rowQuery !== null) {
+      const row = rowOfToken(set, s.rowQuery);
       if (row !== null) {
-        const { top } = topAttended(view, row, view.items.map((_, i) => i), session.result.model.causal);
-        text += ` ${t('“{0}” attends to {1}.', view.items[row].label, top.slice(0, 3).map(({ w, j }) => `${view.items[j].label} ${formatWeight(w)}`).join(', '))}`;
+        const { top } = topOfRow(set.items, data, row, set.items.map((_, i) => i), session.result.model.causal);
+        text += ` ${t('“{0}” attends to {1}.', set.items[row].label, top.slice(0, 3).map(({ w, j }) => `${set.items[j].label} ${formatWeight(w)}`).join(', '))}`;
       }
     }
     return text;

@@ -73,8 +73,11 @@ export class StepTab {
       }
       return;
     }
-    const n = session.n;
-    const row = session.stack.head(s.layer, s.head).subarray(query * n, (query + 1) * n);
+    const row = session.headRow(s.layer, s.head, query);
+    if (!row) {
+      this.stepView.showMessage(session.source.failure ? t('The attention row could not be loaded: {0}', session.source.failure) : t('Loading the attention of layer {0}, head {1}…', s.layer, s.head));
+      return;
+    }
     this.stepView.render({ tokens, layer: s.layer, head: s.head, query, attentionRow: row, modeIsNotHead: s.mode !== 'head' }, vectors);
   }
 }

@@ -149,7 +149,29 @@ export class GraphBuilder {
     return outputs;
   }
 
-  /** Bytes of float weights added so far. */
+  /**
+   * Drops the nodes no graph output depends on, and the weights only they read. A graph built
+   * from a whole layer but asked only for its attention (src/engine/kept.ts) then loads neither
+   * the MLP nor its weights: onnxruntime runs every node of a graph, fetched or not.
+   */
+  private prune(): void {
+    const needed = new Set(this.outputs.map((o) => o.name!));
+    const kept: onnx.INodeProto[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      if (!node.output?.some((o) => needed.has(o))) continue;
+      kept.push(node);
+      for (const input of node.input ?? []) needed.add(input);
+    }
+    this.nodes = kept.reverse();
+    const dropped = this.initializers.filter((t) => !needed.has(t.name!));
+    if (dropped.length === 0) return;
+    this.initializers = this.initializers.filter((t) => needed.has(t.name!));
+    this.external = this.external.filter(({ proto }) => needed.has(proto.name!));
+    for (const t of dropped) this.weightBytes -= t.dataType === INT64 ? 0 : 4 * (t.dims ?? []).reduce<number>((a, b) => a * Number(b), 1);
+  }
+
+  /** Bytes of float weights added so far (after `build`, of those the graph still reads). */
   get weightByteLength(): number {
     return this.weightBytes;
   }
@@ -161,6 +183,7 @@ export class GraphBuilder {
    * embedded as their stored bytes (still converted by onnxruntime, not here).
    */
   build(name: string): BuiltGraph {
+    this.prune();
     const byFolder = new Map<string, number>();
     for (const { ref } of this.external) byFolder.set(path.dirname(ref.file), (byFolder.get(path.dirname(ref.file)) ?? 0) + ref.byteLength);
     const externalFolder = [...byFolder.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -181,6 +204,7 @@ export class GraphBuilder {
 
   /** Serializes a graph without checkpoint weights (checkpoint weights need `build`, which places them). */
   toBytes(name: string): Uint8Array {
+    this.prune();
     if (this.external.some(({ proto }) => proto.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL && !proto.rawData)) {
       throw new Error('the graph has checkpoint weights: serialize it with build()');
     }

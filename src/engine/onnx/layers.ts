@@ -27,7 +27,15 @@ export interface AttentionOutputs {
 }
 
 export class Nn {
-  constructor(readonly g: GraphBuilder) {}
+  /**
+   * `headsPerChunk`: attention runs over this many heads at a time (`attention` with `split`), so
+   * a long text's `[heads, n, n]` scores never exist for every head at once (4,096 tokens on a
+   * 32-head model: 2.1 GB per copy). Default: all heads in one go.
+   */
+  constructor(
+    readonly g: GraphBuilder,
+    readonly headsPerChunk = Infinity,
+  ) {}
 
   add(a: string, b: string): string {
     return this.g.op('Add', [a, b]);
@@ -165,7 +173,8 @@ export class Nn {
    * Eager attention as transformers computes it: softmax(q·kᵀ·scale [softcap] + bias)·v.
    * `bias` is an additive `[n, n]` or `[heads, n, n]` term (masks, relative positions).
    */
-  attention(q: string, k: string, v: string, scale: number, bias: string | undefined, softcap: number | null): AttentionOutputs {
+  attention(q: string, k: string, v: string, scale: number, bias: string | undefined, softcap: number | null, split?: { heads: number; biasHasHeads: boolean }): AttentionOutputs {
+    if (split && split.heads > this.headsPerChunk) return this.attentionInChunks(q, k, v, scale, bias, softcap, split);
     let scores = this.g.op('MatMul', [q, this.g.op('Transpose', [k], { perm: [0, 2, 1] })], {}, 'scores');
     if (scale !== 1) scores = this.g.op('Mul', [scores, this.g.scalar(scale)]);
     if (softcap !== null) {
@@ -174,6 +183,22 @@ export class Nn {
     if (bias) scores = this.g.op('Add', [scores, bias]);
     const probs = this.g.op('Softmax', [scores], { axis: -1 }, 'probs');
     return { probs, logits: scores, context: this.g.op('MatMul', [probs, v], {}, 'context') };
+  }
+
+  /**
+   * `attention` head chunk by head chunk, in graph order, so onnxruntime frees one chunk's scores
+   * before it computes the next; per head the arithmetic is the same. probs and logits are
+   * concatenated only where a graph output asks for them (unused nodes are pruned).
+   */
+  private attentionInChunks(q: string, k: string, v: string, scale: number, bias: string | undefined, softcap: number | null, split: { heads: number; biasHasHeads: boolean }): AttentionOutputs {
+    const sizes: number[] = [];
+    for (let h = 0; h < split.heads; h += this.headsPerChunk) sizes.push(Math.min(this.headsPerChunk, split.heads - h));
+    const parts = (x: string) => this.g.opN('Split', [x, this.g.int64s(sizes)], sizes.length, { axis: 0 }, 'head_chunk');
+    const [qs, ks, vs] = [parts(q), parts(k), parts(v)];
+    const biases = bias && split.biasHasHeads ? parts(bias) : undefined;
+    const chunks = sizes.map((_, c) => this.attention(qs[c], ks[c], vs[c], scale, biases ? biases[c] : bias, softcap));
+    const concat = (values: string[], hint: string) => this.g.op('Concat', values, { axis: 0 }, hint);
+    return { probs: concat(chunks.map((c) => c.probs), 'probs'), logits: concat(chunks.map((c) => c.logits), 'logits'), context: concat(chunks.map((c) => c.context), 'context') };
   }
 
   /**

@@ -25,7 +25,8 @@ export function attend(nn: Nn, use: UseInput, site: AttentionSite, qkv: HeadsQkv
   if (graphTerms.length !== site.graphTerms.length) throw new Error(`the site declares ${site.graphTerms.length} graph-computed logit terms (${site.graphTerms.join(', ')}), the layer gives ${graphTerms.length}`);
   let bias: string | undefined;
   for (const term of [...site.terms.map(use), ...graphTerms]) bias = bias === undefined ? term : nn.add(bias, term);
-  const attn = nn.attention(qkv.q, qkv.k, qkv.v, site.scale, bias, site.softcap);
+  const biasHasHeads = graphTerms.length > 0 || site.terms.some((t) => t.dims.length === 3 && t.dims[0] !== 1);
+  const attn = nn.attention(qkv.q, qkv.k, qkv.v, site.scale, bias, site.softcap, { heads, biasHasHeads });
   const out = output(nn.fromHeads(attn.context, heads, headDim));
   return {
     y: out.y,

@@ -1,0 +1,705 @@
+/**
+ * Kept analyses (issue 10): the pass over a text keeps, per layer, only its input hidden state
+ * `[n, hidden]` and the position inputs, never the `[heads, n, n]` probabilities. Each layer's
+ * probabilities are formed from the q and k the layer group outputs, head group by head group, in
+ * a small weightless "scores" graph (the attention block's own formula), summarised on the spot
+ * (pattern scores through the head-scorer registry, value norms, a max-pooled 8-bit thumbnail) and
+ * dropped. A layer's exact matrix is recomputed later from its kept input with an attention-only
+ * graph: the family's own layer builder, pruned to its norm and q/k projections (GraphBuilder drops
+ * every node no output needs, so the MLP and its weights are never loaded). Memory then grows with
+ * n·hidden·layers, plus one head group's n² at a time.
+ *
+ * The same pass serves the full-tensor `analyze` (its sink copies the probabilities instead of
+ * summarising them), so both paths form attention the same way.
+ */
+import * as ort from 'onnxruntime-node';
+import type { AttentionBlock, AttentionBlockKind, HeadVectors, ModelSummary, TensorData, TokenInfo } from '../protocol/types';
+import { defaultHeadScorers, type HeadScorerRegistry, type ScoredHead } from '../analysis/scorers';
+import type { Architecture, AttentionSite, PositionInput } from './architecture';
+import type { Checkpoint } from './checkpoint';
+import { EngineError } from './errors';
+import { firstNonFinite, nonFiniteError } from './finite';
+import { GraphBuilder, type BuiltGraph } from './onnx/graph';
+import { Nn } from './onnx/layers';
+
+export type Positions = Map<PositionInput, { data: Float32Array; dims: number[] }>;
+
+/** One block's tokens and shape: an `AttentionBlock` without its tensors. */
+export type BlockMeta = Omit<AttentionBlock, 'attentions' | 'valueNorms'> & { layers: number; heads: number };
+
+/** Per-head summaries of one layer, computed from its exact probabilities during the pass. */
+export interface LayerSummaries {
+  block: AttentionBlockKind;
+  layer: number;
+  heads: number;
+  queries: number;
+  keys: number;
+  /** `[heads, keys]` ‖f_h(x_j)‖ (as AttentionResult.valueNorms). */
+  valueNorms: Float32Array;
+  /** `[heads]` per scorer key of the registry (previousToken, firstToken, self, entropy, ...). */
+  scores: Record<string, Float32Array>;
+  /**
+   * `[heads, rows, cols]` max-pooled: each cell the largest probability of a block of
+   * ⌈queries/THUMBNAIL_SIZE⌉ × ⌈keys/THUMBNAIL_SIZE⌉ values, 8-bit relative to the head's maximum
+   * (value ≈ cell/255 · maxima[h]). Square blocks: rows = cols = size (src/analysis/pool.ts maxPool's cells).
+   */
+  thumbnail: { size: number; rows: number; cols: number; data: Uint8Array; maxima: Float32Array };
+}
+
+/** Per-layer q and keys a kept analysis may hold beside its hidden states (so a head's matrix needs no projection). */
+export const KEPT_QK_BYTES = 1024 * 1024 * 1024;
+/** Heads whose head-group n² fit this is what one scores run holds (probabilities, logits, one more copy). */
+const HEAD_GROUP_BYTES = 192 * 1024 * 1024;
+/** Copies of `[h, n, m]` float32 alive in one scores run. */
+const SCORES_COPIES = 3;
+/** Longest side of a thumbnail (the panel's SUMMARY_THUMBNAIL_CELLS). */
+export const THUMBNAIL_SIZE = 48;
+
+/** Heads per scores run for a `[queries, keys]` matrix. */
+export function headsPerGroup(heads: number, queries: number, keys: number): number {
+  return Math.max(1, Math.min(heads, Math.floor(HEAD_GROUP_BYTES / (SCORES_COPIES * 4 * queries * keys))));
+}
+
+/** What the runner (model.ts) lends the kept pass: its layer groups, sessions and limits. */
+export interface KeptRunner {
+  readonly summary: ModelSummary;
+  readonly arch: Architecture;
+  readonly checkpoint: Checkpoint;
+  /** Layer groups in order; a group without a session is streamed (built for each run). */
+  readonly groups: readonly { layers: number[]; session?: unknown }[];
+  runGroup(group: number, hidden: Float32Array, n: number, positions: Positions, fetches: string[]): Promise<ort.InferenceSession.ReturnType>;
+  readonly sessions: AttentionSessions;
+}
+
+function throwIfCancelled(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new EngineError('cancelled', 'The analysis was cancelled.');
+}
+
+/**
+ * The attention-only sessions: per layer (its norm, q/k and, where step by step asks, v
+ * projections; an LRU within a byte budget) and the weightless scores graphs (one per site shape).
+ */
+export class AttentionSessions {
+  private readonly layers = new Map<string, { session: ort.InferenceSession; bytes: number; busy: number }>();
+  private readonly scores = new Map<string, ort.InferenceSession>();
+  private held = 0;
+  private disposed = false;
+
+  constructor(
+    private readonly arch: Architecture,
+    /** Bytes the layer sessions may hold together (their float32 weights, counted twice for pre-packing). */
+    readonly budgetBytes: number,
+    private readonly options: (externalFolder: string | undefined) => ort.InferenceSession.SessionOptions,
+  ) {}
+
+  get bytesHeld(): number {
+    return this.held;
+  }
+
+  /** Runs layer `layer`'s attention-only graph on its input hidden state: q, k (and v) `[heads, n, d]`, terms where the site computes some. */
+  async runLayer(layer: number, withValues: boolean, hidden: Float32Array, n: number, positions: Positions): Promise<ort.InferenceSession.ReturnType> {
+    const key = `${layer}:${withValues ? 'qkv' : 'qk'}`;
+    let entry = this.layers.get(key);
+    if (entry) {
+      this.layers.delete(key);
+      this.layers.set(key, entry);
+    } else {
+      const built = buildAttentionOnly(this.arch, layer, withValues);
+      const session = await ort.InferenceSession.create(built.bytes, this.options(built.externalFolder));
+      if (this.disposed) {
+        await session.release();
+        throw new EngineError('not-loaded', 'The model was closed.');
+      }
+      entry = { session, bytes: 2 * built.weightBytes, busy: 0 };
+      this.layers.set(key, entry);
+      this.held += entry.bytes;
+      await this.evict(key);
+    }
+    entry.busy++;
+    try {
+      const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.arch.summary.hiddenSize]) };
+      for (const name of entry.session.inputNames) {
+        if (name === 'hidden') continue;
+        const value = [...positions.entries()].find(([input]) => input.name === name)?.[1];
+        if (!value) throw new Error(`no position input ${name}`);
+        feeds[name] = new ort.Tensor('float32', value.data, value.dims);
+      }
+      return await entry.session.run(feeds);
+    } finally {
+      entry.busy--;
+    }
+  }
+
+  /** Least recently used layer sessions go first, never the one just asked for nor one running. */
+  private async evict(keep: string): Promise<void> {
+    for (const [key, entry] of this.layers) {
+      if (this.held <= this.budgetBytes) return;
+      if (key === keep || entry.busy > 0) continue;
+      this.layers.delete(key);
+      this.held -= entry.bytes;
+      await entry.session.release();
+    }
+  }
+
+  /**
+   * Probabilities (and what else `want` names) of heads `q`/`k` `[h, n, d]`/`[h, m, d]` with the
+   * site's scale, soft-cap and summed additive terms (`[n, m]` or `[h, n, m]`).
+   */
+  async runScores(site: AttentionSite, want: ScoresOutputs, q: ort.Tensor, k: ort.Tensor, bias: ort.Tensor | undefined): Promise<ort.InferenceSession.ReturnType> {
+    const biasRank = bias ? bias.dims.length : 0;
+    const key = `${site.scale}:${site.softcap}:${biasRank}:${want}`;
+    let session = this.scores.get(key);
+    if (!session) {
+      session = await ort.InferenceSession.create(buildScores(site, biasRank, want), this.options(undefined));
+      if (this.disposed) {
+        await session.release();
+        throw new EngineError('not-loaded', 'The model was closed.');
+      }
+      this.scores.set(key, session);
+    }
+    return session.run({ q, k, ...(bias ? { bias } : {}) });
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const sessions = [...[...this.layers.values()].map((e) => e.session), ...this.scores.values()];
+    this.layers.clear();
+    this.scores.clear();
+    this.held = 0;
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
+/**
+ * What a scores graph outputs: `probs` (+ `entropy` bits per row for summaries), `sum` (the heads'
+ * sum `[n, m]`, for head means, without the probabilities), or `logits` (step by step).
+ */
+export type ScoresOutputs = 'probs' | 'summary' | 'sum' | 'logits';
+
+/** The attention block's formula (Nn.attention) over given q, k and bias; the context is pruned. */
+function buildScores(site: AttentionSite, biasRank: number, want: ScoresOutputs): Uint8Array {
+  const g = new GraphBuilder();
+  const nn = new Nn(g);
+  const q = g.input('q', ['h', 'n', 'd']);
+  const k = g.input('k', ['h', 'm', 'd']);
+  const bias = biasRank === 0 ? undefined : g.input('bias', biasRank === 2 ? ['n', 'm'] : ['h', 'n', 'm']);
+  const attn = nn.attention(q, k, k, site.scale, bias, site.softcap);
+  if (want === 'probs' || want === 'summary') g.output('probs', attn.probs, ['h', 'n', 'm']);
+  if (want === 'summary') {
+    // −Σ p·log₂ p per row; p = 0 adds 0·log(tiny) = 0 (log 0 would make it NaN).
+    const logs = g.op('Log', [g.op('Max', [attn.probs, g.scalar(1e-38)])]);
+    const nats = g.op('ReduceSum', [g.op('Mul', [attn.probs, logs]), g.int64s([-1])], { keepdims: 0 });
+    g.output('entropy', g.op('Mul', [nats, g.scalar(-1 / Math.LN2)]), ['h', 'n']);
+  }
+  if (want === 'sum') g.output('sum', g.op('ReduceSum', [attn.probs, g.int64s([0])], { keepdims: 0 }), ['n', 'm']);
+  if (want === 'logits') g.output('logits', attn.logits, ['h', 'n', 'm']);
+  return g.toBytes(`scores_${want}`);
+}
+
+/**
+ * Layer `layer` of the family, built by its own layer builder but asked only for q and k (and v),
+ * and the summed logit terms where the site computes some in the graph: pruning leaves the input
+ * norm, those projections, rotary and the terms.
+ */
+export function buildAttentionOnly(arch: Architecture, layer: number, withValues: boolean): BuiltGraph & { weightBytes: number } {
+  const { numHeads, hiddenSize, headDim } = arch.summary;
+  const g = new GraphBuilder();
+  const nn = new Nn(g);
+  const declared = new Set<string>();
+  const use = (input: PositionInput) => {
+    if (!declared.has(input.name)) {
+      g.input(input.name, [...input.dims]);
+      declared.add(input.name);
+    }
+    return input.name;
+  };
+  const out = arch.buildLayer(nn, layer, g.input('hidden', ['n', hiddenSize]), use);
+  const dims = [numHeads, 'n', headDim];
+  g.output('q', out.q, dims);
+  g.output('k', out.k, dims);
+  if (withValues) g.output('v', out.v, dims);
+  if (out.terms) g.output('terms', out.terms, [numHeads, 'n', 'n']);
+  const built = g.build(`${arch.summary.modelType}_attention_${layer}`);
+  return { ...built, weightBytes: g.weightByteLength };
+}
+
+/** The site's additive terms summed as the graph sums them (float32, in order): `[n, n]` or `[heads, n, n]`; undefined when there are none. */
+export function siteBias(site: AttentionSite, positions: Positions, heads: number, n: number): { data: Float32Array; dims: number[] } | undefined {
+  const values = site.terms.map((term) => {
+    const value = positions.get(term);
+    if (!value) throw new Error(`no position input ${term.name}`);
+    return value;
+  });
+  if (values.length === 0) return undefined;
+  if (values.length === 1) return values[0];
+  const withHeads = values.some((v) => v.dims.length === 3);
+  const size = n * n;
+  const sum = new Float32Array(withHeads ? heads * size : size);
+  const planes = withHeads ? heads : 1;
+  for (const value of values) {
+    const own = value.dims.length === 3;
+    for (let h = 0; h < planes; h++) {
+      const src = own ? value.data.subarray(h * size, (h + 1) * size) : value.data;
+      const dst = sum.subarray(h * size, (h + 1) * size);
+      for (let i = 0; i < size; i++) dst[i] = Math.fround(dst[i] + src[i]);
+    }
+  }
+  return { data: sum, dims: withHeads ? [heads, n, n] : [n, n] };
+}
+
+/** q and k `[heads, n, d]` of one layer and what is added to its logits (`[n, n]` or `[heads, n, n]`). */
+export interface LayerQk {
+  q: Float32Array;
+  /** `[heads, n, d]`; empty where `kHeads` gives each query head's keys. */
+  k: Float32Array;
+  /** Each query head's keys `[n, d]` (grouped-query heads share theirs), as a kept analysis holds them. */
+  kHeads?: Float32Array[];
+  v?: Float32Array;
+  bias: { data: Float32Array; dims: number[] } | undefined;
+}
+
+/** Heads [from, from + count) of `heads` as one `[count, n, d]` array (a view for one head). */
+function joinHeads(heads: Float32Array[], from: number, count: number, slab: number): Float32Array {
+  if (count === 1) return heads[from];
+  const out = new Float32Array(count * slab);
+  for (let h = 0; h < count; h++) out.set(heads[from + h], h * slab);
+  return out;
+}
+
+/**
+ * Each query head's keys from `k` `[heads, n, d]` (keys repeated per query head for grouped-query
+ * attention), copied once per distinct slab: heads whose keys are identical share one copy.
+ */
+export function distinctKeyHeads(k: Float32Array, heads: number, groups: number, slab: number): { kHeads: Float32Array[]; bytes: number } {
+  const kHeads: Float32Array[] = [];
+  let bytes = 0;
+  for (let h = 0; h < heads; h++) {
+    const own = k.subarray(h * slab, (h + 1) * slab);
+    const first = Math.floor(h / groups) * groups;
+    if (first !== h && sameValues(own, kHeads[first])) {
+      kHeads.push(kHeads[first]);
+      continue;
+    }
+    kHeads.push(new Float32Array(own));
+    bytes += own.byteLength;
+  }
+  return { kHeads, bytes };
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+  return true;
+}
+
+/**
+ * Runs the scores graph over heads [from, to) of one layer in head groups, handing each group's
+ * output to `each` (its first head, head count, outputs). Cancellation is checked between groups.
+ */
+export async function forHeadGroups(
+  runner: Pick<KeptRunner, 'summary' | 'sessions'>,
+  site: AttentionSite,
+  qk: LayerQk,
+  n: number,
+  range: { from: number; to: number },
+  want: ScoresOutputs,
+  signal: AbortSignal | undefined,
+  each: (first: number, count: number, out: ort.InferenceSession.ReturnType) => void,
+): Promise<void> {
+  const { headDim } = runner.summary;
+  const per = headsPerGroup(range.to - range.from, n, n);
+  const slab = n * headDim;
+  for (let h = range.from; h < range.to; h += per) {
+    throwIfCancelled(signal);
+    const count = Math.min(per, range.to - h);
+    const q = new ort.Tensor('float32', qk.q.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
+    const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, slab) : qk.k.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
+    let bias: ort.Tensor | undefined;
+    if (qk.bias) {
+      bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', qk.bias.data.subarray(h * n * n, (h + count) * n * n), [count, n, n]) : new ort.Tensor('float32', qk.bias.data, qk.bias.dims);
+    }
+    const out = await runner.sessions.runScores(site, want, q, k, bias);
+    try {
+      each(h, count, out);
+    } finally {
+      Object.values(out).forEach((t) => t.dispose?.());
+    }
+  }
+}
+
+/** What the pass hands its sink per layer. */
+export interface LayerPass {
+  layer: number;
+  /** This layer's input hidden state `[n, hidden]` (owned by the sink once handed over). */
+  input: Float32Array;
+  /** `[heads, n]`. */
+  valueNorms: Float32Array;
+  qk: LayerQk;
+}
+
+export interface PassSink {
+  /** Which scores outputs the pass should form for every layer (`undefined`: none; the sink reads q/k itself). */
+  want: 'probs' | 'summary' | undefined;
+  /** One head group's probabilities `[count, n, n]` (and row entropies `[count, n]` for 'summary'). */
+  heads?(layer: number, first: number, count: number, probs: Float32Array, entropy: Float32Array | undefined): void;
+  /** After a layer's head groups. */
+  layerDone(pass: LayerPass, out: ort.InferenceSession.ReturnType): void;
+  /** After each group (progress, summaries). */
+  groupDone?(layers: number[]): void;
+}
+
+/**
+ * The pass over one text's embedding: layer group after layer group, each layer's probabilities
+ * formed from its q and k head group by head group and handed to `sink`. Extra fetches (hidden
+ * states, the final norm) are added by the caller.
+ */
+export async function runPass(
+  runner: KeptRunner,
+  embedding: Float32Array,
+  n: number,
+  positions: Positions,
+  sink: PassSink,
+  extraFetches: (layers: number[]) => string[],
+  signal: AbortSignal | undefined,
+  onProgress: ((message: string, fraction?: number) => void) | undefined,
+): Promise<Float32Array> {
+  const { numLayers, numHeads } = runner.summary;
+  let hidden = embedding;
+  for (const [c, group] of runner.groups.entries()) {
+    const range = `${group.layers[0] + 1}–${group.layers[group.layers.length - 1] + 1} of ${numLayers}`;
+    onProgress?.(group.session ? `Layers ${range}` : `Layers ${range}, streaming: the model is larger than the memory limit`, c / runner.groups.length);
+    throwIfCancelled(signal);
+    const last = group.layers[group.layers.length - 1];
+    const fetches = group.layers.flatMap((l) => [`hidden_${l}`, `value_norms_${l}`, `q_${l}`, `k_${l}`, ...(runner.arch.site(l).graphTerms.length > 0 ? [`terms_${l}`] : [])]);
+    fetches.push(...extraFetches(group.layers));
+    const out = await runner.runGroup(c, hidden, n, positions, [...new Set(fetches)]);
+    try {
+      for (const layer of group.layers) {
+        const site = runner.arch.site(layer);
+        const norms = out[`value_norms_${layer}`].data as Float32Array;
+        if (firstNonFinite(norms) >= 0) throw nonFiniteError(runner.checkpoint, `The value vectors of layer ${layer + 1}`, layer);
+        const terms = out[`terms_${layer}`];
+        const qk: LayerQk = {
+          q: out[`q_${layer}`].data as Float32Array,
+          k: out[`k_${layer}`].data as Float32Array,
+          bias: terms ? { data: terms.data as Float32Array, dims: [numHeads, n, n] } : siteBias(site, positions, numHeads, n),
+        };
+        if (sink.want) {
+          await forHeadGroups(runner, site, qk, n, { from: 0, to: numHeads }, sink.want, signal, (first, count, scores) => {
+            const probs = scores.probs.data as Float32Array;
+            if (firstNonFinite(probs) >= 0) throw nonFiniteError(runner.checkpoint, `The attention of layer ${layer + 1}`, layer);
+            sink.heads?.(layer, first, count, probs, scores.entropy?.data as Float32Array | undefined);
+          });
+        }
+        sink.layerDone({ layer, input: hidden, valueNorms: norms, qk }, out);
+        hidden = out[`hidden_${layer}`].data as Float32Array;
+      }
+      // The next group's input outlives this group's outputs.
+      hidden = new Float32Array(out[`hidden_${last}`].data as Float32Array);
+    } finally {
+      Object.values(out).forEach((t) => t.dispose?.());
+    }
+    sink.groupDone?.(group.layers);
+  }
+  return hidden;
+}
+
+/**
+ * Max-pools heads `[count, queries, keys]` into `[count, rows, cols]` cells at `first` of `into`,
+ * 8-bit relative to each head's maximum (`maxima`): a head whose largest weight is 0.02 keeps its shape.
+ */
+export function poolThumbnails(probs: Float32Array, count: number, queries: number, keys: number, into: LayerSummaries['thumbnail'], first: number): void {
+  const rowStep = Math.ceil(queries / into.rows);
+  const colStep = Math.ceil(keys / into.cols);
+  const cells = new Float32Array(into.rows * into.cols);
+  for (let h = 0; h < count; h++) {
+    const head = probs.subarray(h * queries * keys, (h + 1) * queries * keys);
+    cells.fill(0);
+    for (let r = 0; r < into.rows; r++) {
+      const cell = cells.subarray(r * into.cols, (r + 1) * into.cols);
+      for (let i = r * rowStep; i < Math.min(queries, (r + 1) * rowStep); i++) {
+        const row = head.subarray(i * keys, (i + 1) * keys);
+        for (let c = 0, j = 0; c < into.cols; c++) {
+          let m = cell[c];
+          for (const end = Math.min(keys, j + colStep); j < end; j++) if (row[j] > m) m = row[j];
+          cell[c] = m;
+        }
+      }
+    }
+    let max = 0;
+    for (const v of cells) if (v > max) max = v;
+    into.maxima[first + h] = max;
+    const out = into.data.subarray((first + h) * cells.length, (first + h + 1) * cells.length);
+    for (let i = 0; i < cells.length; i++) out[i] = max > 0 ? Math.round((cells[i] / max) * 255) : 0;
+  }
+}
+
+/** An empty summary for a `[heads, queries, keys]` layer (thumbnail cells of ⌈side/64⌉ values). */
+export function emptySummaries(block: AttentionBlockKind, layer: number, heads: number, queries: number, keys: number, valueNorms: Float32Array, scorers: HeadScorerRegistry): LayerSummaries {
+  const rows = Math.ceil(queries / Math.ceil(queries / THUMBNAIL_SIZE));
+  const cols = Math.ceil(keys / Math.ceil(keys / THUMBNAIL_SIZE));
+  return {
+    block,
+    layer,
+    heads,
+    queries,
+    keys,
+    valueNorms,
+    scores: Object.fromEntries(scorers.list().map((s) => [s.key, new Float32Array(heads)])),
+    thumbnail: { size: Math.max(rows, cols), rows, cols, data: new Uint8Array(heads * rows * cols), maxima: new Float32Array(heads) },
+  };
+}
+
+/** Scores and thumbnails of heads [first, first + count) of one layer into `summary`. */
+export function summarizeHeads(summary: LayerSummaries, scorers: HeadScorerRegistry, first: number, count: number, probs: Float32Array, entropy: Float32Array, causal: boolean, queryIds: readonly number[], keyIds: readonly number[]): void {
+  const { queries, keys } = summary;
+  for (let h = 0; h < count; h++) {
+    const head: ScoredHead = {
+      probs: probs.subarray(h * queries * keys, (h + 1) * queries * keys),
+      queries,
+      keys,
+      causal,
+      rowEntropyBits: entropy.subarray(h * queries, (h + 1) * queries),
+      queryIds,
+      keyIds,
+    };
+    for (const scorer of scorers.list()) summary.scores[scorer.key][first + h] = scorer.score(head);
+  }
+  poolThumbnails(probs, count, queries, keys, summary.thumbnail, first);
+}
+
+/** Row entropies in bits `[heads, queries]` computed here (for tensors the engine already holds). */
+export function rowEntropies(probs: Float32Array, rows: number, keys: number): Float32Array {
+  const out = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let h = 0;
+    for (let j = 0; j < keys; j++) {
+      const p = probs[i * keys + j];
+      if (p > 0) h -= p * Math.log2(p);
+    }
+    out[i] = h;
+  }
+  return out;
+}
+
+/** A block's value norms `[layers, heads, keys]` from its summaries. */
+export function blockValueNorms(summaries: readonly LayerSummaries[], block: AttentionBlockKind, layers: number): Float32Array {
+  const own = summaries.filter((s) => s.block === block || (block === 'self' && s.block === 'encoder'));
+  if (own.length !== layers) throw new EngineError('internal', `The ${block} attention has ${own.length} of ${layers} layers summarised.`);
+  const size = own[0].valueNorms.length;
+  const out = new Float32Array(layers * size);
+  for (const s of own) out.set(s.valueNorms, s.layer * size);
+  return out;
+}
+
+/** Bytes of a summary (for the LRU). */
+export function summaryBytes(s: LayerSummaries): number {
+  return s.valueNorms.byteLength + s.thumbnail.data.byteLength + s.thumbnail.maxima.byteLength + Object.values(s.scores).reduce((a, v) => a + v.byteLength, 0);
+}
+
+/** What every kept analysis offers (the worker holds these in its LRU). */
+export interface KeptAnalysis {
+  readonly model: ModelSummary;
+  readonly text: string;
+  readonly tokens: TokenInfo[];
+  readonly blocks: BlockMeta[];
+  /** Every layer's summaries, in the order they were computed (also handed to `onSummaries` as they came). */
+  readonly summaries: readonly LayerSummaries[];
+  readonly truncatedFrom?: number;
+  readonly timings: { tokenizeMs: number; computeMs: number };
+  /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block (a fresh array). */
+  valueNorms(block: AttentionBlockKind): Float32Array;
+  /** `[heads, queries, keys]` exact probabilities of one layer, a fresh array; `heads` picks [from, to) (default all). */
+  attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array>;
+  /** `[queries, keys]` mean over the layer's heads (for layer means, global mean and rollout). */
+  headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
+  /** q, k, v (and bias, logits) of one head, for this analysis. */
+  headVectors(block: AttentionBlockKind, layer: number, head: number): Promise<HeadVectors>;
+  /** Bytes this analysis holds (kept hidden states, position inputs, summaries, the last recomputed layer's q/k). */
+  readonly bytesHeld: number;
+  dispose(): void;
+}
+
+export interface KeptOptions {
+  /** Head scorers to run (default: the pattern scores). */
+  scorers?: HeadScorerRegistry;
+  /**
+   * Keep each layer's q and keys too (default true, where they fit KEPT_QK_BYTES and no layer
+   * computes logit terms in its graph), so a head's matrix needs no projection; false recomputes
+   * them from the hidden state on every request (tests check both ways).
+   */
+  keepQueriesAndKeys?: boolean;
+}
+
+/** A single-stack kept analysis: each layer's input hidden state and the text's position inputs. */
+export class KeptSelfAnalysis implements KeptAnalysis {
+  readonly summaries: LayerSummaries[] = [];
+  readonly blocks: BlockMeta[];
+  truncatedFrom?: number;
+  timings = { tokenizeMs: 0, computeMs: 0 };
+  /**
+   * Each layer's q and keys, where the pass kept them (models without graph-computed logit terms,
+   * within KEPT_QK_BYTES): a head's matrix then needs only its scores, no projection.
+   */
+  readonly keptQk: ({ q: Float32Array; kHeads: Float32Array[]; bytes: number } | undefined)[] = [];
+  /** q/k(/v) of the last layer recomputed, so the next head of that layer needs only its scores. */
+  private recent: { layer: number; qk: LayerQk; bytes: number } | undefined;
+  private disposed = false;
+
+  constructor(
+    private readonly runner: KeptRunner,
+    readonly model: ModelSummary,
+    readonly text: string,
+    readonly tokens: TokenInfo[],
+    private readonly layerInputs: Float32Array[],
+    private readonly positions: Positions,
+  ) {
+    const { numLayers, numHeads } = runner.summary;
+    this.blocks = [{ kind: 'self', label: 'Self-attention', querySide: 'input', keySide: 'input', queryTokens: tokens, keyTokens: tokens, causal: runner.summary.causal, layers: numLayers, heads: numHeads }];
+  }
+
+  get n(): number {
+    return this.tokens.length;
+  }
+
+  get bytesHeld(): number {
+    let bytes = 0;
+    for (const x of this.layerInputs) bytes += x?.byteLength ?? 0;
+    for (const v of this.positions.values()) bytes += v.data.byteLength;
+    for (const s of this.summaries) bytes += summaryBytes(s);
+    for (const qk of this.keptQk) bytes += qk ? qk.q.byteLength + qk.bytes : 0;
+    return bytes + (this.recent?.bytes ?? 0);
+  }
+
+  private check(block: AttentionBlockKind, layer: number): void {
+    if (this.disposed) throw new EngineError('not-loaded', 'This analysis was released; analyze the text again.');
+    if (block !== 'self') throw new EngineError('internal', `A single-stack model has no ${block} attention.`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.runner.summary.numLayers) throw new EngineError('internal', `No layer ${layer} in this model.`);
+    if (!this.layerInputs[layer]) throw new EngineError('internal', `Layer ${layer + 1} has not been computed yet.`);
+  }
+
+  /** q, k (v) and bias of `layer`, recomputed from its kept input (the last one asked for is kept). */
+  private async layerQk(layer: number, withValues: boolean): Promise<LayerQk> {
+    const kept = this.keptQk[layer];
+    if (kept && !withValues) return { q: kept.q, k: new Float32Array(0), kHeads: kept.kHeads, bias: siteBias(this.runner.arch.site(layer), this.positions, this.runner.summary.numHeads, this.n) };
+    if (this.recent?.layer === layer && (!withValues || this.recent.qk.v)) return this.recent.qk;
+    const { numHeads } = this.runner.summary;
+    this.recent = undefined;
+    const out = await this.runner.sessions.runLayer(layer, withValues, this.layerInputs[layer], this.n, this.positions);
+    const site = this.runner.arch.site(layer);
+    const copy = (t: ort.Tensor | undefined) => (t ? new Float32Array(t.data as Float32Array) : undefined);
+    const terms = copy(out.terms);
+    const qk: LayerQk = { q: copy(out.q)!, k: copy(out.k)!, v: copy(out.v), bias: terms ? { data: terms, dims: [numHeads, this.n, this.n] } : siteBias(site, this.positions, numHeads, this.n) };
+    Object.values(out).forEach((t) => t.dispose?.());
+    const own = (qk.q.byteLength + qk.k.byteLength + (qk.v?.byteLength ?? 0) + (terms?.byteLength ?? 0)) + (qk.bias && !terms && site.terms.length > 1 ? qk.bias.data.byteLength : 0);
+    this.recent = { layer, qk, bytes: own };
+    return qk;
+  }
+
+  valueNorms(block: AttentionBlockKind): Float32Array {
+    return blockValueNorms(this.summaries, block, this.runner.summary.numLayers);
+  }
+
+  async attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array> {
+    this.check(block, layer);
+    const { numHeads } = this.runner.summary;
+    const range = heads ?? { from: 0, to: numHeads };
+    if (!Number.isInteger(range.from) || !Number.isInteger(range.to) || range.from < 0 || range.to > numHeads || range.from >= range.to) {
+      throw new EngineError('internal', `No heads ${range.from}–${range.to} in layer ${layer + 1} (${numHeads} heads).`);
+    }
+    throwIfCancelled(signal);
+    const qk = await this.layerQk(layer, false);
+    const n = this.n;
+    const result = new Float32Array((range.to - range.from) * n * n);
+    await forHeadGroups(this.runner, this.runner.arch.site(layer), qk, n, range, 'probs', signal, (first, count, out) => {
+      result.set((out.probs.data as Float32Array).subarray(0, count * n * n), (first - range.from) * n * n);
+    });
+    return result;
+  }
+
+  async headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array> {
+    this.check(block, layer);
+    const { numHeads } = this.runner.summary;
+    const qk = await this.layerQk(layer, false);
+    const n = this.n;
+    const sum = new Float64Array(n * n);
+    await forHeadGroups(this.runner, this.runner.arch.site(layer), qk, n, { from: 0, to: numHeads }, 'sum', signal, (_first, _count, out) => {
+      const part = out.sum.data as Float32Array;
+      for (let i = 0; i < part.length; i++) sum[i] += part[i];
+    });
+    const mean = new Float32Array(n * n);
+    for (let i = 0; i < mean.length; i++) mean[i] = sum[i] / numHeads;
+    return mean;
+  }
+
+  async headVectors(block: AttentionBlockKind, layer: number, head: number): Promise<HeadVectors> {
+    this.check(block === 'encoder' ? 'self' : block, layer);
+    const { numHeads, headDim } = this.runner.summary;
+    if (!Number.isInteger(head) || head < 0 || head >= numHeads) throw new EngineError('internal', `No head ${head} in layer ${layer + 1}.`);
+    const qk = await this.layerQk(layer, true);
+    const site = this.runner.arch.site(layer);
+    const n = this.n;
+    let logits: Float32Array | undefined;
+    await forHeadGroups(this.runner, site, qk, n, { from: head, to: head + 1 }, 'logits', undefined, (_first, _count, out) => {
+      logits = new Float32Array(out.logits.data as Float32Array);
+    });
+    const slice = (x: Float32Array): TensorData => ({ dtype: 'float32', shape: [n, headDim], buffer: x.slice(head * n * headDim, (head + 1) * n * headDim).buffer });
+    const size = n * n;
+    const bias = qk.bias ? (qk.bias.dims.length === 3 ? qk.bias.data.slice(head * size, (head + 1) * size) : qk.bias.data.slice()) : undefined;
+    const graphTerms = site.graphTerms.length > 0;
+    return {
+      layer,
+      head,
+      scale: site.scale,
+      softcap: site.softcap,
+      q: slice(qk.q),
+      k: slice(qk.k),
+      v: slice(qk.v!),
+      bias: bias ? { dtype: 'float32', shape: [n, n], buffer: bias.buffer as ArrayBuffer } : null,
+      ...(graphTerms ? { biasTerms: [...site.terms.map((t) => t.name), ...site.graphTerms] } : {}),
+      logits: { dtype: 'float32', shape: [n, n], buffer: logits!.buffer as ArrayBuffer },
+    };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.layerInputs.length = 0;
+    this.summaries.length = 0;
+    this.keptQk.length = 0;
+    this.positions.clear();
+    this.recent = undefined;
+  }
+}
+
+export { defaultHeadScorers };
+
+/**
+ * Bytes a kept analysis of n tokens needs at its peak: what it keeps (every layer's input, the
+ * position inputs) plus one layer at a time (its group outputs, the full pass's head chunks and
+ * one scores run).
+ */
+type KeptShape = Pick<ModelSummary, 'numLayers' | 'numHeads' | 'numKeyValueHeads' | 'headDim' | 'hiddenSize'>;
+
+export function keptBytes(summary: KeptShape, positionInputs: readonly PositionInput[], headsPerChunk: number, n: number): number {
+  const { numLayers, numHeads, numKeyValueHeads, headDim, hiddenSize } = summary;
+  let positions = 0;
+  for (const input of new Set(positionInputs)) positions += 4 * input.dims.reduce<number>((p, d) => p * (d === 'n' ? n : typeof d === 'number' ? d : 1), 1);
+  const qk = 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads);
+  const kept = 4 * numLayers * n * hiddenSize + positions + (qk <= KEPT_QK_BYTES ? qk : 0);
+  const layerOutputs = 4 * n * (3 * numHeads * headDim + 2 * hiddenSize);
+  const inGraph = 4 * n * n * 3 * Math.min(numHeads, headsPerChunk);
+  const scores = SCORES_COPIES * 4 * n * n * headsPerGroup(numHeads, n, n);
+  return kept + layerOutputs + Math.max(inGraph, scores);
+}
+
+/** The longest text whose kept analysis fits `budgetBytes`. */
+export function keptTokensByMemory(summary: KeptShape, positionInputs: readonly PositionInput[], headsPerChunk: number, budgetBytes: number): number {
+  let lo = 0;
+  let hi = 1 << 24;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (keptBytes(summary, positionInputs, headsPerChunk, mid) <= budgetBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}

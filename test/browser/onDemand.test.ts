@@ -1,0 +1,169 @@
+/**
+ * Attention on demand in the real webview bundle: the panel gets an analysis's summaries, asks for
+ * each view by request id and analysis id, assembles large views from row tiles, renders the model
+ * view from the summaries, and ignores replies that belong to an analysis no longer shown. The
+ * host is FakeHost, answering with the engine worker's own ViewServer.
+ */
+import * as assert from 'assert';
+import { AttentionStack } from '../../src/analysis/tensor';
+import { MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
+import { fixtureResult } from '../unit/analysis/fixture';
+import { FakeHost } from './fakeHost';
+import { at, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
+import { cspViolations, frames, openHarness, type Harness } from './harness';
+import { syntheticResult } from './synthetic';
+
+const headRequest = (layer: number, head: number): ViewRequest => ({ kind: 'matrix', block: 'self', mode: 'head', layer, head, special: 'show', mergeWords: false });
+
+/** The cell under a client point (from the canvas geometry, webview/TESTING.md). */
+function cellAt(g: Awaited<ReturnType<typeof geometry>>, x: number, y: number): { row: number; col: number } {
+  return { row: Math.floor((y - g.top - g.gridTop + g.scrollY) / g.cell), col: Math.floor((x - g.left - g.gridLeft + g.scrollX) / g.cell) };
+}
+
+describe('attention on demand in Chromium', function () {
+  this.timeout(240000);
+  let h: Harness;
+  let host: FakeHost;
+
+  beforeEach(async () => {
+    h = await openHarness({ theme: 'light', viewport: { width: 1200, height: 800 } });
+    host = new FakeHost(h);
+  });
+
+  afterEach(async () => {
+    assert.deepStrictEqual(await cspViolations(h), [], 'Content Security Policy violations');
+    assert.deepStrictEqual(h.problems, [], 'console errors in the webview');
+    await h.close();
+  });
+
+  it('asks for the view it shows by request id and analysis id, and draws the reply exactly', async () => {
+    const result = fixtureResult('bert', 0);
+    const stack = new AttentionStack(result.attentions);
+    await host.analysis(21, result);
+    const [first, ...rest] = await host.newRequests();
+    assert.deepStrictEqual(rest, [], 'one request for the first screen');
+    assert.strictEqual(first.resultId, 21);
+    assert.ok(Number.isInteger(first.requestId) && first.requestId > 0);
+    assert.deepStrictEqual(first.request, headRequest(0, 0));
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Loading this view…');
+    await host.answer(first);
+    const g = await geometry(h);
+    assert.strictEqual(g.size, 9);
+    const p = cellCenter(g, 2, 3);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `${label(result.tokens[2])} → ${label(result.tokens[3])}: ${at(stack.headMatrix(0, 0), 2, 3).toFixed(6)} (layer 0, head 0)`);
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), '');
+
+    // Another head: one new request; back to the first: served from the panel's cache.
+    await chooseOption(h, 'head', 'Head 1');
+    const next = await host.newRequests();
+    assert.strictEqual(next.length, 1);
+    assert.deepStrictEqual(next[0].request, headRequest(0, 1));
+    await host.answer(next[0]);
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /layer 0, head 1/);
+    await chooseOption(h, 'head', 'Head 0');
+    assert.deepStrictEqual(await host.newRequests(), [], 'head 0 again comes from the cache');
+    assert.match(await h.page.locator('[data-testid="mode-badge"]').innerText(), /layer 0, head 0/);
+  });
+
+  it('renders the model view from the summaries, without asking for anything', async () => {
+    const result = fixtureResult('bert', 0);
+    await host.analysis(22, result);
+    await host.serve();
+    const before = host.requests.length;
+    await h.page.locator('[data-testid="tab-model"]').click();
+    await frames(h.page);
+    assert.strictEqual(await h.page.locator('[data-testid="model-grid"]').getAttribute('data-tiles'), '12');
+    assert.match(await h.page.locator('[data-testid="model-panel"]').innerText(), /12 of 12 heads/);
+    assert.deepStrictEqual(await host.newRequests(), [], 'no request for thumbnails');
+    assert.strictEqual(host.requests.length, before);
+    // Other options than the summaries': the thumbnails are asked for once.
+    await h.page.locator('[data-testid="tab-head"]').click();
+    await frames(h.page);
+  });
+
+  it('serves a view larger than one message as row tiles and keeps hover exact in every tile', async () => {
+    const n = 1500;
+    const result = syntheticResult(n, { layers: 1, heads: 1 });
+    const data = new Float32Array(result.attentions.buffer);
+    await host.analysis(23, result);
+    const answered = await host.serve();
+    const tiles = host.requests.filter((m) => m.request.kind === 'matrix');
+    assert.strictEqual(answered, 2, 'two row tiles');
+    assert.deepStrictEqual(tiles.map((m) => (m.request.kind === 'matrix' ? m.request.rowStart ?? 0 : -1)), [0, Math.floor(MAX_REPLY_BYTES / (n * 4))]);
+    assert.ok(host.largestMessage <= MAX_REPLY_BYTES, `largest message ${host.largestMessage} bytes`);
+    // Scrolled to the bottom: rows of the second tile are on screen.
+    await h.page.evaluate(() => {
+      const scroller = document.querySelector('[data-testid="heatmap"]')!.closest('.canvas-scroller') as HTMLElement;
+      scroller.scrollTop = scroller.scrollHeight;
+    });
+    await frames(h.page);
+    const g = await geometry(h);
+    assert.strictEqual(g.size, n);
+    const box = (await h.page.locator('[data-testid="heatmap"]').boundingBox())!;
+    const x = box.x + box.width * 0.4;
+    const y = box.y + box.height - 12;
+    const { row, col } = cellAt(g, x, y);
+    assert.ok(row >= Math.floor(MAX_REPLY_BYTES / (n * 4)) && row < n, `row ${row} is in the second tile`);
+    await h.page.mouse.move(x, y);
+    assert.strictEqual(await tooltip(h), `w${row} → w${col}: ${data[row * n + col].toFixed(6)} (layer 0, head 0)`);
+  });
+
+  it('ignores replies for an analysis no longer shown, and tells the host to give up its requests', async () => {
+    const a = fixtureResult('bert', 0);
+    const b = fixtureResult('bert', 1);
+    await host.analysis(31, a);
+    const [forA] = await host.newRequests();
+    await host.analysis(32, b);
+    const posted = await h.posted();
+    assert.ok(posted.some((m) => m.type === 'cancel' && m.requestId === forA.requestId), 'the old request was cancelled');
+    const [forB] = await host.newRequests();
+    assert.strictEqual(forB.resultId, 32);
+    // The old analysis's reply arrives late: nothing changes.
+    await host.answer(forA);
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Loading this view…');
+    // A reply naming another analysis than its request's is not taken either.
+    await host.answer(forB, 31, await host.replyTo({ ...forA, requestId: forB.requestId }));
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Loading this view…');
+    await host.answer(forB);
+    const g = await geometry(h);
+    assert.strictEqual(g.size, b.tokens.length);
+    const p = cellCenter(g, 1, 0);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `${label(b.tokens[1])} → ${label(b.tokens[0])}: ${at(new AttentionStack(b.attentions).headMatrix(0, 0), 1, 0).toFixed(6)} (layer 0, head 0)`);
+  });
+
+  it('says so when a view cannot be had (the engine no longer keeps the analysis)', async () => {
+    await host.analysis(41, fixtureResult('bert', 0));
+    const [m] = await host.newRequests();
+    await h.send({ type: 'replyError', requestId: m.requestId, resultId: 41, message: 'This analysis is no longer kept by the engine.' });
+    assert.match(await h.page.locator('[data-testid="computing"]').innerText(), /could not be loaded: This analysis is no longer kept/);
+  });
+
+  it('2,048 tokens: hover stays within a frame (16 ms) on a view served in tiles', async () => {
+    const n = 2048;
+    await host.analysis(51, syntheticResult(n, { layers: 1, heads: 1 }));
+    await host.serve();
+    assert.ok(host.largestMessage <= MAX_REPLY_BYTES, `largest message ${host.largestMessage} bytes`);
+    const g = await geometry(h);
+    assert.strictEqual(g.size, n);
+    const times = await h.page.evaluate(async () => {
+      const canvas = document.querySelector('[data-testid="heatmap"]') as HTMLCanvasElement;
+      const r = canvas.getBoundingClientRect();
+      const out: number[] = [];
+      for (let k = 0; k < 40; k++) {
+        const t = performance.now();
+        canvas.dispatchEvent(new MouseEvent('mousemove', { clientX: r.left + 120 + k * 9, clientY: r.top + 120 + k * 7, bubbles: true }));
+        const handler = performance.now() - t;
+        await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+        // The handler, and drawing the frame it asked for.
+        out.push(handler + Number(canvas.dataset.drawMs ?? 0));
+      }
+      return out.sort((x, y) => x - y);
+    });
+    const median = times[Math.floor(times.length / 2)];
+    console.log(`      2,048 tokens: hover (handler + its frame's drawing), median ${median.toFixed(1)} ms, 90th percentile ${times[Math.floor(times.length * 0.9)].toFixed(1)} ms`);
+    assert.ok(median <= 16, `hover takes ${median} ms (median)`);
+    assert.match(await tooltip(h), /^w\d+ → w\d+: 0\.\d{6} \(layer 0, head 0\)$/);
+  });
+});

@@ -1,0 +1,270 @@
+/**
+ * Where the panel's matrices come from. `RemoteViews`: the engine keeps the analysis and the panel
+ * asks the host for each view it shows (the usual case: only what is on screen travels).
+ * `LocalViews`: a result that came with its tensors (an encoder-decoder's blocks) is computed here,
+ * as before. Both answer from a cache at once when they can; otherwise they start the work, return
+ * undefined, and call `onArrive` when it is done, and the panel renders again.
+ */
+import { ModeComputer, valueWeighted, type ModeSelection } from '../src/analysis/modes';
+import { maxPool } from '../src/analysis/pool';
+import { AttentionStack, toArrayBuffer, type Matrix, type ValueNormStack } from '../src/analysis/tensor';
+import { buildView, queryWeightsByToken, rowOfToken, type ViewMatrix, type ViewOptions } from '../src/analysis/view';
+import type { AttentionBlockKind, TokenInfo } from '../src/protocol/types';
+import type { HeadFlavour, ThumbnailsReply, ViewReply, ViewRequest } from '../src/protocol/views';
+import { RequestFailed, type HostChannel } from './host/channel';
+
+/** Every head's thumbnail (max-pooled) for one flavour and options. */
+export interface ThumbSet {
+  cells: number;
+  get(layer: number, head: number): Matrix;
+}
+
+/** One query token's row in every head. */
+export interface RowSet {
+  items: ViewMatrix['items'];
+  /** The row over the view's columns, or null when the token is hidden. */
+  row(layer: number, head: number): Float32Array | null;
+}
+
+export interface ViewSource {
+  view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined;
+  thumbnails(flavour: HeadFlavour, o: ViewOptions, cells: number, exact?: boolean): ThumbSet | undefined;
+  rows(flavour: HeadFlavour, o: ViewOptions, token: number): RowSet | undefined;
+  focusWeights(sel: ModeSelection, special: ViewOptions['special'], tokens: number[]): Promise<number[]>;
+  /** Thumbnails at exactly `cells` (exports of the model view). */
+  loadThumbnails(flavour: HeadFlavour, o: ViewOptions, cells: number): Promise<ThumbSet>;
+  /** Local sources compute rollout in slices between frames (see App.prepare). */
+  needsWork(sel: ModeSelection): boolean;
+  prepare(sel: ModeSelection): Generator<number, unknown, void>;
+  /** Something asked for is on its way. */
+  readonly waiting: boolean;
+  /** The last request that failed, if any (shown in place of the view). */
+  readonly failure: string | undefined;
+  dispose(): void;
+}
+
+/** Cells per side of thumbnails asked for the model view with other options than the summaries'. */
+const REMOTE_THUMB_CELLS = 64;
+
+const viewKey = (sel: ModeSelection, o: ViewOptions) => `${sel.mode}.${sel.layer}.${sel.head}.${o.special}.${o.mergeWords}`;
+
+/** Thumbnails from a reply: 8-bit cells relative to each head's maximum, decoded when drawn. */
+export function thumbSetFromReply(reply: ThumbnailsReply, heads: number): ThumbSet {
+  const maxima = new Float32Array(toArrayBuffer(reply.maxima) ?? new ArrayBuffer(0));
+  const data = new Uint8Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0));
+  const cells = reply.cells;
+  return {
+    cells,
+    get(layer, head) {
+      const index = layer * heads + head;
+      const out = new Float32Array(cells * cells);
+      const scale = (maxima[index] ?? 0) / 255;
+      const base = index * cells * cells;
+      for (let i = 0; i < out.length; i++) out[i] = data[base + i] * scale;
+      return { size: cells, data: out };
+    },
+  };
+}
+
+/** Views computed in the panel from a result's tensors. */
+export class LocalViews implements ViewSource {
+  readonly computer: ModeComputer;
+  private readonly cache = new Map<string, ViewMatrix>();
+  readonly waiting = false;
+  readonly failure = undefined;
+
+  constructor(
+    private readonly stack: AttentionStack,
+    private readonly norms: ValueNormStack | undefined,
+    private readonly tokens: TokenInfo[],
+    private readonly mergeText: string | undefined,
+  ) {
+    this.computer = new ModeComputer(stack, norms);
+  }
+
+  view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined {
+    if (this.computer.needsWork(sel)) return undefined;
+    const key = viewKey(sel, o);
+    let view = this.cache.get(key);
+    if (!view) {
+      view = buildView(this.computer.compute(sel), this.tokens, o, this.mergeText);
+      if (this.cache.size > 64) this.cache.clear();
+      this.cache.set(key, view);
+    }
+    return view;
+  }
+
+  private base(flavour: HeadFlavour, layer: number, head: number): Matrix {
+    return flavour === 'valueWeighted' && this.norms ? valueWeighted(this.stack, this.norms, layer, head) : this.stack.headMatrix(layer, head);
+  }
+
+  thumbnails(flavour: HeadFlavour, o: ViewOptions, cells: number): ThumbSet {
+    return { cells, get: (layer, head) => maxPool(buildView(this.base(flavour, layer, head), this.tokens, o, this.mergeText), cells) };
+  }
+
+  rows(flavour: HeadFlavour, o: ViewOptions, token: number): RowSet {
+    const sample = buildView(this.base('head', 0, 0), this.tokens, o, this.mergeText);
+    return {
+      items: sample.items,
+      row: (layer, head) => {
+        const view = flavour === 'head' ? this.view({ mode: 'head', layer, head }, o)! : buildView(this.base(flavour, layer, head), this.tokens, o, this.mergeText);
+        const r = rowOfToken(view, token);
+        return r === null ? null : view.data.subarray(r * view.size, (r + 1) * view.size);
+      },
+    };
+  }
+
+  async loadThumbnails(flavour: HeadFlavour, o: ViewOptions, cells: number): Promise<ThumbSet> {
+    return this.thumbnails(flavour, o, cells);
+  }
+
+  async focusWeights(sel: ModeSelection, special: ViewOptions['special'], tokens: number[]): Promise<number[]> {
+    return queryWeightsByToken(this.computer.compute(sel), this.tokens, special, tokens).map((w) => (Number.isFinite(w) ? w : 0));
+  }
+
+  needsWork(sel: ModeSelection): boolean {
+    return this.computer.needsWork(sel);
+  }
+
+  prepare(sel: ModeSelection): Generator<number, unknown, void> {
+    return this.computer.prepare(sel);
+  }
+
+  dispose(): void {
+    this.cache.clear();
+  }
+}
+
+/** Views asked of the host by analysis id, kept in a small cache. */
+export class RemoteViews implements ViewSource {
+  private readonly views = new Map<string, ViewMatrix>();
+  private readonly thumbs = new Map<string, ThumbSet>();
+  private readonly rowSets = new Map<string, RowSet>();
+  private readonly inFlight = new Set<string>();
+  private readonly controller = new AbortController();
+  failure: string | undefined;
+
+  constructor(
+    private readonly channel: HostChannel,
+    private readonly resultId: number,
+    private readonly block: AttentionBlockKind,
+    private readonly heads: number,
+    /** The thumbnails that came with the summaries (special tokens shown, not merged). */
+    private readonly summaryThumbs: ThumbSet | undefined,
+    private readonly onArrive: () => void,
+  ) {}
+
+  get waiting(): boolean {
+    return this.inFlight.size > 0;
+  }
+
+  /** Starts `fetch` once per key; its result is stored by `store` and the panel renders again. */
+  private fetch(key: string, work: () => Promise<void>): void {
+    if (this.inFlight.has(key) || this.controller.signal.aborted) return;
+    this.inFlight.add(key);
+    work()
+      .then(() => {
+        this.failure = undefined;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof RequestFailed && err.cancelled) return;
+        this.failure = err instanceof Error ? err.message : String(err);
+      })
+      .finally(() => {
+        this.inFlight.delete(key);
+        if (!this.controller.signal.aborted) this.onArrive();
+      });
+  }
+
+  private ask(request: ViewRequest): Promise<ViewReply> {
+    return this.channel.request(this.resultId, request, this.controller.signal);
+  }
+
+  view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined {
+    const key = viewKey(sel, o);
+    const cached = this.views.get(key);
+    if (cached) {
+      this.views.delete(key);
+      this.views.set(key, cached);
+      return cached;
+    }
+    this.fetch(key, async () => {
+      const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+      // Row tiles: the first says the view's size; the rest follow until every row is here.
+      let reply = await this.ask(base);
+      if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
+      const { size, items } = reply;
+      const data = new Float32Array(size * size);
+      for (;;) {
+        data.set(new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0)), reply.rowStart * size);
+        const next = reply.rowStart + reply.rowCount;
+        if (next >= size || reply.rowCount === 0) break;
+        reply = await this.ask({ ...base, rowStart: next });
+        if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
+      }
+      this.views.set(key, { size, data, items });
+      // A few dozen n×n views at most.
+      while (this.views.size > 24) this.views.delete(this.views.keys().next().value as string);
+    });
+    return undefined;
+  }
+
+  thumbnails(flavour: HeadFlavour, o: ViewOptions, requested: number, exact = false): ThumbSet | undefined {
+    if (!exact && this.summaryThumbs && flavour === 'head' && o.special === 'show' && !o.mergeWords) return this.summaryThumbs;
+    // On screen one size serves every tile size (they are drawn scaled); exports ask for theirs.
+    const cells = exact ? requested : REMOTE_THUMB_CELLS;
+    const key = `${flavour}.${o.special}.${o.mergeWords}.${cells}`;
+    const cached = this.thumbs.get(key);
+    if (cached) return cached;
+    this.fetch(`thumbs.${key}`, async () => {
+      const reply = await this.ask({ kind: 'thumbnails', block: this.block, flavour, special: o.special, mergeWords: o.mergeWords, cells });
+      if (reply.kind !== 'thumbnails') throw new Error('the extension answered with something other than thumbnails');
+      this.thumbs.set(key, thumbSetFromReply(reply, this.heads));
+    });
+    return undefined;
+  }
+
+  rows(flavour: HeadFlavour, o: ViewOptions, token: number): RowSet | undefined {
+    const key = `${flavour}.${o.special}.${o.mergeWords}.${token}`;
+    const cached = this.rowSets.get(key);
+    if (cached) return cached;
+    this.fetch(`rows.${key}`, async () => {
+      const reply = await this.ask({ kind: 'rows', block: this.block, flavour, special: o.special, mergeWords: o.mergeWords, token });
+      if (reply.kind !== 'rows') throw new Error('the extension answered with something other than rows');
+      const data = new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0));
+      const size = reply.size;
+      const hidden = rowOfToken({ items: reply.items }, token) === null;
+      this.rowSets.set(key, { items: reply.items, row: (layer, head) => (hidden ? null : data.subarray((layer * this.heads + head) * size, (layer * this.heads + head + 1) * size)) });
+      if (this.rowSets.size > 8) this.rowSets.delete(this.rowSets.keys().next().value as string);
+    });
+    return undefined;
+  }
+
+  async focusWeights(sel: ModeSelection, special: ViewOptions['special'], tokens: number[]): Promise<number[]> {
+    const reply = await this.ask({ kind: 'focus', block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special, tokens });
+    if (reply.kind !== 'focus' || !Array.isArray(reply.weights)) throw new Error('the extension answered with something other than weights');
+    return reply.weights;
+  }
+
+  needsWork(): boolean {
+    return false;
+  }
+
+  prepare(): Generator<number, unknown, void> {
+    return (function* () {})();
+  }
+
+  /** Waits until thumbnails are here (exports of the model view). */
+  async loadThumbnails(flavour: HeadFlavour, o: ViewOptions, cells: number): Promise<ThumbSet> {
+    const reply = await this.ask({ kind: 'thumbnails', block: this.block, flavour, special: o.special, mergeWords: o.mergeWords, cells });
+    if (reply.kind !== 'thumbnails') throw new Error('the extension answered with something other than thumbnails');
+    return thumbSetFromReply(reply, this.heads);
+  }
+
+  dispose(): void {
+    this.controller.abort();
+    this.views.clear();
+    this.thumbs.clear();
+    this.rowSets.clear();
+  }
+}
