@@ -244,6 +244,13 @@ export class App implements PanelContext {
           this.pendingPair = msg.pair;
           this.blocks.receive(msg.resultId, msg.result);
           break;
+        case 'summaries':
+          if (this.current && msg.resultId === this.current.id && Array.isArray(msg.summaries)) {
+            const summary = msg.summaries.find((b) => b.block === this.current!.blockKind) ?? msg.summaries[0];
+            if (summary) this.current.updateSummaries(summary);
+            this.render();
+          }
+          break;
         case 'analysis':
           this.blocks.clear();
           this.receiveAnalysis(msg.resultId, msg.analysis, msg.summaries, msg.pair);

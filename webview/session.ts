@@ -51,12 +51,19 @@ export class ResultSession {
     /** Layers, heads and tokens of the block shown. */
     readonly stack: { layers: number; heads: number; n: number },
     readonly source: ViewSource,
-    readonly scores: HeadScores[],
-    readonly norms: ValueNormStack | undefined,
+    public scores: HeadScores[],
+    public norms: ValueNormStack | undefined,
     readonly normsProblem: string | undefined,
+    /** Layers summarised so far (all of them unless the pass is still running). */
+    public layersDone = stack.layers,
   ) {
     this.truncatedAt = analyzedUpTo(result.text, result.tokens);
     this.isPair = pairText !== undefined && result.tokens.some((t) => t.segment === 1);
+  }
+
+  /** The block the views are of. */
+  get blockKind(): BlockSummaries['block'] {
+    return this.source instanceof RemoteViews ? this.source.block : 'self';
   }
 
   /** A result that came with its tensors: views are computed here. */
@@ -80,7 +87,23 @@ export class ResultSession {
     }
     const thumbs = summaries.thumbnails.count === summaries.layers * summaries.heads ? thumbSetFromReply(summaries.thumbnails, summaries.heads) : undefined;
     const source = new RemoteViews(channel, id, summaries.block, summaries.heads, thumbs, onArrive);
-    return new ResultSession(id, result, pairText, { layers: summaries.layers, heads: summaries.heads, n: result.tokens.length }, source, summaries.scores, stack, problem);
+    return new ResultSession(id, result, pairText, { layers: summaries.layers, heads: summaries.heads, n: result.tokens.length }, source, summaries.scores, stack, problem, summaries.layersDone);
+  }
+
+  /** Newer summaries of the same analysis (more layers done): scores, norms and first thumbnails follow. */
+  updateSummaries(summaries: BlockSummaries): void {
+    if (!(this.source instanceof RemoteViews) || summaries.layers !== this.stack.layers || summaries.heads !== this.stack.heads) return;
+    if (!Array.isArray(summaries.scores) || summaries.scores.length !== this.stack.layers * this.stack.heads) return;
+    this.scores = summaries.scores;
+    this.layersDone = Math.min(this.stack.layers, Math.max(this.layersDone, summaries.layersDone));
+    const norms = summaries.valueNorms;
+    norms.buffer = toArrayBuffer(norms.buffer) ?? norms.buffer;
+    try {
+      this.norms = new ValueNormStack(norms);
+    } catch {
+      // Keep the norms we had.
+    }
+    if (summaries.thumbnails.count === this.stack.layers * this.stack.heads) this.source.summaryThumbs = thumbSetFromReply(summaries.thumbnails, this.stack.heads);
   }
 
   get n(): number {

@@ -147,10 +147,10 @@ export class RemoteViews implements ViewSource {
   constructor(
     private readonly channel: HostChannel,
     private readonly resultId: number,
-    private readonly block: AttentionBlockKind,
+    readonly block: AttentionBlockKind,
     private readonly heads: number,
-    /** The thumbnails that came with the summaries (special tokens shown, not merged). */
-    private readonly summaryThumbs: ThumbSet | undefined,
+    /** The thumbnails that came with the summaries (special tokens shown, not merged); newer summaries replace them. */
+    public summaryThumbs: ThumbSet | undefined,
     private readonly onArrive: () => void,
   ) {}
 

@@ -51,6 +51,7 @@ function quantise(matrices: Matrix[], cells: number): ThumbnailsReply {
 export class ViewServer {
   private readonly layers = new Map<string, Float32Array>();
   private readonly rollouts = new Map<AttentionBlockKind, Matrix[]>();
+  /** Layer means asked for as views (a few); the loops of the global mean and rollout do not keep theirs. */
   private readonly means = new Map<string, Matrix>();
   private lastView: { key: string; view: ViewMatrix } | undefined;
   private readonly layerCacheBytes: number;
@@ -110,13 +111,16 @@ export class ViewServer {
     return { size: n, data: out };
   }
 
-  private async layerMean(kind: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Matrix> {
+  private async layerMean(kind: AttentionBlockKind, layer: number, signal?: AbortSignal, keep = true): Promise<Matrix> {
     const key = `${kind}.${layer}`;
     const cached = this.means.get(key);
     if (cached) return cached;
     const block = this.squareBlock(kind);
-    const mean = this.meanOf(await this.layer(kind, layer, signal), block.heads, block.n);
-    this.means.set(key, mean);
+    const mean = this.kept.headMean ? { size: block.n, data: await this.kept.headMean(kind, layer, signal) } : this.meanOf(await this.layer(kind, layer, signal), block.heads, block.n);
+    if (keep) {
+      this.means.set(key, mean);
+      if (this.means.size > 8) this.means.delete(this.means.keys().next().value as string);
+    }
     return mean;
   }
 
@@ -149,27 +153,32 @@ export class ViewServer {
         const size = block.n * block.n;
         const sum = new Float64Array(size);
         for (let l = 0; l < block.layers; l++) {
-          const data = await this.kept.attention(kind, l, signal);
-          for (let i = 0; i < data.length; i++) sum[i % size] += data[i];
+          const mean = await this.layerMean(kind, l, signal, false);
+          for (let i = 0; i < size; i++) sum[i] += mean.data[i];
         }
         const out = new Float32Array(size);
-        for (let i = 0; i < size; i++) out[i] = sum[i] / (block.layers * block.heads);
+        for (let i = 0; i < size; i++) out[i] = sum[i] / block.layers;
         const all = { size: block.n, data: out };
         this.means.set(`${kind}.all`, all);
         return all;
       }
       case 'rollout': {
         // Abnar & Zuidema: per layer 0.5·mean + 0.5·I, rows renormalised, multiplied from layer 0 up.
+        // Products through each layer are kept while they are small; long inputs keep the last only.
         const products = this.rollouts.get(kind) ?? [];
         this.rollouts.set(kind, products);
-        while (products.length <= layer) {
-          const l = products.length;
-          const factor = this.meanOf(await this.kept.attention(kind, l, signal), block.heads, block.n);
+        if (products[layer]) return products[layer];
+        let from = layer;
+        while (from >= 0 && !products[from]) from--;
+        for (let l = from + 1; l <= layer; l++) {
+          const mean = await this.layerMean(kind, l, signal, false);
+          const factor = { size: mean.size, data: Float32Array.from(mean.data) };
           const n = block.n;
           for (let i = 0; i < n * n; i++) factor.data[i] *= 0.5;
           for (let i = 0; i < n; i++) factor.data[i * n + i] += 0.5;
           renormalizeRows(factor);
-          products.push(l === 0 ? factor : renormalizeRows(multiply(factor, products[l - 1])));
+          products[l] = l === 0 ? factor : renormalizeRows(multiply(factor, products[l - 1]));
+          if (l > 0 && block.n * block.n * 4 * (l + 1) > this.layerCacheBytes) delete products[l - 1];
           if (signal?.aborted) throw new ViewRequestError('Cancelled.');
         }
         return products[layer];

@@ -92,6 +92,7 @@ export class ShowAttention {
       async (progress, token): Promise<{ error: unknown } | undefined> => {
         token.onCancellationRequested(() => controller.abort());
         const bar = new PhasedProgress((value) => progress.report(value));
+        let early: number | undefined;
         try {
           bar.report('download', vscode.l10n.t('Finding the model…'));
           const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
@@ -119,16 +120,22 @@ export class ShowAttention {
           // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
           // still travel with their tensors (its cross view draws from them); the test API keeps them too.
           const sendTensors = loadedModel?.decoder !== undefined;
+          const origin = modelOrigin(model);
           const analysis = await engine.analyzeKept(request.text, options, {
             signal: controller.signal,
             onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, computing), fraction),
             withTensors: sendTensors || this.panel.keepsTensors,
+            // Progressive: the panel opens on the first layers' summaries and fills in while the pass runs.
+            onSummaries: (analysisId, info, summaries) => {
+              if (controller.signal.aborted) return;
+              early = analysisId;
+              this.panel.showAnalysis({ analysisId, info: { ...info, origin }, summaries }, request.document, request.offset, request.pair);
+            },
           });
           if (controller.signal.aborted) {
             engine.forget(analysis.analysisId);
             return undefined;
           }
-          const origin = modelOrigin(model);
           const info = { ...analysis.info, origin };
           const result = analysis.result && { ...analysis.result, origin };
           this.notifier.log(`Analyzed ${info.tokens.length} tokens with ${info.model.name} in ${info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
@@ -136,6 +143,8 @@ export class ShowAttention {
           this.onShown(request);
           return undefined;
         } catch (error) {
+          // A pass stopped after the panel showed its first layers: that partial analysis is not kept.
+          if (early !== undefined && this.panel.shows(early)) this.panel.showError(controller.signal.aborted ? 'The analysis was cancelled before it finished.' : error instanceof Error ? error.message : String(error));
           return { error };
         } finally {
           if (this.running === controller) this.running = undefined;

@@ -98,6 +98,11 @@ export class AttentionPanel implements vscode.Disposable {
     return this.full;
   }
 
+  /** Whether the panel shows analysis `analysisId` (perhaps before its pass finished). */
+  shows(analysisId: number): boolean {
+    return this.info !== undefined && this.resultId === analysisId;
+  }
+
   /** Whether the host keeps full results (for the test API) besides what the webview gets. */
   get keepsTensors(): boolean {
     return this.host.recordMessages === true;
@@ -213,9 +218,17 @@ export class AttentionPanel implements vscode.Disposable {
     sendTensors = false,
   ): void {
     this.open();
+    const info = analysis.info;
+    if (this.info && this.resultId === analysis.analysisId && this.shownMessage?.type === 'analysis') {
+      // The same analysis, further along (its pass went on while the panel showed the first layers).
+      this.info = info;
+      this.full = analysis.result;
+      this.shownMessage = { ...this.shownMessage, analysis: info, summaries: analysis.summaries };
+      this.post({ type: 'summaries', resultId: this.resultId, summaries: analysis.summaries });
+      return;
+    }
     this.decorations.clear();
     this.dropAnalysis();
-    const info = analysis.info;
     this.info = info;
     this.full = analysis.result;
     this.resultId = analysis.analysisId;

@@ -28,6 +28,8 @@ export interface KeptAnalysis {
   readonly blocks: BlockMeta[];
   /** One layer's exact attention `[heads, queries, keys]` (a fresh array the caller may keep). */
   attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
+  /** `[queries, keys]` mean over one layer's heads, when the engine forms it without the whole layer (means, rollout). */
+  headMean?(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
   /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block. */
   valueNorms(block: AttentionBlockKind): Float32Array;
   /** q, k, v of one head of THIS analysis (step by step). */

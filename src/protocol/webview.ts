@@ -16,6 +16,8 @@ export type HostToWebview =
    * the views it shows with `request` and renders the model view from `summaries` meanwhile.
    */
   | { type: 'analysis'; resultId: number; analysis: AnalysisInfo; summaries: BlockSummaries[]; pair?: { text: string } }
+  /** More of analysis `resultId`'s summaries: the layers computed since (the pass is still running), or all of them. */
+  | { type: 'summaries'; resultId: number; summaries: BlockSummaries[] }
   /** The answer to the webview's request `requestId` about analysis `resultId`. */
   | { type: 'reply'; requestId: number; resultId: number; reply: ViewReply }
   /** Request `requestId` failed (or the analysis is no longer kept). */

@@ -33,6 +33,8 @@ export type WorkerToHost =
   /** A kept analysis: what it is and its summaries (the model view renders from them); the full result when asked. */
   | { type: 'analyzed'; id: number; analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult }
   | { type: 'view'; id: number; analysisId: number; reply: ViewReply }
+  /** While a kept analysis runs: the summaries of the layers done so far (does not answer the request). */
+  | { type: 'summaries'; id: number; analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[] }
   | { type: 'headVectors'; id: number; vectors: HeadVectors }
   | { type: 'disposed'; id: number }
   | { type: 'error'; id: number; error: EngineErrorInfo };

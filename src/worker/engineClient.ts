@@ -25,6 +25,8 @@ export interface RequestHooks {
   onProgress?: (message: string, fraction?: number) => void;
   /** Aborting sends `cancel` to the engine; the promise then rejects with code 'cancelled'. */
   signal?: AbortSignal;
+  /** A kept analysis's summaries so far, layer group by layer group (analyzeKept). */
+  onSummaries?: (analysisId: number, info: AnalysisInfo, summaries: BlockSummaries[]) => void;
 }
 
 interface Pending {
@@ -172,12 +174,16 @@ export class EngineClient {
 
   private onMessage(message: WorkerToHost): void {
     // The engine has finished a request it was told to cancel: it is not stuck.
-    if (message.type !== 'progress' && this.stopping.has(message.id)) {
+    if (message.type !== 'progress' && message.type !== 'summaries' && this.stopping.has(message.id)) {
       clearTimeout(this.stopping.get(message.id));
       this.stopping.delete(message.id);
     }
     const pending = this.pending.get(message.id);
     if (!pending) return;
+    if (message.type === 'summaries') {
+      pending.hooks.onSummaries?.(message.analysisId, message.info, message.summaries);
+      return;
+    }
     if (message.type === 'progress') {
       pending.hooks.onProgress?.(message.message, message.fraction);
       return;

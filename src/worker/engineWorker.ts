@@ -13,6 +13,9 @@ import { replyBuffers, summaryBuffers } from '../protocol/views';
 import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
 import { ViewRequestError, ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses } from './keptAnalyses';
+import { blockSummaries } from './engineSummaries';
+import type { LayerSummaries } from '../protocol/kept';
+import type { AnalysisInfo } from '../protocol/views';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
 const port = parentPort;
@@ -94,6 +97,23 @@ function keep(analysisId: number, result: AttentionResult, text: string, options
   return entry;
 }
 
+/**
+ * What the analysis will be, before the pass: its tokens and blocks, so the panel can show summaries
+ * while the pass runs. Undefined when the tokens might differ from the pass's (a cut text).
+ */
+async function earlyInfo(m: AttentionModel, text: string, options: AnalyzeOptions): Promise<AnalysisInfo | undefined> {
+  if (options.truncateTo !== undefined || m.summary.decoder) return undefined;
+  try {
+    const { tokens } = await m.tokenize(text, options.textPair);
+    if (tokens.length === 0 || (m.summary.maxTokens !== null && tokens.length > m.summary.maxTokens)) return undefined;
+    const s = m.summary;
+    const block = { kind: 'self' as const, label: 'Self-attention', querySide: 'input' as const, keySide: 'input' as const, queryTokens: tokens, keyTokens: tokens, causal: s.causal, layers: s.numLayers, heads: s.numHeads };
+    return { model: s, text, tokens, blocks: [block], timings: { tokenizeMs: 0, computeMs: 0 } };
+  } catch {
+    return undefined;
+  }
+}
+
 port.on('message', (message: HostToWorker) => {
   switch (message.type) {
     case 'cancel':
@@ -119,8 +139,26 @@ port.on('message', (message: HostToWorker) => {
       latestAnalyze = message.id;
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
         const analysisId = message.analysisId;
+        if (analysisId !== undefined && !message.withTensors && !model.summary.decoder) {
+          // The engine keeps per-layer state, not n² tensors: long texts are limited by positions and that memory.
+          // Each layer group's summaries go out as soon as they are computed: the panel's model view fills in.
+          const done: LayerSummaries[] = [];
+          const early = await earlyInfo(model, message.text, message.options);
+          const analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
+            done.push(...group);
+            if (!early) return;
+            const summaries = blockSummaries(done, early.blocks);
+            post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
+          });
+          const pair = message.options.textPair !== undefined;
+          kept.add(analysisId, { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text }), text: message.text, options: message.options });
+          const info = { model: analysis.model, text: analysis.text, tokens: analysis.tokens, blocks: analysis.blocks, timings: analysis.timings, ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}) };
+          const summaries = blockSummaries(analysis.summaries, analysis.blocks);
+          post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
+          return;
+        }
+        const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));
         modelLastRun = analysisId;
         if (analysisId === undefined) {
           // Every block's buffers, each once (blocks share the first block's buffers with `attentions`).

@@ -7,7 +7,7 @@
 import { FullResultKept, analysisInfo } from '../../src/analysis/fullResultKept';
 import { ViewServer } from '../../src/analysis/viewServer';
 import type { AttentionResult } from '../../src/protocol/types';
-import type { ViewReply } from '../../src/protocol/views';
+import type { BlockSummaries, ViewReply } from '../../src/protocol/views';
 import { replyBuffers } from '../../src/protocol/views';
 import type { WebviewToHost } from '../../src/protocol/webview';
 import type { Harness } from './harness';
@@ -17,6 +17,7 @@ export type RequestMessage = Extract<WebviewToHost, { type: 'request' }>;
 export class FakeHost {
   private readonly servers = new Map<number, ViewServer>();
   private readonly seen = new Set<number>();
+  private readonly summaries = new Map<number, BlockSummaries[]>();
   /** Every request the webview posted, oldest first. */
   readonly requests: RequestMessage[] = [];
   /** Bytes of every reply and analysis message sent to the webview. */
@@ -31,14 +32,23 @@ export class FakeHost {
     this.largestMessage = Math.max(this.largestMessage, bytes);
   }
 
-  /** Sends `result` as an analysis the engine keeps under `resultId` (its summaries, no tensors). */
-  async analysis(resultId: number, result: AttentionResult, pair?: { text: string }): Promise<void> {
+  /**
+   * Sends `result` as an analysis the engine keeps under `resultId` (its summaries, no tensors);
+   * `layersDone`: as while the pass runs, only the first layers summarised.
+   */
+  async analysis(resultId: number, result: AttentionResult, pair?: { text: string }, layersDone?: number): Promise<void> {
     const kept = new FullResultKept(result);
     const server = new ViewServer(kept, { mergeText: pair ? undefined : result.text });
     this.servers.set(resultId, server);
-    const summaries = await server.summaries();
+    this.summaries.set(resultId, await server.summaries());
+    const summaries = (await server.summaries()).map((s) => (layersDone === undefined ? s : partial(s, layersDone)));
     this.count(summaries.reduce((sum, s) => sum + s.valueNorms.buffer.byteLength + s.thumbnails.data.byteLength + s.thumbnails.maxima.byteLength, 0));
     await this.h.send({ type: 'analysis', resultId, analysis: analysisInfo(result), summaries, ...(pair ? { pair } : {}) });
+  }
+
+  /** The pass finished: every layer's summaries. */
+  async complete(resultId: number): Promise<void> {
+    await this.h.send({ type: 'summaries', resultId, summaries: this.summaries.get(resultId)! });
   }
 
   /** Requests posted since the last call (and remembered in `requests`). */
@@ -75,4 +85,17 @@ export class FakeHost {
     }
     return answered;
   }
+}
+
+/** Summaries as they are while the pass runs: layers from `done` on not summarised yet. */
+export function partial(s: BlockSummaries, done: number): BlockSummaries {
+  const cells = s.thumbnails.cells;
+  const data = new Uint8Array(s.thumbnails.data.slice(0));
+  data.fill(0, done * s.heads * cells * cells);
+  return {
+    ...s,
+    layersDone: done,
+    scores: s.scores.map((sc) => (sc.layer < done ? sc : { ...sc, previousToken: NaN, firstToken: NaN, self: NaN, entropy: NaN, entropyBits: NaN })),
+    thumbnails: { ...s.thumbnails, data: data.buffer },
+  };
 }

@@ -82,6 +82,37 @@ describe('attention on demand in Chromium', function () {
     await frames(h.page);
   });
 
+  it('progressive: the model view shows the layers computed so far and fills in as the rest arrive', async () => {
+    const result = fixtureResult('bert', 0);
+    await host.analysis(24, result, undefined, 1);
+    await h.page.locator('[data-testid="tab-model"]').click();
+    await frames(h.page);
+    const info = h.page.locator('[data-testid="model-info"]');
+    assert.match(await info.innerText(), /^Layers 0–0 of 3 computed so far/);
+    assert.strictEqual(await h.page.locator('[data-testid="model-grid"]').getAttribute('data-tiles'), '12');
+    const tilePixel = async (layer: number, head: number) =>
+      h.page.evaluate(({ layer, head }) => {
+        const c = document.querySelector('[data-testid="model-grid"]') as HTMLCanvasElement;
+        const d = c.dataset;
+        const index = d.order!.split(' ').indexOf(`${layer}.${head}`);
+        const col = index % Number(d.columns);
+        const row = Math.floor(index / Number(d.columns));
+        const dpr = c.width / c.getBoundingClientRect().width;
+        // Every pixel of the thumbnail: a blank one is one colour.
+        const x = Number(d.tileLeft) + col * Number(d.tileStepX) - Number(d.scrollX);
+        const y = Number(d.tileTop) + row * Number(d.tileStepY) - Number(d.scrollY);
+        const size = Math.floor(Number(d.thumb) * dpr);
+        const data = c.getContext('2d')!.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), size, size).data;
+        return new Set(Array.from({ length: data.length / 4 }, (_, i) => `${data[i * 4]},${data[i * 4 + 1]},${data[i * 4 + 2]}`)).size;
+      }, { layer, head });
+    assert.ok((await tilePixel(0, 1)) > 2, 'a computed layer is drawn');
+    const pendingColours = await tilePixel(2, 1);
+    await host.complete(24);
+    await frames(h.page);
+    assert.doesNotMatch(await info.innerText(), /computed so far/);
+    assert.ok((await tilePixel(2, 1)) > pendingColours, 'the last layer filled in');
+  });
+
   it('serves a view larger than one message as row tiles and keeps hover exact in every tile', async () => {
     const n = 1500;
     const result = syntheticResult(n, { layers: 1, heads: 1 });

@@ -5,7 +5,11 @@
  */
 import * as assert from 'assert';
 import * as path from 'path';
+import { allMean, layerMean, rollout } from '../../src/analysis/modes';
 import { computeQueryStep, maxAbsDifference } from '../../src/analysis/stepByStep';
+import { AttentionStack, type Matrix } from '../../src/analysis/tensor';
+import { buildView } from '../../src/analysis/view';
+import type { ViewMode } from '../../src/protocol/views';
 import { EngineClient, EngineRequestError } from '../../src/worker/engineClient';
 import { FIXTURES_ROOT, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
@@ -24,8 +28,16 @@ describe('kept analyses in the engine worker', function () {
     const fixture = openFixture('bert');
     try {
       const { model } = await client.load(fixture.folder, { name: 'bert', source: fixture.folder });
-      const kept = await client.analyzeKept(fixture.cases[1].text);
+      const progress: { layersDone: number; tokens: number }[] = [];
+      const kept = await client.analyzeKept(fixture.cases[1].text, {}, {
+        onSummaries: (_id, info, summaries) => progress.push({ layersDone: summaries[0].layersDone, tokens: info.tokens.length }),
+      });
       assert.strictEqual(kept.result, undefined, 'no tensors unless asked for');
+      // Progressive: summaries came layer group by layer group, for the same tokens, before the answer.
+      assert.ok(progress.length >= 1, 'summaries while the pass ran');
+      assert.deepStrictEqual(progress.map((p) => p.tokens), progress.map(() => kept.info.tokens.length));
+      assert.ok(progress.every((p, i) => i === 0 || p.layersDone > progress[i - 1].layersDone));
+      assert.strictEqual(progress[progress.length - 1].layersDone, model.numLayers);
       const [summary] = kept.summaries;
       assert.strictEqual(summary.scores.length, model.numLayers * model.numHeads);
       const expected = fixture.expected('case1.attentions');
@@ -37,6 +49,28 @@ describe('kept analyses in the engine worker', function () {
         assert.strictEqual(reply.rowCount, n);
         const start = (layer * model.numHeads + head) * n * n;
         assert.ok(maxAbsDiff(new Float32Array(reply.data), expected.data.subarray(start, start + n * n)) <= 1e-4);
+      }
+    } finally {
+      fixture.close();
+    }
+  });
+
+  it('layer mean, global mean and rollout, with special tokens hidden, as computed from transformers\' attentions', async () => {
+    const fixture = openFixture('bert');
+    try {
+      await client.load(fixture.folder, { name: 'bert', source: fixture.folder });
+      const kept = await client.analyzeKept(fixture.cases[0].text);
+      const expected = fixture.expected('case0.attentions');
+      const stack = new AttentionStack({ dtype: 'float32', shape: expected.shape, buffer: Float32Array.from(expected.data).buffer });
+      const last = expected.shape[0] - 1;
+      const cases: [ViewMode, Matrix][] = [['layerMean', layerMean(stack, 1)], ['allMean', allMean(stack)], ['rollout', rollout(stack, last)]];
+      for (const [mode, reference] of cases) {
+        const want = buildView(reference, kept.info.tokens, { special: 'hideRenormalize', mergeWords: true }, kept.info.text);
+        const reply = await client.view(kept.analysisId, { kind: 'matrix', block: 'self', mode, layer: mode === 'layerMean' ? 1 : last, head: 0, special: 'hideRenormalize', mergeWords: true }, signal());
+        assert.strictEqual(reply.kind, 'matrix');
+        if (reply.kind !== 'matrix') return;
+        assert.deepStrictEqual(reply.items.map((i) => i.label), want.items.map((i) => i.label), mode);
+        assert.ok(maxAbsDiff(new Float32Array(reply.data), want.data) <= 1e-4, mode);
       }
     } finally {
       fixture.close();

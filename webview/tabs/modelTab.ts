@@ -97,7 +97,7 @@ export class ModelTab {
     const flavour = s.mode === 'valueWeighted' && session.norms ? 'valueWeighted' : 'head';
     // What the tiles draw from: when it arrives (asked of the engine), the tiles are drawn again.
     const ready = s.rowQuery === null ? session.thumbnail(0, 0, THUMB_MAX_CELLS, s) !== undefined : session.rows(s, s.rowQuery) !== undefined;
-    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id, ready].join('|');
+    const key = [flavour, s.special, s.mergeWords, s.range, s.scale, s.norm, s.rowQuery, s.pairFilter, session.id, ready, session.layersDone].join('|');
     const changed = key !== this.thumbKey;
     this.thumbKey = key;
     this.view.current = { layer: s.layer, head: s.head };
@@ -112,7 +112,9 @@ export class ModelTab {
         ? flavour === 'valueWeighted' ? t('Value-weighted attention of every head') : t('Attention of every head')
         : t('Where “{0}” (token {1}) looks in every head: one bar per key', tokenLabel(tokens[s.rowQuery]), s.rowQuery);
     const scaling = s.norm === 'row' ? t('each row scaled to its largest weight') : s.range === 'max' ? t('each thumbnail scaled to its own largest weight') : t('colours 0 to 1');
+    const running = session.layersDone < session.stack.layers ? `${t('Layers 0–{0} of {1} computed so far; the rest fill in as the model runs.', session.layersDone - 1, session.stack.layers)} ` : '';
     this.info.textContent =
+      running +
       `${what} (${s.norm === 'log' ? t('{0}, log scale', scaling) : scaling}). ` +
       t('{0} of {1} heads have {2} between {3} and {4} ({5}).', matching, session.scores.length, SCORE_INFO[s.sortKey].label.toLowerCase(), lo, hi, SCORE_INFO[s.sortKey].explanation) +
       ` ${BAR_LEGEND} ${t('Click a head to open it.')}`;
