@@ -1,27 +1,12 @@
 /**
- * The contract between the engine and the worker for analyses the engine keeps (issue 10,
- * /work/notes/kept-contract.md): the worker holds a `KeptAnalysis` per analysis id and serves the
- * panel's views from it. The engine's own implementation keeps per-layer hidden states and
- * recomputes one layer's attention on demand; src/worker/fullResultKept.ts adapts a full
- * `AttentionResult` to the same interface.
+ * What the view server needs of an analysis the engine keeps (issue 10): the worker holds one per
+ * analysis id and serves the panel's views from it. The engine's `KeptAnalysis` (src/engine/kept.ts,
+ * with its per-layer `LayerSummaries`) offers all of this and more: it keeps per-layer state and
+ * recomputes one layer's attention on demand. src/analysis/fullResultKept.ts adapts a full
+ * `AttentionResult` (encoder-decoders, the test API, results the panel got with their tensors).
  */
 import type { AttentionBlockKind, HeadVectors, TokenInfo } from './types';
 import type { BlockMeta } from './views';
-
-/** Per-head summaries of one layer, computed from the exact probabilities while the pass runs. */
-export interface LayerSummaries {
-  block: AttentionBlockKind;
-  layer: number;
-  heads: number;
-  queries: number;
-  keys: number;
-  /** `[heads, keys]` ‖f_h(x_j)‖. */
-  valueNorms: Float32Array;
-  /** `[heads]` per score key (previousToken, firstToken, self, entropy, entropyBits, and any registered score). */
-  scores: Record<string, Float32Array>;
-  /** `[heads, size, size]` max-pooled, 8-bit relative to each head's maximum (`maxima`, `[heads]`). */
-  thumbnail: { size: number; data: Uint8Array; maxima: Float32Array };
-}
 
 export interface KeptAnalysis {
   readonly tokens: TokenInfo[];

@@ -3,7 +3,7 @@
  * as the panel takes them: one BlockSummaries per square block, layers not summarised yet left
  * empty (NaN scores, blank thumbnails) and counted by `layersDone`.
  */
-import type { LayerSummaries } from '../protocol/kept';
+import type { LayerSummaries } from '../engine/kept';
 import type { BlockMeta, BlockSummaries } from '../protocol/views';
 
 export function blockSummaries(layers: readonly LayerSummaries[], blocks: readonly BlockMeta[]): BlockSummaries[] {

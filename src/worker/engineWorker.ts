@@ -14,7 +14,7 @@ import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
 import { ViewRequestError, ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses } from './keptAnalyses';
 import { blockSummaries } from './engineSummaries';
-import type { LayerSummaries } from '../protocol/kept';
+import type { LayerSummaries } from '../engine/kept';
 import type { AnalysisInfo } from '../protocol/views';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');

@@ -11,7 +11,7 @@ import type { HeadVectors } from '../../src/protocol/types';
 import { MAX_REPLY_BYTES, type ViewReply, type ViewRequest } from '../../src/protocol/views';
 import type { HostToWebview } from '../../src/protocol/webview';
 import {
-  bufferBytes, currentResultId, fixtureFolder, getApi, openUntitled, openWorkspaceFile, resetWindow, resultMessages, select, setModel, showAttention, toFloat32, waitFor,
+  bufferBytes, currentResultId, fixtureFolder, getApi, openUntitled, resetWindow, resultMessages, select, setModel, showAttention, toFloat32, waitFor,
 } from './helpers';
 
 type Reply = Extract<HostToWebview, { type: 'reply' | 'replyError' }>;
@@ -125,7 +125,8 @@ describe('Attention on demand', function () {
 
   it('step by step shows the analysis on screen: after a second analysis and after the model setting changes', async () => {
     await setModel(fixtureFolder('bert'));
-    const editor = await openWorkspaceFile('sample.md');
+    // Its own document: an earlier suite's edits to sample.md do not matter here.
+    const editor = await openUntitled('I am making a cake. The cat sat on the mat.');
     select(editor, 'I am making a cake');
     await showAttention(api, 'I am making a cake');
     select(editor, 'The cat sat on the mat.');
