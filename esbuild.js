@@ -43,7 +43,8 @@ const builds = [
   {
     ...common,
     platform: 'browser', format: 'iife', target: 'es2022',
-    entryPoints: { webview: 'webview/main.ts' },
+    // exportPage: the same panel, fed from data embedded in an exported HTML file (webview/standalone.ts).
+    entryPoints: { webview: 'webview/main.ts', exportPage: 'webview/standalone.ts' },
     outdir: 'dist',
     loader: { '.css': 'text' },
   },

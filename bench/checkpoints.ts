@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { seededRandom } from '../src/engine/probe';
 
 export interface BenchModel {
   id: string;
@@ -16,17 +17,6 @@ export interface BenchModel {
   shardBytes?: number;
   /** The memory limit the benchmark loads it with, in GB (default: the engine's). */
   memoryLimitGB?: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function bertBase(): BenchModel {
@@ -164,7 +154,7 @@ export function writeCheckpoint(model: BenchModel, root: string, seed = 1234): s
   const done = path.join(folder, '.complete');
   if (fs.existsSync(done)) return folder;
   fs.mkdirSync(folder, { recursive: true });
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const bytesPer = model.dtype === 'F32' ? 4 : 2;
   const entries = Object.entries(model.tensors).map(([name, shape]) => ({ name, shape, bytes: shape.reduce((a, b) => a * b, 1) * bytesPer }));
   // Consecutive tensors per shard, each shard at most shardBytes (one shard when unset).

@@ -8,6 +8,7 @@ import type { AttentionInspectorApi } from './protocol/api';
 import { DecoderTexts } from './commands/decoderText';
 import { ModelResolver } from './commands/modelResolver';
 import { ShowAttention, type AnalysisRequest } from './commands/showAttention';
+import { PROBE_COMMAND, probeParameters } from './commands/probeHeads';
 import { registerModelCommands } from './commands/selectModel';
 import { SHOW_PAIR_COMMAND, showAttentionBetweenSelections } from './commands/showPair';
 import { Notifier } from './notifications';
@@ -74,6 +75,13 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
     vscode.commands.registerCommand(OPEN_SAMPLE_COMMAND, () => openSampleText()),
+    vscode.commands.registerCommand('attentionInspector.exportHtml', () => {
+      if (!panel.requestHtmlExport()) void notifier.notify('warning', vscode.l10n.t('Nothing to export yet: run Show Attention (or Probe Heads with Repeated Random Tokens) first.'));
+    }),
+    vscode.commands.registerCommand(PROBE_COMMAND, (args?: unknown) => {
+      const { length, seed } = probeParameters(args);
+      return show.probe(length, seed);
+    }),
     vscode.commands.registerCommand(SHOW_PAIR_COMMAND, () => showAttentionBetweenSelections(show, notifier)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       // A different model: release the old one in the worker (the next run loads the new one) —

@@ -7,8 +7,9 @@
 import type { AttentionResult } from '../src/protocol/types';
 import type { AnalysisInfo, BlockSummaries } from '../src/protocol/views';
 import type { HostToWebview } from '../src/protocol/webview';
-import { CAUTION, describeSpecial, describeWhere } from '../src/analysis/describe';
+import { CAUTION, describeProbe, describeSpecial, describeWhere } from '../src/analysis/describe';
 import { MODE_INFO, type ModeSelection } from '../src/analysis/modes';
+import { rankHeads } from '../src/analysis/patterns';
 import { attentionResultProblem, valueNormsProblem } from '../src/analysis/resultCheck';
 import { toArrayBuffer, ValueNormStack } from '../src/analysis/tensor';
 import { SPECIAL_HANDLING_INFO } from '../src/analysis/view';
@@ -183,6 +184,7 @@ export class App implements PanelContext {
     e.errorBanner = h('div', { class: 'banner error', role: 'alert', 'data-testid': 'error-banner', hidden: true });
     e.truncated = h('div', { class: 'banner info', role: 'note', 'data-testid': 'truncated-banner', hidden: true });
     e.pairInfo = h('div', { class: 'banner info', role: 'note', 'data-testid': 'pair-banner', hidden: true });
+    e.probeInfo = h('div', { class: 'banner info', role: 'note', 'data-testid': 'probe-banner', hidden: true });
     e.modeExplanation = h('p', { class: 'explanation one-line', 'data-testid': 'mode-explanation' });
     e.caution = h('p', { class: 'caution one-line', 'data-testid': 'caution', title: CAUTION }, h('strong', {}, t('Caution:')), ' ', CAUTION);
     e.tabs = h(
@@ -214,7 +216,7 @@ export class App implements PanelContext {
       this.stepTab.element,
     );
     e.live = h('div', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'live' });
-    this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.truncated, e.pairInfo, e.placeholder, e.content, this.blocks.crossElement, e.caution, e.live, this.tooltip.element);
+    this.root.replaceChildren(header, e.staleBanner, e.busyBanner, e.errorBanner, e.truncated, e.pairInfo, e.probeInfo, e.placeholder, e.content, this.blocks.crossElement, e.caution, e.live, this.tooltip.element);
     this.root.removeAttribute('aria-busy');
   }
 
@@ -254,6 +256,9 @@ export class App implements PanelContext {
         case 'analysis':
           this.blocks.clear();
           this.receiveAnalysis(msg.resultId, msg.analysis, msg.summaries, msg.pair);
+          break;
+        case 'requestExportHtml':
+          this.exports.run('html');
           break;
         case 'busy':
           this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : t('Working…'));
@@ -302,6 +307,7 @@ export class App implements PanelContext {
     this.el.staleBanner.hidden = true;
     this.el.truncated.hidden = true;
     this.el.pairInfo.hidden = true;
+    this.el.probeInfo.hidden = true;
     this.el.modelName.textContent = 'Attention Inspector';
     this.el.modelName.title = '';
     this.el.tokenCount.textContent = '';
@@ -376,8 +382,14 @@ export class App implements PanelContext {
     this.linesTab.view.scrollHome();
     const pairText = session.pairText;
     const key = hashString(`${raw.model.source}\u0000${raw.text}\u0000${pairText ?? ''}\u0000${raw.tokens.length}`);
+    const sameProbe = this.store.state.resultKey === key;
     const fitted = fitStateToResult(this.store.state, session.stack.layers, session.stack.heads, session.n, key);
     if (fitted.mode === 'valueWeighted' && !session.norms) fitted.mode = 'head';
+    // A new probe opens on its answer: every head ranked by induction score.
+    if (raw.probe && !sameProbe) {
+      const top = rankHeads(session.scores, 'induction')[0];
+      Object.assign(fitted, { tab: 'model', arrangement: 'ranked', sortKey: 'induction', sortAscending: false, scoreMin: 0, scoreMax: 1, rowQuery: null }, top ? { mode: 'head', layer: top.layer, head: top.head } : {});
+    }
     this.el.placeholder.hidden = true;
     this.el.content.hidden = false;
     this.el.modelName.textContent = raw.model.name;
@@ -395,6 +407,12 @@ export class App implements PanelContext {
     if (cut !== null) {
       const rest = session.result.text.length - cut;
       this.el.truncated.textContent = t('Only the first {0} tokens were analyzed: the last {1} characters of the selected text (from “{2}…”) are not in this view.', session.n, rest, session.result.text.slice(cut, cut + 24).trim());
+    }
+    this.el.probeInfo.hidden = !session.result.probe;
+    if (session.result.probe) {
+      const { line, detail } = describeProbe(session.result.probe, session.result.tokens, session.result.model.name);
+      this.el.probeInfo.textContent = line;
+      this.el.probeInfo.title = detail;
     }
     this.el.pairInfo.hidden = session.pairText === undefined;
     if (session.pairText !== undefined) {

@@ -32,6 +32,8 @@ export class Exports {
           return this.json();
         case 'npy':
           return this.npy();
+        case 'html':
+          return this.html();
         case 'copyImage':
           return void this.copyImage();
         case 'copyPython':
@@ -196,6 +198,15 @@ export class Exports {
       headScores: session.scores,
     };
     this.ctx.channel.post({ type: 'export', format: 'json', data: JSON.stringify(json, null, 1), suggestedName: this.name('json') });
+  }
+
+  /** The host writes the page (src/export/interactiveHtml.ts); it opens on the view shown now. */
+  private html(): void {
+    const session = this.ctx.session();
+    if (!session) return;
+    const model = session.result.model.name.split(/[\\/]/).pop() ?? 'model';
+    const slug = session.result.probe ? 'probe' : textSlug(session.result.text);
+    this.ctx.channel.post({ type: 'exportHtml', resultId: session.id, state: { ...this.ctx.store.state }, suggestedName: safeFileName(`attention-${model}-${slug}-interactive`, 'html') });
   }
 
   private npy(): void {

@@ -1,15 +1,7 @@
-/**
- * Entry point of the attention panel webview (bundled to dist/webview.js). Only the
- * @vscode-elements components the panel uses are imported, to keep the bundle small.
- */
+/** Entry point of the attention panel webview (bundled to dist/webview.js). */
 // First: installs the page's string bundle before any module builds a label (./i18n.ts).
 import { t } from './i18n';
-import '@vscode-elements/elements/dist/vscode-button/index.js';
-import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
-import '@vscode-elements/elements/dist/vscode-option/index.js';
-import '@vscode-elements/elements/dist/vscode-single-select/index.js';
-import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
-import '@vscode-elements/elements/dist/vscode-tabs/index.js';
+import './elements';
 import { App } from './app';
 
 function boot(): void {

@@ -365,8 +365,8 @@ export class ModelView extends CanvasView {
   }
 
   /**
-   * "L3 H5" with the chosen score's value, and four small bars (previous token, first token, self,
-   * entropy), the chosen score's bar in the accent colour.
+   * "L3 H5" with the chosen score's value, and a small bar per score (previous token, first token,
+   * self, entropy, induction, duplicate token), the chosen score's bar in the accent colour.
    */
   private drawCaption(ctx: CanvasRenderingContext2D, theme: Theme, tile: ModelTile, x: number, y: number): void {
     ctx.font = `${Math.min(11, theme.fontSize)}px ${theme.fontFamily}`;
@@ -381,7 +381,7 @@ export class ModelView extends CanvasView {
     ctx.fillStyle = theme.muted;
     ctx.fillText(score, x + this.thumb, y + 9);
     const gap = 3;
-    const barWidth = (this.thumb - 3 * gap) / 4;
+    const barWidth = (this.thumb - (SCORE_KEYS.length - 1) * gap) / SCORE_KEYS.length;
     const barTop = y + 17;
     const barHeight = 8;
     SCORE_KEYS.forEach((key, k) => {

@@ -18,7 +18,7 @@ import type { PairFilter, PanelState } from './state';
 import { LocalViews, RemoteViews, thumbSetFromReply, type RowSet, type ThumbSet, type ViewSource } from './views';
 
 /** What a session needs of its result: no tensors. */
-export type SessionResult = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin' | 'target' | 'decoderTokens'>;
+export type SessionResult = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin' | 'target' | 'decoderTokens' | 'probe'>;
 
 /** The block of the view the panel shows: view rows × view columns. */
 export interface Block {
@@ -71,7 +71,7 @@ export class ResultSession {
     const stack = new AttentionStack(result.attentions);
     const mergeText = pairText === undefined ? result.text : undefined;
     const source = new LocalViews(stack, norms, result.tokens, mergeText);
-    return new ResultSession(id, result, pairText, { layers: stack.layers, heads: stack.heads, n: stack.n }, source, allHeadScores(stack, result.model.causal), norms, normsProblem);
+    return new ResultSession(id, result, pairText, { layers: stack.layers, heads: stack.heads, n: stack.n }, source, allHeadScores(stack, result.model.causal, result.tokens.map((t) => t.id)), norms, normsProblem);
   }
 
   /** An analysis the engine keeps: views are asked of the host; scores, norms and first thumbnails come with the summaries. */

@@ -12,7 +12,7 @@ import type { PairFilter, PanelState } from './state';
 import type { ViewStore } from './store';
 import { t } from './i18n';
 
-export type ExportAction = 'png' | 'svg' | 'json' | 'npy' | 'copyImage' | 'copyPython';
+export type ExportAction = 'png' | 'svg' | 'json' | 'npy' | 'html' | 'copyImage' | 'copyPython';
 
 export const PAIR_FILTER_INFO: Record<PairFilter, string> = {
   all: t('All (both texts)'),
@@ -89,6 +89,7 @@ export class Toolbar {
       exportButton('export-svg', 'SVG', t('Save the current figure as an SVG vector image'), 'svg'),
       exportButton('export-json', 'JSON', t('Save tokens, ranges and the matrix shown as JSON'), 'json'),
       exportButton('export-npy', 'NPY', t('Save the full [layers, heads, n, n] attention tensor as .npy'), 'npy'),
+      exportButton('export-html', 'HTML', t('Save an interactive HTML page of this analysis (head view, model view, hover) that opens offline in any browser'), 'html'),
       exportButton('copy-image', t('Copy image'), t('Copy the current figure to the clipboard as PNG'), 'copyImage'),
       exportButton('copy-python', t('Copy as Python'), t('Copy a Python snippet that reproduces these attentions with transformers'), 'copyPython'),
     );

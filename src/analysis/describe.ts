@@ -1,6 +1,7 @@
 /** Words for what the panel shows: titles for the header and exports, and the JSON of the current view. */
 import { t } from '../l10n/runtime';
-import type { AttentionResult, ModelSummary, TokenInfo } from '../protocol/types';
+import type { AttentionResult, ModelSummary, ProbeInfo, TokenInfo } from '../protocol/types';
+import { probeInductionCeiling } from './heads';
 import type { AttentionMode, ModeSelection } from './modes';
 import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './view';
 
@@ -199,4 +200,25 @@ export function analyzedUpTo(text: string, tokens: readonly Pick<TokenInfo, 'end
   for (const t of tokens) if (!t.special && t.segment === 0 && t.end > end) end = t.end;
   const meaningful = text.replace(/\s+$/u, '').length;
   return end < meaningful ? end : null;
+}
+
+/**
+ * The probe's parameters, for the panel's banner (`line`, short) and its tooltip and the exports
+ * (`detail`): what was run, how the heads are ranked, and the highest induction score any head
+ * could reach on it.
+ */
+export function describeProbe(probe: ProbeInfo, tokens: readonly Pick<TokenInfo, 'raw' | 'special'>[], modelName: string): { line: string; detail: string } {
+  const specials = (list: readonly Pick<TokenInfo, 'raw'>[]) => list.map((t) => t.raw).join(' ');
+  const before = probe.prefix > 0 ? ` after ${specials(tokens.slice(0, probe.prefix))}` : '';
+  const after = probe.suffix > 0 ? `${before ? ',' : ''} before ${specials(tokens.slice(tokens.length - probe.suffix))}` : '';
+  const ceiling = probeInductionCeiling(probe.prefix, probe.length, probe.suffix);
+  const line =
+    `Probe: ${probe.length} random tokens (seed ${probe.seed}) written twice${before}${after}, ${tokens.length} tokens; ` +
+    `heads ranked by induction score. A perfect induction head scores ${ceiling.toFixed(3)} here.`;
+  const detail =
+    `Repeated-random-tokens probe of ${modelName}: ${probe.length} distinct tokens drawn with seed ${probe.seed} from the ${probe.vocabularyDrawn.toLocaleString('en-US')} ordinary tokens of its vocabulary ` +
+    `(added and special tokens excluded), written twice${before}${after}: ${tokens.length} tokens. The induction score is TransformerLens' head detector's: the share of a head's attention on ` +
+    `the token that followed an earlier occurrence of the query's token; here at most ${probe.length} / ${tokens.length} = ${ceiling.toFixed(3)}, since only the second copy can look back. ` +
+    `Length and seed: settings attentionInspector.probe.length and attentionInspector.probe.seed.`;
+  return { line, detail };
 }

@@ -1,9 +1,11 @@
 /**
  * Per-head pattern scores, so that hundreds of heads can be filtered and sorted: how much a head
- * attends to the previous token, to the first token (an "attention sink"), to itself, and how
- * spread out its rows are. Computed on the raw head matrices (special tokens included).
+ * attends to the previous token, to the first token (an "attention sink"), to itself, how
+ * spread out its rows are, and (from the token ids, ./heads.ts) TransformerLens' induction and
+ * duplicate-token scores. Computed on the raw head matrices (special tokens included).
  */
 import { t } from '../l10n/runtime';
+import { DETECTOR_SCORERS } from './heads';
 import type { AttentionStack } from './tensor';
 
 export interface HeadScores {
@@ -22,11 +24,15 @@ export interface HeadScores {
   entropy: number;
   /** Mean row entropy in bits. */
   entropyBits: number;
+  /** TransformerLens' induction score (./heads.ts); NaN when the text repeats no token. */
+  induction: number;
+  /** TransformerLens' duplicate-token score (./heads.ts); NaN when the text repeats no token. */
+  duplicateToken: number;
 }
 
-export type ScoreKey = 'previousToken' | 'firstToken' | 'self' | 'entropy';
+export type ScoreKey = 'previousToken' | 'firstToken' | 'self' | 'entropy' | 'induction' | 'duplicateToken';
 
-export const SCORE_KEYS: readonly ScoreKey[] = ['previousToken', 'firstToken', 'self', 'entropy'];
+export const SCORE_KEYS: readonly ScoreKey[] = ['previousToken', 'firstToken', 'self', 'entropy', 'induction', 'duplicateToken'];
 
 export const SCORE_INFO: Record<ScoreKey, { label: string; short: string; explanation: string }> = {
   previousToken: { label: t('Previous token'), short: t('prev'), explanation: t('mean weight on the token just before the query') },
@@ -37,14 +43,24 @@ export const SCORE_INFO: Record<ScoreKey, { label: string; short: string; explan
     short: t('ent'),
     explanation: t('mean row entropy relative to its maximum: 0 focused on one key, 1 spread evenly'),
   },
+  induction: {
+    label: t('Induction'),
+    short: t('ind'),
+    explanation: t('share of attention on the token that followed an earlier occurrence of the query’s token (TransformerLens’ head detector); needs a repeated token'),
+  },
+  duplicateToken: {
+    label: t('Duplicate token'),
+    short: t('dup'),
+    explanation: t('share of attention on earlier occurrences of the query’s own token (TransformerLens’ head detector); needs a repeated token'),
+  },
 };
 
 export function isScoreKey(value: unknown): value is ScoreKey {
   return typeof value === 'string' && (SCORE_KEYS as readonly string[]).includes(value);
 }
 
-/** Scores of one n×n head. With a single token the previous/first scores are NaN (undefined). */
-export function headScores(a: ArrayLike<number>, n: number, causal: boolean): Omit<HeadScores, 'layer' | 'head'> {
+/** Scores of the text-independent patterns of one n×n head. With a single token the previous/first scores are NaN (undefined). */
+export function headScores(a: ArrayLike<number>, n: number, causal: boolean): Omit<HeadScores, 'layer' | 'head' | 'induction' | 'duplicateToken'> {
   let previous = 0;
   let first = 0;
   let self = 0;
@@ -79,12 +95,19 @@ export function headScores(a: ArrayLike<number>, n: number, causal: boolean): Om
   };
 }
 
-/** Scores of every head, layer-major. */
-export function allHeadScores(stack: AttentionStack, causal: boolean): HeadScores[] {
+/**
+ * Scores of every head, layer-major. `ids` (the token ids, one per row) give the induction and
+ * duplicate-token scores; without them those are NaN.
+ */
+export function allHeadScores(stack: AttentionStack, causal: boolean, ids?: ArrayLike<number>): HeadScores[] {
+  const tokenIds = ids && ids.length === stack.n ? Array.from(ids) : undefined;
   const out: HeadScores[] = [];
   for (let layer = 0; layer < stack.layers; layer++) {
     for (let head = 0; head < stack.heads; head++) {
-      out.push({ layer, head, ...headScores(stack.head(layer, head), stack.n, causal) });
+      const a = stack.head(layer, head);
+      const scored = tokenIds && { probs: a, queries: stack.n, keys: stack.n, queryIds: tokenIds, keyIds: tokenIds };
+      const detected = scored ? Object.fromEntries(DETECTOR_SCORERS.map((d) => [d.key, d.score(scored)])) : {};
+      out.push({ layer, head, ...headScores(a, stack.n, causal), induction: NaN, duplicateToken: NaN, ...detected });
     }
   }
   return out;

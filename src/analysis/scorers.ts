@@ -4,6 +4,7 @@
  * The registry holds the pattern scores of ./patterns.ts; other scorers (induction, duplicate
  * token: issue 12) register the same way and appear in every `LayerSummaries.scores` after that.
  */
+import { DETECTOR_SCORERS } from './heads';
 import type { ScoreKey } from './patterns';
 
 /** One head's matrix as a scorer sees it. */
@@ -90,7 +91,7 @@ export class HeadScorerRegistry {
   }
 }
 
-/** The default registry: the pattern scores. */
+/** The default registry: the pattern scores, then TransformerLens' induction and duplicate-token scores (./heads.ts). */
 export function defaultHeadScorers(): HeadScorerRegistry {
-  return new HeadScorerRegistry(PATTERN_SCORERS);
+  return new HeadScorerRegistry([...PATTERN_SCORERS, ...DETECTOR_SCORERS]);
 }

@@ -9,6 +9,7 @@ import type { KeptAnalysis } from '../protocol/kept';
 import type { AttentionBlockKind, TokenInfo } from '../protocol/types';
 import { MAX_REPLY_BYTES, type BlockMeta, type BlockSummaries, type HeadFlavour, type ThumbnailsReply, type ViewReply, type ViewRequest } from '../protocol/views';
 import { multiply, renormalizeRows, type AttentionMode } from './modes';
+import { DETECTOR_SCORERS, type DetectorScorer } from './heads';
 import { headScores } from './patterns';
 import { maxPool } from './pool';
 import type { Matrix } from './tensor';
@@ -53,6 +54,7 @@ export class ViewServer {
   private readonly rollouts = new Map<AttentionBlockKind, Matrix[]>();
   /** Layer means asked for as views (a few); the loops of the global mean and rollout do not keep theirs. */
   private readonly means = new Map<string, Matrix>();
+  private readonly idsByBlock = new Map<AttentionBlockKind, number[]>();
   private lastView: { key: string; view: ViewMatrix } | undefined;
   private readonly layerCacheBytes: number;
 
@@ -70,6 +72,16 @@ export class ViewServer {
     const block = this.blockMeta(kind);
     if (block.queryTokens.length !== block.keyTokens.length || block.querySide !== block.keySide) throw new ViewRequestError(`The ${kind} block is not square: its views are served with the result.`);
     return { ...block, n: block.queryTokens.length };
+  }
+
+  /** A square block's token ids, one array per block (the detectors cache their patterns by it). */
+  private tokenIds(block: BlockMeta): number[] {
+    let ids = this.idsByBlock.get(block.kind);
+    if (!ids) {
+      ids = block.queryTokens.map((t) => t.id);
+      this.idsByBlock.set(block.kind, ids);
+    }
+    return ids;
   }
 
   private mergeTextOf(block: BlockMeta): string | undefined {
@@ -268,9 +280,13 @@ export class ViewServer {
     const size = block.n * block.n;
     const scores: BlockSummaries['scores'] = [];
     const pooled: Matrix[] = [];
+    const ids = this.tokenIds(block);
     for (let h = 0; h < block.heads; h++) {
       const head = data.subarray(h * size, (h + 1) * size);
-      scores.push({ layer, head: h, ...headScores(head, block.n, block.causal) });
+      // TransformerLens' induction and duplicate-token scores need the ids (./heads.ts).
+      const scored = { probs: head, queries: block.n, keys: block.n, queryIds: ids, keyIds: ids };
+      const detected = Object.fromEntries(DETECTOR_SCORERS.map((d) => [d.key, d.score(scored)])) as Record<DetectorScorer['key'], number>;
+      scores.push({ layer, head: h, ...headScores(head, block.n, block.causal), ...detected });
       pooled.push(maxPool({ size: block.n, data: head }, SUMMARY_THUMBNAIL_CELLS));
     }
     return { scores, pooled };

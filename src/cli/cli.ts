@@ -53,14 +53,14 @@ function fixed(value: number): string {
 }
 
 function scoreLine(s: Omit<HeadScores, 'layer' | 'head'>): string {
-  return `previous ${fixed(s.previousToken)}  first ${fixed(s.firstToken)}  self ${fixed(s.self)}  entropy ${fixed(s.entropy)} (${fixed(s.entropyBits)} bits)`;
+  return `previous ${fixed(s.previousToken)}  first ${fixed(s.firstToken)}  self ${fixed(s.self)}  entropy ${fixed(s.entropy)} (${fixed(s.entropyBits)} bits)  induction ${fixed(s.induction)}  duplicate ${fixed(s.duplicateToken)}`;
 }
 
 /** Mean of each score over one layer's heads (the panel's scores are per head). */
 function layerMeans(scores: HeadScores[], layer: number): Omit<HeadScores, 'layer' | 'head'> {
   const heads = scores.filter((s) => s.layer === layer);
   const mean = (key: keyof Omit<HeadScores, 'layer' | 'head'>) => heads.reduce((sum, s) => sum + s[key], 0) / heads.length;
-  return { previousToken: mean('previousToken'), firstToken: mean('firstToken'), self: mean('self'), entropy: mean('entropy'), entropyBits: mean('entropyBits') };
+  return { previousToken: mean('previousToken'), firstToken: mean('firstToken'), self: mean('self'), entropy: mean('entropy'), entropyBits: mean('entropyBits'), induction: mean('induction'), duplicateToken: mean('duplicateToken') };
 }
 
 async function main(): Promise<number> {
@@ -152,7 +152,7 @@ async function main(): Promise<number> {
       return 0;
     }
     const stack = new AttentionStack(result.attentions);
-    const scores = allHeadScores(stack, causal);
+    const scores = allHeadScores(stack, causal, result.tokens.map((t) => t.id));
     console.log(`${result.model.name} (${result.model.modelType}) from ${resolved.source}: ${numLayers} layers × ${numHeads} heads, ${n} tokens; ${timings}`);
     console.log('\nTokens:');
     result.tokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));

@@ -8,7 +8,7 @@ import { modelOrigin } from '../hub';
 import type { AnalyzeOptions } from '../protocol/types';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
-import { EngineRequestError, type EngineClient } from '../worker/engineClient';
+import { EngineRequestError, type EngineClient, type KeptReply } from '../worker/engineClient';
 import type { DecoderTexts } from './decoderText';
 import type { ModelResolver } from './modelResolver';
 import { PhasedProgress } from './progress';
@@ -37,6 +37,16 @@ const MODEL_PROBLEMS = new Set([
 ]);
 /** Error codes for which a Hugging Face token is the fix. */
 const TOKEN_PROBLEMS = new Set(['unauthorized', 'invalid-token']);
+
+interface RunContext {
+  engine: EngineClient;
+  model: Awaited<ReturnType<ModelResolver['resolve']>>;
+  signal: AbortSignal;
+  bar: PhasedProgress;
+  started: number;
+  /** The panel shows analysis `id` before its pass ended (progressive summaries): a failure then takes it off. */
+  showedEarly: (id: number) => void;
+}
 
 export class ShowAttention {
   private running: AbortController | undefined;
@@ -83,6 +93,73 @@ export class ShowAttention {
    * (it waits for the user), so neither the progress nor its status-bar spinner outlives the run.
    */
   async run(request: AnalysisRequest): Promise<void> {
+    await this.execute(async ({ engine, model, signal, bar, started, showedEarly }) => {
+      let options = request.options ?? {};
+      const loadedModel = engine.currentModel;
+      if (loadedModel?.decoder && options.target === undefined) {
+        const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
+        if (target === undefined || signal.aborted) {
+          this.notifier.log('No decoder text given: nothing analyzed');
+          return;
+        }
+        options = { ...options, target };
+      }
+      const computing = vscode.l10n.t('Computing attention…');
+      bar.report('analyze', computing, 0);
+      // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
+      // still travel with their tensors (its cross view draws from them); the test API keeps them too.
+      const sendTensors = loadedModel?.decoder !== undefined;
+      const origin = modelOrigin(model);
+      const analysis = await engine.analyzeKept(request.text, options, {
+        signal,
+        onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, computing), fraction),
+        withTensors: sendTensors || this.panel.keepsTensors,
+        // Progressive: the panel opens on the first layers' summaries and fills in while the pass runs.
+        onSummaries: (analysisId, info, summaries) => {
+          if (signal.aborted) return;
+          showedEarly(analysisId);
+          this.panel.showAnalysis({ analysisId, info: { ...info, origin }, summaries }, request.document, request.offset, request.pair);
+        },
+      });
+      if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
+      this.onShown(request);
+    }, (error, signal) => this.report(error, request, signal));
+  }
+
+  /**
+   * "Probe Heads with Repeated Random Tokens": `length` seeded random tokens written twice, through
+   * the configured model; the panel opens on the heads ranked by induction score.
+   */
+  async probe(length: number, seed: number): Promise<void> {
+    await this.execute(async ({ engine, model, signal, bar, started }) => {
+      const probing = vscode.l10n.t('Probing with {0} random tokens repeated twice (seed {1})…', length, seed);
+      bar.report('analyze', probing, 0);
+      const analysis = await engine.probeKept(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, probing), fraction), withTensors: this.panel.keepsTensors });
+      this.show(engine, analysis, model, signal, `Probed ${analysis.info.model.name} with ${analysis.info.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
+    }, (error, signal) => this.report(error, undefined, signal));
+  }
+
+  /** Shows a kept analysis (with the model's origin for Copy as Python) unless the run was cancelled; false when it was. */
+  private show(engine: EngineClient, analysis: KeptReply, model: RunContext['model'], signal: AbortSignal, log: string, request?: AnalysisRequest, sendTensors = false): boolean {
+    if (signal.aborted) {
+      engine.forget(analysis.analysisId);
+      return false;
+    }
+    const origin = modelOrigin(model);
+    const info = { ...analysis.info, origin };
+    const result = analysis.result && { ...analysis.result, origin };
+    this.notifier.log(log);
+    this.panel.showAnalysis({ ...analysis, info, result }, request?.document, request?.offset ?? 0, request?.pair, sendTensors);
+    return true;
+  }
+
+  /**
+   * Finds and loads the configured model (progress with Cancel), then runs `work`, superseding any
+   * run still going. Resolves when the run has ended; a failure is reported after the progress
+   * notification closed, and its notification is not waited for (it waits for the user), so neither
+   * the progress nor its status-bar spinner outlives the run.
+   */
+  private async execute(work: (run: RunContext) => Promise<void>, onFailure: (error: unknown, signal: AbortSignal) => Promise<void>): Promise<void> {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
@@ -105,53 +182,18 @@ export class ShowAttention {
             const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal: controller.signal, onProgress: (message, fraction) => bar.report('load', engineProgress(message, loading), fraction) });
             this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
           }
-          let options = request.options ?? {};
-          const loadedModel = engine.currentModel;
-          if (loadedModel?.decoder && options.target === undefined) {
-            const target = request.askTarget && this.decoderTexts ? await this.decoderTexts.ask(loadedModel) : this.decoderTexts?.remembered(loadedModel) ?? '';
-            if (target === undefined || controller.signal.aborted) {
-              this.notifier.log('No decoder text given: nothing analyzed');
-              return undefined;
-            }
-            options = { ...options, target };
-          }
-          const computing = vscode.l10n.t('Computing attention…');
-          bar.report('analyze', computing, 0);
-          // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
-          // still travel with their tensors (its cross view draws from them); the test API keeps them too.
-          const sendTensors = loadedModel?.decoder !== undefined;
-          const origin = modelOrigin(model);
-          const analysis = await engine.analyzeKept(request.text, options, {
-            signal: controller.signal,
-            onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, computing), fraction),
-            withTensors: sendTensors || this.panel.keepsTensors,
-            // Progressive: the panel opens on the first layers' summaries and fills in while the pass runs.
-            onSummaries: (analysisId, info, summaries) => {
-              if (controller.signal.aborted) return;
-              early = analysisId;
-              this.panel.showAnalysis({ analysisId, info: { ...info, origin }, summaries }, request.document, request.offset, request.pair);
-            },
-          });
-          if (controller.signal.aborted) {
-            engine.forget(analysis.analysisId);
-            return undefined;
-          }
-          const info = { ...analysis.info, origin };
-          const result = analysis.result && { ...analysis.result, origin };
-          this.notifier.log(`Analyzed ${info.tokens.length} tokens with ${info.model.name} in ${info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`);
-          this.panel.showAnalysis({ ...analysis, info, result }, request.document, request.offset, request.pair, sendTensors);
-          this.onShown(request);
+          await work({ engine, model, signal: controller.signal, bar, started, showedEarly: (id) => (early = id) });
           return undefined;
         } catch (error) {
           // A pass stopped after the panel showed its first layers: that partial analysis is not kept.
-          if (early !== undefined && this.panel.shows(early)) this.panel.showError(controller.signal.aborted ? 'The analysis was cancelled before it finished.' : error instanceof Error ? error.message : String(error));
+          if (early !== undefined && this.panel.shows(early)) this.panel.showError(controller.signal.aborted ? vscode.l10n.t('The analysis was cancelled before it finished.') : localizeError(errorParts(error)));
           return { error };
         } finally {
           if (this.running === controller) this.running = undefined;
         }
       },
     );
-    if (failure) void this.report(failure.error, request, controller.signal);
+    if (failure) void onFailure(failure.error, controller.signal);
   }
 
   /** Encoder-decoders ("Decoder text…" in the panel): asks for another decoder text and analyzes the same text again. */
@@ -187,7 +229,8 @@ export class ShowAttention {
     await this.run({ document, offset: start, text, askTarget });
   }
 
-  private async report(err: unknown, request: AnalysisRequest, signal: AbortSignal): Promise<void> {
+  /** Reports a failed run with the action that helps; `request` is the text's (undefined for the probe). */
+  private async report(err: unknown, request: AnalysisRequest | undefined, signal: AbortSignal): Promise<void> {
     const info = err instanceof EngineRequestError ? err.info : undefined;
     const code = String(info?.code ?? (err as { code?: unknown })?.code ?? '');
     const english = err instanceof Error ? err.message : String(err);
@@ -199,7 +242,7 @@ export class ShowAttention {
     this.panel.showError(message);
     const openLog = vscode.l10n.t('Open Log');
     const selectModel = vscode.l10n.t('Select Model');
-    if (code === 'too-long' && info?.limit) {
+    if (code === 'too-long' && info?.limit && request) {
       const analyzeFirst = vscode.l10n.t('Analyze First {0} Tokens', info.limit);
       const action = await this.notifier.notify('error', message, analyzeFirst, openLog);
       if (action === analyzeFirst) await this.run({ ...request, askTarget: false, options: { ...request.options, truncateTo: info.limit } });

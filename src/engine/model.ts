@@ -19,7 +19,8 @@ import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
-import { TextTokenizer } from './tokenizer';
+import { repeatedRandomTokens } from './probe';
+import { TextTokenizer, type Encoded } from './tokenizer';
 import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
 import { keptFromResult } from './keptSeq2seq';
 
@@ -51,15 +52,24 @@ export interface LoadOptions {
   source?: string;
   /** What the engine may hold, in GB (10⁹ bytes); default `defaultMemoryLimitGB()`. */
   memoryLimitGB?: number;
-  /** Heads whose attention a layer computes at once (default HEADS_PER_CHUNK; tests set 1 to check the chunked path on small models). */
+  /** Heads whose attention a layer computes at once (default headsPerChunkFor(summary); tests set 1 to check the chunked path on small models). */
   attentionHeadsPerChunk?: number;
 }
 
 /**
- * Heads per attention chunk inside a layer: a long text's scores exist for this many heads at a
- * time (4,096 tokens: 4 × 67 MB per copy instead of 32 × 67 MB on a 32-head model).
+ * Heads per attention chunk inside a layer for models that take long texts: a long text's scores
+ * exist for this many heads at a time (4,096 tokens: 2 × 67 MB per copy instead of 32 × 67 MB on a
+ * 32-head model).
  */
-export const HEADS_PER_CHUNK = 4;
+export const HEADS_PER_CHUNK = 2;
+/** Scores of every head at the model's longest text below this many bytes: no chunking (no extra nodes for short-context models). */
+const UNCHUNKED_SCORES_BYTES = 256 * 1024 * 1024;
+
+/** All heads at once where the model's positions keep the scores small (BERT, GPT-2), HEADS_PER_CHUNK otherwise. */
+export function headsPerChunkFor(summary: Pick<ModelSummary, 'numHeads' | 'maxTokens'>): number {
+  const n = summary.maxTokens ?? Infinity;
+  return 3 * 4 * summary.numHeads * n * n <= UNCHUNKED_SCORES_BYTES ? summary.numHeads : HEADS_PER_CHUNK;
+}
 
 const GB = 1e9;
 
@@ -202,7 +212,7 @@ export class AttentionModel {
       const limitGB = options.memoryLimitGB ?? defaultMemoryLimitGB();
       if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
       const plan = planMemory(numLayers, arch.layerBytes, limitGB * GB);
-      const headsPerChunk = options.attentionHeadsPerChunk ?? HEADS_PER_CHUNK;
+      const headsPerChunk = options.attentionHeadsPerChunk ?? headsPerChunkFor(arch.summary);
       for (const [c, layers] of plan.groups.entries()) {
         if (c >= plan.warm) {
           // Streamed groups are built on each request; building the graph alone says which inputs it takes.
@@ -283,7 +293,7 @@ export class AttentionModel {
 
   /** What the kept pass (./kept.ts) borrows from this runner. */
   private get runner(): KeptRunner {
-    this.attentionSessions ??= new AttentionSessions(this.arch, Math.min(GB, this.memory.limitBytes / 8), sessionOptions);
+    this.attentionSessions ??= new AttentionSessions(this.arch, Math.min(GB / 2, this.memory.limitBytes / 16), sessionOptions);
     return {
       summary: this.summary,
       arch: this.arch,
@@ -303,6 +313,27 @@ export class AttentionModel {
     const limit = this.maxTokens;
     const why = this.summary.maxTokens !== null && limit === this.summary.maxTokens ? `${this.summary.name} handles at most ${limit} tokens` : `attention for more than ${limit} tokens would not fit in memory`;
     const { ids, typeIds, tokens, fullLength } = await this.encodeFor(text, options, limit, why);
+    const t1 = performance.now();
+    const result = await this.run(text, { ids, typeIds, tokens }, options, signal, onProgress);
+    return { ...result, ...(ids.length < fullLength ? { truncatedFrom: fullLength } : {}), timings: { tokenizeMs: t1 - t0, computeMs: result.timings.computeMs } };
+  }
+
+  /**
+   * The repeated-random-tokens probe (./probe.ts): `length` distinct ordinary tokens drawn with
+   * `seed`, twice, inside the special tokens the tokenizer adds to a text; analyzed from the ids.
+   */
+  async analyzeProbe(length: number, seed: number, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    if (this.seq2seq) throw new EngineError('unsupported-architecture', `The repeated-token probe runs on single-stack models; ${this.summary.name} is an encoder-decoder.`);
+    const frame = await this.tokenizer.specialFrame();
+    const { ids, info } = repeatedRandomTokens(this.tokenizer.ordinaryIds(), frame, length, seed, this.maxTokens);
+    const { text, tokens } = this.tokenizer.tokensForIds(ids, new Set([...frame.prefix, ...frame.suffix]));
+    const result = await this.run(text, { ids, typeIds: ids.map(() => 0), tokens }, {}, signal, onProgress);
+    return { ...result, probe: info };
+  }
+
+  /** Runs the layers over tokens already made (a text's, or the probe's). */
+  private async run(text: string, encoded: Encoded, options: AnalyzeOptions, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    const { ids, typeIds, tokens } = encoded;
     const t1 = performance.now();
     onProgress?.(`${ids.length} tokens`, 0);
     throwIfCancelled(signal);
@@ -358,8 +389,7 @@ export class AttentionModel {
       attentions: tensor(attentions, [numLayers, numHeads, n, n]),
       valueNorms: tensor(valueNorms, [numLayers, numHeads, n]),
       hiddenStates: hiddenStates ? tensor(hiddenStates, [numLayers + 1, n, hiddenSize]) : undefined,
-      ...(n < fullLength ? { truncatedFrom: fullLength } : {}),
-      timings: { tokenizeMs: t1 - t0, computeMs: t2 - t1 },
+      timings: { tokenizeMs: 0, computeMs: t2 - t1 },
     };
   }
 

@@ -96,7 +96,12 @@ export function knownPanic(json: Json): string | undefined {
 export class TextTokenizer {
   private byteMap = byteLevelDecoder();
 
-  private constructor(private readonly tokenizer: Tokenizer, private readonly style: TokenStyle) {}
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly style: TokenStyle,
+    /** Ids of tokenizer.json's `added_tokens` (special or not): never drawn for the random-token probe. */
+    private readonly addedIds: ReadonlySet<number>,
+  ) {}
 
   static load(folder: string): TextTokenizer {
     const m = modelFolder(folder);
@@ -106,7 +111,7 @@ export class TextTokenizer {
     }
     const label = `tokenizer.json in ${folder}`;
     const bytes = readCapped(file.real, label, MAX_JSON_BYTES['tokenizer.json']);
-    const json = parseJsonFile(bytes, label) as { decoder?: unknown; pre_tokenizer?: unknown } | null;
+    const json = parseJsonFile(bytes, label) as { decoder?: unknown; pre_tokenizer?: unknown; added_tokens?: unknown } | null;
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new EngineError('bad-checkpoint', `${label} must hold a JSON object.`);
     const panic = knownPanic(json as Record<string, unknown>);
     if (panic) throw new EngineError('bad-checkpoint', `${label} cannot be used: ${panic}. Save the tokenizer again with transformers, or pick another model.`);
@@ -125,7 +130,49 @@ export class TextTokenizer {
     } catch (err) {
       throw new EngineError('bad-checkpoint', `${label} could not be loaded by the tokenizers library: ${libraryMessage(err)}`);
     }
-    return new TextTokenizer(tokenizer, style);
+    const added = Array.isArray(json.added_tokens) ? json.added_tokens : [];
+    const addedIds = new Set(added.map((t) => asObject(t)?.id).filter((id): id is number => Number.isInteger(id)));
+    return new TextTokenizer(tokenizer, style, addedIds);
+  }
+
+  /**
+   * Vocabulary ids a random-token probe may draw: the base vocabulary's ids, without the added and
+   * special tokens, ascending.
+   */
+  ordinaryIds(): number[] {
+    const ids = Object.values(this.tokenizer.getVocab(false)).filter((id) => Number.isInteger(id) && id >= 0 && !this.addedIds.has(id));
+    return [...new Set(ids)].sort((a, b) => a - b);
+  }
+
+  /** The special tokens the tokenizer puts before and after a single text (BOS; [CLS] … [SEP]). */
+  async specialFrame(): Promise<{ prefix: number[]; suffix: number[] }> {
+    const encoding = await this.tokenizer.encode('a', null, { addSpecialTokens: true });
+    const ids = encoding.getIds();
+    const special = encoding.getSpecialTokensMask();
+    const first = special.findIndex((m) => m === 0);
+    if (first < 0) return { prefix: [...ids], suffix: [] };
+    let last = special.length - 1;
+    while (last > first && special[last] === 1) last--;
+    return { prefix: ids.slice(0, first), suffix: ids.slice(last + 1) };
+  }
+
+  /**
+   * Tokens for ids given directly (the probe): each spelled as the vocabulary does, the readable
+   * texts joined as the analyzed text with every token's range in it. `special` marks the ids the
+   * tokenizer adds (`specialIds`).
+   */
+  tokensForIds(ids: readonly number[], specialIds: ReadonlySet<number>): { text: string; tokens: TokenInfo[] } {
+    let text = '';
+    const tokens = ids.map((id): TokenInfo => {
+      const raw = this.tokenizer.idToToken(id);
+      if (raw === null) throw new EngineError('internal', `Token id ${id} is not in this model's vocabulary.`);
+      if (specialIds.has(id)) return { id, raw, display: raw, start: -1, end: -1, special: true, segment: 0 };
+      const display = this.display(raw);
+      const start = text.length;
+      text += display;
+      return { id, raw, display, start, end: text.length, special: false, segment: 0 };
+    });
+    return { text, tokens };
   }
 
   /** Readable text of a vocabulary token: what it stands for in the input. */

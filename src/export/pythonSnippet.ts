@@ -11,7 +11,7 @@ function pythonString(text: string): string {
   return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-export type SnippetSource = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin'> & Partial<Pick<AttentionResult, 'target'>>;
+export type SnippetSource = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin'> & Partial<Pick<AttentionResult, 'target' | 'probe'>>;
 
 export interface SnippetView {
   mode: string;
@@ -111,9 +111,13 @@ export function pythonSnippet(result: SnippetSource, view?: SnippetView, textPai
     '',
     `tokenizer = AutoTokenizer.from_pretrained(${args})`,
     `model = ${modelClass}.from_pretrained(${args}, attn_implementation="eager", dtype=torch.float32).eval()`,
-    `text = ${pythonString(result.text)}`,
-    `inputs = tokenizer(text${pair}, return_tensors="pt")`,
-    ...cut,
+    ...(result.probe
+      ? [
+          `# The repeated-random-tokens probe (${result.probe.length} tokens twice, seed ${result.probe.seed}): the ids the panel analyzed, not a text.`,
+          `input_ids = torch.tensor([[${result.tokens.map((t) => t.id).join(', ')}]])`,
+          'inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}',
+        ]
+      : [`text = ${pythonString(result.text)}`, `inputs = tokenizer(text${pair}, return_tensors="pt")`, ...cut]),
     'with torch.no_grad():',
     '    outputs = model(**inputs, output_attentions=True)',
     `attentions = torch.stack(outputs.attentions)[:, 0]  # [layers, heads, n, n] = [${model.numLayers}, ${model.numHeads}, ${n}, ${n}]`,

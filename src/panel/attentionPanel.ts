@@ -5,6 +5,7 @@
  */
 import * as os from 'os';
 import * as vscode from 'vscode';
+import { buildInteractiveHtml, HtmlExportTooLarge, type HtmlExportRequest } from '../export/interactiveHtml';
 import { encodeNpy } from '../export/npy';
 import { pythonSnippet } from '../export/pythonSnippet';
 import { attentionBlocks, type AttentionBlockKind, type AttentionResult, type TensorData } from '../protocol/types';
@@ -58,10 +59,15 @@ function saveFilters(format: ExportFormat): Record<string, string[]> {
   return { [names[format]]: [format] };
 }
 
+/** The page's parts, built with the extension (esbuild.js): inlined into every interactive HTML export. */
+const HTML_EXPORT_ASSETS = { script: ['dist', 'exportPage.js'], css: ['media', 'panel.css'] } as const;
+
 export class AttentionPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   /** The analysis shown (its tokens, model, blocks; no tensors). */
   private info: AnalysisInfo | undefined;
+  /** Its summaries (value norms for an interactive HTML export). */
+  private summaries: BlockSummaries[] | undefined;
   /** Its full result, when the host holds the tensors (encoder-decoders; the test API). */
   private full: AttentionResult | undefined;
   /** What was posted for it (reposted when the webview reloads). */
@@ -201,6 +207,7 @@ export class AttentionPanel implements vscode.Disposable {
     if (this.info) this.host.forget(this.resultId);
     this.info = undefined;
     this.full = undefined;
+    this.summaries = undefined;
     this.shownMessage = undefined;
   }
 
@@ -212,7 +219,8 @@ export class AttentionPanel implements vscode.Disposable {
    */
   showAnalysis(
     analysis: { analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult },
-    document: vscode.TextDocument,
+    /** Where the text is; undefined for the probe, whose tokens are in no document. */
+    document: vscode.TextDocument | undefined,
     offset: number,
     pair?: PairSource,
     sendTensors = false,
@@ -232,7 +240,8 @@ export class AttentionPanel implements vscode.Disposable {
     this.info = info;
     this.full = analysis.result;
     this.resultId = analysis.analysisId;
-    this.analyzed = new AnalyzedText(document, offset, info.text, info.tokens);
+    this.summaries = analysis.summaries;
+    this.analyzed = document && new AnalyzedText(document, offset, info.text, info.tokens);
     this.analyzedPair = pair?.document && pair.offset !== undefined ? new AnalyzedText(pair.document, pair.offset, pair.text, info.tokens, 1) : undefined;
     const pairField = pair ? { pair: { text: pair.text } } : {};
     this.shownMessage =
@@ -240,9 +249,9 @@ export class AttentionPanel implements vscode.Disposable {
         ? { type: 'result', resultId: this.resultId, result: analysis.result, ...pairField }
         : { type: 'analysis', resultId: this.resultId, analysis: info, summaries: analysis.summaries, ...pairField };
     this.post(this.shownMessage);
-    this.panel!.title = vscode.l10n.t('Attention: {0}', info.model.name);
+    this.panel!.title = info.probe ? vscode.l10n.t('Attention: {0} (probe)', info.model.name) : vscode.l10n.t('Attention: {0}', info.model.name);
     const editor = vscode.window.activeTextEditor;
-    if (editor?.document === document) this.postCursor(editor.selection.active, false);
+    if (document && editor?.document === document) this.postCursor(editor.selection.active, false);
   }
 
 
@@ -376,6 +385,9 @@ export class AttentionPanel implements vscode.Disposable {
         // The webview writes the clipboard itself; this is its fallback when the platform refuses.
         void vscode.window.showInformationMessage(vscode.l10n.t('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.'));
         return this.saveExport('png', message.data, this.imageFallbackName());
+      case 'exportHtml':
+        if (!this.isCurrent(message.resultId)) return;
+        return this.saveInteractiveHtml(message.state as HtmlExportRequest['state'], message.suggestedName);
       case 'copyPython':
         if (!this.info) return;
         await vscode.env.clipboard.writeText(pythonSnippet(this.info, message.view));
@@ -389,6 +401,10 @@ export class AttentionPanel implements vscode.Disposable {
 
   private async revealToken(index: number, queryIndex?: number): Promise<void> {
     const analyzed = this.analyzed;
+    if (!analyzed && this.info?.probe) {
+      void vscode.window.showInformationMessage(vscode.l10n.t('The probe’s random tokens are in no document, so they link to no text.'));
+      return;
+    }
     if (!analyzed || analyzed.isStale) {
       void vscode.window.showWarningMessage(vscode.l10n.t('The text changed since it was analyzed; recompute to link tokens to the editor again.'));
       return;
@@ -429,6 +445,56 @@ export class AttentionPanel implements vscode.Disposable {
     await vscode.workspace.fs.writeFile(target, bytes);
     this.host.log(`Exported ${format} to ${target.fsPath} (${bytes.byteLength} bytes)`);
     const open = await vscode.window.showInformationMessage(vscode.l10n.t('Saved {0}', vscode.workspace.asRelativePath(target)), vscode.l10n.t('Reveal'));
+    if (open) void vscode.commands.executeCommand('revealFileInOS', target);
+  }
+
+  /** "Export Interactive HTML" from the command palette: the webview answers with its view state. */
+  requestHtmlExport(): boolean {
+    if (!this.info || !this.panel) return false;
+    this.panel.reveal(undefined, true);
+    this.post({ type: 'requestExportHtml' });
+    return true;
+  }
+
+  /** The shown analysis with every tensor: held here, or asked of the engine block by block. */
+  private async fullResult(): Promise<AttentionResult> {
+    if (this.full) return this.full;
+    const info = this.info!;
+    const resultId = this.resultId;
+    const blocks = await Promise.all(
+      info.blocks.map(async ({ layers: _l, heads: _h, ...meta }) => {
+        const norms = this.summaries?.find((s) => s.block === meta.kind)?.valueNorms;
+        if (!norms) throw new Error(`The ${meta.label.toLowerCase()} has no summaries to export.`);
+        return { ...meta, attentions: await this.host.tensor(resultId, meta.kind), valueNorms: norms };
+      }),
+    );
+    const { blocks: _b, ...rest } = info;
+    return { ...rest, attentions: blocks[0].attentions, valueNorms: blocks[0].valueNorms, blocks };
+  }
+
+  private async saveInteractiveHtml(state: HtmlExportRequest['state'], suggestedName: string): Promise<void> {
+    const result = await this.fullResult();
+    const read = async (parts: readonly string[]) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.extensionUri, ...parts)));
+    const assets = { script: await read(HTML_EXPORT_ASSETS.script), css: await read(HTML_EXPORT_ASSETS.css) };
+    let built: ReturnType<typeof buildInteractiveHtml>;
+    try {
+      const pair = this.shownMessage && 'pair' in this.shownMessage ? this.shownMessage.pair : undefined;
+      built = buildInteractiveHtml({ result, state, ...(pair ? { pair } : {}) }, assets);
+    } catch (err) {
+      if (err instanceof HtmlExportTooLarge) {
+        void vscode.window.showWarningMessage(err.message);
+        return;
+      }
+      throw err;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
+    const name = suggestedName.endsWith('.html') ? suggestedName : `${suggestedName}.html`;
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters: { 'HTML page': ['html'] }, title: 'Export Interactive HTML' });
+    if (!target) return;
+    const bytes = new TextEncoder().encode(built.html);
+    await vscode.workspace.fs.writeFile(target, bytes);
+    this.host.log(`Exported interactive HTML to ${target.fsPath} (${bytes.byteLength} bytes, other heads as ${built.quantisation})`);
+    const open = await vscode.window.showInformationMessage(vscode.l10n.t('Saved {0}: opens offline in any browser.', vscode.workspace.asRelativePath(target)), vscode.l10n.t('Reveal'));
     if (open) void vscode.commands.executeCommand('revealFileInOS', target);
   }
 

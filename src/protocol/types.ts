@@ -116,7 +116,22 @@ export interface AttentionResult {
   truncatedFrom?: number;
   /** Where the model came from, as resolved by the host (for "Copy as Python"). */
   origin?: ModelOrigin;
+  /** Set when the tokens are the repeated-random-tokens probe rather than a text from an editor. */
+  probe?: ProbeInfo;
   timings: { tokenizeMs: number; computeMs: number };
+}
+
+/**
+ * The repeated-random-tokens probe: `prefix` special tokens, `length` distinct random ordinary tokens
+ * (seeded), the same `length` tokens again, `suffix` special tokens.
+ */
+export interface ProbeInfo {
+  length: number;
+  seed: number;
+  prefix: number;
+  suffix: number;
+  /** How many ordinary vocabulary ids the tokens were drawn from (added and special tokens excluded). */
+  vocabularyDrawn: number;
 }
 
 /** q, k, v of one layer and head for the step-by-step view, each `[n, headDim]` float32. */

@@ -29,7 +29,7 @@ export interface BlockSummaries {
   /** Layers summarised so far (all of them once the pass is done; fewer while it runs). */
   layersDone: number;
   /** Pattern scores, layer-major `[layers × heads]` (src/analysis/patterns.ts HeadScores). */
-  scores: { layer: number; head: number; previousToken: number; firstToken: number; self: number; entropy: number; entropyBits: number }[];
+  scores: { layer: number; head: number; previousToken: number; firstToken: number; self: number; entropy: number; entropyBits: number; induction: number; duplicateToken: number }[];
   /** `[layers, heads, keys]` ‖f_h(x_j)‖. */
   valueNorms: TensorData;
   /** Max-pooled thumbnails of every head, 8-bit relative to each head's own maximum. */

@@ -38,6 +38,8 @@ export type HostToWebview =
   | { type: 'stale'; resultId: number; stale: boolean; reason?: StaleReason }
   /** Answer to `requestHeadVectors`. */
   | { type: 'headVectors'; resultId: number; vectors: HeadVectors }
+  /** "Export Interactive HTML" was run from the command palette: answer with `exportHtml` (the view state). */
+  | { type: 'requestExportHtml' }
   /**
    * Something failed (shown in the panel as well as in a notification). `clearsResult`: an analysis
    * failed, so the result shown before no longer answers what the user asked (another model, text).
@@ -73,12 +75,16 @@ export type WebviewToHost =
   /** Copy a Python snippet reproducing the attentions with transformers (and the view shown: its mode, layer, head). */
   | { type: 'copyPython'; view?: { mode: string; layer: number; head: number } }
   /** Recompute after the document changed. */
-  | { type: 'recompute' };
+  | { type: 'recompute' }
+  /** Save the result as an interactive HTML page showing it as the panel does now (`state`: the view state, webview/state.ts). */
+  | { type: 'exportHtml'; resultId: number; state: Record<string, unknown>; suggestedName: string };
 
 const EXPORT_FORMATS: readonly ExportFormat[] = ['png', 'svg', 'json', 'npy'];
 const BLOCK_KINDS: readonly AttentionBlockKind[] = ['self', 'encoder', 'decoder', 'cross'];
 /** 200 MB of base64 is far beyond any export we make; refuse anything larger. */
 const MAX_EXPORT_CHARS = 200 * 1024 * 1024;
+/** A panel state is a few hundred characters; far more is not one. */
+const MAX_STATE_CHARS = 64 * 1024;
 
 function isIndex(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 1 << 24;
@@ -137,6 +143,20 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
     case 'copyImage':
       if (typeof m.data !== 'string' || m.data.length > MAX_EXPORT_CHARS) return undefined;
       return { type: 'copyImage', data: m.data };
+    case 'exportHtml': {
+      if (!isIndex(m.resultId) || !isSafeFileName(m.suggestedName)) return undefined;
+      const state = m.state as Record<string, unknown> | null;
+      if (typeof state !== 'object' || state === null || Array.isArray(state) || !isIndex(state.layer) || !isIndex(state.head)) return undefined;
+      // The page sanitises the state as any restored state (webview/state.ts); here only its size is bounded.
+      let json: string;
+      try {
+        json = JSON.stringify(state);
+      } catch {
+        return undefined;
+      }
+      if (json.length > MAX_STATE_CHARS) return undefined;
+      return { type: 'exportHtml', resultId: m.resultId, state: JSON.parse(json) as Record<string, unknown>, suggestedName: m.suggestedName };
+    }
     default:
       return undefined;
   }

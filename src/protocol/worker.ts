@@ -19,6 +19,8 @@ export type HostToWorker =
   | { type: 'view'; id: number; analysisId: number; request: ViewRequest }
   /** The panel no longer shows this analysis: drop it (no reply). */
   | { type: 'forget'; id: number; analysisId: number }
+  /** The repeated-random-tokens probe (src/engine/probe.ts) with the loaded model: kept and answered as `analyze` is. */
+  | { type: 'probe'; id: number; length: number; seed: number; analysisId?: number; withTensors?: boolean }
   /** q, k, v of one layer and head of a block (default: the first) for the last analyzed text. */
   | { type: 'headVectors'; id: number; layer: number; head: number; block?: AttentionBlockKind }
   /** Cancel the request with this id (a load or an analyze). */

@@ -70,6 +70,14 @@ function culprit(stderr: string): string {
   return "the model's files probably make one of its native libraries (tokenizers, onnxruntime) fail";
 }
 
+/** A kept analysis as the engine answers it: what it is, its summaries, and every tensor when asked. */
+export interface KeptReply {
+  analysisId: number;
+  info: AnalysisInfo;
+  summaries: BlockSummaries[];
+  result?: AttentionResult;
+}
+
 export class EngineClient {
   private engine: Engine | undefined;
   private nextId = 1;
@@ -160,7 +168,7 @@ export class EngineClient {
         this.pending.delete(id);
         if (p.hooks.signal?.aborted) p.reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
         else {
-          const during = p.kind === 'load' ? 'while loading the model' : p.kind === 'analyze' ? 'while analyzing the text' : 'while working';
+          const during = p.kind === 'load' ? 'while loading the model' : p.kind === 'analyze' || p.kind === 'probe' ? 'while analyzing the text' : 'while working';
           p.reject(new EngineRequestError({
             code: 'engine-crashed',
             message: `The engine ${how} ${during}: ${culprit(engine.stderr)}. Nothing else is affected; the next request starts a fresh engine. Select another model, or see the log for details.`,
@@ -250,7 +258,7 @@ export class EngineClient {
   /** A newer text supersedes an older one at once, whether or not the engine has begun it (the engine cancels it too when the new request reaches it). */
   private supersedeAnalyses(): void {
     for (const [id, p] of [...this.pending]) {
-      if (p.kind !== 'analyze') continue;
+      if (p.kind !== 'analyze' && p.kind !== 'probe') continue;
       this.pending.delete(id);
       if (this.engine) this.send(this.engine, { type: 'cancel', id });
       p.reject(new EngineRequestError({ code: 'cancelled', message: 'Superseded by a newer analysis.' }));
@@ -267,10 +275,22 @@ export class EngineClient {
    * Analyzes and keeps the analysis in the engine under a new analysis id; answers what it is and
    * its summaries (and every tensor when `withTensors`). Views are then asked for with `view`.
    */
-  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean }): Promise<{ analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult }> {
+  async analyzeKept(text: string, options: AnalyzeOptions = {}, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'analyze', id, text, options, analysisId, withTensors }), hooks);
+  }
+
+  /**
+   * The repeated-random-tokens probe with the loaded model, kept as `analyzeKept` keeps a text's
+   * analysis (it supersedes an analysis like a new text).
+   */
+  async probeKept(length: number, seed: number, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'probe', id, length, seed, analysisId, withTensors }), hooks);
+  }
+
+  private async keep(make: (id: number, analysisId: number, withTensors?: boolean) => HostToWorker, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
     this.supersedeAnalyses();
     const analysisId = this.nextAnalysisId++;
-    const reply = await this.request((id) => ({ type: 'analyze', id, text, options, analysisId, withTensors: hooks?.withTensors }), 'analyzed', hooks);
+    const reply = await this.request((id) => make(id, analysisId, hooks?.withTensors), 'analyzed', hooks);
     return { analysisId: reply.analysisId, info: reply.info, summaries: reply.summaries, ...(reply.result ? { result: reply.result } : {}) };
   }
 

@@ -18,7 +18,7 @@ export function blockSummaries(layers: readonly LayerSummaries[], blocks: readon
     const maxima = new Float32Array(count);
     const data = new Uint8Array(count * cells * cells);
     const scores: BlockSummaries['scores'] = [];
-    for (let layer = 0; layer < block.layers; layer++) for (let head = 0; head < block.heads; head++) scores.push({ layer, head, previousToken: NaN, firstToken: NaN, self: NaN, entropy: NaN, entropyBits: NaN });
+    for (let layer = 0; layer < block.layers; layer++) for (let head = 0; head < block.heads; head++) scores.push({ layer, head, previousToken: NaN, firstToken: NaN, self: NaN, entropy: NaN, entropyBits: NaN, induction: NaN, duplicateToken: NaN });
     for (const s of own) {
       const first = s.layer * block.heads;
       norms.set(s.valueNorms, first * keys);
@@ -27,7 +27,8 @@ export function blockSummaries(layers: readonly LayerSummaries[], blocks: readon
       data.set(s.thumbnail.data.subarray(0, s.heads * cells * cells), first * cells * cells);
       for (let h = 0; h < s.heads; h++) {
         const row = scores[first + h];
-        for (const key of ['previousToken', 'firstToken', 'self', 'entropy', 'entropyBits'] as const) {
+        // induction and duplicateToken: TransformerLens' scores, registered with the engine's head scorers (src/analysis/heads.ts).
+        for (const key of ['previousToken', 'firstToken', 'self', 'entropy', 'entropyBits', 'induction', 'duplicateToken'] as const) {
           const values = s.scores[key];
           if (values) row[key] = values[h];
         }

@@ -81,11 +81,11 @@ async function release(): Promise<void> {
  * belongs to another analysis the text is analyzed again first: step by step always shows the
  * analysis on screen, whatever ran since.
  */
-function keep(analysisId: number, result: AttentionResult, text: string, options: AnalyzeOptions) {
+function keep(analysisId: number, result: AttentionResult, text: string, options: AnalyzeOptions, rerun: (m: AttentionModel) => Promise<unknown> = (m) => m.analyze(text, options)) {
   const vectors = async (block: Parameters<AttentionModel['headVectors']>[2], layer: number, head: number) => {
     if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
     if (modelLastRun !== analysisId) {
-      await model.analyze(text, options);
+      await rerun(model);
       modelLastRun = analysisId;
     }
     return model.headVectors(layer, head, block);
@@ -112,6 +112,14 @@ async function earlyInfo(m: AttentionModel, text: string, options: AnalyzeOption
   } catch {
     return undefined;
   }
+}
+
+/** Answers a kept full result: its summaries (and its tensors when asked). */
+async function postKeptResult(message: { id: number; withTensors?: boolean }, analysisId: number, result: AttentionResult, entry: ReturnType<typeof keep>, signal: AbortSignal): Promise<void> {
+  const summaries = await entry.server.summaries(signal);
+  const info = analysisInfo(result);
+  if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, [...summaryBuffers(summaries), ...resultBuffers(result)]);
+  else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
 }
 
 port.on('message', (message: HostToWorker) => {
@@ -165,11 +173,24 @@ port.on('message', (message: HostToWorker) => {
           post({ type: 'result', id: message.id, result }, resultBuffers(result));
           return;
         }
-        const entry = keep(analysisId, result, message.text, message.options);
-        const summaries = await entry.server.summaries(signal);
-        const info = analysisInfo(result);
-        if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, [...summaryBuffers(summaries), ...resultBuffers(result)]);
-        else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
+        await postKeptResult(message, analysisId, result, keep(analysisId, result, message.text, message.options), signal);
+      });
+      break;
+    case 'probe':
+      // The probe's few hundred tokens are kept as a full result (like an encoder-decoder's), and run again for step by step.
+      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+      latestAnalyze = message.id;
+      enqueue(message.id, async (signal) => {
+        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+        const result = await model.analyzeProbe(message.length, message.seed, signal, progressFor(message.id));
+        const analysisId = message.analysisId;
+        modelLastRun = analysisId;
+        if (analysisId === undefined) {
+          post({ type: 'result', id: message.id, result }, resultBuffers(result));
+          return;
+        }
+        const entry = keep(analysisId, result, result.text, {}, (m) => m.analyzeProbe(message.length, message.seed));
+        await postKeptResult(message, analysisId, result, entry, signal);
       });
       break;
     case 'view':

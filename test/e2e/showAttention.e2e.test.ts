@@ -407,6 +407,26 @@ describe('end to end: the packaged extension in code-server', function () {
     await page.setViewportSize({ width: 1600, height: 900 });
   });
 
+  it('Probe Heads with Repeated Random Tokens: the model view ranks every head by induction score, L3H3 and L3H2 first', async function () {
+    this.timeout(300_000);
+    await page.setViewportSize({ width: 1600, height: 900 });
+    await page.keyboard.press('F1');
+    await quickInput('Attention Inspector: Probe Heads with Repeated Random Tokens', 'Probe Heads with Repeated Random Tokens');
+    await panel().locator('[data-testid="probe-banner"]').waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await panel().locator('[data-testid="probe-banner"]').innerText(), /^Probe: 64 random tokens \(seed 0\) written twice after <\|begin_of_text\|>, 129 tokens/);
+    assert.match(await panel().locator('[data-testid="probe-banner"]').getAttribute('title') ?? '', /from the 8,190 ordinary tokens/);
+    // The top head is the one selected: the heatmap opens on it.
+    assert.match(await panel().locator('[data-testid="mode-badge"]').innerText(), /^Single head — layer 3, head 3/);
+    const grid = panel().locator('[data-testid="model-grid"]');
+    await assertEventually(async () => (await grid.getAttribute('data-order'))?.startsWith('3.3 3.2 ') === true, 'L3H3 then L3H2 first', 30_000, async () => `order ${await grid.getAttribute('data-order')}`);
+    assert.strictEqual(await grid.getAttribute('data-tiles'), '32');
+    await assertEventually(async () => (await grid.getAttribute('data-pending')) === 'false', 'every visible thumbnail drawn');
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(500);
+    await readmeShot('probe-light');
+    await panel().locator('[data-testid="tab-head"]').click();
+  });
+
   async function assertStatusSelection(text: string): Promise<void> {
     await assertEventually(async () => (await statusSelection().innerText()).trim() === text, `the status bar to read "${text}"`, 10_000, async () => `it reads "${await statusSelection().innerText()}"`);
   }

@@ -12,10 +12,13 @@ import * as path from 'path';
 import { EngineError } from '../../src/engine/errors';
 import type { AttentionModel } from '../../src/engine/model';
 import type { KeptAnalysis, LayerSummaries } from '../../src/engine/kept';
+import type { Architecture } from '../../src/engine/architecture';
 import { HeadScorerRegistry, PATTERN_SCORERS } from '../../src/analysis/scorers';
 import { headScores } from '../../src/analysis/patterns';
 import { attentionBlocks } from '../../src/protocol/types';
-import { loadModel } from '../../src/models';
+import { FAMILIES, loadModel } from '../../src/models';
+import { Checkpoint } from '../../src/engine/checkpoint';
+import { buildAttentionOnly } from '../../src/engine/kept';
 import { ATTENTION_TOLERANCE, fixtureNames, FIXTURES_2_ROOT, FIXTURES_ROOT, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
 /** Pattern scores are means of probabilities: the attention tolerance bounds them; entropy (normalised) gets 10× that. */
@@ -276,6 +279,26 @@ describe('kept analyses: memory, progress, cancellation, scorers', function () {
       assert.ok(kept.truncatedFrom! > limit);
     } finally {
       kept.dispose();
+    }
+  });
+});
+
+describe('attention-only graphs', () => {
+  it("hold a layer's norm and q/k projections, not its MLP, v or output projection", () => {
+    const fixture = openFixture('llama');
+    const ckpt = Checkpoint.open(fixture.folder);
+    try {
+      const arch = FAMILIES.create(ckpt) as Architecture;
+      const { hiddenSize, numHeads, numKeyValueHeads, headDim } = arch.summary;
+      const qk = 4 * hiddenSize * (numHeads + numKeyValueHeads) * headDim;
+      const small = 4 * (hiddenSize + headDim * headDim) + 4096; // input norm, rotate_half, constants
+      const built = buildAttentionOnly(arch, 1, false);
+      assert.ok(built.weightBytes >= qk && built.weightBytes <= qk + small, `${built.weightBytes} bytes of weights; q/k projections are ${qk}, the whole layer ${arch.layerBytes}`);
+      const withValues = buildAttentionOnly(arch, 1, true);
+      assert.ok(withValues.weightBytes - built.weightBytes >= 4 * hiddenSize * numKeyValueHeads * headDim && withValues.weightBytes < arch.layerBytes / 2);
+    } finally {
+      ckpt.close();
+      fixture.close();
     }
   });
 });

@@ -15,7 +15,7 @@ const root = path.resolve(__dirname, '..', '..', '..');
 const readJson = (file: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 
 /** Values that are the same in Portuguese: names, file formats, notation. */
-const SAME_IN_PORTUGUESE = new Set(['Attention Inspector', 'JSON', 'commit', 'Linear', 'linear: 0 → 1', '{0} tokens', 'Zoom']);
+const SAME_IN_PORTUGUESE = new Set(['Attention Inspector', 'ind', 'JSON', 'commit', 'Linear', 'linear: 0 → 1', '{0} tokens', 'Zoom']);
 
 describe('l10n: the pt-br catalogue', () => {
   const scan = scanKeys(root);

@@ -41,6 +41,13 @@ describe('Copy as Python', () => {
     });
   });
 
+  it('gives the probe\'s token ids, not a text to tokenize', () => {
+    const code = pythonSnippet(source({ text: 'aaa', tokens: tokens(5), probe: { length: 2, seed: 9, prefix: 1, suffix: 0, vocabularyDrawn: 100 } }));
+    assert.match(code, /input_ids = torch\.tensor\(\[\[0, 1, 2, 3, 4\]\]\)/);
+    assert.match(code, /seed 9/);
+    assert.doesNotMatch(code, /tokenizer\(text/);
+  });
+
   it('loads a local folder by path and uses the T5 encoder class for t5', () => {
     const code = pythonSnippet(source({ model: summary('t5'), origin: { kind: 'folder', path: '/home/me/models/t5-small' } }));
     assert.match(code, /T5EncoderModel\.from_pretrained\("\/home\/me\/models\/t5-small", attn_implementation="eager"/);

@@ -113,8 +113,13 @@ export class ModelTab {
         : t('Where “{0}” (token {1}) looks in every head: one bar per key', tokenLabel(tokens[s.rowQuery]), s.rowQuery);
     const scaling = s.norm === 'row' ? t('each row scaled to its largest weight') : s.range === 'max' ? t('each thumbnail scaled to its own largest weight') : t('colours 0 to 1');
     const running = session.layersDone < session.stack.layers ? `${t('Layers 0–{0} of {1} computed so far; the rest fill in as the model runs.', session.layersDone - 1, session.stack.layers)} ` : '';
+    const needsRepeats = s.sortKey === 'induction' || s.sortKey === 'duplicateToken';
+    const undefinedScore = needsRepeats && session.scores.every((sc) => !Number.isFinite(sc[s.sortKey]))
+      ? `${t('This text repeats no token, so no head has a {0} score (run “Probe Heads with Repeated Random Tokens”, or analyze a text that repeats itself).', SCORE_INFO[s.sortKey].label.toLowerCase())} `
+      : '';
     this.info.textContent =
       running +
+      undefinedScore +
       `${what} (${s.norm === 'log' ? t('{0}, log scale', scaling) : scaling}). ` +
       t('{0} of {1} heads have {2} between {3} and {4} ({5}).', matching, session.scores.length, SCORE_INFO[s.sortKey].label.toLowerCase(), lo, hi, SCORE_INFO[s.sortKey].explanation) +
       ` ${BAR_LEGEND} ${t('Click a head to open it.')}`;
@@ -175,8 +180,8 @@ export class ModelTab {
     const sc = tile.scores;
     const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : t('n/a'));
     let text = t(
-      'Layer {0}, head {1}: previous token {2}, first token {3}, self {4}, entropy {5} ({6} bits).',
-      tile.layer, tile.head, f(sc.previousToken), f(sc.firstToken), f(sc.self), f(sc.entropy), f(sc.entropyBits),
+      'Layer {0}, head {1}: previous token {2}, first token {3}, self {4}, entropy {5} ({6} bits), induction {7}, duplicate token {8}.',
+      tile.layer, tile.head, f(sc.previousToken), f(sc.firstToken), f(sc.self), f(sc.entropy), f(sc.entropyBits), f(sc.induction), f(sc.duplicateToken),
     );
     const session = this.ctx.session();
     const s = this.ctx.store.state;

@@ -68,7 +68,7 @@ describe('analysis/patterns', () => {
 
   it('ranks and filters heads, ties in layer/head order', () => {
     const mk = (layer: number, head: number, self: number): HeadScores => ({
-      layer, head, self, previousToken: 0, firstToken: 0, entropy: 0, entropyBits: 0,
+      layer, head, self, previousToken: 0, firstToken: 0, entropy: 0, entropyBits: 0, induction: NaN, duplicateToken: NaN,
     });
     const scores = [mk(0, 0, 0.2), mk(0, 1, 0.9), mk(1, 0, 0.5), mk(1, 1, 0.9)];
     assert.deepStrictEqual(rankHeads(scores, 'self').map((s) => `${s.layer}.${s.head}`), ['0.1', '1.1', '1.0', '0.0']);
