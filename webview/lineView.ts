@@ -4,6 +4,7 @@
  * over each other in distinct colours. Canvas-drawn over the visible rows only, lines binned by
  * opacity into a few paths per head, so 512 tokens × 12 heads stay fluid.
  */
+import { t } from './i18n';
 import type { ViewMatrix } from '../src/analysis/view';
 import { CanvasView } from './canvasView';
 
@@ -44,7 +45,7 @@ export class LineView extends CanvasView {
   constructor(private readonly events: LineViewEvents) {
     super('line-view');
     const c = this.canvas;
-    this.makeFocusable('lines', 'attention lines between tokens', () => this.announceKey(), () => (this.hover = null));
+    this.makeFocusable('lines', t('attention lines between tokens'), () => this.announceKey(), () => (this.hover = null));
     c.addEventListener('mousemove', (e) => this.onMove(e));
     c.addEventListener('mouseleave', () => {
       this.hover = null;

@@ -2,6 +2,7 @@
  * From a mode's n×n matrix to what the panel shows: special tokens shown or hidden, sub-word pieces
  * optionally merged into words, and readable labels for both axes.
  */
+import { t } from '../l10n/runtime';
 import type { TokenInfo } from '../protocol/types';
 import type { Matrix } from './tensor';
 import { renormalizeRows } from './modes';
@@ -11,14 +12,14 @@ export type SpecialHandling = 'show' | 'hideRenormalize' | 'hide';
 export const SPECIAL_HANDLINGS: readonly SpecialHandling[] = ['show', 'hideRenormalize', 'hide'];
 
 export const SPECIAL_HANDLING_INFO: Record<SpecialHandling, { label: string; explanation: string }> = {
-  show: { label: 'Show special tokens', explanation: 'Special tokens are shown like any other token.' },
+  show: { label: t('Show special tokens'), explanation: t('Special tokens are shown like any other token.') },
   hideRenormalize: {
-    label: 'Hide, renormalise rows',
-    explanation: 'Special tokens are removed and each row is rescaled to sum to 1 over the remaining keys.',
+    label: t('Hide, renormalise rows'),
+    explanation: t('Special tokens are removed and each row is rescaled to sum to 1 over the remaining keys.'),
   },
   hide: {
-    label: 'Hide, keep weights',
-    explanation: 'Special tokens are removed; rows keep their original weights and sum to less than 1.',
+    label: t('Hide, keep weights'),
+    explanation: t('Special tokens are removed; rows keep their original weights and sum to less than 1.'),
   },
 };
 
