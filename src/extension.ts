@@ -17,6 +17,8 @@ import { AttentionPanel, PANEL_VIEW_TYPE } from './panel/attentionPanel';
 import { disableOnnxruntimeTelemetry } from './engine/telemetry';
 import { WEIGHT_CACHE_ENV } from './engine/budget';
 import { EngineClient } from './worker/engineClient';
+import { setL10nBundle } from './l10n/runtime';
+import { openSampleText, OPEN_SAMPLE_COMMAND } from './commands/sample';
 
 const LAST_REQUEST_KEY = 'attentionInspector.lastRequest';
 
@@ -32,6 +34,8 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
   // Large models keep their float32 weights converted in the extension's storage (the engine
   // process inherits this; src/engine/onnx/weightCache.ts). Never in the model folder.
   process.env[WEIGHT_CACHE_ENV] ??= path.join(context.globalStorageUri.fsPath, 'weight-cache');
+  // Modules without `vscode` (model picker entries, error texts) translate from the same bundle as vscode.l10n.t.
+  setL10nBundle(vscode.l10n.bundle ?? {}, vscode.env.language);
   const notifier = new Notifier();
   const log = (line: string) => notifier.log(line);
   let engine: EngineClient | undefined;
@@ -80,9 +84,11 @@ export function activate(context: vscode.ExtensionContext): AttentionInspectorAp
     panel,
     { dispose: stopEngine },
     vscode.commands.registerCommand('attentionInspector.showAttention', () => show.fromEditor()),
+    vscode.commands.registerCommand('attentionInspector.continueAndShowAttention', () => show.continueFromEditor()),
     vscode.commands.registerCommand('attentionInspector.showLog', () => notifier.channel.show()),
+    vscode.commands.registerCommand(OPEN_SAMPLE_COMMAND, () => openSampleText()),
     vscode.commands.registerCommand('attentionInspector.exportHtml', () => {
-      if (!panel.requestHtmlExport()) void notifier.notify('warning', 'Nothing to export yet: run Show Attention (or Probe Heads with Repeated Random Tokens) first.');
+      if (!panel.requestHtmlExport()) void notifier.notify('warning', vscode.l10n.t('Nothing to export yet: run Show Attention (or Probe Heads with Repeated Random Tokens) first.'));
     }),
     vscode.commands.registerCommand(PROBE_COMMAND, (args?: unknown) => {
       const { length, seed } = probeParameters(args);

@@ -7,7 +7,7 @@
 import type { AttentionResult } from '../src/protocol/types';
 import type { AnalysisInfo, BlockSummaries } from '../src/protocol/views';
 import type { HostToWebview } from '../src/protocol/webview';
-import { CAUTION, describeProbe, describeSpecial, describeWhere } from '../src/analysis/describe';
+import { CAUTION, describeGeneration, describeProbe, describeSpecial, describeWhere } from '../src/analysis/describe';
 import { MODE_INFO, type ModeSelection } from '../src/analysis/modes';
 import { rankHeads } from '../src/analysis/patterns';
 import { attentionResultProblem, valueNormsProblem } from '../src/analysis/resultCheck';
@@ -32,9 +32,10 @@ import { CompareTab } from './tabs/compareTab';
 import { CompareSession } from './compareSession';
 import { readTheme, watchTheme, type Theme } from './theme';
 import { Tooltip } from './tooltip';
-import { PAIR_FILTER_INFO, Toolbar } from './toolbar';
+import { PAIR_FILTER_SHORT, Toolbar } from './toolbar';
+import { msg, t } from './i18n';
 
-const TAB_LABELS: Record<ViewTab, string> = { head: 'Heatmap', lines: 'Lines', model: 'Model', step: 'Step by step', compare: 'Compare' };
+const TAB_LABELS: Record<ViewTab, string> = { head: msg('Heatmap'), lines: msg('Lines'), model: msg('Model'), step: msg('Step by step'), compare: msg('Compare') };
 
 /**
  * Why a result from the host cannot be shown, or undefined. Buffers may arrive as typed-array views
@@ -159,8 +160,8 @@ export class App implements PanelContext {
     const token = row === null || !shown ? null : shown.view.items[row].tokens[0];
     this.store.update({ focus: token });
     this.postFocus();
-    if (row !== null && shown) this.announce(`Focused query ${shown.view.items[row].label}: the editor shows its weights.`);
-    else this.announce('Query focus cleared.');
+    if (row !== null && shown) this.announce(t('Focused query {0}: the editor shows its weights.', shown.view.items[row].label));
+    else this.announce(t('Query focus cleared.'));
   }
 
   reveal(key: number, query?: number): void {
@@ -174,7 +175,7 @@ export class App implements PanelContext {
       return;
     }
     this.channel.post({ type: 'revealToken', resultId: session.id, index: items[key].tokens[0], queryIndex: items[query].tokens[0] });
-    this.announce(`Selected ${items[key].label} in the editor (query ${items[query].label}).`);
+    this.announce(t('Selected {0} in the editor (query {1}).', items[key].label, items[query].label));
   }
 
   showError(message: string): void {
@@ -191,14 +192,14 @@ export class App implements PanelContext {
     const e = this.el;
     e.modelName = h('h1', { class: 'model-name', 'data-testid': 'model-name' }, 'Attention Inspector');
     e.tokenCount = h('span', { class: 'token-count', 'data-testid': 'token-count' });
-    e.modeBadge = h('div', { class: 'mode-badge', 'data-testid': 'mode-badge', 'aria-live': 'polite' }, 'No result yet');
+    e.modeBadge = h('div', { class: 'mode-badge', 'data-testid': 'mode-badge', 'aria-live': 'polite' }, t('No result yet'));
     const header = h('header', { class: 'panel-header' }, h('div', { class: 'title-row' }, e.modelName, e.tokenCount), this.blocks.element, e.modeBadge);
     e.staleText = h('span', {});
     e.staleBanner = h(
       'div',
       { class: 'banner warning', role: 'alert', 'data-testid': 'stale-banner', hidden: true },
       e.staleText,
-      button('recompute', 'Recompute', 'Analyze the current text again', false),
+      button('recompute', t('Recompute'), t('Analyze the current text again'), false),
     );
     e.staleBanner.querySelector('#recompute')!.addEventListener('click', () => this.channel.post({ type: 'recompute' }));
     e.busyBanner = h('div', { class: 'banner info', role: 'status', 'data-testid': 'busy-banner', hidden: true });
@@ -207,11 +208,11 @@ export class App implements PanelContext {
     e.pairInfo = h('div', { class: 'banner info', role: 'note', 'data-testid': 'pair-banner', hidden: true });
     e.probeInfo = h('div', { class: 'banner info', role: 'note', 'data-testid': 'probe-banner', hidden: true });
     e.modeExplanation = h('p', { class: 'explanation one-line', 'data-testid': 'mode-explanation' });
-    e.caution = h('p', { class: 'caution one-line', 'data-testid': 'caution', title: CAUTION }, h('strong', {}, 'Caution: '), CAUTION);
+    e.caution = h('p', { class: 'caution one-line', 'data-testid': 'caution', title: CAUTION }, h('strong', {}, t('Caution:')), ' ', CAUTION);
     e.tabs = h(
       'vscode-tabs',
       { 'data-testid': 'tabs' },
-      ...VIEW_TABS.map((t) => h('vscode-tab-header', { slot: 'header', 'data-testid': `tab-${t}` }, TAB_LABELS[t])),
+      ...VIEW_TABS.map((tab) => h('vscode-tab-header', { slot: 'header', 'data-testid': `tab-${tab}` }, t(TAB_LABELS[tab]))),
     );
     e.tabs.addEventListener('vsc-tabs-select', (ev) => {
       const index = (ev as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
@@ -221,8 +222,8 @@ export class App implements PanelContext {
     e.placeholder = h(
       'div',
       { class: 'placeholder', 'data-testid': 'placeholder' },
-      h('p', {}, 'No attention to show yet.'),
-      h('p', {}, 'Select text in an editor and run “Attention Inspector: Show Attention” (also in the editor’s context menu), or “Show Attention Between Two Selections” for a sentence pair.'),
+      h('p', {}, t('No attention to show yet.')),
+      h('p', {}, t('Select text in an editor and run “Attention Inspector: Show Attention” (also in the editor’s context menu), or “Show Attention Between Two Selections” for a sentence pair.')),
     );
     e.content = h(
       'div',
@@ -288,11 +289,11 @@ export class App implements PanelContext {
           this.receiveCompare(msg.resultId, msg.base, msg.other, msg.kind);
           break;
         case 'busy':
-          this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : 'Working…');
+          this.setBanner('busyBanner', typeof msg.message === 'string' ? msg.message : t('Working…'));
           break;
         case 'error':
           this.setBanner('busyBanner', null);
-          this.showError(typeof msg.message === 'string' ? msg.message : 'Something went wrong.');
+          this.showError(typeof msg.message === 'string' ? msg.message : t('Something went wrong.'));
           if (msg.clearsResult === true) this.clearResult();
           // A failed q/k/v request is asked again the next time the step-by-step view needs it.
           this.stepTab.requestFailed();
@@ -310,7 +311,7 @@ export class App implements PanelContext {
           break;
       }
     } catch (err) {
-      this.showError(`The panel could not handle a message from the extension: ${err instanceof Error ? err.message : String(err)}`);
+      this.showError(t('The panel could not handle a message from the extension: {0}', err instanceof Error ? err.message : String(err)));
     }
   }
 
@@ -354,8 +355,8 @@ export class App implements PanelContext {
     this.el.staleBanner.hidden = !stale;
     this.el.staleText.textContent =
       reason === 'closed'
-        ? 'The document was closed: tokens no longer link to the editor. Open it and recompute, or select text again.'
-        : 'The text changed since this was computed: the view still shows the old result.';
+        ? t('The document was closed: tokens no longer link to the editor. Open it and recompute, or select text again.')
+        : t('The text changed since this was computed: the view still shows the old result.');
   }
 
   /** An analysis failed: the old result does not answer what was asked any more. */
@@ -375,7 +376,7 @@ export class App implements PanelContext {
     this.el.modelName.textContent = 'Attention Inspector';
     this.el.modelName.title = '';
     this.el.tokenCount.textContent = '';
-    this.el.modeBadge.textContent = 'No result';
+    this.el.modeBadge.textContent = t('No result');
     this.blocks.clear();
   }
 
@@ -384,7 +385,7 @@ export class App implements PanelContext {
     if (typeof id !== 'number' || !Number.isInteger(id)) throw new Error('the result has no id');
     const problem = readableResultProblem(raw);
     if (problem) {
-      this.showError(`The panel cannot show this result: ${problem}.`);
+      this.showError(t('The panel cannot show this result: {0}.', problem));
       return;
     }
     const normsProblem = valueNormsProblem(raw);
@@ -452,7 +453,7 @@ export class App implements PanelContext {
     this.el.content.hidden = false;
     this.el.modelName.textContent = raw.model.name;
     this.el.modelName.title = `${raw.model.source} (${raw.model.modelType})`;
-    this.el.tokenCount.textContent = `${session.n} tokens · ${session.stack.layers} layers × ${session.stack.heads} heads`;
+    this.el.tokenCount.textContent = t('{0} tokens · {1} layers × {2} heads', session.n, session.stack.layers, session.stack.heads);
     this.renderNotices(session);
     this.store.replace(fitted);
     // Re-send the focus so the editor decorations match the restored state.
@@ -464,7 +465,7 @@ export class App implements PanelContext {
     this.el.truncated.hidden = cut === null;
     if (cut !== null) {
       const rest = session.result.text.length - cut;
-      this.el.truncated.textContent = `Only the first ${session.n} tokens were analyzed: the last ${rest} characters of the selected text (from “${session.result.text.slice(cut, cut + 24).trim()}…”) are not in this view.`;
+      this.el.truncated.textContent = t('Only the first {0} tokens were analyzed: the last {1} characters of the selected text (from “{2}…”) are not in this view.', session.n, rest, session.result.text.slice(cut, cut + 24).trim());
     }
     this.el.probeInfo.hidden = !session.result.probe;
     if (session.result.probe) {
@@ -477,8 +478,8 @@ export class App implements PanelContext {
       const a = session.result.tokens.filter((t) => t.segment === 0).length;
       const b = session.n - a;
       this.el.pairInfo.textContent = session.isPair
-        ? `Sentence pair: A = ${a} tokens (the primary selection), B = ${b} tokens. Choose A → B or B → A under Pair.`
-        : `${session.result.model.name} does not mark sentence pairs (no segment ids): A and B are shown as one sequence. Pair filters need a segment-pair model such as BERT.`;
+        ? t('Sentence pair: A = {0} tokens (the primary selection), B = {1} tokens. Choose A → B or B → A under Pair.', a, b)
+        : t('{0} does not mark sentence pairs (no segment ids): A and B are shown as one sequence. Pair filters need a segment-pair model such as BERT.', session.result.model.name);
     }
   }
 
@@ -511,11 +512,13 @@ export class App implements PanelContext {
     const info = MODE_INFO[s.mode];
     const sel = this.selection();
     const where = describeWhere(sel, session.stack.layers, session.stack.heads);
-    const pair = session.isPair && s.pairFilter !== 'all' ? ` · ${PAIR_FILTER_INFO[s.pairFilter].split(' (')[0]}` : '';
-    const colours = s.norm === 'linear' ? '' : ` · ${COLOR_NORM_INFO[s.norm].label.toLowerCase()} colours`;
-    this.el.modeBadge.textContent = `${info.label} — ${where} · ${describeSpecial(s.special)}${s.mergeWords ? ' · words merged' : ''}${pair}${colours}`;
+    const parts = [describeSpecial(s.special)];
+    if (s.mergeWords) parts.push(t('words merged'));
+    if (session.isPair && s.pairFilter !== 'all') parts.push(PAIR_FILTER_SHORT[s.pairFilter]);
+    if (s.norm !== 'linear') parts.push(t('{0} colours', COLOR_NORM_INFO[s.norm].label.toLowerCase()));
+    this.el.modeBadge.textContent = `${info.label} — ${where} · ${parts.join(' · ')}${describeGeneration(session.result)}`;
     this.el.modeExplanation.textContent =
-      `${info.label}: ${info.explanation} ${SPECIAL_HANDLING_INFO[s.special].explanation}` + (s.mergeWords ? ' Words merged: a word’s column sums its pieces, its row averages them.' : '');
+      `${info.label}: ${info.explanation} ${SPECIAL_HANDLING_INFO[s.special].explanation}` + (s.mergeWords ? ` ${t('Words merged: a word’s column sums its pieces, its row averages them.')}` : '');
     this.el.modeExplanation.title = this.el.modeExplanation.textContent;
     (this.el.tabs as HTMLElement & { selectedIndex: number }).selectedIndex = VIEW_TABS.indexOf(s.tab);
     this.headTab.element.hidden = s.tab !== 'head';
@@ -553,14 +556,14 @@ export class App implements PanelContext {
     this.preparing = job;
     const status = this.headTab.computing;
     const label = MODE_INFO[sel.mode].label.toLowerCase();
-    status.textContent = `Computing ${label} through layer ${sel.layer}…`;
+    status.textContent = t('Computing {0} through layer {1}…', label, sel.layer);
     const slice = () => {
       if (this.preparing !== job) return;
       const started = performance.now();
       let r = steps.next();
       while (!r.done && performance.now() - started < 12) r = steps.next();
       if (!r.done) {
-        status.textContent = `Computing ${label} through layer ${sel.layer}: ${Math.round(r.value * 100)}%`;
+        status.textContent = t('Computing {0} through layer {1}: {2}%', label, sel.layer, Math.round(r.value * 100));
         setTimeout(slice, 0);
         return;
       }
@@ -579,7 +582,7 @@ export class App implements PanelContext {
     if (this.preparing) return;
     const status = this.headTab.computing;
     const failure = session.source.failure;
-    status.textContent = this.shown() ? '' : failure ? `This view could not be loaded: ${failure}` : session.source.waiting ? 'Loading this view…' : '';
+    status.textContent = this.shown() ? '' : failure ? t('This view could not be loaded: {0}', failure) : session.source.waiting ? t('Loading this view…') : '';
   }
 
   private postFocus(): void {

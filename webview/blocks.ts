@@ -7,6 +7,7 @@
  * of the document: a block's decoder-text tokens have no place in the editor, and its keys/queries
  * from the document keep their indices into the result's tokens.
  */
+import { msg, t } from './i18n';
 import { colorLut, lutIndex, type ColorScaleName } from '../src/analysis/colormap';
 import { readTensorRange, tensorProblem, toArrayBuffer } from '../src/analysis/tensor';
 import { tokenLabel } from '../src/analysis/view';
@@ -25,6 +26,14 @@ export interface BlockHooks {
 }
 
 /** Modes defined on a block: rollout multiplies a square stack through its layers, so not for cross. */
+/** Block names in the UI language (the engine names them in English). */
+const BLOCK_LABELS: Record<string, string> = {
+  self: msg('Self-attention'),
+  encoder: msg('Encoder self-attention'),
+  decoder: msg('Decoder self-attention'),
+  cross: msg('Cross-attention'),
+};
+
 export function blockAllowsRollout(block: Pick<AttentionBlock, 'kind'>): boolean {
   return block.kind !== 'cross';
 }
@@ -93,30 +102,30 @@ export class BlockSwitcher {
   private cell = 0;
 
   constructor(private readonly hooks: BlockHooks) {
-    this.picker = select('attention-block', 'Attention block', []);
+    this.picker = select('attention-block', t('Attention block'), []);
     this.picker.addEventListener('change', () => this.choose(selectValue(this.picker) as AttentionBlockKind));
-    const target = button('edit-target', 'Decoder text…', 'Type another decoder text and compute again');
+    const target = button('edit-target', t('Decoder text…'), t('Type another decoder text and compute again'));
     target.addEventListener('click', () => this.hooks.post({ type: 'editTarget' }));
-    this.element = h('div', { class: 'block-bar', 'data-testid': 'block-bar', hidden: true }, h('label', { class: 'field' }, 'Block ', this.picker), target);
+    this.element = h('div', { class: 'block-bar', 'data-testid': 'block-bar', hidden: true }, h('label', { class: 'field' }, `${t('Block')} `, this.picker), target);
 
-    this.crossLayer = select('cross-layer', 'Decoder layer', []);
-    this.crossHead = select('cross-head', 'Head', []);
+    this.crossLayer = select('cross-layer', t('Decoder layer'), []);
+    this.crossHead = select('cross-head', t('Head'), []);
     for (const el of [this.crossLayer, this.crossHead]) el.addEventListener('change', () => this.drawCross());
     this.canvas = h('canvas', { class: 'cross-canvas', 'data-testid': 'cross-canvas', tabindex: 0, role: 'img' }) as HTMLCanvasElement;
     this.readout = h('div', { class: 'cross-readout', 'data-testid': 'cross-readout', 'aria-live': 'polite' });
     this.keyLabels = h('div', { class: 'cross-keys', 'data-testid': 'cross-keys' });
     this.queryLabels = h('div', { class: 'cross-queries', 'data-testid': 'cross-queries' });
-    const exportPng = button('cross-export-png', 'PNG', 'Save this cross-attention heatmap as a PNG image');
-    const exportJson = button('cross-export-json', 'JSON', 'Save the tokens and this cross-attention matrix as JSON');
-    const exportNpy = button('cross-export-npy', 'NPY', 'Save the full [layers, heads, n_dec, n_enc] cross-attention tensor as .npy');
+    const exportPng = button('cross-export-png', 'PNG', t('Save this cross-attention heatmap as a PNG image'));
+    const exportJson = button('cross-export-json', 'JSON', t('Save the tokens and this cross-attention matrix as JSON'));
+    const exportNpy = button('cross-export-npy', 'NPY', t('Save the full [layers, heads, n_dec, n_enc] cross-attention tensor as .npy'));
     exportNpy.addEventListener('click', () => this.exportCross('npy'));
     exportPng.addEventListener('click', () => this.exportCross('png'));
     exportJson.addEventListener('click', () => this.exportCross('json'));
     this.crossElement = h(
       'section',
-      { class: 'cross-view', 'data-testid': 'cross-view', hidden: true, 'aria-label': 'Cross-attention' },
-      h('div', { class: 'cross-toolbar' }, h('label', { class: 'field' }, 'Layer ', this.crossLayer), h('label', { class: 'field' }, 'Head ', this.crossHead), exportPng, exportJson, exportNpy),
-      h('p', { class: 'cross-explanation' }, 'Rows: decoder tokens (queries). Columns: tokens of the selected text (keys). Each row sums to 1. Rollout is not defined here: cross-attention is not a square stack.'),
+      { class: 'cross-view', 'data-testid': 'cross-view', hidden: true, 'aria-label': t('Cross-attention') },
+      h('div', { class: 'cross-toolbar' }, h('label', { class: 'field' }, `${t('Layer')} `, this.crossLayer), h('label', { class: 'field' }, `${t('Head')} `, this.crossHead), exportPng, exportJson, exportNpy),
+      h('p', { class: 'cross-explanation' }, t('Rows: decoder tokens (queries). Columns: tokens of the selected text (keys). Each row sums to 1. Rollout is not defined here: cross-attention is not a square stack.')),
       h('div', { class: 'cross-body' }, h('span', { class: 'cross-corner' }), this.keyLabels, this.queryLabels, this.canvas),
       this.readout,
     );
@@ -149,7 +158,7 @@ export class BlockSwitcher {
         }
         const problem = blockProblem(block);
         if (problem) {
-          this.hooks.showError(`The panel cannot show this result: ${problem}.`);
+          this.hooks.showError(t('The panel cannot show this result: {0}.', problem));
           return;
         }
       }
@@ -159,7 +168,7 @@ export class BlockSwitcher {
     const blocks = attentionBlocks(full);
     if (!blocks.some((b) => b.kind === this.kind)) this.kind = blocks[0].kind;
     this.element.hidden = blocks.length < 2;
-    setOptions(this.picker, blocks.map((b) => ({ value: b.kind, label: `${b.label} (${b.queryTokens.length} × ${b.keyTokens.length})` })), this.kind);
+    setOptions(this.picker, blocks.map((b) => ({ value: b.kind, label: `${t(BLOCK_LABELS[b.kind] ?? b.label)} (${b.queryTokens.length} × ${b.keyTokens.length})` })), this.kind);
     this.choose(this.kind);
   }
 
@@ -199,12 +208,12 @@ export class BlockSwitcher {
   // ---------------------------------------------------------------- the cross heatmap
   private showCross(block: AttentionBlock): void {
     const [layers, heads] = block.attentions.shape;
-    setOptions(this.crossLayer, Array.from({ length: layers }, (_, l) => ({ value: String(l), label: `Layer ${l}` })), '0');
-    setOptions(this.crossHead, [{ value: 'mean', label: 'Mean of heads' }, ...Array.from({ length: heads }, (_, i) => ({ value: String(i), label: `Head ${i}` }))], '0');
+    setOptions(this.crossLayer, Array.from({ length: layers }, (_, l) => ({ value: String(l), label: t('Layer {0}', l) })), '0');
+    setOptions(this.crossHead, [{ value: 'mean', label: t('Mean of heads') }, ...Array.from({ length: heads }, (_, i) => ({ value: String(i), label: t('Head {0}', i) }))], '0');
     setSelectValue(this.crossLayer, '0');
     setSelectValue(this.crossHead, '0');
-    this.keyLabels.replaceChildren(...block.keyTokens.map((t, j) => h('span', { class: 'cross-key', title: `key ${j}` }, tokenLabel(t))));
-    this.queryLabels.replaceChildren(...block.queryTokens.map((t, i) => h('span', { class: 'cross-query', title: `query ${i}` }, tokenLabel(t))));
+    this.keyLabels.replaceChildren(...block.keyTokens.map((token, j) => h('span', { class: 'cross-key', title: t('key {0}', j) }, tokenLabel(token))));
+    this.queryLabels.replaceChildren(...block.queryTokens.map((token, i) => h('span', { class: token.generated ? 'cross-query generated' : 'cross-query', title: token.generated ? t('query {0} (generated)', i) : t('query {0}', i) }, tokenLabel(token))));
     this.drawCross();
   }
 
@@ -260,7 +269,12 @@ export class BlockSwitcher {
         ctx.fillRect(j * cell * ratio, i * cell * ratio, cell * ratio, cell * ratio);
       }
     }
-    this.canvas.setAttribute('aria-label', `Cross-attention, layer ${m.layer}, ${m.head === 'mean' ? 'mean of heads' : `head ${m.head}`}: ${m.rows} decoder tokens by ${m.cols} tokens of the text. Arrow keys read cells, Enter selects the key token in the editor.`);
+    this.canvas.setAttribute(
+      'aria-label',
+      (m.head === 'mean' ? t('Cross-attention, layer {0}, mean of heads: {1} decoder tokens by {2} tokens of the text.', m.layer, m.rows, m.cols) : t('Cross-attention, layer {0}, head {1}: {2} decoder tokens by {3} tokens of the text.', m.layer, m.head, m.rows, m.cols)) +
+        ' ' +
+        t('Arrow keys read cells, Enter selects the key token in the editor.'),
+    );
     this.canvas.dataset.focusRow = this.canvas.dataset.focusRow ?? '0';
     this.canvas.dataset.focusCol = this.canvas.dataset.focusCol ?? '0';
   }
@@ -279,7 +293,7 @@ export class BlockSwitcher {
     const block = this.current;
     const m = this.crossMatrix();
     if (!block || !m) return '';
-    return `${tokenLabel(block.queryTokens[row])} (decoder ${row}) → ${tokenLabel(block.keyTokens[col])} (text ${col}): ${m.data[row * m.cols + col].toFixed(4)}`;
+    return t('{0} (decoder {1}) → {2} (text {3}): {4}', tokenLabel(block.queryTokens[row]), row, tokenLabel(block.keyTokens[col]), col, m.data[row * m.cols + col].toFixed(4));
   }
 
   private hover(event: MouseEvent): void {

@@ -1,3 +1,4 @@
+import { t } from './i18n';
 import type { Theme } from './theme';
 
 /**
@@ -64,7 +65,7 @@ export abstract class CanvasView {
     anchor.append(this.canvas);
     this.scroller.append(anchor, this.spacer);
     const ctx = this.canvas.getContext('2d', { alpha: false });
-    if (!ctx) throw new Error('This webview cannot draw on a canvas (2D context unavailable).');
+    if (!ctx) throw new Error(t('This webview cannot draw on a canvas (2D context unavailable).'));
     this.ctx = ctx;
     new ResizeObserver(() => this.resize()).observe(this.scroller);
     this.scroller.addEventListener('scroll', () => this.requestRender(), { passive: true });

@@ -2,6 +2,7 @@
  * PNG rendering of the export figures on a canvas, with the same layout as the SVG export
  * (src/analysis/figure.ts), at two or more device pixels per CSS pixel.
  */
+import { t } from './i18n';
 import { colorLut, lutIndex, scaleStops } from '../src/analysis/colormap';
 import {
   AXIS_CAPTION,
@@ -139,6 +140,6 @@ export function renderGridPng(fig: GridFigure): { canvas: HTMLCanvasElement; pix
 export function canvasToBase64Png(canvas: HTMLCanvasElement): string {
   const url = canvas.toDataURL('image/png');
   const comma = url.indexOf(',');
-  if (!url.startsWith('data:image/png') || comma < 0) throw new Error('The browser could not encode the image as PNG.');
+  if (!url.startsWith('data:image/png') || comma < 0) throw new Error(t('The browser could not encode the image as PNG.'));
   return url.slice(comma + 1);
 }

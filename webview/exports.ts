@@ -4,7 +4,8 @@
  * the clipboard itself, falling back to a save dialog), Copy as Python. Titles, legends and file
  * names state the model, the selection, special tokens, the pair filter and the colour scale.
  */
-import { UNIT_RANGE, COLOR_NORM_INFO, mapColors } from '../src/analysis/colormap';
+import { UNIT_RANGE, COLOR_NORM_INFO, LOG_DECADES, mapColors } from '../src/analysis/colormap';
+import { t } from './i18n';
 import { CAUTION, describeSpecial, exportBaseName, figureTexts, safeFileName, textSlug, viewJson } from '../src/analysis/describe';
 import { LIGHT_FIGURE_THEME, type FigureTheme, type GridFigure, type HeatmapFigure } from '../src/analysis/figure';
 import { MODE_INFO } from '../src/analysis/modes';
@@ -39,7 +40,7 @@ export class Exports {
           return this.ctx.channel.post({ type: 'copyPython', view: this.ctx.selection() });
       }
     } catch (err) {
-      this.ctx.showError(`Could not complete that: ${err instanceof Error ? err.message : String(err)}`);
+      this.ctx.showError(t('Could not complete that: {0}', err instanceof Error ? err.message : String(err)));
     }
   }
 
@@ -54,8 +55,9 @@ export class Exports {
   private ready(): boolean {
     if (this.ctx.session() && this.ctx.shown()) return true;
     if (this.ctx.session()) {
-      this.ctx.announce('Still computing this view: export when it is shown.');
-      this.ctx.tooltip.show('Still computing this view: export when it is shown.', window.innerWidth / 2, 40);
+      const wait = t('Still computing this view: export when it is shown.');
+      this.ctx.announce(wait);
+      this.ctx.tooltip.show(wait, window.innerWidth / 2, 40);
     }
     return false;
   }
@@ -64,12 +66,12 @@ export class Exports {
   private colourText(): string {
     const shown = this.ctx.shown()!;
     const s = this.ctx.store.state;
-    return `colour ${s.scale}: ${shown.colors.caption.replace(/\.$/, '')}`;
+    return t('colour {0}: {1}', s.scale, shown.colors.caption.replace(/\.$/, ''));
   }
 
   private pairText(): string {
     const s = this.ctx.store.state;
-    return this.ctx.session()?.isPair ? `sentence pair: ${PAIR_FILTER_INFO[s.pairFilter]}` : '';
+    return this.ctx.session()?.isPair ? t('sentence pair: {0}', PAIR_FILTER_INFO[s.pairFilter]) : '';
   }
 
   heatmapFigure(): HeatmapFigure {
@@ -96,7 +98,7 @@ export class Exports {
   async gridFigure(cells: number): Promise<GridFigure> {
     const session = this.ctx.session()!;
     const s = this.ctx.store.state;
-    const flavour = s.mode === 'valueWeighted' && session.norms ? 'value-weighted attention of every head' : 'attention of every head';
+    const flavour = s.mode === 'valueWeighted' && session.norms ? t('value-weighted attention of every head') : t('attention of every head');
     const set = await session.loadThumbnails(cells, s);
     const thumbnails: Matrix[] = [];
     for (let l = 0; l < session.stack.layers; l++) {
@@ -106,10 +108,15 @@ export class Exports {
         thumbnails.push({ size: matrix.size, data: Float32Array.from(positions) });
       }
     }
-    const scaleText = s.norm === 'row' ? 'each row: 0 → its largest weight' : s.norm === 'log' ? `log scale over ${4} decades below ${s.range === 'max' ? 'each head’s largest weight' : '1'}` : s.range === 'max' ? '0 → each head’s largest weight' : '0 → 1';
+    const scaleText =
+      s.norm === 'row'
+        ? t('each row: 0 → its largest weight')
+        : s.norm === 'log'
+          ? s.range === 'max' ? t('log scale over {0} decades below each head’s largest weight', LOG_DECADES) : t('log scale over {0} decades below 1', LOG_DECADES)
+          : s.range === 'max' ? t('0 → each head’s largest weight') : '0 → 1';
     return {
       title: `${session.result.model.name} — ${flavour}`,
-      subtitle: [describeSpecial(s.special), s.mergeWords ? 'sub-words merged into words' : 'sub-word tokens', `${session.n} tokens`].join(' · '),
+      subtitle: [describeSpecial(s.special), s.mergeWords ? t('sub-words merged into words') : t('sub-word tokens'), t('{0} tokens', session.n)].join(' · '),
       footnote: CAUTION,
       layers: session.stack.layers,
       heads: session.stack.heads,
@@ -143,7 +150,7 @@ export class Exports {
     const model = this.ctx.store.state.tab === 'model';
     const data = format === 'png' ? await this.png() : model ? gridSvg(await this.gridFigure(32)) : heatmapSvg(this.heatmapFigure());
     this.ctx.channel.post({ type: 'export', format, data, suggestedName: this.name(format) });
-    this.ctx.announce(`${format.toUpperCase()} ready: choose where to save it.`);
+    this.ctx.announce(t('{0} ready: choose where to save it.', format.toUpperCase()));
   }
 
   /** Writes the PNG to the clipboard from the webview; where the platform refuses, the host offers a save dialog. */
@@ -160,12 +167,13 @@ export class Exports {
       const write = navigator.clipboard.write([new ClipboardItem({ 'image/png': new Blob([bytes], { type: 'image/png' }) })]);
       // A permission prompt nobody can answer (some hosts) must not leave the user waiting forever.
       await Promise.race([write, new Promise((_, reject) => setTimeout(() => reject(new Error('the clipboard did not answer')), CLIPBOARD_TIMEOUT_MS))]);
-      this.ctx.announce('Image copied to the clipboard.');
-      this.ctx.tooltip.show('Image copied to the clipboard.', window.innerWidth / 2, 40);
+      const copied = t('Image copied to the clipboard.');
+      this.ctx.announce(copied);
+      this.ctx.tooltip.show(copied, window.innerWidth / 2, 40);
       setTimeout(() => this.ctx.tooltip.hide(), 1500);
     } catch {
       this.ctx.channel.post({ type: 'copyImage', data: base64 });
-      this.ctx.announce('The clipboard did not take the image: choose where to save it instead.');
+      this.ctx.announce(t('The clipboard did not take the image: choose where to save it instead.'));
     }
   }
 

@@ -4,6 +4,7 @@
  * DOM than 5. It shows a block of the view matrix (all rows and columns, or a sentence pair's A→B
  * block); every index it reports back is a row/column of the view matrix, never of the block.
  */
+import { t } from './i18n';
 import { UNIT_RANGE, colorLut, lightness, lutIndex, type ColorScaleName } from '../src/analysis/colormap';
 import type { ViewMatrix } from '../src/analysis/view';
 import { CanvasView } from './canvasView';
@@ -75,7 +76,7 @@ export class HeadView extends CanvasView {
   constructor(private readonly events: HeadViewEvents) {
     super('head-view');
     const c = this.canvas;
-    this.makeFocusable('heatmap', 'attention heatmap', () => {
+    this.makeFocusable('heatmap', t('attention heatmap'), () => {
       if (this.view && this.keyboardMode) this.events.keyboardCell(this.rows[this.keyCell.row], this.cols[this.keyCell.col]);
     });
     c.addEventListener('mousemove', (e) => this.onMove(e));
@@ -445,9 +446,9 @@ export class HeadView extends CanvasView {
     const maxWidth = this.gutterLeft - GAP - PAD;
     const { rows, cols } = this.emphasised();
     const styleFor = (index: number, strong: boolean) => {
-      const special = view.items[index].special;
-      ctx.font = `${strong ? 'bold ' : ''}${special ? 'italic ' : ''}${font}px ${theme.editorFontFamily}`;
-      ctx.fillStyle = strong ? theme.foreground : special ? theme.muted : theme.foreground;
+      const { special, generated } = view.items[index];
+      ctx.font = `${strong ? 'bold ' : ''}${special || generated ? 'italic ' : ''}${font}px ${theme.editorFontFamily}`;
+      ctx.fillStyle = strong ? theme.foreground : generated ? theme.generated : special ? theme.muted : theme.foreground;
     };
     ctx.textBaseline = 'middle';
     ctx.save();
@@ -489,8 +490,8 @@ export class HeadView extends CanvasView {
       ctx.fillStyle = theme.muted;
       ctx.textAlign = 'left';
       ctx.textBaseline = 'alphabetic';
-      ctx.fillText('key →', PAD, this.gutterTop - GAP - 14);
-      ctx.fillText('query ↓', PAD, this.gutterTop - GAP);
+      ctx.fillText(t('key →'), PAD, this.gutterTop - GAP - 14);
+      ctx.fillText(t('query ↓'), PAD, this.gutterTop - GAP);
     }
   }
 

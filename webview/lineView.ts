@@ -4,6 +4,7 @@
  * over each other in distinct colours. Canvas-drawn over the visible rows only, lines binned by
  * opacity into a few paths per head, so 512 tokens × 12 heads stay fluid.
  */
+import { t } from './i18n';
 import type { ViewMatrix } from '../src/analysis/view';
 import { CanvasView } from './canvasView';
 
@@ -44,7 +45,7 @@ export class LineView extends CanvasView {
   constructor(private readonly events: LineViewEvents) {
     super('line-view');
     const c = this.canvas;
-    this.makeFocusable('lines', 'attention lines between tokens', () => this.announceKey(), () => (this.hover = null));
+    this.makeFocusable('lines', t('attention lines between tokens'), () => this.announceKey(), () => (this.hover = null));
     c.addEventListener('mousemove', (e) => this.onMove(e));
     c.addEventListener('mouseleave', () => {
       this.hover = null;
@@ -245,8 +246,8 @@ export class LineView extends CanvasView {
           ctx.strokeRect(align === 'right' ? x - this.labelWidth + 4.5 : x - 3.5, y - this.rowHeight / 2 + 0.5, this.labelWidth - 1, this.rowHeight - 1);
         }
       }
-      ctx.fillStyle = item.special ? theme.muted : theme.foreground;
-      ctx.font = `${strong ? 'bold ' : ''}${item.special ? 'italic ' : ''}${this.font()}px ${theme.editorFontFamily}`;
+      ctx.fillStyle = item.generated ? theme.generated : item.special ? theme.muted : theme.foreground;
+      ctx.font = `${strong ? 'bold ' : ''}${item.special || item.generated ? 'italic ' : ''}${this.font()}px ${theme.editorFontFamily}`;
       ctx.textAlign = align;
       ctx.fillText(item.label, x, y, this.labelWidth - 8);
     };

@@ -1,4 +1,6 @@
 /** Entry point of the attention panel webview (bundled to dist/webview.js). */
+// First: installs the page's string bundle before any module builds a label (./i18n.ts).
+import { t } from './i18n';
 import './elements';
 import { App } from './app';
 
@@ -8,7 +10,7 @@ function boot(): void {
   try {
     new App(root, acquireVsCodeApi()).start();
   } catch (err) {
-    root.textContent = `The attention panel failed to start: ${err instanceof Error ? err.message : String(err)}`;
+    root.textContent = t('The attention panel failed to start: {0}', err instanceof Error ? err.message : String(err));
     throw err;
   }
 }

@@ -3,6 +3,7 @@
  * ranked by a score. Thumbnails are drawn lazily (only visible ones, a time budget per frame), so a
  * 12 × 12 grid at 128 tokens — or 32 × 32 heads — scrolls without stutter.
  */
+import { t } from './i18n';
 import { SCORE_INFO, SCORE_KEYS, type HeadScores, type ScoreKey } from '../src/analysis/patterns';
 import { CanvasView } from './canvasView';
 import type { Theme } from './theme';
@@ -66,7 +67,7 @@ export class ModelView extends CanvasView {
   constructor(private readonly events: ModelViewEvents) {
     super('model-view');
     const c = this.canvas;
-    this.makeFocusable('model-grid', 'grid of attention heads', () => {
+    this.makeFocusable('model-grid', t('grid of attention heads'), () => {
       const current = this.tiles.findIndex((t) => t.layer === this.current.layer && t.head === this.current.head);
       if (current >= 0) this.keyIndex = current;
       if (this.tiles[this.keyIndex]) this.events.keyboardTile(this.tiles[this.keyIndex]);
@@ -235,7 +236,7 @@ export class ModelView extends CanvasView {
       for (let h = 0; h < this.heads; h++) ctx.fillText(`H${h}`, this.tileOrigin(h).x + this.thumb / 2 - sx, PAD + HEADER / 2 - sy);
     } else {
       ctx.textAlign = 'left';
-      ctx.fillText('ranked by the chosen score', PAD + this.labelCol - sx, PAD + HEADER / 2 - sy);
+      ctx.fillText(t('ranked by the chosen score'), PAD + this.labelCol - sx, PAD + HEADER / 2 - sy);
     }
     if (this.labelFont > 0) this.drawTokenLabels(ctx, theme, sx, sy, firstRow, lastRow);
 
@@ -398,4 +399,4 @@ export class ModelView extends CanvasView {
 
 /** Text for the bar legend above the grid. */
 
-export const BAR_LEGEND = `Bars under each head, left to right: ${SCORE_KEYS.map((k) => SCORE_INFO[k].label.toLowerCase()).join(', ')}; the chosen score's bar is highlighted.`;
+export const BAR_LEGEND = t("Bars under each head, left to right: {0}; the chosen score's bar is highlighted.", SCORE_KEYS.map((k) => SCORE_INFO[k].label.toLowerCase()).join(', '));

@@ -18,7 +18,7 @@ import type { PairFilter, PanelState } from './state';
 import { LocalViews, RemoteViews, thumbSetFromReply, type RowSet, type ThumbSet, type ViewSource } from './views';
 
 /** What a session needs of its result: no tensors. */
-export type SessionResult = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin' | 'target' | 'decoderTokens' | 'probe'>;
+export type SessionResult = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin' | 'target' | 'decoderTokens' | 'probe' | 'generation'>;
 
 /** The block of the view the panel shows: view rows × view columns. */
 export interface Block {

@@ -3,6 +3,7 @@
  * (and that they sum to 1), the weighted sum of value vectors, and a check against the attention row
  * the model returned.
  */
+import { t } from './i18n';
 import type { HeadVectors, TokenInfo } from '../src/protocol/types';
 import { computeQueryStep, maxAbsDifference, type QueryStep } from '../src/analysis/stepByStep';
 import { tokenLabel } from '../src/analysis/view';
@@ -38,7 +39,7 @@ export class StepView {
   constructor() {
     this.status = h('p', { class: 'step-status', 'data-testid': 'step-status', role: 'status' });
     this.body = h('div', { class: 'step-body', 'data-testid': 'step-body' });
-    this.root = h('section', { class: 'step-view', 'aria-label': 'Step by step' }, this.status, this.body);
+    this.root = h('section', { class: 'step-view', 'aria-label': t('Step by step') }, this.status, this.body);
   }
 
   showMessage(message: string): void {
@@ -53,23 +54,27 @@ export class StepView {
     const d = vectors.q.shape[1];
     const scaleText = Math.abs(vectors.scale - 1 / Math.sqrt(d)) < 1e-6 ? `1/√${d} = ${fmt(vectors.scale, 6)}` : fmt(vectors.scale, 6);
     this.status.textContent =
-      `Query “${labels[req.query]}” (token ${req.query}), layer ${req.layer}, head ${req.head}` +
-      (req.modeIsNotHead ? ' — the walkthrough always follows one head: pick it with Layer and Head.' : '.');
+      t('Query “{0}” (token {1}), layer {2}, head {3}', labels[req.query], req.query, req.layer, req.head) +
+      (req.modeIsNotHead ? ` — ${t('the walkthrough always follows one head: pick it with Layer and Head.')}` : '.');
+    // The formulas' variable names are words too (scale, weight, output): in the UI language, as in the table.
+    const scale = t('scale');
+    const weight = t('weight');
     const formula = [
-      `logit_j = ${vectors.softcap !== null ? `softcap·tanh(q·k_j · scale / softcap)` : 'q·k_j · scale'}${vectors.bias ? ' + bias_j' : ''}`,
-      `scale = ${scaleText}`,
+      `logit_j = ${vectors.softcap !== null ? `softcap·tanh(q·k_j · ${scale} / softcap)` : `q·k_j · ${scale}`}${vectors.bias ? ' + bias_j' : ''}`,
+      `${scale} = ${scaleText}`,
       vectors.softcap !== null ? `softcap = ${fmt(vectors.softcap, 2)}` : '',
-      vectors.bias ? (vectors.biasTerms?.length ? `bias = ${vectors.biasTerms.join(' + ')}` : 'bias: the additive mask (−∞ hides a key) and any position bias of the model') : '',
-      'weight_j = exp(logit_j) / Σ_k exp(logit_k)',
-      'output = Σ_j weight_j · v_j',
+      vectors.bias ? (vectors.biasTerms?.length ? `bias = ${vectors.biasTerms.join(' + ')}` : t('bias: the additive mask (−∞ hides a key) and any position bias of the model')) : '',
+      `${weight}_j = exp(logit_j) / Σ_k exp(logit_k)`,
+      `${t('output')} = Σ_j ${weight}_j · v_j`,
     ].filter(Boolean);
     const summary = h('div', { class: 'step-formula' }, ...formula.map((f) => h('code', {}, f)));
     const ok = diff <= MATCH_TOLERANCE;
     const check = h(
       'p',
       { class: ok ? 'step-check ok' : 'step-check mismatch', 'data-testid': 'step-check' },
-      `Σ weights = ${step.weightSum.toFixed(6)}. Largest difference from the attention the model returned: ${fmt(diff)} — ` +
-        (ok ? 'the recomputation matches.' : 'these do NOT match; the q/k/v given do not reproduce this head.'),
+      t('Σ weights = {0}. Largest difference from the attention the model returned: {1}', step.weightSum.toFixed(6), fmt(diff)) +
+        ' — ' +
+        (ok ? t('the recomputation matches.') : t('these do NOT match; the q/k/v given do not reproduce this head.')),
     );
     this.body.replaceChildren(summary, check, this.table(step, labels, req, vectors), this.output(step, labels));
   }
@@ -81,14 +86,14 @@ export class StepView {
       'tr',
       {},
       h('th', { scope: 'col', class: 'optional' }, '#'),
-      h('th', { scope: 'col' }, 'key'),
+      h('th', { scope: 'col' }, t('key')),
       h('th', { scope: 'col', class: 'optional' }, 'q·k'),
-      h('th', { scope: 'col', class: 'optional' }, '× scale'),
-      ...(showCap ? [h('th', { scope: 'col', class: 'optional' }, 'soft-capped')] : []),
+      h('th', { scope: 'col', class: 'optional' }, t('× scale')),
+      ...(showCap ? [h('th', { scope: 'col', class: 'optional' }, t('soft-capped'))] : []),
       ...(showBias ? [h('th', { scope: 'col' }, '+ bias')] : []),
       h('th', { scope: 'col' }, 'logit'),
-      h('th', { scope: 'col' }, 'softmax weight'),
-      h('th', { scope: 'col' }, 'model'),
+      h('th', { scope: 'col' }, t('softmax weight')),
+      h('th', { scope: 'col' }, t('model')),
     );
     const maxWeight = step.keys.reduce((m, k) => Math.max(m, k.weight), 0) || 1;
     const rows = step.keys.map((k) => {
@@ -122,7 +127,7 @@ export class StepView {
     return h(
       'table',
       { class: 'step-table', 'data-testid': 'step-table' },
-      h('caption', {}, 'Scores, softmax and the model’s own weights for every key'),
+      h('caption', {}, t('Scores, softmax and the model’s own weights for every key')),
       h('thead', {}, head),
       h('tbody', {}, ...rows, total),
     );
@@ -138,17 +143,18 @@ export class StepView {
     return h(
       'div',
       { class: 'step-output' },
-      h('h3', {}, 'Weighted sum of value vectors'),
+      h('h3', {}, t('Weighted sum of value vectors')),
       h(
         'p',
         {},
-        `output = Σ_j weight_j · v_j has ${step.output.length} dimensions, ‖output‖ = ${fmt(norm)}: [${shown}${step.output.length > 16 ? ', …' : ''}]. ` +
-          'This is what the head passes on, before the output projection.',
+        t('output = Σ_j weight_j · v_j has {0} dimensions, ‖output‖ = {1}: [{2}].', step.output.length, fmt(norm), `${shown}${step.output.length > 16 ? ', …' : ''}`) +
+          ' ' +
+          t('This is what the head passes on, before the output projection.'),
       ),
       h(
         'p',
         {},
-        'Largest contributions weight_j·‖v_j‖: ' + contributions.map((c) => `${labels[c.key]} ${fmt(c.amount, 3)}`).join(', ') + '.',
+        t('Largest contributions weight_j·‖v_j‖: {0}.', contributions.map((c) => `${labels[c.key]} ${fmt(c.amount, 3)}`).join(', ')),
       ),
     );
   }

@@ -15,6 +15,8 @@ export interface Theme {
   highlight: string;
   /** The editor cursor's token. */
   cursor: string;
+  /** Labels of generated tokens (Continue and Show Attention). */
+  generated: string;
   fontFamily: string;
   editorFontFamily: string;
   fontSize: number;
@@ -45,6 +47,7 @@ export function readTheme(): Theme {
     contrastBorder: v('--vscode-contrastActiveBorder') || v('--vscode-contrastBorder') || null,
     highlight: kind === 'high-contrast' ? 'rgba(255, 255, 255, 0.28)' : darkish ? 'rgba(255, 255, 255, 0.18)' : 'rgba(0, 0, 0, 0.14)',
     cursor: v('--vscode-editorCursor-foreground') || foreground,
+    generated: v('--vscode-textLink-foreground') || (darkish ? '#3794ff' : '#006ab1'),
     fontFamily: v('--vscode-font-family') || 'system-ui, sans-serif',
     editorFontFamily: v('--vscode-editor-font-family') || 'ui-monospace, Menlo, Consolas, monospace',
     fontSize: parseFloat(v('--vscode-font-size')) || 13,

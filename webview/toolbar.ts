@@ -10,14 +10,18 @@ import { button, h, select, selectValue, setOptions } from './dom';
 import type { ResultSession } from './session';
 import type { PairFilter, PanelState } from './state';
 import type { ViewStore } from './store';
+import { t } from './i18n';
 
 export type ExportAction = 'png' | 'svg' | 'json' | 'npy' | 'html' | 'copyImage' | 'copyPython';
 
 export const PAIR_FILTER_INFO: Record<PairFilter, string> = {
-  all: 'All (both texts)',
-  ab: 'A → B (A’s queries, B’s keys)',
-  ba: 'B → A (B’s queries, A’s keys)',
+  all: t('All (both texts)'),
+  ab: t('A → B (A’s queries, B’s keys)'),
+  ba: t('B → A (B’s queries, A’s keys)'),
 };
+
+/** The same in the mode badge. */
+export const PAIR_FILTER_SHORT: Record<PairFilter, string> = { all: t('All'), ab: 'A → B', ba: 'B → A' };
 
 type Checkbox = HTMLElement & { checked: boolean };
 type Disableable = HTMLElement & { disabled: boolean };
@@ -25,15 +29,15 @@ type Disableable = HTMLElement & { disabled: boolean };
 export class Toolbar {
   readonly element: HTMLElement;
   readonly exports: HTMLElement;
-  private readonly mode = select('mode', 'Mode', []);
-  private readonly layer = select('layer', 'Layer', []);
-  private readonly head = select('head', 'Head', []);
-  private readonly pair = select('pairFilter', 'Sentence pair', []);
-  private readonly special = select('special', 'Special tokens', []);
-  private readonly scale = select('scale', 'Colour scale', []);
-  private readonly norm = select('norm', 'Colour normalisation', []);
-  private readonly range = select('range', 'Colour range', []);
-  private readonly merge = h('vscode-checkbox', { id: 'merge', 'data-testid': 'merge', label: 'Merge sub-words into words' }) as Checkbox;
+  private readonly mode = select('mode', t('Mode'), []);
+  private readonly layer = select('layer', t('Layer'), []);
+  private readonly head = select('head', t('Head'), []);
+  private readonly pair = select('pairFilter', t('Sentence pair'), []);
+  private readonly special = select('special', t('Special tokens'), []);
+  private readonly scale = select('scale', t('Colour scale'), []);
+  private readonly norm = select('norm', t('Colour normalisation'), []);
+  private readonly range = select('range', t('Colour range'), []);
+  private readonly merge = h('vscode-checkbox', { id: 'merge', 'data-testid': 'merge', label: t('Merge sub-words into words') }) as Checkbox;
   private readonly moreButton: HTMLElement;
   private readonly exportsButton: HTMLElement;
   private readonly pairField: HTMLElement;
@@ -41,31 +45,31 @@ export class Toolbar {
 
   constructor(private readonly store: ViewStore, onExport: (action: ExportAction) => void) {
     const field = (label: string, control: HTMLElement, extra = '') => h('label', { class: `field ${extra}`.trim() }, h('span', { class: 'field-label' }, label), control);
-    this.pairField = field('Pair', this.pair, 'pair-field');
+    this.pairField = field(t('Pair'), this.pair, 'pair-field');
     this.moreButton = h(
       'vscode-button',
-      { id: 'more-controls', 'data-testid': 'more-controls', secondary: true, title: 'Special tokens, colours, merging of sub-words', 'aria-expanded': 'false', 'aria-controls': 'toolbar-more' },
-      'More',
+      { id: 'more-controls', 'data-testid': 'more-controls', secondary: true, title: t('Special tokens, colours, merging of sub-words'), 'aria-expanded': 'false', 'aria-controls': 'toolbar-more' },
+      t('More'),
     );
     this.exportsButton = h(
       'vscode-button',
-      { id: 'exports-toggle', 'data-testid': 'exports-toggle', secondary: true, title: 'PNG, SVG, JSON, NPY, copy image, copy as Python', 'aria-expanded': 'false', 'aria-controls': 'exports' },
-      'Export',
+      { id: 'exports-toggle', 'data-testid': 'exports-toggle', secondary: true, title: t('PNG, SVG, JSON, NPY, copy image, copy as Python'), 'aria-expanded': 'false', 'aria-controls': 'exports' },
+      t('Export'),
     );
     this.more = h(
       'div',
       { class: 'toolbar-row toolbar-more', id: 'toolbar-more', 'data-testid': 'toolbar-more' },
-      field('Special', this.special),
-      field('Colours', this.scale),
-      field('Scale', this.norm),
-      field('Range', this.range),
+      field(t('Special'), this.special),
+      field(t('Colours'), this.scale),
+      field(t('Scale'), this.norm),
+      field(t('Range'), this.range),
       h('div', { class: 'field checkbox' }, this.merge),
     );
     this.element = h(
       'div',
-      { class: 'toolbar', role: 'toolbar', 'aria-label': 'What is shown' },
+      { class: 'toolbar', role: 'toolbar', 'aria-label': t('What is shown') },
       // The options say "Layer 2", "Head 6", "Single head": their labels are for screen readers only.
-      h('div', { class: 'toolbar-row' }, field('Mode', this.mode, 'quiet'), field('Layer', this.layer, 'quiet'), field('Head', this.head, 'quiet'), this.pairField, this.moreButton, this.exportsButton),
+      h('div', { class: 'toolbar-row' }, field(t('Mode'), this.mode, 'quiet'), field(t('Layer'), this.layer, 'quiet'), field(t('Head'), this.head, 'quiet'), this.pairField, this.moreButton, this.exportsButton),
       this.more,
     );
     const exportButton = (id: string, label: string, title: string, action: ExportAction) => {
@@ -80,14 +84,14 @@ export class Toolbar {
     };
     this.exports = h(
       'div',
-      { class: 'exports', id: 'exports', role: 'group', 'aria-label': 'Export', 'data-testid': 'exports' },
-      exportButton('export-png', 'PNG', 'Save the current figure as a PNG image (2× pixel density)', 'png'),
-      exportButton('export-svg', 'SVG', 'Save the current figure as an SVG vector image', 'svg'),
-      exportButton('export-json', 'JSON', 'Save tokens, ranges and the matrix shown as JSON', 'json'),
-      exportButton('export-npy', 'NPY', 'Save the full [layers, heads, n, n] attention tensor as .npy', 'npy'),
-      exportButton('export-html', 'HTML', 'Save an interactive HTML page of this analysis (head view, model view, hover) that opens offline in any browser', 'html'),
-      exportButton('copy-image', 'Copy image', 'Copy the current figure to the clipboard as PNG', 'copyImage'),
-      exportButton('copy-python', 'Copy as Python', 'Copy a Python snippet that reproduces these attentions with transformers', 'copyPython'),
+      { class: 'exports', id: 'exports', role: 'group', 'aria-label': t('Export'), 'data-testid': 'exports' },
+      exportButton('export-png', 'PNG', t('Save the current figure as a PNG image (2× pixel density)'), 'png'),
+      exportButton('export-svg', 'SVG', t('Save the current figure as an SVG vector image'), 'svg'),
+      exportButton('export-json', 'JSON', t('Save tokens, ranges and the matrix shown as JSON'), 'json'),
+      exportButton('export-npy', 'NPY', t('Save the full [layers, heads, n, n] attention tensor as .npy'), 'npy'),
+      exportButton('export-html', 'HTML', t('Save an interactive HTML page of this analysis (head view, model view, hover) that opens offline in any browser'), 'html'),
+      exportButton('copy-image', t('Copy image'), t('Copy the current figure to the clipboard as PNG'), 'copyImage'),
+      exportButton('copy-python', t('Copy as Python'), t('Copy a Python snippet that reproduces these attentions with transformers'), 'copyPython'),
     );
     this.wire();
   }
@@ -121,19 +125,19 @@ export class Toolbar {
       this.mode,
       ATTENTION_MODES.map((m) => ({
         value: m,
-        label: m === 'valueWeighted' && noNorms ? `${MODE_INFO[m].label} (unavailable)` : MODE_INFO[m].label,
+        label: m === 'valueWeighted' && noNorms ? t('{0} (unavailable)', MODE_INFO[m].label) : MODE_INFO[m].label,
         disabled: m === 'valueWeighted' && noNorms,
       })),
       s.mode,
     );
-    setOptions(this.layer, Array.from({ length: layers }, (_, l) => ({ value: String(l), label: `Layer ${l}` })), String(s.layer));
-    setOptions(this.head, Array.from({ length: heads }, (_, i) => ({ value: String(i), label: `Head ${i}` })), String(s.head));
+    setOptions(this.layer, Array.from({ length: layers }, (_, l) => ({ value: String(l), label: t('Layer {0}', l) })), String(s.layer));
+    setOptions(this.head, Array.from({ length: heads }, (_, i) => ({ value: String(i), label: t('Head {0}', i) })), String(s.head));
     setOptions(this.pair, (['all', 'ab', 'ba'] as const).map((f) => ({ value: f, label: PAIR_FILTER_INFO[f] })), s.pairFilter);
     this.pairField.hidden = !session?.isPair;
     setOptions(this.special, SPECIAL_HANDLINGS.map((v) => ({ value: v, label: SPECIAL_HANDLING_INFO[v].label })), s.special);
     setOptions(this.scale, COLOR_SCALES.map((v) => ({ value: v, label: COLOR_SCALE_INFO[v] })), s.scale);
     setOptions(this.norm, COLOR_NORMS.map((v) => ({ value: v, label: COLOR_NORM_INFO[v].label })), s.norm);
-    setOptions(this.range, [{ value: 'max', label: '0 to largest shown' }, { value: 'unit', label: '0 to 1' }], s.range);
+    setOptions(this.range, [{ value: 'max', label: t('0 to largest shown') }, { value: 'unit', label: t('0 to 1') }], s.range);
     if (this.merge.checked !== s.mergeWords) this.merge.checked = s.mergeWords;
     const info = MODE_INFO[s.mode];
     (this.layer as Disableable).disabled = !info.usesLayer;

@@ -3,6 +3,7 @@
  * published control points of matplotlib's maps (17–18 stops, close enough that the lightness stays
  * monotonic — the unit tests check it), and sampled into a 256-entry table.
  */
+import { t } from '../l10n/runtime';
 
 /** Sequential scales (attention weights) and the one diverging scale (differences, see DIVERGING_SCALE). */
 export type ColorScaleName = 'viridis' | 'cividis' | 'blueOrange';
@@ -11,9 +12,9 @@ export type ColorScaleName = 'viridis' | 'cividis' | 'blueOrange';
 export const COLOR_SCALES: readonly ColorScaleName[] = ['viridis', 'cividis'];
 
 export const COLOR_SCALE_INFO: Record<ColorScaleName, string> = {
-  viridis: 'Viridis (purple → yellow)',
-  cividis: 'Cividis (blue → yellow, also for red–green and blue–yellow colour blindness)',
-  blueOrange: 'Blue → grey-white → orange (diverging, centred on 0)',
+  viridis: t('Viridis (purple → yellow)'),
+  cividis: t('Cividis (blue → yellow, also for red–green and blue–yellow colour blindness)'),
+  blueOrange: t('Blue → grey-white → orange (diverging, centred on 0)'),
 };
 
 const STOPS: Record<ColorScaleName, readonly string[]> = {
@@ -135,9 +136,9 @@ export type ColorNorm = 'linear' | 'row' | 'log';
 export const COLOR_NORMS: readonly ColorNorm[] = ['linear', 'row', 'log'];
 
 export const COLOR_NORM_INFO: Record<ColorNorm, { label: string; explanation: string }> = {
-  linear: { label: 'Linear', explanation: 'colour proportional to the weight' },
-  row: { label: 'Per row', explanation: 'each row scaled to its own largest weight' },
-  log: { label: 'Log', explanation: 'logarithmic, four decades below the top of the range' },
+  linear: { label: t('Linear'), explanation: t('colour proportional to the weight') },
+  row: { label: t('Per row'), explanation: t('each row scaled to its own largest weight') },
+  log: { label: t('Log'), explanation: t('logarithmic, four decades below the top of the range') },
 };
 
 export function isColorNorm(value: unknown): value is ColorNorm {
@@ -181,7 +182,6 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
   const { rows, cols, data } = block;
   const positions = new Float64Array(rows * cols);
   const range = colorRangeFor(data, rangeMode);
-  const top = rangeMode === 'unit' ? ' 1' : ' the largest weight shown';
   if (norm === 'row') {
     for (let i = 0; i < rows; i++) {
       let max = 0;
@@ -195,9 +195,9 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       positions,
       norm,
       range: { min: 0, max: 1 },
-      ticks: [{ t: 1, text: 'row max' }, { t: 0.5, text: '½ max' }, { t: 0, text: '0' }],
-      caption: 'Per-row colour scale: each row runs from 0 to its own largest weight.',
-      short: 'per row: 0 → row max',
+      ticks: [{ t: 1, text: t('row max') }, { t: 0.5, text: t('½ max') }, { t: 0, text: '0' }],
+      caption: t('Per-row colour scale: each row runs from 0 to its own largest weight.'),
+      short: t('per row: 0 → row max'),
     };
   }
   if (norm === 'log') {
@@ -215,8 +215,10 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       norm,
       range: { min: lo, max: hi },
       ticks,
-      caption: `Log colour scale: ${tickText(lo)} (and below) to ${tickText(hi)}${rangeMode === 'unit' ? '' : ', the largest weight shown'}.`,
-      short: `log: ${tickText(lo)} → ${tickText(hi)}`,
+      caption: rangeMode === 'unit'
+        ? t('Log colour scale: {0} (and below) to {1}.', tickText(lo), tickText(hi))
+        : t('Log colour scale: {0} (and below) to {1}, the largest weight shown.', tickText(lo), tickText(hi)),
+      short: t('log: {0} → {1}', tickText(lo), tickText(hi)),
     };
   }
   const span = range.max - range.min;
@@ -233,8 +235,8 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       { t: 0.5, text: tickText((range.min + range.max) / 2) },
       { t: 0, text: tickText(range.min) },
     ],
-    caption: `Linear colour scale: 0 to${top}${rangeMode === 'unit' ? '' : ` (${tickText(range.max)})`}.`,
-    short: rangeMode === 'unit' ? 'linear: 0 → 1' : `linear: 0 → max (${tickText(range.max)})`,
+    caption: rangeMode === 'unit' ? t('Linear colour scale: 0 to 1.') : t('Linear colour scale: 0 to the largest weight shown ({0}).', tickText(range.max)),
+    short: rangeMode === 'unit' ? t('linear: 0 → 1') : t('linear: 0 → max ({0})', tickText(range.max)),
   };
 }
 

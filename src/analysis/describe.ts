@@ -1,5 +1,6 @@
 /** Words for what the panel shows: titles for the header and exports, and the JSON of the current view. */
-import type { AttentionResult, ModelSummary, ProbeInfo, TokenInfo } from '../protocol/types';
+import { t } from '../l10n/runtime';
+import type { AttentionResult, GenerationInfo, ModelSummary, ProbeInfo, TokenInfo } from '../protocol/types';
 import { probeInductionCeiling } from './heads';
 import type { AttentionMode, ModeSelection } from './modes';
 import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './view';
@@ -8,26 +9,26 @@ import { SPECIAL_HANDLING_INFO, type SpecialHandling, type ViewMatrix } from './
 export function describeSelection(sel: ModeSelection, layers: number, heads: number): string {
   switch (sel.mode) {
     case 'head':
-      return `layer ${sel.layer}, head ${sel.head} · single head`;
+      return t('layer {0}, head {1} · single head', sel.layer, sel.head);
     case 'layerMean':
-      return `layer ${sel.layer} · mean of ${heads} heads`;
+      return t('layer {0} · mean of {1} heads', sel.layer, heads);
     case 'allMean':
-      return `all ${layers} layers × ${heads} heads · mean`;
+      return t('all {0} layers × {1} heads · mean', layers, heads);
     case 'rollout':
-      return `rollout through layer ${sel.layer} (layers 0–${sel.layer})`;
+      return t('rollout through layer {0} (layers 0–{0})', sel.layer);
     case 'valueWeighted':
-      return `layer ${sel.layer}, head ${sel.head} · value-weighted (rows renormalised)`;
+      return t('layer {0}, head {1} · value-weighted (rows renormalised)', sel.layer, sel.head);
   }
 }
 
 export function describeSpecial(special: SpecialHandling): string {
   switch (special) {
     case 'show':
-      return 'special tokens shown';
+      return t('special tokens shown');
     case 'hideRenormalize':
-      return 'special tokens hidden, rows renormalised';
+      return t('special tokens hidden, rows renormalised');
     case 'hide':
-      return 'special tokens hidden, weights kept';
+      return t('special tokens hidden, weights kept');
   }
 }
 
@@ -37,7 +38,7 @@ export interface FigureTexts {
   footnote: string;
 }
 
-export const CAUTION = 'Attention weights are a clue, not an explanation: they show where a head looks, not why the model decides.';
+export const CAUTION = t('Attention weights are a clue, not an explanation: they show where a head looks, not why the model decides.');
 
 export function figureTexts(
   model: ModelSummary,
@@ -47,7 +48,7 @@ export function figureTexts(
   extra: string,
 ): FigureTexts {
   const title = `${model.name} — ${describeSelection(sel, model.numLayers, model.numHeads)}`;
-  const parts = [describeSpecial(special), mergeWords ? 'sub-words merged into words' : 'sub-word tokens', extra].filter(Boolean);
+  const parts = [describeSpecial(special), mergeWords ? t('sub-words merged into words') : t('sub-word tokens'), extra].filter(Boolean);
   return { title, subtitle: parts.join(' · '), footnote: CAUTION };
 }
 
@@ -148,15 +149,15 @@ export function exportBaseName(model: ModelSummary, sel: ModeSelection, slug = '
 export function describeWhere(sel: ModeSelection, layers: number, heads: number): string {
   switch (sel.mode) {
     case 'head':
-      return `layer ${sel.layer}, head ${sel.head}`;
+      return t('layer {0}, head {1}', sel.layer, sel.head);
     case 'layerMean':
-      return `layer ${sel.layer}, mean of ${heads} heads`;
+      return t('layer {0}, mean of {1} heads', sel.layer, heads);
     case 'allMean':
-      return `all ${layers} layers × ${heads} heads`;
+      return t('all {0} layers × {1} heads', layers, heads);
     case 'rollout':
-      return `layers 0–${sel.layer}`;
+      return t('layers 0–{0}', sel.layer);
     case 'valueWeighted':
-      return `layer ${sel.layer}, head ${sel.head}, rows renormalised`;
+      return t('layer {0}, head {1}, rows renormalised', sel.layer, sel.head);
   }
 }
 
@@ -164,15 +165,15 @@ export function describeWhere(sel: ModeSelection, layers: number, heads: number)
 export function describeShort(sel: ModeSelection): string {
   switch (sel.mode) {
     case 'head':
-      return `layer ${sel.layer}, head ${sel.head}`;
+      return t('layer {0}, head {1}', sel.layer, sel.head);
     case 'layerMean':
-      return `layer ${sel.layer}, mean of heads`;
+      return t('layer {0}, mean of heads', sel.layer);
     case 'allMean':
-      return 'mean of all layers and heads';
+      return t('mean of all layers and heads');
     case 'rollout':
-      return `rollout through layer ${sel.layer}`;
+      return t('rollout through layer {0}', sel.layer);
     case 'valueWeighted':
-      return `layer ${sel.layer}, head ${sel.head}, value-weighted`;
+      return t('layer {0}, head {1}, value-weighted', sel.layer, sel.head);
   }
 }
 
@@ -202,22 +203,34 @@ export function analyzedUpTo(text: string, tokens: readonly Pick<TokenInfo, 'end
 }
 
 /**
+ * The badge's note on a result of Continue and Show Attention: how many tokens the model generated
+ * (greedy), why it stopped, and how they are marked; empty for an analysis of the text alone.
+ */
+export function describeGeneration(result: { generation?: GenerationInfo }): string {
+  const g = result.generation;
+  if (!g) return '';
+  const count = g.newIds.length === 1 ? t('1 generated token') : t('{0} generated tokens', g.newIds.length);
+  const how = g.stoppedBy === 'eos' ? t('greedy, stopped at the end-of-sequence token') : g.stoppedBy === 'max-positions' ? t("greedy, stopped at the model's longest sequence") : t('greedy');
+  return ` · ${count} (${how}), ${t('in italics and link colour')}`;
+}
+
+/**
  * The probe's parameters, for the panel's banner (`line`, short) and its tooltip and the exports
  * (`detail`): what was run, how the heads are ranked, and the highest induction score any head
  * could reach on it.
  */
 export function describeProbe(probe: ProbeInfo, tokens: readonly Pick<TokenInfo, 'raw' | 'special'>[], modelName: string): { line: string; detail: string } {
   const specials = (list: readonly Pick<TokenInfo, 'raw'>[]) => list.map((t) => t.raw).join(' ');
-  const before = probe.prefix > 0 ? ` after ${specials(tokens.slice(0, probe.prefix))}` : '';
-  const after = probe.suffix > 0 ? `${before ? ',' : ''} before ${specials(tokens.slice(tokens.length - probe.suffix))}` : '';
+  const before = probe.prefix > 0 ? ` ${t('after {0}', specials(tokens.slice(0, probe.prefix)))}` : '';
+  const after = probe.suffix > 0 ? `${before ? ',' : ''} ${t('before {0}', specials(tokens.slice(tokens.length - probe.suffix)))}` : '';
   const ceiling = probeInductionCeiling(probe.prefix, probe.length, probe.suffix);
-  const line =
-    `Probe: ${probe.length} random tokens (seed ${probe.seed}) written twice${before}${after}, ${tokens.length} tokens; ` +
-    `heads ranked by induction score. A perfect induction head scores ${ceiling.toFixed(3)} here.`;
-  const detail =
-    `Repeated-random-tokens probe of ${modelName}: ${probe.length} distinct tokens drawn with seed ${probe.seed} from the ${probe.vocabularyDrawn.toLocaleString('en-US')} ordinary tokens of its vocabulary ` +
-    `(added and special tokens excluded), written twice${before}${after}: ${tokens.length} tokens. The induction score is TransformerLens' head detector's: the share of a head's attention on ` +
-    `the token that followed an earlier occurrence of the query's token; here at most ${probe.length} / ${tokens.length} = ${ceiling.toFixed(3)}, since only the second copy can look back. ` +
-    `Length and seed: settings attentionInspector.probe.length and attentionInspector.probe.seed.`;
+  const line = t(
+    'Probe: {0} random tokens (seed {1}) written twice{2}{3}, {4} tokens; heads ranked by induction score. A perfect induction head scores {5} here.',
+    probe.length, probe.seed, before, after, tokens.length, ceiling.toFixed(3),
+  );
+  const detail = t(
+    "Repeated-random-tokens probe of {0}: {1} distinct tokens drawn with seed {2} from the {3} ordinary tokens of its vocabulary (added and special tokens excluded), written twice{4}{5}: {6} tokens. The induction score is TransformerLens' head detector's: the share of a head's attention on the token that followed an earlier occurrence of the query's token; here at most {1} / {6} = {7}, since only the second copy can look back. Length and seed: settings attentionInspector.probe.length and attentionInspector.probe.seed.",
+    modelName, probe.length, probe.seed, probe.vocabularyDrawn.toLocaleString('en-US'), before, after, tokens.length, ceiling.toFixed(3),
+  );
   return { line, detail };
 }

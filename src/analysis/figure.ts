@@ -3,6 +3,7 @@
  * renderer so both exports look the same. Text width comes from a `measure` callback: canvas
  * measureText in the webview, an estimate for monospace text elsewhere.
  */
+import { t } from '../l10n/runtime';
 import type { ColorRange, ColorScaleName } from './colormap';
 import type { Matrix } from './tensor';
 
@@ -82,7 +83,7 @@ export interface HeatmapLayout {
   captionY: number;
 }
 
-export const AXIS_CAPTION = 'rows: queries ↓ · columns: keys →';
+export const AXIS_CAPTION = t('rows: queries ↓ · columns: keys →');
 
 /** Shortens text with an ellipsis until it fits. */
 export function fitText(text: string, maxWidth: number, fontPx: number, measure: MeasureText): string {

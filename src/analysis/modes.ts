@@ -2,6 +2,7 @@
  * The ways the panel can aggregate attention into one n×n matrix. Every function returns a new
  * matrix whose rows are queries and columns keys; rows of the inputs are assumed to sum to 1.
  */
+import { t } from '../l10n/runtime';
 import { AttentionStack, Matrix, ValueNormStack } from './tensor';
 
 export type AttentionMode = 'head' | 'layerMean' | 'allMean' | 'rollout' | 'valueWeighted';
@@ -18,34 +19,34 @@ export interface ModeInfo {
 
 export const MODE_INFO: Record<AttentionMode, ModeInfo> = {
   head: {
-    label: 'Single head',
-    explanation: 'The attention weights of one head in one layer, exactly as the model computed them.',
+    label: t('Single head'),
+    explanation: t('The attention weights of one head in one layer, exactly as the model computed them.'),
     usesLayer: true,
     usesHead: true,
   },
   layerMean: {
-    label: 'Mean of layer',
-    explanation: 'The average of all heads of the chosen layer.',
+    label: t('Mean of layer'),
+    explanation: t('The average of all heads of the chosen layer.'),
     usesLayer: true,
     usesHead: false,
   },
   allMean: {
-    label: 'Mean of all',
-    explanation: 'The average over every head of every layer.',
+    label: t('Mean of all'),
+    explanation: t('The average over every head of every layer.'),
     usesLayer: false,
     usesHead: false,
   },
   rollout: {
-    label: 'Rollout',
+    label: t('Rollout'),
     explanation:
-      'Attention rollout (Abnar & Zuidema 2020): per layer 0.5·A + 0.5·I of the head mean, rows renormalised, multiplied from the first layer up to the chosen one.',
+      t('Attention rollout (Abnar & Zuidema 2020): per layer 0.5·A + 0.5·I of the head mean, rows renormalised, multiplied from the first layer up to the chosen one.'),
     usesLayer: true,
     usesHead: false,
   },
   valueWeighted: {
-    label: 'Value-weighted',
+    label: t('Value-weighted'),
     explanation:
-      'α_ij·‖f_h(x_j)‖ (Kobayashi et al. 2020): weights scaled by the size of what each key actually contributes, rows renormalised to sum to 1.',
+      t('α_ij·‖f_h(x_j)‖ (Kobayashi et al. 2020): weights scaled by the size of what each key actually contributes, rows renormalised to sum to 1.'),
     usesLayer: true,
     usesHead: true,
   },

@@ -4,6 +4,7 @@
  * spread out its rows are, and (from the token ids, ./heads.ts) TransformerLens' induction and
  * duplicate-token scores. Computed on the raw head matrices (special tokens included).
  */
+import { t } from '../l10n/runtime';
 import { DETECTOR_SCORERS } from './heads';
 import type { AttentionStack } from './tensor';
 
@@ -34,23 +35,23 @@ export type ScoreKey = 'previousToken' | 'firstToken' | 'self' | 'entropy' | 'in
 export const SCORE_KEYS: readonly ScoreKey[] = ['previousToken', 'firstToken', 'self', 'entropy', 'induction', 'duplicateToken'];
 
 export const SCORE_INFO: Record<ScoreKey, { label: string; short: string; explanation: string }> = {
-  previousToken: { label: 'Previous token', short: 'prev', explanation: 'mean weight on the token just before the query' },
-  firstToken: { label: 'First token (sink)', short: 'first', explanation: 'mean weight on the first token of the input' },
-  self: { label: 'Self', short: 'self', explanation: 'mean weight a token gives itself' },
+  previousToken: { label: t('Previous token'), short: t('prev'), explanation: t('mean weight on the token just before the query') },
+  firstToken: { label: t('First token (sink)'), short: t('first'), explanation: t('mean weight on the first token of the input') },
+  self: { label: t('Self'), short: t('self'), explanation: t('mean weight a token gives itself') },
   entropy: {
-    label: 'Entropy (broad ↔ focused)',
-    short: 'ent',
-    explanation: 'mean row entropy relative to its maximum: 0 focused on one key, 1 spread evenly',
+    label: t('Entropy (broad ↔ focused)'),
+    short: t('ent'),
+    explanation: t('mean row entropy relative to its maximum: 0 focused on one key, 1 spread evenly'),
   },
   induction: {
-    label: 'Induction',
-    short: 'ind',
-    explanation: 'share of attention on the token that followed an earlier occurrence of the query’s token (TransformerLens’ head detector); needs a repeated token',
+    label: t('Induction'),
+    short: t('ind'),
+    explanation: t('share of attention on the token that followed an earlier occurrence of the query’s token (TransformerLens’ head detector); needs a repeated token'),
   },
   duplicateToken: {
-    label: 'Duplicate token',
-    short: 'dup',
-    explanation: 'share of attention on earlier occurrences of the query’s own token (TransformerLens’ head detector); needs a repeated token',
+    label: t('Duplicate token'),
+    short: t('dup'),
+    explanation: t('share of attention on earlier occurrences of the query’s own token (TransformerLens’ head detector); needs a repeated token'),
   },
 };
 

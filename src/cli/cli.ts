@@ -2,11 +2,15 @@
  * Headless use of the engine, with the extension's model specs and the panel's head scores:
  *   node dist/cli.js [--model <spec>] (--text "…" | --file <path>) [--pair "…"] [--offline]
  *                    [--first <N>] [--heads] [--target "…"] [--json out.json] [--npy out.npy] [--hidden]
- *                    [--select L:H[,L:H…]] [--memory-limit-gb <GB>] [--weight-cache <folder>|none] [--quiet]
+ *                    [--select L:H[,L:H…]] [--generate <N> [--plain-greedy]] [--memory-limit-gb <GB>] [--weight-cache <folder>|none] [--quiet]
  * Prints the tokens with their ranges and a per-layer (or per-head) summary of the attention, then the timings
  * (load, analyze, first result since the process started) and the process's peak RSS. For an
  * encoder-decoder, `--target` is the decoder text; the JSON then has `encoderAttentions`,
- * `decoderAttentions`, `crossAttentions` and `decoderTokens`.
+ * `decoderAttentions`, `crossAttentions` and `decoderTokens`. `--generate N` continues the text
+ * greedily for N tokens first (as "Continue and Show Attention" does): the JSON then has
+ * `generatedTokens` and attentions over prompt + generated tokens; for an encoder-decoder the
+ * generated decoder sequence (start token first) is `decoderTokens`, with `decoderAttentions` and
+ * `crossAttentions` over it.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,7 +24,7 @@ import { disableOnnxruntimeTelemetry } from '../engine/telemetry';
 import { encodeNpy } from '../export/npy';
 import { formatBytes, isModelSourceError, resolveModel, findToken } from '../hub';
 import { loadModel } from '../models';
-import { attentionBlocks, type AttentionBlock } from '../protocol/types';
+import { attentionBlocks, type AttentionBlock, type TokenInfo } from '../protocol/types';
 
 const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --file <path>) [options]
 
@@ -42,6 +46,10 @@ const USAGE = `Usage: node dist/cli.js [--model <spec>] (--text "<text>" | --fil
                    when they fit a JSON file; long texts need --select)
   --file <path>    read the text from a file (long texts; UTF-8)
   --hidden         also compute hidden states (written into --json)
+  --generate <N>   first continue the text greedily for N tokens with the model's LM head (causal LMs), or
+                   generate the decoder text (encoder-decoders); attentions then cover prompt + generated tokens
+  --plain-greedy   with --generate: the plain argmax chain, as transformers' references record it (no stop at
+                   the end-of-sequence token, no forced_bos/forced_eos tokens from generation_config.json)
   --memory-limit-gb <GB>
                    what the engine may hold (default: half this machine's memory, ${defaultMemoryLimitGB()} GB);
                    larger models stream layer groups
@@ -91,6 +99,8 @@ async function main(): Promise<number> {
       npy: { type: 'string' },
       select: { type: 'string' },
       hidden: { type: 'boolean', default: false },
+      generate: { type: 'string' },
+      'plain-greedy': { type: 'boolean', default: false },
       'memory-limit-gb': { type: 'string' },
       'weight-cache': { type: 'string' },
       quiet: { type: 'boolean', default: false },
@@ -104,6 +114,19 @@ async function main(): Promise<number> {
   const first = values.first === undefined ? undefined : Number(values.first);
   if (first !== undefined && !(Number.isInteger(first) && first > 0)) {
     console.error(`--first takes a positive whole number of tokens, not "${values.first}".`);
+    return 2;
+  }
+  const generate = values.generate === undefined ? undefined : Number(values.generate);
+  if (generate !== undefined && !(Number.isInteger(generate) && generate > 0)) {
+    console.error(`--generate takes a positive whole number of tokens, not "${values.generate}".`);
+    return 2;
+  }
+  if (generate !== undefined && (values.target !== undefined || values.pair !== undefined || first !== undefined || values.hidden)) {
+    console.error('--generate continues one text: it does not combine with --target (the decoder text is generated), --pair, --first or --hidden.');
+    return 2;
+  }
+  if (values['plain-greedy'] && generate === undefined) {
+    console.error('--plain-greedy applies to --generate <N>.');
     return 2;
   }
   const select = values.select === undefined ? undefined : parseSelect(values.select);
@@ -144,7 +167,12 @@ async function main(): Promise<number> {
   const loadCpu = process.cpuUsage(cpu0);
   try {
     const t1 = performance.now();
-    const result = await model.analyze(text, { textPair: values.pair, target: values.target, hiddenStates: values.hidden, truncateTo: first });
+    const progress = quiet ? undefined : (message: string) => process.stderr.write(`${message}\n`);
+    const plain = values['plain-greedy'];
+    const result =
+      generate !== undefined
+        ? await model.generate(text, { maxNewTokens: generate, stopAtEos: !plain, processors: !plain }, undefined, progress)
+        : await model.analyze(text, { textPair: values.pair, target: values.target, hiddenStates: values.hidden, truncateTo: first });
     const analyzeMs = performance.now() - t1;
     const firstResultMs = performance.now(); // since the process started (performance.timeOrigin)
     if (!result.decoderTokens && values.target !== undefined) {
@@ -160,7 +188,7 @@ async function main(): Promise<number> {
     const n = result.tokens.length;
     const { groups, warm, limitBytes } = model.memory;
     const streaming = (warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '') + (model.weightCache ? `, float32 weights mapped from ${model.weightCache.dir}` : '');
-    const timings = `load ${loadMs.toFixed(0)} ms (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(1)} s), analyze ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start (process CPU ${processCpuS().toFixed(1)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
+    const timings = `load ${loadMs.toFixed(0)} ms (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(1)} s), ${result.generation ? 'generate' : 'analyze'} ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start (process CPU ${processCpuS().toFixed(1)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
     if (quiet) {
       console.log(`${result.model.name} (${result.model.modelType}), ${n} tokens: ${timings}`);
       return 0;
@@ -169,11 +197,15 @@ async function main(): Promise<number> {
     const scores = allHeadScores(stack, causal, result.tokens.map((t) => t.id));
     console.log(`${result.model.name} (${result.model.modelType}) from ${resolved.source}: ${numLayers} layers × ${numHeads} heads, ${n} tokens; ${timings}`);
     console.log('\nTokens:');
-    result.tokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
+    result.tokens.forEach((t, i) => console.log(tokenLine(t, i)));
+    if (result.generation) {
+      const g = result.generation;
+      console.log(`\nGenerated ${g.newIds.length} of ${g.requested} tokens greedily (${g.stoppedBy === 'eos' ? 'stopped at the end-of-sequence token' : g.stoppedBy === 'max-positions' ? "stopped at the model's longest sequence" : 'as asked'}${g.settings.length > 0 ? `; generation_config.json: ${g.settings.join(', ')}` : ''}): ${JSON.stringify(g.text)}`);
+    }
     if (result.decoderTokens) {
-      if (values.target === undefined) console.log(`\n${result.model.name} is an encoder-decoder: pass the decoder text with --target "<text>" (it ran over an empty decoder text).`);
-      console.log('\nDecoder tokens (shifted right: the start token first):');
-      result.decoderTokens.forEach((t, i) => console.log(`  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${t.special ? ' (special)' : ` [${t.start}, ${t.end})`}`));
+      if (values.target === undefined && !result.generation) console.log(`\n${result.model.name} is an encoder-decoder: pass the decoder text with --target "<text>" (it ran over an empty decoder text).`);
+      console.log(result.generation ? '\nDecoder tokens (the start token, then the generated ones):' : '\nDecoder tokens (shifted right: the start token first):');
+      result.decoderTokens.forEach((t, i) => console.log(tokenLine(t, i)));
       console.log(`\nBlocks: ${blocks.map((b) => `${b.label} ${JSON.stringify(b.attentions.shape)}`).join('; ')}. The scores below are the encoder's.`);
     }
     console.log(
@@ -214,6 +246,7 @@ async function main(): Promise<number> {
         ...(select ? { select: select.map(([layer, head]) => ({ layer, head })) } : {}),
         valueNorms: { shape: result.valueNorms.shape, data: Array.from(tensorToFloat32(result.valueNorms)) },
         headScores: scores,
+        ...(result.generation ? { generation: result.generation, generatedTokens: (result.decoderTokens ?? result.tokens).filter((t) => t.generated) } : {}),
         ...(result.decoderTokens
           ? { target: result.target, decoderTokens: result.decoderTokens, encoderAttentions: block('encoder'), decoderAttentions: block('decoder'), crossAttentions: block('cross') }
           : {}),
@@ -237,6 +270,11 @@ main().then(
     process.exit(1);
   },
 );
+
+function tokenLine(t: TokenInfo, i: number): string {
+  const where = t.generated ? ' (generated)' : t.special ? ' (special)' : ` [${t.start}, ${t.end})`;
+  return `  ${String(i).padStart(4)}  ${JSON.stringify(t.display).padEnd(18)} id=${t.id}${where}`;
+}
 
 /** More numbers than this make a JSON text too long for one string (--select then picks heads). */
 const JSON_ALL_LIMIT = 40_000_000;

@@ -70,6 +70,10 @@ export class CompareWith {
       await this.notifier.notify('warning', 'Nothing to compare yet: run Show Attention on a text first, then Compare With… another model or another text.');
       return;
     }
+    if (a.generation) {
+      await this.notifier.notify('warning', 'The panel shows a generated continuation: Compare With… compares analyzed texts for now. Run Show Attention on a text first.');
+      return;
+    }
     if (a.decoderTokens || a.model.decoder) {
       await this.notifier.notify('warning', `${a.model.name} is an encoder-decoder: Compare With… works on single-stack models (decoder-only or encoder-only) for now, where one text gives one attention block per head.`);
       return;

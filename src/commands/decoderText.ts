@@ -27,12 +27,12 @@ export class DecoderTexts {
   /** Asks for the decoder text, prefilled with the remembered one; undefined when the user cancels. */
   async ask(model: Pick<ModelSummary, 'source' | 'name' | 'modelType'>): Promise<string | undefined> {
     const text = await vscode.window.showInputBox({
-      title: `Decoder text for ${model.name}`,
-      prompt: `${model.name} (${model.modelType}) is an encoder-decoder: type what its decoder reads (e.g. the translation or summary to inspect). Its cross-attention shows how each of these tokens looks at the selected text.`,
-      placeHolder: 'Decoder text (may be empty: the decoder then sees only its start token and special tokens)',
+      title: vscode.l10n.t('Decoder text for {0}', model.name),
+      prompt: vscode.l10n.t('{0} ({1}) is an encoder-decoder: type what its decoder reads (e.g. the translation or summary to inspect). Its cross-attention shows how each of these tokens looks at the selected text.', model.name, model.modelType),
+      placeHolder: vscode.l10n.t('Decoder text (may be empty: the decoder then sees only its start token and special tokens)'),
       value: this.remembered(model),
       ignoreFocusOut: true,
-      validateInput: (value) => (value.length > MAX_LENGTH ? `At most ${MAX_LENGTH} characters.` : undefined),
+      validateInput: (value) => (value.length > MAX_LENGTH ? vscode.l10n.t('At most {0} characters.', MAX_LENGTH) : undefined),
     });
     if (text !== undefined) await this.remember(model, text);
     return text;

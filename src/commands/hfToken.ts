@@ -8,6 +8,7 @@ import { checkToken, defaultHubUrl, findToken } from '../hub';
 import type { Notifier } from '../notifications';
 import { TOKEN_SECRET_KEY } from './modelResolver';
 import { checkHubEndpoint, readModelSettings } from './settings';
+import { errorParts, localizeError } from '../l10n/errors';
 
 export const SET_TOKEN_COMMAND = 'attentionInspector.setHuggingFaceToken';
 export const CLEAR_TOKEN_COMMAND = 'attentionInspector.clearHuggingFaceToken';
@@ -22,9 +23,9 @@ function hubUrl(): string {
 function validateTokenInput(value: string): vscode.InputBoxValidationMessage | undefined {
   const token = value.trim();
   if (token === '') return undefined;
-  if (/\s/.test(token)) return { message: 'A token has no spaces: paste it again.', severity: vscode.InputBoxValidationSeverity.Error };
+  if (/\s/.test(token)) return { message: vscode.l10n.t('A token has no spaces: paste it again.'), severity: vscode.InputBoxValidationSeverity.Error };
   if (!token.startsWith('hf_')) {
-    return { message: 'Hugging Face tokens start with "hf_". Continue only if your hub issues other tokens.', severity: vscode.InputBoxValidationSeverity.Warning };
+    return { message: vscode.l10n.t('Hugging Face tokens start with "hf_". Continue only if your hub issues other tokens.'), severity: vscode.InputBoxValidationSeverity.Warning };
   }
   return undefined;
 }
@@ -35,14 +36,14 @@ async function setToken(context: vscode.ExtensionContext, notifier: Notifier): P
     hub = hubUrl();
   } catch (error) {
     // An endpoint that is not a URL: say so instead of checking a token against it.
-    await notifier.notify('error', (error as Error).message);
+    await notifier.notify('error', localizeError(errorParts(error)));
     return;
   }
   const hasStored = (await context.secrets.get(TOKEN_SECRET_KEY)) !== undefined;
   const input = await vscode.window.showInputBox({
-    title: 'Set Hugging Face Token',
-    prompt: `An access token from ${hub}/settings/tokens ("Read" is enough; fine-grained tokens need read access to gated repos). ` +
-      `Kept in VS Code's secret storage.${hasStored ? ' Leave empty to remove the stored token.' : ''}`,
+    title: vscode.l10n.t('Set Hugging Face Token'),
+    prompt: vscode.l10n.t('An access token from {0}/settings/tokens ("Read" is enough; fine-grained tokens need read access to gated repos). Kept in VS Code\'s secret storage.', hub) +
+      (hasStored ? ` ${vscode.l10n.t('Leave empty to remove the stored token.')}` : ''),
     placeHolder: 'hf_…',
     password: true,
     ignoreFocusOut: true,
@@ -56,19 +57,20 @@ async function setToken(context: vscode.ExtensionContext, notifier: Notifier): P
   }
 
   const check = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: 'Checking the token with the Hugging Face Hub…' },
+    { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Checking the token with the Hugging Face Hub…') },
     () => checkToken(token, hub),
   );
   if (check.status === 'rejected') {
-    const action = await notifier.notify('error', `The Hugging Face Hub (${hub}) rejected this token: it may be mistyped, revoked or expired. It was not saved.`, 'Try Again');
-    if (action === 'Try Again') await vscode.commands.executeCommand(SET_TOKEN_COMMAND);
+    const tryAgain = vscode.l10n.t('Try Again');
+    const action = await notifier.notify('error', vscode.l10n.t('The Hugging Face Hub ({0}) rejected this token: it may be mistyped, revoked or expired. It was not saved.', hub), tryAgain);
+    if (action === tryAgain) await vscode.commands.executeCommand(SET_TOKEN_COMMAND);
     return;
   }
   await context.secrets.store(TOKEN_SECRET_KEY, token);
   if (check.status === 'valid') {
-    await notifier.notify('info', `Hugging Face token saved (account ${check.account}). Gated models need their licence accepted on their page too.`);
+    await notifier.notify('info', vscode.l10n.t('Hugging Face token saved (account {0}). Gated models need their licence accepted on their page too.', check.account));
   } else {
-    await notifier.notify('warning', `Hugging Face token saved, but it could not be checked now (${check.reason}).`);
+    await notifier.notify('warning', vscode.l10n.t('Hugging Face token saved, but it could not be checked now ({0}).', check.reason));
   }
 }
 
@@ -79,8 +81,8 @@ async function clearToken(context: vscode.ExtensionContext, notifier: Notifier):
   await notifier.notify(
     'info',
     fallback
-      ? `Stored Hugging Face token removed. The token from ${fallback.source} is still used.`
-      : 'Stored Hugging Face token removed.',
+      ? vscode.l10n.t('Stored Hugging Face token removed. The token from {0} is still used.', fallback.source)
+      : vscode.l10n.t('Stored Hugging Face token removed.'),
   );
 }
 

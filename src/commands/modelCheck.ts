@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { EngineError } from '../engine/errors';
 import { checkModelFolder, isModelSourceError } from '../hub';
 import { supportedModelTypes } from '../models/registry';
+import { errorParts, localizeError } from '../l10n/errors';
 
 /** config.json files are a few kB; anything this large is not one. */
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -45,7 +46,7 @@ export async function checkRecentFolders(recent: readonly string[], folderOf: (s
       await checkPickedFolder(folder);
     } catch (error) {
       if (isModelSourceError(error, 'folder-not-found')) gone.push(spec);
-      else problems.set(spec, (error as Error).message);
+      else problems.set(spec, localizeError(errorParts(error)));
     }
   }
   return { problems, gone };

@@ -54,11 +54,12 @@ export class ModelResolver {
       hubUrl,
       baseDir,
       signal,
-      onProgress: (p) => report(`Downloading ${p.file} — ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`, p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : undefined),
+      onProgress: (p) => report(vscode.l10n.t('Downloading {0} — {1} of {2}', p.file, formatBytes(p.bytesDone), formatBytes(p.bytesTotal)), p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : undefined),
       confirmDownload: async (bytes, model) => {
         if (bytes <= CONFIRM_DOWNLOAD_BYTES) return true;
-        const answer = await vscode.window.showWarningMessage(`Download ${model} (${formatBytes(bytes)}) into the Hugging Face cache?`, { modal: true }, 'Download');
-        return answer === 'Download';
+        const download = vscode.l10n.t('Download');
+        const answer = await vscode.window.showWarningMessage(vscode.l10n.t('Download {0} ({1}) into the Hugging Face cache?', model, formatBytes(bytes)), { modal: true }, download);
+        return answer === download;
       },
     });
     this.log(`Model ${resolved.name} from ${resolved.folder}`);

@@ -21,15 +21,17 @@ import type { Notifier } from '../notifications';
 import { registerTokenCommands, SET_TOKEN_COMMAND } from './hfToken';
 import { checkPickedFolder, checkRecentFolders } from './modelCheck';
 import type { ModelResolver } from './modelResolver';
+import { errorParts, localizeError } from '../l10n/errors';
+import { msg, t } from '../l10n/runtime';
 
 export const SELECT_MODEL_COMMAND = 'attentionInspector.selectModel';
 
 const SECTION_TITLES: Record<ModelChoice['section'], string> = {
-  'built-in': 'Built-in',
-  cache: 'In the Hugging Face cache',
-  recent: 'Recent',
-  suggested: 'Suggested (downloaded on first use)',
-  actions: 'Other',
+  'built-in': msg('Built-in'),
+  cache: msg('In the Hugging Face cache'),
+  recent: msg('Recent'),
+  suggested: msg('Suggested (downloaded on first use)'),
+  actions: msg('Other'),
 };
 
 interface ChoiceItem extends vscode.QuickPickItem {
@@ -68,16 +70,16 @@ async function cachedModels(log: (line: string) => void): Promise<CachedModel[]>
 
 async function askForHubId(): Promise<string | undefined> {
   const value = await vscode.window.showInputBox({
-    title: 'Hugging Face model id',
-    prompt: 'A model on the Hugging Face Hub, e.g. openai-community/gpt2 or Qwen/Qwen2.5-0.5B@main (a model page URL works too).',
-    placeHolder: 'owner/name[@revision]',
+    title: vscode.l10n.t('Hugging Face model id'),
+    prompt: vscode.l10n.t('A model on the Hugging Face Hub, e.g. openai-community/gpt2 or Qwen/Qwen2.5-0.5B@main (a model page URL works too).'),
+    placeHolder: vscode.l10n.t('owner/name[@revision]'),
     ignoreFocusOut: true,
     validateInput: (text) => {
       if (text.trim() === '') return undefined;
       try {
-        return parseModelSpec(text).kind === 'hub' ? undefined : 'Enter a model id (owner/name); use "Choose a local folder…" for folders.';
+        return parseModelSpec(text).kind === 'hub' ? undefined : vscode.l10n.t('Enter a model id (owner/name); use "Choose a local folder…" for folders.');
       } catch (error) {
-        return (error as Error).message;
+        return localizeError(errorParts(error));
       }
     },
   });
@@ -91,8 +93,8 @@ async function askForFolder(notifier: Notifier): Promise<string | undefined> {
     canSelectFolders: true,
     canSelectFiles: false,
     canSelectMany: false,
-    openLabel: 'Use This Model',
-    title: 'Choose a checkpoint folder (config.json, tokenizer.json, *.safetensors)',
+    openLabel: vscode.l10n.t('Use This Model'),
+    title: vscode.l10n.t('Choose a checkpoint folder (config.json, tokenizer.json, *.safetensors)'),
   });
   const folder = picked?.[0]?.fsPath;
   if (!folder) return undefined;
@@ -100,8 +102,9 @@ async function askForFolder(notifier: Notifier): Promise<string | undefined> {
     await checkPickedFolder(folder);
     return folder;
   } catch (error) {
-    const action = await notifier.notify('error', (error as Error).message, 'Choose Another Folder');
-    return action === 'Choose Another Folder' ? askForFolder(notifier) : undefined;
+    const another = vscode.l10n.t('Choose Another Folder');
+    const action = await notifier.notify('error', localizeError(errorParts(error)), another);
+    return action === another ? askForFolder(notifier) : undefined;
   }
 }
 
@@ -141,11 +144,13 @@ async function prepareModel(spec: string, models: ModelResolver, notifier: Notif
     notifier.log(`Download of ${spec} stopped: the model is used once it is downloaded (Show Attention downloads it too).`);
     return;
   }
-  const message = (failure as Error).message;
+  const message = localizeError(errorParts(failure));
   const tokenProblem = isModelSourceError(failure, 'unauthorized') || isModelSourceError(failure, 'invalid-token');
-  const action = await notifier.notify('error', message, ...(tokenProblem ? ['Set Hugging Face Token', 'Select Model'] : ['Select Model']));
-  if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand(SET_TOKEN_COMMAND);
-  else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
+  const setToken = vscode.l10n.t('Set Hugging Face Token');
+  const selectModel = vscode.l10n.t('Select Model');
+  const action = await notifier.notify('error', message, ...(tokenProblem ? [setToken, selectModel] : [selectModel]));
+  if (action === setToken) void vscode.commands.executeCommand(SET_TOKEN_COMMAND);
+  else if (action === selectModel) void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
 }
 
 /** Recent folders that no longer load (marked in the picker); those that are gone leave Recent. */
@@ -162,10 +167,10 @@ async function recentProblems(models: ModelResolver, notifier: Notifier): Promis
  * The model picker: returns the chosen spec ('' = built-in), or undefined when dismissed. Select
  * Model makes it the setting; Compare With… uses it once.
  */
-export async function pickModelSpec(models: ModelResolver, notifier: Notifier, title = 'Attention Inspector: Select Model'): Promise<string | undefined> {
+export async function pickModelSpec(models: ModelResolver, notifier: Notifier, title?: string): Promise<string | undefined> {
   const pick = vscode.window.createQuickPick<ChoiceItem>();
-  pick.title = title;
-  pick.placeholder = 'Model to analyze with (type to filter)';
+  pick.title = title ?? vscode.l10n.t('Attention Inspector: Select Model');
+  pick.placeholder = vscode.l10n.t('Model to analyze with (type to filter)');
   pick.matchOnDescription = true;
   pick.matchOnDetail = true;
   pick.busy = true;
@@ -183,7 +188,7 @@ export async function pickModelSpec(models: ModelResolver, notifier: Notifier, t
   for (const choice of choices) {
     if (choice.section !== section) {
       section = choice.section;
-      items.push({ label: SECTION_TITLES[section], kind: vscode.QuickPickItemKind.Separator });
+      items.push({ label: t(SECTION_TITLES[section]), kind: vscode.QuickPickItemKind.Separator });
     }
     items.push({ label: `$(${choice.icon}) ${choice.label}`, description: choice.description, detail: choice.detail, choice });
   }
@@ -200,9 +205,11 @@ export async function pickModelSpec(models: ModelResolver, notifier: Notifier, t
 
   let spec: string | undefined;
   if (chosen.problem && chosen.action.kind === 'spec') {
-    const action = await notifier.notify('error', `${chosen.action.spec} no longer loads: ${chosen.problem}`, 'Remove from Recent', 'Select Model');
-    if (action === 'Remove from Recent') await models.forget(chosen.action.spec);
-    else if (action === 'Select Model') void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
+    const remove = vscode.l10n.t('Remove from Recent');
+    const selectModel = vscode.l10n.t('Select Model');
+    const action = await notifier.notify('error', vscode.l10n.t('{0} no longer loads: {1}', chosen.action.spec, chosen.problem), remove, selectModel);
+    if (action === remove) await models.forget(chosen.action.spec);
+    else if (action === selectModel) void vscode.commands.executeCommand(SELECT_MODEL_COMMAND);
     return undefined;
   }
   if (chosen.action.kind === 'spec') spec = chosen.action.spec;
@@ -223,14 +230,17 @@ async function selectModel(models: ModelResolver, notifier: Notifier): Promise<v
 /** Status bar item with the active model; click to change it. */
 function createStatusBarItem(models: ModelResolver): vscode.Disposable {
   const item = vscode.window.createStatusBarItem('attentionInspector.model', vscode.StatusBarAlignment.Right, 100);
-  item.name = 'Attention Inspector Model';
+  item.name = vscode.l10n.t('Attention Inspector Model');
   item.command = SELECT_MODEL_COMMAND;
   const update = (): void => {
     const spec = models.spec;
     const offline = models.settings.offline;
     item.text = `$(eye) ${shortName(spec)}${offline ? ' $(cloud-offline)' : ''}`;
-    item.tooltip = `Attention Inspector model: ${spec === '' ? `${BUILTIN_NAME} (a tiny model for exploring attention patterns)` : spec}` +
-      `${offline ? '\nOffline: models load from the Hugging Face cache only' : ''}\nClick to select another model`;
+    item.tooltip = [
+      vscode.l10n.t('Attention Inspector model: {0}', spec === '' ? vscode.l10n.t('{0} (a tiny model for exploring attention patterns)', BUILTIN_NAME) : spec),
+      ...(offline ? [vscode.l10n.t('Offline: models load from the Hugging Face cache only')] : []),
+      vscode.l10n.t('Click to select another model'),
+    ].join('\n');
   };
   update();
   item.show();

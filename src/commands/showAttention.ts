@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { modelOrigin } from '../hub';
 import { compareSizeProblem } from '../analysis/compare';
-import type { AnalyzeOptions, AttentionResult } from '../protocol/types';
+import type { AnalyzeOptions, AttentionResult, GenerateOptions } from '../protocol/types';
 import type { AnalysisInfo } from '../protocol/views';
 import { fullResultOf } from '../panel/fullResult';
 import type { Notifier } from '../notifications';
@@ -15,6 +15,8 @@ import { EngineRequestError, type EngineClient, type KeptReply } from '../worker
 import type { DecoderTexts } from './decoderText';
 import type { ModelResolver } from './modelResolver';
 import { PhasedProgress } from './progress';
+import { errorParts, localizeError } from '../l10n/errors';
+import { uiLanguage } from '../l10n/runtime';
 
 export interface AnalysisRequest {
   document: vscode.TextDocument;
@@ -29,6 +31,8 @@ export interface AnalysisRequest {
   askTarget?: boolean;
   /** Text B of a sentence pair (options.textPair holds the same text). */
   pair?: PairSource;
+  /** "Continue and Show Attention": continue the text greedily first, then show prompt + generated tokens. */
+  generate?: GenerateOptions;
 }
 
 /** Error codes (engine or model source) for which picking another model is the helpful action. */
@@ -74,6 +78,8 @@ export class ShowAttention {
   private restoring: Promise<void> | undefined;
   /** Show Attention runs started (a compare does not make A whole again once a newer text is on its way). */
   private showRuns = 0;
+  /** How the result on screen was made: generated (Continue and Show Attention) or not; a recompute after an edit does the same. */
+  private shownGenerate: GenerateOptions | undefined;
 
   constructor(
     private readonly engine: () => EngineClient,
@@ -85,25 +91,30 @@ export class ShowAttention {
     private readonly decoderTexts?: DecoderTexts,
   ) {}
 
-  /** The command: from the active editor's primary selection, or its current line. */
-  async fromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor): Promise<void> {
+  /** The command: from the active editor's primary selection, or its current line. `generate`: Continue and Show Attention. */
+  async fromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor, generate?: GenerateOptions): Promise<void> {
     if (!editor) {
-      await this.notifier.notify('warning', 'Open a file and select the text to analyze, then run Show Attention.');
+      await this.notifier.notify('warning', generate ? vscode.l10n.t('Open a file and select the text to continue, then run Continue and Show Attention.') : vscode.l10n.t('Open a file and select the text to analyze, then run Show Attention.'));
       return;
     }
     const document = editor.document;
     let range: vscode.Range = editor.selection;
     if (editor.selection.isEmpty) {
       range = document.lineAt(editor.selection.active.line).range;
-      void vscode.window.setStatusBarMessage(`$(info) Attention Inspector: no selection, analyzing line ${range.start.line + 1}`, 5000);
+      void vscode.window.setStatusBarMessage(`$(info) ${vscode.l10n.t('Attention Inspector: no selection, analyzing line {0}', range.start.line + 1)}`, 5000);
       this.notifier.log(`No selection: analyzing line ${range.start.line + 1}`);
     }
     const text = document.getText(range);
     if (text.trim().length === 0) {
-      await this.notifier.notify('warning', editor.selection.isEmpty ? `Line ${range.start.line + 1} is empty: select the text to analyze.` : 'The selection is only whitespace: select the text to analyze.');
+      await this.notifier.notify('warning', editor.selection.isEmpty ? vscode.l10n.t('Line {0} is empty: select the text to analyze.', range.start.line + 1) : vscode.l10n.t('The selection is only whitespace: select the text to analyze.'));
       return;
     }
-    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: true });
+    await this.run({ document, offset: document.offsetAt(range.start), text, askTarget: !generate, ...(generate ? { generate } : {}) });
+  }
+
+  /** "Continue and Show Attention": greedy continuation of the selection for attentionInspector.generateTokens tokens. */
+  async continueFromEditor(editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor): Promise<void> {
+    await this.fromEditor(editor, { maxNewTokens: configuredGenerateTokens() });
   }
 
   /** The model spec the panel's analysis was made with (Compare With… another text uses it too). */
@@ -129,6 +140,18 @@ export class ShowAttention {
   async run(request: AnalysisRequest): Promise<void> {
     const spec = this.models.spec;
     await this.execute(async ({ engine, model, signal, bar, started, showedEarly }) => {
+      if (request.generate) {
+        bar.report('analyze', 'Generating…', 0);
+        const sendTensors = engine.currentModel?.decoder !== undefined;
+        const analysis = await engine.generateKept(request.text, request.generate, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: sendTensors || this.panel.keepsTensors });
+        const g = analysis.info.generation;
+        const how = `${g?.stoppedBy === 'eos' ? ' (stopped at the end-of-sequence token)' : g?.stoppedBy === 'max-positions' ? " (stopped at the model's longest sequence)" : ''}${g?.settings.length ? ` with generation_config.json's ${g.settings.join(', ')}` : ''}`;
+        if (!this.show(engine, analysis, model, signal, `Generated ${g?.newIds.length ?? 0} tokens greedily with ${analysis.info.model.name}${how} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
+        this.shownGenerate = request.generate;
+        this.shown = undefined;
+        this.onShown(request);
+        return;
+      }
       let options = request.options ?? {};
       const loadedModel = engine.currentModel;
       if (loadedModel?.decoder && options.target === undefined) {
@@ -139,14 +162,15 @@ export class ShowAttention {
         }
         options = { ...options, target };
       }
-      bar.report('analyze', 'Computing attention…', 0);
+      const computing = vscode.l10n.t('Computing attention…');
+      bar.report('analyze', computing, 0);
       // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
       // still travel with their tensors (its cross view draws from them); the test API keeps them too.
       const sendTensors = loadedModel?.decoder !== undefined;
       const origin = modelOrigin(model);
       const analysis = await engine.analyzeKept(request.text, options, {
         signal,
-        onProgress: (message, fraction) => bar.report('analyze', message, fraction),
+        onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, computing), fraction),
         withTensors: sendTensors || this.panel.keepsTensors,
         // Progressive: the panel opens on the first layers' summaries and fills in while the pass runs.
         onSummaries: (analysisId, info, summaries) => {
@@ -155,6 +179,7 @@ export class ShowAttention {
           this.panel.showAnalysis({ analysisId, info: { ...info, origin }, summaries }, request.document, request.offset, request.pair);
         },
       });
+      this.shownGenerate = undefined;
       if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
       this.shown = { analysisId: analysis.analysisId, text: request.text, options, spec };
       this.onShown(request);
@@ -167,8 +192,9 @@ export class ShowAttention {
    */
   async probe(length: number, seed: number): Promise<void> {
     await this.execute(async ({ engine, model, signal, bar, started }) => {
-      bar.report('analyze', `Probing with ${length} random tokens repeated twice (seed ${seed})…`, 0);
-      const analysis = await engine.probeKept(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: this.panel.keepsTensors });
+      const probing = vscode.l10n.t('Probing with {0} random tokens repeated twice (seed {1})…', length, seed);
+      bar.report('analyze', probing, 0);
+      const analysis = await engine.probeKept(length, seed, { signal, onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, probing), fraction), withTensors: this.panel.keepsTensors });
       this.show(engine, analysis, model, signal, `Probed ${analysis.info.model.name} with ${analysis.info.tokens.length} tokens (${length} random tokens twice, seed ${seed}) in ${Date.now() - started} ms`);
     }, (error, signal) => this.report(error, undefined, signal));
   }
@@ -206,15 +232,15 @@ export class ShowAttention {
         const bar = new PhasedProgress((value) => progress.report(value));
         let early: number | undefined;
         try {
-          bar.report('download', 'Finding the model…');
+          bar.report('download', vscode.l10n.t('Finding the model…'));
           const model = await this.models.resolve(controller.signal, (message, fraction) => bar.report('download', message, fraction));
           const engine = this.engine();
-          await this.ensureLoaded(engine, model, controller.signal, bar, () => this.panel.showBusy(`Loading ${model.name}…`));
+          await this.ensureLoaded(engine, model, controller.signal, bar, (loading) => this.panel.showBusy(loading));
           await work({ engine, model, signal: controller.signal, bar, started, showedEarly: (id) => (early = id) });
           return undefined;
         } catch (error) {
           // A pass stopped after the panel showed its first layers: that partial analysis is not kept.
-          if (early !== undefined && this.panel.shows(early)) this.panel.showError(controller.signal.aborted ? 'The analysis was cancelled before it finished.' : error instanceof Error ? error.message : String(error));
+          if (early !== undefined && this.panel.shows(early)) this.panel.showError(controller.signal.aborted ? vscode.l10n.t('The analysis was cancelled before it finished.') : localizeError(errorParts(error)));
           return { error };
         } finally {
           if (this.running === controller) this.running = undefined;
@@ -318,12 +344,13 @@ export class ShowAttention {
   }
 
   /** Loads `model` in the engine unless it is loaded (with this memory limit); `beforeLoad` runs only when it loads. */
-  private async ensureLoaded(engine: EngineClient, model: RunContext['model'], signal: AbortSignal, bar?: PhasedProgress, beforeLoad: () => void = () => {}): Promise<void> {
+  private async ensureLoaded(engine: EngineClient, model: RunContext['model'], signal: AbortSignal, bar?: PhasedProgress, beforeLoad: (loading: string) => void = () => {}): Promise<void> {
     const memoryLimitGB = configuredMemoryLimitGB();
     if (engine.isLoaded(model.folder, memoryLimitGB)) return;
-    beforeLoad();
-    bar?.report('load', `Loading ${model.name}…`, 0);
-    const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar?.report('load', message, fraction) });
+    const loading = vscode.l10n.t('Loading {0}…', model.name);
+    beforeLoad(loading);
+    bar?.report('load', loading, 0);
+    const loaded = await engine.load(model.folder, { name: model.name, source: model.source, memoryLimitGB }, { signal, onProgress: (message, fraction) => bar?.report('load', engineProgress(message, loading), fraction) });
     this.notifier.log(`Loaded ${model.name} (${loaded.model.modelType}, ${loaded.model.numLayers} layers × ${loaded.model.numHeads} heads) in ${loaded.loadMs.toFixed(0)} ms`);
   }
 
@@ -354,51 +381,71 @@ export class ShowAttention {
     if (!info) return;
     const document = info.document;
     if (document.isClosed) {
-      await this.notifier.notify('warning', 'The analyzed document was closed; select text again and run Show Attention.');
+      await this.notifier.notify('warning', vscode.l10n.t('The analyzed document was closed; select text again and run Show Attention.'));
       return;
     }
     const length = document.getText().length;
     const start = Math.min(info.range.start, length);
     const end = Math.min(Math.max(info.range.end, start), length);
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === document);
-    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor);
+    const generate = askTarget ? undefined : this.shownGenerate;
+    if (editor && !editor.selection.isEmpty && editor.selection.contains(document.positionAt(start)) && !askTarget) return this.fromEditor(editor, generate);
     const text = document.getText(new vscode.Range(document.positionAt(start), document.positionAt(end)));
     if (text.trim().length === 0) {
-      await this.notifier.notify('warning', 'The analyzed text was deleted: select text again and run Show Attention.');
+      await this.notifier.notify('warning', vscode.l10n.t('The analyzed text was deleted: select text again and run Show Attention.'));
       return;
     }
-    await this.run({ document, offset: start, text, askTarget });
+    await this.run({ document, offset: start, text, askTarget, ...(generate ? { generate } : {}) });
   }
 
   /** Reports a failed run with the action that helps; `request` is the text's (undefined for the probe). */
   private async report(err: unknown, request: AnalysisRequest | undefined, signal: AbortSignal): Promise<void> {
     const info = err instanceof EngineRequestError ? err.info : undefined;
     const code = String(info?.code ?? (err as { code?: unknown })?.code ?? '');
-    const message = err instanceof Error ? err.message : String(err);
+    const english = err instanceof Error ? err.message : String(err);
     if (code === 'cancelled' || signal.aborted) {
-      this.notifier.log(`Cancelled: ${message}`);
+      this.notifier.log(`Cancelled: ${english}`);
       return;
     }
+    const message = localizeError({ ...errorParts(err), code });
     this.panel.showError(message);
+    const openLog = vscode.l10n.t('Open Log');
+    const selectModel = vscode.l10n.t('Select Model');
     if (code === 'too-long' && info?.limit && request) {
-      const analyzeFirst = `Analyze First ${info.limit} Tokens`;
-      const action = await this.notifier.notify('error', message, analyzeFirst, 'Open Log');
+      const analyzeFirst = vscode.l10n.t('Analyze First {0} Tokens', info.limit);
+      const action = await this.notifier.notify('error', message, analyzeFirst, openLog);
       if (action === analyzeFirst) await this.run({ ...request, askTarget: false, options: { ...request.options, truncateTo: info.limit } });
-      else if (action === 'Open Log') this.notifier.channel.show();
+      else if (action === openLog) this.notifier.channel.show();
       return;
     }
     if (code === 'memory-limit') {
-      const action = await this.notifier.notify('error', message, 'Open Settings', 'Select Model');
-      if (action === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'attentionInspector.memoryLimitGB');
-      else if (action === 'Select Model') void vscode.commands.executeCommand('attentionInspector.selectModel');
+      const openSettings = vscode.l10n.t('Open Settings');
+      const action = await this.notifier.notify('error', message, openSettings, selectModel);
+      if (action === openSettings) void vscode.commands.executeCommand('workbench.action.openSettings', 'attentionInspector.memoryLimitGB');
+      else if (action === selectModel) void vscode.commands.executeCommand('attentionInspector.selectModel');
       return;
     }
-    const actions = TOKEN_PROBLEMS.has(code) ? ['Set Hugging Face Token', 'Select Model'] : MODEL_PROBLEMS.has(code) ? ['Select Model', 'Open Log'] : ['Open Log'];
+    const setToken = vscode.l10n.t('Set Hugging Face Token');
+    const actions = TOKEN_PROBLEMS.has(code) ? [setToken, selectModel] : MODEL_PROBLEMS.has(code) ? [selectModel, openLog] : [openLog];
     const action = await this.notifier.notify('error', message, ...actions);
-    if (action === 'Select Model') void vscode.commands.executeCommand('attentionInspector.selectModel');
-    else if (action === 'Set Hugging Face Token') void vscode.commands.executeCommand('attentionInspector.setHuggingFaceToken');
-    else if (action === 'Open Log') this.notifier.channel.show();
+    if (action === selectModel) void vscode.commands.executeCommand('attentionInspector.selectModel');
+    else if (action === setToken) void vscode.commands.executeCommand('attentionInspector.setHuggingFaceToken');
+    else if (action === openLog) this.notifier.channel.show();
   }
+}
+
+/** `attentionInspector.generateTokens`: how many tokens Continue and Show Attention adds (default 16). */
+function configuredGenerateTokens(): number {
+  const value = vscode.workspace.getConfiguration('attentionInspector').get<number>('generateTokens', 16);
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? Math.min(value, 1024) : 16;
+}
+
+/**
+ * The engine reports its progress in English ("Building layers 1–4 of 16"); in another UI language
+ * the phase's own translated text is shown instead (the bar still moves with the engine's fractions).
+ */
+function engineProgress(message: string, translated: string): string {
+  return uiLanguage().toLowerCase().startsWith('en') ? message : translated;
 }
 
 /** `attentionInspector.memoryLimitGB` (a machine setting), or undefined for the engine's default (half the machine's memory). */

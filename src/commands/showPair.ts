@@ -15,20 +15,20 @@ export async function pairFromEditor(editor: vscode.TextEditor, readClipboard: (
 > {
   const document = editor.document;
   const selections = editor.selections.filter((s) => !s.isEmpty);
-  if (selections.length === 0) return 'Select text A (and a second selection for text B, or copy text B to the clipboard), then run Show Attention Between Two Selections.';
+  if (selections.length === 0) return vscode.l10n.t('Select text A (and a second selection for text B, or copy text B to the clipboard), then run Show Attention Between Two Selections.');
   // The primary selection is text A; the next one in the document order of the others is text B.
   const primary = editor.selection.isEmpty ? selections[0] : editor.selection;
   const a = { range: primary as vscode.Range, text: document.getText(primary) };
   const second = selections.find((s) => !s.isEqual(primary));
   if (second) return { a, b: { range: second, text: document.getText(second) } };
   const clipboard = (await readClipboard()).trim();
-  if (clipboard.length === 0) return 'Only one selection and an empty clipboard: add a second selection (Alt+click, or Ctrl+D) or copy text B first.';
+  if (clipboard.length === 0) return vscode.l10n.t('Only one selection and an empty clipboard: add a second selection (Alt+click, or Ctrl+D) or copy text B first.');
   return { a, b: { text: clipboard } };
 }
 
 export async function showAttentionBetweenSelections(show: ShowAttention, notifier: Notifier, editor = vscode.window.activeTextEditor): Promise<void> {
   if (!editor) {
-    await notifier.notify('warning', 'Open a file and select two texts (or one, with the other on the clipboard), then run Show Attention Between Two Selections.');
+    await notifier.notify('warning', vscode.l10n.t('Open a file and select two texts (or one, with the other on the clipboard), then run Show Attention Between Two Selections.'));
     return;
   }
   const pair = await pairFromEditor(editor, () => vscode.env.clipboard.readText());
@@ -37,7 +37,7 @@ export async function showAttentionBetweenSelections(show: ShowAttention, notifi
     return;
   }
   if (pair.a.text.trim().length === 0 || pair.b.text.trim().length === 0) {
-    await notifier.notify('warning', 'One of the two texts is only whitespace: select text A and text B.');
+    await notifier.notify('warning', vscode.l10n.t('One of the two texts is only whitespace: select text A and text B.'));
     return;
   }
   const document = editor.document;

@@ -105,6 +105,20 @@ export interface Architecture {
   buildLayer(nn: Nn, layer: number, hidden: string, use: UseInput): LayerOutputs;
   /** The final norm after the last layer, where the model has one. */
   buildFinal?(nn: Nn, hidden: string): string;
+  /**
+   * The model's own language-model head, where it has one (causal LMs; an encoder-decoder's
+   * decoder): logits from the stack's output (after `buildFinal`). Encoder-only models have none,
+   * and generation refuses them.
+   */
+  readonly lmHead?: LmHead;
+}
+
+/** A language-model head: `[n, hidden]` stack output (after the final norm) → `[n, vocab]` logits. */
+export interface LmHead {
+  readonly vocabSize: number;
+  /** Float32 bytes of its weights (for the memory check). */
+  readonly bytes: number;
+  build(nn: Nn, x: string): string;
 }
 
 /** What a decoder layer of an encoder-decoder produces: its self-attention's outputs and its cross-attention's. */

@@ -171,7 +171,7 @@ async function runStack(stack: Stack, embedded: Float32Array, n: number, encoder
 }
 
 /** Concatenates per-layer arrays into one tensor, as float16 when `half`. */
-function stacked(parts: Float32Array[], shape: number[], half: boolean): TensorData {
+export function stacked(parts: Float32Array[], shape: number[], half: boolean): TensorData {
   const size = parts.reduce((s, p) => s + p.length, 0);
   const data = half ? new Uint16Array(size) : new Float32Array(size);
   let offset = 0;
@@ -181,6 +181,21 @@ function stacked(parts: Float32Array[], shape: number[], half: boolean): TensorD
     offset += p.length;
   }
   return { dtype: half ? 'float16' : 'float32', shape, buffer: data.buffer as ArrayBuffer };
+}
+
+/** One named block of an encoder-decoder's result from its per-layer probabilities and value norms. */
+export function attentionBlock(kind: AttentionBlockKind, label: string, queries: TokenInfo[], keys: TokenInfo[], probs: Float32Array[], norms: Float32Array[], shape: { numLayers: number; numHeads: number }, half: boolean): AttentionBlock {
+  return {
+    kind,
+    label,
+    querySide: kind === 'encoder' ? 'input' : 'target',
+    keySide: kind === 'decoder' ? 'target' : 'input',
+    queryTokens: queries,
+    keyTokens: keys,
+    causal: kind === 'decoder',
+    attentions: stacked(probs, [shape.numLayers, shape.numHeads, queries.length, keys.length], half),
+    valueNorms: stacked(norms, [shape.numLayers, shape.numHeads, keys.length], false),
+  };
 }
 
 /** The summary of an encoder-decoder: the encoder's shape, and the decoder's under `decoder`. */
@@ -259,17 +274,8 @@ export class EncoderDecoderRunner {
     const d = this.arch.decoder.summary;
     const bytes = 4 * (e.numLayers * e.numHeads * n * n + d.numLayers * d.numHeads * (nDec * nDec + nDec * n));
     const half = bytes > this.limits.float16ThresholdBytes;
-    const block = (kind: AttentionBlockKind, label: string, q: TokenInfo[], k: TokenInfo[], run: StackRun, cross: boolean, shape: { numLayers: number; numHeads: number }): AttentionBlock => ({
-      kind,
-      label,
-      querySide: kind === 'encoder' ? 'input' : 'target',
-      keySide: kind === 'decoder' ? 'target' : 'input',
-      queryTokens: q,
-      keyTokens: k,
-      causal: kind === 'decoder',
-      attentions: stacked(cross ? run.crossProbs : run.probs, [shape.numLayers, shape.numHeads, q.length, k.length], half),
-      valueNorms: stacked(cross ? run.crossNorms : run.valueNorms, [shape.numLayers, shape.numHeads, k.length], false),
-    });
+    const block = (kind: AttentionBlockKind, label: string, q: TokenInfo[], k: TokenInfo[], run: StackRun, cross: boolean, shape: { numLayers: number; numHeads: number }): AttentionBlock =>
+      attentionBlock(kind, label, q, k, cross ? run.crossProbs : run.probs, cross ? run.crossNorms : run.valueNorms, shape, half);
     const blocks = [
       block('encoder', 'Encoder self-attention', tokens, tokens, encoder, false, e),
       block('decoder', 'Decoder self-attention', decoderTokens, decoderTokens, decoder, false, d),

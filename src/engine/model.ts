@@ -8,7 +8,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
+import type { AnalyzeOptions, AttentionBlockKind, GenerateOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
 import { isEncoderDecoder, type Architecture, type FamilyRegistry, type PositionInput } from './architecture';
 import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory, WEIGHT_CACHE_ENV } from './budget';
 export { WEIGHT_CACHE_ENV } from './budget';
@@ -16,6 +16,7 @@ import { Checkpoint } from './checkpoint';
 import { EncoderDecoderRunner, encoderDecoderSummary } from './encoderDecoder';
 import { checkSummary } from './config';
 import { EngineError } from './errors';
+import { Generator, type GenerationSource } from './generate';
 import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
@@ -179,6 +180,9 @@ export class AttentionModel {
   private headsPerChunk = HEADS_PER_CHUNK;
   /** Encoder-decoder analyses run so far (a kept one re-runs its text for step by step when another ran since). */
   private seq2seqRuns = 0;
+  /** What "Continue and Show Attention" builds its sessions from (src/engine/generate.ts), and the sessions once built. */
+  private generationSource?: GenerationSource;
+  private generator?: Promise<Generator>;
 
   private constructor(
     readonly summary: ModelSummary,
@@ -219,7 +223,7 @@ export class AttentionModel {
         const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, sessionOptions };
         const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
         onProgress?.('Model ready', 1);
-        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner);
+        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner).withGeneration(created);
       }
       const arch = created;
       checkSummary(arch.summary);
@@ -251,12 +255,44 @@ export class AttentionModel {
       const tokensByMemory = maxTokensByMemory({ summary, positionShapes, layersPerChunk, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES });
       const model = new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan, tokensByMemory, undefined, weightCache);
       model.headsPerChunk = headsPerChunk;
-      return model;
+      return model.withGeneration(arch);
     } catch (err) {
       await Promise.all(chunks.map((c) => c.session?.release()));
       checkpoint.close();
       throw err;
     }
+  }
+
+  private withGeneration(arch: GenerationSource['arch']): this {
+    const held = this.seq2seq ? this.memory.groups.flat().length * this.memory.layerBytes : this.summary.numLayers * this.arch.layerBytes;
+    this.generationSource = {
+      arch,
+      checkpoint: this.checkpoint,
+      tokenizer: this.tokenizer,
+      summary: this.summary,
+      sessionOptions,
+      limits: () => ({ input: this.maxTokens, decoder: this.seq2seq?.limitsFor().decoder ?? this.maxTokens }),
+      memory: { limitBytes: this.memory.limitBytes, heldBytes: held },
+      float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES,
+    };
+    return this;
+  }
+
+  /**
+   * "Continue and Show Attention": greedy continuation of `text` with the model's LM head (key/value
+   * cache), then the attention over prompt + generated tokens (src/engine/generate.ts).
+   */
+  async generate(text: string, options: GenerateOptions, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+    if (!this.generationSource) throw new EngineError('not-loaded', 'The model is not loaded.');
+    this.generator ??= Generator.create(this.generationSource, onProgress, signal);
+    let generator: Generator;
+    try {
+      generator = await this.generator;
+    } catch (err) {
+      this.generator = undefined;
+      throw err;
+    }
+    return generator.run(text, options, signal, onProgress);
   }
 
   /** The longest text in tokens this model accepts: its positions, or what the attention memory budget allows. */
@@ -523,6 +559,9 @@ export class AttentionModel {
   async dispose(): Promise<void> {
     this.last?.dispose();
     this.last = undefined;
+    const generator = this.generator;
+    this.generator = undefined;
+    await generator?.then((g) => g.dispose(), () => undefined);
     await this.attentionSessions?.dispose();
     await this.seq2seq?.dispose();
     await Promise.all(this.chunks.map((c) => c.session?.release()));

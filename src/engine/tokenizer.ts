@@ -201,6 +201,15 @@ export class TextTokenizer {
     return raw;
   }
 
+  /** The text of `ids` as the tokenizer's decoder writes it (special tokens kept). */
+  async decode(ids: number[]): Promise<string> {
+    try {
+      return await this.tokenizer.decode(ids, false);
+    } catch (err) {
+      throw new EngineError('bad-checkpoint', `The model's tokenizer.json cannot decode the generated ids: ${libraryMessage(err)}`);
+    }
+  }
+
   /** The vocabulary's spelling of `id` (an encoder-decoder's decoder start token), if it has one. */
   idToToken(id: number): string | undefined {
     return this.tokenizer.idToToken(id) ?? undefined;

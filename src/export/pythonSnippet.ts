@@ -11,7 +11,7 @@ function pythonString(text: string): string {
   return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-export type SnippetSource = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin'> & Partial<Pick<AttentionResult, 'target' | 'probe'>>;
+export type SnippetSource = Pick<AttentionResult, 'model' | 'text' | 'tokens' | 'truncatedFrom' | 'origin'> & Partial<Pick<AttentionResult, 'target' | 'generation' | 'probe'>>;
 
 export interface SnippetView {
   mode: string;
@@ -66,8 +66,22 @@ function viewLines(view: SnippetView, numLayers: number, numHeads: number): stri
  * engine does; labels are the tokenizer's ids for the decoder text, special tokens included.
  */
 function encoderDecoderSnippet(result: SnippetSource): string {
-  const { model } = result;
+  const { model, generation } = result;
   const args = fromPretrainedArgs(result);
+  // Continue and Show Attention: the decoder ran over its start token and the generated ids.
+  const decoderInputs = generation
+    ? [
+        `decoder_ids = ${JSON.stringify([generation.decoderStartId, ...generation.newIds])}  # the start token, then what the panel generated greedily`,
+        `# (the same ids as model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=${generation.requested})${generation.settings.length ? `, with generation_config.json's ${generation.settings.join(', ')}` : ''})`,
+        'with torch.no_grad():',
+        '    outputs = model(**inputs, decoder_input_ids=torch.tensor([decoder_ids]), output_attentions=True)',
+      ]
+    : [
+        `target = ${pythonString(result.target ?? '')}  # the decoder text`,
+        'labels = tokenizer(target, return_tensors="pt")["input_ids"]  # shifted right by the model',
+        'with torch.no_grad():',
+        '    outputs = model(**inputs, labels=labels, output_attentions=True)',
+      ];
   return [
     '# Reproduces the attentions Attention Inspector showed (transformers, float32, eager attention).',
     'import torch',
@@ -76,11 +90,8 @@ function encoderDecoderSnippet(result: SnippetSource): string {
     `tokenizer = AutoTokenizer.from_pretrained(${args})`,
     `model = AutoModelForSeq2SeqLM.from_pretrained(${args}, attn_implementation="eager", dtype=torch.float32).eval()`,
     `text = ${pythonString(result.text)}`,
-    `target = ${pythonString(result.target ?? '')}  # the decoder text`,
     'inputs = tokenizer(text, return_tensors="pt")',
-    'labels = tokenizer(target, return_tensors="pt")["input_ids"]  # shifted right by the model',
-    'with torch.no_grad():',
-    '    outputs = model(**inputs, labels=labels, output_attentions=True)',
+    ...decoderInputs,
     `encoder = torch.stack(outputs.encoder_attentions)[:, 0]  # [${model.numLayers}, ${model.numHeads}, n_enc, n_enc]`,
     `decoder = torch.stack(outputs.decoder_attentions)[:, 0]  # [${model.decoder?.numLayers}, ${model.decoder?.numHeads}, n_dec, n_dec]`,
     `cross = torch.stack(outputs.cross_attentions)[:, 0]  # [${model.decoder?.numLayers}, ${model.decoder?.numHeads}, n_dec, n_enc]`,
@@ -91,9 +102,9 @@ function encoderDecoderSnippet(result: SnippetSource): string {
 }
 
 export function pythonSnippet(result: SnippetSource, view?: SnippetView, textPair?: string): string {
-  const { model } = result;
+  const { model, generation } = result;
   if (model.decoder) return encoderDecoderSnippet(result);
-  const modelClass = model.modelType === 't5' ? 'T5EncoderModel' : 'AutoModel';
+  const modelClass = generation ? 'AutoModelForCausalLM' : model.modelType === 't5' ? 'T5EncoderModel' : 'AutoModel';
   const pair = textPair !== undefined ? `, ${pythonString(textPair)}` : '';
   const args = fromPretrainedArgs(result);
   const n = result.tokens.length;
@@ -101,6 +112,14 @@ export function pythonSnippet(result: SnippetSource, view?: SnippetView, textPai
     ? [
         `# The panel analyzed the first ${n} of the text's ${result.truncatedFrom} tokens ("Analyze First ${n} Tokens"): the same cut here.`,
         `inputs = {key: value[:, :${n}] for key, value in inputs.items()}`,
+      ]
+    : [];
+  // Continue and Show Attention: the prompt, then the ids the panel generated.
+  const continued = generation
+    ? [
+        `new_ids = ${JSON.stringify(generation.newIds)}  # what the panel generated greedily`,
+        `# (the same ids as model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=${generation.requested})${generation.settings.length ? `, with generation_config.json's ${generation.settings.join(', ')}` : ''})`,
+        'inputs = {"input_ids": torch.cat([inputs["input_ids"], torch.tensor([new_ids])], dim=1)}',
       ]
     : [];
   const shown = view ? viewLines(view, model.numLayers, model.numHeads) : [];
@@ -117,7 +136,7 @@ export function pythonSnippet(result: SnippetSource, view?: SnippetView, textPai
           `input_ids = torch.tensor([[${result.tokens.map((t) => t.id).join(', ')}]])`,
           'inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}',
         ]
-      : [`text = ${pythonString(result.text)}`, `inputs = tokenizer(text${pair}, return_tensors="pt")`, ...cut]),
+      : [`text = ${pythonString(result.text)}`, `inputs = tokenizer(text${pair}, return_tensors="pt")`, ...cut, ...continued]),
     'with torch.no_grad():',
     '    outputs = model(**inputs, output_attentions=True)',
     `attentions = torch.stack(outputs.attentions)[:, 0]  # [layers, heads, n, n] = [${model.numLayers}, ${model.numHeads}, ${n}, ${n}]`,

@@ -7,6 +7,7 @@ import type { CachedModel } from './cacheScan';
 import { BUILTIN_NAME } from './resolve';
 import { formatHubSpec, parseModelSpec } from './spec';
 import { formatBytes, type SuggestedModel } from './suggestions';
+import { msg, t } from '../l10n/runtime';
 
 export type ModelChoiceSection = 'built-in' | 'cache' | 'recent' | 'suggested' | 'actions';
 
@@ -24,7 +25,7 @@ export interface ModelChoice {
   problem?: string;
 }
 
-export const BUILTIN_DETAIL = '4-layer Llama, 5M parameters, trained by this project on English prose and code: a tiny model for exploring attention patterns offline, not a capable language model';
+export const BUILTIN_DETAIL = msg('4-layer Llama, 5M parameters, trained by this project on English prose and code: a tiny model for exploring attention patterns offline, not a capable language model');
 
 /** Spec that names the same model as `spec`, for comparisons ("" and "built-in" are equal). */
 function normalizeSpec(spec: string): string {
@@ -58,10 +59,10 @@ export function buildModelChoices(input: {
     if (seen.has(key)) return;
     seen.add(key);
     const isCurrent = key === current;
-    choices.push({ ...choice, current: isCurrent, description: isCurrent ? ['current', choice.description].filter(Boolean).join(' · ') : choice.description });
+    choices.push({ ...choice, current: isCurrent, description: isCurrent ? [t('current'), choice.description].filter(Boolean).join(' · ') : choice.description });
   };
 
-  add({ section: 'built-in', action: { kind: 'spec', spec: '' }, label: BUILTIN_NAME, detail: BUILTIN_DETAIL, icon: 'beaker' });
+  add({ section: 'built-in', action: { kind: 'spec', spec: '' }, label: BUILTIN_NAME, detail: t(BUILTIN_DETAIL), icon: 'beaker' });
 
   const cachedIds = new Set<string>();
   for (const model of input.cached) {
@@ -74,8 +75,8 @@ export function buildModelChoices(input: {
         section: 'cache',
         action: { kind: 'spec', spec },
         label: spec,
-        description: `${formatBytes(model.sizeOnDisk)} on disk`,
-        detail: `In the Hugging Face cache · ${revision.refs.length > 0 ? revision.refs.join(', ') : 'commit'} ${revision.commit.slice(0, 10)}`,
+        description: t('{0} on disk', formatBytes(model.sizeOnDisk)),
+        detail: t('In the Hugging Face cache · {0} {1}', revision.refs.length > 0 ? revision.refs.join(', ') : t('commit'), revision.commit.slice(0, 10)),
         icon: 'database',
       });
     }
@@ -95,7 +96,7 @@ export function buildModelChoices(input: {
       section: 'recent',
       action: { kind: 'spec', spec },
       label: spec,
-      description: problem ? 'local folder · no longer loads' : kind === 'local' ? 'local folder' : 'Hugging Face',
+      description: problem ? t('local folder · no longer loads') : kind === 'local' ? t('local folder') : 'Hugging Face',
       ...(problem ? { detail: problem, problem } : {}),
       icon: problem ? 'warning' : kind === 'local' ? 'folder' : 'history',
     });
@@ -107,13 +108,13 @@ export function buildModelChoices(input: {
       section: 'suggested',
       action: { kind: 'spec', spec: model.id },
       label: model.id,
-      description: `≈ ${formatBytes(model.approxBytes)} download${model.gated ? ' · gated' : ''}`,
-      detail: model.description,
+      description: model.gated ? t('≈ {0} download · gated', formatBytes(model.approxBytes)) : t('≈ {0} download', formatBytes(model.approxBytes)),
+      detail: t(model.description),
       icon: model.gated ? 'lock' : 'cloud-download',
     });
   }
 
-  add({ section: 'actions', action: { kind: 'enter-id' }, label: 'Enter a Hugging Face model id…', detail: 'owner/name, optionally @revision (a branch, tag or commit)', icon: 'edit' });
-  add({ section: 'actions', action: { kind: 'choose-folder' }, label: 'Choose a local folder…', detail: 'A checkpoint folder with config.json, tokenizer.json and *.safetensors', icon: 'folder-opened' });
+  add({ section: 'actions', action: { kind: 'enter-id' }, label: t('Enter a Hugging Face model id…'), detail: t('owner/name, optionally @revision (a branch, tag or commit)'), icon: 'edit' });
+  add({ section: 'actions', action: { kind: 'choose-folder' }, label: t('Choose a local folder…'), detail: t('A checkpoint folder with config.json, tokenizer.json and *.safetensors'), icon: 'folder-opened' });
   return choices;
 }

@@ -15,6 +15,7 @@ import { alibiInput, causalMaskInput } from './blocks/masks';
 import { plainMlp } from './blocks/mlp';
 import { splitPerHeadQkv } from './blocks/qkv';
 import { layerWeights, readNumbers } from './blocks/weights';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['transformer.'];
 
@@ -64,6 +65,7 @@ export const bloom: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('ln_f', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'word_embeddings.weight', tiedByDefault: true }),
     };
   },
 };

@@ -9,16 +9,19 @@
  */
 import type { Family } from '../engine/architecture';
 import type { ModelConfig } from '../engine/checkpoint';
+import { configNumber } from '../engine/config';
 import { attentionBiasFromConfig, createDecoder, type QkNorm } from './blocks/decoder';
 import { perHeadLayerNorm } from './blocks/norms';
 
 export interface CohereConfig {
   qkNorm: boolean;
+  /** CohereForCausalLM multiplies the logits by logit_scale (CohereConfig default 0.0625). */
+  logitScale: number;
 }
 
 /** Everything else CohereConfig holds is read by the shared decoder (rope types it lacks are refused there). */
 export function parseCohereConfig(c: ModelConfig): CohereConfig {
-  return { qkNorm: c.use_qk_norm === true };
+  return { qkNorm: c.use_qk_norm === true, logitScale: configNumber(c, 'logit_scale', { above: 0 }, 0.0625) };
 }
 
 /** CohereLayerNorm of shape (heads, d): normalised over d, weights per head. */
@@ -30,7 +33,7 @@ const perHeadNorms: QkNorm = {
 export const cohere: Family = {
   modelTypes: ['cohere'],
   create(ckpt) {
-    const { qkNorm } = parseCohereConfig(ckpt.config);
-    return createDecoder(ckpt, { norm: 'layer-no-bias', layout: 'parallel', rotaryLayout: 'interleaved', qkNorm: qkNorm ? perHeadNorms : undefined, ...attentionBiasFromConfig(ckpt.config) });
+    const { qkNorm, logitScale } = parseCohereConfig(ckpt.config);
+    return createDecoder(ckpt, { norm: 'layer-no-bias', layout: 'parallel', rotaryLayout: 'interleaved', qkNorm: qkNorm ? perHeadNorms : undefined, ...attentionBiasFromConfig(ckpt.config), head: { tiedByDefault: true, logitScale } });
   },
 };

@@ -20,6 +20,7 @@ import { plainMlp } from './blocks/mlp';
 import { splitConcatenatedQkv, splitGroupedQkv, splitPerHeadQkv, toHeadsQkv } from './blocks/qkv';
 import { ropeSettings, ropeUnbounded, rotaryInputs, type RopeSettings } from './blocks/rope';
 import { layerWeights } from './blocks/weights';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['transformer.'];
 
@@ -109,6 +110,7 @@ export const falcon: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('ln_f', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'word_embeddings.weight', tiedByDefault: true }),
     };
   },
 };

@@ -4,5 +4,5 @@ import { createDecoder } from './blocks/decoder';
 
 export const gemma: Family = {
   modelTypes: ['gemma'],
-  create: (ckpt) => createDecoder(ckpt, { scaleEmbeddings: true, normOffset: 1, defaultActivation: 'gelu_pytorch_tanh' }),
+  create: (ckpt) => createDecoder(ckpt, { scaleEmbeddings: true, normOffset: 1, defaultActivation: 'gelu_pytorch_tanh', head: { tiedByDefault: true } }),
 };

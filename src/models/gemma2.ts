@@ -4,6 +4,7 @@
  * (layers 0, 2, 4... unless `layer_types` says otherwise).
  */
 import { configNumber, type Family } from '../engine/architecture';
+import { configNumber as rangedNumber } from '../engine/config';
 import { createDecoder, slidingLayersFromConfig } from './blocks/decoder';
 
 export const gemma2: Family = {
@@ -20,6 +21,8 @@ export const gemma2: Family = {
       scale: configNumber(c, headDim, 'query_pre_attn_scalar') ** -0.5,
       slidingWindow: slidingLayersFromConfig(c, (layer) => layer % 2 === 0),
       defaultActivation: 'gelu_pytorch_tanh',
+      // Gemma2Config: tie_word_embeddings=True; logits soft-capped with final_logit_softcapping.
+      head: { tiedByDefault: true, softcap: typeof c.final_logit_softcapping === 'number' ? rangedNumber(c, 'final_logit_softcapping', { above: 0 }, 0) : null },
     });
   },
 };

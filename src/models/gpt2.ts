@@ -12,6 +12,7 @@ import { causalMaskInput } from './blocks/masks';
 import { splitConcatenatedQkv, toHeadsQkv } from './blocks/qkv';
 import { positionIds, sumOfRows } from './blocks/embeddings';
 import { layerWeights } from './blocks/weights';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['transformer.'];
 
@@ -86,6 +87,7 @@ export const gpt2: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('ln_f', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'wte.weight', tiedByDefault: true }),
     };
   },
 };

@@ -16,6 +16,7 @@ import { plainMlp } from './blocks/mlp';
 import { splitConcatenatedQkv, splitPerHeadQkv, toHeadsQkv } from './blocks/qkv';
 import { layerWeights } from './blocks/weights';
 import { parseGpt2Shape, type Gpt2Shape } from './gpt2';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['transformer.'];
 
@@ -57,6 +58,7 @@ export const gpt_bigcode: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('ln_f', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'wte.weight', tiedByDefault: true }),
     };
   },
 };

@@ -15,6 +15,7 @@ import { plainMlp } from './blocks/mlp';
 import { splitPerHeadQkv } from './blocks/qkv';
 import { ropeSettings, rotaryInputs, type RopeSettings } from './blocks/rope';
 import { layerWeights } from './blocks/weights';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['gpt_neox.'];
 
@@ -85,6 +86,7 @@ export const gpt_neox: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('final_layer_norm', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'embed_in.weight', untied: 'embed_out.weight', tiedByDefault: false }),
     };
   },
 };

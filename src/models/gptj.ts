@@ -14,6 +14,7 @@ import { toHeadsQkv } from './blocks/qkv';
 import { applyRotary, ropeSettings, rotaryInputs } from './blocks/rope';
 import { layerWeights } from './blocks/weights';
 import { parseGpt2Shape, type Gpt2Shape } from './gpt2';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['transformer.'];
 
@@ -55,6 +56,7 @@ export const gptj: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('ln_f', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'wte.weight', tiedByDefault: false, bias: 'lm_head.bias' }),
     };
   },
 };

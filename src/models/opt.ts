@@ -12,6 +12,7 @@ import { plainMlp } from './blocks/mlp';
 import { toHeadsQkv } from './blocks/qkv';
 import { positionIds, sumOfRows } from './blocks/embeddings';
 import { layerWeights } from './blocks/weights';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['model.decoder.', 'decoder.'];
 /** OPTLearnedPositionalEmbedding's fixed row offset. */
@@ -71,6 +72,7 @@ export const opt: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('final_layer_norm', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'embed_tokens.weight', tiedByDefault: true }),
     };
   },
 };

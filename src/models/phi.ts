@@ -15,6 +15,7 @@ import { toHeadsQkv } from './blocks/qkv';
 import { parseDecoderConfig, type DecoderConfig } from './blocks/decoder';
 import { rotaryInputs } from './blocks/rope';
 import { layerWeights } from './blocks/weights';
+import { lmHead } from './blocks/lmHead';
 
 const PREFIXES = ['model.'];
 
@@ -51,6 +52,7 @@ export const phi: Family = {
       buildFinal(nn, x) {
         return layerWeights(nn, tensors, '', 'final').layerNorm('final_layernorm', hidden, x, eps);
       },
+      lmHead: lmHead(ckpt.config, tensors, { embedding: 'embed_tokens.weight', tiedByDefault: false, bias: 'lm_head.bias' }),
     };
   },
 };

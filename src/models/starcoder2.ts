@@ -18,6 +18,8 @@ export const starcoder2: Family = {
       eps: configNumber(c, 1e-5, 'norm_epsilon'),
       slidingWindow: slidingLayersFromConfig(c, () => true),
       defaultActivation: 'gelu_pytorch_tanh',
+      // Starcoder2Config keeps PretrainedConfig's tie_word_embeddings=True.
+      head: { tiedByDefault: true },
       mlp: { build: (nn, w, x, config) => plainMlp(nn, w, x, { up: 'mlp.c_fc', down: 'mlp.c_proj' }, config.hidden, config.intermediate, config.act), params: mlpWeights },
     });
   },

@@ -24,6 +24,7 @@ import { toHeadsQkv } from './blocks/qkv';
 import { causalMaskInput } from './blocks/masks';
 import { relativeBiasInput } from './blocks/relative';
 import { layerWeights, readNumbers, type LayerWeights } from './blocks/weights';
+import { lmHead } from './blocks/lmHead';
 
 
 export interface T5Config {
@@ -155,6 +156,8 @@ function decoderStack(ckpt: Checkpoint, cfg: T5Config): DecoderStack {
     buildFinal(nn, x) {
       return layerWeights(nn, tensors, '', 'final').rmsNorm('final_layer_norm', hidden, x, eps);
     },
+    // T5ForConditionalGeneration scales the decoder output by d_model^-0.5 when the head is the tied embedding.
+    lmHead: lmHead(c, tensors, { embedding, tiedByDefault: true, width: hidden, inputScale: (tied) => (tied ? hidden ** -0.5 : 1) }),
   };
 }
 

@@ -16,6 +16,7 @@ import type { CompareKind } from '../analysis/compare';
 import { AnalyzedText } from './analyzedText';
 import { fullResultOf } from './fullResult';
 import { getPanelHtml } from './html';
+import { errorParts, localizeError } from '../l10n/errors';
 import { WeightDecorations } from './weightDecorations';
 
 export const PANEL_VIEW_TYPE = 'attentionInspector.panel';
@@ -50,12 +51,15 @@ export interface PanelHost {
   onClosed(): void;
 }
 
-const SAVE_FILTERS: Record<ExportFormat, Record<string, string[]>> = {
-  png: { 'PNG image': ['png'] },
-  svg: { 'SVG image': ['svg'] },
-  json: { JSON: ['json'] },
-  npy: { 'NumPy array': ['npy'] },
-};
+function saveFilters(format: ExportFormat): Record<string, string[]> {
+  const names: Record<ExportFormat, string> = {
+    png: vscode.l10n.t('PNG image'),
+    svg: vscode.l10n.t('SVG image'),
+    json: 'JSON',
+    npy: vscode.l10n.t('NumPy array'),
+  };
+  return { [names[format]]: [format] };
+}
 
 /** The page's parts, built with the extension (esbuild.js): inlined into every interactive HTML export. */
 const HTML_EXPORT_ASSETS = { script: ['dist', 'exportPage.js'], css: ['media', 'panel.css'] } as const;
@@ -133,7 +137,7 @@ export class AttentionPanel implements vscode.Disposable {
       this.panel.reveal(undefined, true);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'Attention', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.webviewOptions());
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, vscode.l10n.t('Attention'), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.webviewOptions());
     this.attach(panel);
   }
 
@@ -154,7 +158,8 @@ export class AttentionPanel implements vscode.Disposable {
   private attach(panel: vscode.WebviewPanel): void {
     this.panel = panel;
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'icon.svg');
-    panel.webview.html = getPanelHtml(panel.webview, this.extensionUri);
+    // The webview shows its strings from the host's bundle (none for English: the source strings).
+    panel.webview.html = getPanelHtml(panel.webview, this.extensionUri, { language: vscode.env.language, bundle: vscode.l10n.bundle });
     this.panelDisposables = [
       panel.webview.onDidReceiveMessage((raw) => this.receive(raw)),
       panel.onDidDispose(() => this.onPanelClosed()),
@@ -195,7 +200,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.dropAnalysis();
     this.analyzed = undefined;
     this.analyzedPair = undefined;
-    if (this.panel) this.panel.title = 'Attention';
+    if (this.panel) this.panel.title = vscode.l10n.t('Attention');
     this.post({ type: 'error', message, clearsResult: true });
   }
 
@@ -249,7 +254,7 @@ export class AttentionPanel implements vscode.Disposable {
         ? { type: 'result', resultId: this.resultId, result: analysis.result, ...pairField }
         : { type: 'analysis', resultId: this.resultId, analysis: info, summaries: analysis.summaries, ...pairField };
     this.post(this.shownMessage);
-    this.panel!.title = `Attention: ${info.model.name}${info.probe ? ' (probe)' : ''}`;
+    this.panel!.title = info.probe ? vscode.l10n.t('Attention: {0} (probe)', info.model.name) : vscode.l10n.t('Attention: {0}', info.model.name);
     const editor = vscode.window.activeTextEditor;
     if (document && editor?.document === document) this.postCursor(editor.selection.active, false);
   }
@@ -322,8 +327,8 @@ export class AttentionPanel implements vscode.Disposable {
     try {
       await this.handle(message);
     } catch (err) {
-      const text = err instanceof Error ? err.message : String(err);
-      this.host.log(`Panel request ${message.type} failed: ${text}`);
+      const text = localizeError(errorParts(err));
+      this.host.log(`Panel request ${message.type} failed: ${err instanceof Error ? err.message : String(err)}`);
       this.post({ type: 'error', message: text });
       void vscode.window.showErrorMessage(`Attention Inspector: ${text}`);
     }
@@ -340,7 +345,7 @@ export class AttentionPanel implements vscode.Disposable {
   /** Answers a view request of the webview, tied to its request id; a reply for an analysis no longer shown is not sent. */
   private async answer(requestId: number, resultId: number, request: ViewRequest): Promise<void> {
     if (!this.isCurrent(resultId)) {
-      this.post({ type: 'replyError', requestId, resultId, message: 'This analysis is no longer shown.' });
+      this.post({ type: 'replyError', requestId, resultId, message: vscode.l10n.t('This analysis is no longer shown.') });
       return;
     }
     const controller = new AbortController();
@@ -351,7 +356,7 @@ export class AttentionPanel implements vscode.Disposable {
       if (this.isCurrent(resultId) && !controller.signal.aborted) this.post({ type: 'reply', requestId, resultId, reply });
     } catch (err) {
       if (controller.signal.aborted || !this.isCurrent(resultId)) return;
-      this.post({ type: 'replyError', requestId, resultId, message: err instanceof Error ? err.message : String(err) });
+      this.post({ type: 'replyError', requestId, resultId, message: localizeError(errorParts(err)) });
     } finally {
       if (this.requests.get(requestId) === controller) this.requests.delete(requestId);
     }
@@ -404,7 +409,7 @@ export class AttentionPanel implements vscode.Disposable {
         return this.saveExport(message.format, message.data, message.suggestedName, message.block);
       case 'copyImage':
         // The webview writes the clipboard itself; this is its fallback when the platform refuses.
-        void vscode.window.showInformationMessage('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.');
+        void vscode.window.showInformationMessage(vscode.l10n.t('This platform does not let the panel put images on the clipboard: choose where to save the PNG instead.'));
         return this.saveExport('png', message.data, this.imageFallbackName());
       case 'exportHtml':
         if (!this.isCurrent(message.resultId)) return;
@@ -412,7 +417,7 @@ export class AttentionPanel implements vscode.Disposable {
       case 'copyPython':
         if (!this.info) return;
         await vscode.env.clipboard.writeText(pythonSnippet(this.info, message.view));
-        void vscode.window.showInformationMessage('Copied a Python snippet that reproduces these attentions with transformers.');
+        void vscode.window.showInformationMessage(vscode.l10n.t('Copied a Python snippet that reproduces these attentions with transformers.'));
         return;
       case 'recompute':
         this.host.recompute();
@@ -423,11 +428,11 @@ export class AttentionPanel implements vscode.Disposable {
   private async revealToken(index: number, queryIndex?: number): Promise<void> {
     const analyzed = this.analyzed;
     if (!analyzed && this.info?.probe) {
-      void vscode.window.showInformationMessage('The probe’s random tokens are in no document, so they link to no text.');
+      void vscode.window.showInformationMessage(vscode.l10n.t('The probe’s random tokens are in no document, so they link to no text.'));
       return;
     }
     if (!analyzed || analyzed.isStale) {
-      void vscode.window.showWarningMessage('The text changed since it was analyzed; recompute to link tokens to the editor again.');
+      void vscode.window.showWarningMessage(vscode.l10n.t('The text changed since it was analyzed; recompute to link tokens to the editor again.'));
       return;
     }
     const token = this.info?.tokens[index];
@@ -461,11 +466,11 @@ export class AttentionPanel implements vscode.Disposable {
     }
     const name = suggestedName.endsWith(`.${format}`) ? suggestedName : `${suggestedName}.${format}`;
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(os.homedir());
-    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters: SAVE_FILTERS[format], title: `Export ${format.toUpperCase()}` });
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, name), filters: saveFilters(format), title: vscode.l10n.t('Export {0}', format.toUpperCase()) });
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, bytes);
     this.host.log(`Exported ${format} to ${target.fsPath} (${bytes.byteLength} bytes)`);
-    const open = await vscode.window.showInformationMessage(`Saved ${vscode.workspace.asRelativePath(target)}`, 'Reveal');
+    const open = await vscode.window.showInformationMessage(vscode.l10n.t('Saved {0}', vscode.workspace.asRelativePath(target)), vscode.l10n.t('Reveal'));
     if (open) void vscode.commands.executeCommand('revealFileInOS', target);
   }
 
@@ -506,7 +511,7 @@ export class AttentionPanel implements vscode.Disposable {
     const bytes = new TextEncoder().encode(built.html);
     await vscode.workspace.fs.writeFile(target, bytes);
     this.host.log(`Exported interactive HTML to ${target.fsPath} (${bytes.byteLength} bytes, other heads as ${built.quantisation})`);
-    const open = await vscode.window.showInformationMessage(`Saved ${vscode.workspace.asRelativePath(target)}: opens offline in any browser.`, 'Reveal');
+    const open = await vscode.window.showInformationMessage(vscode.l10n.t('Saved {0}: opens offline in any browser.', vscode.workspace.asRelativePath(target)), vscode.l10n.t('Reveal'));
     if (open) void vscode.commands.executeCommand('revealFileInOS', target);
   }
 

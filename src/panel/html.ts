@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'crypto';
 import type * as vscode from 'vscode';
+import { msg, translateIn } from '../l10n/runtime';
 
 /** The parts of vscode.Webview this needs. */
 export type PanelWebview = Pick<vscode.Webview, 'cspSource' | 'asWebviewUri'>;
@@ -21,11 +22,24 @@ function escapeAttribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+function escapeText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Shown until the webview script has built the panel (translated from the same bundle). */
+const LOADING = msg('Loading the attention view…');
+
 export function createNonce(): string {
   return randomBytes(18).toString('base64').replace(/[+/=]/g, '');
 }
 
-export function getPanelHtml(webview: PanelWebview, extensionUri: vscode.Uri): string {
+/** The UI language and its string bundle (vscode.env.language, vscode.l10n.bundle); none: English. */
+export interface PanelL10n {
+  language: string;
+  bundle?: Record<string, string>;
+}
+
+export function getPanelHtml(webview: PanelWebview, extensionUri: vscode.Uri, l10n: PanelL10n = { language: 'en' }): string {
   const nonce = createNonce();
   const source = webview.cspSource;
   const csp = [
@@ -38,7 +52,7 @@ export function getPanelHtml(webview: PanelWebview, extensionUri: vscode.Uri): s
   const script = escapeAttribute(resource(webview, extensionUri, 'dist', 'webview.js'));
   const style = escapeAttribute(resource(webview, extensionUri, 'media', 'panel.css'));
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${escapeAttribute(l10n.language)}">
 <head>
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${escapeAttribute(csp)}">
@@ -47,7 +61,7 @@ export function getPanelHtml(webview: PanelWebview, extensionUri: vscode.Uri): s
 <title>Attention Inspector</title>
 </head>
 <body>
-<main id="app" aria-busy="true"><p class="placeholder">Loading the attention view…</p></main>
+<main id="app" aria-busy="true" data-lang="${escapeAttribute(l10n.language)}" data-l10n="${escapeAttribute(JSON.stringify(l10n.bundle ?? {}))}"><p class="placeholder">${escapeText(translateIn(l10n.bundle, LOADING))}</p></main>
 <script nonce="${nonce}" src="${script}"></script>
 </body>
 </html>

@@ -19,6 +19,8 @@ export interface TokenInfo {
   special: boolean;
   /** Segment (token type) id for sentence pairs; 0 otherwise. */
   segment: number;
+  /** True for tokens the model generated ("Continue and Show Attention"): they are not in the editor. */
+  generated?: boolean;
 }
 
 /** What the panel needs to know about the model that produced a result. */
@@ -114,6 +116,8 @@ export interface AttentionResult {
   decoderHiddenStates?: TensorData;
   /** Tokens of the whole text when it was cut to the first n (AnalyzeOptions.truncateTo). */
   truncatedFrom?: number;
+  /** "Continue and Show Attention": what was generated; the generated tokens are marked in `tokens` (or `decoderTokens`). */
+  generation?: GenerationInfo;
   /** Where the model came from, as resolved by the host (for "Copy as Python"). */
   origin?: ModelOrigin;
   /** Set when the tokens are the repeated-random-tokens probe rather than a text from an editor. */
@@ -171,6 +175,37 @@ export interface AnalyzeOptions {
   truncateTo?: number;
   /** Encoder-decoders: the decoder text (a translation, a summary); its tokens are shifted right as the model does. */
   target?: string;
+}
+
+/** How a generated result came about. */
+export interface GenerationInfo {
+  /** Greedy (argmax) decoding with the model's own LM head. */
+  method: 'greedy';
+  /** The generated ids, in order (for an encoder-decoder, after the decoder start token). */
+  newIds: number[];
+  /** The generated text, decoded by the model's tokenizer. */
+  text: string;
+  /** How many were asked for. */
+  requested: number;
+  /** Why it ended: the requested count, the model's end-of-sequence token, or the model's longest sequence. */
+  stoppedBy: 'count' | 'eos' | 'max-positions';
+  /** Encoder-decoders: the decoder start token (`decoder_start_token_id`). */
+  decoderStartId?: number;
+  /** generation_config.json settings applied to the greedy choice (e.g. `no_repeat_ngram_size 3`). */
+  settings: string[];
+}
+
+export interface GenerateOptions {
+  /** How many tokens to generate at most (attentionInspector.generateTokens). */
+  maxNewTokens: number;
+  /** Stop after the model's end-of-sequence token (default true). */
+  stopAtEos?: boolean;
+  /**
+   * Apply what generation_config.json asks of greedy decoding, as transformers' generate() does
+   * (forced BOS/EOS tokens, repetition penalty, n-gram blocking, banned and suppressed tokens,
+   * minimum lengths; default true). The reference fixtures turn these and the EOS stop off.
+   */
+  processors?: boolean;
 }
 
 /** The attention blocks of a result: `blocks`, or the one self-attention block of a single-stack result. */

@@ -2,7 +2,7 @@
  * Messages between the extension host and the engine worker thread.
  * Every request carries an id; the worker answers with the same id.
  */
-import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from './types';
+import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, GenerateOptions, HeadVectors, ModelSummary } from './types';
 import type { AnalysisInfo, BlockSummaries, ViewReply, ViewRequest } from './views';
 
 export type HostToWorker =
@@ -21,6 +21,8 @@ export type HostToWorker =
   | { type: 'forget'; id: number; analysisId: number }
   /** The repeated-random-tokens probe (src/engine/probe.ts) with the loaded model: kept and answered as `analyze` is. */
   | { type: 'probe'; id: number; length: number; seed: number; analysisId?: number; withTensors?: boolean }
+  /** Continue text greedily with the loaded model's LM head, then analyze prompt + generated tokens; answered with the full `result`. Supersedes like analyze. */
+  | { type: 'generate'; id: number; text: string; options: GenerateOptions; analysisId?: number; withTensors?: boolean }
   /** q, k, v of one layer and head of a block (default: the first) for the last analyzed text. */
   | { type: 'headVectors'; id: number; layer: number; head: number; block?: AttentionBlockKind }
   /** Cancel the request with this id (a load or an analyze). */

@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import type { Readable } from 'stream';
-import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, HeadVectors, ModelSummary } from '../protocol/types';
+import type { AnalyzeOptions, AttentionBlockKind, AttentionResult, EngineErrorInfo, GenerateOptions, HeadVectors, ModelSummary } from '../protocol/types';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import type { AnalysisInfo, BlockSummaries, ViewReply, ViewRequest } from '../protocol/views';
 import { FrameReader } from './frames';
@@ -168,7 +168,7 @@ export class EngineClient {
         this.pending.delete(id);
         if (p.hooks.signal?.aborted) p.reject(new EngineRequestError({ code: 'cancelled', message: 'Cancelled.' }));
         else {
-          const during = p.kind === 'load' ? 'while loading the model' : p.kind === 'analyze' || p.kind === 'probe' ? 'while analyzing the text' : 'while working';
+          const during = p.kind === 'load' ? 'while loading the model' : p.kind === 'analyze' || p.kind === 'probe' ? 'while analyzing the text' : p.kind === 'generate' ? 'while generating' : 'while working';
           p.reject(new EngineRequestError({
             code: 'engine-crashed',
             message: `The engine ${how} ${during}: ${culprit(engine.stderr)}. Nothing else is affected; the next request starts a fresh engine. Select another model, or see the log for details.`,
@@ -258,7 +258,7 @@ export class EngineClient {
   /** A newer text supersedes an older one at once, whether or not the engine has begun it (the engine cancels it too when the new request reaches it). */
   private supersedeAnalyses(): void {
     for (const [id, p] of [...this.pending]) {
-      if (p.kind !== 'analyze' && p.kind !== 'probe') continue;
+      if (p.kind !== 'analyze' && p.kind !== 'probe' && p.kind !== 'generate') continue;
       this.pending.delete(id);
       if (this.engine) this.send(this.engine, { type: 'cancel', id });
       p.reject(new EngineRequestError({ code: 'cancelled', message: 'Superseded by a newer analysis.' }));
@@ -285,6 +285,17 @@ export class EngineClient {
    */
   async probeKept(length: number, seed: number, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
     return this.keep((id, analysisId, withTensors) => ({ type: 'probe', id, length, seed, analysisId, withTensors }), hooks);
+  }
+
+  /** "Continue and Show Attention": greedy continuation, then the full result over prompt + generated tokens, kept nowhere (tests). Supersedes like analyze. */
+  async generate(text: string, options: GenerateOptions, hooks?: RequestHooks): Promise<AttentionResult> {
+    this.supersedeAnalyses();
+    return (await this.request((id) => ({ type: 'generate', id, text, options }), 'result', hooks)).result;
+  }
+
+  /** "Continue and Show Attention", kept as `analyzeKept` keeps a text's analysis (it supersedes an analysis like a new text). */
+  async generateKept(text: string, options: GenerateOptions, hooks?: RequestHooks & { withTensors?: boolean }): Promise<KeptReply> {
+    return this.keep((id, analysisId, withTensors) => ({ type: 'generate', id, text, options, analysisId, withTensors }), hooks);
   }
 
   /**

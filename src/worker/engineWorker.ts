@@ -122,6 +122,26 @@ async function postKeptResult(message: { id: number; withTensors?: boolean }, an
   else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
 }
 
+/**
+ * Runs a request whose whole result is kept (the probe, a generation): superseding like analyze,
+ * answered with the full result, or kept under `analysisId` with `rerun` for step by step.
+ */
+function keptFullResult(message: { id: number; analysisId?: number; withTensors?: boolean }, run: (m: AttentionModel, signal: AbortSignal) => Promise<AttentionResult>, rerun: (m: AttentionModel) => Promise<unknown>): void {
+  if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
+  latestAnalyze = message.id;
+  enqueue(message.id, async (signal) => {
+    if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
+    const result = await run(model, signal);
+    const analysisId = message.analysisId;
+    modelLastRun = analysisId;
+    if (analysisId === undefined) {
+      post({ type: 'result', id: message.id, result }, resultBuffers(result));
+      return;
+    }
+    await postKeptResult(message, analysisId, result, keep(analysisId, result, result.text, {}, rerun), signal);
+  });
+}
+
 port.on('message', (message: HostToWorker) => {
   switch (message.type) {
     case 'cancel':
@@ -176,22 +196,13 @@ port.on('message', (message: HostToWorker) => {
         await postKeptResult(message, analysisId, result, keep(analysisId, result, message.text, message.options), signal);
       });
       break;
+    case 'generate':
+      // A generated result is kept as a full result (like the probe's), and generated again for step by step.
+      keptFullResult(message, (m, signal) => m.generate(message.text, message.options, signal, progressFor(message.id)), (m) => m.generate(message.text, message.options));
+      break;
     case 'probe':
       // The probe's few hundred tokens are kept as a full result (like an encoder-decoder's), and run again for step by step.
-      if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
-      latestAnalyze = message.id;
-      enqueue(message.id, async (signal) => {
-        if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
-        const result = await model.analyzeProbe(message.length, message.seed, signal, progressFor(message.id));
-        const analysisId = message.analysisId;
-        modelLastRun = analysisId;
-        if (analysisId === undefined) {
-          post({ type: 'result', id: message.id, result }, resultBuffers(result));
-          return;
-        }
-        const entry = keep(analysisId, result, result.text, {}, (m) => m.analyzeProbe(message.length, message.seed));
-        await postKeptResult(message, analysisId, result, entry, signal);
-      });
+      keptFullResult(message, (m, signal) => m.analyzeProbe(message.length, message.seed, signal, progressFor(message.id)), (m) => m.analyzeProbe(message.length, message.seed));
       break;
     case 'view':
       enqueue(message.id, async (signal) => {

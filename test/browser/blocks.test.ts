@@ -11,7 +11,7 @@ import type { WebviewToHost } from '../../src/protocol/webview';
 import { loadModel } from '../../src/models';
 import { readTensorRange } from '../../src/analysis/tensor';
 import { FIXTURES_2_ROOT, openFixture } from '../helpers/fixtures';
-import { cspViolations, frames, openHarness, type Harness } from './harness';
+import { clickHeadCell, cspViolations, frames, openHarness, type Harness } from './harness';
 
 async function chooseOption(h: Harness, selectId: string, optionLabel: string): Promise<void> {
   await h.page.locator(`#${selectId}`).click();
@@ -21,18 +21,6 @@ async function chooseOption(h: Harness, selectId: string, optionLabel: string): 
 
 async function posted<T extends WebviewToHost['type']>(h: Harness, type: T): Promise<Extract<WebviewToHost, { type: T }>[]> {
   return (await h.posted()).filter((m) => m.type === type) as Extract<WebviewToHost, { type: T }>[];
-}
-
-/** Clicks the middle of heatmap cell (row, col) of the head view. */
-async function clickHeadCell(h: Harness, row: number, col: number): Promise<void> {
-  const g = await h.page.evaluate(() => {
-    const c = document.querySelector('[data-testid="heatmap"]') as HTMLCanvasElement;
-    const r = c.getBoundingClientRect();
-    const d = c.dataset;
-    return { left: r.left, top: r.top, cell: Number(d.cellSize), gridLeft: Number(d.gridLeft), gridTop: Number(d.gridTop), scrollX: Number(d.scrollX), scrollY: Number(d.scrollY) };
-  });
-  await h.page.mouse.click(g.left + g.gridLeft + (col + 0.5) * g.cell - g.scrollX, g.top + g.gridTop + (row + 0.5) * g.cell - g.scrollY);
-  await frames(h.page);
 }
 
 describe('webview: encoder-decoder blocks', function () {

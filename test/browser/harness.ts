@@ -9,7 +9,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { getPanelHtml, type PanelWebview } from '../../src/panel/html';
+import { getPanelHtml, type PanelL10n, type PanelWebview } from '../../src/panel/html';
 import type { HostToWebview, WebviewToHost } from '../../src/protocol/webview';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -36,7 +36,7 @@ function encodeBuffers(value: unknown): unknown {
   return value;
 }
 
-function serve(root: string): Promise<{ server: http.Server; origin: string }> {
+function serve(root: string, l10n: PanelL10n): Promise<{ server: http.Server; origin: string }> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -51,7 +51,7 @@ function serve(root: string): Promise<{ server: http.Server; origin: string }> {
       };
       const extensionUri = { path: '', with: ({ path: p }: { path: string }) => ({ path: p }) } as never;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(getPanelHtml(webview, extensionUri));
+      res.end(getPanelHtml(webview, extensionUri, l10n));
       return;
     }
     // Only what the panel's localResourceRoots allow: dist/ and media/.
@@ -94,6 +94,8 @@ export interface HarnessOptions {
   theme?: ThemeName;
   deviceScaleFactor?: number;
   viewport?: { width: number; height: number };
+  /** UI language: the page gets l10n/bundle.l10n.<language>.json as the host would pass it (default English). */
+  language?: string;
 }
 
 export async function openHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -101,7 +103,10 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
   const root = repoRoot();
   const bundle = path.join(root, 'dist', 'webview.js');
   if (!fs.existsSync(bundle)) throw new Error(`${bundle} not found: build first (node esbuild.js)`);
-  const { server, origin } = await serve(root);
+  const language = options.language ?? 'en';
+  const bundleFile = path.join(root, 'l10n', `bundle.l10n.${language}.json`);
+  const l10n: PanelL10n = language === 'en' ? { language } : { language, bundle: JSON.parse(fs.readFileSync(bundleFile, 'utf8')) };
+  const { server, origin } = await serve(root, l10n);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-webview-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -205,4 +210,16 @@ export function cspViolations(h: Harness): Promise<string[]> {
 /** Waits two animation frames so everything requested has been drawn. */
 export function frames(page: Page): Promise<void> {
   return page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
+}
+
+/** Clicks the middle of heatmap cell (row, col) of the head view. */
+export async function clickHeadCell(h: Harness, row: number, col: number): Promise<void> {
+  const g = await h.page.evaluate(() => {
+    const c = document.querySelector('[data-testid="heatmap"]') as HTMLCanvasElement;
+    const r = c.getBoundingClientRect();
+    const d = c.dataset;
+    return { left: r.left, top: r.top, cell: Number(d.cellSize), gridLeft: Number(d.gridLeft), gridTop: Number(d.gridTop), scrollX: Number(d.scrollX), scrollY: Number(d.scrollY) };
+  });
+  await h.page.mouse.click(g.left + g.gridLeft + (col + 0.5) * g.cell - g.scrollX, g.top + g.gridTop + (row + 0.5) * g.cell - g.scrollY);
+  await frames(h.page);
 }

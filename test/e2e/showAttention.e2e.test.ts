@@ -76,12 +76,27 @@ describe('end to end: the packaged extension in code-server', function () {
   }
 
   /** Types into the quick input once it is open (keys typed before it opens would go to the editor). */
-  async function quickInput(text: string, waitForRow?: string): Promise<void> {
+  async function quickInput(text: string, waitForRow?: string | RegExp): Promise<void> {
     const widget = page.locator('.quick-input-widget');
     await page.locator('.quick-input-widget input').first().waitFor({ state: 'visible' });
     await page.keyboard.type(text);
-    // The list filters as it is typed: wait until the row wanted is the focused one before accepting.
-    if (waitForRow) await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: waitForRow }).first().waitFor();
+    // The list filters as it is typed: wait until the row wanted is the focused one before accepting
+    // (moving down to it where a longer title that also matches, such as "Continue and Show Attention", comes first).
+    if (waitForRow) {
+      const focused = page.locator('.quick-input-list .monaco-list-row.focused').first();
+      const matches = async () => {
+        await focused.waitFor();
+        const label = await focused.innerText();
+        return typeof waitForRow === 'string' ? label.includes(waitForRow) : waitForRow.test(label);
+      };
+      for (let tries = 0; !(await matches()); tries++) {
+        // Give the filter time to settle before moving: only a settled list is worth stepping through.
+        await page.waitForTimeout(300);
+        if (await matches()) break;
+        if (tries === 8) throw new Error(`the quick input list never focused a row matching ${waitForRow} (focused: ${JSON.stringify(await focused.innerText())})`);
+        await page.keyboard.press('ArrowDown');
+      }
+    }
     await page.keyboard.press('Enter');
     // On a loaded machine an Enter can arrive before the list is ready to accept it: then click the row
     // (a click, unlike a second Enter, cannot reach the editor if the widget closes meanwhile).
@@ -164,7 +179,7 @@ describe('end to end: the packaged extension in code-server', function () {
   /** Runs Show Attention from the palette and waits for a heatmap of `tokens` rows. */
   async function showAttention(tokens: number): Promise<void> {
     await page.keyboard.press('F1');
-    await quickInput('Attention Inspector: Show Attention', 'Show Attention');
+    await quickInput('Attention Inspector: Show Attention', /Inspector: Show Attention(?! Between)/);
     await heatmap().waitFor({ state: 'visible', timeout: 60_000 });
     await assertEventually(async () => (await heatmapGeometry()).size === tokens, `a heatmap with ${tokens} rows`);
   }

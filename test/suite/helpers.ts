@@ -44,7 +44,18 @@ export async function openWorkspaceFile(name: string): Promise<vscode.TextEditor
   const file = path.join(folder, name);
   assert.ok(fs.existsSync(file), `${file} is missing`);
   const document = await vscode.workspace.openTextDocument(file);
-  return vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+  const editor = await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+  // An earlier suite's edits can outlive its revert when the window is slow (the revert races the editor
+  // switch): start from the text on disk, or every offset below is off.
+  const onDisk = fs.readFileSync(file, 'utf8');
+  if (document.getText() !== onDisk) {
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+    if (document.getText() !== onDisk) {
+      const whole = new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length));
+      assert.ok(await editor.edit((edit) => edit.replace(whole, onDisk)), `could not restore ${name}`);
+    }
+  }
+  return editor;
 }
 
 /** An untitled document with `text`, shown in the first column. */

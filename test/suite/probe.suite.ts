@@ -38,10 +38,12 @@ describe('Probe Heads with Repeated Random Tokens', function () {
     assert.strictEqual(result.tokens.length, 65);
     assert.deepStrictEqual(result.tokens.slice(1, 33).map((t) => t.id), result.tokens.slice(33).map((t) => t.id));
     assert.ok(api.isPanelOpen());
-    const sent = api.sentToWebview().filter((m) => m.type === 'result').pop();
-    assert.ok(sent && sent.type === 'result' && sent.result.probe?.seed === 4, 'the panel was sent the probe');
+    // The panel gets the kept analysis (tokens, probe, summaries with the induction scores).
+    const sent = api.sentToWebview().filter((m) => m.type === 'analysis').pop();
+    assert.ok(sent && sent.type === 'analysis' && sent.analysis.probe?.seed === 4, `the panel was sent the probe: ${api.sentToWebview().map((m) => m.type).join(', ')}`);
+    assert.ok(sent.summaries[0].scores.some((s) => s.layer === 3 && s.head === 3 && s.induction > 0.1), 'with its induction scores');
     // Its tokens are in no document: a click on one is answered, not followed.
-    const resultId = sent.type === 'result' ? sent.resultId : -1;
+    const resultId = sent.resultId;
     await api.receiveFromWebview({ type: 'revealToken', resultId, index: 3 });
     assert.strictEqual(vscode.window.activeTextEditor, undefined);
   });

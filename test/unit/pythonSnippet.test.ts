@@ -93,4 +93,18 @@ describe('Copy as Python', () => {
     assert.match(code, /model\(\*\*inputs, labels=labels, output_attentions=True\)/);
     assert.match(code, /cross = torch\.stack\(outputs\.cross_attentions\)\[:, 0\]  # \[6, 12, n_dec, n_enc\]/);
   });
+
+  it('after Continue and Show Attention: the causal LM over the prompt + the generated ids, with the generate() call that gives them', () => {
+    const generation = { method: 'greedy' as const, newIds: [5, 7, 9], text: 'x', requested: 3, stoppedBy: 'count' as const, settings: ['no_repeat_ngram_size 3'] };
+    const code = pythonSnippet(source({ generation }));
+    assert.match(code, /AutoModelForCausalLM\.from_pretrained\("\/m", attn_implementation="eager"/);
+    assert.match(code, /^new_ids = \[5,7,9\]  #/m);
+    assert.match(code, /model\.generate\(\*\*inputs, do_sample=False, num_beams=1, max_new_tokens=3\), with generation_config\.json's no_repeat_ngram_size 3/);
+    assert.match(code, /torch\.cat\(\[inputs\["input_ids"\], torch\.tensor\(\[new_ids\]\)\], dim=1\)/);
+    const model = { ...summary('marian'), decoder: { numLayers: 2, numHeads: 4, headDim: 16, maxTokens: 512 } };
+    const seq2seq = pythonSnippet({ ...source({ model }), generation: { ...generation, settings: [], decoderStartId: 306 } });
+    assert.match(seq2seq, /^decoder_ids = \[306,5,7,9\]  #/m);
+    assert.match(seq2seq, /model\(\*\*inputs, decoder_input_ids=torch\.tensor\(\[decoder_ids\]\), output_attentions=True\)/);
+    assert.doesNotMatch(seq2seq, /labels/);
+  });
 });

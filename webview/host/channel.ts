@@ -5,6 +5,7 @@
  * it is about, so a reply that comes late (for an analysis no longer shown, or a request given up)
  * is dropped here and never reaches a view.
  */
+import { t } from '../i18n';
 import type { ViewReply, ViewRequest } from '../../src/protocol/views';
 import type { HostToWebview, WebviewToHost } from '../../src/protocol/webview';
 import type { VsCodeApi } from './vscodeApi';
@@ -71,7 +72,7 @@ export class HostChannel {
       if (p.resultId === resultId) continue;
       this.pending.delete(requestId);
       this.api.postMessage({ type: 'cancel', requestId });
-      p.reject(new RequestFailed('Superseded by a newer analysis.', true));
+      p.reject(new RequestFailed(t('Superseded by a newer analysis.'), true));
     }
   }
 
@@ -90,12 +91,12 @@ export class HostChannel {
     if (!p || p.resultId !== message.resultId) return true;
     this.pending.delete(message.requestId);
     if (message.type === 'replyError') {
-      p.reject(new RequestFailed(typeof message.message === 'string' ? message.message : 'The request failed.'));
+      p.reject(new RequestFailed(typeof message.message === 'string' ? message.message : t('The request failed.')));
       return true;
     }
     const reply = message.reply;
     if (typeof reply !== 'object' || reply === null || typeof reply.kind !== 'string') {
-      p.reject(new RequestFailed('The extension sent a malformed reply.'));
+      p.reject(new RequestFailed(t('The extension sent a malformed reply.')));
       return true;
     }
     for (const value of Object.values(reply)) if (value instanceof ArrayBuffer) this.replyBytes += value.byteLength;

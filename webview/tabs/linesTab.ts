@@ -7,6 +7,7 @@ import type { PanelContext } from '../context';
 import { h } from '../dom';
 import { LineView } from '../lineView';
 import { topAttended } from './headTab';
+import { t } from '../i18n';
 
 /** Chart colours of the theme, then terminal colours: distinct hues that every theme defines. */
 const HEAD_COLOR_VARIABLES = [
@@ -38,7 +39,7 @@ export class LinesTab {
       },
       keyboardToken: (i, side) => ctx.announce(this.tokenText(i, side)),
     });
-    this.chips = h('div', { class: 'head-chips', role: 'group', 'aria-label': 'Heads drawn', 'data-testid': 'head-chips' });
+    this.chips = h('div', { class: 'head-chips', role: 'group', 'aria-label': t('Heads drawn'), 'data-testid': 'head-chips' });
     this.info = h('p', { class: 'explanation one-line', 'data-testid': 'lines-info' });
     this.element = h('div', { class: 'tab-content lines-layout', 'data-testid': 'lines-panel', hidden: true }, h('div', { class: 'toolbar-row' }, this.chips), this.info, h('div', { class: 'heatmap-area' }, this.view.scroller));
   }
@@ -56,7 +57,7 @@ export class LinesTab {
     const heads = this.heads();
     const chipButtons = Array.from({ length: session.stack.heads }, (_, hd) => {
       const on = heads.includes(hd);
-      const chip = h('button', { class: `chip${on ? ' on' : ''}`, type: 'button', 'aria-pressed': String(on), 'data-head': hd, title: `Head ${hd}: ${on ? 'drawn' : 'not drawn'} (click to toggle)` }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), `H${hd}`);
+      const chip = h('button', { class: `chip${on ? ' on' : ''}`, type: 'button', 'aria-pressed': String(on), 'data-head': hd, title: on ? t('Head {0}: drawn (click to toggle)', hd) : t('Head {0}: not drawn (click to toggle)', hd) }, h('span', { class: 'swatch', 'aria-hidden': 'true' }), `H${hd}`);
       (chip.firstChild as HTMLElement).style.background = headColor(hd);
       chip.addEventListener('click', () => {
         const next = on ? heads.filter((x) => x !== hd) : [...heads, hd].sort((a, b) => a - b);
@@ -64,22 +65,25 @@ export class LinesTab {
       });
       return chip;
     });
-    const all = h('button', { class: 'chip', type: 'button', 'data-testid': 'all-heads', title: 'Draw every head of this layer' }, 'All');
+    const all = h('button', { class: 'chip', type: 'button', 'data-testid': 'all-heads', title: t('Draw every head of this layer') }, t('All'));
     all.addEventListener('click', () => this.ctx.store.update({ lineHeads: Array.from({ length: session.stack.heads }, (_, i) => i) }));
-    this.chips.replaceChildren(h('span', { class: 'field-label' }, `Layer ${s.layer}:`), ...chipButtons, all);
+    this.chips.replaceChildren(h('span', { class: 'field-label' }, t('Layer {0}:', s.layer)), ...chipButtons, all);
     const views = heads.map((head) => session.view({ mode: 'head', layer: s.layer, head }, s));
     if (views.some((v) => v === undefined)) {
       // Asked of the engine: drawn when every head has arrived.
-      this.info.textContent = session.source.failure ? `These heads could not be loaded: ${session.source.failure}` : `Loading layer ${s.layer}…`;
+      this.info.textContent = session.source.failure ? t('These heads could not be loaded: {0}', session.source.failure) : t('Loading layer {0}…', s.layer);
       return;
     }
     const layers = heads.map((head, i) => ({ head, view: views[i]!, color: headColor(head) }));
     const block = session.block(layers[0].view, s.pairFilter);
     this.view.setData(layers, block.rows, block.cols);
     this.info.textContent =
-      `Queries left, keys right; a line's opacity is its weight (weights under 0.03 are not drawn). Layer ${s.layer}, ` +
-      `${heads.length === 1 ? `head ${heads[0]}` : `heads ${heads.join(', ')} overlaid`}. Hover a token to see only its lines.` +
-      (s.mode !== 'head' ? ' The line view always shows single heads.' : '');
+      t("Queries left, keys right; a line's opacity is its weight (weights under 0.03 are not drawn).") +
+      ' ' +
+      (heads.length === 1 ? t('Layer {0}, head {1}.', s.layer, heads[0]) : t('Layer {0}, heads {1} overlaid.', s.layer, heads.join(', '))) +
+      ' ' +
+      t('Hover a token to see only its lines.') +
+      (s.mode !== 'head' ? ` ${t('The line view always shows single heads.')}` : '');
     this.info.title = this.info.textContent;
   }
 
@@ -91,7 +95,7 @@ export class LinesTab {
     const first = session.view({ mode: 'head', layer: s.layer, head: heads[0] }, s);
     if (!first) return '';
     const label = first.items[index].label;
-    if (side === 'key') return `${label} (key ${index}): lines from every query that attends to it.`;
+    if (side === 'key') return t('{0} (key {1}): lines from every query that attends to it.', label, index);
     const block = session.block(first, s.pairFilter);
     const parts = heads.map((head) => {
       const view = session.view({ mode: 'head', layer: s.layer, head }, s);
@@ -99,7 +103,7 @@ export class LinesTab {
       const { top } = topAttended(view, index, block.cols, session.result.model.causal);
       return `H${head}: ${top.slice(0, 3).map(({ w, j }) => `${view.items[j].label} ${formatWeight(w)}`).join(', ')}`;
     });
-    return `${label} (query ${index}) attends to — ${parts.join('; ')}`;
+    return t('{0} (query {1}) attends to — {2}', label, index, parts.join('; '));
   }
 
   private onHover(index: number, side: 'query' | 'key', x: number, y: number): void {

@@ -12,6 +12,7 @@ import { matrixToCanvas } from '../matrixImage';
 import { BAR_LEGEND, ModelView, type ModelTile } from '../modelView';
 import type { PanelState } from '../state';
 import { rowOfToken, topOfRow } from './headTab';
+import { t } from '../i18n';
 
 /** Thumbnails never need more cells than this: beyond it, max-pooling keeps them legible. */
 export const THUMB_MAX_CELLS = 128;
@@ -20,24 +21,24 @@ export class ModelTab {
   readonly element: HTMLElement;
   readonly view: ModelView;
   private readonly info: HTMLElement;
-  private readonly arrangement = select('arrangement', 'Arrange heads', []);
-  private readonly sortKey = select('sortKey', 'Score', []);
-  private readonly sortOrder = select('sortOrder', 'Order', []);
-  private readonly rowQuery = select('rowQuery', 'Query token', []);
+  private readonly arrangement = select('arrangement', t('Arrange heads'), []);
+  private readonly sortKey = select('sortKey', t('Score'), []);
+  private readonly sortOrder = select('sortOrder', t('Order'), []);
+  private readonly rowQuery = select('rowQuery', t('Query token'), []);
   private readonly scoreMin: HTMLInputElement;
   private readonly scoreMax: HTMLInputElement;
   private thumbKey = '';
 
   constructor(private readonly ctx: PanelContext) {
     this.view = new ModelView({
-      hoverTile: (t, x, y) => ctx.tooltip.show(this.tileText(t) + ' Click to open it in the head view.', x, y),
+      hoverTile: (tile, x, y) => ctx.tooltip.show(`${this.tileText(tile)} ${t('Click to open it in the head view.')}`, x, y),
       leave: () => ctx.tooltip.hide(),
       openTile: (t) => this.openHead(t.layer, t.head),
       keyboardTile: (t) => ctx.announce(this.tileText(t)),
     });
     const number = (id: string, label: string) => h('input', { id, 'data-testid': id, type: 'number', min: 0, max: 1, step: 0.05, 'aria-label': label });
-    this.scoreMin = number('scoreMin', 'Lowest score shown');
-    this.scoreMax = number('scoreMax', 'Highest score shown');
+    this.scoreMin = number('scoreMin', t('Lowest score shown'));
+    this.scoreMax = number('scoreMax', t('Highest score shown'));
     const field = (label: string, control: HTMLElement) => h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control);
     this.info = h('p', { class: 'explanation one-line', 'data-testid': 'model-info' });
     this.element = h(
@@ -46,12 +47,12 @@ export class ModelTab {
       h(
         'div',
         { class: 'toolbar-row model-controls' },
-        field('Show', this.rowQuery),
-        field('Arrange', this.arrangement),
-        field('Score', this.sortKey),
-        field('Order', this.sortOrder),
-        field('Score from', this.scoreMin),
-        field('to', this.scoreMax),
+        field(t('Show'), this.rowQuery),
+        field(t('Arrange'), this.arrangement),
+        field(t('Score'), this.sortKey),
+        field(t('Order'), this.sortOrder),
+        field(t('Score from'), this.scoreMin),
+        field(t('to'), this.scoreMax),
       ),
       this.info,
       h('div', { class: 'heatmap-area' }, this.view.scroller),
@@ -76,12 +77,12 @@ export class ModelTab {
     if (!session) return;
     const s = this.ctx.store.state;
     const tokens = session.result.tokens;
-    setOptions(this.arrangement, [{ value: 'grid', label: 'Layers × heads' }, { value: 'ranked', label: 'Ranked by score' }], s.arrangement);
+    setOptions(this.arrangement, [{ value: 'grid', label: t('Layers × heads') }, { value: 'ranked', label: t('Ranked by score') }], s.arrangement);
     setOptions(this.sortKey, SCORE_KEYS.map((k) => ({ value: k, label: SCORE_INFO[k].label })), s.sortKey);
-    setOptions(this.sortOrder, [{ value: 'desc', label: 'Highest first' }, { value: 'asc', label: 'Lowest first' }], s.sortAscending ? 'asc' : 'desc');
+    setOptions(this.sortOrder, [{ value: 'desc', label: t('Highest first') }, { value: 'asc', label: t('Lowest first') }], s.sortAscending ? 'asc' : 'desc');
     setOptions(
       this.rowQuery,
-      [{ value: 'matrix', label: 'Whole matrices' }, ...tokens.map((t, i) => ({ value: String(i), label: `Row of ${i}: ${tokenLabel(t)}` }))],
+      [{ value: 'matrix', label: t('Whole matrices') }, ...tokens.map((token, i) => ({ value: String(i), label: t('Row of {0}: {1}', i, tokenLabel(token)) }))],
       s.rowQuery === null ? 'matrix' : String(s.rowQuery),
     );
     if (this.scoreMin.value !== String(s.scoreMin)) this.scoreMin.value = String(s.scoreMin);
@@ -108,19 +109,20 @@ export class ModelTab {
     const matching = tiles.filter((t) => t.matches).length;
     const what =
       s.rowQuery === null
-        ? `${flavour === 'valueWeighted' ? 'Value-weighted attention' : 'Attention'} of every head`
-        : `Where “${tokenLabel(tokens[s.rowQuery])}” (token ${s.rowQuery}) looks in every head: one bar per key`;
-    const running = session.layersDone < session.stack.layers ? `Layers 0–${session.layersDone - 1} of ${session.stack.layers} computed so far; the rest fill in as the model runs. ` : '';
+        ? flavour === 'valueWeighted' ? t('Value-weighted attention of every head') : t('Attention of every head')
+        : t('Where “{0}” (token {1}) looks in every head: one bar per key', tokenLabel(tokens[s.rowQuery]), s.rowQuery);
+    const scaling = s.norm === 'row' ? t('each row scaled to its largest weight') : s.range === 'max' ? t('each thumbnail scaled to its own largest weight') : t('colours 0 to 1');
+    const running = session.layersDone < session.stack.layers ? `${t('Layers 0–{0} of {1} computed so far; the rest fill in as the model runs.', session.layersDone - 1, session.stack.layers)} ` : '';
     const needsRepeats = s.sortKey === 'induction' || s.sortKey === 'duplicateToken';
     const undefinedScore = needsRepeats && session.scores.every((sc) => !Number.isFinite(sc[s.sortKey]))
-      ? `This text repeats no token, so no head has a ${SCORE_INFO[s.sortKey].label.toLowerCase()} score (run “Probe Heads with Repeated Random Tokens”, or analyze a text that repeats itself). `
+      ? `${t('This text repeats no token, so no head has a {0} score (run “Probe Heads with Repeated Random Tokens”, or analyze a text that repeats itself).', SCORE_INFO[s.sortKey].label.toLowerCase())} `
       : '';
     this.info.textContent =
       running +
       undefinedScore +
-      `${what} (${s.norm === 'row' ? 'each row scaled to its largest weight' : s.range === 'max' ? 'each thumbnail scaled to its own largest weight' : 'colours 0 to 1'}${s.norm === 'log' ? ', log scale' : ''}). ` +
-      `${matching} of ${session.scores.length} heads have ${SCORE_INFO[s.sortKey].label.toLowerCase()} between ${lo} and ${hi} ` +
-      `(${SCORE_INFO[s.sortKey].explanation}). ${BAR_LEGEND} Click a head to open it.`;
+      `${what} (${s.norm === 'log' ? t('{0}, log scale', scaling) : scaling}). ` +
+      t('{0} of {1} heads have {2} between {3} and {4} ({5}).', matching, session.scores.length, SCORE_INFO[s.sortKey].label.toLowerCase(), lo, hi, SCORE_INFO[s.sortKey].explanation) +
+      ` ${BAR_LEGEND} ${t('Click a head to open it.')}`;
     this.info.title = this.info.textContent;
   }
 
@@ -170,25 +172,26 @@ export class ModelTab {
   private openHead(layer: number, head: number): void {
     const mode = this.ctx.store.state.mode === 'valueWeighted' ? 'valueWeighted' : 'head';
     this.ctx.store.update({ layer, head, mode, tab: 'head', lineHeads: [] });
-    this.ctx.announce(`Opened layer ${layer}, head ${head} in the head view.`);
+    this.ctx.announce(t('Opened layer {0}, head {1} in the head view.', layer, head));
     this.ctx.focusHeatmap();
   }
 
-  private tileText(t: ModelTile): string {
-    const sc = t.scores;
-    const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
-    let text =
-      `Layer ${t.layer}, head ${t.head}: previous token ${f(sc.previousToken)}, first token ${f(sc.firstToken)}, ` +
-      `self ${f(sc.self)}, entropy ${f(sc.entropy)} (${f(sc.entropyBits)} bits), induction ${f(sc.induction)}, duplicate token ${f(sc.duplicateToken)}.`;
+  private tileText(tile: ModelTile): string {
+    const sc = tile.scores;
+    const f = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : t('n/a'));
+    let text = t(
+      'Layer {0}, head {1}: previous token {2}, first token {3}, self {4}, entropy {5} ({6} bits), induction {7}, duplicate token {8}.',
+      tile.layer, tile.head, f(sc.previousToken), f(sc.firstToken), f(sc.self), f(sc.entropy), f(sc.entropyBits), f(sc.induction), f(sc.duplicateToken),
+    );
     const session = this.ctx.session();
     const s = this.ctx.store.state;
     const set = session && s.rowQuery !== null ? session.rows(s, s.rowQuery) : undefined;
-    const data = set?.row(t.layer, t.head);
+    const data = set?.row(tile.layer, tile.head);
     if (session && set && data && s.rowQuery !== null) {
       const row = rowOfToken(set, s.rowQuery);
       if (row !== null) {
         const { top } = topOfRow(set.items, data, row, set.items.map((_, i) => i), session.result.model.causal);
-        text += ` “${set.items[row].label}” attends to ${top.slice(0, 3).map(({ w, j }) => `${set.items[j].label} ${formatWeight(w)}`).join(', ')}.`;
+        text += ` ${t('“{0}” attends to {1}.', set.items[row].label, top.slice(0, 3).map(({ w, j }) => `${set.items[j].label} ${formatWeight(w)}`).join(', '))}`;
       }
     }
     return text;

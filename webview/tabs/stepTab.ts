@@ -6,11 +6,12 @@ import { tokenLabel } from '../../src/analysis/view';
 import type { PanelContext } from '../context';
 import { h, select, selectValue, setOptions } from '../dom';
 import { StepView } from '../stepView';
+import { t } from '../i18n';
 
 export class StepTab {
   readonly element: HTMLElement;
   private readonly stepView = new StepView();
-  private readonly query = select('stepQuery', 'Query token', []);
+  private readonly query = select('stepQuery', t('Query token'), []);
   private readonly vectors = new Map<string, HeadVectors>();
   private readonly pending = new Set<string>();
 
@@ -19,7 +20,7 @@ export class StepTab {
     this.element = h(
       'div',
       { class: 'tab-content step-layout', 'data-testid': 'step-panel', hidden: true },
-      h('div', { class: 'toolbar-row' }, h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Query token'), this.query)),
+      h('div', { class: 'toolbar-row' }, h('label', { class: 'field' }, h('span', { class: 'field-label' }, t('Query token')), this.query)),
       this.stepView.root,
     );
   }
@@ -34,14 +35,14 @@ export class StepTab {
   requestFailed(): void {
     if (this.pending.size === 0) return;
     this.pending.clear();
-    this.stepView.showMessage('The extension could not provide q, k and v (see the error above).');
+    this.stepView.showMessage(t('The extension could not provide q, k and v (see the error above).'));
   }
 
   receive(vectors: HeadVectors): void {
     const session = this.ctx.session()!;
     const problem = headVectorsProblem(vectors, session.n);
     if (problem) {
-      this.stepView.showMessage(`The extension sent unusable q/k/v: ${problem}.`);
+      this.stepView.showMessage(t('The extension sent unusable q/k/v: {0}.', problem));
       return;
     }
     const key = `${vectors.layer}.${vectors.head}`;
@@ -65,7 +66,7 @@ export class StepTab {
     const key = `${s.layer}.${s.head}`;
     const vectors = this.vectors.get(key);
     if (!vectors) {
-      this.stepView.showMessage(`Loading q, k and v for layer ${s.layer}, head ${s.head}…`);
+      this.stepView.showMessage(t('Loading q, k and v for layer {0}, head {1}…', s.layer, s.head));
       if (!this.pending.has(key)) {
         this.pending.add(key);
         this.ctx.channel.post({ type: 'requestHeadVectors', resultId: session.id, layer: s.layer, head: s.head });
@@ -74,7 +75,7 @@ export class StepTab {
     }
     const row = session.headRow(s.layer, s.head, query);
     if (!row) {
-      this.stepView.showMessage(session.source.failure ? `The attention row could not be loaded: ${session.source.failure}` : `Loading the attention of layer ${s.layer}, head ${s.head}…`);
+      this.stepView.showMessage(session.source.failure ? t('The attention row could not be loaded: {0}', session.source.failure) : t('Loading the attention of layer {0}, head {1}…', s.layer, s.head));
       return;
     }
     this.stepView.render({ tokens, layer: s.layer, head: s.head, query, attentionRow: row, modeIsNotHead: s.mode !== 'head' }, vectors);

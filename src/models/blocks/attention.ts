@@ -4,6 +4,7 @@
  * Written once here so that no family repeats it.
  */
 import type { AttentionSite, LayerOutputs, UseInput } from '../../engine/architecture';
+import { kvCacheHook } from '../../engine/kvCache';
 import type { Nn } from '../../engine/onnx/layers';
 import type { Projection } from './weights';
 
@@ -26,7 +27,9 @@ export function attend(nn: Nn, use: UseInput, site: AttentionSite, qkv: HeadsQkv
   let bias: string | undefined;
   for (const term of [...site.terms.map(use), ...graphTerms]) bias = bias === undefined ? term : nn.add(bias, term);
   const biasHasHeads = graphTerms.length > 0 || site.terms.some((t) => t.dims.length === 3 && t.dims[0] !== 1);
-  const attn = nn.attention(qkv.q, qkv.k, qkv.v, site.scale, bias, site.softcap, { heads, biasHasHeads });
+  // A generation graph attends over cached keys and values too (src/engine/kvCache.ts).
+  const { k, v } = (site.kind === 'self' && kvCacheHook(nn)?.extend(qkv.k, qkv.v)) || qkv;
+  const attn = nn.attention(qkv.q, k, v, site.scale, bias, site.softcap, { heads, biasHasHeads });
   const out = output(nn.fromHeads(attn.context, heads, headDim));
   return {
     y: out.y,
@@ -34,10 +37,10 @@ export function attend(nn: Nn, use: UseInput, site: AttentionSite, qkv: HeadsQkv
       probs: attn.probs,
       logits: attn.logits,
       ...(graphTerms.length > 0 && bias !== undefined ? { terms: bias } : {}),
-      valueNorms: nn.valueNorms(qkv.v, out.weightInOut, heads, headDim, out.outDim),
+      valueNorms: nn.valueNorms(v, out.weightInOut, heads, headDim, out.outDim),
       q: qkv.q,
-      k: qkv.k,
-      v: qkv.v,
+      k,
+      v,
     },
   };
 }

@@ -16,6 +16,7 @@ import { causalMaskInput } from './masks';
 import { plainMlp } from './mlp';
 import { toHeadsQkv } from './qkv';
 import { layerWeights, readNumbers, readOptionalNumbers, type LayerWeights } from './weights';
+import { lmHead } from './lmHead';
 
 /** nn.LayerNorm's default; no BART-family config key changes it. */
 const LAYER_NORM_EPS = 1e-5;
@@ -96,10 +97,15 @@ interface StackShape {
   ffn: number;
 }
 
+/** A stack's word embedding: its own `embed_tokens`, or the `shared` table tied checkpoints keep. */
+function embeddingTableOf(tensors: ScopedTensors, stack: string): string {
+  return tensors.has(`${stack}.embed_tokens.weight`) ? `${stack}.embed_tokens.weight` : 'shared.weight';
+}
+
 /** word · embedScale + position, then `layernorm_embedding` where the style has one. */
 function embedder(tensors: ScopedTensors, cfg: BartConfig, style: BartStyle, stack: string): (ids: number[]) => Float32Array {
   const { hidden, embedScale } = cfg;
-  const table = tensors.has(`${stack}.embed_tokens.weight`) ? `${stack}.embed_tokens.weight` : 'shared.weight';
+  const table = embeddingTableOf(tensors, stack);
   const norm = style.embeddingNorm
     ? { weight: readNumbers(tensors, `${stack}.layernorm_embedding.weight`, [hidden]), bias: readOptionalNumbers(tensors, `${stack}.layernorm_embedding.bias`, [hidden]) }
     : undefined;
@@ -173,6 +179,8 @@ export function createBartStacks(ckpt: Checkpoint, cfg: BartConfig, style: BartS
     site: () => decoderSite,
     crossSite: () => cross,
     decoderInputIds: (labels) => style.decoderInputIds(labels, cfg),
+    // BART, mBART and Marian: the head is the (shared) decoder embedding, plus final_logits_bias.
+    lmHead: lmHead(ckpt.config, tensors, { embedding: embeddingTableOf(tensors, 'decoder'), tiedByDefault: true, width: hidden, logitBias: 'final_logits_bias' }),
     buildLayer(nn, i, x, use) {
       const w = layerWeights(nn, tensors, `decoder.layers.${i}.`, `d${i}`);
       let self: ReturnType<typeof bartAttention>['outputs'] | undefined;

@@ -16,6 +16,7 @@ import { splitConcatenatedQkv } from './qkv';
 import { parameterFreeLayerNorm } from './norms';
 import { applyRotary, ropeSettings, ropeUnbounded, rotaryInputs, type RopeOptions, type RopeSettings, type RotaryLayout } from './rope';
 import { layerWeights, type BiasRule, type LayerWeights } from './weights';
+import { lmHead, type LmHeadSpec } from './lmHead';
 import type { Nn } from '../../engine/onnx/layers';
 
 /**
@@ -87,6 +88,8 @@ export interface DecoderVariant {
   rope?: RopeOptions;
   /** A feed-forward other than the gated MLP (mixture of experts, a plain MLP), and its float32 weight count. */
   mlp?: { build: (nn: Nn, w: LayerWeights, x: string, config: DecoderConfig) => string; params: number };
+  /** The LM head's options over the defaults (untied `lm_head`, as LlamaConfig's tie_word_embeddings=False). */
+  head?: Partial<LmHeadSpec>;
 }
 
 /** The config values the decoder layer reads, parsed once. */
@@ -232,5 +235,6 @@ export function createDecoder(ckpt: Checkpoint, variant: DecoderVariant): Archit
     buildFinal(nn, x) {
       return normOf(nn, layerWeights(nn, tensors, '', 'final'), 'norm', x);
     },
+    lmHead: lmHead(c, tensors, { embedding: 'embed_tokens.weight', tiedByDefault: false, ...variant.head }),
   };
 }
