@@ -4,6 +4,7 @@
  * sequences, and every head's distance (mean |Δ|) to find the heads that changed most. Layer, head
  * and mode come from the toolbar like every other tab.
  */
+import { t } from '../i18n';
 import { CAUTION, describeShort, describeWhere, formatWeight, safeFileName, textSlug } from '../../src/analysis/describe';
 import { DIVERGING_SCALE, UNIT_RANGE, colorLut, lutIndex, signedTickText, type ColorScaleName } from '../../src/analysis/colormap';
 import { describeSources, nestedRows, rankByDistance, sideLabel, type CompareJson, type HeadDistance } from '../../src/analysis/compare';
@@ -43,7 +44,7 @@ export class CompareTab {
   private readonly legendDelta = new Legend('compare-delta-');
   private readonly sources: HTMLElement;
   private readonly strip: HTMLElement;
-  private readonly layout = select('compareLayout', 'Compare layout', []);
+  private readonly layout = select('compareLayout', t('Compare layout'), []);
   private readonly distanceCanvas: HTMLCanvasElement;
   private readonly topList: HTMLElement;
   private readonly distanceInfo: HTMLElement;
@@ -60,7 +61,7 @@ export class CompareTab {
       this.boxes[side] = h('div', { class: `compare-view compare-${side}` }, this.titles[side], h('div', { class: 'heatmap-area' }, this.views[side].scroller));
     }
     this.sources = h('div', { class: 'compare-sources', 'data-testid': 'compare-sources' });
-    this.strip = h('div', { class: 'alignment-strip', 'data-testid': 'alignment', role: 'group', 'aria-label': 'Token alignment of A and B' });
+    this.strip = h('div', { class: 'alignment-strip', 'data-testid': 'alignment', role: 'group', 'aria-label': t('Token alignment of A and B') });
     this.layout.addEventListener('change', () => ctx.store.update({ compareLayout: selectValue(this.layout) as CompareLayout }));
     this.distanceCanvas = h('canvas', { class: 'distance-grid', 'data-testid': 'distance-grid', 'aria-hidden': 'true' });
     this.distanceCanvas.addEventListener('mousemove', (e) => this.onDistanceHover(e));
@@ -69,20 +70,20 @@ export class CompareTab {
       const hit = this.distanceHit(e);
       if (hit) this.openHead(hit.layer, hit.head);
     });
-    this.topList = h('ol', { class: 'top-heads', 'data-testid': 'top-heads', 'aria-label': 'Heads that changed most' });
+    this.topList = h('ol', { class: 'top-heads', 'data-testid': 'top-heads', 'aria-label': t('Heads that changed most') });
     this.distanceInfo = h('p', { class: 'explanation one-line', 'data-testid': 'distance-info' });
     this.grid = h('div', { class: 'compare-views', 'data-testid': 'compare-views' }, this.boxes.a, this.boxes.b, this.boxes.delta);
     this.element = h(
       'div',
       { class: 'tab-content compare-layout', 'data-testid': 'compare-panel', hidden: true },
-      h('div', { class: 'toolbar-row compare-controls' }, this.sources, h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Show'), this.layout)),
+      h('div', { class: 'toolbar-row compare-controls' }, this.sources, h('label', { class: 'field' }, h('span', { class: 'field-label' }, t('Show')), this.layout)),
       this.strip,
       this.grid,
       h('div', { class: 'panel-footer compare-legends' }, h('div', { class: 'legend-group' }, this.legendAB.element), h('div', { class: 'legend-group' }, this.legendDelta.element)),
       h(
         'section',
-        { class: 'distances', 'aria-label': 'Per-head distance' },
-        h('div', { class: 'distance-head' }, h('strong', {}, 'Heads that changed most'), this.distanceInfo),
+        { class: 'distances', 'aria-label': t('Per-head distance') },
+        h('div', { class: 'distance-head' }, h('strong', {}, t('Heads that changed most')), this.distanceInfo),
         h('div', { class: 'distance-body' }, this.distanceCanvas, this.topList),
       ),
     );
