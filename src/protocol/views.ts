@@ -56,10 +56,13 @@ export type ViewRequest =
   /** The whole block `[layers, heads, queries, keys]` (the host's NumPy export; never from the webview). */
   | { kind: 'tensor'; block: AttentionBlockKind };
 
-/** One axis item (src/analysis/view.ts AxisItem). */
+/** One row/column of a view: a token, or a word made of consecutive tokens (src/analysis/view.ts builds them). */
 export interface ViewItem {
+  /** Readable label. */
   label: string;
+  /** Indices of the original tokens it stands for (one unless words are merged). */
   tokens: number[];
+  /** UTF-16 range in the analyzed text; -1/-1 for special tokens. */
   start: number;
   end: number;
   special: boolean;
