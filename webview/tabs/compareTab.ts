@@ -144,7 +144,7 @@ export class CompareTab {
       h('span', { class: 'source source-b', title: compare.b.text }, sideLabel('B', srcs.b)),
       h('span', { class: 'muted', 'data-testid': 'alignment-summary' }, compare.summary),
     );
-    setOptions(this.layout, [{ value: 'sideBySide', label: 'A, B and B − A' }, { value: 'delta', label: 'B − A only' }], s.compareLayout);
+    setOptions(this.layout, [{ value: 'sideBySide', label: t('A, B and B − A') }, { value: 'delta', label: t('B − A only') }], s.compareLayout);
     this.renderStrip();
     const delta = s.compareLayout === 'delta';
     this.grid.classList.toggle('delta-only', delta);
@@ -153,13 +153,13 @@ export class CompareTab {
     const what = describeShort(shown.sel);
     this.titles.a.textContent = `A · ${what}`;
     this.titles.b.textContent = `B · ${what}`;
-    this.titles.delta.textContent = `B − A over ${shown.pairs.length} aligned tokens`;
+    this.titles.delta.textContent = t('B − A over {0} aligned tokens', shown.pairs.length);
     const all = (n: number) => Array.from({ length: n }, (_, i) => i);
     const data = (side: Side, scale: ColorScaleName) => {
       const view = this.viewOf(shown, side);
       const colors = side === 'a' ? shown.colorsA : side === 'b' ? shown.colorsB : shown.colorsDelta;
       this.views[side].setData({ view, rows: all(view.size), cols: all(view.size), positions: colors.positions, scale });
-      this.views[side].setAriaLabel(`${side === 'delta' ? 'Difference B − A' : `Attention of ${side.toUpperCase()}`}, ${view.size} × ${view.size}: ${what}. Arrow keys move between cells.`);
+      this.views[side].setAriaLabel(t('{0}, {1} × {1}: {2}. Arrow keys move between cells.', side === 'delta' ? t('Difference B − A') : t('Attention of {0}', side.toUpperCase()), view.size, what));
     };
     if (!delta) {
       data('a', s.scale);
@@ -293,7 +293,7 @@ export class CompareTab {
     const ranked = rankByDistance(d).slice(0, TOP_HEADS);
     this.topList.replaceChildren(
       ...ranked.map((x) => {
-        const b = h('button', { class: 'top-head', type: 'button', 'data-layer': x.layer, 'data-head': x.head, title: `Open layer ${x.layer}, head ${x.head}` }, `L${x.layer} H${x.head}`, h('span', { class: 'value' }, ` ${formatWeight(x.meanAbs)}`));
+        const b = h('button', { class: 'top-head', type: 'button', 'data-layer': x.layer, 'data-head': x.head, title: t('Open layer {0}, head {1}', x.layer, x.head) }, `L${x.layer} H${x.head}`, h('span', { class: 'value' }, ` ${formatWeight(x.meanAbs)}`));
         b.addEventListener('click', () => this.openHead(x.layer, x.head));
         return h('li', {}, b);
       }),
@@ -314,13 +314,13 @@ export class CompareTab {
   private onDistanceHover(e: MouseEvent): void {
     const hit = this.distanceHit(e);
     if (!hit) return this.ctx.tooltip.hide();
-    this.ctx.tooltip.show(`Layer ${hit.layer}, head ${hit.head}: mean |Δ| ${formatWeight(hit.meanAbs)}, max |Δ| ${formatWeight(hit.maxAbs)}. Click to show it.`, e.clientX, e.clientY);
+    this.ctx.tooltip.show(t('Layer {0}, head {1}: mean |Δ| {2}, max |Δ| {3}. Click to show it.', hit.layer, hit.head, formatWeight(hit.meanAbs), formatWeight(hit.maxAbs)), e.clientX, e.clientY);
   }
 
   private openHead(layer: number, head: number): void {
     const mode = this.ctx.store.state.mode === 'valueWeighted' ? 'valueWeighted' : 'head';
     this.ctx.store.update({ layer, head, mode });
-    this.ctx.announce(`Comparing layer ${layer}, head ${head}.`);
+    this.ctx.announce(t('Comparing layer {0}, head {1}.', layer, head));
   }
 
   // ---------------------------------------------------------------- exports
@@ -408,13 +408,13 @@ export class CompareTab {
           void copyPng(canvasToBase64Png(renderHeatmapPng(this.deltaFigure()).canvas));
           return;
         default:
-          this.ctx.announce('The compare tab exports PNG, SVG and JSON (A, B and B − A over the aligned tokens); NPY and Python export the analysis A from the other tabs.');
-          this.ctx.tooltip.show('Compare exports PNG, SVG and JSON. NPY and Copy as Python work on the other tabs.', window.innerWidth / 2, 40);
+          this.ctx.announce(t('The compare tab exports PNG, SVG and JSON (A, B and B − A over the aligned tokens); NPY and Python export the analysis A from the other tabs.'));
+          this.ctx.tooltip.show(t('Compare exports PNG, SVG and JSON. NPY and Copy as Python work on the other tabs.'), window.innerWidth / 2, 40);
           return;
       }
       this.ctx.announce(`${action.toUpperCase()} of the difference ready: choose where to save it.`);
     } catch (err) {
-      this.ctx.showError(`Could not export the comparison: ${err instanceof Error ? err.message : String(err)}`);
+      this.ctx.showError(t('Could not export the comparison: {0}', err instanceof Error ? err.message : String(err)));
     }
   }
 }
