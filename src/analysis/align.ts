@@ -5,6 +5,7 @@
  * A's run against position k of B's: "the cat sat" vs "the dog sat" pairs cat with dog), anything else
  * is an insertion (only in B) or a deletion (only in A) and has no partner.
  */
+import { t } from '../l10n/runtime';
 
 /** What the alignment needs of a token. */
 export interface AlignToken {
@@ -178,8 +179,9 @@ function fromMatches(n: number, m: number, matches: readonly [number, number][])
 /** One line for the panel and the exports: "9 tokens aligned (8 identical, 1 substituted), 2 only in B". */
 export function describeAlignment(al: TokenAlignment): string {
   const { same, substituted, deleted, inserted } = al.counts;
-  const parts = [`${al.pairs.length} token${al.pairs.length === 1 ? '' : 's'} aligned (${same} identical${substituted ? `, ${substituted} substituted` : ''})`];
-  if (deleted) parts.push(`${deleted} only in A`);
-  if (inserted) parts.push(`${inserted} only in B`);
+  const subs = substituted ? t(', {0} substituted', substituted) : '';
+  const parts = [al.pairs.length === 1 ? t('1 token aligned ({0} identical{1})', same, subs) : t('{0} tokens aligned ({1} identical{2})', al.pairs.length, same, subs)];
+  if (deleted) parts.push(t('{0} only in A', deleted));
+  if (inserted) parts.push(t('{0} only in B', inserted));
   return parts.join(', ');
 }
