@@ -14,7 +14,7 @@ import type { AttentionResult } from '../../src/protocol/types';
 import { loadModel } from '../../src/models';
 import { setL10nBundle, t } from '../../src/l10n/runtime';
 import { fixtureResult } from '../unit/analysis/fixture';
-import { FIXTURES_2_ROOT, openFixture } from '../helpers/fixtures';
+import { FIXTURES_2_ROOT, FIXTURES_ROOT, openFixture } from '../helpers/fixtures';
 import { scanKeys } from '../helpers/l10nKeys';
 import { bertHeadVectors } from './bertVectors';
 import { FakeHost } from './fakeHost';
@@ -326,6 +326,32 @@ describe('webview in Brazilian Portuguese: no English left', function () {
     await h.send({ type: 'replyError', requestId: pending.requestId, resultId: pending.resultId, message: t('This analysis is no longer shown.') });
     assert.match(await h.page.locator('[data-testid="computing"]').innerText(), /^Não foi possível carregar esta visualização: /);
     await check('on demand: failed request');
+  });
+
+  it('compare: sources, alignment, the three views, legends, the heads that changed most and their hover', async () => {
+    const model = await loadModel(path.join(FIXTURES_ROOT, 'gpt2'));
+    let a: AttentionResult;
+    let b: AttentionResult;
+    try {
+      // A substitution and a deletion, so the alignment summary has every part.
+      a = await model.analyze('The dog sat on the mat.');
+      b = await model.analyze('The mat sat the mat.');
+    } finally {
+      await model.dispose();
+    }
+    const host = new FakeHost(h);
+    await host.newRequests(); // the earlier tests' requests are not this host's to answer
+    await host.analysis(41, a);
+    await host.serve();
+    await frames(h.page);
+    await h.send({ type: 'compare', resultId: 41, base: a, other: b, kind: 'text' });
+    await frames(h.page);
+    assert.ok(await h.page.locator('[data-testid="tab-compare"]').isVisible(), 'the compare tab opens');
+    await h.page.locator('[data-testid="tab-compare"]').click();
+    await frames(h.page);
+    assert.match(await h.page.locator('[data-testid="alignment-summary"]').innerText(), /tokens alinhados/);
+    // Token labels of the two texts are English words, so only the catalogue's messages are checked.
+    await check('compare', false);
   });
 
   it('saw the strings of every state above', () => {
