@@ -23,6 +23,7 @@ import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
 import { cachedSession, type WeightCache } from './onnx/weightCache';
 import { repeatedRandomTokens } from './probe';
+import { disableOnnxruntimeTelemetry } from './telemetry';
 import { TextTokenizer, type Encoded } from './tokenizer';
 import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
 import { keptFromResult } from './keptSeq2seq';
@@ -202,6 +203,9 @@ export class AttentionModel {
 
   /** Loads `folder` with the family that `options.families` registers for its model_type, within the memory limit. */
   static async load(folder: string, options: LoadOptions, onProgress?: ProgressFn, signal?: AbortSignal): Promise<AttentionModel> {
+    // The engine used as a library (a script, a test run by hand with mocha) gets the extension's
+    // privacy too: on the main thread this comes before the process's first session (telemetry.ts).
+    disableOnnxruntimeTelemetry();
     const checkpoint = Checkpoint.open(folder);
     const chunks: Chunk[] = [];
     try {

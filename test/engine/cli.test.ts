@@ -94,6 +94,14 @@ describe('CLI', function () {
       assert.equal(r.code, 0, r.stderr);
       assert.ok(!fs.existsSync(path.join(home, '.cache', 'Microsoft')), 'onnxruntime wrote ~/.cache/Microsoft');
     });
+    it('a test file run by hand (`mocha --no-config`, the engine as a library) writes no ~/.cache/Microsoft', async () => {
+      const home = temp('home');
+      // The test runner sets ORT_DISABLE_TELEMETRY; a developer running one file with mocha does not.
+      const mocha = path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
+      const r = await run(mocha, ['--no-config', '--timeout', '60000', path.join(ROOT, 'out', 'test', 'engine', 'builtinModel.test.js')], userEnv(home));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(!fs.existsSync(path.join(home, '.cache', 'Microsoft')), 'onnxruntime wrote ~/.cache/Microsoft');
+    });
   });
 
   describe('model specs like the extension setting', () => {
