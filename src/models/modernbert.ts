@@ -14,6 +14,7 @@ import { configInt, configNumber, selfSite, summarize, type Family } from '../en
 import type { ModelConfig } from '../engine/checkpoint';
 import { layerNormRows } from '../engine/onnx/layers';
 import { attend } from './blocks/attention';
+import type { BertStyleConfig } from './blocks/encoder';
 import { localMaskInput } from './blocks/masks';
 import { splitConcatenatedQkv, splitLast, toHeadsQkv } from './blocks/qkv';
 import { ropeSettings, rotaryInputs, type RopeSettings } from './blocks/rope';
@@ -31,14 +32,8 @@ function layerRope(config: Record<string, unknown>, layerType: 'full_attention' 
   return ropeSettings({ rope_parameters: params, max_position_embeddings: config.max_position_embeddings }, legacyTheta);
 }
 
-export interface ModernBertConfig {
-  hidden: number;
-  heads: number;
-  layers: number;
-  intermediate: number;
-  maxPositions: number;
-  eps: number;
-  act: string;
+/** The BERT-style keys, plus ModernBERT's alternating local/global attention. */
+export interface ModernBertConfig extends BertStyleConfig {
   isLocal: (layer: number) => boolean;
   halfWindow: number;
   globalRope: RopeSettings;
