@@ -152,7 +152,17 @@ export async function closePanel(api: AttentionInspectorApi): Promise<void> {
  */
 export async function resetWindow(api: AttentionInspectorApi): Promise<void> {
   for (const document of vscode.workspace.textDocuments.filter((d) => d.isDirty)) {
-    await vscode.window.showTextDocument(document);
+    // Under load another editor can open meanwhile ("Could NOT open editor … because another editor
+    // opened in the meantime"): try again once things have settled.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await vscode.window.showTextDocument(document);
+        break;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   }
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');

@@ -5,7 +5,7 @@
  */
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import { getApi, resetWindow } from './helpers';
+import { getApi, resetWindow, waitFor } from './helpers';
 
 describe('Get Started walkthrough', function () {
   this.timeout(60_000);
@@ -28,6 +28,7 @@ describe('Get Started walkthrough', function () {
 
   it('Open Sample Text opens the sample with the text selected', async () => {
     await vscode.commands.executeCommand('attentionInspector.openSample');
+    await waitFor(() => vscode.window.activeTextEditor?.document.isUntitled === true, 'the sample to become the active editor');
     const editor = vscode.window.activeTextEditor;
     assert.ok(editor, 'an editor is open');
     const selected = editor.document.getText(editor.selection);
