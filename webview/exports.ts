@@ -51,9 +51,18 @@ export class Exports {
     return plain(t.background) && plain(t.foreground) && plain(t.muted) ? { background: t.background, foreground: t.foreground, muted: t.muted } : LIGHT_FIGURE_THEME;
   }
 
-  /** Exports describe what is shown: not while a new view is still being computed. */
-  private ready(): boolean {
-    if (this.ctx.session() && this.ctx.shown()) return true;
+  /**
+   * Exports describe what is shown: not while a new view is still being computed. A view served in
+   * tiles has no whole matrix in the panel: its figure and JSON are refused by name (`matrix`: the
+   * export needs the head view's matrix, not the model grid).
+   */
+  private ready(matrix: boolean): boolean {
+    const shown = this.ctx.shown();
+    if (this.ctx.session() && shown?.kind === 'tiled' && matrix) {
+      this.ctx.showError(t('This view is {0} × {0} cells, more than the panel loads at once, so it cannot be exported as a figure or JSON from here. Export NumPy writes every head exactly; the command line writes chosen heads (--select L:H).', shown.view.size));
+      return false;
+    }
+    if (this.ctx.session() && shown) return true;
     if (this.ctx.session()) {
       const wait = t('Still computing this view: export when it is shown.');
       this.ctx.announce(wait);
@@ -77,6 +86,7 @@ export class Exports {
   heatmapFigure(): HeatmapFigure {
     const session = this.ctx.session()!;
     const shown = this.ctx.shown()!;
+    if (shown.kind !== 'exact') throw new Error('a view served in tiles has no figure');
     const s = this.ctx.store.state;
     const extra = [this.pairText(), this.colourText()].filter(Boolean).join(' · ');
     const texts = figureTexts(session.result.model, shown.sel, s.special, s.mergeWords, extra);
@@ -146,8 +156,8 @@ export class Exports {
   }
 
   private async image(format: 'png' | 'svg'): Promise<void> {
-    if (!this.ready()) return;
     const model = this.ctx.store.state.tab === 'model';
+    if (!this.ready(!model)) return;
     const data = format === 'png' ? await this.png() : model ? gridSvg(await this.gridFigure(32)) : heatmapSvg(this.heatmapFigure());
     this.ctx.channel.post({ type: 'export', format, data, suggestedName: this.name(format) });
     this.ctx.announce(t('{0} ready: choose where to save it.', format.toUpperCase()));
@@ -155,7 +165,7 @@ export class Exports {
 
   /** Writes the PNG to the clipboard from the webview; where the platform refuses, the host offers a save dialog. */
   private async copyImage(): Promise<void> {
-    if (!this.ready()) return;
+    if (!this.ready(this.ctx.store.state.tab !== 'model')) return;
     await this.copyPng(await this.png());
   }
 
@@ -180,7 +190,7 @@ export class Exports {
   private json(): void {
     const session = this.ctx.session();
     const shown = this.ctx.shown();
-    if (!session || !shown || !this.ready()) return;
+    if (!session || !shown || !this.ready(true) || shown.kind !== 'exact') return;
     const s = this.ctx.store.state;
     const info = MODE_INFO[s.mode];
     const base = viewJson(session.result, shown.sel, info.usesLayer, info.usesHead, s.special, s.mergeWords, shown.view);

@@ -5,11 +5,12 @@
  * block); every index it reports back is a row/column of the view matrix, never of the block.
  */
 import { t } from './i18n';
-import { UNIT_RANGE, colorLut, lightness, lutIndex, type ColorScaleName } from '../src/analysis/colormap';
+import { UNIT_RANGE, colorLut, lightness, lutIndex, positionsUnder, type ColorMapping, type ColorScaleName } from '../src/analysis/colormap';
 import type { ViewMatrix } from '../src/analysis/view';
 import { CanvasView } from './canvasView';
 import { matrixToCanvas } from './matrixImage';
 import type { Theme } from './theme';
+import type { CellRect, Tile, TiledView } from './tiledView';
 
 export type Axis = 'row' | 'col';
 
@@ -29,6 +30,8 @@ export interface HeadViewEvents {
   clearFocus(): void;
   /** Ctrl/Cmd + wheel or +/- keys. */
   zoom(factor: number): void;
+  /** The cells on screen after a draw (a view served in tiles asks for them). */
+  visible?(rect: CellRect): void;
 }
 
 const LABEL_MAX_FONT = 12;
@@ -49,8 +52,23 @@ export interface HeatmapBlock {
   scale: ColorScaleName;
 }
 
+/** A view served in tiles: its overview's colour positions (cells², under `mapping`), and exact tiles coloured under the same mapping. */
+export interface TiledHeatmap {
+  tiled: TiledView;
+  overview: ArrayLike<number>;
+  mapping: ColorMapping;
+  scale: ColorScaleName;
+}
+
 export class HeadView extends CanvasView {
-  private view: ViewMatrix | undefined;
+  private view: Pick<ViewMatrix, 'size' | 'items'> | undefined;
+  /** The whole view's exact weights (a view that came whole), else undefined. */
+  private exact: ViewMatrix | undefined;
+  private tiled: TiledHeatmap | undefined;
+  private overviewImage: HTMLCanvasElement | undefined;
+  private overviewOf: ArrayLike<number> | undefined;
+  private tileImages = new Map<Tile, HTMLCanvasElement>();
+  private tileColours: { mapping: ColorMapping; scale: ColorScaleName } | undefined;
   private rows: number[] = [];
   private cols: number[] = [];
   private rowAt = new Map<number, number>();
@@ -105,21 +123,55 @@ export class HeadView extends CanvasView {
   }
 
   setData(block: HeatmapBlock): void {
-    const shapeChanged = this.rows.length !== block.rows.length || this.cols.length !== block.cols.length || this.view?.size !== block.view.size;
-    this.view = block.view;
-    this.rows = block.rows;
-    this.cols = block.cols;
-    this.rowAt = new Map(block.rows.map((r, i) => [r, i]));
-    this.colAt = new Map(block.cols.map((c, j) => [c, j]));
+    this.setShape(block.view, block.rows, block.cols);
+    this.exact = block.view;
+    this.tiled = undefined;
     this.positions = block.positions;
     this.scale = block.scale;
     this.image = matrixToCanvas({ size: block.rows.length, cols: block.cols.length, data: block.positions }, UNIT_RANGE, block.scale, this.image);
-    if (shapeChanged) {
-      this.keyCell = { row: Math.max(0, Math.min(this.keyCell.row, block.rows.length - 1)), col: Math.max(0, Math.min(this.keyCell.col, block.cols.length - 1)) };
-      this.hover = null;
-    }
     this.layoutChanged();
     this.requestRender();
+  }
+
+  /**
+   * Shows a view served in tiles: the overview at once, the exact tiles over it where they are, and
+   * asks (through `visible`) for the cells on screen after each draw.
+   */
+  setTiled(block: TiledHeatmap): void {
+    const { tiled } = block;
+    const sameShape = this.tiled?.tiled.size === tiled.size && this.rows.length === tiled.size;
+    const all = sameShape ? this.rows : tiled.items.map((_, i) => i);
+    this.setShape(tiled, all, all);
+    this.exact = undefined;
+    this.image = undefined;
+    this.scale = block.scale;
+    if (this.overviewOf !== block.overview || this.tiled?.scale !== block.scale) {
+      const cells = tiled.overview.cells;
+      this.overviewImage = matrixToCanvas({ size: cells, data: block.overview }, UNIT_RANGE, block.scale, this.overviewImage);
+      this.overviewOf = block.overview;
+    }
+    if (this.tileColours?.mapping !== block.mapping || this.tileColours.scale !== block.scale || this.tiled?.tiled !== tiled) this.tileImages = new Map();
+    this.tileColours = { mapping: block.mapping, scale: block.scale };
+    this.tiled = block;
+    this.layoutChanged();
+    this.requestRender();
+  }
+
+  private setShape(view: Pick<ViewMatrix, 'size' | 'items'>, rows: number[], cols: number[]): void {
+    const shapeChanged = this.rows.length !== rows.length || this.cols.length !== cols.length || this.view?.size !== view.size;
+    this.view = view;
+    if (this.rows !== rows) {
+      this.rows = rows;
+      this.rowAt = new Map(rows.map((r, i) => [r, i]));
+    }
+    if (this.cols !== cols) {
+      this.cols = cols;
+      this.colAt = new Map(cols.map((c, j) => [c, j]));
+    }
+    if (shapeChanged) {
+      this.keyCell = { row: Math.max(0, Math.min(this.keyCell.row, rows.length - 1)), col: Math.max(0, Math.min(this.keyCell.col, cols.length - 1)) };
+      this.hover = null;
+    }
   }
 
   /** Drops hover state (a new result arrived under the pointer). */
@@ -206,6 +258,15 @@ export class HeadView extends CanvasView {
     d.labels = this.labelFont > 0 ? 'shown' : 'hidden';
     d.scrollX = String(this.scrollX);
     d.scrollY = String(this.scrollY);
+    // A view served in tiles: the overview's cells per side and the exact tiles drawn ("row,col,rows,cols" each).
+    d.overview = this.tiled ? String(this.tiled.tiled.overview.cells) : '';
+    d.tiles = this.tiled ? this.tiled.tiled.tiles.map((t) => `${t.rowStart},${t.colStart},${t.rowCount},${t.colCount}`).join(' ') : '';
+  }
+
+  /** A cell's exact weight (view indices), or undefined while its tile is on its way. */
+  valueAt(row: number, col: number): number | undefined {
+    if (this.exact) return this.exact.data[row * this.exact.size + col];
+    return this.tiled?.tiled.value(row, col);
   }
 
   /** Which cell or label (in view indices) is under a point given in canvas (viewport) coordinates. */
@@ -318,7 +379,7 @@ export class HeadView extends CanvasView {
     ctx.fillStyle = theme?.background ?? '#fff';
     ctx.fillRect(0, 0, this.width, this.height);
     this.exposeGeometry();
-    if (!theme || !view || !this.image) return;
+    if (!theme || !view || (!this.image && !this.tiled)) return;
     const nRows = this.rows.length;
     const nCols = this.cols.length;
     const cell = this.cell;
@@ -336,16 +397,57 @@ export class HeadView extends CanvasView {
     ctx.clip();
     ctx.imageSmoothingEnabled = false;
     if (c1 > c0 && r1 > r0) {
-      ctx.drawImage(this.image, c0, r0, c1 - c0, r1 - r0, gx + c0 * cell, gy + r0 * cell, (c1 - c0) * cell, (r1 - r0) * cell);
+      if (this.image) ctx.drawImage(this.image, c0, r0, c1 - c0, r1 - r0, gx + c0 * cell, gy + r0 * cell, (c1 - c0) * cell, (r1 - r0) * cell);
+      else this.drawTiled(ctx, gx, gy, r0, r1, c0, c1);
     }
-    if (cell >= VALUE_TEXT_MIN_CELL) this.drawValues(ctx, view, gx, gy, r0, r1, c0, c1);
+    if (cell >= VALUE_TEXT_MIN_CELL) this.drawValues(ctx, gx, gy, r0, r1, c0, c1);
     this.drawHighlights(ctx, theme, gx, gy);
     ctx.restore();
 
     this.drawLabels(ctx, theme, view, gx, gy, r0, r1, c0, c1);
   }
 
-  private drawValues(ctx: CanvasRenderingContext2D, view: ViewMatrix, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
+  /** The overview scaled to the cells it covers, the exact tiles over it; then asks for what is on screen. */
+  private drawTiled(ctx: CanvasRenderingContext2D, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
+    const block = this.tiled!;
+    const { tiled } = block;
+    const cell = this.cell;
+    const n = tiled.size;
+    ctx.save();
+    // The overview's last cells may stand for fewer view cells than `factor`: nothing past the grid.
+    ctx.beginPath();
+    ctx.rect(gx, gy, n * cell, n * cell);
+    ctx.clip();
+    const { factor, cells } = tiled.overview;
+    const o0 = { r: Math.floor(r0 / factor), c: Math.floor(c0 / factor) };
+    const o1 = { r: Math.min(cells, Math.ceil(r1 / factor)), c: Math.min(cells, Math.ceil(c1 / factor)) };
+    if (this.overviewImage && o1.r > o0.r && o1.c > o0.c) {
+      const step = factor * cell;
+      ctx.drawImage(this.overviewImage, o0.c, o0.r, o1.c - o0.c, o1.r - o0.r, gx + o0.c * step, gy + o0.r * step, (o1.c - o0.c) * step, (o1.r - o0.r) * step);
+    }
+    for (const tile of tiled.tiles) {
+      if (tile.rowStart >= r1 || tile.rowStart + tile.rowCount <= r0 || tile.colStart >= c1 || tile.colStart + tile.colCount <= c0) continue;
+      ctx.drawImage(this.tileImage(tile), gx + tile.colStart * cell, gy + tile.rowStart * cell, tile.colCount * cell, tile.rowCount * cell);
+    }
+    ctx.restore();
+    this.events.visible?.({ rowStart: r0, rowCount: r1 - r0, colStart: c0, colCount: c1 - c0 });
+  }
+
+  private tileImage(tile: Tile): HTMLCanvasElement {
+    let image = this.tileImages.get(tile);
+    if (!image) {
+      const { mapping, scale } = this.tileColours!;
+      const rowMax = this.tiled!.tiled.rowMax.subarray(tile.rowStart, tile.rowStart + tile.rowCount);
+      const positions = positionsUnder(mapping, { rows: tile.rowCount, cols: tile.colCount, data: tile.data }, rowMax);
+      image = matrixToCanvas({ size: tile.rowCount, cols: tile.colCount, data: positions }, UNIT_RANGE, scale);
+      this.tileImages.set(tile, image);
+      // Tiles the view no longer keeps.
+      for (const t of this.tileImages.keys()) if (!this.tiled!.tiled.tiles.includes(t)) this.tileImages.delete(t);
+    }
+    return image;
+  }
+
+  private drawValues(ctx: CanvasRenderingContext2D, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
     const lut = colorLut(this.scale);
     const cell = this.cell;
     ctx.font = `${Math.min(11, cell / 3.2)}px ${this.theme!.fontFamily}`;
@@ -353,8 +455,10 @@ export class HeadView extends CanvasView {
     ctx.textBaseline = 'middle';
     for (let r = r0; r < r1; r++) {
       for (let c = c0; c < c1; c++) {
-        const v = view.data[this.rows[r] * view.size + this.cols[c]];
-        const k = lutIndex(this.positions[r * this.cols.length + c], UNIT_RANGE) * 3;
+        const v = this.valueAt(this.rows[r], this.cols[c]);
+        if (v === undefined) continue;
+        const position = this.exact ? this.positions[r * this.cols.length + c] : positionsUnder(this.tileColours!.mapping, { rows: 1, cols: 1, data: [v] }, [this.tiled!.tiled.rowMax[this.rows[r]]])[0];
+        const k = lutIndex(position, UNIT_RANGE) * 3;
         ctx.fillStyle = lightness([lut[k], lut[k + 1], lut[k + 2]]) > 55 ? '#000' : '#fff';
         // Differences (the compare view) are signed: "−.07", "+.27"; weights are not.
         const text = Math.abs(v).toFixed(2).replace(/^0\./, '.');
@@ -435,7 +539,7 @@ export class HeadView extends CanvasView {
     return { rows, cols };
   }
 
-  private drawLabels(ctx: CanvasRenderingContext2D, theme: Theme, view: ViewMatrix, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
+  private drawLabels(ctx: CanvasRenderingContext2D, theme: Theme, view: Pick<ViewMatrix, 'items'>, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
     // Gutters are painted over the cells that scrolled under them.
     ctx.fillStyle = theme.background;
     ctx.fillRect(0, 0, this.gutterLeft, this.height);

@@ -6,7 +6,7 @@
  * tensors.
  */
 import type { AttentionResult } from '../src/protocol/types';
-import type { BlockSummaries } from '../src/protocol/views';
+import { MAX_REPLY_BYTES, MAX_OVERVIEW_CELLS, type BlockSummaries } from '../src/protocol/views';
 import { colorRangeFor, mapColors, type ColorMapping } from '../src/analysis/colormap';
 import { analyzedUpTo } from '../src/analysis/describe';
 import type { ModeSelection } from '../src/analysis/modes';
@@ -15,6 +15,7 @@ import { AttentionStack, ValueNormStack, toArrayBuffer, type Matrix } from '../s
 import { viewItems, type AxisItem, type ViewMatrix } from '../src/analysis/view';
 import type { HostChannel } from './host/channel';
 import type { PairFilter, PanelState } from './state';
+import type { TiledView } from './tiledView';
 import { LocalViews, RemoteViews, thumbSetFromReply, type RowSet, type ThumbSet, type ViewSource } from './views';
 
 /** What a session needs of its result: no tensors. */
@@ -26,14 +27,36 @@ export interface Block {
   cols: number[];
 }
 
-/** What the head view and the exports draw for one state. */
-export interface Shown {
+/** What the head view and the exports draw for one state: a view that came whole. */
+export interface ExactShown {
+  kind: 'exact';
   sel: ModeSelection;
   view: ViewMatrix;
   block: Block;
   /** The block's weights, rows × cols. */
   weights: Float32Array;
   colors: ColorMapping;
+}
+
+/**
+ * A view larger than one reply: its overview now, its exact values by tile and row as they are
+ * shown. `colors` maps the overview (its range is the view's: max-pooling keeps the maximum).
+ */
+export interface TiledShown {
+  kind: 'tiled';
+  sel: ModeSelection;
+  view: Pick<ViewMatrix, 'size' | 'items'>;
+  block: Block;
+  tiled: TiledView;
+  colors: ColorMapping;
+}
+
+export type Shown = ExactShown | TiledShown;
+
+/** Overview cells per side: no more than the panel's device pixels can show. */
+function overviewCells(): number {
+  const dpr = window.devicePixelRatio || 1;
+  return Math.max(16, Math.min(MAX_OVERVIEW_CELLS, Math.ceil(Math.max(window.innerWidth, window.innerHeight) * dpr)));
 }
 
 export class ResultSession {
@@ -43,6 +66,7 @@ export class ResultSession {
   readonly isPair: boolean;
   private shownKey = '';
   private shownValue: Shown | undefined;
+  private sizeOf: { key: string; size: number } | undefined;
 
   constructor(
     readonly id: number,
@@ -155,6 +179,16 @@ export class ResultSession {
   shown(sel: ModeSelection, s: PanelState): Shown | undefined {
     const key = `${sel.mode}.${sel.layer}.${sel.head}.${s.special}.${s.mergeWords}.${s.pairFilter}.${s.norm}.${s.range}`;
     if (this.shownValue && key === this.shownKey) return this.shownValue;
+    if (this.source instanceof RemoteViews && this.isLarge(s)) {
+      const tiled = this.source.tiled(sel, { special: s.special, mergeWords: s.mergeWords }, overviewCells());
+      if (!tiled) return undefined;
+      const all = tiled.items.map((_, i) => i);
+      const { cells, data } = tiled.overview;
+      const colors = mapColors({ rows: cells, cols: cells, data }, s.norm, s.range);
+      this.shownKey = key;
+      this.shownValue = { kind: 'tiled', sel, view: { size: tiled.size, items: tiled.items }, block: { rows: all, cols: all }, tiled, colors };
+      return this.shownValue;
+    }
     const view = this.view(sel, s);
     if (!view) return undefined;
     const block = this.block(view, s.pairFilter);
@@ -164,8 +198,19 @@ export class ResultSession {
     if (!whole) block.rows.forEach((r, i) => block.cols.forEach((c, j) => (weights[i * block.cols.length + j] = view.data[r * view.size + c])));
     const colors = mapColors({ rows: block.rows.length, cols: block.cols.length, data: weights }, s.norm, s.range);
     this.shownKey = key;
-    this.shownValue = { sel, view, block, weights, colors };
+    this.shownValue = { kind: 'exact', sel, view, block, weights, colors };
     return this.shownValue;
+  }
+
+  /**
+   * Views larger than one reply are shown from an overview and exact tiles; smaller ones come whole.
+   * (A pair filter's block is gathered from the whole view, so it keeps coming whole.)
+   */
+  private isLarge(s: PanelState): boolean {
+    if (this.isPair && s.pairFilter !== 'all') return false;
+    const key = `${s.special}.${s.mergeWords}`;
+    if (this.sizeOf?.key !== key) this.sizeOf = { key, size: this.items(s).length };
+    return this.sizeOf.size * this.sizeOf.size * 4 > MAX_REPLY_BYTES;
   }
 
   /** A head's thumbnail for the model view (flavour, special tokens, merge, pooled) with its colours; undefined while on its way. */

@@ -12,6 +12,7 @@ import { buildView, queryWeightsByToken, rowOfToken, type ViewMatrix, type ViewO
 import type { AttentionBlockKind, TokenInfo } from '../src/protocol/types';
 import type { HeadFlavour, ThumbnailsReply, ViewReply, ViewRequest } from '../src/protocol/views';
 import { RequestFailed, type HostChannel } from './host/channel';
+import { TiledView } from './tiledView';
 
 /** Every head's thumbnail (max-pooled) for one flavour and options. */
 export interface ThumbSet {
@@ -140,6 +141,7 @@ export class RemoteViews implements ViewSource {
   private readonly views = new Map<string, ViewMatrix>();
   private readonly thumbs = new Map<string, ThumbSet>();
   private readonly rowSets = new Map<string, RowSet>();
+  private readonly tiledViews = new Map<string, TiledView>();
   private readonly inFlight = new Set<string>();
   private readonly controller = new AbortController();
   failure: string | undefined;
@@ -209,6 +211,42 @@ export class RemoteViews implements ViewSource {
     return undefined;
   }
 
+  /**
+   * A view too large for one reply: its overview (max-pooled to at most `cells` per side) once it is
+   * here, whose exact tiles and rows are then asked for as they are shown; undefined meanwhile.
+   */
+  tiled(sel: ModeSelection, o: ViewOptions, cells: number): TiledView | undefined {
+    const key = viewKey(sel, o);
+    const cached = this.tiledViews.get(key);
+    if (cached) {
+      this.tiledViews.delete(key);
+      this.tiledViews.set(key, cached);
+      return cached;
+    }
+    const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+    this.fetch(`overview.${key}`, async () => {
+      const reply = await this.ask({ ...base, kind: 'overview', cells });
+      if (reply.kind !== 'overview') throw new Error('the extension answered with something other than an overview');
+      const tiled = new TiledView(
+        reply,
+        async (rect, signal) => {
+          const tile = await this.channel.request(this.resultId, { ...base, ...rect }, signal);
+          if (tile.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
+          return tile;
+        },
+        this.onArrive,
+      );
+      this.tiledViews.set(key, tiled);
+      // Each holds a few MB (its overview and tiles).
+      while (this.tiledViews.size > 8) {
+        const oldest = this.tiledViews.keys().next().value as string;
+        this.tiledViews.get(oldest)!.dispose();
+        this.tiledViews.delete(oldest);
+      }
+    });
+    return undefined;
+  }
+
   thumbnails(flavour: HeadFlavour, o: ViewOptions, requested: number, exact = false): ThumbSet | undefined {
     if (!exact && this.summaryThumbs && flavour === 'head' && o.special === 'show' && !o.mergeWords) return this.summaryThumbs;
     // On screen one size serves every tile size (they are drawn scaled); exports ask for theirs.
@@ -263,6 +301,8 @@ export class RemoteViews implements ViewSource {
 
   dispose(): void {
     this.controller.abort();
+    for (const tiled of this.tiledViews.values()) tiled.dispose();
+    this.tiledViews.clear();
     this.views.clear();
     this.thumbs.clear();
     this.rowSets.clear();

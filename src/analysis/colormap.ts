@@ -178,6 +178,31 @@ export function tickText(value: number): string {
   return value.toExponential(1).replace('e-', 'e−');
 }
 
+const rowPosition = (v: number, rowMax: number) => (rowMax > 0 && v > 0 ? Math.min(1, v / rowMax) : 0);
+const logPosition = (v: number, lo: number, span: number) => (v > lo ? Math.min(1, (Math.log10(v) - Math.log10(lo)) / span) : 0);
+const linearPosition = (v: number, range: ColorRange) => {
+  const span = range.max - range.min;
+  return span > 0 && v > range.min ? Math.min(1, (v - range.min) / span) : 0;
+};
+
+/**
+ * Colour positions of a part of a matrix under a mapping made for the whole (a tile of a view
+ * served in tiles): `rowMax[i]` is row i's largest weight over the whole row, for per-row colours.
+ */
+export function positionsUnder(mapping: Pick<ColorMapping, 'norm' | 'range'>, block: WeightBlock, rowMax: ArrayLike<number>): Float64Array {
+  const { rows, cols, data } = block;
+  const positions = new Float64Array(rows * cols);
+  const { min: lo, max: hi } = mapping.range;
+  const span = Math.log10(hi) - Math.log10(lo);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const v = data[i * cols + j];
+      positions[i * cols + j] = mapping.norm === 'row' ? rowPosition(v, rowMax[i]) : mapping.norm === 'log' ? logPosition(v, lo, span) : linearPosition(v, mapping.range);
+    }
+  }
+  return positions;
+}
+
 export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeMode): ColorMapping {
   const { rows, cols, data } = block;
   const positions = new Float64Array(rows * cols);
@@ -186,10 +211,7 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
     for (let i = 0; i < rows; i++) {
       let max = 0;
       for (let j = 0; j < cols; j++) max = Math.max(max, data[i * cols + j]);
-      for (let j = 0; j < cols; j++) {
-        const v = data[i * cols + j];
-        positions[i * cols + j] = max > 0 && v > 0 ? Math.min(1, v / max) : 0;
-      }
+      for (let j = 0; j < cols; j++) positions[i * cols + j] = rowPosition(data[i * cols + j], max);
     }
     return {
       positions,
@@ -204,10 +226,7 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
     const hi = range.max;
     const lo = hi / 10 ** LOG_DECADES;
     const span = Math.log10(hi) - Math.log10(lo);
-    for (let i = 0; i < positions.length; i++) {
-      const v = data[i];
-      positions[i] = v > lo ? Math.min(1, (Math.log10(v) - Math.log10(lo)) / span) : 0;
-    }
+    for (let i = 0; i < positions.length; i++) positions[i] = logPosition(data[i], lo, span);
     const ticks = [];
     for (let d = 0; d <= LOG_DECADES; d += 2) ticks.push({ t: 1 - d / LOG_DECADES, text: tickText(hi / 10 ** d) });
     return {
@@ -221,11 +240,7 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       short: t('log: {0} → {1}', tickText(lo), tickText(hi)),
     };
   }
-  const span = range.max - range.min;
-  for (let i = 0; i < positions.length; i++) {
-    const v = data[i];
-    positions[i] = span > 0 && v > range.min ? Math.min(1, (v - range.min) / span) : 0;
-  }
+  for (let i = 0; i < positions.length; i++) positions[i] = linearPosition(data[i], range);
   return {
     positions,
     norm,

@@ -1,13 +1,14 @@
 /**
  * Serves the panel's views from an analysis the engine keeps: where the data is, a mode's matrix is
  * computed (head, layer mean, global mean, rollout, value-weighted), special tokens handled and
- * words merged, and only the result travels: a view at full precision in row tiles of at most
- * MAX_REPLY_BYTES, pooled thumbnails, one token's row in every head. Pure TypeScript (no Node), so
+ * words merged, and only the result travels: a view at full precision in tiles (rows × columns) of
+ * at most MAX_REPLY_BYTES, a max-pooled overview of a view too large for one reply, pooled
+ * thumbnails, one token's row in every head. Pure TypeScript (no Node), so
  * the worker runs it and the panel runs it too for a result that came with its tensors.
  */
 import type { KeptAnalysis } from '../protocol/kept';
 import type { AttentionBlockKind, TokenInfo } from '../protocol/types';
-import { MAX_REPLY_BYTES, type BlockMeta, type BlockSummaries, type HeadFlavour, type ThumbnailsReply, type ViewReply, type ViewRequest } from '../protocol/views';
+import { MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type BlockMeta, type BlockSummaries, type HeadFlavour, type MatrixReply, type OverviewReply, type ThumbnailsReply, type ViewReply, type ViewRequest } from '../protocol/views';
 import { multiply, renormalizeRows, type AttentionMode } from './modes';
 import { DETECTOR_SCORERS, type DetectorScorer } from './heads';
 import { headScores } from './patterns';
@@ -33,6 +34,42 @@ export interface ViewServerOptions {
 /** Row tiles of a view: how many rows of `size` float32 fit one reply. */
 export function rowsPerTile(size: number): number {
   return Math.max(1, Math.floor(MAX_REPLY_BYTES / Math.max(1, size * 4)));
+}
+
+/** Rows [rowStart, +rowCount) × columns [colStart, +colCount) of a view, rowCount cut to fit one reply; always a copy (replies are transferred). */
+export function viewTile(view: ViewMatrix, rowStart = 0, rowCount = view.size, colStart = 0, colCount = view.size): MatrixReply {
+  const size = view.size;
+  const r0 = Math.min(rowStart, size);
+  const c0 = Math.min(colStart, size);
+  const cols = Math.min(colCount, size - c0);
+  const rows = Math.min(rowCount, size - r0, rowsPerTile(cols));
+  let data: Float32Array<ArrayBuffer>;
+  if (c0 === 0 && cols === size) data = view.data.slice(r0 * size, (r0 + rows) * size);
+  else {
+    data = new Float32Array(rows * cols);
+    for (let i = 0; i < rows; i++) data.set(view.data.subarray((r0 + i) * size + c0, (r0 + i) * size + c0 + cols), i * cols);
+  }
+  return { kind: 'matrix', size, items: view.items, rowStart: r0, rowCount: rows, colStart: c0, colCount: cols, data: data.buffer };
+}
+
+/**
+ * A view max-pooled to at most `cells` per side, with each row's maximum. Max, not mean: averaging
+ * a 4×4 block would dilute a one-cell-wide diagonal or a single hot key to a quarter of its weight
+ * and it would vanish from the picture; the maximum keeps every such structure as bright as it is.
+ */
+export function viewOverview(view: ViewMatrix, cells: number): OverviewReply {
+  const size = view.size;
+  const target = Math.max(1, Math.min(MAX_OVERVIEW_CELLS, cells));
+  const pooled = maxPool(view, target);
+  const factor = pooled.size === size ? 1 : Math.ceil(size / target);
+  const rowMax = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    let max = 0;
+    for (let j = 0; j < size; j++) if (view.data[i * size + j] > max) max = view.data[i * size + j];
+    rowMax[i] = max;
+  }
+  const data = pooled.data === view.data ? view.data.slice() : pooled.data;
+  return { kind: 'overview', size, items: view.items, factor, cells: pooled.size, data: data.buffer as ArrayBuffer, rowMax: rowMax.buffer };
 }
 
 /** Quantises pooled matrices to 8 bits relative to each one's maximum. */
@@ -215,11 +252,10 @@ export class ViewServer {
     switch (request.kind) {
       case 'matrix': {
         const view = await this.view(request.block, request.mode, request.layer, request.head, request.special, request.mergeWords, signal);
-        const start = Math.min(request.rowStart ?? 0, view.size);
-        const count = Math.min(request.rowCount ?? view.size, view.size - start, rowsPerTile(view.size));
-        const data = view.data.slice(start * view.size, (start + count) * view.size);
-        return { kind: 'matrix', size: view.size, items: view.items, rowStart: start, rowCount: count, data: data.buffer };
+        return viewTile(view, request.rowStart, request.rowCount, request.colStart, request.colCount);
       }
+      case 'overview':
+        return viewOverview(await this.view(request.block, request.mode, request.layer, request.head, request.special, request.mergeWords, signal), request.cells);
       case 'thumbnails': {
         const block = this.squareBlock(request.block);
         const pooled: Matrix[] = [];

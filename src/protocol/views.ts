@@ -36,15 +36,25 @@ export interface BlockSummaries {
   thumbnails: ThumbnailsReply;
 }
 
-/** Largest payload of one reply: a view bigger than this travels as several row tiles. */
+/** Largest payload of one reply: a view bigger than this travels as an overview and exact tiles. */
 export const MAX_REPLY_BYTES = 8 * 1024 * 1024;
+/** No single message to the webview is larger than this (issue 10); replies stay well under it. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Cells per side of an overview at most: 1,024² float32 is 4 MB, more than a screen's pixels across a panel. */
+export const MAX_OVERVIEW_CELLS = 1024;
 
 export type ViewRequest =
   /**
    * The matrix a mode shows with special-token handling and word merging applied, rows
-   * [rowStart, rowStart + rowCount) of it at full precision (default: every row).
+   * [rowStart, rowStart + rowCount) × columns [colStart, colStart + colCount) of it at full
+   * precision (default: every row and column); the server shortens rowCount to fit MAX_REPLY_BYTES.
    */
-  | { kind: 'matrix'; block: AttentionBlockKind; mode: ViewMode; layer: number; head: number; special: ViewSpecial; mergeWords: boolean; rowStart?: number; rowCount?: number }
+  | { kind: 'matrix'; block: AttentionBlockKind; mode: ViewMode; layer: number; head: number; special: ViewSpecial; mergeWords: boolean; rowStart?: number; rowCount?: number; colStart?: number; colCount?: number }
+  /**
+   * The same matrix max-pooled to at most `cells` per side (a picture of a view larger than one
+   * reply; the exact values come as tiles of `matrix`), with every row's exact maximum.
+   */
+  | { kind: 'overview'; block: AttentionBlockKind; mode: ViewMode; layer: number; head: number; special: ViewSpecial; mergeWords: boolean; cells: number }
   /** Every head's matrix max-pooled to at most `cells` per side (model view, its PNG export). */
   | { kind: 'thumbnails'; block: AttentionBlockKind; flavour: HeadFlavour; special: ViewSpecial; mergeWords: boolean; cells: number }
   /** One query token's row in every head, over the view's columns ("this token in every head"). */
@@ -78,8 +88,25 @@ export interface MatrixReply {
   items: ViewItem[];
   rowStart: number;
   rowCount: number;
-  /** float32 `[rowCount, size]`. */
+  colStart: number;
+  colCount: number;
+  /** float32 `[rowCount, colCount]`. */
   data: ArrayBuffer;
+}
+
+export interface OverviewReply {
+  kind: 'overview';
+  /** Rows and columns of the whole view. */
+  size: number;
+  items: ViewItem[];
+  /** View cells per overview cell along each side (overview cell k covers view cells [k·factor, (k+1)·factor)). */
+  factor: number;
+  /** Overview cells per side: ceil(size / factor). */
+  cells: number;
+  /** float32 `[cells, cells]`: the largest weight of each block of view cells. */
+  data: ArrayBuffer;
+  /** float32 `[size]`: each view row's largest weight (per-row colours of tiles and overview agree). */
+  rowMax: ArrayBuffer;
 }
 
 export interface ThumbnailsReply {
@@ -96,6 +123,7 @@ export interface ThumbnailsReply {
 
 export type ViewReply =
   | MatrixReply
+  | OverviewReply
   | ThumbnailsReply
   | { kind: 'rows'; size: number; items: ViewItem[]; count: number; data: ArrayBuffer }
   | { kind: 'focus'; weights: number[] }
@@ -122,10 +150,15 @@ export function parseViewRequest(raw: unknown): ViewRequest | undefined {
   switch (r.kind) {
     case 'matrix': {
       if (!oneOf(MODES, r.mode) || !isIndex(r.layer) || !isIndex(r.head) || !oneOf(SPECIALS, r.special) || typeof r.mergeWords !== 'boolean') return undefined;
-      if ((r.rowStart !== undefined && !isIndex(r.rowStart)) || (r.rowCount !== undefined && !isIndex(r.rowCount))) return undefined;
-      const rows = r.rowStart !== undefined || r.rowCount !== undefined ? { rowStart: (r.rowStart as number | undefined) ?? 0, ...(r.rowCount !== undefined ? { rowCount: r.rowCount as number } : {}) } : {};
-      return { kind: 'matrix', block, mode: r.mode, layer: r.layer, head: r.head, special: r.special, mergeWords: r.mergeWords, ...rows };
+      const ranges = ['rowStart', 'rowCount', 'colStart', 'colCount'] as const;
+      if (ranges.some((k) => r[k] !== undefined && !isIndex(r[k]))) return undefined;
+      const given = Object.fromEntries(ranges.filter((k) => r[k] !== undefined).map((k) => [k, r[k] as number]));
+      return { kind: 'matrix', block, mode: r.mode, layer: r.layer, head: r.head, special: r.special, mergeWords: r.mergeWords, ...given };
     }
+    case 'overview':
+      if (!oneOf(MODES, r.mode) || !isIndex(r.layer) || !isIndex(r.head) || !oneOf(SPECIALS, r.special) || typeof r.mergeWords !== 'boolean') return undefined;
+      if (!isIndex(r.cells) || r.cells < 1 || r.cells > MAX_OVERVIEW_CELLS) return undefined;
+      return { kind: 'overview', block, mode: r.mode, layer: r.layer, head: r.head, special: r.special, mergeWords: r.mergeWords, cells: r.cells };
     case 'thumbnails':
       if (!oneOf(FLAVOURS, r.flavour) || !oneOf(SPECIALS, r.special) || typeof r.mergeWords !== 'boolean') return undefined;
       if (!isIndex(r.cells) || r.cells < 1 || r.cells > 256) return undefined;
@@ -153,6 +186,8 @@ export function replyBuffers(reply: ViewReply): ArrayBuffer[] {
       return [reply.data];
     case 'thumbnails':
       return [reply.maxima, reply.data];
+    case 'overview':
+      return [reply.data, reply.rowMax];
     case 'headVectors': {
       const v = reply.vectors;
       return [v.q.buffer, v.k.buffer, v.v.buffer, ...(v.bias ? [v.bias.buffer] : []), ...(v.logits ? [v.logits.buffer] : [])];

@@ -25,6 +25,7 @@ export class HeadTab {
       hoverCell: (r, c, x, y) => this.onHoverCell(r, c, x, y),
       hoverLabel: (i, axis, x, y) => this.onHoverLabel(i, axis, x, y),
       leave: () => {
+        this.waitingFor = undefined;
         ctx.tooltip.hide();
         this.renderDetails();
       },
@@ -35,6 +36,10 @@ export class HeadTab {
       toggleFocusRow: (r) => ctx.setFocusRow(ctx.focusRow() === r ? null : r),
       clearFocus: () => ctx.setFocusRow(null),
       zoom: (f) => this.zoomBy(f),
+      visible: (rect) => {
+        const shown = this.ctx.shown();
+        if (shown?.kind === 'tiled') shown.tiled.want(rect);
+      },
     });
     this.details = h('div', { class: 'details', 'data-testid': 'details', 'aria-live': 'polite' });
     this.computing = h('p', { class: 'computing-status', role: 'status', 'data-testid': 'computing' });
@@ -64,7 +69,8 @@ export class HeadTab {
     this.element.classList.toggle('computing', computing);
     if (!session || !shown) return;
     const s = this.ctx.store.state;
-    this.view.setData({ view: shown.view, rows: shown.block.rows, cols: shown.block.cols, positions: shown.colors.positions, scale: s.scale });
+    if (shown.kind === 'tiled') this.view.setTiled({ tiled: shown.tiled, overview: shown.colors.positions, mapping: shown.colors, scale: s.scale });
+    else this.view.setData({ view: shown.view, rows: shown.block.rows, cols: shown.block.cols, positions: shown.colors.positions, scale: s.scale });
     this.view.setZoom(s.zoom);
     this.view.focusRow = this.ctx.focusRow();
     const cursor = this.ctx.cursorToken();
@@ -75,8 +81,18 @@ export class HeadTab {
         ' ' + t('Arrow keys move between cells, Enter selects the key token in the editor, Space focuses the query row.'),
     );
     this.legend.render(shown.colors, s.scale);
-    this.renderDetails();
+    this.renderDetails(this.waitingFor?.row);
+    // A hovered or keyboard cell whose value was on its way: say it now that it may be here.
+    const pending = this.waitingFor;
+    if (pending && this.view.valueAt(pending.row, pending.col) !== undefined) {
+      this.waitingFor = undefined;
+      if (pending.x !== undefined && pending.y !== undefined) this.ctx.tooltip.show(this.weightText(pending.row, pending.col), pending.x, pending.y);
+      else this.announceCell(pending.row, pending.col);
+    }
   }
+
+  /** A cell whose exact value was asked for (a view served in tiles), with where its tooltip goes. */
+  private waitingFor: { row: number; col: number; x?: number; y?: number } | undefined;
 
   private zoomBy(factor: number): void {
     const current = this.ctx.store.state.zoom ?? this.view.cell;
@@ -84,15 +100,19 @@ export class HeadTab {
     this.ctx.store.update({ zoom: next });
   }
 
+  /** "query → key: weight (what)", exact; for a cell of a view served in tiles whose tile is not here yet, its row is asked for. */
   weightText(row: number, col: number): string {
-    const view = this.ctx.shown()!.view;
-    const w = view.data[row * view.size + col];
-    return `${view.items[row].label} → ${view.items[col].label}: ${formatWeight(w)} (${describeShort(this.ctx.selection())})`;
+    const shown = this.ctx.shown()!;
+    const w = this.view.valueAt(row, col);
+    if (w === undefined && shown.kind === 'tiled') shown.tiled.row(row);
+    const items = shown.view.items;
+    return `${items[row].label} → ${items[col].label}: ${w === undefined ? t('loading…') : formatWeight(w)} (${describeShort(this.ctx.selection())})`;
   }
 
   private onHoverCell(row: number, col: number, x: number, y: number): void {
     if (!this.ctx.shown()) return;
     this.ctx.tooltip.show(this.weightText(row, col), x, y);
+    this.waitingFor = this.view.valueAt(row, col) === undefined ? { row, col, x, y } : undefined;
     this.renderDetails(row);
   }
 
@@ -123,6 +143,7 @@ export class HeadTab {
     const r = shown.block.rows.indexOf(row);
     const c = shown.block.cols.indexOf(col);
     this.ctx.announce(t('Row {0} of {1}, column {2}: {3}.', r + 1, shown.block.rows.length, c + 1, this.weightText(row, col)));
+    this.waitingFor = this.view.valueAt(row, col) === undefined ? { row, col } : undefined;
     this.renderDetails(row);
   }
 
@@ -138,7 +159,13 @@ export class HeadTab {
       this.details.replaceChildren(h('p', { class: 'muted hint' }, t('Hover a cell or a token: where that query looks. Click selects it in the editor; a row label (or Space) paints the editor with its weights.')));
       return;
     }
-    const { top, sum } = topAttended(view, r, shown.block.cols, session.result.model.causal);
+    // A view served in tiles: the whole row is asked for (the tiles hold part of it).
+    const data = shown.kind === 'exact' ? shown.view.data.subarray(r * view.size, (r + 1) * view.size) : shown.tiled.row(r);
+    if (!data) {
+      this.details.replaceChildren(h('p', { class: 'muted hint' }, t('Loading the weights of “{0}”…', view.items[r].label)));
+      return;
+    }
+    const { top, sum } = topOfRow(view.items, data, r, shown.block.cols, session.result.model.causal);
     // Title and row sum first: on a narrow panel the list wraps, and what is cut off is its tail.
     this.details.replaceChildren(
       h('span', { class: 'details-title' }, t('“{0}” attends to', view.items[r].label)),
