@@ -166,8 +166,8 @@ export class App implements PanelContext {
 
   reveal(key: number, query?: number): void {
     const session = this.current;
-    const fallback = session?.view({ mode: 'head', layer: this.store.state.layer, head: this.store.state.head }, this.store.state);
-    const shown = this.shown() ?? (fallback ? { view: fallback } : undefined);
+    // Only the items are needed: the head's view stands in while a slow mode is computed (never asked for when a view is shown, which may be one served in tiles).
+    const shown = this.shown() ?? ((fallback) => (fallback ? { view: fallback } : undefined))(session?.view({ mode: 'head', layer: this.store.state.layer, head: this.store.state.head }, this.store.state));
     if (!session || !shown) return;
     const items = shown.view.items;
     if (query === undefined) {

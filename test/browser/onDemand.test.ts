@@ -1,15 +1,16 @@
 /**
  * Attention on demand in the real webview bundle: the panel gets an analysis's summaries, asks for
- * each view by request id and analysis id, assembles large views from row tiles, renders the model
+ * each view by request id and analysis id, draws a view larger than one reply from its overview and exact tiles of the visible area, renders the model
  * view from the summaries, and ignores replies that belong to an analysis no longer shown. The
  * host is FakeHost, answering with the engine worker's own ViewServer.
  */
 import * as assert from 'assert';
 import { AttentionStack } from '../../src/analysis/tensor';
-import { MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
+import { UNIT_RANGE, colorLut, lutIndex } from '../../src/analysis/colormap';
+import { MAX_MESSAGE_BYTES, MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
 import { fixtureResult } from '../unit/analysis/fixture';
 import { FakeHost } from './fakeHost';
-import { at, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
+import { at, canvasPixel, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
 import { cspViolations, frames, openHarness, type Harness } from './harness';
 import { syntheticResult } from './synthetic';
 
@@ -113,31 +114,125 @@ describe('attention on demand in Chromium', function () {
     assert.ok((await tilePixel(2, 1)) > pendingColours, 'the last layer filled in');
   });
 
-  it('serves a view larger than one message as row tiles and keeps hover exact in every tile', async () => {
-    const n = 1500;
+  it('2,048 tokens: draws the overview at once, then the exact tile of the visible area; hover exact inside and outside it; no message over 16 MB', async () => {
+    const n = 2048;
     const result = syntheticResult(n, { layers: 1, heads: 1 });
     const data = new Float32Array(result.attentions.buffer);
+    let globalMax = 0;
+    for (const v of data) if (v > globalMax) globalMax = v;
     await host.analysis(23, result);
-    const answered = await host.serve();
-    const tiles = host.requests.filter((m) => m.request.kind === 'matrix');
-    assert.strictEqual(answered, 2, 'two row tiles');
-    assert.deepStrictEqual(tiles.map((m) => (m.request.kind === 'matrix' ? m.request.rowStart ?? 0 : -1)), [0, Math.floor(MAX_REPLY_BYTES / (n * 4))]);
-    assert.ok(host.largestMessage <= MAX_REPLY_BYTES, `largest message ${host.largestMessage} bytes`);
-    // Scrolled to the bottom: rows of the second tile are on screen.
+    // A view larger than one reply: the overview is asked for first, never the whole matrix.
+    const [first, ...others] = await host.newRequests();
+    assert.deepStrictEqual(others, []);
+    assert.strictEqual(first.request.kind, 'overview');
+    if (first.request.kind !== 'overview') return;
+    assert.ok(first.request.cells >= 16 && first.request.cells <= MAX_OVERVIEW_CELLS, `cells ${first.request.cells}`);
+    await host.answer(first);
+    await frames(h.page);
+    const canvas = h.page.locator('[data-testid="heatmap"]');
+    assert.strictEqual(await canvas.getAttribute('data-size'), String(n));
+    const overviewCells = Number(await canvas.getAttribute('data-overview'));
+    const factor = Math.ceil(n / first.request.cells);
+    assert.strictEqual(overviewCells, Math.ceil(n / factor));
+    assert.strictEqual(await canvas.getAttribute('data-tiles'), '', 'no tile yet');
+    const lut = colorLut('viridis');
+    const colourOf = (v: number) => {
+      const k = lutIndex(v / globalMax, UNIT_RANGE) * 3;
+      return [lut[k], lut[k + 1], lut[k + 2]];
+    };
+    // The overview is drawn where the cells are: a cell shows its block's max-pooled weight.
+    let g = await geometry(h);
+    const pooledMax = (row: number, col: number) => {
+      const r0 = Math.floor(row / factor) * factor;
+      const c0 = Math.floor(col / factor) * factor;
+      let max = 0;
+      for (let i = r0; i < Math.min(n, r0 + factor); i++) for (let j = c0; j < Math.min(n, c0 + factor); j++) max = Math.max(max, data[i * n + j]);
+      return max;
+    };
+    const probe = { row: 40, col: 13 };
+    const p = cellCenter(g, probe.row, probe.col);
+    assert.deepStrictEqual(await canvasPixel(h, 'heatmap', p.x, p.y), colourOf(pooledMax(probe.row, probe.col)), 'the overview is drawn');
+    // The tile asked for holds every visible cell and fits one reply.
+    const [tileRequest, ...more] = await host.newRequests();
+    assert.deepStrictEqual(more, []);
+    assert.strictEqual(tileRequest.request.kind, 'matrix');
+    if (tileRequest.request.kind !== 'matrix') return;
+    const rect = tileRequest.request as Required<Extract<ViewRequest, { kind: 'matrix' }>>;
+    const box = (await canvas.boundingBox())!;
+    const visible = cellAt(g, box.x + box.width - 1, box.y + box.height - 1);
+    assert.ok(rect.rowStart === 0 && rect.colStart === 0, `tile from ${rect.rowStart}, ${rect.colStart}`);
+    assert.ok(rect.rowCount > visible.row && rect.colCount > visible.col, `tile ${rect.rowCount} × ${rect.colCount} holds the visible ${visible.row + 1} × ${visible.col + 1}`);
+    assert.ok(rect.rowCount * rect.colCount * 4 <= MAX_REPLY_BYTES);
+    // Hover before the tile is here: the value is asked for by its row, and shown exact when it comes.
+    const hoverCell = { row: 30, col: 20 };
+    const hp = cellCenter(g, hoverCell.row, hoverCell.col);
+    await h.page.mouse.move(hp.x, hp.y);
+    assert.strictEqual(await tooltip(h), `w30 → w20: loading… (layer 0, head 0)`);
+    const rowRequests = (await host.newRequests()).filter((m) => m.request.kind === 'matrix' && m.request.rowCount === 1);
+    assert.strictEqual(rowRequests.length, 1, 'one row asked for');
+    await host.answer(rowRequests[0]);
+    assert.strictEqual(await tooltip(h), `w30 → w20: ${data[30 * n + 20].toFixed(6)} (layer 0, head 0)`);
+    assert.match(await h.page.locator('[data-testid="row-sum"]').innerText(), /^Row sum: 1\.0000/);
+    await h.page.mouse.move(box.x - 5, box.y - 5);
+    // The tile arrives: exact colours, exact hover.
+    await host.answer(tileRequest);
+    await frames(h.page);
+    assert.strictEqual(await canvas.getAttribute('data-tiles'), `0,0,${rect.rowCount},${rect.colCount}`);
+    assert.deepStrictEqual(await canvasPixel(h, 'heatmap', p.x, p.y), colourOf(data[probe.row * n + probe.col]), 'the exact tile is drawn over the overview');
+    const q = cellCenter(g, 55, 61);
+    await h.page.mouse.move(q.x, q.y);
+    assert.strictEqual(await tooltip(h), `w55 → w61: ${data[55 * n + 61].toFixed(6)} (layer 0, head 0)`);
+    // Scrolled to the far corner: the tile follows the viewport.
     await h.page.evaluate(() => {
       const scroller = document.querySelector('[data-testid="heatmap"]')!.closest('.canvas-scroller') as HTMLElement;
       scroller.scrollTop = scroller.scrollHeight;
+      scroller.scrollLeft = scroller.scrollWidth;
     });
     await frames(h.page);
-    const g = await geometry(h);
-    assert.strictEqual(g.size, n);
-    const box = (await h.page.locator('[data-testid="heatmap"]').boundingBox())!;
-    const x = box.x + box.width * 0.4;
-    const y = box.y + box.height - 12;
-    const { row, col } = cellAt(g, x, y);
-    assert.ok(row >= Math.floor(MAX_REPLY_BYTES / (n * 4)) && row < n, `row ${row} is in the second tile`);
-    await h.page.mouse.move(x, y);
-    assert.strictEqual(await tooltip(h), `w${row} → w${col}: ${data[row * n + col].toFixed(6)} (layer 0, head 0)`);
+    await host.serve();
+    g = await geometry(h);
+    const corner = cellAt(g, box.x + box.width * 0.5, box.y + box.height - 12);
+    assert.ok(corner.row > n - 300 && corner.col > n - 600, `scrolled to ${corner.row}, ${corner.col}`);
+    const tiles = (await canvas.getAttribute('data-tiles'))!.split(' ');
+    assert.strictEqual(tiles.length, 2);
+    const [r0, c0, rc, cc] = tiles[1].split(',').map(Number);
+    assert.ok(corner.row >= r0 && corner.row < r0 + rc && corner.col >= c0 && corner.col < c0 + cc, `${tiles[1]} holds ${corner.row}, ${corner.col}`);
+    const cp = cellCenter(g, corner.row, corner.col);
+    await h.page.mouse.move(cp.x, cp.y);
+    assert.strictEqual(await tooltip(h), `w${corner.row} → w${corner.col}: ${data[corner.row * n + corner.col].toFixed(6)} (layer 0, head 0)`);
+    assert.ok(host.largestMessage <= MAX_REPLY_BYTES && host.largestMessage <= MAX_MESSAGE_BYTES, `largest message ${host.largestMessage} bytes`);
+    assert.ok(host.bytesSent < n * n * 4, `${host.bytesSent} bytes sent for a ${n * n * 4}-byte view`);
+  });
+
+  it('a tile asked for before the user scrolled on is cancelled, and its late reply is ignored', async () => {
+    const n = 2048;
+    const result = syntheticResult(n, { layers: 1, heads: 1 });
+    await host.analysis(25, result);
+    const [overview] = await host.newRequests();
+    await host.answer(overview);
+    await frames(h.page);
+    const [old] = await host.newRequests();
+    assert.strictEqual(old.request.kind, 'matrix');
+    // Keyboard: the cursor jumps to the last cell (Ctrl+End) and the view scrolls there.
+    await h.page.locator('[data-testid="heatmap"]').focus();
+    await h.page.keyboard.press('Control+End');
+    await frames(h.page);
+    const fresh = await host.newRequests();
+    const tiles = fresh.filter((m) => m.request.kind === 'matrix' && m.request.rowCount !== 1);
+    assert.strictEqual(tiles.length, 1, 'one tile for the new place');
+    const posted = await h.posted();
+    assert.ok(posted.some((m) => m.type === 'cancel' && m.requestId === old.requestId), 'the old tile request was cancelled');
+    // The old reply comes anyway: nothing is drawn from it.
+    await host.answer(old);
+    const canvas = h.page.locator('[data-testid="heatmap"]');
+    assert.strictEqual(await canvas.getAttribute('data-tiles'), '');
+    await host.answer(tiles[0]);
+    await host.serve();
+    const drawn = (await canvas.getAttribute('data-tiles'))!;
+    const [r0, c0, rc, cc] = drawn.split(',').map(Number);
+    assert.ok(r0 + rc === n && c0 + cc === n, `the new tile ${drawn} reaches the last cell`);
+    const data = new Float32Array(result.attentions.buffer);
+    assert.match(await h.page.locator('[data-testid="live"]').innerText(), new RegExp(`w2047 → w2047: ${data[n * n - 1].toFixed(6).replace('.', '\\.')}`));
   });
 
   it('ignores replies for an analysis no longer shown, and tells the host to give up its requests', async () => {
@@ -175,7 +270,7 @@ describe('attention on demand in Chromium', function () {
     const n = 2048;
     await host.analysis(51, syntheticResult(n, { layers: 1, heads: 1 }));
     await host.serve();
-    assert.ok(host.largestMessage <= MAX_REPLY_BYTES, `largest message ${host.largestMessage} bytes`);
+    assert.ok(host.largestMessage <= MAX_MESSAGE_BYTES, `largest message ${host.largestMessage} bytes`);
     const g = await geometry(h);
     assert.strictEqual(g.size, n);
     const times = await h.page.evaluate(async () => {
