@@ -166,8 +166,13 @@ export class App implements PanelContext {
 
   reveal(key: number, query?: number): void {
     const session = this.current;
-    // Only the items are needed: the head's view stands in while a slow mode is computed (never asked for when a view is shown, which may be one served in tiles).
-    const shown = this.shown() ?? ((fallback) => (fallback ? { view: fallback } : undefined))(session?.view({ mode: 'head', layer: this.store.state.layer, head: this.store.state.head }, this.store.state));
+    // Only the items are needed. The head's view stands in while a slow mode is computed; it is not
+    // asked for while a view is shown (that one may be served in tiles, too large to fetch whole).
+    let shown: Pick<Shown, 'view'> | undefined = this.shown();
+    if (!shown) {
+      const fallback = session?.view({ mode: 'head', layer: this.store.state.layer, head: this.store.state.head }, this.store.state);
+      shown = fallback ? { view: fallback } : undefined;
+    }
     if (!session || !shown) return;
     const items = shown.view.items;
     if (query === undefined) {

@@ -5,13 +5,15 @@
  * host is FakeHost, answering with the engine worker's own ViewServer.
  */
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
 import { AttentionStack } from '../../src/analysis/tensor';
 import { UNIT_RANGE, colorLut, lutIndex } from '../../src/analysis/colormap';
 import { MAX_MESSAGE_BYTES, MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
 import { fixtureResult } from '../unit/analysis/fixture';
 import { FakeHost } from './fakeHost';
 import { at, canvasPixel, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
-import { cspViolations, frames, openHarness, type Harness } from './harness';
+import { cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
 import { syntheticResult } from './synthetic';
 
 const headRequest = (layer: number, head: number): ViewRequest => ({ kind: 'matrix', block: 'self', mode: 'head', layer, head, special: 'show', mergeWords: false });
@@ -292,4 +294,54 @@ describe('attention on demand in Chromium', function () {
     assert.ok(median <= 16, `hover takes ${median} ms (median)`);
     assert.match(await tooltip(h), /^w\d+ → w\d+: 0\.\d{6} \(layer 0, head 0\)$/);
   });
+});
+
+describe('4,096 tokens served in tiles, at 1024×700 and at 2560×1440 on a high-DPI screen', function () {
+  this.timeout(300000);
+  const n = 4096;
+  const result = syntheticResult(n, { layers: 1, heads: 1 });
+  const data = new Float32Array(result.attentions.buffer);
+
+  for (const { viewport, dpr, theme } of [
+    { viewport: { width: 1024, height: 700 }, dpr: 1, theme: 'light' as const },
+    { viewport: { width: 2560, height: 1440 }, dpr: 2, theme: 'dark' as const },
+  ]) {
+    it(`${viewport.width}×${viewport.height} at ${dpr}×: overview, then the exact tile, crisp at device pixels, hover exact (screenshot)`, async () => {
+      const h = await openHarness({ theme, viewport, deviceScaleFactor: dpr });
+      try {
+        const host = new FakeHost(h);
+        await host.analysis(61, result);
+        const [overview] = await host.newRequests();
+        assert.strictEqual(overview.request.kind, 'overview');
+        if (overview.request.kind !== 'overview') return;
+        // At most the panel's device pixels, at most 1,024.
+        assert.strictEqual(overview.request.cells, Math.min(MAX_OVERVIEW_CELLS, Math.max(viewport.width, viewport.height) * dpr));
+        await host.answer(overview);
+        const out = path.join(repoRoot(), 'test-results', 'browser');
+        fs.mkdirSync(out, { recursive: true });
+        // What the user sees until the tile comes: the max-pooled overview.
+        await h.page.screenshot({ path: path.join(out, `tiled-${n}-${viewport.width}x${viewport.height}-overview.png`) });
+        await host.serve();
+        const canvas = h.page.locator('[data-testid="heatmap"]');
+        const tiles = (await canvas.getAttribute('data-tiles'))!.split(' ');
+        assert.strictEqual(tiles.length, 1, `tiles: ${tiles}`);
+        const size = await canvas.evaluate((c: HTMLCanvasElement) => ({ width: c.width, css: c.getBoundingClientRect().width }));
+        assert.strictEqual(size.width, Math.round(size.css * dpr), 'the canvas has a pixel per device pixel');
+        const g = await geometry(h);
+        const p = cellCenter(g, 77, 76);
+        await h.page.mouse.move(p.x, p.y);
+        assert.strictEqual(await tooltip(h), `w77 → w76: ${data[77 * n + 76].toFixed(6)} (layer 0, head 0)`);
+        // The details strip's whole row comes on its own.
+        assert.strictEqual(await host.serve(), 1);
+        assert.match(await h.page.locator('[data-testid="row-sum"]').innerText(), /^Row sum: (1\.0000|0\.9999)/);
+        assert.ok(host.largestMessage <= MAX_MESSAGE_BYTES, `largest message ${host.largestMessage} bytes`);
+        console.log(`      ${viewport.width}×${viewport.height} at ${dpr}×: overview ${await canvas.getAttribute('data-overview')}² cells, tile ${tiles[0]}, ${(host.bytesSent / 1e6).toFixed(1)} MB sent in all, largest message ${(host.largestMessage / 1e6).toFixed(1)} MB`);
+        await h.page.screenshot({ path: path.join(out, `tiled-${n}-${viewport.width}x${viewport.height}.png`) });
+        assert.deepStrictEqual(await cspViolations(h), [], 'Content Security Policy violations');
+        assert.deepStrictEqual(h.problems, [], 'console errors in the webview');
+      } finally {
+        await h.close();
+      }
+    });
+  }
 });

@@ -26,6 +26,7 @@ export class HeadTab {
       hoverLabel: (i, axis, x, y) => this.onHoverLabel(i, axis, x, y),
       leave: () => {
         this.waitingFor = undefined;
+        this.hoveredRow = undefined;
         ctx.tooltip.hide();
         this.renderDetails();
       },
@@ -81,7 +82,8 @@ export class HeadTab {
         ' ' + t('Arrow keys move between cells, Enter selects the key token in the editor, Space focuses the query row.'),
     );
     this.legend.render(shown.colors, s.scale);
-    this.renderDetails(this.waitingFor?.row);
+    // Tiles and rows arriving render again: the hovered row's details stay.
+    this.renderDetails(this.hoveredRow);
     // A hovered or keyboard cell whose value was on its way: say it now that it may be here.
     const pending = this.waitingFor;
     if (pending && this.view.valueAt(pending.row, pending.col) !== undefined) {
@@ -93,6 +95,8 @@ export class HeadTab {
 
   /** A cell whose exact value was asked for (a view served in tiles), with where its tooltip goes. */
   private waitingFor: { row: number; col: number; x?: number; y?: number } | undefined;
+  /** The view row under the pointer (a cell or a label), if any. */
+  private hoveredRow: number | undefined;
 
   private zoomBy(factor: number): void {
     const current = this.ctx.store.state.zoom ?? this.view.cell;
@@ -113,6 +117,7 @@ export class HeadTab {
     if (!this.ctx.shown()) return;
     this.ctx.tooltip.show(this.weightText(row, col), x, y);
     this.waitingFor = this.view.valueAt(row, col) === undefined ? { row, col, x, y } : undefined;
+    this.hoveredRow = row;
     this.renderDetails(row);
   }
 
@@ -128,6 +133,7 @@ export class HeadTab {
           : axis === 'row' ? t('query {0}, special token', index) : t('key {0}, special token', index);
     const click = item.generated ? t('It is not in the editor.') : t('Click to select it in the editor.');
     this.ctx.tooltip.show(`${item.label} (${where}). ${click}`, x, y);
+    this.hoveredRow = index;
     this.renderDetails(index);
   }
 
