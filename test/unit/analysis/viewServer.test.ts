@@ -5,6 +5,7 @@
  * head and for a view with merged words; every reply stays within the message bounds.
  */
 import * as assert from 'assert';
+import { mapColors, positionsUnder, type ColorNorm, type RangeMode } from '../../../src/analysis/colormap';
 import { FullResultKept } from '../../../src/analysis/fullResultKept';
 import { ViewServer } from '../../../src/analysis/viewServer';
 import type { AttentionResult, TokenInfo } from '../../../src/protocol/types';
@@ -183,5 +184,26 @@ describe('view server: overview and exact tiles', () => {
     assert.deepStrictEqual(parseViewRequest(tile), tile);
     assert.strictEqual(parseViewRequest({ ...tile, colStart: -1 }), undefined);
     assert.strictEqual(parseViewRequest({ ...tile, colCount: 1.5 }), undefined);
+  });
+});
+
+describe('tile colours', () => {
+  it('a tile coloured under the whole view\'s mapping gets the colours the whole view gives its cells, for every normalisation', () => {
+    const { result } = subwordResult(40);
+    const m = exactHead(result, 0, 0);
+    const n = m.size;
+    const rowMax = Array.from({ length: n }, (_, i) => Math.max(...m.data.subarray(i * n, (i + 1) * n)));
+    const rect = { rowStart: 5, rowCount: 20, colStart: 30, colCount: 41 };
+    const tile = new Float32Array(rect.rowCount * rect.colCount);
+    for (let i = 0; i < rect.rowCount; i++) for (let j = 0; j < rect.colCount; j++) tile[i * rect.colCount + j] = m.data[(rect.rowStart + i) * n + rect.colStart + j];
+    for (const norm of ['linear', 'row', 'log'] as ColorNorm[]) {
+      for (const range of ['max', 'unit'] as RangeMode[]) {
+        const whole = mapColors({ rows: n, cols: n, data: m.data }, norm, range);
+        const part = positionsUnder(whole, { rows: rect.rowCount, cols: rect.colCount, data: tile }, rowMax.slice(rect.rowStart, rect.rowStart + rect.rowCount));
+        for (let i = 0; i < rect.rowCount; i++) {
+          for (let j = 0; j < rect.colCount; j++) assert.strictEqual(part[i * rect.colCount + j], whole.positions[(rect.rowStart + i) * n + rect.colStart + j], `${norm}/${range} (${i}, ${j})`);
+        }
+      }
+    }
   });
 });
