@@ -587,7 +587,12 @@ export class App implements PanelContext {
     if (this.preparing) return;
     const status = this.headTab.computing;
     const failure = session.source.failure;
-    status.textContent = this.shown() ? '' : failure ? t('This view could not be loaded: {0}', failure) : session.source.waiting ? t('Loading this view…') : '';
+    const shown = this.shown();
+    // A view served in tiles is shown from its overview; its tiles can still fail to come.
+    const tileFailure = shown?.kind === 'tiled' ? shown.tiled.failure : undefined;
+    status.textContent = shown
+      ? tileFailure ? t('The exact values of this view could not be loaded: {0}', tileFailure) : ''
+      : failure ? t('This view could not be loaded: {0}', failure) : session.source.waiting ? t('Loading this view…') : '';
   }
 
   private postFocus(): void {

@@ -21,6 +21,8 @@ export interface CellRect {
 /** Exact weights of a rectangle: float32 `[rowCount, colCount]`. */
 export interface Tile extends CellRect {
   data: Float32Array;
+  /** The rectangle asked for (the server shortens one larger than a reply). */
+  asked: CellRect;
 }
 
 /** Asks the host for rows × columns of this view. */
@@ -31,6 +33,7 @@ const MAX_TILES = 6;
 /** Full rows kept (hover outside the tiles, the details strip). */
 const MAX_ROWS = 64;
 
+const same = (a: CellRect, b: CellRect) => a.rowStart === b.rowStart && a.rowCount === b.rowCount && a.colStart === b.colStart && a.colCount === b.colCount;
 const covers = (a: CellRect, b: CellRect) =>
   b.rowStart >= a.rowStart && b.rowStart + b.rowCount <= a.rowStart + a.rowCount && b.colStart >= a.colStart && b.colStart + b.colCount <= a.colStart + a.colCount;
 
@@ -45,7 +48,11 @@ export class TiledView {
   tiles: Tile[] = [];
   private readonly rows = new Map<number, Float32Array>();
   private tileRequest: { rect: CellRect; controller: AbortController } | undefined;
+  /** The last tile that failed: not asked for again while it holds what is on screen (no request loop). */
+  private failedTile: CellRect | undefined;
   private rowRequest: { row: number; controller: AbortController } | undefined;
+  /** The last row that failed: not asked for again until another row is. */
+  private failedRow: number | undefined;
   private disposed = false;
   /** The last request that failed, if any. */
   failure: string | undefined;
@@ -70,7 +77,7 @@ export class TiledView {
   row(row: number): Float32Array | undefined {
     const cached = this.rows.get(row);
     if (cached) return cached;
-    if (this.disposed || this.rowRequest?.row === row) return undefined;
+    if (this.disposed || this.rowRequest?.row === row || this.failedRow === row) return undefined;
     this.rowRequest?.controller.abort();
     const controller = new AbortController();
     this.rowRequest = { row, controller };
@@ -80,8 +87,9 @@ export class TiledView {
         this.rows.set(row, new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0)));
         while (this.rows.size > MAX_ROWS) this.rows.delete(this.rows.keys().next().value as number);
       }),
-      () => {
+      (failed) => {
         if (this.rowRequest?.controller === controller) this.rowRequest = undefined;
+        this.failedRow = failed ? row : undefined;
       },
     );
     return undefined;
@@ -96,11 +104,11 @@ export class TiledView {
     if (this.disposed || visible.rowCount <= 0 || visible.colCount <= 0) return;
     if (this.tiles.some((t) => covers(t, visible))) return;
     if (this.tileRequest && covers(this.tileRequest.rect, visible)) return;
+    if (this.failedTile && covers(this.failedTile, visible)) return;
     const rect = this.withMargin(visible);
     // A visible area larger than one reply (a very large screen at the smallest cells) is served
     // shortened by the server; asking again for the same area would loop.
-    if (this.tileRequest && covers(rect, this.tileRequest.rect) && covers(this.tileRequest.rect, rect)) return;
-    if (this.tiles.some((t) => covers(rect, t) && covers(t, rect))) return;
+    if ((this.tileRequest && same(rect, this.tileRequest.rect)) || this.tiles.some((t) => same(rect, t.asked))) return;
     this.tileRequest?.controller.abort();
     const controller = new AbortController();
     this.tileRequest = { rect, controller };
@@ -108,11 +116,12 @@ export class TiledView {
       this.ask(rect, controller.signal).then((reply) => {
         const data = new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0));
         if (data.length !== reply.rowCount * reply.colCount) throw new Error('the extension sent a tile of the wrong size');
-        this.tiles.push({ rowStart: reply.rowStart, rowCount: reply.rowCount, colStart: reply.colStart, colCount: reply.colCount, data });
+        this.tiles.push({ rowStart: reply.rowStart, rowCount: reply.rowCount, colStart: reply.colStart, colCount: reply.colCount, data, asked: rect });
         if (this.tiles.length > MAX_TILES) this.tiles.shift();
       }),
-      () => {
+      (failed) => {
         if (this.tileRequest?.controller === controller) this.tileRequest = undefined;
+        this.failedTile = failed ? rect : undefined;
       },
     );
   }
@@ -134,15 +143,15 @@ export class TiledView {
     return this.tileRequest !== undefined || this.rowRequest !== undefined;
   }
 
-  private settle(work: Promise<void>, done: () => void): void {
+  private settle(work: Promise<void>, done: (failed: boolean) => void): void {
     work.then(
       () => {
         this.failure = undefined;
-        done();
+        done(false);
         if (!this.disposed) this.onArrive();
       },
       (err: unknown) => {
-        done();
+        done(!(err instanceof RequestFailed && err.cancelled));
         // A cancelled request (a newer one replaced it) is no failure, and nothing changed.
         if (err instanceof RequestFailed && err.cancelled) return;
         this.failure = err instanceof Error ? err.message : String(err);

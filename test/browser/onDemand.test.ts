@@ -237,6 +237,18 @@ describe('attention on demand in Chromium', function () {
     assert.match(await h.page.locator('[data-testid="live"]').innerText(), new RegExp(`w2047 → w2047: ${data[n * n - 1].toFixed(6).replace('.', '\\.')}`));
   });
 
+  it('a tile that cannot be had is said so over the overview', async () => {
+    await host.analysis(26, syntheticResult(2048, { layers: 1, heads: 1 }));
+    const [overview] = await host.newRequests();
+    await host.answer(overview);
+    const [tile] = await host.newRequests();
+    assert.strictEqual(tile.request.kind, 'matrix');
+    await h.send({ type: 'replyError', requestId: tile.requestId, resultId: 26, message: 'The engine stopped.' });
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'The exact values of this view could not be loaded: The engine stopped.');
+    assert.strictEqual(await h.page.locator('[data-testid="heatmap"]').getAttribute('data-overview'), '1024', 'the overview stays');
+    assert.deepStrictEqual(await host.newRequests(), [], 'the failed tile is not asked for again and again');
+  });
+
   it('ignores replies for an analysis no longer shown, and tells the host to give up its requests', async () => {
     const a = fixtureResult('bert', 0);
     const b = fixtureResult('bert', 1);
