@@ -487,6 +487,8 @@ export class AttentionModel {
     const layerInputs: Float32Array[] = [];
     const runner = this.runner;
     const analysis = new KeptSelfAnalysis(runner, this.summary, text, tokens, layerInputs, prepared.positions);
+    // Its layers can be asked for from now on, each as soon as the pass has computed it.
+    kept.onStart?.(analysis);
     const pending = new Map<number, LayerSummaries>();
     const summaryOf = (layer: number) => pending.get(layer) ?? pending.set(layer, emptySummaries('self', layer, numHeads, n, n, new Float32Array(numHeads * n), scorers)).get(layer)!;
     const causal = this.summary.causal;
@@ -512,14 +514,17 @@ export class AttentionModel {
             const done = layers.map((l) => pending.get(l)!);
             layers.forEach((l) => pending.delete(l));
             analysis.summaries.push(...done);
+            analysis.layersAdded();
             onSummaries?.(done);
           },
+          ...(kept.testHoldAfterGroup ? { testHold: kept.testHoldAfterGroup } : {}),
         },
         () => [],
         signal,
         onProgress,
       );
     } catch (err) {
+      analysis.stop(err);
       analysis.dispose();
       throw err;
     }
