@@ -626,7 +626,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
 
   whenComputed(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void> {
     if (block !== 'self' || layer < this.layersComputed || layer >= this.runner.summary.numLayers) return Promise.resolve();
-    const failure = this.disposed ? new EngineError('not-loaded', 'This analysis was released; analyze the text again.') : this.stoppedBy;
+    const failure = this.stoppedBy ?? (this.disposed ? new EngineError('not-loaded', 'This analysis was released; analyze the text again.') : undefined);
     if (failure) return Promise.reject(failure);
     return new Promise((resolve, reject) => {
       const onAbort = () => {
