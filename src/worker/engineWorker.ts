@@ -103,7 +103,7 @@ async function release(): Promise<void> {
   }
 }
 
-/** A kept entry for `analysis` with its view server (`mergeText`: the text word merging reads; none for a pair). */
+/** A kept entry for `analysis`, served by `server`. */
 function entryFor(analysis: KeptAnalysis, text: string, options: AnalyzeOptions, server: ViewServer): Kept {
   return { analysis, server, text, options, stepByStepRunsModel: !(analysis instanceof KeptSelfAnalysis) };
 }
@@ -226,9 +226,10 @@ port.on('message', (message: HostToWorker) => {
             if (started && kept.peek(analysisId)?.analysis === started) kept.forget(analysisId);
             throw err;
           }
-          if (kept.peek(analysisId)?.analysis !== analysis) kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text })));
+          // Kept at the end where the engine had nothing to hand out at the start; one the host forgot meanwhile stays forgotten.
+          if (!started) kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text })));
           // It holds all it keeps now: older analyses make room within the budget.
-          kept.fit(analysisId);
+          if (kept.has(analysisId)) kept.fit(analysisId);
           const info = { model: analysis.model, text: analysis.text, tokens: analysis.tokens, blocks: analysis.blocks, timings: analysis.timings, ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}) };
           const summaries = blockSummaries(analysis.summaries, analysis.blocks);
           post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
