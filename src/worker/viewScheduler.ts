@@ -26,6 +26,20 @@ export function lastLayerNeeded(request: ViewRequest, layers: number): number {
   }
 }
 
+/** Resolves with `turn`, or rejects as cancelled as soon as `signal` aborts. */
+function untilAborted(turn: Promise<void>, signal: AbortSignal): Promise<void> {
+  const cancelled = () => new EngineError('cancelled', 'The view was cancelled.');
+  if (signal.aborted) return Promise.reject(cancelled());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(cancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    void turn.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
 export class ViewScheduler {
   /** Per analysis id: the end of its views so far (the next one starts after it). */
   private readonly chains = new Map<number, Promise<void>>();
@@ -41,18 +55,17 @@ export class ViewScheduler {
       const block = analysis.blocks.find((b) => b.kind === request.block);
       if (block && analysis.whenComputed) await analysis.whenComputed(block.kind, lastLayerNeeded(request, block.layers), signal);
       const before = this.chains.get(analysisId) ?? Promise.resolve();
-      const mine = before.then(() => {
-        if (signal.aborted) throw new EngineError('cancelled', 'The view was cancelled.');
-        return serve();
-      });
-      const end = mine.then(
-        () => undefined,
-        () => undefined,
-      );
+      let done!: () => void;
+      const mine = new Promise<void>((resolve) => (done = resolve));
+      // The next view of this analysis starts after the one before and this one, even if this one is cancelled.
+      const end = before.then(() => mine);
       this.chains.set(analysisId, end);
       try {
-        return await mine;
+        // A cancel while waiting for its turn answers at once (the host ends an engine that does not answer a cancel).
+        await untilAborted(before, signal);
+        return await serve();
       } finally {
+        done();
         if (this.chains.get(analysisId) === end) this.chains.delete(analysisId);
       }
     })();

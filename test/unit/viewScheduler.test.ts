@@ -81,6 +81,26 @@ describe('view scheduling while a pass runs', () => {
     assert.strictEqual(scheduler.size, 0);
   });
 
+  it('a view cancelled while waiting for its turn answers at once; the next one still waits for the view running', async () => {
+    const { analysis, compute } = progressive();
+    compute(LAYERS);
+    const scheduler = new ViewScheduler();
+    let finish!: () => void;
+    const order: string[] = [];
+    const running = scheduler.run(1, analysis, matrix('head', 0), new AbortController().signal, () => new Promise<void>((resolve) => (finish = resolve)).then(() => void order.push('running')));
+    const controller = new AbortController();
+    const cancelled = scheduler.run(1, analysis, matrix('head', 1), controller.signal, async () => void order.push('cancelled'));
+    const next = scheduler.run(1, analysis, matrix('head', 2), new AbortController().signal, async () => void order.push('next'));
+    await turn();
+    controller.abort();
+    await assert.rejects(cancelled, /cancelled/);
+    await turn();
+    assert.deepStrictEqual(order, [], 'the running view has not finished: the next one waits');
+    finish();
+    await Promise.all([running, next]);
+    assert.deepStrictEqual(order, ['running', 'next']);
+  });
+
   it('a cancelled wait does not serve; settled() waits for the views in flight, failed ones included', async () => {
     const { analysis, compute } = progressive();
     const scheduler = new ViewScheduler();
