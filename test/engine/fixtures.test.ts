@@ -103,6 +103,33 @@ describe('engine matches transformers on every reference fixture', function () {
   }
 });
 
+describe('stored precision (streamed groups, cached models before conversion) matches transformers on every fixture', function () {
+  this.timeout(120000);
+  // A weight cache that nothing is converted into during the test: every warm group stays at stored precision.
+  const cacheDir = path.join(os.tmpdir(), `ai-stored-precision-${process.pid}`);
+  after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
+  for (const { root, names } of REFERENCE_SETS) {
+    for (const name of names) {
+      describe(`${path.basename(root)}/${name}`, () => {
+        const fixture = openFixture(name, root);
+        let model: AttentionModel;
+        before(async () => {
+          model = await loadModel(fixture.folder, { weightCacheDir: cacheDir, weightCacheMinBytes: 0 });
+          // Encoder-decoders run in their own runner, which builds float32 sessions only.
+          if (!model.summary.decoder) assert.strictEqual(model.groupsAwaitingCache, model.memory.groups.length, 'every group at stored precision');
+        });
+        after(async () => {
+          await model?.dispose();
+          fixture.close();
+        });
+        fixture.cases.forEach((c, i) => {
+          it(`case ${i}: ${JSON.stringify(c.text).slice(0, 60)}`, () => checkCase(model, fixture, i));
+        });
+      });
+    }
+  }
+});
+
 describe('config.json as transformers 5 writes it (rope_parameters, layer_types, ...)', function () {
   this.timeout(120000);
   for (const name of fixtureNames()) {
