@@ -236,6 +236,25 @@ describe('views during the pass: the engine worker', function () {
     assert.ok(maxAbsDiff(matrixOf(await client.view(kept.analysisId, headRequest(2, 0), new AbortController().signal)), referenceHead(expected.data, heads, n, 2, 0)) <= ATTENTION_TOLERANCE);
   });
 
+  it('releasing the model while a view waits for its layer fails that view, saying so, and the engine stays usable', async () => {
+    let waiting: Promise<{ error?: unknown }> | undefined;
+    const pass = outcome(client.analyzeKept(fixture.cases[0].text, {}, {
+      onSummaries: (analysisId) => {
+        waiting ??= outcome(client.view(analysisId, headRequest(2, 0), new AbortController().signal));
+      },
+    }));
+    while (!waiting) await new Promise((resolve) => setTimeout(resolve, 20));
+    await client.release();
+    const closed = (await waiting).error;
+    assert.ok(closed instanceof EngineRequestError && closed.info.code === 'not-loaded' && /model was closed while this view/.test(closed.message), String(closed));
+    assert.ok((await pass).error instanceof EngineRequestError);
+    await client.load(fixture.folder, { name: 'llama', source: fixture.folder });
+    const expected = fixture.expected('case0.attentions');
+    const [, heads, n] = expected.shape;
+    const kept = await client.analyzeKept(fixture.cases[0].text);
+    assert.ok(maxAbsDiff(matrixOf(await client.view(kept.analysisId, headRequest(2, 0), new AbortController().signal)), referenceHead(expected.data, heads, n, 2, 0)) <= ATTENTION_TOLERANCE);
+  });
+
   it('loading another model lets the views in flight finish first, then drops the old analyses', async () => {
     const expected = fixture.expected('case0.attentions');
     const [, heads, n] = expected.shape;
