@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AnalyzeOptions, AttentionBlockKind, GenerateOptions, AttentionResult, HeadVectors, ModelSummary, TensorData } from '../protocol/types';
 import { isEncoderDecoder, type Architecture, type FamilyRegistry, type PositionInput } from './architecture';
-import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory, WEIGHT_CACHE_ENV } from './budget';
+import { ANALYSIS_BUDGET_BYTES, maxTokensByMemory, WEIGHT_CACHE_ENV, WEIGHT_CACHE_MIN_BYTES_ENV } from './budget';
 export { WEIGHT_CACHE_ENV } from './budget';
 import { Checkpoint } from './checkpoint';
 import { EncoderDecoderRunner, encoderDecoderSummary } from './encoderDecoder';
@@ -255,7 +255,9 @@ export class AttentionModel {
       if (!(limitGB > 0)) throw new EngineError('memory-limit', `The memory limit must be a positive number of GB (attentionInspector.memoryLimitGB is ${limitGB}).`);
       const plan = planMemory(numLayers, arch.layerBytes, limitGB * GB);
       const cacheDir = options.weightCacheDir ?? process.env[WEIGHT_CACHE_ENV];
-      const weightCache = cacheDir && numLayers * arch.layerBytes >= (options.weightCacheMinBytes ?? WEIGHT_CACHE_MIN_BYTES) ? { dir: cacheDir } : undefined;
+      const envMinBytes = process.env[WEIGHT_CACHE_MIN_BYTES_ENV];
+      const minBytes = options.weightCacheMinBytes ?? (envMinBytes !== undefined && envMinBytes !== '' && Number.isFinite(Number(envMinBytes)) ? Number(envMinBytes) : WEIGHT_CACHE_MIN_BYTES);
+      const weightCache = cacheDir && numLayers * arch.layerBytes >= minBytes ? { dir: cacheDir } : undefined;
       const headsPerChunk = options.attentionHeadsPerChunk ?? headsPerChunkFor(arch.summary);
       for (const [c, layers] of plan.groups.entries()) {
         if (c >= plan.warm) {
