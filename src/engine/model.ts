@@ -591,7 +591,7 @@ export class AttentionModel {
    * (later analyses run about 3× faster on those layers). Call `install` when no analysis runs.
    * Undefined when no group waits.
    */
-  async convertNextGroup(): Promise<{ install: () => Promise<void> } | undefined> {
+  async convertNextGroup(): Promise<{ install: () => Promise<void>; description: string; converted: boolean } | undefined> {
     const chunk = this.chunks.find((c) => c.awaitingCache);
     const cache = this.weightCache;
     if (!chunk || !cache) return undefined;
@@ -600,6 +600,8 @@ export class AttentionModel {
     const options = sessionOptions(built.externalFolder);
     const converted = await convertIntoCache(built, options, cache);
     return {
+      description: `layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${this.summary.numLayers}`,
+      converted,
       install: async () => {
         // An unwritable cache leaves the group at stored precision: slower, never wrong.
         const session = converted && (await openCached(built, options, cache));

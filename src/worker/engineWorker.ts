@@ -101,10 +101,18 @@ function scheduleIdleWork(): void {
     const m = model;
     if (!m) return;
     if (controllers.size > 0) return scheduleIdleWork();
+    const start = performance.now();
     m.convertNextGroup()
       .then((next) => {
         if (!next) return;
-        queue = queue.then(() => (model === m ? next.install() : undefined)).catch(() => undefined);
+        queue = queue
+          .then(async () => {
+            if (model !== m) return;
+            await next.install();
+            const left = m.groupsAwaitingCache;
+            post({ type: 'log', message: `${m.summary.name}: ${next.description} ${next.converted ? 'converted to float32 into the weight cache' : 'left at stored precision (the weight cache cannot be written)'} in ${((performance.now() - start) / 1000).toFixed(1)} s${left > 0 ? `; ${left} groups to go` : '; later analyses use the float32 weights'}` });
+          })
+          .catch(() => undefined);
         return queue;
       })
       .catch(() => undefined)
