@@ -590,9 +590,14 @@ export class App implements PanelContext {
     const shown = this.shown();
     // A view served in tiles is shown from its overview; its tiles can still fail to come.
     const tileFailure = shown?.kind === 'tiled' ? shown.tiled.failure : undefined;
+    const pending = session.pendingLayer(this.selection());
     status.textContent = shown
       ? tileFailure ? t('The exact values of this view could not be loaded: {0}', tileFailure) : ''
-      : failure ? t('This view could not be loaded: {0}', failure) : session.source.waiting ? t('Loading this view…') : '';
+      : failure
+        ? t('This view could not be loaded: {0}', failure)
+        : pending !== undefined
+          ? t('Layer {0} is still being computed ({1} of {2} layers done): this view appears as soon as the model reaches it.', pending, session.layersDone, session.stack.layers)
+          : session.source.waiting ? t('Loading this view…') : '';
   }
 
   private postFocus(): void {
