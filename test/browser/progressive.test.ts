@@ -107,7 +107,8 @@ describe('views during the pass in Chromium', function () {
     const items = first.kind === 'matrix' ? first.items : [];
     assert.strictEqual(items.length, n);
     // The view's rows and columns and its matrix are in the page before the clock starts; a stand-in
-    // for the host answers each row tile from them as soon as it is asked (no transport).
+    // for the host answers from them as soon as it is asked (no transport): a view this large is
+    // asked for as an overview (max-pooled here, as the view server does) and exact tiles.
     await h.page.evaluate(
       ({ base64, items, rowsPerReply }) => {
         const w = window as unknown as Record<string, unknown>;
@@ -119,12 +120,35 @@ describe('views during the pass in Chromium', function () {
         const posted = w.__posted as unknown[];
         const push = posted.push.bind(posted);
         posted.push = (...messages: unknown[]) => {
-          for (const m of messages as { type: string; requestId: number; resultId: number; request: { kind: string; layer: number; head: number; rowStart?: number } }[]) {
-            if (m.type !== 'request' || m.request.kind !== 'matrix' || m.request.layer !== 0 || m.request.head !== 0) continue;
-            const rowStart = m.request.rowStart ?? 0;
-            const rowCount = Math.min(rowsPerReply, size - rowStart);
-            const tile = data.slice(rowStart * size, (rowStart + rowCount) * size).buffer;
-            setTimeout(() => window.postMessage({ type: 'reply', requestId: m.requestId, resultId: m.resultId, reply: { kind: 'matrix', size, items, rowStart, rowCount, data: tile } }, '*'), 0);
+          type Request = { kind: string; layer: number; head: number; rowStart?: number; rowCount?: number; colStart?: number; colCount?: number; cells?: number };
+          for (const m of messages as { type: string; requestId: number; resultId: number; request: Request }[]) {
+            if (m.type !== 'request' || m.request.layer !== 0 || m.request.head !== 0) continue;
+            const r = m.request;
+            let reply: unknown;
+            if (r.kind === 'overview') {
+              const factor = Math.ceil(size / r.cells!);
+              const cells = Math.ceil(size / factor);
+              const pooled = new Float32Array(cells * cells);
+              const rowMax = new Float32Array(size);
+              for (let i = 0; i < size; i++) {
+                for (let j = 0; j < size; j++) {
+                  const v = data[i * size + j];
+                  const k = Math.floor(i / factor) * cells + Math.floor(j / factor);
+                  if (v > pooled[k]) pooled[k] = v;
+                  if (v > rowMax[i]) rowMax[i] = v;
+                }
+              }
+              reply = { kind: 'overview', size, items, factor, cells, data: pooled.buffer, rowMax: rowMax.buffer };
+            } else if (r.kind === 'matrix') {
+              const rowStart = r.rowStart ?? 0;
+              const colStart = r.colStart ?? 0;
+              const colCount = Math.min(r.colCount ?? size, size - colStart);
+              const rowCount = Math.min(r.rowCount ?? size, size - rowStart, Math.floor(rowsPerReply * (size / colCount)));
+              const tile = new Float32Array(rowCount * colCount);
+              for (let i = 0; i < rowCount; i++) tile.set(data.subarray((rowStart + i) * size + colStart, (rowStart + i) * size + colStart + colCount), i * colCount);
+              reply = { kind: 'matrix', size, items, rowStart, rowCount, colStart, colCount, data: tile.buffer };
+            } else continue;
+            setTimeout(() => window.postMessage({ type: 'reply', requestId: m.requestId, resultId: m.resultId, reply }, '*'), 0);
           }
           return push(...messages);
         };
@@ -141,10 +165,12 @@ describe('views during the pass in Chromium', function () {
       const w = window as unknown as { __drawnAt: number; __sentAt: number };
       return w.__drawnAt - w.__sentAt;
     });
-    console.log(`      2,048 tokens, 1 of 2 layers summarised: first view drawn ${ms.toFixed(0)} ms after the summaries arrived (two 8 MB row tiles, host answering in the page)`);
+    console.log(`      2,048 tokens, 1 of 2 layers summarised: first view drawn ${ms.toFixed(0)} ms after the summaries arrived (its overview, host answering in the page)`);
     assert.ok(ms > 0);
     const g = await geometry(h);
     assert.strictEqual(g.size, n);
+    // Then the exact tile of the visible area.
+    await h.page.waitForFunction(() => document.querySelector('[data-testid="heatmap"]')!.getAttribute('data-tiles') !== '', undefined, { timeout: 60000 });
     // What is drawn is the exact matrix.
     const p = cellCenter(g, 3, 2);
     await h.page.mouse.move(p.x, p.y);
