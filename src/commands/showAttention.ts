@@ -8,7 +8,7 @@ import { modelOrigin } from '../hub';
 import { compareSizeProblem } from '../analysis/compare';
 import type { AnalyzeOptions, AttentionResult, GenerateOptions } from '../protocol/types';
 import type { AnalysisInfo } from '../protocol/views';
-import { fullResultOf } from '../panel/fullResult';
+import { fullResultOf } from '../analysis/fullResult';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient, type KeptReply } from '../worker/engineClient';

@@ -507,6 +507,9 @@ export interface KeptAnalysis {
   readonly summaries: readonly LayerSummaries[];
   readonly truncatedFrom?: number;
   readonly timings: { tokenizeMs: number; computeMs: number };
+  /** Encoder-decoders: the decoder text and its tokens (after the model's shift-right). */
+  readonly target?: string;
+  readonly decoderTokens?: TokenInfo[];
   /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block (a fresh array). */
   valueNorms(block: AttentionBlockKind): Float32Array;
   /** `[heads, queries, keys]` exact probabilities of one layer, a fresh array; `heads` picks [from, to) (default all). */

@@ -14,7 +14,7 @@ import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleR
 import { decodeHalfArray } from '../protocol/float16';
 import type { CompareKind } from '../analysis/compare';
 import { AnalyzedText } from './analyzedText';
-import { fullResultOf } from './fullResult';
+import { fullResultOf } from '../analysis/fullResult';
 import { getPanelHtml } from './html';
 import { errorParts, localizeError } from '../l10n/errors';
 import { WeightDecorations } from './weightDecorations';
