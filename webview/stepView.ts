@@ -21,7 +21,10 @@ function fmt(x: number, digits = 4): string {
 }
 
 export interface StepRequest {
+  /** The key tokens (and the query tokens unless `queryTokens` says otherwise). */
   tokens: readonly TokenInfo[];
+  /** Cross-attention: the query tokens (the decoder's), when they are not the keys. */
+  queryTokens?: readonly TokenInfo[];
   layer: number;
   head: number;
   query: number;
@@ -51,10 +54,11 @@ export class StepView {
     const step = computeQueryStep(vectors, req.query);
     const diff = maxAbsDifference(step, req.attentionRow);
     const labels = req.tokens.map((t) => tokenLabel(t));
+    const queryLabel = tokenLabel((req.queryTokens ?? req.tokens)[req.query]);
     const d = vectors.q.shape[1];
     const scaleText = Math.abs(vectors.scale - 1 / Math.sqrt(d)) < 1e-6 ? `1/√${d} = ${fmt(vectors.scale, 6)}` : fmt(vectors.scale, 6);
     this.status.textContent =
-      t('Query “{0}” (token {1}), layer {2}, head {3}', labels[req.query], req.query, req.layer, req.head) +
+      t('Query “{0}” (token {1}), layer {2}, head {3}', queryLabel, req.query, req.layer, req.head) +
       (req.modeIsNotHead ? ` — ${t('the walkthrough always follows one head: pick it with Layer and Head.')}` : '.');
     // The formulas' variable names are words too (scale, weight, output): in the UI language, as in the table.
     const scale = t('scale');
