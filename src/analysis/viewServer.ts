@@ -12,7 +12,7 @@ import { multiply, renormalizeRows, type AttentionMode } from './modes';
 import { DETECTOR_SCORERS, type DetectorScorer } from './heads';
 import { headScores } from './patterns';
 import { maxPool } from './pool';
-import { defaultHeadScorers } from './scorers';
+import { defaultHeadScorers, rowEntropies } from './scorers';
 import type { Matrix } from './tensor';
 import { buildView, queryWeightsByToken, rowOfToken, viewItems, type SpecialHandling, type ViewMatrix } from './view';
 
@@ -57,20 +57,6 @@ function renormalizeRect(m: RectMatrix): RectMatrix {
   return m;
 }
 
-/** Row entropies in bits `[rows]` of a `[rows, cols]` head (the scorers' input). */
-function entropiesBits(probs: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows);
-  for (let i = 0; i < rows; i++) {
-    let h = 0;
-    for (let j = 0; j < cols; j++) {
-      const p = probs[i * cols + j];
-      if (p > 0) h -= p * Math.log2(p);
-    }
-    out[i] = h;
-  }
-  return out;
-}
-
 /** Cells per side of the thumbnails sent with the summaries (the model view's first paint). */
 export const SUMMARY_THUMBNAIL_CELLS = 48;
 
@@ -107,18 +93,10 @@ function quantiseRect(matrices: RectMatrix[], cells: number): ThumbnailsReply {
   return { kind: 'thumbnails', cells, rows, cols, count: matrices.length, maxima: maxima.buffer, data: data.buffer };
 }
 
-/** Quantises pooled matrices to 8 bits relative to each one's maximum. */
+/** Quantises pooled square matrices (all `cells × cells`) to 8 bits relative to each one's maximum. */
 function quantise(matrices: Matrix[], cells: number): ThumbnailsReply {
-  const maxima = new Float32Array(matrices.length);
-  const data = new Uint8Array(matrices.length * cells * cells);
-  matrices.forEach((m, index) => {
-    let max = 0;
-    for (const v of m.data) if (v > max) max = v;
-    maxima[index] = max;
-    const base = index * cells * cells;
-    for (let i = 0; i < m.size; i++) for (let j = 0; j < m.size; j++) data[base + i * cells + j] = max > 0 ? Math.round((m.data[i * m.size + j] / max) * 255) : 0;
-  });
-  return { kind: 'thumbnails', cells, count: matrices.length, maxima: maxima.buffer, data: data.buffer };
+  const { rows: _rows, cols: _cols, ...square } = quantiseRect(matrices.map((m) => ({ rows: m.size, cols: m.size, data: m.data })), cells);
+  return square;
 }
 
 export class ViewServer {
@@ -215,7 +193,7 @@ export class ViewServer {
       const data = await this.layer(block.kind, l, signal);
       for (let h = 0; h < block.heads; h++) {
         const probs = data.subarray(h * rows * cols, (h + 1) * rows * cols);
-        const head = { probs, queries: rows, keys: cols, causal: block.causal, rowEntropyBits: entropiesBits(probs, rows, cols), queryIds, keyIds };
+        const head = { probs, queries: rows, keys: cols, causal: block.causal, rowEntropyBits: rowEntropies(probs, rows, cols), queryIds, keyIds };
         const row = { layer: l, head: h, previousToken: NaN, firstToken: NaN, self: NaN, entropy: NaN, entropyBits: NaN, induction: NaN, duplicateToken: NaN };
         for (const scorer of scorers) if (scorer.key in row) (row as Record<string, number>)[scorer.key] = scorer.score(head);
         scores.push(row);

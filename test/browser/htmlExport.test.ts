@@ -52,6 +52,17 @@ async function frames(page: Page): Promise<void> {
   await page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 }
 
+/** Opens the exported page from disk in `context` and waits for its heatmap; console errors go to `problems`. */
+async function openExportedPage(context: BrowserContext, file: string, problems: string[]): Promise<Page> {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(`file://${file}`);
+  await page.locator('[data-testid="heatmap"]').waitFor({ state: 'visible' });
+  await frames(page);
+  return page;
+}
+
 describe('interactive HTML export in Chromium', function () {
   this.timeout(120000);
   let model: AttentionModel;
@@ -83,12 +94,7 @@ describe('interactive HTML export in Chromium', function () {
       w.__csp = [];
       document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
     });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await page.goto(`file://${file}`);
-    await page.locator('[data-testid="heatmap"]').waitFor({ state: 'visible' });
-    await frames(page);
+    page = await openExportedPage(context, file, problems);
   });
 
   after(async () => {
@@ -252,12 +258,7 @@ describe('interactive HTML export of an encoder-decoder (Chromium)', function ()
     const file = path.join(dir, 'attention.html');
     fs.writeFileSync(file, html);
     context = await chromium.launchPersistentContext(path.join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'], viewport: { width: 1200, height: 800 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await page.goto(`file://${file}`);
-    await page.locator('[data-testid="heatmap"]').waitFor({ state: 'visible' });
-    await frames(page);
+    page = await openExportedPage(context, file, problems);
   });
 
   after(async () => {

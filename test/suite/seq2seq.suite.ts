@@ -10,28 +10,10 @@ import * as vscode from 'vscode';
 import { computeQueryStep, maxAbsDifference } from '../../src/analysis/stepByStep';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
 import { attentionBlocks } from '../../src/protocol/types';
-import type { ViewReply, ViewRequest } from '../../src/protocol/views';
 import type { HostToWebview } from '../../src/protocol/webview';
-import { COMMAND, bufferBytes, fixtureFolder, getApi, openUntitled, resetWindow, setModel, toFloat32, waitFor } from './helpers';
+import { COMMAND, askView, bufferBytes, fixtureFolder, getApi, openUntitled, resetWindow, sentSince, setModel, toFloat32, waitFor } from './helpers';
 
 const MESSAGE_BOUND = 16 * 1024 * 1024;
-let nextRequestId = 5000;
-
-function sentSince(api: AttentionInspectorApi, before: Set<HostToWebview>): HostToWebview[] {
-  return api.sentToWebview().filter((m) => !before.has(m));
-}
-
-async function ask(api: AttentionInspectorApi, resultId: number, request: ViewRequest): Promise<ViewReply> {
-  const requestId = nextRequestId++;
-  await api.receiveFromWebview({ type: 'request', requestId, resultId, request });
-  type Reply = Extract<HostToWebview, { type: 'reply' | 'replyError' }>;
-  const find = () => api.sentToWebview().find((m): m is Reply => (m.type === 'reply' || m.type === 'replyError') && m.requestId === requestId);
-  await waitFor(() => find() !== undefined, `the reply to request ${requestId}`, 60_000);
-  const reply = find()!;
-  if (reply.type === 'replyError') throw new Error(reply.message);
-  return reply.reply;
-}
-
 describe('Encoder-decoders on the view protocol', function () {
   this.timeout(300_000);
   let api: AttentionInspectorApi;
@@ -81,7 +63,7 @@ describe('Encoder-decoders on the view protocol', function () {
     const [, heads, rows, cols] = cross.attentions.shape;
     const layer = 1;
     const head = heads - 1;
-    const reply = await ask(api, analysis.resultId, { kind: 'matrix', block: 'cross', mode: 'head', layer, head, special: 'show', mergeWords: false });
+    const reply = await askView(api, analysis.resultId, { kind: 'matrix', block: 'cross', mode: 'head', layer, head, special: 'show', mergeWords: false });
     assert.ok(reply.kind === 'matrix' && reply.rowItems?.length === rows && reply.size === cols && reply.rowCount === rows);
     const expected = toFloat32(cross.attentions).subarray((layer * heads + head) * rows * cols, (layer * heads + head + 1) * rows * cols);
     assert.deepStrictEqual(Array.from(new Float32Array(reply.kind === 'matrix' ? reply.data : new ArrayBuffer(0))), Array.from(expected));
