@@ -44,7 +44,7 @@ export class CrossView {
   private readonly grid: HTMLElement;
   private readonly step: HTMLDetailsElement;
   private readonly stepQuery: HTMLElement;
-  private readonly stepView = new StepView();
+  private readonly stepView = new StepView('cross-');
   private resultId = 0;
   private info: AnalysisInfo | undefined;
   private block: BlockMeta | undefined;

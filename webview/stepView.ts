@@ -39,9 +39,10 @@ export class StepView {
   private readonly status: HTMLElement;
   private readonly body: HTMLElement;
 
-  constructor() {
-    this.status = h('p', { class: 'step-status', 'data-testid': 'step-status', role: 'status' });
-    this.body = h('div', { class: 'step-body', 'data-testid': 'step-body' });
+  /** `testIds`: prefix of its parts' test ids (a second step view on the page, the cross view's, has its own). */
+  constructor(private readonly testIds = '') {
+    this.status = h('p', { class: 'step-status', 'data-testid': `${testIds}step-status`, role: 'status' });
+    this.body = h('div', { class: 'step-body', 'data-testid': `${testIds}step-body` });
     this.root = h('section', { class: 'step-view', 'aria-label': t('Step by step') }, this.status, this.body);
   }
 
@@ -75,7 +76,7 @@ export class StepView {
     const ok = diff <= MATCH_TOLERANCE;
     const check = h(
       'p',
-      { class: ok ? 'step-check ok' : 'step-check mismatch', 'data-testid': 'step-check' },
+      { class: ok ? 'step-check ok' : 'step-check mismatch', 'data-testid': `${this.testIds}step-check` },
       t('Σ weights = {0}. Largest difference from the attention the model returned: {1}', step.weightSum.toFixed(6), fmt(diff)) +
         ' — ' +
         (ok ? t('the recomputation matches.') : t('these do NOT match; the q/k/v given do not reproduce this head.')),
@@ -130,7 +131,7 @@ export class StepView {
     );
     return h(
       'table',
-      { class: 'step-table', 'data-testid': 'step-table' },
+      { class: 'step-table', 'data-testid': `${this.testIds}step-table` },
       h('caption', {}, t('Scores, softmax and the model’s own weights for every key')),
       h('thead', {}, head),
       h('tbody', {}, ...rows, total),

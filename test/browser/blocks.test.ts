@@ -169,11 +169,11 @@ describe('webview: encoder-decoder blocks on the view protocol', function () {
       el.dispatchEvent(new Event('change'));
     });
     await frames(h.page);
-    const check = await h.page.locator('[data-testid="cross-step"] [data-testid="step-check"]').innerText();
+    const check = await h.page.locator('[data-testid="cross-step-check"]').innerText();
     assert.match(check, /the recomputation matches/);
-    assert.match(await h.page.locator('[data-testid="cross-step"] [data-testid="step-status"]').innerText(), /\(token 4\), layer 1, head 2/);
+    assert.match(await h.page.locator('[data-testid="cross-step-status"]').innerText(), /\(token 4\), layer 1, head 2/);
     // The "model" column is the reference's row (the view the heatmap got).
-    const cells = await h.page.locator('[data-testid="cross-step"] [data-testid="step-table"] tbody tr:not(.total) td:last-child').allInnerTexts();
+    const cells = await h.page.locator('[data-testid="cross-step-table"] tbody tr:not(.total) td:last-child').allInnerTexts();
     assert.strictEqual(cells.length, 11, 'one row per key token of the text');
     cells.forEach((c, j) => assert.ok(Math.abs(Number(c.replace('−', '-')) - referenceCross(fixture, 1, 2, 4, j)) <= ATTENTION_TOLERANCE + 1e-6, `key ${j}: ${c}`));
   });
