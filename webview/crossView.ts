@@ -388,6 +388,8 @@ export class CrossView {
       return;
     }
     const query = Math.min(block.queryTokens.length - 1, Math.max(0, Number(selectValue(this.stepQuery)) || 0));
+    // As the step tab does: the options again (unchanged) with the query marked, so the select shows it once it is visible.
+    setOptions(this.stepQuery, block.queryTokens.map((token, i) => ({ value: String(i), label: `${i}: ${tokenLabel(token)}` })), String(query));
     const tokens: readonly TokenInfo[] = block.keyTokens;
     this.stepView.render({ tokens, queryTokens: block.queryTokens, layer, head, query, attentionRow: m.data.subarray(query * m.cols, (query + 1) * m.cols), modeIsNotHead: false }, vectors);
   }

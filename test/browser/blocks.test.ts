@@ -176,6 +176,8 @@ describe('webview: encoder-decoder blocks on the view protocol', function () {
     const cells = await h.page.locator('[data-testid="cross-step-table"] tbody tr:not(.total) td:last-child').allInnerTexts();
     assert.strictEqual(cells.length, 11, 'one row per key token of the text');
     cells.forEach((c, j) => assert.ok(Math.abs(Number(c.replace('−', '-')) - referenceCross(fixture, 1, 2, 4, j)) <= ATTENTION_TOLERANCE + 1e-6, `key ${j}: ${c}`));
+    await h.page.locator('[data-testid="cross-step"]').scrollIntoViewIfNeeded();
+    await h.page.screenshot({ path: path.join(repoRoot(), 'test-results', 'browser', 'blocks-bart-cross-step.png') });
   });
 
   it('the cross block exports its matrix as JSON, the host writes the .npy, and "Decoder text…" asks the host', async () => {

@@ -89,9 +89,10 @@ export class FakeHost {
 
 /** Summaries as they are while the pass runs: layers from `done` on not summarised yet. */
 export function partial(s: BlockSummaries, done: number): BlockSummaries {
-  const cells = s.thumbnails.cells;
+  // Rectangular blocks' (cross-attention) thumbnails are rows × cols.
+  const cells = (s.thumbnails.rows ?? s.thumbnails.cells) * (s.thumbnails.cols ?? s.thumbnails.cells);
   const data = new Uint8Array(s.thumbnails.data.slice(0));
-  data.fill(0, done * s.heads * cells * cells);
+  data.fill(0, done * s.heads * cells);
   return {
     ...s,
     layersDone: done,
