@@ -5,13 +5,15 @@
  * head is a view request with the block, and step by step of a cross head is this analysis's.
  */
 import * as assert from 'assert';
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { computeQueryStep, maxAbsDifference } from '../../src/analysis/stepByStep';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
 import { attentionBlocks } from '../../src/protocol/types';
 import type { HostToWebview } from '../../src/protocol/webview';
-import { COMMAND, askView, bufferBytes, fixtureFolder, getApi, openUntitled, resetWindow, sentSince, setModel, toFloat32, waitFor } from './helpers';
+import { SafetensorsFile, readTensor } from '../../src/engine/safetensors';
+import { COMMAND, askView, awaitResult, bufferBytes, fixtureFolder, getApi, maxAbsDiff, openUntitled, resetWindow, sentSince, setModel, toFloat32, waitFor } from './helpers';
 
 const MESSAGE_BOUND = 16 * 1024 * 1024;
 describe('Encoder-decoders on the view protocol', function () {
@@ -83,5 +85,45 @@ describe('Encoder-decoders on the view protocol', function () {
     const largest = Math.max(...all.map((m) => bufferBytes(m)));
     console.log(`      bart, ${shown!.tokens.length} tokens: largest message ${(largest / 1e6).toFixed(2)} MB, ${(all.reduce((a, m) => a + bufferBytes(m), 0) / 1e6).toFixed(2)} MB posted (the three blocks: ${(tensorBytes / 1e6).toFixed(0)} MB)`);
     assert.ok(largest <= MESSAGE_BOUND, `a message of ${largest} bytes`);
+  });
+  it('marian, Continue and Show Attention: the generation is kept in the engine too; its cross head, asked for by view, is the transformers reference', async () => {
+    const folder = path.resolve(fixtureFolder('bert'), '..', '..', 'hf-tiny-2', 'marian');
+    const ref = JSON.parse(fs.readFileSync(path.join(folder, 'expected-generate.json'), 'utf8')) as { cases: { text: string; decoder_ids: number[] }[] };
+    const c = ref.cases[0];
+    await setModel(folder);
+    await vscode.workspace.getConfiguration('attentionInspector').update('generateTokens', 8, vscode.ConfigurationTarget.Global);
+    try {
+      const editor = await openUntitled(c.text);
+      editor.selection = new vscode.Selection(editor.document.positionAt(0), editor.document.positionAt(c.text.length));
+      const before = new Set(api.sentToWebview());
+      const shown = await awaitResult(api, c.text, [vscode.commands.executeCommand('attentionInspector.continueAndShowAttention')], api.notifications().length);
+      const sent = sentSince(api, before);
+      assert.deepStrictEqual(sent.filter((m) => m.type === 'result'), [], 'no full-tensor result is posted');
+      const analysis = sent.filter((m): m is Extract<HostToWebview, { type: 'analysis' }> => m.type === 'analysis').pop()!;
+      assert.deepStrictEqual(analysis.summaries.map((s) => s.block), ['encoder', 'decoder', 'cross']);
+      const decoderIds = analysis.analysis.decoderTokens!.map((t) => t.id);
+      // generation_config.json forces </s> as the last token (the reference generated without it): the rows before it are the reference's.
+      const rows = 8;
+      assert.deepStrictEqual(decoderIds.slice(0, rows), c.decoder_ids.slice(0, rows));
+      const file = new SafetensorsFile(path.join(folder, 'expected-generate.safetensors'));
+      try {
+        const entry = file.tensors.get('case0.cross_attentions')!;
+        const expected = readTensor(entry);
+        const [, heads, refRows, cols] = entry.shape;
+        for (const [layer, head] of [[0, 0], [1, heads - 1]]) {
+          const reply = await askView(api, analysis.resultId, { kind: 'matrix', block: 'cross', mode: 'head', layer, head, special: 'show', mergeWords: false });
+          assert.ok(reply.kind === 'matrix' && reply.size === cols && reply.rowItems!.length === decoderIds.length);
+          const got = new Float32Array(reply.kind === 'matrix' ? reply.data : new ArrayBuffer(0)).subarray(0, rows * cols);
+          const want = expected.subarray((layer * heads + head) * refRows * cols, (layer * heads + head) * refRows * cols + rows * cols);
+          const diff = maxAbsDiff(got, want);
+          assert.ok(diff <= 1e-4, `cross L${layer} H${head}: differs from transformers by ${diff}`);
+        }
+      } finally {
+        file.close();
+      }
+      assert.ok(shown.generation, 'the test API keeps the generation');
+    } finally {
+      await vscode.workspace.getConfiguration('attentionInspector').update('generateTokens', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 });
