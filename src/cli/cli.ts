@@ -187,7 +187,9 @@ async function main(): Promise<number> {
     const { numLayers, numHeads, causal } = result.model;
     const n = result.tokens.length;
     const { groups, warm, limitBytes } = model.memory;
-    const streaming = (warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '') + (model.weightCache ? `, float32 weights mapped from ${model.weightCache.dir}` : '');
+    const awaiting = model.groupsAwaitingCache;
+    const cached = !model.weightCache ? '' : awaiting > 0 ? `, ${awaiting} of ${warm} warm groups at stored precision until converted into ${model.weightCache.dir}` : `, float32 weights mapped from ${model.weightCache.dir}`;
+    const streaming = (warm < groups.length ? `, ${groups.length - warm} of ${groups.length} layer groups streamed` : '') + cached;
     const timings = `load ${loadMs.toFixed(0)} ms (CPU ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(1)} s), ${result.generation ? 'generate' : 'analyze'} ${analyzeMs.toFixed(0)} ms (compute ${result.timings.computeMs.toFixed(1)} ms), first result ${firstResultMs.toFixed(0)} ms after start (process CPU ${processCpuS().toFixed(1)} s), peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (memory limit ${(limitBytes / 1e9).toFixed(1)} GB${streaming})`;
     if (quiet) {
       console.log(`${result.model.name} (${result.model.modelType}), ${n} tokens: ${timings}`);
@@ -257,6 +259,14 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
+    // As the extension does when idle: later runs of this model map float32 weights from the cache.
+    const awaiting = model.groupsAwaitingCache;
+    if (awaiting > 0) {
+      const t = performance.now();
+      process.stderr.write(`Converting ${awaiting} layer groups into the weight cache for later runs…\n`);
+      await model.convertWaitingGroups();
+      process.stderr.write(`Converted in ${((performance.now() - t) / 1000).toFixed(1)} s.\n`);
+    }
     await model.dispose();
   }
 }

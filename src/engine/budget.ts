@@ -13,6 +13,8 @@ import type { ArchSummary } from './architecture';
  * imports nothing that the extension host should not load.
  */
 export const WEIGHT_CACHE_ENV = 'ATTENTION_INSPECTOR_WEIGHT_CACHE';
+/** Overrides the float32 layer bytes from which a model uses the weight cache (model.ts, WEIGHT_CACHE_MIN_BYTES): tests, or caching smaller models. */
+export const WEIGHT_CACHE_MIN_BYTES_ENV = 'ATTENTION_INSPECTOR_WEIGHT_CACHE_MIN_BYTES';
 
 /** Bytes that may grow with n² during one analysis. */
 export const ANALYSIS_BUDGET_BYTES = 2 * 1024 * 1024 * 1024;

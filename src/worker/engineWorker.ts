@@ -64,7 +64,40 @@ function enqueue(id: number, work: (signal: AbortSignal) => Promise<void>): void
       await work(controller.signal);
     })
     .catch((err) => post({ type: 'error', id, error: toErrorInfo(err) }))
-    .finally(() => controllers.delete(id));
+    .finally(() => {
+      controllers.delete(id);
+      scheduleIdleWork();
+    });
+}
+
+/**
+ * Idle work: a model that uses the weight cache converts its warm layer groups into it one at a
+ * time once no request has come for IDLE_MS, so that later analyses run faster. The conversion runs
+ * on a thread of its own and only the swap of sessions waits its turn in the queue: a request never
+ * waits for a conversion.
+ */
+const IDLE_MS = 2000;
+let idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+function scheduleIdleWork(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
+  if (!model || model.groupsAwaitingCache === 0) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    const m = model;
+    if (!m) return;
+    if (controllers.size > 0) return scheduleIdleWork();
+    m.convertNextGroup()
+      .then((next) => {
+        if (!next) return;
+        queue = queue.then(() => (model === m ? next.install() : undefined)).catch(() => undefined);
+        return queue;
+      })
+      .catch(() => undefined)
+      .finally(() => scheduleIdleWork());
+  }, IDLE_MS);
+  idleTimer.unref?.();
 }
 
 async function release(): Promise<void> {

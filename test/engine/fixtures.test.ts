@@ -81,15 +81,16 @@ describe('every hf-tiny-2 folder is listed as supported or not yet supported', f
   }
 });
 
-describe('engine matches transformers on every reference fixture', function () {
-  this.timeout(120000);
+/** Every case of every reference fixture, on models loaded by `load` (checked by `loaded` first). */
+function checkEveryFixture(load: (folder: string) => Promise<AttentionModel>, loaded: (model: AttentionModel) => void = () => {}): void {
   for (const { root, names } of REFERENCE_SETS) {
     for (const name of names) {
       describe(`${path.basename(root)}/${name}`, () => {
         const fixture = openFixture(name, root);
         let model: AttentionModel;
         before(async () => {
-          model = await loadModel(fixture.folder);
+          model = await load(fixture.folder);
+          loaded(model);
         });
         after(async () => {
           await model?.dispose();
@@ -101,6 +102,23 @@ describe('engine matches transformers on every reference fixture', function () {
       });
     }
   }
+}
+
+describe('engine matches transformers on every reference fixture', function () {
+  this.timeout(120000);
+  checkEveryFixture((folder) => loadModel(folder));
+});
+
+describe('stored precision (streamed groups, cached models before conversion) matches transformers on every fixture', function () {
+  this.timeout(120000);
+  // A weight cache that nothing is converted into during the test: every warm group stays at stored precision.
+  const cacheDir = path.join(os.tmpdir(), `ai-stored-precision-${process.pid}`);
+  after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
+  checkEveryFixture(
+    (folder) => loadModel(folder, { weightCacheDir: cacheDir, weightCacheMinBytes: 0 }),
+    // Encoder-decoders run in their own runner, which builds float32 sessions only.
+    (model) => model.summary.decoder || assert.strictEqual(model.groupsAwaitingCache, model.memory.groups.length, 'every group at stored precision'),
+  );
 });
 
 describe('config.json as transformers 5 writes it (rope_parameters, layer_types, ...)', function () {

@@ -140,28 +140,43 @@ describe('float32 weight cache', function () {
 
   // A bf16 checkpoint (the Cast is folded into the cache), a sharded one and a float32 one.
   for (const name of ['llama3-rope-scaled-bf16', 'llama-sharded', 'bert']) {
-    it(`${name}: groups converted into the cache, then mapped from it, compute the reference and match the uncached model`, async () => {
+    it(`${name}: stored precision first, then converted into the cache and mapped from it, computes the reference each time`, async () => {
       const fixture = openFixture(name);
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-weight-cache-'));
       const cacheOptions = { weightCacheDir: dir, weightCacheMinBytes: 0 };
       try {
         const plain = await loadModel(fixture.folder, { weightCacheDir: '' });
         const first = await loadModel(fixture.folder, cacheOptions);
+        const groups = first.memory.groups.length;
+        try {
+          assert.strictEqual(plain.weightCache, undefined);
+          assert.strictEqual(plain.groupsAwaitingCache, 0);
+          assert.strictEqual(first.weightCache?.dir, dir);
+          // Nothing is converted at load: the first result must not wait for it.
+          assert.deepStrictEqual(entries(dir), [], 'the load converts nothing');
+          assert.strictEqual(first.groupsAwaitingCache, groups);
+          await checkCase(first, fixture, 0);
+          assert.strictEqual(await first.convertWaitingGroups(), groups);
+          assert.strictEqual(first.groupsAwaitingCache, 0);
+          // The same model, its groups swapped for the converted ones.
+          await checkCase(first, fixture, 0);
+        } finally {
+          await first.dispose();
+        }
         const written = entries(dir);
-        assert.strictEqual(plain.weightCache, undefined);
-        assert.strictEqual(first.weightCache?.dir, dir);
-        assert.strictEqual(written.length, first.memory.groups.length, 'one entry per layer group');
+        assert.strictEqual(written.length, groups, 'one entry per layer group');
         assert.ok(written.every((e) => !e.includes('partial')), written.join(', '));
         const second = await loadModel(fixture.folder, cacheOptions);
         try {
+          assert.strictEqual(second.groupsAwaitingCache, 0, 'the second load maps every group from the cache');
           assert.deepStrictEqual(entries(dir), written, 'the second load reads the entries the first wrote');
-          for (const model of [first, second]) await checkCase(model, fixture, 0);
+          await checkCase(second, fixture, 0);
           const a = await plain.analyze(TEXT);
           const b = await second.analyze(TEXT);
           const diff = maxAbsDiff(new Float32Array(b.attentions.buffer), new Float32Array(a.attentions.buffer));
           assert.ok(diff <= 1e-6, `cached and uncached attentions differ by ${diff.toExponential(2)}`);
         } finally {
-          await Promise.all([plain, first, second].map((m) => m.dispose()));
+          await Promise.all([plain, second].map((m) => m.dispose()));
         }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -170,7 +185,7 @@ describe('float32 weight cache', function () {
     });
   }
 
-  it('streams from the cache and rebuilds an entry whose data file was cut short', async () => {
+  it('converts an entry again whose data file was cut short; streamed groups never use the cache', async () => {
     const fixture = openFixture('qwen2');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-weight-cache-'));
     try {
@@ -180,16 +195,21 @@ describe('float32 weight cache', function () {
       await whole.dispose();
       const streamed = await loadModel(fixture.folder, limit);
       assert.ok(streamed.memory.warm < streamed.memory.groups.length, 'the limit streams');
+      assert.strictEqual(streamed.groupsAwaitingCache, streamed.memory.warm, 'only warm groups wait for the cache');
+      await streamed.convertWaitingGroups();
       const a = new Float32Array((await streamed.analyze(TEXT)).attentions.buffer);
       assert.ok(maxAbsDiff(a, expected) <= 1e-6);
       await streamed.dispose();
-      // Damage every entry: each is detected by its size and converted again.
+      assert.strictEqual(entries(dir).length, streamed.memory.warm, 'one entry per warm group, none for streamed ones');
+      // Damage every entry: each is detected by its size, and the group waits to be converted again.
       for (const entry of entries(dir)) fs.truncateSync(path.join(dir, entry, 'layers.data'), 16);
       const again = await loadModel(fixture.folder, limit);
       try {
-        const b = new Float32Array((await again.analyze(TEXT)).attentions.buffer);
+        assert.strictEqual(again.groupsAwaitingCache, again.memory.warm);
+        assert.deepStrictEqual(new Float32Array((await again.analyze(TEXT)).attentions.buffer), a);
+        await again.convertWaitingGroups();
         for (const entry of entries(dir)) assert.ok(fs.statSync(path.join(dir, entry, 'layers.data')).size > 16, `${entry} converted again`);
-        assert.deepStrictEqual(b, a);
+        assert.deepStrictEqual(new Float32Array((await again.analyze(TEXT)).attentions.buffer), a);
         await checkCase(again, fixture, 0);
       } finally {
         await again.dispose();
@@ -200,7 +220,7 @@ describe('float32 weight cache', function () {
     }
   });
 
-  it('falls back to converting at load when the cache folder cannot be written', async () => {
+  it('keeps stored precision when the cache folder cannot be written', async () => {
     const fixture = openFixture('llama');
     // A file where the cache folder's parent should be: no folder can be made there (not even by root).
     const blocker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ai-weight-cache-')), 'not-a-folder');
@@ -209,6 +229,10 @@ describe('float32 weight cache', function () {
       const model = await loadModel(fixture.folder, { weightCacheDir: path.join(blocker, 'cache'), weightCacheMinBytes: 0 });
       try {
         assert.ok(model.weightCache);
+        const groups = model.groupsAwaitingCache;
+        assert.ok(groups > 0);
+        assert.strictEqual(await model.convertWaitingGroups(), groups, 'each group is tried once');
+        assert.strictEqual(model.groupsAwaitingCache, 0);
         await checkCase(model, fixture, 0);
       } finally {
         await model.dispose();

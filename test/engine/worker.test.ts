@@ -1,6 +1,9 @@
 /** The engine in its worker thread: typed messages, transferred buffers, cancel, supersede, dispose. */
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { WEIGHT_CACHE_ENV, WEIGHT_CACHE_MIN_BYTES_ENV } from '../../src/engine/budget';
 import { EngineClient, EngineRequestError } from '../../src/worker/engineClient';
 import { FIXTURES_2_ROOT, FIXTURES_ROOT, openFixture, maxAbsDiff } from '../helpers/fixtures';
 
@@ -133,6 +136,45 @@ describe('engine worker', function () {
         const diff = maxAbsDiff(exps.map((e) => e / sum), row);
         assert.ok(diff < 1e-5, `${name} row ${i}: ${diff}`);
       }
+    }
+  });
+
+  it('converts the warm groups into the weight cache once idle, between requests, and keeps the reference', async () => {
+    const fixture = openFixture('llama3-rope-scaled-bf16');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ai-weight-cache-'));
+    const saved = [process.env[WEIGHT_CACHE_ENV], process.env[WEIGHT_CACHE_MIN_BYTES_ENV]];
+    const restore = () => {
+      for (const [i, name] of [WEIGHT_CACHE_ENV, WEIGHT_CACHE_MIN_BYTES_ENV].entries()) {
+        if (saved[i] === undefined) delete process.env[name];
+        else process.env[name] = saved[i];
+      }
+    };
+    const cached = new EngineClient(WORKER);
+    const entries = () => fs.readdirSync(dir).filter((e) => !e.includes('partial'));
+    try {
+      // The engine process copies the environment when the first request starts it.
+      process.env[WEIGHT_CACHE_ENV] = dir;
+      process.env[WEIGHT_CACHE_MIN_BYTES_ENV] = '0';
+      try {
+        await cached.load(fixture.folder, { name: 'llama3', source: fixture.folder });
+      } finally {
+        restore();
+      }
+      const expected = fixture.expected('case0.attentions').data;
+      const first = await cached.analyze(fixture.cases[0].text);
+      assert.ok(maxAbsDiff(new Float32Array(first.attentions.buffer), expected) <= 1e-4);
+      assert.deepStrictEqual(entries(), [], 'nothing converted before the first result');
+      // Idle: the worker converts (after 2 s without a request), one group at a time.
+      const deadline = Date.now() + 30000;
+      while (entries().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      assert.ok(entries().length > 0, 'converted once idle');
+      await new Promise((r) => setTimeout(r, 500));
+      const again = await cached.analyze(fixture.cases[0].text);
+      assert.ok(maxAbsDiff(new Float32Array(again.attentions.buffer), expected) <= 1e-4);
+    } finally {
+      await cached.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fixture.close();
     }
   });
 

@@ -11,6 +11,10 @@
  * run without pre-packing (pre-packing would copy every weight again at each load; it saves about
  * 12% per analysis, which small models keep: they are not cached).
  *
+ * Converting costs more than a load without the cache, so it never holds back a result: until a
+ * group is in the cache it runs at stored precision (model.ts, WeightPrecision), and the engine
+ * converts one group at a time while it is idle, on a thread of its own (optimizeThread.ts).
+ *
  * Entries live in the extension's storage (never in the checkpoint folder, which may be read-only),
  * keyed by everything the converted bytes depend on: the graph (weight names, files, offsets,
  * shapes), each referenced file's path, size, modification time and header, the onnxruntime version
@@ -23,6 +27,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { BuiltGraph } from './graph';
+import { writeOptimizedModel } from './optimizeThread';
 
 /** Bumped when what an entry holds changes meaning. */
 const FORMAT = 1;
@@ -84,7 +89,7 @@ function removeAbandoned(dir: string): void {
 
 /**
  * Lets onnxruntime optimize the group (folding every Cast to float32) and write the result into the
- * entry; the session that wrote it is released at once.
+ * entry, on the conversion thread; the session that wrote it is released at once.
  */
 async function convert(built: BuiltGraph, options: SessionOptions, entry: string): Promise<void> {
   fs.mkdirSync(path.dirname(entry), { recursive: true });
@@ -100,8 +105,7 @@ async function convert(built: BuiltGraph, options: SessionOptions, entry: string
     // logSeverityLevel 3: onnxruntime warns that a graph optimized at this level may be specific to
     // this machine's hardware (NCHWc convolution layouts, which these graphs do not have); the key
     // holds the CPU model and the onnxruntime version anyway.
-    const writer = await ort.InferenceSession.create(built.bytes, { ...base, logSeverityLevel: 3, optimizedModelFilePath: path.join(temp, MODEL_FILE) });
-    await writer.release();
+    await writeOptimizedModel(built.bytes, { ...base, logSeverityLevel: 3, optimizedModelFilePath: path.join(temp, MODEL_FILE) });
     // The data file's size, checked before each use: a file cut short would fault when mapped.
     fs.writeFileSync(path.join(temp, COMPLETE), String(fs.statSync(path.join(temp, DATA_FILE)).size));
     try {
@@ -116,28 +120,40 @@ async function convert(built: BuiltGraph, options: SessionOptions, entry: string
   }
 }
 
-/**
- * A session for `built` whose float32 weights are mapped from the cache, converting the group into
- * the cache first if it is not there. If the cache cannot be written (read-only storage, a full
- * disk), the session is built from the checkpoint as without a cache.
- */
-export async function cachedSession(built: BuiltGraph, options: SessionOptions, cache: WeightCache): Promise<ort.InferenceSession> {
+/** The cache entry of `built` if it is complete and intact; a damaged one (cut short, files deleted) is removed. */
+function validEntry(built: BuiltGraph, cache: WeightCache): string | undefined {
   const entry = path.join(cache.dir, cacheKey(built));
-  const open = () => ort.InferenceSession.create(path.join(entry, MODEL_FILE), cachedOptions(options));
-  if (fs.existsSync(path.join(entry, COMPLETE))) {
-    try {
-      const size = Number(fs.readFileSync(path.join(entry, COMPLETE), 'utf8'));
-      if (fs.statSync(path.join(entry, DATA_FILE)).size !== size) throw new Error('the cached data file changed size');
-      return await open();
-    } catch {
-      // A damaged entry (deleted files, a disk error): convert it again.
-      fs.rmSync(entry, { recursive: true, force: true });
-    }
-  }
+  if (!fs.existsSync(path.join(entry, COMPLETE))) return undefined;
   try {
-    await convert(built, options, entry);
+    const size = Number(fs.readFileSync(path.join(entry, COMPLETE), 'utf8'));
+    if (fs.statSync(path.join(entry, DATA_FILE)).size === size) return entry;
   } catch {
-    return ort.InferenceSession.create(built.bytes, options);
+    // Unreadable: treated as damaged below.
   }
-  return open();
+  fs.rmSync(entry, { recursive: true, force: true });
+  return undefined;
+}
+
+/** A session mapping `built`'s float32 weights from the cache, or undefined when the cache has no intact entry for it. */
+export async function openCached(built: BuiltGraph, options: SessionOptions, cache: WeightCache): Promise<ort.InferenceSession | undefined> {
+  const entry = validEntry(built, cache);
+  if (!entry) return undefined;
+  try {
+    return await ort.InferenceSession.create(path.join(entry, MODEL_FILE), cachedOptions(options));
+  } catch {
+    // A damaged entry that passed the size check (a disk error): it will be converted again.
+    fs.rmSync(entry, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+/** Converts `built` into the cache on the conversion thread; false when the cache cannot be written (read-only storage, a full disk). */
+export async function convertIntoCache(built: BuiltGraph, options: SessionOptions, cache: WeightCache): Promise<boolean> {
+  if (validEntry(built, cache)) return true;
+  try {
+    await convert(built, options, path.join(cache.dir, cacheKey(built)));
+    return true;
+  } catch {
+    return false;
+  }
 }
