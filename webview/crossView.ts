@@ -6,6 +6,7 @@
  */
 import { t } from './i18n';
 import { colorLut, lutIndex, type ColorScaleName } from '../src/analysis/colormap';
+import { MODE_INFO } from '../src/analysis/modes';
 import { headVectorsProblem } from '../src/analysis/stepByStep';
 import { toArrayBuffer } from '../src/analysis/tensor';
 import { tokenLabel } from '../src/analysis/view';
@@ -23,17 +24,29 @@ export interface CrossHooks {
   colorScale(): ColorScaleName;
 }
 
+/** The modes defined on a rectangular block (rollout multiplies a square stack through its layers). */
+export type CrossMode = 'head' | 'valueWeighted' | 'layerMean' | 'allMean';
+const CROSS_MODES: readonly CrossMode[] = ['head', 'valueWeighted', 'layerMean', 'allMean'];
+
+/** What the cross view shows: a mode, and the layer and head it uses (a mean ignores the head; the global mean the layer too). */
+interface CrossSelection {
+  mode: CrossMode;
+  layer: number;
+  head: number;
+}
+
 /** One cross matrix as shown: `rows` decoder tokens × `cols` tokens of the text. */
-export interface CrossMatrix {
+export interface CrossMatrix extends CrossSelection {
   rows: number;
   cols: number;
   data: Float32Array;
-  layer: number;
-  head: number | 'mean';
 }
+
+const usesHead = (mode: CrossMode) => mode === 'head' || mode === 'valueWeighted';
 
 export class CrossView {
   readonly element: HTMLElement;
+  private readonly modeSelect: HTMLElement;
   private readonly layerSelect: HTMLElement;
   private readonly headSelect: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
@@ -49,6 +62,8 @@ export class CrossView {
   private info: AnalysisInfo | undefined;
   private block: BlockMeta | undefined;
   private cell = 0;
+  /** The cell the readout is about (hover or keyboard): read again when another matrix is drawn. */
+  private readCell: { row: number; col: number } | undefined;
   /** Matrices that arrived, by layer and head (a few). */
   private readonly matrices = new Map<string, CrossMatrix>();
   private readonly inFlight = new Set<string>();
@@ -57,9 +72,10 @@ export class CrossView {
   private controller = new AbortController();
 
   constructor(private readonly hooks: CrossHooks) {
+    this.modeSelect = select('cross-mode', t('Mode'), CROSS_MODES.map((m) => ({ value: m, label: MODE_INFO[m].label })));
     this.layerSelect = select('cross-layer', t('Decoder layer'), []);
     this.headSelect = select('cross-head', t('Head'), []);
-    for (const el of [this.layerSelect, this.headSelect]) el.addEventListener('change', () => this.draw());
+    for (const el of [this.modeSelect, this.layerSelect, this.headSelect]) el.addEventListener('change', () => this.draw());
     this.canvas = h('canvas', { class: 'cross-canvas', 'data-testid': 'cross-canvas', tabindex: 0, role: 'img' }) as HTMLCanvasElement;
     this.readout = h('div', { class: 'cross-readout', 'data-testid': 'cross-readout', 'aria-live': 'polite' });
     this.status = h('p', { class: 'cross-status', 'data-testid': 'cross-status', role: 'status' });
@@ -85,7 +101,7 @@ export class CrossView {
     this.element = h(
       'section',
       { class: 'cross-view', 'data-testid': 'cross-view', hidden: true, 'aria-label': t('Cross-attention') },
-      h('div', { class: 'cross-toolbar' }, h('label', { class: 'field' }, `${t('Layer')} `, this.layerSelect), h('label', { class: 'field' }, `${t('Head')} `, this.headSelect), exportPng, exportJson, exportNpy),
+      h('div', { class: 'cross-toolbar' }, h('label', { class: 'field' }, `${t('Mode')} `, this.modeSelect), h('label', { class: 'field' }, `${t('Layer')} `, this.layerSelect), h('label', { class: 'field' }, `${t('Head')} `, this.headSelect), exportPng, exportJson, exportNpy),
       h('p', { class: 'cross-explanation' }, t('Rows: decoder tokens (queries). Columns: tokens of the selected text (keys). Each row sums to 1. Rollout is not defined here: cross-attention is not a square stack.')),
       this.status,
       h('div', { class: 'cross-body' }, h('span', { class: 'cross-corner' }), this.keyLabels, this.queryLabels, this.canvas),
@@ -109,7 +125,8 @@ export class CrossView {
     this.info = info;
     this.block = block;
     setOptions(this.layerSelect, Array.from({ length: block.layers }, (_, l) => ({ value: String(l), label: t('Layer {0}', l) })), '0');
-    setOptions(this.headSelect, [{ value: 'mean', label: t('Mean of heads') }, ...Array.from({ length: block.heads }, (_, i) => ({ value: String(i), label: t('Head {0}', i) }))], '0');
+    setOptions(this.headSelect, Array.from({ length: block.heads }, (_, i) => ({ value: String(i), label: t('Head {0}', i) })), '0');
+    setSelectValue(this.modeSelect, 'head');
     setSelectValue(this.layerSelect, '0');
     setSelectValue(this.headSelect, '0');
     this.keyLabels.replaceChildren(...block.keyTokens.map((token, j) => h('span', { class: 'cross-key', title: t('key {0}', j) }, tokenLabel(token))));
@@ -127,6 +144,7 @@ export class CrossView {
     this.inFlight.clear();
     this.vectors.clear();
     this.vectorsPending.clear();
+    this.readCell = undefined;
     this.info = undefined;
     this.block = undefined;
     this.resultId = 0;
@@ -141,34 +159,36 @@ export class CrossView {
     this.element.hidden = true;
   }
 
-  private selection(): { layer: number; head: number | 'mean' } {
+  private selection(): CrossSelection {
     const block = this.block!;
-    const layer = Math.min(block.layers - 1, Math.max(0, Number(selectValue(this.layerSelect)) || 0));
-    const value = selectValue(this.headSelect);
-    return { layer, head: value === 'mean' ? 'mean' : Math.min(block.heads - 1, Math.max(0, Number(value) || 0)) };
+    const value = selectValue(this.modeSelect) as CrossMode;
+    const mode = CROSS_MODES.includes(value) ? value : 'head';
+    const layer = mode === 'allMean' ? 0 : Math.min(block.layers - 1, Math.max(0, Number(selectValue(this.layerSelect)) || 0));
+    const head = usesHead(mode) ? Math.min(block.heads - 1, Math.max(0, Number(selectValue(this.headSelect)) || 0)) : 0;
+    return { mode, layer, head };
   }
 
   /** The matrix of the chosen layer and head (or mean of heads), or undefined while it is on its way (it is asked for). */
   crossMatrix(): CrossMatrix | undefined {
     if (!this.block) return undefined;
-    const { layer, head } = this.selection();
-    return this.matrix(layer, head);
+    return this.matrix(this.selection());
   }
 
-  private matrix(layer: number, head: number | 'mean'): CrossMatrix | undefined {
-    const key = `${layer}.${head}`;
+  private matrix(sel: CrossSelection): CrossMatrix | undefined {
+    const { mode, layer, head } = sel;
+    const key = `${mode}.${layer}.${head}`;
     const cached = this.matrices.get(key);
     if (cached) return cached;
     const block = this.block;
     if (!block || this.inFlight.has(key)) return undefined;
     this.inFlight.add(key);
     const signal = this.controller.signal;
-    const request: Extract<ViewRequest, { kind: 'matrix' }> = { kind: 'matrix', block: block.kind, mode: head === 'mean' ? 'layerMean' : 'head', layer, head: head === 'mean' ? 0 : head, special: 'show', mergeWords: false };
+    const request: Extract<ViewRequest, { kind: 'matrix' }> = { kind: 'matrix', block: block.kind, mode, layer, head, special: 'show', mergeWords: false };
     fetchMatrix((r) => this.hooks.request(this.resultId, r, signal), request)
       .then((m) => {
         if (signal.aborted || this.block !== block) return;
         if (m.rowItems.length !== block.queryTokens.length || m.items.length !== block.keyTokens.length) throw new Error(t('the extension sent a {0} × {1} matrix for {2} decoder and {3} text tokens', m.rowItems.length, m.items.length, block.queryTokens.length, block.keyTokens.length));
-        this.matrices.set(key, { rows: m.rowItems.length, cols: m.items.length, data: m.data, layer, head });
+        this.matrices.set(key, { rows: m.rowItems.length, cols: m.items.length, data: m.data, mode, layer, head });
         while (this.matrices.size > 16) this.matrices.delete(this.matrices.keys().next().value as string);
         this.status.textContent = '';
       })
@@ -223,6 +243,8 @@ export class CrossView {
         }
         const tile = h('button', { class: 'cross-thumb', type: 'button', 'data-testid': `cross-thumb-${layer}-${head}`, title: t('Layer {0}, head {1}', layer, head), 'aria-label': t('Show cross-attention layer {0}, head {1}', layer, head), 'aria-pressed': 'false' }, canvas);
         tile.addEventListener('click', () => {
+          // The thumbnail is that head's plain attention: show it as it is.
+          setSelectValue(this.modeSelect, 'head');
           setSelectValue(this.layerSelect, String(layer));
           setSelectValue(this.headSelect, String(head));
           this.draw();
@@ -238,9 +260,13 @@ export class CrossView {
   draw(): void {
     const block = this.block;
     if (!block) return;
-    const { layer, head } = this.selection();
-    for (const tile of Array.from(this.grid.querySelectorAll('.cross-thumb'))) tile.setAttribute('aria-pressed', String(tile.getAttribute('data-testid') === `cross-thumb-${layer}-${head}`));
-    const m = this.matrix(layer, head);
+    const sel = this.selection();
+    const shownHead = usesHead(sel.mode) ? `cross-thumb-${sel.layer}-${sel.head}` : '';
+    for (const tile of Array.from(this.grid.querySelectorAll('.cross-thumb'))) tile.setAttribute('aria-pressed', String(tile.getAttribute('data-testid') === shownHead));
+    // A mean needs no head; the global mean no layer either.
+    this.headSelect.toggleAttribute('disabled', !usesHead(sel.mode));
+    this.layerSelect.toggleAttribute('disabled', sel.mode === 'allMean');
+    const m = this.matrix(sel);
     if (!m) {
       if (!this.status.textContent) this.status.textContent = t('Loading this view…');
       this.canvas.dataset.ready = 'false';
@@ -277,14 +303,29 @@ export class CrossView {
     }
     this.canvas.setAttribute(
       'aria-label',
-      (m.head === 'mean' ? t('Cross-attention, layer {0}, mean of heads: {1} decoder tokens by {2} tokens of the text.', m.layer, m.rows, m.cols) : t('Cross-attention, layer {0}, head {1}: {2} decoder tokens by {3} tokens of the text.', m.layer, m.head, m.rows, m.cols)) +
+      this.describe(m) +
         ' ' +
         t('Arrow keys read cells, Enter selects the key token in the editor.'),
     );
     this.canvas.dataset.focusRow = this.canvas.dataset.focusRow ?? '0';
     this.canvas.dataset.focusCol = this.canvas.dataset.focusCol ?? '0';
     this.canvas.dataset.ready = 'true';
+    this.readout.textContent = this.readCell && this.readCell.row < m.rows && this.readCell.col < m.cols ? this.cellText(this.readCell.row, this.readCell.col) : '';
     if (this.step.open) this.renderStep();
+  }
+
+  /** What the heatmap shows, for screen readers. */
+  private describe(m: CrossMatrix): string {
+    switch (m.mode) {
+      case 'head':
+        return t('Cross-attention, layer {0}, head {1}: {2} decoder tokens by {3} tokens of the text.', m.layer, m.head, m.rows, m.cols);
+      case 'valueWeighted':
+        return t('Value-weighted cross-attention, layer {0}, head {1}: {2} decoder tokens by {3} tokens of the text.', m.layer, m.head, m.rows, m.cols);
+      case 'layerMean':
+        return t('Cross-attention, layer {0}, mean of heads: {1} decoder tokens by {2} tokens of the text.', m.layer, m.rows, m.cols);
+      case 'allMean':
+        return t('Cross-attention, mean of every layer and head: {0} decoder tokens by {1} tokens of the text.', m.rows, m.cols);
+    }
   }
 
   private cellAt(event: MouseEvent): { row: number; col: number } | undefined {
@@ -306,6 +347,7 @@ export class CrossView {
 
   private hover(event: MouseEvent): void {
     const at = this.cellAt(event);
+    this.readCell = at;
     this.readout.textContent = at ? this.cellText(at.row, at.col) : '';
   }
 
@@ -333,6 +375,7 @@ export class CrossView {
     event.preventDefault();
     this.canvas.dataset.focusRow = String(row);
     this.canvas.dataset.focusCol = String(col);
+    this.readCell = { row, col };
     this.readout.textContent = this.cellText(row, col);
   }
 
@@ -367,9 +410,9 @@ export class CrossView {
   private renderStep(): void {
     const block = this.block;
     if (!block || !this.step.open) return;
-    const { layer, head } = this.selection();
-    if (head === 'mean') {
-      this.stepView.showMessage(t('Step by step follows one head: pick a head above.'));
+    const { mode, layer, head } = this.selection();
+    if (!usesHead(mode)) {
+      this.stepView.showMessage(t('Step by step follows one head: choose Single head above.'));
       return;
     }
     const key = `${layer}.${head}`;
@@ -382,7 +425,8 @@ export class CrossView {
       }
       return;
     }
-    const m = this.matrix(layer, head);
+    // The model's own weights of that head, whatever the mode shows.
+    const m = this.matrix({ mode: 'head', layer, head });
     if (!m) {
       this.stepView.showMessage(t('Loading the attention of layer {0}, head {1}…', layer, head));
       return;
@@ -391,7 +435,7 @@ export class CrossView {
     // As the step tab does: the options again (unchanged) with the query marked, so the select shows it once it is visible.
     setOptions(this.stepQuery, block.queryTokens.map((token, i) => ({ value: String(i), label: `${i}: ${tokenLabel(token)}` })), String(query));
     const tokens: readonly TokenInfo[] = block.keyTokens;
-    this.stepView.render({ tokens, queryTokens: block.queryTokens, layer, head, query, attentionRow: m.data.subarray(query * m.cols, (query + 1) * m.cols), modeIsNotHead: false }, vectors);
+    this.stepView.render({ tokens, queryTokens: block.queryTokens, layer, head, query, attentionRow: m.data.subarray(query * m.cols, (query + 1) * m.cols), modeIsNotHead: mode !== 'head' }, vectors);
   }
 
   // ---------------------------------------------------------------- exports
@@ -408,7 +452,8 @@ export class CrossView {
       return;
     }
     if (!m) return;
-    const name = `${model}-cross-L${m.layer}-${m.head === 'mean' ? 'mean' : `H${m.head}`}`;
+    const what = { head: `L${m.layer}-H${m.head}`, valueWeighted: `L${m.layer}-H${m.head}-value-weighted`, layerMean: `L${m.layer}-mean`, allMean: 'mean' }[m.mode];
+    const name = `${model}-cross-${what}`;
     if (format === 'png') {
       const data = this.canvas.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
       this.hooks.post({ type: 'export', format: 'png', data, suggestedName: `${name}.png` });
@@ -418,8 +463,9 @@ export class CrossView {
     const json = {
       model: info.model.name,
       block: block.kind,
-      layer: m.layer,
-      head: m.head,
+      mode: m.mode,
+      ...(m.mode !== 'allMean' ? { layer: m.layer } : {}),
+      ...(usesHead(m.mode) ? { head: m.head } : {}),
       text: info.text,
       target: info.target,
       queryTokens: block.queryTokens.map(token),

@@ -138,24 +138,38 @@ describe('webview: encoder-decoder blocks on the view protocol', function () {
     await assertReadout(h, referenceCross(fixture, 1, 2, 1, 1));
     await canvas.hover({ position: { x: 3.5 * cell, y: 9.5 * cell } });
     await assertReadout(h, referenceCross(fixture, 1, 2, 9, 3));
-    // The mean of heads is a layer-mean request of the cross block.
-    await chooseOption(h, 'cross-head', 'Mean of heads');
-    const meanRequests = await host.newRequests();
-    assert.deepStrictEqual(meanRequests.map((m) => [m.request.kind, m.request.block, 'mode' in m.request ? m.request.mode : '']), [['matrix', 'cross', 'layerMean']]);
-    await host.answer(meanRequests[0]);
-    await frames(h.page);
-    await canvas.hover({ position: { x: 3.5 * cell, y: 9.5 * cell } });
+    // The other modes of a rectangular block are requests of the cross block with their mode.
+    const modeRequest = async (label: string, mode: string) => {
+      await chooseOption(h, 'cross-mode', label);
+      const asked = await host.newRequests();
+      assert.deepStrictEqual(asked.map((m) => [m.request.kind, m.request.block, 'mode' in m.request ? m.request.mode : '']), [['matrix', 'cross', mode]]);
+      await host.answer(asked[0]);
+      await frames(h.page);
+      await canvas.hover({ position: { x: 3.5 * cell, y: 9.5 * cell } });
+    };
+    await modeRequest('Mean of layer', 'layerMean');
     let mean = 0;
     for (let hd = 0; hd < 4; hd++) mean += referenceCross(fixture, 1, hd, 9, 3) / 4;
     await assertReadout(h, mean);
+    assert.ok(await h.page.locator('#cross-head').evaluate((el) => el.hasAttribute('disabled')), 'a mean needs no head');
+    await modeRequest('Mean of all', 'allMean');
+    let all = 0;
+    for (let l = 0; l < 2; l++) for (let hd = 0; hd < 4; hd++) all += referenceCross(fixture, l, hd, 9, 3) / 8;
+    await assertReadout(h, all);
+    await modeRequest('Value-weighted', 'valueWeighted');
+    assert.match(await h.page.locator('[data-testid="cross-canvas"]').getAttribute('aria-label') ?? '', /^Value-weighted cross-attention, layer 1, head 2/);
+    // A thumbnail goes back to the single head it shows.
+    await h.page.locator('[data-testid="cross-thumb-1-2"]').click();
+    assert.deepStrictEqual(await host.newRequests(), [], 'head 2 of layer 1 is still here');
+    await frames(h.page);
+    await assertReadout(h, referenceCross(fixture, 1, 2, 9, 3));
     const out = path.join(repoRoot(), 'test-results', 'browser');
     fs.mkdirSync(out, { recursive: true });
     await h.page.screenshot({ path: path.join(out, 'blocks-bart-cross.png'), fullPage: true });
   });
 
   it('step by step for a cross head: q of the decoder, k and v of the text, and the recomputation matches the reference row', async () => {
-    await chooseOption(h, 'cross-head', 'Head 2');
-    await host.serve();
+    assert.match(await h.page.locator('[data-testid="cross-canvas"]').getAttribute('aria-label') ?? '', /^Cross-attention, layer 1, head 2/);
     await h.page.locator('[data-testid="cross-step"] summary').click();
     await frames(h.page);
     const asked = (await posted(h, 'requestHeadVectors')).pop();
