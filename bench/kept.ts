@@ -5,10 +5,17 @@
  * then on (reset through /proc/self/clear_refs, Linux).
  *
  *   node dist/benchKept.js <checkpoint folder> [tokens]     (checkpoints: node dist/bench.js builds them)
+ *
+ * With --during-pass: views while the pass runs instead (issue 10, progressive). As soon as layer
+ * 1's summaries are out, one head of layer 1 is asked for twice, the engine recomputing that head
+ * alone and then the head view as the worker serves it (its view server forms the whole layer);
+ * each time is from the request to the answer, with the rest of the pass still running beside it.
  */
 import * as fs from 'fs';
 import { disableOnnxruntimeTelemetry } from '../src/engine/telemetry';
 import { loadModel } from '../src/models';
+import type { KeptAnalysis } from '../src/engine/kept';
+import { ViewServer } from '../src/analysis/viewServer';
 import { benchText } from './checkpoints';
 
 function statusKb(field: string): number {
@@ -18,9 +25,12 @@ function statusKb(field: string): number {
 
 async function main(): Promise<void> {
   disableOnnxruntimeTelemetry();
-  const [folder, tokensArg] = process.argv.slice(2);
-  if (!folder) throw new Error('usage: node dist/benchKept.js <checkpoint folder> [tokens]');
+  const args = process.argv.slice(2);
+  const duringPass = args.includes('--during-pass');
+  const [folder, tokensArg] = args.filter((a) => !a.startsWith('--'));
+  if (!folder) throw new Error('usage: node dist/benchKept.js <checkpoint folder> [tokens] [--during-pass]');
   const n = Number(tokensArg ?? 4096);
+  if (duringPass) return viewsDuringPass(folder, n);
   const t0 = performance.now();
   const model = await loadModel(folder);
   const loadMs = performance.now() - t0;
@@ -42,6 +52,40 @@ async function main(): Promise<void> {
   }
   const peakMb = statusKb('VmHWM') / 1024;
   console.log(JSON.stringify({ folder, tokens: kept.tokens.length, loadMs: Math.round(loadMs), weightsRssMb: Math.round(weightsMb), analyzeMs: Math.round(analyzeMs), firstSummariesMs: Math.round(firstSummariesMs), peakAnalyzeRssMb: Math.round(peakAnalyzeMb), peakRssMb: Math.round(peakMb), overWeightsMb: Math.round(peakMb - weightsMb), bytesHeldMb: Math.round(kept.bytesHeld / 1e6), heads }));
+  kept.dispose();
+  await model.dispose();
+}
+
+/** One head of layer 1 while the pass over `n` tokens runs: the engine's head alone, then the worker's head view. */
+async function viewsDuringPass(folder: string, n: number): Promise<void> {
+  const model = await loadModel(folder);
+  const layer = 1;
+  const head = Math.min(5, model.summary.numHeads - 1);
+  let started: KeptAnalysis | undefined;
+  let passEnded = 0;
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  let asked: Promise<void> | undefined;
+  const pass = model.analyzeKept(benchText(n + 16), { truncateTo: n }, undefined, undefined, (group) => {
+    if (asked || !group.some((s) => s.layer >= layer)) return;
+    const analysis = started!;
+    asked = (async () => {
+      timings.summariesMs = performance.now() - t0;
+      let t = performance.now();
+      const alone = await analysis.attention('self', layer, undefined, { from: head, to: head + 1 });
+      timings.headAloneMs = performance.now() - t;
+      timings.headAloneBeforePassEnd = passEnded === 0 ? 1 : 0;
+      t = performance.now();
+      const reply = await new ViewServer(analysis).serve({ kind: 'matrix', block: 'self', mode: 'head', layer, head, special: 'show', mergeWords: false });
+      timings.headViewMs = performance.now() - t;
+      timings.headViewBeforePassEnd = passEnded === 0 ? 1 : 0;
+      if (alone.length !== analysis.tokens.length ** 2 || reply.kind !== 'matrix') throw new Error('wrong view');
+    })();
+  }, { onStart: (analysis) => (started = analysis) });
+  const kept = await pass;
+  passEnded = performance.now() - t0;
+  await asked;
+  console.log(JSON.stringify({ folder, tokens: kept.tokens.length, layer, head, passMs: Math.round(passEnded), ...Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) }));
   kept.dispose();
   await model.dispose();
 }

@@ -596,7 +596,14 @@ export class App implements PanelContext {
     if (this.preparing) return;
     const status = this.headTab.computing;
     const failure = session.source.failure;
-    status.textContent = this.shown() ? '' : failure ? t('This view could not be loaded: {0}', failure) : session.source.waiting ? t('Loading this view…') : '';
+    const pending = session.pendingLayer(this.selection());
+    status.textContent = this.shown()
+      ? ''
+      : failure
+        ? t('This view could not be loaded: {0}', failure)
+        : pending !== undefined
+          ? t('Layer {0} is still being computed ({1} of {2} layers done): this view appears as soon as the model reaches it.', pending, session.layersDone, session.stack.layers)
+          : session.source.waiting ? t('Loading this view…') : '';
   }
 
   private postFocus(): void {

@@ -9,7 +9,7 @@ import type { AttentionResult } from '../src/protocol/types';
 import type { BlockSummaries } from '../src/protocol/views';
 import { colorRangeFor, mapColors, type ColorMapping } from '../src/analysis/colormap';
 import { analyzedUpTo } from '../src/analysis/describe';
-import type { ModeSelection } from '../src/analysis/modes';
+import { lastLayerOf, type ModeSelection } from '../src/analysis/modes';
 import { allHeadScores, type HeadScores } from '../src/analysis/patterns';
 import { AttentionStack, ValueNormStack, toArrayBuffer, type Matrix } from '../src/analysis/tensor';
 import { viewItems, type AxisItem, type ViewMatrix } from '../src/analysis/view';
@@ -108,6 +108,13 @@ export class ResultSession {
 
   get n(): number {
     return this.stack.n;
+  }
+
+  /** While the pass runs: the layer a selection's view waits for, when the pass has not computed it yet. */
+  pendingLayer(sel: ModeSelection): number | undefined {
+    if (this.layersDone >= this.stack.layers) return undefined;
+    const needs = lastLayerOf(sel.mode, sel.layer, this.stack.layers);
+    return needs >= this.layersDone ? needs : undefined;
   }
 
   /** A mode's matrix as shown (special tokens, merging), or undefined while it is on its way. */

@@ -52,6 +52,15 @@ export const MODE_INFO: Record<AttentionMode, ModeInfo> = {
   },
 };
 
+/**
+ * The last layer a mode's view of `layer` takes (a pass computes layers in order): rollout through a
+ * layer takes those below it, the global mean every layer, and value weighting the value norms of
+ * every layer (complete once the pass is).
+ */
+export function lastLayerOf(mode: AttentionMode, layer: number, layers: number): number {
+  return mode === 'allMean' || mode === 'valueWeighted' ? layers - 1 : layer;
+}
+
 export function isAttentionMode(value: unknown): value is AttentionMode {
   return typeof value === 'string' && (ATTENTION_MODES as readonly string[]).includes(value);
 }

@@ -82,6 +82,9 @@ function throwIfCancelled(signal?: AbortSignal): void {
 export class AttentionSessions {
   private readonly layers = new Map<string, { session: ort.InferenceSession; bytes: number; busy: number }>();
   private readonly scores = new Map<string, ort.InferenceSession>();
+  /** Sessions being created, so that the pass and a view asking at once share one (views run beside the pass). */
+  private readonly creatingLayers = new Map<string, Promise<{ session: ort.InferenceSession; bytes: number; busy: number }>>();
+  private readonly creatingScores = new Map<string, Promise<ort.InferenceSession>>();
   private held = 0;
   private disposed = false;
 
@@ -99,23 +102,7 @@ export class AttentionSessions {
   /** Runs layer `layer`'s attention-only graph on its input hidden state: q, k (and v) `[heads, n, d]`, terms where the site computes some. */
   async runLayer(layer: number, withValues: boolean, hidden: Float32Array, n: number, positions: Positions): Promise<ort.InferenceSession.ReturnType> {
     const key = `${layer}:${withValues ? 'qkv' : 'qk'}`;
-    let entry = this.layers.get(key);
-    if (entry) {
-      this.layers.delete(key);
-      this.layers.set(key, entry);
-    } else {
-      const built = buildAttentionOnly(this.arch, layer, withValues);
-      const session = await ort.InferenceSession.create(built.bytes, this.options(built.externalFolder));
-      if (this.disposed) {
-        await session.release();
-        throw new EngineError('not-loaded', 'The model was closed.');
-      }
-      entry = { session, bytes: 2 * built.weightBytes, busy: 0 };
-      this.layers.set(key, entry);
-      this.held += entry.bytes;
-      await this.evict(key);
-    }
-    entry.busy++;
+    const entry = await this.layerSession(key, layer, withValues);
     try {
       const feeds: Record<string, ort.Tensor> = { hidden: new ort.Tensor('float32', hidden, [n, this.arch.summary.hiddenSize]) };
       for (const name of entry.session.inputNames) {
@@ -128,6 +115,45 @@ export class AttentionSessions {
     } finally {
       entry.busy--;
     }
+  }
+
+  /** The layer's session, marked busy for the caller (who unmarks it after its run). */
+  private async layerSession(key: string, layer: number, withValues: boolean): Promise<{ session: ort.InferenceSession; bytes: number; busy: number }> {
+    const entry = this.layers.get(key);
+    if (entry) {
+      this.layers.delete(key);
+      this.layers.set(key, entry);
+      entry.busy++;
+      return entry;
+    }
+    // Views run beside the pass: two runs asking for a layer being created share its one session.
+    const creating = this.creatingLayers.get(key);
+    if (creating) {
+      // Marked busy as soon as it exists (the creator's own mark holds it until then).
+      return creating.then((e) => {
+        e.busy++;
+        return e;
+      });
+    }
+    const created = this.createLayer(key, layer, withValues);
+    this.creatingLayers.set(key, created);
+    const mine = await created.finally(() => this.creatingLayers.delete(key));
+    await this.evict(key);
+    return mine;
+  }
+
+  private async createLayer(key: string, layer: number, withValues: boolean): Promise<{ session: ort.InferenceSession; bytes: number; busy: number }> {
+    const built = buildAttentionOnly(this.arch, layer, withValues);
+    const session = await ort.InferenceSession.create(built.bytes, this.options(built.externalFolder));
+    if (this.disposed) {
+      await session.release();
+      throw new EngineError('not-loaded', 'The model was closed.');
+    }
+    // Busy for its creator from the start: no eviction releases it before that run.
+    const entry = { session, bytes: 2 * built.weightBytes, busy: 1 };
+    this.layers.set(key, entry);
+    this.held += entry.bytes;
+    return entry;
   }
 
   /** Least recently used layer sessions go first, never the one just asked for nor one running. */
@@ -150,12 +176,20 @@ export class AttentionSessions {
     const key = `${site.scale}:${site.softcap}:${biasRank}:${want}`;
     let session = this.scores.get(key);
     if (!session) {
-      session = await ort.InferenceSession.create(buildScores(site, biasRank, want), this.options(undefined));
-      if (this.disposed) {
-        await session.release();
-        throw new EngineError('not-loaded', 'The model was closed.');
+      let creating = this.creatingScores.get(key);
+      if (!creating) {
+        creating = (async () => {
+          const created = await ort.InferenceSession.create(buildScores(site, biasRank, want), this.options(undefined));
+          if (this.disposed) {
+            await created.release();
+            throw new EngineError('not-loaded', 'The model was closed.');
+          }
+          this.scores.set(key, created);
+          return created;
+        })().finally(() => this.creatingScores.delete(key));
+        this.creatingScores.set(key, creating);
       }
-      this.scores.set(key, session);
+      session = await creating;
     }
     return session.run({ q, k, ...(bias ? { bias } : {}) });
   }
@@ -346,6 +380,8 @@ export interface PassSink {
   layerDone(pass: LayerPass, out: ort.InferenceSession.ReturnType): void;
   /** After each group (progress, summaries). */
   groupDone?(layers: number[]): void;
+  /** TESTS ONLY (KeptOptions.testHoldAfterGroup): awaited after groupDone. */
+  testHold?(layers: number[]): Promise<void>;
 }
 
 /**
@@ -400,6 +436,7 @@ export async function runPass(
       Object.values(out).forEach((t) => t.dispose?.());
     }
     sink.groupDone?.(group.layers);
+    await sink.testHold?.(group.layers);
   }
   return hidden;
 }
@@ -509,6 +546,12 @@ export interface KeptAnalysis {
   headVectors(block: AttentionBlockKind, layer: number, head: number): Promise<HeadVectors>;
   /** Bytes this analysis holds (kept hidden states, position inputs, summaries, the last recomputed layer's q/k). */
   readonly bytesHeld: number;
+  /**
+   * Resolves once `layer` of `block` is computed: at once when it is (or does not exist); rejects
+   * when the pass stops before it, the analysis is released, or `signal` aborts. Absent where every
+   * layer is there from the start.
+   */
+  whenComputed?(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void>;
   dispose(): void;
 }
 
@@ -521,6 +564,16 @@ export interface KeptOptions {
    * them from the hidden state on every request (tests check both ways).
    */
   keepQueriesAndKeys?: boolean;
+  /**
+   * Called with the analysis before its pass runs: its layers can be asked for as they are computed
+   * (`whenComputed`); the worker keeps it under its analysis id from then on. On failure it is released.
+   */
+  onStart?: (analysis: KeptAnalysis) => void;
+  /**
+   * TESTS ONLY: awaited after each layer group's summaries were handed out, to hold the pass there
+   * (the tests of views served while a pass runs). The product never sets it.
+   */
+  testHoldAfterGroup?: (layers: number[]) => Promise<void>;
 }
 
 /** A single-stack kept analysis: each layer's input hidden state and the text's position inputs. */
@@ -537,6 +590,10 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   /** q/k(/v) of the last layer recomputed, so the next head of that layer needs only its scores. */
   private recent: { layer: number; qk: LayerQk; bytes: number } | undefined;
   private disposed = false;
+  /** Requests waiting for a layer the pass has not computed yet. */
+  private readonly waiting = new Set<{ layer: number; resolve: () => void; reject: (err: Error) => void }>();
+  /** Why the pass stopped before its last layer, once it did. */
+  private stoppedBy: Error | undefined;
 
   constructor(
     private readonly runner: KeptRunner,
@@ -552,6 +609,57 @@ export class KeptSelfAnalysis implements KeptAnalysis {
 
   get n(): number {
     return this.tokens.length;
+  }
+
+  /** Layers computed so far, in order (their summaries are in); all of them once the pass ended. */
+  get layersComputed(): number {
+    return this.summaries.length;
+  }
+
+  whenComputed(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void> {
+    if (block !== 'self' || layer < this.layersComputed || layer >= this.runner.summary.numLayers) return Promise.resolve();
+    const failure = this.stoppedBy ?? (this.disposed ? new EngineError('not-loaded', 'This analysis was released; analyze the text again.') : undefined);
+    if (failure) return Promise.reject(failure);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiting.delete(waiter);
+        reject(new EngineError('cancelled', 'The view was cancelled.'));
+      };
+      const waiter = {
+        layer,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (err: Error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.add(waiter);
+    });
+  }
+
+  /** The pass computed more layers (their summaries are in): the requests waiting for them go on. */
+  layersAdded(): void {
+    for (const w of [...this.waiting]) {
+      if (w.layer >= this.layersComputed) continue;
+      this.waiting.delete(w);
+      w.resolve();
+    }
+  }
+
+  /** The pass stopped before its last layer: what waits for a layer not computed fails, saying why. */
+  stop(err: unknown): void {
+    const why = err instanceof Error ? err.message : String(err);
+    const code = err instanceof EngineError ? err.code : 'internal';
+    this.stoppedBy = new EngineError(code, `The analysis stopped after ${this.layersComputed} of ${this.runner.summary.numLayers} layers: ${why}`);
+    for (const w of [...this.waiting]) {
+      this.waiting.delete(w);
+      w.reject(this.stoppedBy);
+    }
   }
 
   get bytesHeld(): number {
@@ -654,6 +762,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   }
 
   dispose(): void {
+    if (!this.disposed && this.waiting.size > 0) this.stop(new EngineError('not-loaded', 'the analysis was released.'));
     this.disposed = true;
     this.layerInputs.length = 0;
     this.summaries.length = 0;

@@ -511,6 +511,8 @@ export class AttentionModel {
     const layerInputs: Float32Array[] = [];
     const runner = this.runner;
     const analysis = new KeptSelfAnalysis(runner, this.summary, text, tokens, layerInputs, prepared.positions);
+    // Its layers can be asked for from now on, each as soon as the pass has computed it.
+    kept.onStart?.(analysis);
     const pending = new Map<number, LayerSummaries>();
     const summaryOf = (layer: number) => pending.get(layer) ?? pending.set(layer, emptySummaries('self', layer, numHeads, n, n, new Float32Array(numHeads * n), scorers)).get(layer)!;
     const causal = this.summary.causal;
@@ -536,14 +538,17 @@ export class AttentionModel {
             const done = layers.map((l) => pending.get(l)!);
             layers.forEach((l) => pending.delete(l));
             analysis.summaries.push(...done);
+            analysis.layersAdded();
             onSummaries?.(done);
           },
+          ...(kept.testHoldAfterGroup ? { testHold: kept.testHoldAfterGroup } : {}),
         },
         () => [],
         signal,
         onProgress,
       );
     } catch (err) {
+      analysis.stop(err);
       analysis.dispose();
       throw err;
     }
@@ -586,7 +591,7 @@ export class AttentionModel {
    * (later analyses run about 3× faster on those layers). Call `install` when no analysis runs.
    * Undefined when no group waits.
    */
-  async convertNextGroup(): Promise<{ install: () => Promise<void> } | undefined> {
+  async convertNextGroup(): Promise<{ install: () => Promise<void>; description: string; converted: boolean } | undefined> {
     const chunk = this.chunks.find((c) => c.awaitingCache);
     const cache = this.weightCache;
     if (!chunk || !cache) return undefined;
@@ -595,6 +600,8 @@ export class AttentionModel {
     const options = sessionOptions(built.externalFolder);
     const converted = await convertIntoCache(built, options, cache);
     return {
+      description: `layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${this.summary.numLayers}`,
+      converted,
       install: async () => {
         // An unwritable cache leaves the group at stored precision: slower, never wrong.
         const session = converted && (await openCached(built, options, cache));

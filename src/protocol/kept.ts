@@ -21,5 +21,10 @@ export interface KeptAnalysis {
   headVectors(block: AttentionBlockKind, layer: number, head: number): Promise<HeadVectors>;
   /** Bytes this analysis holds, for the worker's LRU within the engine's memory budget. */
   readonly bytesHeld: number;
+  /**
+   * While its pass runs: resolves once `layer` of `block` is computed (rejects if the pass stops
+   * first). Absent where every layer is there from the start.
+   */
+  whenComputed?(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void>;
   dispose(): void;
 }

@@ -41,4 +41,6 @@ export type WorkerToHost =
   | { type: 'summaries'; id: number; analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[] }
   | { type: 'headVectors'; id: number; vectors: HeadVectors }
   | { type: 'disposed'; id: number }
-  | { type: 'error'; id: number; error: EngineErrorInfo };
+  | { type: 'error'; id: number; error: EngineErrorInfo }
+  /** Work the engine does on its own while idle (converting into the weight cache), for the output channel; answers no request. */
+  | { type: 'log'; message: string };

@@ -181,6 +181,10 @@ export class EngineClient {
   }
 
   private onMessage(message: WorkerToHost): void {
+    if (message.type === 'log') {
+      this.log(message.message);
+      return;
+    }
     // The engine has finished a request it was told to cancel: it is not stuck.
     if (message.type !== 'progress' && message.type !== 'summaries' && this.stopping.has(message.id)) {
       clearTimeout(this.stopping.get(message.id));

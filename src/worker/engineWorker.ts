@@ -1,7 +1,8 @@
 /**
  * The engine's worker thread. It owns the loaded model (kept warm between requests) and runs one
- * operation at a time; a newer analyze cancels an older one, and matrices go back to the host as
- * transferred ArrayBuffers.
+ * operation at a time (load, analyze, generate, probe); a newer analyze cancels an older one, and
+ * matrices go back to the host as transferred ArrayBuffers. Views of kept analyses are served
+ * beside that queue (./viewScheduler.ts): a layer the running pass has computed can be seen at once.
  */
 import { parentPort, workerData } from 'worker_threads';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
@@ -13,9 +14,11 @@ import { replyBuffers, summaryBuffers } from '../protocol/views';
 import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
 import { fullResultOf } from '../analysis/fullResult';
 import { ViewRequestError, ViewServer } from '../analysis/viewServer';
-import { KeptAnalyses } from './keptAnalyses';
+import { KeptAnalyses, type Kept } from './keptAnalyses';
 import { blockSummaries } from './engineSummaries';
-import type { LayerSummaries } from '../engine/kept';
+import { ViewScheduler } from './viewScheduler';
+import { KeptSelfAnalysis, type LayerSummaries } from '../engine/kept';
+import type { KeptAnalysis } from '../protocol/kept';
 import type { AnalysisInfo } from '../protocol/views';
 
 if (!parentPort) throw new Error('engineWorker must run in a worker thread');
@@ -32,6 +35,17 @@ let latestAnalyze: number | undefined;
 const kept = new KeptAnalyses(() => (modelLimit ? (modelLimit * 1024 ** 3) / 4 : 2 * 1024 ** 3));
 /** The kept analysis the model's last-run state (its inputs, for q, k, v) belongs to. */
 let modelLastRun: number | undefined;
+/** Views run beside the queue; releasing the model waits for those in flight. */
+const views = new ViewScheduler();
+/** While the model is released: views that arrive meanwhile wait for it (and then find their analysis gone). */
+let releasing: Promise<void> | undefined;
+/** Set by 'dispose': the views it stops say the model was closed. */
+let closing = false;
+/**
+ * TESTS ONLY: milliseconds the kept pass waits after each layer group, so that the worker tests can
+ * ask for views while a pass runs. Never set by the extension.
+ */
+const testHoldMs = Number(process.env.ATTENTION_INSPECTOR_TEST_HOLD_AFTER_GROUP_MS) || 0;
 /**
  * Cancellation flags shared with the host: slot id % size holds the id of a cancelled request. The
  * engine checks them between steps, so a cancel is seen at once even while this thread is busy
@@ -88,10 +102,18 @@ function scheduleIdleWork(): void {
     const m = model;
     if (!m) return;
     if (controllers.size > 0) return scheduleIdleWork();
+    const start = performance.now();
     m.convertNextGroup()
       .then((next) => {
         if (!next) return;
-        queue = queue.then(() => (model === m ? next.install() : undefined)).catch(() => undefined);
+        queue = queue
+          .then(async () => {
+            if (model !== m) return;
+            await next.install();
+            const left = m.groupsAwaitingCache;
+            post({ type: 'log', message: `${m.summary.name}: ${next.description} ${next.converted ? 'converted to float32 into the weight cache' : 'left at stored precision (the weight cache cannot be written)'} in ${((performance.now() - start) / 1000).toFixed(1)} s${left > 0 ? `; ${left} groups to go` : '; later analyses use the float32 weights'}` });
+          })
+          .catch(() => undefined);
         return queue;
       })
       .catch(() => undefined)
@@ -101,13 +123,31 @@ function scheduleIdleWork(): void {
 }
 
 async function release(): Promise<void> {
-  // Kept analyses belong to the model that made them.
-  kept.clear();
-  modelLastRun = undefined;
-  const old = model;
-  model = undefined;
-  modelFolder = undefined;
-  await old?.dispose();
+  const done = (async () => {
+    // Views in flight end on the model that made their analysis; then it goes, and its analyses with it.
+    await views.settled();
+    kept.clear();
+    modelLastRun = undefined;
+    const old = model;
+    model = undefined;
+    modelFolder = undefined;
+    await old?.dispose();
+  })();
+  const gate = done.then(
+    () => undefined,
+    () => undefined,
+  );
+  releasing = gate;
+  try {
+    await done;
+  } finally {
+    if (releasing === gate) releasing = undefined;
+  }
+}
+
+/** A kept entry for `analysis`, served by `server`. */
+function entryFor(analysis: KeptAnalysis, text: string, options: AnalyzeOptions, server: ViewServer): Kept {
+  return { analysis, server, text, options, stepByStepRunsModel: !(analysis instanceof KeptSelfAnalysis) };
 }
 
 /**
@@ -126,7 +166,7 @@ function keep(analysisId: number, result: AttentionResult, text: string, options
   };
   const analysis = new FullResultKept(result, vectors);
   const pair = options.textPair !== undefined;
-  const entry = { analysis, server: new ViewServer(analysis, { mergeText: pair ? undefined : result.text, targetText: result.target }), text, options };
+  const entry = entryFor(analysis, text, options, new ViewServer(analysis, { mergeText: pair ? undefined : result.text, targetText: result.target }));
   kept.add(analysisId, entry);
   return entry;
 }
@@ -210,15 +250,32 @@ port.on('message', (message: HostToWorker) => {
           // Each layer group's summaries go out as soon as they are computed: the panel's model view fills in.
           const done: LayerSummaries[] = [];
           const early = await earlyInfo(model, message.text, message.options);
-          const analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
-            done.push(...group);
-            if (!early) return;
-            const summaries = blockSummaries(done, early.blocks);
-            post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
-          });
           const pair = message.options.textPair !== undefined;
-          const server = new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text, targetText: analysis.target });
-          kept.add(analysisId, { analysis, server, text: message.text, options: message.options });
+          let started: KeptAnalysis | undefined;
+          const onStart = (analysis: KeptAnalysis) => {
+            // Kept from the start of its pass: the views of the layers computed so far are served while the rest runs.
+            started = analysis;
+            kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText: pair ? undefined : message.text })));
+          };
+          const hold = testHoldMs > 0 ? { testHoldAfterGroup: () => new Promise<void>((resolve) => setTimeout(resolve, testHoldMs)) } : {};
+          let analysis: Awaited<ReturnType<AttentionModel['analyzeKept']>>;
+          try {
+            analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
+              done.push(...group);
+              if (!early) return;
+              const summaries = blockSummaries(done, early.blocks);
+              post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
+            }, { onStart, ...hold });
+          } catch (err) {
+            // A pass that stopped keeps nothing (its waiting views have failed, saying why).
+            if (started && kept.peek(analysisId)?.analysis === started) kept.forget(analysisId);
+            throw err;
+          }
+          // Kept at the end where the engine had nothing to hand out at the start; one the host forgot meanwhile stays forgotten.
+          const serverOf = () => new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text, targetText: analysis.target });
+          if (!started) kept.add(analysisId, entryFor(analysis, message.text, message.options, serverOf()));
+          // It holds all it keeps now: older analyses make room within the budget.
+          if (kept.has(analysisId)) kept.fit(analysisId);
           const info: AnalysisInfo = {
             model: analysis.model,
             text: analysis.text,
@@ -235,6 +292,7 @@ port.on('message', (message: HostToWorker) => {
             return;
           }
           // The host's test API also wants the tensors: each block's, from the kept analysis.
+          const server = kept.peek(analysisId)?.server ?? serverOf();
           const result = await fullResultOf(info, summaries, async (block) => {
             const reply = await server.serve({ kind: 'tensor', block }, signal);
             if (reply.kind !== 'tensor') throw new EngineError('internal', 'The view server answered a tensor request with something else.');
@@ -263,17 +321,7 @@ port.on('message', (message: HostToWorker) => {
       keptFullResult(message, (m, signal) => m.analyzeProbe(message.length, message.seed, signal, progressFor(message.id)), (m) => m.analyzeProbe(message.length, message.seed));
       break;
     case 'view':
-      enqueue(message.id, async (signal) => {
-        const entry = kept.get(message.analysisId);
-        if (!entry) throw new EngineError('not-loaded', 'This analysis is no longer kept by the engine (another model was loaded, or newer analyses took its memory): run Show Attention again.');
-        try {
-          const reply = await entry.server.serve(message.request, signal);
-          post({ type: 'view', id: message.id, analysisId: message.analysisId, reply }, replyBuffers(reply));
-        } catch (err) {
-          if (err instanceof ViewRequestError) throw new EngineError('internal', err.message);
-          throw err;
-        }
-      });
+      serveView(message);
       break;
     case 'forget':
       kept.forget(message.analysisId);
@@ -289,11 +337,56 @@ port.on('message', (message: HostToWorker) => {
       });
       break;
     case 'dispose':
+      closing = true;
       for (const c of controllers.values()) c.abort();
       enqueue(message.id, async () => {
-        await release();
+        try {
+          await release();
+        } finally {
+          closing = false;
+        }
         post({ type: 'disposed', id: message.id });
       });
       break;
   }
 });
+
+type ViewMessage = Extract<HostToWorker, { type: 'view' }>;
+
+/**
+ * A view of a kept analysis, served beside the queue (waiting for its layers while that analysis's
+ * pass runs). Step by step of an analysis whose q, k, v need the model run again waits its turn in
+ * the queue instead. Cancelled with `cancel` and the request id.
+ */
+function serveView(message: ViewMessage): void {
+  if (message.request.kind === 'headVectors' && kept.peek(message.analysisId)?.stepByStepRunsModel) {
+    enqueue(message.id, (signal) => answerView(message, signal));
+    return;
+  }
+  const controller = new AbortController();
+  controllers.set(message.id, controller);
+  const start = () =>
+    answerView(message, controller.signal)
+      .catch((err) => {
+        const closed = closing && controller.signal.aborted;
+        post({ type: 'error', id: message.id, error: closed ? { code: 'not-loaded', message: 'The model was closed while this view was being computed.' } : toErrorInfo(err) });
+      })
+      .finally(() => controllers.delete(message.id));
+  // Started at once (so that a release begun later waits for it), or after a release under way.
+  if (releasing) void releasing.then(start);
+  else void start();
+}
+
+function answerView(message: ViewMessage, signal: AbortSignal): Promise<void> {
+  const entry = kept.get(message.analysisId);
+  if (!entry) return Promise.reject(new EngineError('not-loaded', 'This analysis is no longer kept by the engine (another model was loaded, or newer analyses took its memory): run Show Attention again.'));
+  return views.run(message.analysisId, entry.analysis, message.request, signal, async () => {
+    try {
+      const reply = await entry.server.serve(message.request, signal);
+      post({ type: 'view', id: message.id, analysisId: message.analysisId, reply }, replyBuffers(reply));
+    } catch (err) {
+      if (err instanceof ViewRequestError) throw new EngineError('internal', err.message);
+      throw err;
+    }
+  });
+}

@@ -12,6 +12,12 @@ export interface Kept {
   /** What made it, to run it again when the model's own last-run state is needed (q, k, v). */
   text: string;
   options: import('../protocol/types').AnalyzeOptions;
+  /**
+   * Its q, k, v come from running the model again (a full result's: the probe, a generation, an
+   * encoder-decoder): step by step then takes its turn in the worker's queue, since that run uses
+   * the model's own last-run state. Other views run beside the queue.
+   */
+  stepByStepRunsModel: boolean;
 }
 
 export class KeptAnalyses {
@@ -22,10 +28,20 @@ export class KeptAnalyses {
   add(id: number, entry: Kept): void {
     this.forget(id);
     this.entries.set(id, entry);
+    this.fit(id);
+  }
+
+  /**
+   * Drops the least recently used analyses (never `newest`) until the budget holds: again once an
+   * analysis kept when its pass began holds all it keeps.
+   */
+  fit(newest: number): void {
     let bytes = 0;
     for (const e of this.entries.values()) bytes += e.analysis.bytesHeld;
-    for (const [oldId, old] of this.entries) {
-      if (oldId === id || (bytes <= this.budgetBytes() && this.entries.size <= this.maxCount)) break;
+    for (const [oldId, old] of [...this.entries]) {
+      if (bytes <= this.budgetBytes() && this.entries.size <= this.maxCount) break;
+      // Views of older analyses may have made them more recent than the newest meanwhile.
+      if (oldId === newest) continue;
       bytes -= old.analysis.bytesHeld;
       this.forget(oldId);
     }
@@ -38,6 +54,11 @@ export class KeptAnalyses {
       this.entries.set(id, entry);
     }
     return entry;
+  }
+
+  /** The entry without touching its place in the LRU. */
+  peek(id: number): Kept | undefined {
+    return this.entries.get(id);
   }
 
   has(id: number): boolean {

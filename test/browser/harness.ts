@@ -181,7 +181,10 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
           if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decode(x)]));
           return v;
         };
-        window.postMessage(decode(encoded), '*');
+        const decoded = decode(encoded);
+        // When the message was handed to the page, its buffers decoded (timings measure from here).
+        (window as unknown as { __sentAt: number }).__sentAt = performance.now();
+        window.postMessage(decoded, '*');
       }, encodeBuffers(message));
       // Let the message event run and the next frame draw.
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));

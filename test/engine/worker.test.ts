@@ -149,7 +149,8 @@ describe('engine worker', function () {
         else process.env[name] = saved[i];
       }
     };
-    const cached = new EngineClient(WORKER);
+    const logged: string[] = [];
+    const cached = new EngineClient(WORKER, (line) => logged.push(line));
     const entries = () => fs.readdirSync(dir).filter((e) => !e.includes('partial'));
     try {
       // The engine process copies the environment when the first request starts it.
@@ -168,7 +169,9 @@ describe('engine worker', function () {
       const deadline = Date.now() + 30000;
       while (entries().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       assert.ok(entries().length > 0, 'converted once idle');
-      await new Promise((r) => setTimeout(r, 500));
+      // The output channel hears of it (the swap happens in the worker's queue, right after).
+      while (!logged.some((l) => /converted to float32 into the weight cache/.test(l)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(logged.some((l) => /^llama3: layers 1–\d+ of \d+ converted to float32 into the weight cache in [\d.]+ s/.test(l)), logged.join('\n'));
       const again = await cached.analyze(fixture.cases[0].text);
       assert.ok(maxAbsDiff(new Float32Array(again.attentions.buffer), expected) <= 1e-4);
     } finally {
