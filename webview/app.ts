@@ -71,7 +71,7 @@ export class App implements PanelContext {
   private readonly compareTab: CompareTab;
   private readonly exports: Exports;
   private readonly el: Record<string, HTMLElement> = {};
-  /** Encoder-decoders: which attention block is shown (./blocks.ts); the pair of the result being shown. */
+  /** Encoder-decoders: which attention block is shown (./blocks.ts); the pair of the analysis being shown. */
   private readonly blocks: BlockSwitcher;
   private pendingPair: { text?: unknown } | undefined;
   /** The focus is sent once the view it refers to has arrived. */
@@ -94,7 +94,7 @@ export class App implements PanelContext {
     this.stepTab = new StepTab(this);
     this.compareTab = new CompareTab(this);
     this.blocks = new BlockSwitcher({
-      showSquare: (id, result) => this.receiveResult(id, result, this.pendingPair),
+      showSquare: (id, info, summaries) => this.showRemote(id, info, summaries, this.pendingPair),
       setMainHidden: (hidden) => {
         if (hidden) this.el.placeholder.hidden = true;
         this.el.content.hidden = hidden || !this.current;
@@ -102,6 +102,7 @@ export class App implements PanelContext {
         for (const el of [this.el.modeBadge, this.el.tokenCount]) el.hidden = hidden;
       },
       post: (message) => this.channel.postUnfiltered(message),
+      request: (id, request, signal) => this.channel.request(id, request, signal),
       showError: (message) => this.showError(message),
       colorScale: () => this.store.state.scale,
     });
@@ -272,11 +273,12 @@ export class App implements PanelContext {
     try {
       switch (msg.type) {
         case 'result':
-          this.setBanner('busyBanner', null);
-          this.pendingPair = msg.pair;
-          this.blocks.receive(msg.resultId, msg.result);
+          // A result with its tensors: the interactive HTML export page of a single-stack analysis.
+          this.blocks.clear();
+          this.receiveResult(msg.resultId, msg.result, msg.pair);
           break;
         case 'summaries':
+          if (Array.isArray(msg.summaries)) this.blocks.updateSummaries(msg.resultId, msg.summaries);
           if (this.current && msg.resultId === this.current.id && Array.isArray(msg.summaries)) {
             const summary = msg.summaries.find((b) => b.block === this.current!.blockKind) ?? msg.summaries[0];
             if (summary) this.current.updateSummaries(summary);
@@ -284,7 +286,6 @@ export class App implements PanelContext {
           }
           break;
         case 'analysis':
-          this.blocks.clear();
           this.receiveAnalysis(msg.resultId, msg.analysis, msg.summaries, msg.pair);
           break;
         case 'requestExportHtml':
@@ -302,6 +303,7 @@ export class App implements PanelContext {
           if (msg.clearsResult === true) this.clearResult();
           // A failed q/k/v request is asked again the next time the step-by-step view needs it.
           this.stepTab.requestFailed();
+          this.blocks.requestFailed();
           break;
         case 'stale':
           if (this.current && msg.resultId === this.current.id) this.setStale(msg.stale === true, msg.reason === 'closed' ? 'closed' : 'edited');
@@ -310,6 +312,7 @@ export class App implements PanelContext {
           if (this.current && msg.resultId === this.current.id && this.blocks.showsDocumentTokens()) this.setCursorToken(msg.index, msg.reveal !== false);
           break;
         case 'headVectors':
+          if (this.blocks.receiveVectors(msg.resultId, msg.vectors)) break;
           if (this.current && msg.resultId === this.current.id) this.stepTab.receive(msg.vectors);
           break;
         default:
@@ -388,7 +391,7 @@ export class App implements PanelContext {
   private receiveResult(id: unknown, raw: AttentionResult, pair: { text?: unknown } | undefined): void {
     this.setBanner('busyBanner', null);
     if (typeof id !== 'number' || !Number.isInteger(id)) throw new Error('the result has no id');
-    const problem = readableResultProblem(raw);
+    const problem = readableResultProblem(raw) ?? (Array.isArray(raw.blocks) && raw.blocks.length > 1 ? 'an encoder-decoder comes as an analysis the engine keeps, not with its tensors' : undefined);
     if (problem) {
       this.showError(t('The panel cannot show this result: {0}.', problem));
       return;
@@ -407,8 +410,19 @@ export class App implements PanelContext {
       this.showError(`The panel cannot show this analysis: ${problem}.`);
       return;
     }
+    this.pendingPair = pair;
+    if (info.blocks.length > 1) {
+      // An encoder-decoder: the block switcher shows one block at a time (through showRemote for the square ones).
+      this.blocks.receive(id, info, summaries);
+      return;
+    }
+    this.blocks.clear();
+    this.showRemote(id, info, summaries.find((b) => b.block === info.blocks[0].kind) ?? summaries[0], pair);
+  }
+
+  /** Shows one square block of an analysis the engine keeps, from its summaries; its views are asked for. */
+  private showRemote(id: number, info: AnalysisInfo, summary: BlockSummaries, pair: { text?: unknown } | undefined): void {
     const pairText = pair && typeof pair.text === 'string' ? pair.text : undefined;
-    const summary = summaries.find((b) => b.block === info.blocks[0].kind) ?? summaries[0];
     const session = ResultSession.remote(id, info, pairText, summary, this.channel, () => {
       // A reply for a session no longer shown is dropped by the channel; this one renders what arrived.
       if (this.current === session) this.onViewArrived();

@@ -6,6 +6,9 @@
  */
 import './elements';
 import { decodePayloadResult, type InteractivePayload } from '../src/export/interactivePayload';
+import { FullResultKept, analysisInfo } from '../src/analysis/fullResultKept';
+import { ViewServer } from '../src/analysis/viewServer';
+import type { AttentionResult } from '../src/protocol/types';
 import { THEMES } from '../src/export/themes';
 import type { HostToWebview, WebviewToHost } from '../src/protocol/webview';
 import { App } from './app';
@@ -43,6 +46,26 @@ function followColorScheme(): void {
   dark.addEventListener('change', apply);
 }
 
+/**
+ * An encoder-decoder's page answers the panel's view requests itself, as the engine does in VS Code
+ * (the same ViewServer over the embedded tensors): the panel shows its blocks the one way it knows.
+ */
+function servePage(result: AttentionResult, pair: { text: string } | undefined): { ready(): void; request(message: Extract<WebviewToHost, { type: 'request' }>): void } {
+  const server = new ViewServer(new FullResultKept(result), { mergeText: pair ? undefined : result.text, targetText: result.target });
+  return {
+    ready: () =>
+      void server.summaries().then(
+        (summaries) => deliver({ type: 'analysis', resultId: 1, analysis: analysisInfo(result), summaries, ...(pair ? { pair } : {}) }),
+        (err: unknown) => deliver({ type: 'error', message: `This page could not show its attention: ${err instanceof Error ? err.message : String(err)}`, clearsResult: true }),
+      ),
+    request: (message) =>
+      void server.serve(message.request).then(
+        (reply) => deliver({ type: 'reply', requestId: message.requestId, resultId: message.resultId, reply }),
+        (err: unknown) => deliver({ type: 'replyError', requestId: message.requestId, resultId: message.resultId, message: err instanceof Error ? err.message : String(err) }),
+      ),
+  };
+}
+
 function boot(): void {
   const root = document.getElementById('app');
   const data = document.getElementById('attention-data');
@@ -52,10 +75,15 @@ function boot(): void {
     const payload = JSON.parse(data.textContent ?? '') as InteractivePayload;
     const result = decodePayloadResult(payload);
     let state: unknown = payload.state;
+    const page = (result.blocks?.length ?? 0) > 1 ? servePage(result, payload.pair) : undefined;
     const respond = (message: WebviewToHost): void => {
       switch (message.type) {
         case 'ready':
-          queueMicrotask(() => deliver({ type: 'result', resultId: 1, result, ...(payload.pair ? { pair: payload.pair } : {}) }));
+          if (page) page.ready();
+          else queueMicrotask(() => deliver({ type: 'result', resultId: 1, result, ...(payload.pair ? { pair: payload.pair } : {}) }));
+          return;
+        case 'request':
+          page?.request(message);
           return;
         case 'export':
           if (message.format === 'npy') return deliver({ type: 'error', message: `${OFFLINE} the full tensor as .npy (this page holds ${payload.quantisation} copies of the weights).` });

@@ -21,7 +21,10 @@ function fmt(x: number, digits = 4): string {
 }
 
 export interface StepRequest {
+  /** The key tokens (and the query tokens unless `queryTokens` says otherwise). */
   tokens: readonly TokenInfo[];
+  /** Cross-attention: the query tokens (the decoder's), when they are not the keys. */
+  queryTokens?: readonly TokenInfo[];
   layer: number;
   head: number;
   query: number;
@@ -36,9 +39,10 @@ export class StepView {
   private readonly status: HTMLElement;
   private readonly body: HTMLElement;
 
-  constructor() {
-    this.status = h('p', { class: 'step-status', 'data-testid': 'step-status', role: 'status' });
-    this.body = h('div', { class: 'step-body', 'data-testid': 'step-body' });
+  /** `testIds`: prefix of its parts' test ids (a second step view on the page, the cross view's, has its own). */
+  constructor(private readonly testIds = '') {
+    this.status = h('p', { class: 'step-status', 'data-testid': `${testIds}step-status`, role: 'status' });
+    this.body = h('div', { class: 'step-body', 'data-testid': `${testIds}step-body` });
     this.root = h('section', { class: 'step-view', 'aria-label': t('Step by step') }, this.status, this.body);
   }
 
@@ -51,10 +55,11 @@ export class StepView {
     const step = computeQueryStep(vectors, req.query);
     const diff = maxAbsDifference(step, req.attentionRow);
     const labels = req.tokens.map((t) => tokenLabel(t));
+    const queryLabel = tokenLabel((req.queryTokens ?? req.tokens)[req.query]);
     const d = vectors.q.shape[1];
     const scaleText = Math.abs(vectors.scale - 1 / Math.sqrt(d)) < 1e-6 ? `1/√${d} = ${fmt(vectors.scale, 6)}` : fmt(vectors.scale, 6);
     this.status.textContent =
-      t('Query “{0}” (token {1}), layer {2}, head {3}', labels[req.query], req.query, req.layer, req.head) +
+      t('Query “{0}” (token {1}), layer {2}, head {3}', queryLabel, req.query, req.layer, req.head) +
       (req.modeIsNotHead ? ` — ${t('the walkthrough always follows one head: pick it with Layer and Head.')}` : '.');
     // The formulas' variable names are words too (scale, weight, output): in the UI language, as in the table.
     const scale = t('scale');
@@ -71,7 +76,7 @@ export class StepView {
     const ok = diff <= MATCH_TOLERANCE;
     const check = h(
       'p',
-      { class: ok ? 'step-check ok' : 'step-check mismatch', 'data-testid': 'step-check' },
+      { class: ok ? 'step-check ok' : 'step-check mismatch', 'data-testid': `${this.testIds}step-check` },
       t('Σ weights = {0}. Largest difference from the attention the model returned: {1}', step.weightSum.toFixed(6), fmt(diff)) +
         ' — ' +
         (ok ? t('the recomputation matches.') : t('these do NOT match; the q/k/v given do not reproduce this head.')),
@@ -126,7 +131,7 @@ export class StepView {
     );
     return h(
       'table',
-      { class: 'step-table', 'data-testid': 'step-table' },
+      { class: 'step-table', 'data-testid': `${this.testIds}step-table` },
       h('caption', {}, t('Scores, softmax and the model’s own weights for every key')),
       h('thead', {}, head),
       h('tbody', {}, ...rows, total),

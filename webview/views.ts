@@ -67,6 +67,37 @@ export function thumbSetFromReply(reply: ThumbnailsReply, heads: number): ThumbS
   };
 }
 
+/** A whole matrix view: `rows × items.length` values (rows = items unless the block is rectangular). */
+export interface FetchedMatrix {
+  items: ViewMatrix['items'];
+  rowItems: ViewMatrix['items'];
+  data: Float32Array;
+}
+
+/**
+ * Asks for a rectangular block's matrix view (cross-attention) in row tiles: the first reply says
+ * its size and axes (`rowItems` the rows, `items` the columns); the rest follow until every row is here.
+ */
+export async function fetchMatrix(ask: (request: ViewRequest) => Promise<ViewReply>, base: Extract<ViewRequest, { kind: 'matrix' }>): Promise<FetchedMatrix> {
+  let reply = await ask(base);
+  if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
+  const { size, items } = reply;
+  const rowItems = Array.isArray(reply.rowItems) ? reply.rowItems : items;
+  if (!Array.isArray(items) || items.length !== size) throw new Error('the extension sent a matrix whose columns do not match its size');
+  const rows = rowItems.length;
+  const data = new Float32Array(rows * size);
+  for (;;) {
+    const part = new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0));
+    if (reply.rowStart + part.length / Math.max(1, size) > rows) throw new Error('the extension sent more rows than the matrix has');
+    data.set(part, reply.rowStart * size);
+    const next = reply.rowStart + reply.rowCount;
+    if (next >= rows || reply.rowCount === 0) break;
+    reply = await ask({ ...base, rowStart: next });
+    if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
+  }
+  return { items, rowItems, data };
+}
+
 /** Views computed in the panel from a result's tensors. */
 export class LocalViews implements ViewSource {
   readonly computer: ModeComputer;

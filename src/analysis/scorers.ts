@@ -95,3 +95,17 @@ export class HeadScorerRegistry {
 export function defaultHeadScorers(): HeadScorerRegistry {
   return new HeadScorerRegistry([...PATTERN_SCORERS, ...DETECTOR_SCORERS]);
 }
+
+/** Row entropies in bits `[rows]` of a `[rows, keys]` head (the scorers' `rowEntropyBits`, for matrices already in hand). */
+export function rowEntropies(probs: Float32Array, rows: number, keys: number): Float32Array {
+  const out = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let h = 0;
+    for (let j = 0; j < keys; j++) {
+      const p = probs[i * keys + j];
+      if (p > 0) h -= p * Math.log2(p);
+    }
+    out[i] = h;
+  }
+  return out;
+}

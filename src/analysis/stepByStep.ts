@@ -34,7 +34,8 @@ export interface QueryStep {
   valueNorms: Float32Array;
 }
 
-export function headVectorsProblem(v: unknown, n: number): string | undefined {
+/** `n` queries over `keys` keys (cross-attention: decoder queries, encoder keys and values). */
+export function headVectorsProblem(v: unknown, n: number, keys = n): string | undefined {
   if (typeof v !== 'object' || v === null) return 'head vectors are missing';
   const hv = v as Partial<HeadVectors>;
   if (typeof hv.scale !== 'number' || !Number.isFinite(hv.scale)) return 'head vectors carry no scale';
@@ -42,13 +43,14 @@ export function headVectorsProblem(v: unknown, n: number): string | undefined {
   for (const name of ['q', 'k', 'v'] as const) {
     const problem = tensorProblem(hv[name], name, 2);
     if (problem) return problem;
-    if (hv[name]!.shape[0] !== n) return `${name} has ${hv[name]!.shape[0]} rows for ${n} tokens`;
+    const rows = name === 'q' ? n : keys;
+    if (hv[name]!.shape[0] !== rows) return `${name} has ${hv[name]!.shape[0]} rows for ${rows} tokens`;
   }
   if (hv.q!.shape[1] !== hv.k!.shape[1]) return `q and k differ in width (${hv.q!.shape[1]} vs ${hv.k!.shape[1]})`;
   if (hv.bias !== null && hv.bias !== undefined) {
     const problem = tensorProblem(hv.bias, 'bias', 2);
     if (problem) return problem;
-    if (hv.bias.shape[0] !== n || hv.bias.shape[1] !== n) return `bias should be ${n}×${n}`;
+    if (hv.bias.shape[0] !== n || hv.bias.shape[1] !== keys) return `bias should be ${n}×${keys}`;
   }
   if (hv.biasTerms !== undefined && (!Array.isArray(hv.biasTerms) || hv.biasTerms.some((t) => typeof t !== 'string' || t.length > 200))) return 'head vectors carry invalid bias term names';
   return undefined;
@@ -56,10 +58,12 @@ export function headVectorsProblem(v: unknown, n: number): string | undefined {
 
 /** Works out one query's attention. Assumes `headVectorsProblem` found nothing. */
 export function computeQueryStep(vectors: HeadVectors, query: number): QueryStep {
-  const n = vectors.q.shape[0];
+  const queries = vectors.q.shape[0];
+  // Keys (and values) may be other tokens than the queries: cross-attention's are the encoder's.
+  const n = vectors.k.shape[0];
   const d = vectors.q.shape[1];
   const dv = vectors.v.shape[1];
-  if (!(query >= 0 && query < n)) throw new RangeError(`query ${query} is outside 0..${n - 1}`);
+  if (!(query >= 0 && query < queries)) throw new RangeError(`query ${query} is outside 0..${queries - 1}`);
   const q = readTensorRange(vectors.q, query * d, d);
   const k = readTensorRange(vectors.k, 0, n * d);
   const v = readTensorRange(vectors.v, 0, n * dv);

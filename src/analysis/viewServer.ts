@@ -13,8 +13,50 @@ import { multiply, renormalizeRows, type AttentionMode } from './modes';
 import { DETECTOR_SCORERS, type DetectorScorer } from './heads';
 import { headScores } from './patterns';
 import { maxPool } from './pool';
+import { defaultHeadScorers, rowEntropies } from './scorers';
 import type { Matrix } from './tensor';
-import { buildView, queryWeightsByToken, rowOfToken, type SpecialHandling, type ViewMatrix } from './view';
+import { buildView, queryWeightsByToken, rowOfToken, viewItems, type SpecialHandling, type ViewMatrix } from './view';
+
+/** A rectangular block's matrix `[rows, cols]` (cross-attention: decoder queries × encoder keys). */
+interface RectMatrix {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
+/** Whether a block's queries and keys are the same tokens (self-attention), so its views are square. */
+export function isSquareBlock(block: Pick<BlockMeta, 'queryTokens' | 'keyTokens' | 'querySide' | 'keySide'>): boolean {
+  return block.queryTokens.length === block.keyTokens.length && block.querySide === block.keySide;
+}
+
+/** Max-pools a `[rows, cols]` matrix so that each side has at most `target` cells (each side pooled by its own factor). */
+function maxPoolRect(m: RectMatrix, target: number): RectMatrix {
+  const fr = Math.ceil(m.rows / target);
+  const fc = Math.ceil(m.cols / target);
+  const rows = Math.ceil(m.rows / fr);
+  const cols = Math.ceil(m.cols / fc);
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < m.rows; i++) {
+    const base = Math.floor(i / fr) * cols;
+    for (let j = 0; j < m.cols; j++) {
+      const v = m.data[i * m.cols + j];
+      const k = base + Math.floor(j / fc);
+      if (v > data[k]) data[k] = v;
+    }
+  }
+  return { rows, cols, data };
+}
+
+/** Rows renormalised to sum to 1 (value-weighted attention), in place. */
+function renormalizeRect(m: RectMatrix): RectMatrix {
+  for (let i = 0; i < m.rows; i++) {
+    const row = m.data.subarray(i * m.cols, (i + 1) * m.cols);
+    let sum = 0;
+    for (const v of row) sum += v;
+    if (sum > 0) for (let j = 0; j < row.length; j++) row[j] /= sum;
+  }
+  return m;
+}
 
 /** Cells per side of the thumbnails sent with the summaries (the model view's first paint). */
 export const SUMMARY_THUMBNAIL_CELLS = 48;
@@ -72,18 +114,26 @@ export function viewOverview(view: ViewMatrix, cells: number): OverviewReply {
   return { kind: 'overview', size, items: view.items, factor, cells: pooled.size, data: data.buffer as ArrayBuffer, rowMax: rowMax.buffer };
 }
 
-/** Quantises pooled matrices to 8 bits relative to each one's maximum. */
-function quantise(matrices: Matrix[], cells: number): ThumbnailsReply {
+/** Quantises pooled rectangular matrices (all `rows × cols`) to 8 bits relative to each one's maximum. */
+function quantiseRect(matrices: RectMatrix[], cells: number): ThumbnailsReply {
+  const rows = matrices[0]?.rows ?? 0;
+  const cols = matrices[0]?.cols ?? 0;
   const maxima = new Float32Array(matrices.length);
-  const data = new Uint8Array(matrices.length * cells * cells);
+  const data = new Uint8Array(matrices.length * rows * cols);
   matrices.forEach((m, index) => {
     let max = 0;
     for (const v of m.data) if (v > max) max = v;
     maxima[index] = max;
-    const base = index * cells * cells;
-    for (let i = 0; i < m.size; i++) for (let j = 0; j < m.size; j++) data[base + i * cells + j] = max > 0 ? Math.round((m.data[i * m.size + j] / max) * 255) : 0;
+    const out = data.subarray(index * rows * cols, (index + 1) * rows * cols);
+    for (let i = 0; i < out.length; i++) out[i] = max > 0 ? Math.round((m.data[i] / max) * 255) : 0;
   });
-  return { kind: 'thumbnails', cells, count: matrices.length, maxima: maxima.buffer, data: data.buffer };
+  return { kind: 'thumbnails', cells, rows, cols, count: matrices.length, maxima: maxima.buffer, data: data.buffer };
+}
+
+/** Quantises pooled square matrices (all `cells × cells`) to 8 bits relative to each one's maximum. */
+function quantise(matrices: Matrix[], cells: number): ThumbnailsReply {
+  const { rows: _rows, cols: _cols, ...square } = quantiseRect(matrices.map((m) => ({ rows: m.size, cols: m.size, data: m.data })), cells);
+  return square;
 }
 
 export class ViewServer {
@@ -107,8 +157,97 @@ export class ViewServer {
 
   private squareBlock(kind: AttentionBlockKind): BlockMeta & { n: number } {
     const block = this.blockMeta(kind);
-    if (block.queryTokens.length !== block.keyTokens.length || block.querySide !== block.keySide) throw new ViewRequestError(`The ${kind} block is not square: its views are served with the result.`);
+    if (!isSquareBlock(block)) throw new ViewRequestError(`The ${kind} block is not square (its queries and keys are different tokens): rows of every head and the editor focus are shown for self-attention only.`);
     return { ...block, n: block.queryTokens.length };
+  }
+
+  /**
+   * A rectangular block's matrix for a mode: one head, value-weighted, a layer's or every layer's
+   * head mean. Rollout multiplies a square stack through its layers, so it is refused.
+   */
+  private async rectMatrix(block: BlockMeta, flavour: AttentionMode, layer: number, head: number, signal?: AbortSignal): Promise<RectMatrix> {
+    const rows = block.queryTokens.length;
+    const cols = block.keyTokens.length;
+    const size = rows * cols;
+    const meanOfLayer = async (l: number) => (this.kept.headMean ? await this.kept.headMean(block.kind, l, signal) : this.meanOf(await this.layer(block.kind, l, signal), block.heads, size));
+    switch (flavour) {
+      case 'head':
+        return { rows, cols, data: (await this.layer(block.kind, layer, signal)).subarray(head * size, (head + 1) * size) };
+      case 'valueWeighted': {
+        const alpha = (await this.layer(block.kind, layer, signal)).subarray(head * size, (head + 1) * size);
+        const norms = this.kept.valueNorms(block.kind).subarray((layer * block.heads + head) * cols, (layer * block.heads + head + 1) * cols);
+        const data = new Float32Array(size);
+        for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) data[i * cols + j] = alpha[i * cols + j] * norms[j];
+        return renormalizeRect({ rows, cols, data });
+      }
+      case 'layerMean':
+        return { rows, cols, data: await meanOfLayer(layer) };
+      case 'allMean': {
+        const sum = new Float64Array(size);
+        for (let l = 0; l < block.layers; l++) {
+          const mean = await meanOfLayer(l);
+          for (let i = 0; i < size; i++) sum[i] += mean[i];
+        }
+        const data = new Float32Array(size);
+        for (let i = 0; i < size; i++) data[i] = sum[i] / block.layers;
+        return { rows, cols, data };
+      }
+      case 'rollout':
+        throw new ViewRequestError(`Rollout is not defined for the ${block.kind} block: it multiplies a square stack of self-attention through its layers.`);
+    }
+  }
+
+  /** A rectangular block's matrix view: every token on both axes (hiding special tokens and merging words are offered for self-attention only). */
+  private async rectView(block: BlockMeta, request: Extract<ViewRequest, { kind: 'matrix' }>, signal?: AbortSignal): Promise<ViewReply> {
+    if (request.special !== 'show' || request.mergeWords) throw new ViewRequestError(`The ${block.kind} block is shown with every token and without merging words (special: 'show', mergeWords: false); hiding special tokens and merging words apply to self-attention.`);
+    if (request.mode !== 'allMean') this.checkHead(block, request.layer, request.mode === 'head' || request.mode === 'valueWeighted' ? request.head : 0);
+    if ((request.colStart ?? 0) !== 0 || (request.colCount !== undefined && request.colCount < block.keyTokens.length)) throw new ViewRequestError(`The ${block.kind} block is served in whole rows: column ranges (colStart, colCount) apply to self-attention views.`);
+    const m = await this.rectMatrix(block, request.mode, request.layer, request.head, signal);
+    const plain = { special: 'show' as const, mergeWords: false };
+    const start = Math.min(request.rowStart ?? 0, m.rows);
+    const count = Math.min(request.rowCount ?? m.rows, m.rows - start, rowsPerTile(m.cols));
+    const data = m.data.slice(start * m.cols, (start + count) * m.cols);
+    return { kind: 'matrix', size: m.cols, items: viewItems(block.keyTokens, plain), rowItems: viewItems(block.queryTokens, plain), rowStart: start, rowCount: count, colStart: 0, colCount: m.cols, data: data.buffer };
+  }
+
+  /** Every head of a rectangular block max-pooled to at most `cells` per side. */
+  private async rectThumbnails(block: BlockMeta, request: Extract<ViewRequest, { kind: 'thumbnails' }>, signal?: AbortSignal): Promise<ThumbnailsReply> {
+    if (request.special !== 'show' || request.mergeWords) throw new ViewRequestError(`The ${block.kind} block's thumbnails show every token without merging words (special: 'show', mergeWords: false).`);
+    const pooled: RectMatrix[] = [];
+    for (let l = 0; l < block.layers; l++) for (let h = 0; h < block.heads; h++) pooled.push(maxPoolRect(await this.rectMatrix(block, request.flavour, l, h, signal), request.cells));
+    return quantiseRect(pooled, request.cells);
+  }
+
+  /** Summaries of a rectangular block: the registry's scores of every head (as the engine's pass scores them) and its thumbnails. */
+  private async rectSummaries(block: BlockMeta, signal?: AbortSignal): Promise<BlockSummaries> {
+    const rows = block.queryTokens.length;
+    const cols = block.keyTokens.length;
+    const scorers = defaultHeadScorers().list();
+    const queryIds = block.queryTokens.map((t) => t.id);
+    const keyIds = block.keyTokens.map((t) => t.id);
+    const scores: BlockSummaries['scores'] = [];
+    const pooled: RectMatrix[] = [];
+    for (let l = 0; l < block.layers; l++) {
+      const data = await this.layer(block.kind, l, signal);
+      for (let h = 0; h < block.heads; h++) {
+        const probs = data.subarray(h * rows * cols, (h + 1) * rows * cols);
+        const head = { probs, queries: rows, keys: cols, causal: block.causal, rowEntropyBits: rowEntropies(probs, rows, cols), queryIds, keyIds };
+        const row = { layer: l, head: h, previousToken: NaN, firstToken: NaN, self: NaN, entropy: NaN, entropyBits: NaN, induction: NaN, duplicateToken: NaN };
+        for (const scorer of scorers) if (scorer.key in row) (row as Record<string, number>)[scorer.key] = scorer.score(head);
+        scores.push(row);
+        pooled.push(maxPoolRect({ rows, cols, data: probs }, SUMMARY_THUMBNAIL_CELLS));
+      }
+    }
+    const norms = this.kept.valueNorms(block.kind);
+    return {
+      block: block.kind,
+      layers: block.layers,
+      heads: block.heads,
+      layersDone: block.layers,
+      scores,
+      valueNorms: { dtype: 'float32', shape: [block.layers, block.heads, cols], buffer: norms.slice().buffer },
+      thumbnails: quantiseRect(pooled, SUMMARY_THUMBNAIL_CELLS),
+    };
   }
 
   /** A square block's token ids, one array per block (the detectors cache their patterns by it). */
@@ -151,13 +290,13 @@ export class ViewServer {
     return data;
   }
 
-  private meanOf(data: Float32Array, heads: number, n: number): Matrix {
-    const size = n * n;
+  /** Mean over `heads` planes of `size` values each. */
+  private meanOf(data: Float32Array, heads: number, size: number): Float32Array {
     const sum = new Float64Array(size);
     for (let h = 0; h < heads; h++) for (let i = 0; i < size; i++) sum[i] += data[h * size + i];
     const out = new Float32Array(size);
     for (let i = 0; i < size; i++) out[i] = sum[i] / heads;
-    return { size: n, data: out };
+    return out;
   }
 
   private async layerMean(kind: AttentionBlockKind, layer: number, signal?: AbortSignal, keep = true): Promise<Matrix> {
@@ -165,7 +304,7 @@ export class ViewServer {
     const cached = this.means.get(key);
     if (cached) return cached;
     const block = this.squareBlock(kind);
-    const mean = this.kept.headMean ? { size: block.n, data: await this.kept.headMean(kind, layer, signal) } : this.meanOf(await this.layer(kind, layer, signal), block.heads, block.n);
+    const mean = this.kept.headMean ? { size: block.n, data: await this.kept.headMean(kind, layer, signal) } : { size: block.n, data: this.meanOf(await this.layer(kind, layer, signal), block.heads, block.n * block.n) };
     if (keep) {
       this.means.set(key, mean);
       if (this.means.size > 8) this.means.delete(this.means.keys().next().value as string);
@@ -251,12 +390,16 @@ export class ViewServer {
   async serve(request: ViewRequest, signal?: AbortSignal): Promise<ViewReply> {
     switch (request.kind) {
       case 'matrix': {
+        const meta = this.blockMeta(request.block);
+        if (!isSquareBlock(meta)) return this.rectView(meta, request, signal);
         const view = await this.view(request.block, request.mode, request.layer, request.head, request.special, request.mergeWords, signal);
         return viewTile(view, request.rowStart, request.rowCount, request.colStart, request.colCount);
       }
       case 'overview':
         return viewOverview(await this.view(request.block, request.mode, request.layer, request.head, request.special, request.mergeWords, signal), request.cells);
       case 'thumbnails': {
+        const meta = this.blockMeta(request.block);
+        if (!isSquareBlock(meta)) return this.rectThumbnails(meta, request, signal);
         const block = this.squareBlock(request.block);
         const pooled: Matrix[] = [];
         for (let l = 0; l < block.layers; l++) {
@@ -328,11 +471,14 @@ export class ViewServer {
     return { scores, pooled };
   }
 
-  /** Summaries of every square block (cross-attention is served with its result). */
+  /** Summaries of every block (cross-attention's thumbnails are rectangular). */
   async summaries(signal?: AbortSignal): Promise<BlockSummaries[]> {
     const out: BlockSummaries[] = [];
     for (const block of this.kept.blocks) {
-      if (block.queryTokens.length !== block.keyTokens.length || block.querySide !== block.keySide) continue;
+      if (!isSquareBlock(block)) {
+        out.push(await this.rectSummaries(block, signal));
+        continue;
+      }
       const scores: BlockSummaries['scores'] = [];
       const pooled: Matrix[] = [];
       for (let l = 0; l < block.layers; l++) {

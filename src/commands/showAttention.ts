@@ -8,7 +8,7 @@ import { modelOrigin } from '../hub';
 import { compareSizeProblem } from '../analysis/compare';
 import type { AnalyzeOptions, AttentionResult, GenerateOptions } from '../protocol/types';
 import type { AnalysisInfo } from '../protocol/views';
-import { fullResultOf } from '../panel/fullResult';
+import { fullResultOf } from '../analysis/fullResult';
 import type { Notifier } from '../notifications';
 import type { AttentionPanel, PairSource } from '../panel/attentionPanel';
 import { EngineRequestError, type EngineClient, type KeptReply } from '../worker/engineClient';
@@ -142,11 +142,10 @@ export class ShowAttention {
     await this.execute(async ({ engine, model, signal, bar, started, showedEarly }) => {
       if (request.generate) {
         bar.report('analyze', 'Generating…', 0);
-        const sendTensors = engine.currentModel?.decoder !== undefined;
-        const analysis = await engine.generateKept(request.text, request.generate, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: sendTensors || this.panel.keepsTensors });
+        const analysis = await engine.generateKept(request.text, request.generate, { signal, onProgress: (message, fraction) => bar.report('analyze', message, fraction), withTensors: this.panel.keepsTensors });
         const g = analysis.info.generation;
         const how = `${g?.stoppedBy === 'eos' ? ' (stopped at the end-of-sequence token)' : g?.stoppedBy === 'max-positions' ? " (stopped at the model's longest sequence)" : ''}${g?.settings.length ? ` with generation_config.json's ${g.settings.join(', ')}` : ''}`;
-        if (!this.show(engine, analysis, model, signal, `Generated ${g?.newIds.length ?? 0} tokens greedily with ${analysis.info.model.name}${how} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
+        if (!this.show(engine, analysis, model, signal, `Generated ${g?.newIds.length ?? 0} tokens greedily with ${analysis.info.model.name}${how} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request)) return;
         this.shownGenerate = request.generate;
         this.shown = undefined;
         this.onShown(request);
@@ -164,14 +163,13 @@ export class ShowAttention {
       }
       const computing = vscode.l10n.t('Computing attention…');
       bar.report('analyze', computing, 0);
-      // The engine keeps the analysis; the panel asks for views. An encoder-decoder's three blocks
-      // still travel with their tensors (its cross view draws from them); the test API keeps them too.
-      const sendTensors = loadedModel?.decoder !== undefined;
+      // The engine keeps the analysis (an encoder-decoder's three blocks too); the panel asks for
+      // views. The test API keeps the tensors in the host as well, never posted to the webview.
       const origin = modelOrigin(model);
       const analysis = await engine.analyzeKept(request.text, options, {
         signal,
         onProgress: (message, fraction) => bar.report('analyze', engineProgress(message, computing), fraction),
-        withTensors: sendTensors || this.panel.keepsTensors,
+        withTensors: this.panel.keepsTensors,
         // Progressive: the panel opens on the first layers' summaries and fills in while the pass runs.
         onSummaries: (analysisId, info, summaries) => {
           if (signal.aborted) return;
@@ -180,7 +178,7 @@ export class ShowAttention {
         },
       });
       this.shownGenerate = undefined;
-      if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request, sendTensors)) return;
+      if (!this.show(engine, analysis, model, signal, `Analyzed ${analysis.info.tokens.length} tokens with ${analysis.info.model.name} in ${analysis.info.timings.computeMs.toFixed(0)} ms (total ${Date.now() - started} ms)`, request)) return;
       this.shown = { analysisId: analysis.analysisId, text: request.text, options, spec };
       this.onShown(request);
     }, (error, signal) => this.report(error, request, signal));
@@ -200,7 +198,7 @@ export class ShowAttention {
   }
 
   /** Shows a kept analysis (with the model's origin for Copy as Python) unless the run was cancelled; false when it was. */
-  private show(engine: EngineClient, analysis: KeptReply, model: RunContext['model'], signal: AbortSignal, log: string, request?: AnalysisRequest, sendTensors = false): boolean {
+  private show(engine: EngineClient, analysis: KeptReply, model: RunContext['model'], signal: AbortSignal, log: string, request?: AnalysisRequest): boolean {
     if (signal.aborted) {
       engine.forget(analysis.analysisId);
       return false;
@@ -209,7 +207,7 @@ export class ShowAttention {
     const info = { ...analysis.info, origin };
     const result = analysis.result && { ...analysis.result, origin };
     this.notifier.log(log);
-    this.panel.showAnalysis({ ...analysis, info, result }, request?.document, request?.offset ?? 0, request?.pair, sendTensors);
+    this.panel.showAnalysis({ ...analysis, info, result }, request?.document, request?.offset ?? 0, request?.pair);
     return true;
   }
 

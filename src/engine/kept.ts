@@ -505,19 +505,8 @@ export function summarizeHeads(summary: LayerSummaries, scorers: HeadScorerRegis
   poolThumbnails(probs, count, queries, keys, summary.thumbnail, first);
 }
 
-/** Row entropies in bits `[heads, queries]` computed here (for tensors the engine already holds). */
-export function rowEntropies(probs: Float32Array, rows: number, keys: number): Float32Array {
-  const out = new Float32Array(rows);
-  for (let i = 0; i < rows; i++) {
-    let h = 0;
-    for (let j = 0; j < keys; j++) {
-      const p = probs[i * keys + j];
-      if (p > 0) h -= p * Math.log2(p);
-    }
-    out[i] = h;
-  }
-  return out;
-}
+/** Row entropies in bits computed here (for tensors the engine already holds). */
+export { rowEntropies } from '../analysis/scorers';
 
 /** A block's value norms `[layers, heads, keys]` from its summaries. */
 export function blockValueNorms(summaries: readonly LayerSummaries[], block: AttentionBlockKind, layers: number): Float32Array {
@@ -544,6 +533,9 @@ export interface KeptAnalysis {
   readonly summaries: readonly LayerSummaries[];
   readonly truncatedFrom?: number;
   readonly timings: { tokenizeMs: number; computeMs: number };
+  /** Encoder-decoders: the decoder text and its tokens (after the model's shift-right). */
+  readonly target?: string;
+  readonly decoderTokens?: TokenInfo[];
   /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block (a fresh array). */
   valueNorms(block: AttentionBlockKind): Float32Array;
   /** `[heads, queries, keys]` exact probabilities of one layer, a fresh array; `heads` picks [from, to) (default all). */

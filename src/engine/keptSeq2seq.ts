@@ -1,8 +1,9 @@
 /**
  * Encoder-decoders behind the kept-analysis interface, for now with their full tensors: the
  * encoder-decoder runner returns every block's `[layers, heads, queries, keys]` and this wraps
- * them (summaries computed here at once, matrices sliced on request). Their length stays bounded
- * by the n² budget of `analyze` until their runner keeps hidden states too.
+ * them (summaries of all three blocks, cross-attention included, computed here at once; matrices
+ * sliced on request). The tensors stay in the engine: the panel gets summaries and asks for views.
+ * Their length stays bounded by the n² budget of `analyze` until their runner keeps hidden states too.
  */
 import type { AttentionBlockKind, AttentionResult, HeadVectors } from '../protocol/types';
 import { attentionBlocks } from '../protocol/types';
@@ -51,6 +52,8 @@ export function keptFromResult(
     blocks: metas,
     summaries,
     ...(result.truncatedFrom !== undefined ? { truncatedFrom: result.truncatedFrom } : {}),
+    ...(result.target !== undefined ? { target: result.target } : {}),
+    ...(result.decoderTokens ? { decoderTokens: result.decoderTokens } : {}),
     timings: result.timings,
     async attention(kind, layer, _signal, range) {
       const { block, heads, size } = find(kind, layer);

@@ -14,7 +14,7 @@ import { parseWebviewMessage, type ExportFormat, type HostToWebview, type StaleR
 import { decodeHalfArray } from '../protocol/float16';
 import type { CompareKind } from '../analysis/compare';
 import { AnalyzedText } from './analyzedText';
-import { fullResultOf } from './fullResult';
+import { fullResultOf } from '../analysis/fullResult';
 import { getPanelHtml } from './html';
 import { errorParts, localizeError } from '../l10n/errors';
 import { WeightDecorations } from './weightDecorations';
@@ -70,7 +70,7 @@ export class AttentionPanel implements vscode.Disposable {
   private info: AnalysisInfo | undefined;
   /** Its summaries (value norms for an interactive HTML export). */
   private summaries: BlockSummaries[] | undefined;
-  /** Its full result, when the host holds the tensors (encoder-decoders; the test API). */
+  /** Its full result, when the host holds the tensors (the test API only). */
   private full: AttentionResult | undefined;
   /** What was posted for it (reposted when the webview reloads). */
   private shownMessage: HostToWebview | undefined;
@@ -103,7 +103,7 @@ export class AttentionPanel implements vscode.Disposable {
     return this.panel !== undefined;
   }
 
-  /** The full result shown, when the host holds its tensors (test API, encoder-decoders). */
+  /** The full result shown, when the host holds its tensors (the test API). */
   get currentResult(): AttentionResult | undefined {
     return this.full;
   }
@@ -218,9 +218,9 @@ export class AttentionPanel implements vscode.Disposable {
 
   /**
    * Shows analysis `analysisId` (kept by the engine) for `text` found at `offset` in `document`
-   * (and the pair's second text). The webview gets its summaries and asks for the views it shows;
-   * with `full` (an encoder-decoder's three blocks) it gets the tensors instead. `full` without
-   * `sendTensors` is kept for the test API only.
+   * (and the pair's second text). The webview gets its summaries (every block's, for an
+   * encoder-decoder) and asks for the views it shows; no tensor is posted. `result` (every tensor)
+   * is kept here for the test API only.
    */
   showAnalysis(
     analysis: { analysisId: number; info: AnalysisInfo; summaries: BlockSummaries[]; result?: AttentionResult },
@@ -228,7 +228,6 @@ export class AttentionPanel implements vscode.Disposable {
     document: vscode.TextDocument | undefined,
     offset: number,
     pair?: PairSource,
-    sendTensors = false,
   ): void {
     this.open();
     const info = analysis.info;
@@ -249,10 +248,7 @@ export class AttentionPanel implements vscode.Disposable {
     this.analyzed = document && new AnalyzedText(document, offset, info.text, info.tokens);
     this.analyzedPair = pair?.document && pair.offset !== undefined ? new AnalyzedText(pair.document, pair.offset, pair.text, info.tokens, 1) : undefined;
     const pairField = pair ? { pair: { text: pair.text } } : {};
-    this.shownMessage =
-      sendTensors && analysis.result
-        ? { type: 'result', resultId: this.resultId, result: analysis.result, ...pairField }
-        : { type: 'analysis', resultId: this.resultId, analysis: info, summaries: analysis.summaries, ...pairField };
+    this.shownMessage = { type: 'analysis', resultId: this.resultId, analysis: info, summaries: analysis.summaries, ...pairField };
     this.post(this.shownMessage);
     this.panel!.title = info.probe ? vscode.l10n.t('Attention: {0} (probe)', info.model.name) : vscode.l10n.t('Attention: {0}', info.model.name);
     const editor = vscode.window.activeTextEditor;

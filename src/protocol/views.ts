@@ -82,10 +82,15 @@ export interface ViewItem {
 
 export interface MatrixReply {
   kind: 'matrix';
-  /** Rows and columns of the whole view. */
+  /** Columns of the whole view (and its rows, for a square block). */
   size: number;
   /** Columns of the view (rows are the same items for square blocks). */
   items: ViewItem[];
+  /**
+   * A rectangular block (cross-attention: decoder queries × encoder keys): its rows, when they are
+   * not the columns. Every row is then `size` wide and there are `rowItems.length` of them.
+   */
+  rowItems?: ViewItem[];
   rowStart: number;
   rowCount: number;
   colStart: number;
@@ -111,13 +116,16 @@ export interface OverviewReply {
 
 export interface ThumbnailsReply {
   kind: 'thumbnails';
-  /** Cells per side of each thumbnail. */
+  /** Cells per side of each thumbnail (its longer side, for a rectangular block). */
   cells: number;
+  /** A rectangular block's thumbnails are `rows × cols` cells (each at most `cells`); square ones `cells × cells`. */
+  rows?: number;
+  cols?: number;
   /** Thumbnails (layers × heads, layer-major). */
   count: number;
   /** float32 `[count]`: each thumbnail's largest weight (its 255). */
   maxima: ArrayBuffer;
-  /** uint8 `[count, cells, cells]`. */
+  /** uint8 `[count, cells, cells]` (`[count, rows, cols]` for a rectangular block). */
   data: ArrayBuffer;
 }
 

@@ -24,8 +24,10 @@ export type HostToWebview =
   /** Request `requestId` failed (or the analysis is no longer kept). */
   | { type: 'replyError'; requestId: number; resultId: number; message: string }
   /**
-   * A new result replaces whatever the panel shows. `resultId` identifies it in later messages.
-   * `pair`: the result is of a sentence pair; segment 1 tokens' offsets count from `pair.text`.
+   * A single-stack result with its tensors replaces whatever the panel shows: only the interactive
+   * HTML export page sends this (its data is embedded by design); the extension host never does, and
+   * an encoder-decoder's page answers view requests itself (webview/standalone.ts). `resultId`
+   * identifies it in later messages. `pair`: a sentence pair; segment 1 tokens' offsets count from `pair.text`.
    */
   | { type: 'result'; resultId: number; result: AttentionResult; pair?: { text: string } }
   /**

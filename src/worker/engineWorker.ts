@@ -12,6 +12,7 @@ import { loadModel } from '../models';
 import { resultBuffers, type AnalyzeOptions, type AttentionResult } from '../protocol/types';
 import { replyBuffers, summaryBuffers } from '../protocol/views';
 import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
+import { fullResultOf } from '../analysis/fullResult';
 import { ViewRequestError, ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses, type Kept } from './keptAnalyses';
 import { blockSummaries } from './engineSummaries';
@@ -241,7 +242,10 @@ port.on('message', (message: HostToWorker) => {
       enqueue(message.id, async (signal) => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
         const analysisId = message.analysisId;
-        if (analysisId !== undefined && !message.withTensors && !model.summary.decoder) {
+        // Encoder-decoders are always kept (their tensors stay here, the panel asks for views of
+        // each block); single-stack models keep per-layer state unless the full result is asked for.
+        const seq2seq = model.summary.decoder !== undefined;
+        if (analysisId !== undefined && (seq2seq || !message.withTensors)) {
           // The engine keeps per-layer state, not n² tensors: long texts are limited by positions and that memory.
           // Each layer group's summaries go out as soon as they are computed: the panel's model view fills in.
           const done: LayerSummaries[] = [];
@@ -268,12 +272,34 @@ port.on('message', (message: HostToWorker) => {
             throw err;
           }
           // Kept at the end where the engine had nothing to hand out at the start; one the host forgot meanwhile stays forgotten.
-          if (!started) kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text })));
+          const serverOf = () => new ViewServer(analysis, { mergeText: pair ? undefined : analysis.text, targetText: analysis.target });
+          if (!started) kept.add(analysisId, entryFor(analysis, message.text, message.options, serverOf()));
           // It holds all it keeps now: older analyses make room within the budget.
           if (kept.has(analysisId)) kept.fit(analysisId);
-          const info = { model: analysis.model, text: analysis.text, tokens: analysis.tokens, blocks: analysis.blocks, timings: analysis.timings, ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}) };
+          const info: AnalysisInfo = {
+            model: analysis.model,
+            text: analysis.text,
+            tokens: analysis.tokens,
+            blocks: analysis.blocks,
+            timings: analysis.timings,
+            ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}),
+            ...(analysis.target !== undefined ? { target: analysis.target } : {}),
+            ...(analysis.decoderTokens ? { decoderTokens: analysis.decoderTokens } : {}),
+          };
           const summaries = blockSummaries(analysis.summaries, analysis.blocks);
-          post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
+          if (!message.withTensors) {
+            post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
+            return;
+          }
+          // The host's test API also wants the tensors: each block's, from the kept analysis.
+          const server = kept.peek(analysisId)?.server ?? serverOf();
+          const result = await fullResultOf(info, summaries, async (block) => {
+            const reply = await server.serve({ kind: 'tensor', block }, signal);
+            if (reply.kind !== 'tensor') throw new EngineError('internal', 'The view server answered a tensor request with something else.');
+            return reply.tensor;
+          });
+          const copies = blockSummaries(analysis.summaries, analysis.blocks);
+          post({ type: 'analyzed', id: message.id, analysisId, info, summaries: copies, result }, [...summaryBuffers(copies), ...resultBuffers(result)]);
           return;
         }
         const result = await model.analyze(message.text, message.options, signal, progressFor(message.id));

@@ -8,7 +8,7 @@ import { FullResultKept, analysisInfo } from '../../src/analysis/fullResultKept'
 import { ViewServer } from '../../src/analysis/viewServer';
 import type { AttentionResult } from '../../src/protocol/types';
 import type { BlockSummaries, ViewReply } from '../../src/protocol/views';
-import { replyBuffers } from '../../src/protocol/views';
+import { replyBuffers, summaryBuffers } from '../../src/protocol/views';
 import type { WebviewToHost } from '../../src/protocol/webview';
 import type { Harness } from './harness';
 
@@ -38,11 +38,11 @@ export class FakeHost {
    */
   async analysis(resultId: number, result: AttentionResult, pair?: { text: string }, layersDone?: number): Promise<void> {
     const kept = new FullResultKept(result);
-    const server = new ViewServer(kept, { mergeText: pair ? undefined : result.text });
+    const server = new ViewServer(kept, { mergeText: pair ? undefined : result.text, targetText: result.target });
     this.servers.set(resultId, server);
     this.summaries.set(resultId, await server.summaries());
     const summaries = (await server.summaries()).map((s) => (layersDone === undefined ? s : partial(s, layersDone)));
-    this.count(summaries.reduce((sum, s) => sum + s.valueNorms.buffer.byteLength + s.thumbnails.data.byteLength + s.thumbnails.maxima.byteLength, 0));
+    this.count(summaryBuffers(summaries).reduce((sum, b) => sum + b.byteLength, 0));
     await this.h.send({ type: 'analysis', resultId, analysis: analysisInfo(result), summaries, ...(pair ? { pair } : {}) });
   }
 
@@ -89,9 +89,10 @@ export class FakeHost {
 
 /** Summaries as they are while the pass runs: layers from `done` on not summarised yet. */
 export function partial(s: BlockSummaries, done: number): BlockSummaries {
-  const cells = s.thumbnails.cells;
+  // Rectangular blocks' (cross-attention) thumbnails are rows × cols.
+  const cells = (s.thumbnails.rows ?? s.thumbnails.cells) * (s.thumbnails.cols ?? s.thumbnails.cells);
   const data = new Uint8Array(s.thumbnails.data.slice(0));
-  data.fill(0, done * s.heads * cells * cells);
+  data.fill(0, done * s.heads * cells);
   return {
     ...s,
     layersDone: done,

@@ -2,7 +2,7 @@
  * A result of Continue and Show Attention in the real webview bundle: the engine continues a
  * fixture's text greedily, the panel shows prompt + generated tokens, the badge says how many were
  * generated, generated keys link nothing in the editor, and an encoder-decoder's generated decoder
- * tokens are marked in the cross-attention view.
+ * tokens are marked in the cross-attention view (its analysis served as the engine serves it).
  * Build first (node esbuild.js), then: npx mocha --no-config --timeout 120000 out/test/browser/generate.test.js
  */
 import * as assert from 'assert';
@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { AttentionResult } from '../../src/protocol/types';
 import { loadModel } from '../../src/models';
 import { FIXTURES_2_ROOT, FIXTURES_ROOT } from '../helpers/fixtures';
+import { FakeHost } from './fakeHost';
 import { clickHeadCell, cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
 
 async function generated(folder: string, text: string, tokens: number): Promise<AttentionResult> {
@@ -66,10 +67,16 @@ describe('webview: Continue and Show Attention results', function () {
   it('an encoder-decoder: the generated decoder tokens are marked in the cross-attention view', async () => {
     const result = await generated(path.join(FIXTURES_2_ROOT, 'marian'), 'I am making a cake', 6);
     assert.strictEqual(result.decoderTokens?.length, 7);
-    await h.send({ type: 'result', resultId: 6, result });
+    // An encoder-decoder's generation reaches the panel as an analysis the engine keeps (its summaries; views on request).
+    const host = new FakeHost(h);
+    await host.analysis(6, result);
+    await host.serve();
     await h.page.locator('#attention-block').click();
     await h.page.locator('#attention-block .option', { hasText: 'Cross-attention' }).first().click();
     await frames(h.page);
+    await host.serve();
+    await frames(h.page);
+    assert.strictEqual(await h.page.locator('[data-testid="cross-canvas"]').getAttribute('data-ready'), 'true', 'the cross head arrived');
     assert.strictEqual(await h.page.locator('[data-testid="cross-queries"] .cross-query.generated').count(), 6);
     assert.strictEqual(await h.page.locator('[data-testid="cross-queries"] .cross-query:not(.generated)').count(), 1, 'the decoder start token is not generated');
     await h.page.screenshot({ path: path.join(repoRoot(), 'test-results', 'browser', 'generate-marian-cross.png') });

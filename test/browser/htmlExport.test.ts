@@ -17,6 +17,7 @@ import { buildInteractiveHtml, chooseQuantisation, HtmlExportTooLarge, MAX_HTML_
 import { decodePayloadResult, dequantiseSqrt8, quantiseSqrt8, type InteractivePayload } from '../../src/export/interactivePayload';
 import { loadModel } from '../../src/models';
 import type { AttentionResult } from '../../src/protocol/types';
+import { FIXTURES_2_ROOT, openFixture, type Fixture } from '../helpers/fixtures';
 import { CHROMIUM, cspViolations, openHarness, repoRoot, type Harness } from './harness';
 
 const ROOT = repoRoot();
@@ -51,6 +52,17 @@ async function frames(page: Page): Promise<void> {
   await page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 }
 
+/** Opens the exported page from disk in `context` and waits for its heatmap; console errors go to `problems`. */
+async function openExportedPage(context: BrowserContext, file: string, problems: string[]): Promise<Page> {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  await page.goto(`file://${file}`);
+  await page.locator('[data-testid="heatmap"]').waitFor({ state: 'visible' });
+  await frames(page);
+  return page;
+}
+
 describe('interactive HTML export in Chromium', function () {
   this.timeout(120000);
   let model: AttentionModel;
@@ -82,12 +94,7 @@ describe('interactive HTML export in Chromium', function () {
       w.__csp = [];
       document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
     });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await page.goto(`file://${file}`);
-    await page.locator('[data-testid="heatmap"]').waitFor({ state: 'visible' });
-    await frames(page);
+    page = await openExportedPage(context, file, problems);
   });
 
   after(async () => {
@@ -226,5 +233,55 @@ describe('the probe in the panel (Chromium)', function () {
     assert.ok(await banner.isHidden());
     assert.deepStrictEqual(await cspViolations(h), []);
     assert.deepStrictEqual(h.problems, []);
+  });
+});
+
+describe('interactive HTML export of an encoder-decoder (Chromium)', function () {
+  this.timeout(120000);
+  let context: BrowserContext;
+  let page: Page;
+  let result: AttentionResult;
+  const problems: string[] = [];
+  let dir: string;
+  let fixture: Fixture;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attention-html-seq2seq-'));
+    fixture = openFixture('bart', FIXTURES_2_ROOT);
+    const model = await loadModel(fixture.folder);
+    try {
+      result = await model.analyze(fixture.cases[0].text, { target: fixture.cases[0].decoder_text });
+    } finally {
+      await model.dispose();
+    }
+    const { html } = buildInteractiveHtml({ result, state: { tab: 'head', mode: 'head', layer: 0, head: 0 } }, assets());
+    const file = path.join(dir, 'attention.html');
+    fs.writeFileSync(file, html);
+    context = await chromium.launchPersistentContext(path.join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'], viewport: { width: 1200, height: 800 } });
+    page = await openExportedPage(context, file, problems);
+  });
+
+  after(async () => {
+    await context?.close();
+    fixture?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the page serves its own views: three blocks, the cross head within float16 of the transformers reference', async () => {
+    const options = await page.locator('#attention-block vscode-option').allInnerTexts();
+    assert.deepStrictEqual(options, ['Encoder self-attention (11 × 11)', 'Decoder self-attention (16 × 16)', 'Cross-attention (16 × 11)']);
+    await page.locator('#attention-block').click();
+    await page.locator('#attention-block .option', { hasText: 'Cross-attention' }).first().click();
+    await frames(page);
+    const canvas = page.locator('[data-testid="cross-canvas"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="cross-canvas"]')?.getAttribute('data-ready') === 'true');
+    const cell = (await canvas.boundingBox())!.width / 11;
+    await canvas.hover({ position: { x: 7.5 * cell, y: 5.5 * cell } });
+    const text = await page.locator('[data-testid="cross-readout"]').innerText();
+    const ref = fixture.expected('case0.cross_attentions');
+    const expected = ref.data[5 * 11 + 7];
+    assert.ok(Math.abs(Number(text.slice(text.lastIndexOf(': ') + 2)) - expected) <= 1e-3, `${text} vs ${expected}`);
+    assert.strictEqual(await page.locator('[data-testid="cross-grid"] .cross-thumb').count(), 8);
+    assert.deepStrictEqual(problems, []);
   });
 });

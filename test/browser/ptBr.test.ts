@@ -290,12 +290,16 @@ describe('webview in Brazilian Portuguese: no English left', function () {
       await model.dispose();
       fixture.close();
     }
-    await h.send({ type: 'result', resultId: 11, result });
+    const host = new FakeHost(h);
+    await host.analysis(11, result);
+    await host.serve();
     const options = await h.page.locator('#attention-block vscode-option').allInnerTexts();
     assert.deepStrictEqual(options.map((o) => o.replace(/ \(.*/, '')), ['Autoatenção do codificador', 'Autoatenção do decodificador', 'Atenção cruzada']);
     // Token labels of this text are English words: whole messages and sentences only.
     await check('encoder-decoder', false);
     await chooseOption(h, 'attention-block', 'Atenção cruzada');
+    await host.serve();
+    await frames(h.page);
     assert.ok(await h.page.locator('[data-testid="cross-view"]').isVisible());
     const box = (await h.page.locator('[data-testid="cross-canvas"]').boundingBox())!;
     await h.page.mouse.move(box.x + 3, box.y + 3);

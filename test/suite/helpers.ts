@@ -5,6 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
 import type { AttentionResult, TensorData } from '../../src/protocol/types';
+import type { ViewReply, ViewRequest } from '../../src/protocol/views';
 import type { HostToWebview } from '../../src/protocol/webview';
 import { decodeHalfArray } from '../../src/protocol/float16';
 import { FIXTURES_ROOT } from '../helpers/fixtures';
@@ -181,4 +182,24 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
+}
+
+let nextViewRequestId = 1000;
+
+/** Messages posted to the webview that are not in `before` (the history is bounded, so not by index). */
+export function sentSince(api: AttentionInspectorApi, before: Set<HostToWebview>): HostToWebview[] {
+  return api.sentToWebview().filter((m) => !before.has(m));
+}
+
+/** Posts a view request as the webview would and waits for the reply tied to it (it must name the same analysis). */
+export async function askView(api: AttentionInspectorApi, resultId: number, request: ViewRequest): Promise<ViewReply> {
+  const requestId = nextViewRequestId++;
+  await api.receiveFromWebview({ type: 'request', requestId, resultId, request });
+  type Reply = Extract<HostToWebview, { type: 'reply' | 'replyError' }>;
+  const find = () => api.sentToWebview().find((m): m is Reply => (m.type === 'reply' || m.type === 'replyError') && m.requestId === requestId);
+  await waitFor(() => find() !== undefined, `the reply to request ${requestId}`, 60_000);
+  const reply = find()!;
+  if (reply.type === 'replyError') throw new Error(reply.message);
+  assert.strictEqual(reply.resultId, resultId, 'the reply names the analysis it is about');
+  return reply.reply;
 }

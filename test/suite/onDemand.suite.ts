@@ -8,32 +8,11 @@ import * as vscode from 'vscode';
 import { computeQueryStep, maxAbsDifference } from '../../src/analysis/stepByStep';
 import type { AttentionInspectorApi } from '../../src/protocol/api';
 import type { HeadVectors } from '../../src/protocol/types';
-import { MAX_REPLY_BYTES, type ViewReply, type ViewRequest } from '../../src/protocol/views';
+import { MAX_REPLY_BYTES } from '../../src/protocol/views';
 import type { HostToWebview } from '../../src/protocol/webview';
 import {
-  bufferBytes, currentResultId, fixtureFolder, getApi, openUntitled, resetWindow, resultMessages, select, setModel, showAttention, toFloat32, waitFor,
+  askView as ask, bufferBytes, currentResultId, fixtureFolder, getApi, openUntitled, resetWindow, resultMessages, select, sentSince, setModel, showAttention, toFloat32, waitFor,
 } from './helpers';
-
-type Reply = Extract<HostToWebview, { type: 'reply' | 'replyError' }>;
-
-let nextRequestId = 1000;
-
-/** Messages posted to the webview that are not in `before` (the history is bounded, so not by index). */
-function sentSince(api: AttentionInspectorApi, before: Set<HostToWebview>): HostToWebview[] {
-  return api.sentToWebview().filter((m) => !before.has(m));
-}
-
-/** Posts a view request as the webview would and waits for the reply tied to it. */
-async function ask(api: AttentionInspectorApi, resultId: number, request: ViewRequest): Promise<ViewReply> {
-  const requestId = nextRequestId++;
-  await api.receiveFromWebview({ type: 'request', requestId, resultId, request });
-  const find = () => api.sentToWebview().find((m): m is Reply => (m.type === 'reply' || m.type === 'replyError') && m.requestId === requestId);
-  await waitFor(() => find() !== undefined, `the reply to request ${requestId}`, 60_000);
-  const reply = find()!;
-  if (reply.type === 'replyError') throw new Error(reply.message);
-  assert.strictEqual(reply.resultId, resultId, 'the reply names the analysis it is about');
-  return reply.reply;
-}
 
 /** Asks for q, k, v the way the step-by-step tab does and waits for them. */
 async function headVectors(api: AttentionInspectorApi, layer: number, head: number): Promise<HeadVectors> {
