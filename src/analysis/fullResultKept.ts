@@ -41,12 +41,14 @@ export class FullResultKept implements KeptAnalysis {
     return block;
   }
 
-  async attention(kind: AttentionBlockKind, layer: number): Promise<Float32Array> {
+  async attention(kind: AttentionBlockKind, layer: number, _signal?: AbortSignal, range?: { from: number; to: number }): Promise<Float32Array> {
     const a = this.block(kind).attentions;
     const [, heads, rows, cols] = a.shape;
-    const size = heads * rows * cols;
+    const { from, to } = range ?? { from: 0, to: heads };
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && to <= heads && from < to)) throw new Error(`No heads ${from}–${to} in layer ${layer + 1}.`);
+    const size = rows * cols;
     // A copy: callers may keep it after this analysis is released.
-    return Float32Array.from(readTensorRange(a, layer * size, size));
+    return Float32Array.from(readTensorRange(a, (layer * heads + from) * size, (to - from) * size));
   }
 
   valueNorms(kind: AttentionBlockKind): Float32Array {

@@ -238,7 +238,8 @@ export class EncoderDecoderRunner {
     return { encoder: Math.min(e.maxTokens ?? Infinity, byMemory), decoder: Math.min(d.maxTokens ?? Infinity, byMemory) };
   }
 
-  async analyze(text: string, options: AnalyzeOptions, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
+  /** `decoderAsIs`: the decoder's tokens as they are (a generation's), instead of the decoder text's shifted right. */
+  async analyze(text: string, options: AnalyzeOptions, signal?: AbortSignal, onProgress?: ProgressFn, decoderAsIs?: TokenInfo[]): Promise<AttentionResult> {
     if (text.trim().length === 0 && !options.textPair?.trim()) {
       throw new EngineError('empty-text', 'There is no text to analyze: select some text (or put the cursor on a non-empty line).');
     }
@@ -254,7 +255,7 @@ export class EncoderDecoderRunner {
       throw new EngineError('too-long', `The text is ${ids.length} tokens long; ${this.summary.name} handles at most ${limits.encoder} tokens here. Select less text or analyze the first ${limits.encoder} tokens.`, { limit: limits.encoder, length: ids.length });
     }
     const target = options.target ?? '';
-    const decoderTokens = await this.decoderTokens(target);
+    const decoderTokens = decoderAsIs ?? (await this.decoderTokens(target));
     if (decoderTokens.length > limits.decoder) {
       throw new EngineError('too-long', `The decoder text is ${decoderTokens.length} tokens long; ${this.summary.name}'s decoder handles at most ${limits.decoder} tokens here. Shorten the decoder text.`, { limit: limits.decoder, length: decoderTokens.length });
     }

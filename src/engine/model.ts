@@ -323,6 +323,22 @@ export class AttentionModel {
     return generator.run(text, options, signal, onProgress);
   }
 
+  /**
+   * Makes a generation's sequence the engine's last run, so that step by step reads its q, k, v:
+   * prompt and generated tokens analyzed again by their ids (generated tokens are not re-tokenized
+   * from the decoded text, which may split differently). Generation itself runs its own sessions.
+   */
+  async rerunGenerated(result: AttentionResult, signal?: AbortSignal): Promise<void> {
+    if (this.seq2seq) {
+      if (!result.decoderTokens) throw new EngineError('internal', 'A generation of an encoder-decoder has decoder tokens.');
+      this.seq2seqRuns++;
+      await this.seq2seq.analyze(result.text, {}, signal, undefined, result.decoderTokens);
+      return;
+    }
+    const ids = result.tokens.map((t) => t.id);
+    await this.run(result.text, { ids, typeIds: ids.map(() => 0), tokens: result.tokens }, {}, signal);
+  }
+
   /** The longest text in tokens this model accepts: its positions, or what the attention memory budget allows. */
   get maxTokens(): number {
     if (this.seq2seq) return this.seq2seq.limitsFor().encoder;

@@ -11,8 +11,8 @@ import type { BlockMeta } from './views';
 export interface KeptAnalysis {
   readonly tokens: TokenInfo[];
   readonly blocks: BlockMeta[];
-  /** One layer's exact attention `[heads, queries, keys]` (a fresh array the caller may keep). */
-  attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
+  /** One layer's exact attention `[heads, queries, keys]`, or heads `from`…`to - 1` of it (a fresh array the caller may keep). */
+  attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array>;
   /** `[queries, keys]` mean over one layer's heads, when the engine forms it without the whole layer (means, rollout). */
   headMean?(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
   /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block. */

@@ -155,11 +155,11 @@ function entryFor(analysis: KeptAnalysis, text: string, options: AnalyzeOptions,
  * belongs to another analysis the text is analyzed again first: step by step always shows the
  * analysis on screen, whatever ran since.
  */
-function keep(analysisId: number, result: AttentionResult, text: string, options: AnalyzeOptions, rerun: (m: AttentionModel) => Promise<unknown> = (m) => m.analyze(text, options)) {
+function keep(analysisId: number, result: AttentionResult, text: string, options: AnalyzeOptions, rerun: (m: AttentionModel, result: AttentionResult) => Promise<unknown> = (m) => m.analyze(text, options)) {
   const vectors = async (block: Parameters<AttentionModel['headVectors']>[2], layer: number, head: number) => {
     if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
     if (modelLastRun !== analysisId) {
-      await rerun(model);
+      await rerun(model, result);
       modelLastRun = analysisId;
     }
     return model.headVectors(layer, head, block);
@@ -200,14 +200,20 @@ async function postKeptResult(message: { id: number; withTensors?: boolean }, an
  * Runs a request whose whole result is kept (the probe, a generation): superseding like analyze,
  * answered with the full result, or kept under `analysisId` with `rerun` for step by step.
  */
-function keptFullResult(message: { id: number; analysisId?: number; withTensors?: boolean }, run: (m: AttentionModel, signal: AbortSignal) => Promise<AttentionResult>, rerun: (m: AttentionModel) => Promise<unknown>): void {
+function keptFullResult(
+  message: { id: number; analysisId?: number; withTensors?: boolean },
+  run: (m: AttentionModel, signal: AbortSignal) => Promise<AttentionResult>,
+  rerun: (m: AttentionModel, result: AttentionResult) => Promise<unknown>,
+  /** Whether `run` leaves the model's last-run state (q, k, v) to its result; a generation runs its own sessions. */
+  runSetsLastRun: boolean,
+): void {
   if (latestAnalyze !== undefined) controllers.get(latestAnalyze)?.abort();
   latestAnalyze = message.id;
   enqueue(message.id, async (signal) => {
     if (!model) throw new EngineError('not-loaded', 'No model is loaded.');
     const result = await run(model, signal);
     const analysisId = message.analysisId;
-    modelLastRun = analysisId;
+    modelLastRun = runSetsLastRun ? analysisId : undefined;
     if (analysisId === undefined) {
       post({ type: 'result', id: message.id, result }, resultBuffers(result));
       return;
@@ -313,12 +319,12 @@ port.on('message', (message: HostToWorker) => {
       });
       break;
     case 'generate':
-      // A generated result is kept as a full result (like the probe's), and generated again for step by step.
-      keptFullResult(message, (m, signal) => m.generate(message.text, message.options, signal, progressFor(message.id)), (m) => m.generate(message.text, message.options));
+      // A generated result is kept as a full result (like the probe's); step by step analyzes its ids again (generation runs its own sessions).
+      keptFullResult(message, (m, signal) => m.generate(message.text, message.options, signal, progressFor(message.id)), (m, result) => m.rerunGenerated(result), false);
       break;
     case 'probe':
       // The probe's few hundred tokens are kept as a full result (like an encoder-decoder's), and run again for step by step.
-      keptFullResult(message, (m, signal) => m.analyzeProbe(message.length, message.seed, signal, progressFor(message.id)), (m) => m.analyzeProbe(message.length, message.seed));
+      keptFullResult(message, (m, signal) => m.analyzeProbe(message.length, message.seed, signal, progressFor(message.id)), (m) => m.analyzeProbe(message.length, message.seed), true);
       break;
     case 'view':
       serveView(message);

@@ -181,6 +181,51 @@ describe('engine worker', function () {
     }
   });
 
+  it('step by step of a generated result reads its own q, k, v, also after another analysis ran (causal and encoder-decoder)', async () => {
+    /** softmax(q·kᵀ·scale + bias) of row i, from a head's vectors. */
+    const rowFrom = (v: Awaited<ReturnType<EngineClient['headVectors']>>, i: number): number[] => {
+      const q = new Float32Array(v.q.buffer), k = new Float32Array(v.k.buffer);
+      const [, d] = v.q.shape;
+      const keys = v.k.shape[0];
+      const bias = v.bias ? new Float32Array(v.bias.buffer) : undefined;
+      const logits = Array.from({ length: keys }, (_, j) => {
+        let s = 0;
+        for (let x = 0; x < d; x++) s += q[i * d + x] * k[j * d + x];
+        s *= v.scale;
+        if (v.softcap !== null) s = Math.tanh(s / v.softcap) * v.softcap;
+        return s + (bias ? bias[i * keys + j] : 0);
+      });
+      const max = Math.max(...logits);
+      const exps = logits.map((l) => Math.exp(l - max));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      return exps.map((e) => e / sum);
+    };
+    for (const [folder, block] of [[path.join(FIXTURES_ROOT, 'gpt2'), 'self'], [path.join(FIXTURES_2_ROOT, 'marian'), 'cross']] as const) {
+      const name = path.basename(folder);
+      await client.load(folder, { name, source: folder });
+      const generated = await client.generateKept('The cat sat on the mat.', { maxNewTokens: 4, stopAtEos: false, processors: false }, { withTensors: true });
+      const result = generated.result!;
+      const blockOf = result.blocks?.find((b) => b.kind === block);
+      const attentions = blockOf ? blockOf.attentions : result.attentions;
+      const [, heads, queries, keys] = attentions.shape;
+      assert.ok(attentions.dtype === 'float32');
+      // Another text runs in between: step by step must not read its state.
+      await client.analyzeKept('A different, longer text that the model analyzes in between the two.');
+      const layer = 1, head = heads - 1;
+      const reply = await client.view(generated.analysisId, { kind: 'headVectors', block, layer, head });
+      assert.ok(reply.kind === 'headVectors');
+      const v = reply.vectors;
+      assert.strictEqual(v.q.shape[0], queries, `${name}: q covers prompt + generated tokens`);
+      assert.strictEqual(v.k.shape[0], keys);
+      const attn = new Float32Array(attentions.buffer);
+      for (let i = 0; i < queries; i++) {
+        const row = attn.subarray(((layer * heads + head) * queries + i) * keys, ((layer * heads + head) * queries + i + 1) * keys);
+        const diff = maxAbsDiff(rowFrom(v, i), row);
+        assert.ok(diff < 1e-5, `${name} row ${i}: ${diff}`);
+      }
+    }
+  });
+
   it('reports an unsupported model as an error and stays usable', async () => {
     const folder = path.join(FIXTURES_ROOT, 'bert');
     await rejectsWith(client.load('/nonexistent/model', { name: 'x', source: 'x' }), 'missing-file');

@@ -153,6 +153,13 @@ export async function closePanel(api: AttentionInspectorApi): Promise<void> {
  */
 export async function resetWindow(api: AttentionInspectorApi): Promise<void> {
   for (const document of vscode.workspace.textDocuments.filter((d) => d.isDirty)) {
+    // The user settings file turns dirty for a moment while a suite's configuration update is being
+    // written; opening it then races VS Code's own settings model ("document … already exists!"):
+    // saving writes what the configuration already holds.
+    if (document.uri.path.endsWith('/User/settings.json')) {
+      await document.save();
+      continue;
+    }
     // Under load another editor can open meanwhile ("Could NOT open editor … because another editor
     // opened in the meantime"): try again once things have settled.
     for (let attempt = 0; ; attempt++) {
