@@ -207,3 +207,27 @@ describe('tile colours', () => {
     }
   });
 });
+
+describe('view server: a rectangular block', () => {
+  it('serves whole rows with their column range named, and refuses column ranges by name', async () => {
+    const { result } = subwordResult(6, 1, 1); // 11 tokens: the encoder side
+    const queries = result.tokens.slice(0, 4);
+    const keys = result.tokens;
+    const data = new Float32Array(queries.length * keys.length).map((_, k) => ((k % keys.length) + 1) / 66);
+    const crossResult: AttentionResult = {
+      ...result,
+      blocks: [
+        { kind: 'encoder', label: 'Encoder', querySide: 'input', keySide: 'input', queryTokens: keys, keyTokens: keys, causal: false, attentions: result.attentions, valueNorms: result.valueNorms },
+        { kind: 'cross', label: 'Cross', querySide: 'target', keySide: 'input', queryTokens: queries, keyTokens: keys, causal: false, attentions: { dtype: 'float32', shape: [1, 1, queries.length, keys.length], buffer: data.buffer }, valueNorms: result.valueNorms },
+      ],
+    };
+    const server = new ViewServer(new FullResultKept(crossResult), { mergeText: result.text });
+    const request = { kind: 'matrix' as const, block: 'cross' as const, mode: 'head' as const, layer: 0, head: 0, special: 'show' as const, mergeWords: false };
+    const reply = await server.serve({ ...request, rowStart: 1 });
+    if (reply.kind !== 'matrix') throw new Error('no matrix');
+    assert.deepStrictEqual([reply.rowStart, reply.rowCount, reply.colStart, reply.colCount], [1, 3, 0, keys.length]);
+    assert.deepStrictEqual(Array.from(new Float32Array(reply.data)), Array.from(data.subarray(keys.length)));
+    await assert.rejects(server.serve({ ...request, colStart: 2, colCount: 3 }), /column ranges \(colStart, colCount\) apply to self-attention views/);
+    await assert.rejects(server.serve({ ...request, kind: 'overview', cells: 4 }), /not square/);
+  });
+});
