@@ -8,7 +8,8 @@
  *
  * With --during-pass: views while the pass runs instead (issue 10, progressive). As soon as layer
  * 1's summaries are out, one head of layer 1 is asked for twice, the engine recomputing that head
- * alone and then the head view as the worker serves it (its view server forms the whole layer);
+ * alone and then the head view as the worker serves it (its view server asks for that head alone
+ * when the layer is larger than its layer cache);
  * each time is from the request to the answer, with the rest of the pass still running beside it.
  */
 import * as fs from 'fs';
