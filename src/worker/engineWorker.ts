@@ -192,7 +192,9 @@ async function earlyInfo(m: AttentionModel, text: string, options: AnalyzeOption
 async function postKeptResult(message: { id: number; withTensors?: boolean }, analysisId: number, result: AttentionResult, entry: ReturnType<typeof keep>, signal: AbortSignal): Promise<void> {
   const summaries = await entry.server.summaries(signal);
   const info = analysisInfo(result);
-  if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, [...summaryBuffers(summaries), ...resultBuffers(result)]);
+  // The kept entry serves its views from these tensors: they are copied to the host, not transferred
+  // (transferring detached them, and every later view of a layer out of the view server's cache failed).
+  if (message.withTensors) post({ type: 'analyzed', id: message.id, analysisId, info, summaries, result }, summaryBuffers(summaries));
   else post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
 }
 

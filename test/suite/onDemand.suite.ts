@@ -72,8 +72,8 @@ describe('Attention on demand', function () {
     assert.strictEqual(summary.thumbnails.count, layers * heads, 'a thumbnail per head');
     assert.ok(bufferBytes(message) < 1024 * 1024, `summaries are ${bufferBytes(message)} bytes`);
 
-    // Any head: its exact matrix in row tiles, each under the bound.
     const resultId = message.resultId;
+    // Any head: its exact matrix in row tiles, each under the bound.
     const layer = layers - 1;
     const head = heads - 1;
     const data = new Float32Array(n * n);
@@ -100,6 +100,13 @@ describe('Attention on demand', function () {
     assert.ok(posted <= bound, `${posted} bytes posted, bound ${bound}`);
     const largest = Math.max(...sent.map((m) => bufferBytes(m)));
     assert.ok(largest <= MAX_REPLY_BYTES + 1024 * 1024, `largest message ${largest} bytes`);
+
+    // The first view the webview asks for at this size, for a head not asked for before: its overview at the canvas's pixels.
+    const t0 = performance.now();
+    const overview = await ask(api, resultId, { kind: 'overview', block: 'self', mode: 'head', layer: 0, head: 1, special: 'show', mergeWords: false, cells: 1000 });
+    const overviewMs = performance.now() - t0;
+    assert.strictEqual(overview.kind, 'overview');
+    console.log(`      ${n} tokens: a head's overview (the first view's request) answered in ${overviewMs.toFixed(0)} ms through the host and the engine`);
   });
 
   it('step by step shows the analysis on screen: after a second analysis and after the model setting changes', async () => {
