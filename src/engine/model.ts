@@ -21,7 +21,7 @@ import { checkEmbedding, firstNonFinite, nonFiniteError } from './finite';
 import { encodeHalfArray } from '../protocol/float16';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
-import { convertIntoCache, openCached, type WeightCache } from './onnx/weightCache';
+import { cacheEntry, convertIntoCache, openCached, type WeightCache } from './onnx/weightCache';
 import { repeatedRandomTokens } from './probe';
 import { disableOnnxruntimeTelemetry } from './telemetry';
 import { TextTokenizer, type Encoded } from './tokenizer';
@@ -268,7 +268,7 @@ export class AttentionModel {
         onProgress?.(`Building layers ${layers[0] + 1}–${layers[layers.length - 1] + 1} of ${numLayers}`, c / plan.groups.length);
         throwIfCancelled(signal);
         const built = buildGraph(arch, layers, headsPerChunk);
-        const cached = weightCache && (await openCached(built, sessionOptions(built.externalFolder), weightCache));
+        const cached = weightCache && (await openCached(cacheEntry(built, weightCache), sessionOptions(built.externalFolder)));
         if (cached) chunks.push({ layers, session: cached, inputs: built.inputs });
         // Converting now would hold back the first result (the Llama-3.1-8B shape: about 12 CPU-s per
         // layer): a cached model's groups run at stored precision until converted when idle.
@@ -614,13 +614,14 @@ export class AttentionModel {
     chunk.awaitingCache = false;
     const built = buildGraph(this.arch, chunk.layers, this.headsPerChunk);
     const options = sessionOptions(built.externalFolder);
-    const converted = await convertIntoCache(built, options, cache);
+    const entry = cacheEntry(built, cache);
+    const converted = await convertIntoCache(built, entry, options);
     return {
       description: `layers ${chunk.layers[0] + 1}–${chunk.layers[chunk.layers.length - 1] + 1} of ${this.summary.numLayers}`,
       converted,
       install: async () => {
         // An unwritable cache leaves the group at stored precision: slower, never wrong.
-        const session = converted && (await openCached(built, options, cache));
+        const session = converted && (await openCached(entry, options));
         if (!session) return;
         const old = chunk.session;
         chunk.session = session;

@@ -13,6 +13,30 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<voi
   await assert.rejects(promise, (err: unknown) => err instanceof EngineRequestError && err.info.code === code);
 }
 
+type Vectors = Awaited<ReturnType<EngineClient['headVectors']>>;
+
+/** Row i of a head's logits from its vectors: q·kᵀ·scale, soft-capped, plus the bias (as step by step computes them). */
+function logitsRow(v: Vectors, i: number): number[] {
+  const q = new Float32Array(v.q.buffer), k = new Float32Array(v.k.buffer);
+  const [, d] = v.q.shape;
+  const keys = v.k.shape[0];
+  const bias = v.bias ? new Float32Array(v.bias.buffer) : undefined;
+  return Array.from({ length: keys }, (_, j) => {
+    let s = 0;
+    for (let x = 0; x < d; x++) s += q[i * d + x] * k[j * d + x];
+    s *= v.scale;
+    if (v.softcap !== null) s = Math.tanh(s / v.softcap) * v.softcap;
+    return s + (bias ? bias[i * keys + j] : 0);
+  });
+}
+
+function softmax(logits: number[]): number[] {
+  const max = Math.max(...logits);
+  const exps = logits.map((l) => Math.exp(l - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
 describe('engine worker', function () {
   this.timeout(60000);
   let client: EngineClient;
@@ -110,30 +134,19 @@ describe('engine worker', function () {
       const { numHeads } = result.model;
       const layer = 1, head = numHeads - 1;
       const v = await client.headVectors(layer, head);
-      const q = new Float32Array(v.q.buffer), k = new Float32Array(v.k.buffer);
       const bias = v.bias ? new Float32Array(v.bias.buffer) : undefined;
       assert.deepStrictEqual(v.biasTerms, graphTermModels[name], `${name}: the bias names the terms computed from q and k`);
       if (graphTermModels[name]) assert.ok(bias && bias.some((x) => x !== 0), `${name}: the graph-computed terms are in the bias`);
       assert.ok(v.logits, 'the model logits come with the vectors');
       const modelLogits = new Float32Array(v.logits.buffer);
-      const d = v.q.shape[1];
       for (let i = 0; i < n; i++) {
-        const logits = Array.from({ length: n }, (_, j) => {
-          let s = 0;
-          for (let x = 0; x < d; x++) s += q[i * d + x] * k[j * d + x];
-          s *= v.scale;
-          if (v.softcap !== null) s = Math.tanh(s / v.softcap) * v.softcap;
-          return s + (bias ? bias[i * n + j] : 0);
-        });
+        const logits = logitsRow(v, i);
         logits.forEach((l, j) => {
           const m = modelLogits[i * n + j];
           assert.ok(l === m || Math.abs(l - m) < 1e-4 * Math.max(1, Math.abs(m)), `${name} logit ${i},${j}: ${l} vs model ${m}`);
         });
-        const max = Math.max(...logits);
-        const exps = logits.map((l) => Math.exp(l - max));
-        const sum = exps.reduce((a, b) => a + b, 0);
         const row = attn.subarray(((layer * numHeads + head) * n + i) * n, ((layer * numHeads + head) * n + i + 1) * n);
-        const diff = maxAbsDiff(exps.map((e) => e / sum), row);
+        const diff = maxAbsDiff(softmax(logits), row);
         assert.ok(diff < 1e-5, `${name} row ${i}: ${diff}`);
       }
     }
@@ -182,24 +195,6 @@ describe('engine worker', function () {
   });
 
   it('step by step of a generated result reads its own q, k, v, also after another analysis ran (causal and encoder-decoder)', async () => {
-    /** softmax(q·kᵀ·scale + bias) of row i, from a head's vectors. */
-    const rowFrom = (v: Awaited<ReturnType<EngineClient['headVectors']>>, i: number): number[] => {
-      const q = new Float32Array(v.q.buffer), k = new Float32Array(v.k.buffer);
-      const [, d] = v.q.shape;
-      const keys = v.k.shape[0];
-      const bias = v.bias ? new Float32Array(v.bias.buffer) : undefined;
-      const logits = Array.from({ length: keys }, (_, j) => {
-        let s = 0;
-        for (let x = 0; x < d; x++) s += q[i * d + x] * k[j * d + x];
-        s *= v.scale;
-        if (v.softcap !== null) s = Math.tanh(s / v.softcap) * v.softcap;
-        return s + (bias ? bias[i * keys + j] : 0);
-      });
-      const max = Math.max(...logits);
-      const exps = logits.map((l) => Math.exp(l - max));
-      const sum = exps.reduce((a, b) => a + b, 0);
-      return exps.map((e) => e / sum);
-    };
     for (const [folder, block] of [[path.join(FIXTURES_ROOT, 'gpt2'), 'self'], [path.join(FIXTURES_2_ROOT, 'marian'), 'cross']] as const) {
       const name = path.basename(folder);
       await client.load(folder, { name, source: folder });
@@ -220,7 +215,7 @@ describe('engine worker', function () {
       const attn = new Float32Array(attentions.buffer);
       for (let i = 0; i < queries; i++) {
         const row = attn.subarray(((layer * heads + head) * queries + i) * keys, ((layer * heads + head) * queries + i + 1) * keys);
-        const diff = maxAbsDiff(rowFrom(v, i), row);
+        const diff = maxAbsDiff(softmax(logitsRow(v, i)), row);
         assert.ok(diff < 1e-5, `${name} row ${i}: ${diff}`);
       }
     }

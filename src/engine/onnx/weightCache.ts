@@ -120,24 +120,27 @@ async function convert(built: BuiltGraph, options: SessionOptions, entry: string
   }
 }
 
-/** The cache entry of `built` if it is complete and intact; a damaged one (cut short, files deleted) is removed. */
-function validEntry(built: BuiltGraph, cache: WeightCache): string | undefined {
-  const entry = path.join(cache.dir, cacheKey(built));
-  if (!fs.existsSync(path.join(entry, COMPLETE))) return undefined;
+/** Where `built`'s entry lives in the cache (its key hashes the graph and reads the files' headers: compute it once per group). */
+export function cacheEntry(built: BuiltGraph, cache: WeightCache): string {
+  return path.join(cache.dir, cacheKey(built));
+}
+
+/** Whether `entry` is complete and intact; a damaged one (cut short, files deleted) is removed. */
+function isIntact(entry: string): boolean {
+  if (!fs.existsSync(path.join(entry, COMPLETE))) return false;
   try {
     const size = Number(fs.readFileSync(path.join(entry, COMPLETE), 'utf8'));
-    if (fs.statSync(path.join(entry, DATA_FILE)).size === size) return entry;
+    if (fs.statSync(path.join(entry, DATA_FILE)).size === size) return true;
   } catch {
     // Unreadable: treated as damaged below.
   }
   fs.rmSync(entry, { recursive: true, force: true });
-  return undefined;
+  return false;
 }
 
-/** A session mapping `built`'s float32 weights from the cache, or undefined when the cache has no intact entry for it. */
-export async function openCached(built: BuiltGraph, options: SessionOptions, cache: WeightCache): Promise<ort.InferenceSession | undefined> {
-  const entry = validEntry(built, cache);
-  if (!entry) return undefined;
+/** A session mapping the float32 weights of `entry`, or undefined when the entry is missing or damaged. */
+export async function openCached(entry: string, options: SessionOptions): Promise<ort.InferenceSession | undefined> {
+  if (!isIntact(entry)) return undefined;
   try {
     return await ort.InferenceSession.create(path.join(entry, MODEL_FILE), cachedOptions(options));
   } catch {
@@ -147,11 +150,11 @@ export async function openCached(built: BuiltGraph, options: SessionOptions, cac
   }
 }
 
-/** Converts `built` into the cache on the conversion thread; false when the cache cannot be written (read-only storage, a full disk). */
-export async function convertIntoCache(built: BuiltGraph, options: SessionOptions, cache: WeightCache): Promise<boolean> {
-  if (validEntry(built, cache)) return true;
+/** Converts `built` into `entry` on the conversion thread; false when the cache cannot be written (read-only storage, a full disk). */
+export async function convertIntoCache(built: BuiltGraph, entry: string, options: SessionOptions): Promise<boolean> {
+  if (isIntact(entry)) return true;
   try {
-    await convert(built, options, path.join(cache.dir, cacheKey(built)));
+    await convert(built, options, entry);
     return true;
   } catch {
     return false;
