@@ -34,6 +34,7 @@ const builds = [
       extension: 'src/extension.ts',
       worker: 'src/worker/engineWorker.ts',
       engineProcess: 'src/worker/engineProcess.ts',
+      viewThread: 'src/worker/viewThread.ts',
       cli: 'src/cli/cli.ts',
       bench: 'bench/bench.ts',
       benchKept: 'bench/kept.ts',

@@ -21,6 +21,7 @@ import { EngineError } from './errors';
 import { firstNonFinite, nonFiniteError } from './finite';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
 import { Nn } from './onnx/layers';
+import type { MirrorLayer, MirrorStart } from './keptMirror';
 
 export type Positions = Map<PositionInput, { data: Float32Array; dims: number[] }>;
 
@@ -48,6 +49,8 @@ export interface LayerSummaries {
 
 /** Per-layer q and keys a kept analysis may hold beside its hidden states (so a head's matrix needs no projection). */
 export const KEPT_QK_BYTES = 1024 * 1024 * 1024;
+/** Position terms a mirrored analysis copies to the view thread at most (a causal mask at 4,096 tokens is 64 MB). */
+export const MIRROR_TERMS_BYTES = 128 * 1024 * 1024;
 /** Heads whose head-group n² fit this is what one scores run holds (probabilities, logits, one more copy). */
 const HEAD_GROUP_BYTES = 192 * 1024 * 1024;
 /** Copies of `[h, n, m]` float32 alive in one scores run. */
@@ -75,25 +78,75 @@ function throwIfCancelled(signal?: AbortSignal): void {
   if (signal?.aborted) throw new EngineError('cancelled', 'The analysis was cancelled.');
 }
 
+/** What a scores graph needs of a site: its scale and soft-cap (the additive terms come as its `bias` input). */
+export type ScoresSite = Pick<AttentionSite, 'scale' | 'softcap'>;
+
 /**
- * The attention-only sessions: per layer (its norm, q/k and, where step by step asks, v
- * projections; an LRU within a byte budget) and the weightless scores graphs (one per site shape).
+ * The weightless scores graphs (one session per site shape): what forms probabilities from given
+ * q, k and bias. The engine's attention sessions hold these beside their layer sessions; the view
+ * thread (src/worker/viewThread.ts) holds its own, on its own onnxruntime threads.
  */
-export class AttentionSessions {
-  private readonly layers = new Map<string, { session: ort.InferenceSession; bytes: number; busy: number }>();
+export class ScoresSessions {
   private readonly scores = new Map<string, ort.InferenceSession>();
   /** Sessions being created, so that the pass and a view asking at once share one (views run beside the pass). */
-  private readonly creatingLayers = new Map<string, Promise<{ session: ort.InferenceSession; bytes: number; busy: number }>>();
   private readonly creatingScores = new Map<string, Promise<ort.InferenceSession>>();
+  protected disposed = false;
+
+  constructor(protected readonly options: (externalFolder: string | undefined) => ort.InferenceSession.SessionOptions) {}
+
+  /**
+   * Probabilities (and what else `want` names) of heads `q`/`k` `[h, n, d]`/`[h, m, d]` with the
+   * site's scale, soft-cap and summed additive terms (`[n, m]` or `[h, n, m]`).
+   */
+  async runScores(site: ScoresSite, want: ScoresOutputs, q: ort.Tensor, k: ort.Tensor, bias: ort.Tensor | undefined): Promise<ort.InferenceSession.ReturnType> {
+    const biasRank = bias ? bias.dims.length : 0;
+    const key = `${site.scale}:${site.softcap}:${biasRank}:${want}`;
+    let session = this.scores.get(key);
+    if (!session) {
+      let creating = this.creatingScores.get(key);
+      if (!creating) {
+        creating = (async () => {
+          const created = await ort.InferenceSession.create(buildScores(site, biasRank, want), this.options(undefined));
+          if (this.disposed) {
+            await created.release();
+            throw new EngineError('not-loaded', 'The model was closed.');
+          }
+          this.scores.set(key, created);
+          return created;
+        })().finally(() => this.creatingScores.delete(key));
+        this.creatingScores.set(key, creating);
+      }
+      session = await creating;
+    }
+    return session.run({ q, k, ...(bias ? { bias } : {}) });
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const sessions = [...this.scores.values()];
+    this.scores.clear();
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
+/**
+ * The attention-only sessions: per layer (its norm, q/k and, where step by step asks, v
+ * projections; an LRU within a byte budget) and the weightless scores graphs.
+ */
+export class AttentionSessions extends ScoresSessions {
+  private readonly layers = new Map<string, { session: ort.InferenceSession; bytes: number; busy: number }>();
+  /** Sessions being created, so that the pass and a view asking at once share one (views run beside the pass). */
+  private readonly creatingLayers = new Map<string, Promise<{ session: ort.InferenceSession; bytes: number; busy: number }>>();
   private held = 0;
-  private disposed = false;
 
   constructor(
     private readonly arch: Architecture,
     /** Bytes the layer sessions may hold together (their float32 weights, counted twice for pre-packing). */
     readonly budgetBytes: number,
-    private readonly options: (externalFolder: string | undefined) => ort.InferenceSession.SessionOptions,
-  ) {}
+    options: (externalFolder: string | undefined) => ort.InferenceSession.SessionOptions,
+  ) {
+    super(options);
+  }
 
   get bytesHeld(): number {
     return this.held;
@@ -167,40 +220,12 @@ export class AttentionSessions {
     }
   }
 
-  /**
-   * Probabilities (and what else `want` names) of heads `q`/`k` `[h, n, d]`/`[h, m, d]` with the
-   * site's scale, soft-cap and summed additive terms (`[n, m]` or `[h, n, m]`).
-   */
-  async runScores(site: AttentionSite, want: ScoresOutputs, q: ort.Tensor, k: ort.Tensor, bias: ort.Tensor | undefined): Promise<ort.InferenceSession.ReturnType> {
-    const biasRank = bias ? bias.dims.length : 0;
-    const key = `${site.scale}:${site.softcap}:${biasRank}:${want}`;
-    let session = this.scores.get(key);
-    if (!session) {
-      let creating = this.creatingScores.get(key);
-      if (!creating) {
-        creating = (async () => {
-          const created = await ort.InferenceSession.create(buildScores(site, biasRank, want), this.options(undefined));
-          if (this.disposed) {
-            await created.release();
-            throw new EngineError('not-loaded', 'The model was closed.');
-          }
-          this.scores.set(key, created);
-          return created;
-        })().finally(() => this.creatingScores.delete(key));
-        this.creatingScores.set(key, creating);
-      }
-      session = await creating;
-    }
-    return session.run({ q, k, ...(bias ? { bias } : {}) });
-  }
-
-  async dispose(): Promise<void> {
+  override async dispose(): Promise<void> {
     this.disposed = true;
-    const sessions = [...[...this.layers.values()].map((e) => e.session), ...this.scores.values()];
+    const sessions = [...this.layers.values()].map((e) => e.session);
     this.layers.clear();
-    this.scores.clear();
     this.held = 0;
-    await Promise.all(sessions.map((s) => s.release()));
+    await Promise.all([...sessions.map((s) => s.release()), super.dispose()]);
   }
 }
 
@@ -211,7 +236,7 @@ export class AttentionSessions {
 export type ScoresOutputs = 'probs' | 'summary' | 'sum' | 'logits';
 
 /** The attention block's formula (Nn.attention) over given q, k and bias; the context is pruned. */
-function buildScores(site: AttentionSite, biasRank: number, want: ScoresOutputs): Uint8Array {
+function buildScores(site: ScoresSite, biasRank: number, want: ScoresOutputs): Uint8Array {
   const g = new GraphBuilder();
   const nn = new Nn(g);
   const q = g.input('q', ['h', 'n', 'd']);
@@ -258,7 +283,7 @@ export function buildAttentionOnly(arch: Architecture, layer: number, withValues
 }
 
 /** The site's additive terms summed as the graph sums them (float32, in order): `[n, n]` or `[heads, n, n]`; undefined when there are none. */
-export function siteBias(site: AttentionSite, positions: Positions, heads: number, n: number): { data: Float32Array; dims: number[] } | undefined {
+export function siteBias(site: Pick<AttentionSite, 'terms'>, positions: Positions, heads: number, n: number): { data: Float32Array; dims: number[] } | undefined {
   const values = site.terms.map((term) => {
     const value = positions.get(term);
     if (!value) throw new Error(`no position input ${term.name}`);
@@ -292,17 +317,32 @@ export interface LayerQk {
   bias: { data: Float32Array; dims: number[] } | undefined;
 }
 
-/** Heads [from, from + count) of `heads` as one `[count, n, d]` array (a view for one head). */
+/** Heads [from, from + count) of `heads` as one `[count, n, d]` array (a view for one head, unless it lies in shared memory). */
 function joinHeads(heads: Float32Array[], from: number, count: number, slab: number): Float32Array {
-  if (count === 1) return heads[from];
+  if (count === 1) return unshared(heads[from]);
   const out = new Float32Array(count * slab);
   for (let h = 0; h < count; h++) out.set(heads[from + h], h * slab);
   return out;
 }
 
 /**
+ * A copy of `x` in a SharedArrayBuffer: a kept layer's q and keys, which the engine's view thread
+ * (src/worker/viewThread.ts) reads without a copy of its own.
+ */
+export function sharedCopy(x: Float32Array): Float32Array {
+  const copy = new Float32Array(new SharedArrayBuffer(x.byteLength));
+  copy.set(x);
+  return copy;
+}
+
+/** `x`, or a plain copy where it lies in shared memory: onnxruntime-node refuses a tensor over a SharedArrayBuffer ('Invalid argument'). */
+export function unshared(x: Float32Array): Float32Array {
+  return x.buffer instanceof SharedArrayBuffer ? x.slice() : x;
+}
+
+/**
  * Each query head's keys from `k` `[heads, n, d]` (keys repeated per query head for grouped-query
- * attention), copied once per distinct slab: heads whose keys are identical share one copy.
+ * attention), copied once per distinct slab into shared memory: heads whose keys are identical share one copy.
  */
 export function distinctKeyHeads(k: Float32Array, heads: number, groups: number, slab: number): { kHeads: Float32Array[]; bytes: number } {
   const kHeads: Float32Array[] = [];
@@ -314,7 +354,7 @@ export function distinctKeyHeads(k: Float32Array, heads: number, groups: number,
       kHeads.push(kHeads[first]);
       continue;
     }
-    kHeads.push(new Float32Array(own));
+    kHeads.push(sharedCopy(own));
     bytes += own.byteLength;
   }
   return { kHeads, bytes };
@@ -326,13 +366,50 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/** What the scores runs need: the head size and sessions holding the scores graphs (the engine's, or the view thread's own). */
+export interface ScoresRunner {
+  readonly summary: Pick<ModelSummary, 'numHeads' | 'headDim'>;
+  readonly sessions: Pick<ScoresSessions, 'runScores'>;
+}
+
+/** Refuses heads [from, to) that layer `layer` does not have. */
+export function checkHeadRange(range: { from: number; to: number }, numHeads: number, layer: number): void {
+  if (!Number.isInteger(range.from) || !Number.isInteger(range.to) || range.from < 0 || range.to > numHeads || range.from >= range.to) {
+    throw new EngineError('internal', `No heads ${range.from}–${range.to} in layer ${layer + 1} (${numHeads} heads).`);
+  }
+}
+
+/** `[heads, n, n]` exact probabilities of heads `range` of one layer from its q/k (a fresh array). */
+export async function layerAttention(runner: ScoresRunner, site: ScoresSite, qk: LayerQk, n: number, layer: number, range: { from: number; to: number }, signal: AbortSignal | undefined): Promise<Float32Array> {
+  checkHeadRange(range, runner.summary.numHeads, layer);
+  throwIfCancelled(signal);
+  const result = new Float32Array((range.to - range.from) * n * n);
+  await forHeadGroups(runner, site, qk, n, range, 'probs', signal, (first, count, out) => {
+    result.set((out.probs.data as Float32Array).subarray(0, count * n * n), (first - range.from) * n * n);
+  });
+  return result;
+}
+
+/** `[n, n]` mean over one layer's heads from its q/k, summed head group by head group (no whole layer held). */
+export async function layerHeadMean(runner: ScoresRunner, site: ScoresSite, qk: LayerQk, n: number, signal: AbortSignal | undefined): Promise<Float32Array> {
+  const { numHeads } = runner.summary;
+  const sum = new Float64Array(n * n);
+  await forHeadGroups(runner, site, qk, n, { from: 0, to: numHeads }, 'sum', signal, (_first, _count, out) => {
+    const part = out.sum.data as Float32Array;
+    for (let i = 0; i < part.length; i++) sum[i] += part[i];
+  });
+  const mean = new Float32Array(n * n);
+  for (let i = 0; i < mean.length; i++) mean[i] = sum[i] / numHeads;
+  return mean;
+}
+
 /**
  * Runs the scores graph over heads [from, to) of one layer in head groups, handing each group's
  * output to `each` (its first head, head count, outputs). Cancellation is checked between groups.
  */
 export async function forHeadGroups(
-  runner: Pick<KeptRunner, 'summary' | 'sessions'>,
-  site: AttentionSite,
+  runner: ScoresRunner,
+  site: ScoresSite,
   qk: LayerQk,
   n: number,
   range: { from: number; to: number },
@@ -346,11 +423,11 @@ export async function forHeadGroups(
   for (let h = range.from; h < range.to; h += per) {
     throwIfCancelled(signal);
     const count = Math.min(per, range.to - h);
-    const q = new ort.Tensor('float32', qk.q.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
+    const q = new ort.Tensor('float32', unshared(qk.q.subarray(h * slab, (h + count) * slab)), [count, n, headDim]);
     const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, slab) : qk.k.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
     let bias: ort.Tensor | undefined;
     if (qk.bias) {
-      bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', qk.bias.data.subarray(h * n * n, (h + count) * n * n), [count, n, n]) : new ort.Tensor('float32', qk.bias.data, qk.bias.dims);
+      bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', unshared(qk.bias.data.subarray(h * n * n, (h + count) * n * n)), [count, n, n]) : new ort.Tensor('float32', unshared(qk.bias.data), qk.bias.dims);
     }
     const out = await runner.sessions.runScores(site, want, q, k, bias);
     try {
@@ -509,7 +586,7 @@ export function summarizeHeads(summary: LayerSummaries, scorers: HeadScorerRegis
 export { rowEntropies } from '../analysis/scorers';
 
 /** A block's value norms `[layers, heads, keys]` from its summaries. */
-export function blockValueNorms(summaries: readonly LayerSummaries[], block: AttentionBlockKind, layers: number): Float32Array {
+export function blockValueNorms(summaries: readonly Pick<LayerSummaries, 'block' | 'layer' | 'valueNorms'>[], block: AttentionBlockKind, layers: number): Float32Array {
   const own = summaries.filter((s) => s.block === block || (block === 'self' && s.block === 'encoder'));
   if (own.length !== layers) throw new EngineError('internal', `The ${block} attention has ${own.length} of ${layers} layers summarised.`);
   const size = own[0].valueNorms.length;
@@ -576,49 +653,20 @@ export interface KeptOptions {
   testHoldAfterGroup?: (layers: number[]) => Promise<void>;
 }
 
-/** A single-stack kept analysis: each layer's input hidden state and the text's position inputs. */
-export class KeptSelfAnalysis implements KeptAnalysis {
-  readonly summaries: LayerSummaries[] = [];
-  readonly blocks: BlockMeta[];
-  truncatedFrom?: number;
-  timings = { tokenizeMs: 0, computeMs: 0 };
-  /**
-   * Each layer's q and keys, where the pass kept them (models without graph-computed logit terms,
-   * within KEPT_QK_BYTES): a head's matrix then needs only its scores, no projection.
-   */
-  readonly keptQk: ({ q: Float32Array; kHeads: Float32Array[]; bytes: number } | undefined)[] = [];
-  /** q/k(/v) of the last layer recomputed, so the next head of that layer needs only its scores. */
-  private recent: { layer: number; qk: LayerQk; bytes: number } | undefined;
-  private disposed = false;
-  /** Requests waiting for a layer the pass has not computed yet. */
+/**
+ * Views waiting for layers a pass has not computed yet (a kept analysis's `whenComputed`): each goes
+ * on once its layer is in, or fails saying why when the pass stops first or the analysis is released.
+ */
+export class LayerWaits {
   private readonly waiting = new Set<{ layer: number; resolve: () => void; reject: (err: Error) => void }>();
   /** Why the pass stopped before its last layer, once it did. */
   private stoppedBy: Error | undefined;
 
-  constructor(
-    private readonly runner: KeptRunner,
-    readonly model: ModelSummary,
-    readonly text: string,
-    readonly tokens: TokenInfo[],
-    private readonly layerInputs: Float32Array[],
-    private readonly positions: Positions,
-  ) {
-    const { numLayers, numHeads } = runner.summary;
-    this.blocks = [{ kind: 'self', label: 'Self-attention', querySide: 'input', keySide: 'input', queryTokens: tokens, keyTokens: tokens, causal: runner.summary.causal, layers: numLayers, heads: numHeads }];
-  }
+  constructor(private readonly layers: number) {}
 
-  get n(): number {
-    return this.tokens.length;
-  }
-
-  /** Layers computed so far, in order (their summaries are in); all of them once the pass ended. */
-  get layersComputed(): number {
-    return this.summaries.length;
-  }
-
-  whenComputed(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void> {
-    if (block !== 'self' || layer < this.layersComputed || layer >= this.runner.summary.numLayers) return Promise.resolve();
-    const failure = this.stoppedBy ?? (this.disposed ? new EngineError('not-loaded', 'This analysis was released; analyze the text again.') : undefined);
+  /** Resolves once `layer` is in (`added`), rejects when the pass stops or the analysis goes first, or `signal` aborts. */
+  wait(layer: number, disposed: boolean, signal?: AbortSignal): Promise<void> {
+    const failure = this.stoppedBy ?? (disposed ? new EngineError('not-loaded', 'This analysis was released; analyze the text again.') : undefined);
     if (failure) return Promise.reject(failure);
     return new Promise((resolve, reject) => {
       const onAbort = () => {
@@ -642,24 +690,88 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     });
   }
 
-  /** The pass computed more layers (their summaries are in): the requests waiting for them go on. */
-  layersAdded(): void {
+  /** Layers [0, computed) are in. */
+  added(computed: number): void {
     for (const w of [...this.waiting]) {
-      if (w.layer >= this.layersComputed) continue;
+      if (w.layer >= computed) continue;
       this.waiting.delete(w);
       w.resolve();
     }
   }
 
-  /** The pass stopped before its last layer: what waits for a layer not computed fails, saying why. */
-  stop(err: unknown): void {
+  /** The pass stopped after `computed` layers: what waits fails, saying why. */
+  stop(err: unknown, computed: number): void {
     const why = err instanceof Error ? err.message : String(err);
     const code = err instanceof EngineError ? err.code : 'internal';
-    this.stoppedBy = new EngineError(code, `The analysis stopped after ${this.layersComputed} of ${this.runner.summary.numLayers} layers: ${why}`);
+    this.stoppedBy = new EngineError(code, `The analysis stopped after ${computed} of ${this.layers} layers: ${why}`);
     for (const w of [...this.waiting]) {
       this.waiting.delete(w);
       w.reject(this.stoppedBy);
     }
+  }
+
+  /** The analysis is released: what still waits fails. */
+  released(computed: number): void {
+    if (this.waiting.size > 0) this.stop(new EngineError('not-loaded', 'the analysis was released.'), computed);
+  }
+}
+
+/** A single-stack kept analysis: each layer's input hidden state and the text's position inputs. */
+export class KeptSelfAnalysis implements KeptAnalysis {
+  readonly summaries: LayerSummaries[] = [];
+  readonly blocks: BlockMeta[];
+  truncatedFrom?: number;
+  timings = { tokenizeMs: 0, computeMs: 0 };
+  /**
+   * Each layer's q and keys, where the pass kept them (models without graph-computed logit terms,
+   * within KEPT_QK_BYTES): a head's matrix then needs only its scores, no projection.
+   */
+  readonly keptQk: ({ q: Float32Array; kHeads: Float32Array[]; bytes: number } | undefined)[] = [];
+  /** Whether the pass keeps every layer's q and keys (set before it starts): the view thread can then mirror it. */
+  keepsQk = false;
+  /** Bytes of the position terms copied for the view thread's mirror (keptMirror.ts). */
+  private mirrorBytes = 0;
+  /** q/k(/v) of the last layer recomputed, so the next head of that layer needs only its scores. */
+  private recent: { layer: number; qk: LayerQk; bytes: number } | undefined;
+  private disposed = false;
+  /** Requests waiting for a layer the pass has not computed yet. */
+  private readonly waits: LayerWaits;
+
+  constructor(
+    private readonly runner: KeptRunner,
+    readonly model: ModelSummary,
+    readonly text: string,
+    readonly tokens: TokenInfo[],
+    private readonly layerInputs: Float32Array[],
+    private readonly positions: Positions,
+  ) {
+    const { numLayers, numHeads } = runner.summary;
+    this.waits = new LayerWaits(numLayers);
+    this.blocks = [{ kind: 'self', label: 'Self-attention', querySide: 'input', keySide: 'input', queryTokens: tokens, keyTokens: tokens, causal: runner.summary.causal, layers: numLayers, heads: numHeads }];
+  }
+
+  get n(): number {
+    return this.tokens.length;
+  }
+
+  /** Layers computed so far, in order (their summaries are in); all of them once the pass ended. */
+  get layersComputed(): number {
+    return this.summaries.length;
+  }
+
+  whenComputed(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void> {
+    if (block !== 'self' || layer < this.layersComputed || layer >= this.runner.summary.numLayers) return Promise.resolve();
+    return this.waits.wait(layer, this.disposed, signal);
+  }
+
+  /** The pass computed more layers (their summaries are in): the requests waiting for them go on. */
+  layersAdded(): void {
+    this.waits.added(this.layersComputed);
+  }
+
+  /** The pass stopped before its last layer: what waits for a layer not computed fails, saying why. */
+  stop(err: unknown): void {
+    this.waits.stop(err, this.layersComputed);
   }
 
   get bytesHeld(): number {
@@ -668,7 +780,48 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     for (const v of this.positions.values()) bytes += v.data.byteLength;
     for (const s of this.summaries) bytes += summaryBytes(s);
     for (const qk of this.keptQk) bytes += qk ? qk.q.byteLength + qk.bytes : 0;
-    return bytes + (this.recent?.bytes ?? 0);
+    return bytes + (this.recent?.bytes ?? 0) + this.mirrorBytes;
+  }
+
+  /**
+   * What the view thread's mirror starts from (src/engine/keptMirror.ts), or undefined where it
+   * could not serve this analysis: q/k not kept, or position terms too large to copy
+   * (MIRROR_TERMS_BYTES; ALiBi or relative biases on long texts). The terms are posted as copies
+   * (onnxruntime cannot read them from shared memory), counted here.
+   */
+  mirrorStart(analysisId: number, alive: Int32Array, mergeText: string | undefined): MirrorStart | undefined {
+    if (!this.keepsQk || this.disposed) return undefined;
+    const { numLayers, numHeads, headDim } = this.runner.summary;
+    const sites = Array.from({ length: numLayers }, (_, l) => this.runner.arch.site(l));
+    const inputs = [...new Set(sites.flatMap((site) => site.terms))];
+    const terms = inputs.map((input) => {
+      const value = this.positions.get(input);
+      if (!value) throw new Error(`no position input ${input.name}`);
+      return { name: input.name, dims: value.dims, data: value.data };
+    });
+    const bytes = terms.reduce((a, t) => a + t.data.byteLength, 0);
+    if (bytes > MIRROR_TERMS_BYTES) return undefined;
+    this.mirrorBytes = bytes;
+    return {
+      type: 'start',
+      analysisId,
+      alive,
+      tokens: this.tokens,
+      blocks: this.blocks,
+      numHeads,
+      headDim,
+      sites: sites.map((site) => ({ scale: site.scale, softcap: site.softcap, terms: site.terms.map((t) => t.name) })),
+      terms,
+      ...(mergeText !== undefined ? { mergeText } : {}),
+    };
+  }
+
+  /** The layers of `summaries` (just computed) as the mirror gets them: their value norms, their shared q and keys. */
+  mirrorLayers(summaries: readonly LayerSummaries[]): MirrorLayer[] {
+    return summaries.map((s) => {
+      const qk = this.keptQk[s.layer]!;
+      return { layer: s.layer, valueNorms: s.valueNorms, q: qk.q, kHeads: qk.kHeads };
+    });
   }
 
   private check(block: AttentionBlockKind, layer: number): void {
@@ -702,34 +855,17 @@ export class KeptSelfAnalysis implements KeptAnalysis {
 
   async attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array> {
     this.check(block, layer);
-    const { numHeads } = this.runner.summary;
-    const range = heads ?? { from: 0, to: numHeads };
-    if (!Number.isInteger(range.from) || !Number.isInteger(range.to) || range.from < 0 || range.to > numHeads || range.from >= range.to) {
-      throw new EngineError('internal', `No heads ${range.from}–${range.to} in layer ${layer + 1} (${numHeads} heads).`);
-    }
+    const range = heads ?? { from: 0, to: this.runner.summary.numHeads };
+    checkHeadRange(range, this.runner.summary.numHeads, layer);
     throwIfCancelled(signal);
     const qk = await this.layerQk(layer, false);
-    const n = this.n;
-    const result = new Float32Array((range.to - range.from) * n * n);
-    await forHeadGroups(this.runner, this.runner.arch.site(layer), qk, n, range, 'probs', signal, (first, count, out) => {
-      result.set((out.probs.data as Float32Array).subarray(0, count * n * n), (first - range.from) * n * n);
-    });
-    return result;
+    return layerAttention(this.runner, this.runner.arch.site(layer), qk, this.n, layer, range, signal);
   }
 
   async headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array> {
     this.check(block, layer);
-    const { numHeads } = this.runner.summary;
     const qk = await this.layerQk(layer, false);
-    const n = this.n;
-    const sum = new Float64Array(n * n);
-    await forHeadGroups(this.runner, this.runner.arch.site(layer), qk, n, { from: 0, to: numHeads }, 'sum', signal, (_first, _count, out) => {
-      const part = out.sum.data as Float32Array;
-      for (let i = 0; i < part.length; i++) sum[i] += part[i];
-    });
-    const mean = new Float32Array(n * n);
-    for (let i = 0; i < mean.length; i++) mean[i] = sum[i] / numHeads;
-    return mean;
+    return layerHeadMean(this.runner, this.runner.arch.site(layer), qk, this.n, signal);
   }
 
   async headVectors(block: AttentionBlockKind, layer: number, head: number): Promise<HeadVectors> {
@@ -762,7 +898,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   }
 
   dispose(): void {
-    if (!this.disposed && this.waiting.size > 0) this.stop(new EngineError('not-loaded', 'the analysis was released.'));
+    if (!this.disposed) this.waits.released(this.layersComputed);
     this.disposed = true;
     this.layerInputs.length = 0;
     this.summaries.length = 0;

@@ -25,7 +25,7 @@ import { cacheEntry, convertIntoCache, openCached, type WeightCache } from './on
 import { repeatedRandomTokens } from './probe';
 import { disableOnnxruntimeTelemetry } from './telemetry';
 import { TextTokenizer, type Encoded } from './tokenizer';
-import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
+import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, sharedCopy, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
 import { keptFromResult } from './keptSeq2seq';
 
 /**
@@ -527,15 +527,16 @@ export class AttentionModel {
     const layerInputs: Float32Array[] = [];
     const runner = this.runner;
     const analysis = new KeptSelfAnalysis(runner, this.summary, text, tokens, layerInputs, prepared.positions);
+    const { numLayers, numKeyValueHeads, headDim } = this.summary;
+    const groups = numHeads / numKeyValueHeads;
+    const noGraphTerms = Array.from({ length: numLayers }, (_, l) => this.arch.site(l).graphTerms.length === 0).every(Boolean);
+    const keepQk = kept.keepQueriesAndKeys !== false && noGraphTerms && 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads) <= KEPT_QK_BYTES;
+    analysis.keepsQk = keepQk;
     // Its layers can be asked for from now on, each as soon as the pass has computed it.
     kept.onStart?.(analysis);
     const pending = new Map<number, LayerSummaries>();
     const summaryOf = (layer: number) => pending.get(layer) ?? pending.set(layer, emptySummaries('self', layer, numHeads, n, n, new Float32Array(numHeads * n), scorers)).get(layer)!;
     const causal = this.summary.causal;
-    const { numLayers, numKeyValueHeads, headDim } = this.summary;
-    const groups = numHeads / numKeyValueHeads;
-    const noGraphTerms = Array.from({ length: numLayers }, (_, l) => this.arch.site(l).graphTerms.length === 0).every(Boolean);
-    const keepQk = kept.keepQueriesAndKeys !== false && noGraphTerms && 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads) <= KEPT_QK_BYTES;
     try {
       await runPass(
         runner,
@@ -548,7 +549,8 @@ export class AttentionModel {
           layerDone: ({ layer, input, valueNorms, qk }) => {
             layerInputs[layer] = input === prepared.hidden ? input : new Float32Array(input);
             summaryOf(layer).valueNorms.set(valueNorms);
-            if (keepQk) analysis.keptQk[layer] = { q: new Float32Array(qk.q), ...distinctKeyHeads(qk.k, numHeads, groups, n * headDim) };
+            // In shared memory: the engine's view thread serves this layer's heads from them without a copy.
+            if (keepQk) analysis.keptQk[layer] = { q: sharedCopy(qk.q), ...distinctKeyHeads(qk.k, numHeads, groups, n * headDim) };
           },
           groupDone: (layers) => {
             const done = layers.map((l) => pending.get(l)!);

@@ -6,11 +6,14 @@
  *
  * This main thread stays idle: it relays requests to the engine worker thread and sets the shared
  * cancellation flags the moment a cancel arrives, so cancellation works as it did in-process.
- * Replies go back as frames on file descriptor 3 (see frames.ts).
+ * Views go to the view thread (viewThread.ts), which serves those of layers already computed while
+ * the worker's thread is inside an onnxruntime run, and hands the rest to the worker; the two
+ * threads share a MessageChannel (the worker feeds the view thread its analyses' kept q/k).
+ * Replies of both threads go back as frames on file descriptor 3 (see frames.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Worker } from 'worker_threads';
+import { MessageChannel, Worker } from 'worker_threads';
 import { disableOnnxruntimeTelemetry } from '../engine/telemetry';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { encodeFrame } from './frames';
@@ -22,21 +25,42 @@ if (!process.send) throw new Error('engineProcess must be started with child_pro
 
 const replies = fs.createWriteStream('', { fd: 3 });
 const cancelFlags = new Int32Array(new SharedArrayBuffer(4 * 64));
-const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: { cancelFlags: cancelFlags.buffer } });
+const channel = new MessageChannel();
+const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: { cancelFlags: cancelFlags.buffer, viewPort: channel.port1 }, transferList: [channel.port1] });
+const views = new Worker(path.join(__dirname, 'viewThread.js'), { workerData: { enginePort: channel.port2 }, transferList: [channel.port2] });
 
-worker.on('message', (message: WorkerToHost) => {
-  for (const part of encodeFrame(message)) replies.write(part);
-});
-// An exception that escapes the worker: end the process so the host sees it and starts afresh.
-worker.on('error', (err) => {
-  process.stderr.write(`engine worker error: ${err.stack ?? err.message}\n`);
-  process.exit(70);
-});
+for (const [name, thread] of [['engine worker', worker], ['view thread', views]] as const) {
+  thread.on('message', (message: WorkerToHost) => {
+    for (const part of encodeFrame(message)) replies.write(part);
+  });
+  // An exception that escapes either thread: end the process so the host sees it and starts afresh.
+  thread.on('error', (err) => {
+    process.stderr.write(`${name} error: ${err.stack ?? err.message}\n`);
+    process.exit(70);
+  });
+}
 worker.on('exit', (code) => process.exit(code === 0 ? 0 : 70));
+views.on('exit', () => process.exit(70));
 
 process.on('message', (message: HostToWorker) => {
-  if (message.type === 'cancel') Atomics.store(cancelFlags, message.id % cancelFlags.length, message.id);
-  worker.postMessage(message);
+  switch (message.type) {
+    case 'view':
+      views.postMessage(message);
+      return;
+    case 'cancel':
+      Atomics.store(cancelFlags, message.id % cancelFlags.length, message.id);
+      // The request is the view thread's or the worker's (a view the view thread handed on is the worker's).
+      views.postMessage(message);
+      worker.postMessage(message);
+      return;
+    case 'forget':
+    case 'dispose':
+      views.postMessage(message);
+      worker.postMessage(message);
+      return;
+    default:
+      worker.postMessage(message);
+  }
 });
 // The host went away (closed window, crash): nothing is left to answer.
 process.on('disconnect', () => process.exit(0));

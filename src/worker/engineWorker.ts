@@ -4,20 +4,21 @@
  * matrices go back to the host as transferred ArrayBuffers. Views of kept analyses are served
  * beside that queue (./viewScheduler.ts): a layer the running pass has computed can be seen at once.
  */
-import { parentPort, workerData } from 'worker_threads';
+import { parentPort, workerData, type MessagePort } from 'worker_threads';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
 import { EngineError, toErrorInfo } from '../engine/errors';
 import type { AttentionModel } from '../engine/model';
 import { loadModel } from '../models';
 import { resultBuffers, type AnalyzeOptions, type AttentionResult } from '../protocol/types';
-import { replyBuffers, summaryBuffers } from '../protocol/views';
+import { summaryBuffers } from '../protocol/views';
 import { FullResultKept, analysisInfo } from '../analysis/fullResultKept';
 import { fullResultOf } from '../analysis/fullResult';
-import { ViewRequestError, ViewServer } from '../analysis/viewServer';
+import { ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses, type Kept } from './keptAnalyses';
 import { blockSummaries } from './engineSummaries';
-import { ViewScheduler } from './viewScheduler';
-import { KeptSelfAnalysis, type LayerSummaries } from '../engine/kept';
+import { answerView, ViewScheduler } from './viewScheduler';
+import { KeptSelfAnalysis, type KeptOptions, type LayerSummaries } from '../engine/kept';
+import type { MirrorFeed, MirrorRequest } from '../engine/keptMirror';
 import type { KeptAnalysis } from '../protocol/kept';
 import type { AnalysisInfo } from '../protocol/views';
 
@@ -33,8 +34,47 @@ const controllers = new Map<number, AbortController>();
 let latestAnalyze: number | undefined;
 /** The request whose pass makes each analysis id (waiting or running): forgetting that analysis cancels it. */
 const passes = new Map<number, number>();
+/**
+ * The engine process's view thread (viewThread.ts), when there is one: it serves the views of the
+ * analyses mirrored to it (their q/k shared), so that they never wait for a pass running here.
+ */
+const viewThread: MessagePort | undefined = workerData?.viewPort;
+/** Mirrored analyses: the shared flag that tells the view thread at once that one is no longer kept. */
+const mirrored = new Map<number, Int32Array>();
 /** Kept analyses: a quarter of the memory limit (default 2 GB), the newest always. */
-const kept = new KeptAnalyses(() => (modelLimit ? (modelLimit * 1024 ** 3) / 4 : 2 * 1024 ** 3));
+const kept = new KeptAnalyses(() => (modelLimit ? (modelLimit * 1024 ** 3) / 4 : 2 * 1024 ** 3), undefined, (analysisId) => {
+  const alive = mirrored.get(analysisId);
+  if (!alive) return;
+  Atomics.store(alive, 0, 0);
+  mirrored.delete(analysisId);
+  toViewThread({ type: 'drop', analysisId });
+});
+
+function toViewThread(feed: MirrorFeed): void {
+  viewThread?.postMessage(feed);
+}
+
+/** Mirrors a single-stack analysis whose pass keeps its q/k into the view thread, from the start of its pass. */
+function mirror(analysisId: number, analysis: KeptAnalysis, mergeText: string | undefined): void {
+  if (!viewThread || !(analysis instanceof KeptSelfAnalysis)) return;
+  const alive = new Int32Array(new SharedArrayBuffer(4));
+  alive[0] = 1;
+  const start = analysis.mirrorStart(analysisId, alive, mergeText);
+  if (!start) return;
+  mirrored.set(analysisId, alive);
+  toViewThread(start);
+}
+
+viewThread?.on('message', (message: MirrorRequest) => {
+  if (message.type === 'touch') {
+    // A view served there is a use of the analysis here (the LRU).
+    kept.get(message.analysisId);
+    return;
+  }
+  // Cancelled before it got here (the host's cancel came straight to this thread): answered at once.
+  if (cancelledByHost(message.message.id)) post({ type: 'error', id: message.message.id, error: { code: 'cancelled', message: 'The view was cancelled.' } });
+  else serveView(message.message);
+});
 /** The kept analysis the model's last-run state (its inputs, for q, k, v) belongs to. */
 let modelLastRun: number | undefined;
 /** Views run beside the queue; releasing the model waits for those in flight. */
@@ -48,6 +88,26 @@ let closing = false;
  * ask for views while a pass runs. Never set by the extension.
  */
 const testHoldMs = Number(process.env.ATTENTION_INSPECTOR_TEST_HOLD_AFTER_GROUP_MS) || 0;
+/**
+ * TESTS ONLY: milliseconds this thread is kept busy, synchronously, after the first layer group (as
+ * a long onnxruntime run keeps it), so that the tests can check that views do not wait for it.
+ * Never set by the extension.
+ */
+const testBlockMs = Number(process.env.ATTENTION_INSPECTOR_TEST_BLOCK_AFTER_GROUP_MS) || 0;
+
+/** The TESTS ONLY hooks between layer groups, from the variables above. */
+function testHooks(): Pick<KeptOptions, 'testHoldAfterGroup'> {
+  if (testHoldMs <= 0 && testBlockMs <= 0) return {};
+  return {
+    testHoldAfterGroup: async (layers) => {
+      if (testBlockMs > 0 && layers[0] === 0) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, testBlockMs);
+        post({ type: 'log', message: `TESTS ONLY: the engine worker's thread was blocked for ${testBlockMs} ms after layer group 1` });
+      }
+      if (testHoldMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, testHoldMs));
+    },
+  };
+}
 /**
  * Cancellation flags shared with the host: slot id % size holds the id of a cancelled request. The
  * engine checks them between steps, so a cancel is seen at once even while this thread is busy
@@ -280,20 +340,26 @@ port.on('message', (message: HostToWorker) => {
           const onStart = (analysis: KeptAnalysis) => {
             // Kept from the start of its pass: the views of the layers computed so far are served while the rest runs.
             started = analysis;
-            kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText: pair ? undefined : message.text })));
+            const mergeText = pair ? undefined : message.text;
+            kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText })));
+            mirror(analysisId, analysis, mergeText);
           };
-          const hold = testHoldMs > 0 ? { testHoldAfterGroup: () => new Promise<void>((resolve) => setTimeout(resolve, testHoldMs)) } : {};
           let analysis: Awaited<ReturnType<AttentionModel['analyzeKept']>>;
           try {
             analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
               done.push(...group);
+              // Between group runs (this thread's JS runs now): the view thread serves these layers from here on.
+              if (started instanceof KeptSelfAnalysis && mirrored.has(analysisId) && kept.peek(analysisId)?.analysis === started) toViewThread({ type: 'layers', analysisId, layers: started.mirrorLayers(group) });
               if (!early) return;
               const summaries = blockSummaries(done, early.blocks);
               post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
-            }, { onStart, ...hold });
+            }, { onStart, ...testHooks() });
           } catch (err) {
-            // A pass that stopped keeps nothing (its waiting views have failed, saying why).
-            if (started && kept.peek(analysisId)?.analysis === started) kept.forget(analysisId);
+            // A pass that stopped keeps nothing (its waiting views have failed, saying why; the view thread's too).
+            if (started && kept.peek(analysisId)?.analysis === started) {
+              if (mirrored.has(analysisId)) toViewThread({ type: 'stopped', analysisId, error: toErrorInfo(err) });
+              kept.forget(analysisId);
+            }
             throw err;
           }
           // Kept at the end where the engine had nothing to hand out at the start; one the host forgot meanwhile stays forgotten.
@@ -390,13 +456,13 @@ type ViewMessage = Extract<HostToWorker, { type: 'view' }>;
  */
 function serveView(message: ViewMessage): void {
   if (message.request.kind === 'headVectors' && kept.peek(message.analysisId)?.stepByStepRunsModel) {
-    enqueue(message.id, (signal) => answerView(message, signal));
+    enqueue(message.id, (signal) => answerKept(message, signal));
     return;
   }
   const controller = new AbortController();
   controllers.set(message.id, controller);
   const start = () =>
-    answerView(message, controller.signal)
+    answerKept(message, controller.signal)
       .catch((err) => {
         const closed = closing && controller.signal.aborted;
         post({ type: 'error', id: message.id, error: closed ? { code: 'not-loaded', message: 'The model was closed while this view was being computed.' } : toErrorInfo(err) });
@@ -407,16 +473,8 @@ function serveView(message: ViewMessage): void {
   else void start();
 }
 
-function answerView(message: ViewMessage, signal: AbortSignal): Promise<void> {
+function answerKept(message: ViewMessage, signal: AbortSignal): Promise<void> {
   const entry = kept.get(message.analysisId);
   if (!entry) return Promise.reject(new EngineError('not-loaded', 'This analysis is no longer kept by the engine (another model was loaded, or newer analyses took its memory): run Show Attention again.'));
-  return views.run(message.analysisId, entry.analysis, message.request, signal, async () => {
-    try {
-      const reply = await entry.server.serve(message.request, signal);
-      post({ type: 'view', id: message.id, analysisId: message.analysisId, reply }, replyBuffers(reply));
-    } catch (err) {
-      if (err instanceof ViewRequestError) throw new EngineError('internal', err.message);
-      throw err;
-    }
-  });
+  return answerView(views, message, entry, signal, post);
 }

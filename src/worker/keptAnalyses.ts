@@ -23,7 +23,12 @@ export interface Kept {
 export class KeptAnalyses {
   private readonly entries = new Map<number, Kept>();
 
-  constructor(private readonly budgetBytes: () => number, private readonly maxCount = 8) {}
+  constructor(
+    private readonly budgetBytes: () => number,
+    private readonly maxCount = 8,
+    /** Told each id it no longer keeps (forgotten, evicted, cleared): the view thread drops its mirror. */
+    private readonly onForget: (id: number) => void = () => {},
+  ) {}
 
   add(id: number, entry: Kept): void {
     this.forget(id);
@@ -66,8 +71,11 @@ export class KeptAnalyses {
   }
 
   forget(id: number): void {
-    this.entries.get(id)?.analysis.dispose();
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    entry.analysis.dispose();
     this.entries.delete(id);
+    this.onForget(id);
   }
 
   clear(): void {

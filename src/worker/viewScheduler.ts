@@ -7,9 +7,11 @@
  * waits for the views in flight.
  */
 import { lastLayerOf } from '../analysis/modes';
+import { ViewRequestError, type ViewServer } from '../analysis/viewServer';
 import { EngineError } from '../engine/errors';
 import type { KeptAnalysis } from '../protocol/kept';
-import type { ViewRequest } from '../protocol/views';
+import { replyBuffers, type ViewRequest } from '../protocol/views';
+import type { WorkerToHost } from '../protocol/worker';
 
 /** The last layer of the request's block that a view needs computed (the pass computes layers in order). */
 export function lastLayerNeeded(request: ViewRequest, layers: number): number {
@@ -87,4 +89,27 @@ export class ViewScheduler {
   async settled(): Promise<void> {
     await Promise.all([...this.inFlight]);
   }
+}
+
+/**
+ * Serves a host's view request from a kept analysis in its turn (`views`) and posts the reply; a
+ * request the analysis cannot answer fails as 'internal'. The engine worker and the view thread
+ * (viewThread.ts) both answer views this way.
+ */
+export function answerView(
+  views: ViewScheduler,
+  message: { id: number; analysisId: number; request: ViewRequest },
+  entry: { analysis: KeptAnalysis; server: ViewServer },
+  signal: AbortSignal,
+  post: (message: WorkerToHost, transfer: ArrayBuffer[]) => void,
+): Promise<void> {
+  return views.run(message.analysisId, entry.analysis, message.request, signal, async () => {
+    try {
+      const reply = await entry.server.serve(message.request, signal);
+      post({ type: 'view', id: message.id, analysisId: message.analysisId, reply }, replyBuffers(reply));
+    } catch (err) {
+      if (err instanceof ViewRequestError) throw new EngineError('internal', err.message);
+      throw err;
+    }
+  });
 }
