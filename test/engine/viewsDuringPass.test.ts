@@ -306,3 +306,66 @@ describe('views during the pass: the engine worker', function () {
     await assert.rejects(client.view(kept.analysisId, headRequest(0, 0), signal), /no longer kept/);
   });
 });
+
+describe("views during the pass: the engine process's view thread", function () {
+  this.timeout(120000);
+  const BLOCK_ENV = 'ATTENTION_INSPECTOR_TEST_BLOCK_AFTER_GROUP_MS';
+  /** How long the worker's thread is kept busy after layer group 1, as a long onnxruntime run keeps it. */
+  const BLOCK_MS = 4000;
+  const fixture = openFixture('llama');
+  let client: EngineClient;
+  const events: string[] = [];
+  beforeEach(async () => {
+    const warm = await loadModel(fixture.folder);
+    const limitGB = (2.9 * warm.memory.layerBytes) / 1e9;
+    await warm.dispose();
+    const before = process.env[BLOCK_ENV];
+    process.env[BLOCK_ENV] = String(BLOCK_MS);
+    events.length = 0;
+    client = new EngineClient(WORKER, (line) => {
+      if (/TESTS ONLY: the engine worker's thread was blocked/.test(line)) events.push('worker unblocked');
+    });
+    await client.load(fixture.folder, { name: 'llama', source: fixture.folder, memoryLimitGB: limitGB });
+    if (before === undefined) delete process.env[BLOCK_ENV];
+    else process.env[BLOCK_ENV] = before;
+  });
+  afterEach(() => client.dispose());
+  after(() => fixture.close());
+
+  it("answers layer 0's head and head mean while the worker's thread is busy inside the pass; a later layer and step by step wait for it", async () => {
+    const expected = fixture.expected('case1.attentions');
+    const [layers, heads, n] = expected.shape;
+    const signal = new AbortController().signal;
+    let asked: Promise<[Float32Array, Float32Array, Float32Array, unknown]> | undefined;
+    const kept = await client.analyzeKept(fixture.cases[1].text, {}, {
+      onSummaries: (analysisId, _info, summaries) => {
+        events.push(`summaries ${summaries[0].layersDone}`);
+        if (asked) return;
+        const track = <T>(label: string, p: Promise<T>) => p.then((v) => (events.push(label), v));
+        asked = Promise.all([
+          track('head of layer 0', client.view(analysisId, headRequest(0, 2), signal).then(matrixOf)),
+          track('mean of layer 0', client.view(analysisId, { kind: 'matrix', block: 'self', mode: 'layerMean', layer: 0, head: 0, special: 'show', mergeWords: false }, signal).then(matrixOf)),
+          track('head of the last layer', client.view(analysisId, headRequest(layers - 1, 1), signal).then(matrixOf)),
+          track('step by step of layer 0', client.view(analysisId, { kind: 'headVectors', block: 'self', layer: 0, head: 2 }, signal)),
+        ]);
+      },
+    });
+    const [head, mean, last] = await asked!;
+    const at = (label: string) => events.indexOf(label);
+    // The view thread answers from the layers the worker handed it, while the worker's own thread is busy.
+    assert.ok(at('head of layer 0') >= 0 && at('head of layer 0') < at('worker unblocked'), `the head came before the worker was free (${events.join(', ')})`);
+    assert.ok(at('mean of layer 0') < at('worker unblocked'), `the head mean too (${events.join(', ')})`);
+    // A layer not computed waits for the pass; step by step needs v, which the worker recomputes.
+    assert.ok(at('head of the last layer') > at(`summaries ${layers}`), `the last layer once computed (${events.join(', ')})`);
+    assert.ok(at('step by step of layer 0') > at('worker unblocked'), `step by step is the worker's (${events.join(', ')})`);
+    assert.ok(maxAbsDiff(head, referenceHead(expected.data, heads, n, 0, 2)) <= ATTENTION_TOLERANCE);
+    assert.ok(maxAbsDiff(last, referenceHead(expected.data, heads, n, layers - 1, 1)) <= ATTENTION_TOLERANCE);
+    const referenceMean = new Float32Array(n * n);
+    for (let h = 0; h < heads; h++) referenceHead(expected.data, heads, n, 0, h).forEach((v, i) => (referenceMean[i] += v / heads));
+    assert.ok(maxAbsDiff(mean, referenceMean) <= ATTENTION_TOLERANCE);
+    // The same head after the pass, and once the host forgot the analysis, neither thread has it.
+    assert.deepStrictEqual(matrixOf(await client.view(kept.analysisId, headRequest(0, 2), signal)), head);
+    client.forget(kept.analysisId);
+    await assert.rejects(client.view(kept.analysisId, headRequest(0, 2), signal), /no longer kept/);
+  });
+});
