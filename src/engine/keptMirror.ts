@@ -55,14 +55,18 @@ export type MirrorFeed =
   /** The pass stopped before its last layer (cancelled, superseded, failed). */
   | { type: 'stopped'; analysisId: number; error: EngineErrorInfo }
   /** The worker no longer keeps it (forgotten, evicted, model released). */
-  | { type: 'drop'; analysisId: number };
+  | { type: 'drop'; analysisId: number }
+  /** The model is about to be released: answer `settled` once the views in flight have settled. */
+  | { type: 'settle'; id: number };
 
 /** The view thread → engine worker messages on the same channel. */
 export type MirrorRequest =
   /** A view the mirror cannot serve (or of an analysis it does not mirror): the worker answers the host itself. */
   | { type: 'view'; message: { type: 'view'; id: number; analysisId: number; request: ViewRequest } }
   /** A view was served from the mirror: the worker's LRU counts it as a use. */
-  | { type: 'touch'; analysisId: number };
+  | { type: 'touch'; analysisId: number }
+  /** The views in flight when `settle` came have settled. */
+  | { type: 'settled'; id: number };
 
 /** A mirrored analysis, served by the view thread's own view server and scores sessions. */
 export class MirrorKeptAnalysis implements ServedAnalysis {

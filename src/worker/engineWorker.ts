@@ -65,10 +65,29 @@ function mirror(analysisId: number, analysis: KeptAnalysis, mergeText: string | 
   toViewThread(start);
 }
 
+/** Asks of the view thread: resolved when it answers `settled`. */
+const settling = new Map<number, () => void>();
+let nextSettle = 1;
+
+/** Resolves once the views in flight in the view thread have settled (they end on the model that made their analysis). */
+function viewThreadSettled(): Promise<void> {
+  if (!viewThread) return Promise.resolve();
+  const id = nextSettle++;
+  return new Promise((resolve) => {
+    settling.set(id, resolve);
+    toViewThread({ type: 'settle', id });
+  });
+}
+
 viewThread?.on('message', (message: MirrorRequest) => {
   if (message.type === 'touch') {
     // A view served there is a use of the analysis here (the LRU).
     kept.get(message.analysisId);
+    return;
+  }
+  if (message.type === 'settled') {
+    settling.get(message.id)?.();
+    settling.delete(message.id);
     return;
   }
   // Cancelled before it got here (the host's cancel came straight to this thread): answered at once.
@@ -201,7 +220,7 @@ function scheduleIdleWork(): void {
 async function release(): Promise<void> {
   const done = (async () => {
     // Views in flight end on the model that made their analysis; then it goes, and its analyses with it.
-    await views.settled();
+    await Promise.all([views.settled(), viewThreadSettled()]);
     kept.clear();
     modelLastRun = undefined;
     const old = model;

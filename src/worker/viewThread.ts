@@ -75,6 +75,9 @@ engine.on('message', (feed: MirrorFeed) => {
     case 'drop':
       drop(feed.analysisId);
       break;
+    case 'settle':
+      void views.settled().then(() => toEngine({ type: 'settled', id: feed.id }));
+      break;
   }
 });
 
