@@ -11,13 +11,21 @@
  * alone and then the head view as the worker serves it (its view server asks for that head alone
  * when the layer is larger than its layer cache);
  * each time is from the request to the answer, with the rest of the pass still running beside it.
+ *
+ * With --engine: the same through the engine process as the extension runs it (EngineClient →
+ * engineProcess → its view thread, src/worker/viewThread.ts). As soon as the first layer group's
+ * summaries arrive, the panel's first view is asked for (layer 0's head as an overview at 1,000
+ * cells), then one head of the last computed layer at full precision (every row tile of it), both
+ * while the pass runs in the engine worker: each time is from the request to its last reply.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { disableOnnxruntimeTelemetry } from '../src/engine/telemetry';
 import { loadModel } from '../src/models';
 import type { KeptAnalysis } from '../src/engine/kept';
 import { ViewServer } from '../src/analysis/viewServer';
 import { benchText } from './checkpoints';
+import { EngineClient } from '../src/worker/engineClient';
 
 function statusKb(field: string): number {
   const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
@@ -29,8 +37,9 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const duringPass = args.includes('--during-pass');
   const [folder, tokensArg] = args.filter((a) => !a.startsWith('--'));
-  if (!folder) throw new Error('usage: node dist/benchKept.js <checkpoint folder> [tokens] [--during-pass]');
+  if (!folder) throw new Error('usage: node dist/benchKept.js <checkpoint folder> [tokens] [--during-pass | --engine]');
   const n = Number(tokensArg ?? 4096);
+  if (args.includes('--engine')) return viewsThroughEngine(folder, n);
   if (duringPass) return viewsDuringPass(folder, n);
   const t0 = performance.now();
   const model = await loadModel(folder);
@@ -89,6 +98,49 @@ async function viewsDuringPass(folder: string, n: number): Promise<void> {
   console.log(JSON.stringify({ folder, tokens: kept.tokens.length, layer, head, passMs: Math.round(passEnded), ...Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) }));
   kept.dispose();
   await model.dispose();
+}
+
+/** The panel's first view and a head's exact matrix while the pass runs, through the engine process and its view thread. */
+async function viewsThroughEngine(folder: string, n: number): Promise<void> {
+  const client = new EngineClient(path.join(__dirname, 'worker.js'));
+  try {
+    await client.load(folder, { name: path.basename(folder), source: folder });
+    const t0 = performance.now();
+    const timings: Record<string, number> = {};
+    let asked: Promise<void> | undefined;
+    let passEnded = 0;
+    const request = (layer: number, head: number) => ({ kind: 'matrix' as const, block: 'self' as const, mode: 'head' as const, layer, head, special: 'show' as const, mergeWords: false });
+    const kept = await client.analyzeKept(benchText(n + 16), { truncateTo: n }, {
+      onSummaries: (analysisId, _info, summaries) => {
+        if (asked) return;
+        const done = summaries[0].layersDone;
+        timings.summariesMs = performance.now() - t0;
+        timings.layersInFirstSummaries = done;
+        asked = (async () => {
+          let t = performance.now();
+          const overview = await client.view(analysisId, { ...request(0, 1), kind: 'overview', cells: 1000 });
+          timings.firstViewMs = performance.now() - t;
+          timings.firstViewBeforePassEnd = passEnded === 0 ? 1 : 0;
+          if (overview.kind !== 'overview') throw new Error('not an overview');
+          // Every row tile of one head of the last layer computed: its exact matrix.
+          t = performance.now();
+          let rows = 0;
+          while (rows < n) {
+            const tile = await client.view(analysisId, { ...request(done - 1, 5), rowStart: rows, rowCount: n - rows });
+            if (tile.kind !== 'matrix' || tile.rowCount === 0) throw new Error('not a tile');
+            rows += tile.rowCount;
+          }
+          timings.headMatrixMs = performance.now() - t;
+          timings.headMatrixBeforePassEnd = passEnded === 0 ? 1 : 0;
+        })();
+      },
+    });
+    passEnded = performance.now() - t0;
+    await asked;
+    console.log(JSON.stringify({ folder, tokens: kept.info.tokens.length, through: 'engine process, view thread', passMs: Math.round(passEnded), ...Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])) }));
+  } finally {
+    await client.dispose();
+  }
 }
 
 main().catch((err) => {
