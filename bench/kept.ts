@@ -26,6 +26,7 @@ import type { KeptAnalysis } from '../src/engine/kept';
 import { ViewServer } from '../src/analysis/viewServer';
 import { benchText } from './checkpoints';
 import { EngineClient } from '../src/worker/engineClient';
+import { TextTokenizer } from '../src/engine/tokenizer';
 
 function statusKb(field: string): number {
   const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
@@ -100,6 +101,20 @@ async function viewsDuringPass(folder: string, n: number): Promise<void> {
   await model.dispose();
 }
 
+/** A bench text of at most `n` tokens (the longest prefix of whole words that fits), with the folder's own tokenizer. */
+async function textOfTokens(folder: string, n: number): Promise<string> {
+  const tokenizer = TextTokenizer.load(folder);
+  const words = benchText(n).split(' ');
+  let lo = 1;
+  let hi = words.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if ((await tokenizer.encode(words.slice(0, mid).join(' '))).ids.length <= n) lo = mid;
+    else hi = mid - 1;
+  }
+  return words.slice(0, lo).join(' ');
+}
+
 /** The panel's first view and a head's exact matrix while the pass runs, through the engine process and its view thread. */
 async function viewsThroughEngine(folder: string, n: number): Promise<void> {
   const client = new EngineClient(path.join(__dirname, 'worker.js'));
@@ -110,7 +125,8 @@ async function viewsThroughEngine(folder: string, n: number): Promise<void> {
     let asked: Promise<void> | undefined;
     let passEnded = 0;
     const request = (layer: number, head: number) => ({ kind: 'matrix' as const, block: 'self' as const, mode: 'head' as const, layer, head, special: 'show' as const, mergeWords: false });
-    const kept = await client.analyzeKept(benchText(n + 16), { truncateTo: n }, {
+    // Summaries go out during the pass only for a text analyzed whole (a cut text's tokens might differ): one of n tokens.
+    const kept = await client.analyzeKept(await textOfTokens(folder, n), {}, {
       onSummaries: (analysisId, _info, summaries) => {
         if (asked) return;
         const done = summaries[0].layersDone;

@@ -18,6 +18,8 @@ export function lastLayerNeeded(request: ViewRequest, layers: number): number {
   const last = layers - 1;
   switch (request.kind) {
     case 'matrix':
+    // A view too large for one reply starts with its overview: the panel's first view of a long text.
+    case 'overview':
     case 'focus':
       return lastLayerOf(request.mode, request.layer, layers);
     case 'headVectors':

@@ -336,7 +336,7 @@ describe("views during the pass: the engine process's view thread", function () 
     const expected = fixture.expected('case1.attentions');
     const [layers, heads, n] = expected.shape;
     const signal = new AbortController().signal;
-    let asked: Promise<[Float32Array, Float32Array, Float32Array, unknown]> | undefined;
+    let asked: Promise<[Float32Array, Float32Array, Float32Array, unknown, ViewReply]> | undefined;
     const kept = await client.analyzeKept(fixture.cases[1].text, {}, {
       onSummaries: (analysisId, _info, summaries) => {
         events.push(`summaries ${summaries[0].layersDone}`);
@@ -347,14 +347,17 @@ describe("views during the pass: the engine process's view thread", function () 
           track('mean of layer 0', client.view(analysisId, { kind: 'matrix', block: 'self', mode: 'layerMean', layer: 0, head: 0, special: 'show', mergeWords: false }, signal).then(matrixOf)),
           track('head of the last layer', client.view(analysisId, headRequest(layers - 1, 1), signal).then(matrixOf)),
           track('step by step of layer 0', client.view(analysisId, { kind: 'headVectors', block: 'self', layer: 0, head: 2 }, signal)),
+          // A long text's first view is an overview of its head.
+          track('overview of layer 0', client.view(analysisId, { kind: 'overview', block: 'self', mode: 'head', layer: 0, head: 2, special: 'show', mergeWords: false, cells: 4 }, signal)),
         ]);
       },
     });
-    const [head, mean, last] = await asked!;
+    const [head, mean, last, , overview] = await asked!;
     const at = (label: string) => events.indexOf(label);
     // The view thread answers from the layers the worker handed it, while the worker's own thread is busy.
     assert.ok(at('head of layer 0') >= 0 && at('head of layer 0') < at('worker unblocked'), `the head came before the worker was free (${events.join(', ')})`);
     assert.ok(at('mean of layer 0') < at('worker unblocked'), `the head mean too (${events.join(', ')})`);
+    assert.ok(at('overview of layer 0') < at('worker unblocked'), `and the overview (${events.join(', ')})`);
     // A layer not computed waits for the pass; step by step needs v, which the worker recomputes.
     assert.ok(at('head of the last layer') > at(`summaries ${layers}`), `the last layer once computed (${events.join(', ')})`);
     assert.ok(at('step by step of layer 0') > at('worker unblocked'), `step by step is the worker's (${events.join(', ')})`);
@@ -363,6 +366,11 @@ describe("views during the pass: the engine process's view thread", function () 
     const referenceMean = new Float32Array(n * n);
     for (let h = 0; h < heads; h++) referenceHead(expected.data, heads, n, 0, h).forEach((v, i) => (referenceMean[i] += v / heads));
     assert.ok(maxAbsDiff(mean, referenceMean) <= ATTENTION_TOLERANCE);
+    // The overview's row maxima are the head's own.
+    assert.ok(overview.kind === 'overview');
+    const rowMax = new Float32Array(overview.rowMax);
+    const reference = referenceHead(expected.data, heads, n, 0, 2);
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(rowMax[i] - Math.max(...reference.subarray(i * n, (i + 1) * n))) <= ATTENTION_TOLERANCE, `row ${i}'s maximum`);
     // The same head after the pass, and once the host forgot the analysis, neither thread has it.
     assert.deepStrictEqual(matrixOf(await client.view(kept.analysisId, headRequest(0, 2), signal)), head);
     client.forget(kept.analysisId);

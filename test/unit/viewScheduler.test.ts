@@ -51,6 +51,10 @@ describe('view scheduling while a pass runs', () => {
     assert.strictEqual(lastLayerNeeded(matrix('valueWeighted', 0), LAYERS), LAYERS - 1);
     assert.strictEqual(lastLayerNeeded({ kind: 'focus', block: 'self', mode: 'head', layer: 4, head: 1, special: 'show', tokens: [0] }, LAYERS), 4);
     assert.strictEqual(lastLayerNeeded({ kind: 'headVectors', block: 'self', layer: 2, head: 1 }, LAYERS), 2);
+    // A long text's first view is an overview: it waits for its own layer, not the whole pass.
+    assert.strictEqual(lastLayerNeeded({ kind: 'overview', block: 'self', mode: 'head', layer: 1, head: 0, special: 'show', mergeWords: false, cells: 512 }, LAYERS), 1);
+    assert.strictEqual(lastLayerNeeded({ kind: 'overview', block: 'self', mode: 'rollout', layer: 3, head: 0, special: 'show', mergeWords: false, cells: 512 }, LAYERS), 3);
+    assert.strictEqual(lastLayerNeeded({ kind: 'overview', block: 'self', mode: 'allMean', layer: 0, head: 0, special: 'show', mergeWords: false, cells: 512 }, LAYERS), LAYERS - 1);
     assert.strictEqual(lastLayerNeeded({ kind: 'thumbnails', block: 'self', flavour: 'head', special: 'show', mergeWords: false, cells: 16 }, LAYERS), LAYERS - 1);
     assert.strictEqual(lastLayerNeeded({ kind: 'rows', block: 'self', flavour: 'head', special: 'show', mergeWords: false, token: 0 }, LAYERS), LAYERS - 1);
     assert.strictEqual(lastLayerNeeded({ kind: 'tensor', block: 'self' }, LAYERS), LAYERS - 1);
