@@ -138,6 +138,10 @@ async function viewsThroughEngine(folder: string, n: number): Promise<void> {
           timings.firstViewMs = performance.now() - t;
           timings.firstViewBeforePassEnd = passEnded === 0 ? 1 : 0;
           if (overview.kind !== 'overview') throw new Error('not an overview');
+          // Another head's overview: the panel switching heads.
+          t = performance.now();
+          await client.view(analysisId, { ...request(0, 2), kind: 'overview', cells: 1000 });
+          timings.nextViewMs = performance.now() - t;
           // Every row tile of one head of the last layer computed: its exact matrix.
           t = performance.now();
           let rows = 0;

@@ -14,6 +14,7 @@ import type { AttentionBlockKind, EngineErrorInfo, HeadVectors, TokenInfo } from
 import type { ViewRequest } from '../protocol/views';
 import type { KeptAnalysis as ServedAnalysis } from '../protocol/kept';
 import type { PositionInput } from './architecture';
+import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
 import { blockValueNorms, checkHeadRange, layerAttention, layerHeadMean, LayerWaits, siteBias, type BlockMeta, type LayerQk, type Positions, type ScoresRunner, type ScoresSessions, type ScoresSite } from './kept';
 
@@ -77,7 +78,7 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
   private readonly layers: MirrorLayer[] = [];
   private readonly sites: (ScoresSite & { terms: PositionInput[] })[];
   private readonly positions: Positions = new Map();
-  private readonly runner: ScoresRunner;
+  private readonly runner: ScoresRunner & { sessions: ScoresSessions };
   private readonly waits: LayerWaits;
   private disposed = false;
 
@@ -94,6 +95,28 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
       this.positions.set(input, { data: term.data, dims: term.dims });
     }
     this.sites = start.sites.map((site) => ({ ...site, terms: site.terms.map((name) => inputs.get(name)!) }));
+  }
+
+  /**
+   * Creates the scores sessions its views will run (a head, a head mean) on a one-token input, so
+   * that the first view after the first summaries pays no session creation.
+   */
+  async warm(): Promise<void> {
+    const { headDim } = this.start;
+    const seen = new Set<string>();
+    for (const site of this.sites) {
+      // The rank siteBias gives its sum: none, [n, n], or [heads, n, n] when any term has heads.
+      const rank = site.terms.length === 0 ? 0 : site.terms.some((t) => t.dims.length === 3) ? 3 : 2;
+      const key = `${site.scale}:${site.softcap}:${rank}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const one = () => new ort.Tensor('float32', new Float32Array(headDim), [1, 1, headDim]);
+      const tinyBias = rank === 0 ? undefined : new ort.Tensor('float32', new Float32Array(1), rank === 2 ? [1, 1] : [1, 1, 1]);
+      for (const want of ['probs', 'sum'] as const) {
+        const out = await this.runner.sessions.runScores(site, want, one(), one(), tinyBias);
+        Object.values(out).forEach((t) => t.dispose?.());
+      }
+    }
   }
 
   get analysisId(): number {

@@ -64,6 +64,8 @@ engine.on('message', (feed: MirrorFeed) => {
       drop(feed.analysisId);
       const analysis = new MirrorKeptAnalysis(feed, sessions);
       mirrors.set(feed.analysisId, { analysis, server: new ViewServer(analysis, { mergeText: feed.mergeText }) });
+      // While the first layer group runs: its views then find their sessions made.
+      analysis.warm().catch(() => undefined);
       break;
     }
     case 'layers':
