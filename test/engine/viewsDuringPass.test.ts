@@ -9,7 +9,8 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { EngineError } from '../../src/engine/errors';
-import type { KeptAnalysis } from '../../src/engine/kept';
+import { ScoresSessions, type KeptAnalysis, type KeptSelfAnalysis } from '../../src/engine/kept';
+import { MirrorKeptAnalysis } from '../../src/engine/keptMirror';
 import type { AttentionModel } from '../../src/engine/model';
 import { loadModel } from '../../src/models';
 import type { ViewReply, ViewRequest } from '../../src/protocol/views';
@@ -139,6 +140,62 @@ describe('views during the pass: the engine', function () {
     assert.ok(stopped instanceof EngineError && /stopped after 1 of 3 layers: The analysis was cancelled/.test(stopped.message), String(stopped));
     await assert.rejects(started!.whenComputed!('self', 2), /stopped after 1 of 3 layers/);
   });
+});
+
+describe("views during the pass: the view thread's mirror of a kept analysis", function () {
+  this.timeout(120000);
+  // A causal mask (gpt2), grouped-query keys shared between heads (llama), soft-capped logits and sliding windows (gemma2), a bidirectional encoder without terms (bert).
+  for (const name of ['gpt2', 'llama', 'gemma2', 'bert']) {
+    it(`${name}: every head and head mean served from what the worker hands the view thread equals transformers' attentions`, async () => {
+      const fixture = openFixture(name);
+      const model = await loadModel(fixture.folder);
+      const sessions = new ScoresSessions(() => ({ intraOpNumThreads: 1 }));
+      try {
+        const c = fixture.cases[0];
+        const expected = fixture.expected('case0.attentions');
+        const [layers, heads, n] = expected.shape;
+        const alive = new Int32Array(new SharedArrayBuffer(4));
+        alive[0] = 1;
+        let mirror: MirrorKeptAnalysis | undefined;
+        let started: KeptSelfAnalysis | undefined;
+        const kept = await model.analyzeKept(c.text, { textPair: c.text_pair }, undefined, undefined, (group) => {
+          mirror!.add(started!.mirrorLayers(group));
+        }, {
+          onStart: (analysis) => {
+            started = analysis as KeptSelfAnalysis;
+            const start = started.mirrorStart(7, alive, c.text);
+            assert.ok(start, 'the analysis is mirrored');
+            mirror = new MirrorKeptAnalysis(start, sessions);
+          },
+        });
+        assert.strictEqual(kept, started);
+        assert.strictEqual(mirror!.layersComputed, layers);
+        // The q and keys are shared with the worker's analysis, not copied: it counts them, the mirror nothing.
+        assert.ok(started!.keptQk.every((qk) => qk!.q.buffer instanceof SharedArrayBuffer && qk!.kHeads.every((k) => k.buffer instanceof SharedArrayBuffer)));
+        assert.strictEqual(mirror!.bytesHeld, 0);
+        for (let layer = 0; layer < layers; layer++) {
+          const all = await mirror!.attention('self', layer);
+          const mean = await mirror!.headMean('self', layer);
+          const referenceMean = new Float32Array(n * n);
+          for (let head = 0; head < heads; head++) {
+            const reference = referenceHead(expected.data, heads, n, layer, head);
+            assert.ok(maxAbsDiff(all.subarray(head * n * n, (head + 1) * n * n), reference) <= ATTENTION_TOLERANCE, `layer ${layer} head ${head}`);
+            reference.forEach((v, i) => (referenceMean[i] += v / heads));
+          }
+          assert.ok(maxAbsDiff(mean, referenceMean) <= ATTENTION_TOLERANCE, `layer ${layer}'s mean`);
+        }
+        assert.deepStrictEqual(mirror!.valueNorms('self'), kept.valueNorms('self'));
+        await assert.rejects(mirror!.attention('self', 0, undefined, { from: heads, to: heads + 1 }), /No heads/);
+        mirror!.dispose();
+        await assert.rejects(mirror!.attention('self', 0), /released/);
+        kept.dispose();
+      } finally {
+        await sessions.dispose();
+        await model.dispose();
+        fixture.close();
+      }
+    });
+  }
 });
 
 describe('views during the pass: the engine worker', function () {
