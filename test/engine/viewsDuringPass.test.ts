@@ -15,7 +15,7 @@ import type { AttentionModel } from '../../src/engine/model';
 import { loadModel } from '../../src/models';
 import type { ViewReply, ViewRequest } from '../../src/protocol/views';
 import { EngineClient, EngineRequestError } from '../../src/worker/engineClient';
-import { ATTENTION_TOLERANCE, FIXTURES_ROOT, maxAbsDiff, openFixture } from '../helpers/fixtures';
+import { ATTENTION_TOLERANCE, FIXTURES_ROOT, maxAbsDiff, openFixture, type Fixture } from '../helpers/fixtures';
 
 const WORKER = path.resolve(__dirname, '../../../dist/worker.js');
 const HOLD_ENV = 'ATTENTION_INSPECTOR_TEST_HOLD_AFTER_GROUP_MS';
@@ -55,6 +55,27 @@ async function isPending(promise: Promise<unknown>): Promise<boolean> {
   );
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
   return !settled;
+}
+
+/**
+ * An engine process with the llama fixture loaded one layer per group (room for one warm layer
+ * plus building one streamed), started with the TESTS ONLY variable `name` set to `ms`.
+ */
+async function testEngine(fixture: Fixture, name: string, ms: number, log?: (line: string) => void): Promise<EngineClient> {
+  const warm = await loadModel(fixture.folder);
+  const limitGB = (2.9 * warm.memory.layerBytes) / 1e9;
+  await warm.dispose();
+  const before = process.env[name];
+  // The engine process takes the variable when it starts (on the first request).
+  process.env[name] = String(ms);
+  try {
+    const client = new EngineClient(WORKER, log);
+    await client.load(fixture.folder, { name: 'llama', source: fixture.folder, memoryLimitGB: limitGB });
+    return client;
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
 }
 
 describe('views during the pass: the engine', function () {
@@ -202,18 +223,8 @@ describe('views during the pass: the engine worker', function () {
   this.timeout(120000);
   const fixture = openFixture('llama');
   let client: EngineClient;
-  let limitGB: number;
-  const before = process.env[HOLD_ENV];
   beforeEach(async () => {
-    const warm = await loadModel(fixture.folder);
-    limitGB = (2.9 * warm.memory.layerBytes) / 1e9;
-    await warm.dispose();
-    // The engine process takes the variable when it starts (on the first request).
-    process.env[HOLD_ENV] = String(HOLD_MS);
-    client = new EngineClient(WORKER);
-    await client.load(fixture.folder, { name: 'llama', source: fixture.folder, memoryLimitGB: limitGB });
-    if (before === undefined) delete process.env[HOLD_ENV];
-    else process.env[HOLD_ENV] = before;
+    client = await testEngine(fixture, HOLD_ENV, HOLD_MS);
   });
   afterEach(() => client.dispose());
   after(() => fixture.close());
@@ -373,18 +384,10 @@ describe("views during the pass: the engine process's view thread", function () 
   let client: EngineClient;
   const events: string[] = [];
   beforeEach(async () => {
-    const warm = await loadModel(fixture.folder);
-    const limitGB = (2.9 * warm.memory.layerBytes) / 1e9;
-    await warm.dispose();
-    const before = process.env[BLOCK_ENV];
-    process.env[BLOCK_ENV] = String(BLOCK_MS);
     events.length = 0;
-    client = new EngineClient(WORKER, (line) => {
+    client = await testEngine(fixture, BLOCK_ENV, BLOCK_MS, (line) => {
       if (/TESTS ONLY: the engine worker's thread was blocked/.test(line)) events.push('worker unblocked');
     });
-    await client.load(fixture.folder, { name: 'llama', source: fixture.folder, memoryLimitGB: limitGB });
-    if (before === undefined) delete process.env[BLOCK_ENV];
-    else process.env[BLOCK_ENV] = before;
   });
   afterEach(() => client.dispose());
   after(() => fixture.close());
