@@ -3,6 +3,9 @@
  * operation at a time (load, analyze, generate, probe); a newer analyze cancels an older one, and
  * matrices go back to the host as transferred ArrayBuffers. Views of kept analyses are served
  * beside that queue (./viewScheduler.ts): a layer the running pass has computed can be seen at once.
+ * Most views are not even asked here: the engine process's view thread (./viewThread.ts) serves
+ * those of single-stack analyses from their q/k, which this thread shares with it as its passes
+ * compute them, so they never wait for an onnxruntime run here; it hands on the others.
  */
 import { parentPort, workerData, type MessagePort } from 'worker_threads';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
@@ -79,21 +82,6 @@ function viewThreadSettled(): Promise<void> {
   });
 }
 
-viewThread?.on('message', (message: MirrorRequest) => {
-  if (message.type === 'touch') {
-    // A view served there is a use of the analysis here (the LRU).
-    kept.get(message.analysisId);
-    return;
-  }
-  if (message.type === 'settled') {
-    settling.get(message.id)?.();
-    settling.delete(message.id);
-    return;
-  }
-  // Cancelled before it got here (the host's cancel came straight to this thread): answered at once.
-  if (cancelledByHost(message.message.id)) post({ type: 'error', id: message.message.id, error: { code: 'cancelled', message: 'The view was cancelled.' } });
-  else serveView(message.message);
-});
 /** The kept analysis the model's last-run state (its inputs, for q, k, v) belongs to. */
 let modelLastRun: number | undefined;
 /** Views run beside the queue; releasing the model waits for those in flight. */
@@ -497,3 +485,20 @@ function answerKept(message: ViewMessage, signal: AbortSignal): Promise<void> {
   if (!entry) return Promise.reject(new EngineError('not-loaded', 'This analysis is no longer kept by the engine (another model was loaded, or newer analyses took its memory): run Show Attention again.'));
   return answerView(views, message, entry, signal, post);
 }
+
+// The view thread's requests: views it does not serve, uses of what it serves, settled views.
+viewThread?.on('message', (message: MirrorRequest) => {
+  if (message.type === 'touch') {
+    // A view served there is a use of the analysis here (the LRU).
+    kept.get(message.analysisId);
+    return;
+  }
+  if (message.type === 'settled') {
+    settling.get(message.id)?.();
+    settling.delete(message.id);
+    return;
+  }
+  // Cancelled before it got here (the host's cancel came straight to this thread): answered at once.
+  if (cancelledByHost(message.message.id)) post({ type: 'error', id: message.message.id, error: { code: 'cancelled', message: 'The view was cancelled.' } });
+  else serveView(message.message);
+});

@@ -2,9 +2,10 @@
  * How the worker serves views (issue 10): beside its queue of passes, not behind it. A view of an
  * analysis whose pass still runs waits only for the layers it needs, and goes on as soon as the
  * pass has computed them; views of older analyses go on at once. The views of one analysis run one
- * after another (its view server's caches are built for one request at a time); the views of
- * different analyses and the pass take turns between onnxruntime runs. Releasing the model first
- * waits for the views in flight.
+ * after another (its view server's caches are built for one request at a time). In the engine
+ * worker the views of different analyses and the pass take turns between onnxruntime runs; the
+ * view thread (viewThread.ts) runs its own scheduler over the analyses it mirrors, beside the pass.
+ * Releasing the model first waits for the views in flight (in both threads).
  */
 import { lastLayerOf } from '../analysis/modes';
 import { ViewRequestError, type ViewServer } from '../analysis/viewServer';
