@@ -355,11 +355,13 @@ port.on('message', (message: HostToWorker) => {
           try {
             analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
               done.push(...group);
+              if (early) {
+                const summaries = blockSummaries(done, early.blocks);
+                post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
+              }
               // Between group runs (this thread's JS runs now): the view thread serves these layers from here on.
+              // After their summaries, so that the host has them before any view of these layers is answered.
               if (started instanceof KeptSelfAnalysis && mirrored.has(analysisId) && kept.peek(analysisId)?.analysis === started) toViewThread({ type: 'layers', analysisId, layers: started.mirrorLayers(group) });
-              if (!early) return;
-              const summaries = blockSummaries(done, early.blocks);
-              post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
             }, { onStart, ...testHooks() });
           } catch (err) {
             // A pass that stopped keeps nothing (its waiting views have failed, saying why; the view thread's too).

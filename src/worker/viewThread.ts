@@ -11,7 +11,7 @@
  * host itself. Replies go to the main thread, which writes them as frames like the worker's.
  */
 import * as os from 'os';
-import { parentPort, workerData, type MessagePort } from 'worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'worker_threads';
 import { toErrorInfo } from '../engine/errors';
 import { ScoresSessions } from '../engine/kept';
 import { MirrorKeptAnalysis, type MirrorFeed, type MirrorRequest } from '../engine/keptMirror';
@@ -58,7 +58,7 @@ function drop(analysisId: number): void {
   mirrors.delete(analysisId);
 }
 
-engine.on('message', (feed: MirrorFeed) => {
+function onFeed(feed: MirrorFeed): void {
   switch (feed.type) {
     case 'start': {
       drop(feed.analysisId);
@@ -81,7 +81,19 @@ engine.on('message', (feed: MirrorFeed) => {
       void views.settled().then(() => toEngine({ type: 'settled', id: feed.id }));
       break;
   }
-});
+}
+
+engine.on('message', onFeed);
+
+/**
+ * Takes in what the worker has posted so far. A view comes after its analysis's start (the worker
+ * posts it before the pass runs, the host learns of the analysis later), but the two ports' queues
+ * are read in no set order — right after this thread starts, a view could be seen before that start
+ * and handed to the worker. (Layers may come after a view of them: it waits for them.)
+ */
+function drainFeed(): void {
+  for (let next = receiveMessageOnPort(engine); next; next = receiveMessageOnPort(engine)) onFeed(next.message as MirrorFeed);
+}
 
 type ViewMessage = Extract<HostToWorker, { type: 'view' }>;
 
@@ -105,6 +117,7 @@ function serve(message: ViewMessage): void {
 }
 
 host.on('message', (message: HostToWorker) => {
+  drainFeed();
   switch (message.type) {
     case 'view':
       serve(message);
