@@ -70,6 +70,8 @@ export interface LoadOptions {
   weightCacheMinBytes?: number;
   /** Heads whose attention a layer computes at once (default headsPerChunkFor(summary); tests set 1 to check the chunked path on small models). */
   attentionHeadsPerChunk?: number;
+  /** Encoder-decoders: layers per stack session at most (default MAX_LAYERS_PER_CHUNK; tests set 1 to run small models in several chunks, as large ones run). */
+  stackLayersPerChunk?: number;
 }
 
 /**
@@ -239,7 +241,7 @@ export class AttentionModel {
         }
         const summary: ModelSummary = { ...encoderDecoderSummary(created), name: options.name ?? path.basename(folder), source: options.source ?? folder };
         const headsPerChunk = options.attentionHeadsPerChunk ?? Math.min(headsPerChunkFor(encoder.summary), headsPerChunkFor(decoder.summary));
-        const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, headsPerChunk, sessionOptions };
+        const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: options.stackLayersPerChunk ?? MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, headsPerChunk, sessionOptions };
         const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
         onProgress?.('Model ready', 1);
         return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner).withGeneration(created);
