@@ -111,12 +111,12 @@ async function buildStack(name: StackName, arch: Architecture | DecoderStack, cr
       const out = arch.buildLayer(nn, layer, hidden, use);
       // No probabilities or logits leave the graph (the scores graph forms them from q and k): no n² output per layer.
       const outputs = (prefix: string, values: Omit<LayerOutputs, 'hidden'>, keys: 'n' | 'm') => {
-        g.output(`${prefix}value_norms_${layer}`, values.valueNorms, [numHeads, keys]);
-        g.output(`${prefix}q_${layer}`, values.q, [numHeads, 'n', headDim]);
-        g.output(`${prefix}k_${layer}`, values.k, [numHeads, keys, headDim]);
-        g.output(`${prefix}v_${layer}`, values.v, [numHeads, keys, headDim]);
+        g.output(outputName(`${prefix}value_norms`, layer), values.valueNorms, [numHeads, keys]);
+        g.output(outputName(`${prefix}q`, layer), values.q, [numHeads, 'n', headDim]);
+        g.output(outputName(`${prefix}k`, layer), values.k, [numHeads, keys, headDim]);
+        g.output(outputName(`${prefix}v`, layer), values.v, [numHeads, keys, headDim]);
       };
-      const layerOutput = g.output(`hidden_${layer}`, out.hidden, ['n', hiddenSize]);
+      const layerOutput = g.output(outputName('hidden', layer), out.hidden, ['n', hiddenSize]);
       outputs('', out, 'n');
       if (cross) {
         if (!('cross' in out)) throw new Error(`decoder layer ${layer} has no cross-attention outputs`);
@@ -133,6 +133,14 @@ async function buildStack(name: StackName, arch: Architecture | DecoderStack, cr
     chunks.push({ session, layers, inputs: [...declared.values()] });
   }
   return { name, arch, chunks, cross };
+}
+
+/**
+ * A stack graph's output for one layer: `q@3`, `cross_value_norms@3`. Never one of the builder's fresh
+ * names (`value_norms_1`), which a decoder layer may already have given its cross site's value.
+ */
+function outputName(what: string, layer: number): string {
+  return `${what}@${layer}`;
 }
 
 function feeds(stack: Stack, chunk: StackChunk, hidden: Float32Array, n: number, positions: Positions): Record<string, ort.Tensor> {
@@ -172,31 +180,31 @@ async function runStack(stack: Stack, embedded: Float32Array, n: number, encoder
     onProgress?.(`${stack.name === 'encoder' ? 'Encoder' : 'Decoder'} layers ${chunk.layers[0] + 1}–${last + 1} of ${numLayers}`);
     throwIfCancelled(signal);
     run.chunkInputs.push(hidden);
-    const fetches = [`hidden_${last}`];
+    const fetches = [outputName('hidden', last)];
     for (const l of chunk.layers) {
-      fetches.push(`q_${l}`, `k_${l}`, `value_norms_${l}`);
-      if (stack.cross) fetches.push(`cross_q_${l}`, `cross_k_${l}`, `cross_value_norms_${l}`);
-      if (wantHidden) fetches.push(`hidden_${l}`);
+      fetches.push(...['q', 'k', 'value_norms'].map((what) => outputName(what, l)));
+      if (stack.cross) fetches.push(...['cross_q', 'cross_k', 'cross_value_norms'].map((what) => outputName(what, l)));
+      if (wantHidden) fetches.push(outputName('hidden', l));
     }
     const hasFinal = last === numLayers - 1 && stack.arch.buildFinal !== undefined;
     if (hasFinal) fetches.push('final');
     const out = await chunk.session.run(feeds(stack, chunk, hidden, n, positions), [...new Set(fetches)]);
     try {
       const copy = (name: string) => new Float32Array(out[name].data as Float32Array);
-      const data = (name: string) => out[name].data as Float32Array;
       for (const l of chunk.layers) {
+        const data = (what: string) => out[outputName(what, l)].data as Float32Array;
         const values: StackLayer = {
-          self: { q: data(`q_${l}`), k: data(`k_${l}`), bias: runBias(run, stack.arch.site(l), numHeads, n) },
-          selfNorms: data(`value_norms_${l}`),
+          self: { q: data('q'), k: data('k'), bias: runBias(run, stack.arch.site(l), numHeads, n) },
+          selfNorms: data('value_norms'),
         };
         if (stack.cross) {
-          values.cross = { q: data(`cross_q_${l}`), k: data(`cross_k_${l}`), keys: m, bias: runBias(run, (stack.arch as DecoderStack).crossSite(l), numHeads, m) };
-          values.crossNorms = data(`cross_value_norms_${l}`);
+          values.cross = { q: data('cross_q'), k: data('cross_k'), keys: m, bias: runBias(run, (stack.arch as DecoderStack).crossSite(l), numHeads, m) };
+          values.crossNorms = data('cross_value_norms');
         }
         await sink.layer(stack.name, l, values);
-        if (run.hiddenStates) run.hiddenStates.push(copy(l === numLayers - 1 && hasFinal ? 'final' : `hidden_${l}`));
+        if (run.hiddenStates) run.hiddenStates.push(copy(l === numLayers - 1 && hasFinal ? 'final' : outputName('hidden', l)));
       }
-      hidden = copy(`hidden_${last}`);
+      hidden = copy(outputName('hidden', last));
       if (hasFinal) run.output = copy('final');
       else if (last === numLayers - 1) run.output = hidden;
     } finally {
@@ -523,7 +531,7 @@ export class EncoderDecoderRunner {
     if (!run || run.chunkInputs[c] === undefined) throw new EngineError('internal', `The ${stack.name}'s layer ${layer + 1} has not been computed yet.`);
     const chunk = stack.chunks[c];
     const prefix = kind === 'cross' ? 'cross_' : '';
-    const names = ['q', 'k', 'v'].map((v) => `${prefix}${v}_${layer}`);
+    const names = ['q', 'k', 'v'].map((v) => outputName(`${prefix}${v}`, layer));
     const out = await chunk.session.run(feeds(stack, chunk, run.chunkInputs[c], run.n, run.positions), names);
     try {
       const rows = run.n;

@@ -99,6 +99,13 @@ describe('encoder-decoders in one layer per stack chunk (as large models run)', 
         }
         const vectors = await kept.headVectors('cross', 1, 2);
         assert.deepStrictEqual([vectors.q.shape[0], vectors.k.shape[0]], [c.decoder_input_ids!.length, c.input_ids.length]);
+        // Value norms and step by step as the model in one chunk per stack computes them (test/engine/valueNorms.test.ts checks those).
+        const whole = await loadModel(fixture.folder);
+        const reference = await whole.analyzeKept(c.text, { target: c.decoder_text });
+        for (const block of kept.blocks) assert.deepStrictEqual(kept.valueNorms(block.kind), reference.valueNorms(block.kind), `${block.kind} value norms`);
+        assert.deepStrictEqual(vectors, await reference.headVectors('cross', 1, 2), 'cross head vectors');
+        reference.dispose();
+        await whole.dispose();
         kept.dispose();
       } finally {
         await model.dispose();

@@ -84,16 +84,9 @@ export class GraphBuilder {
   /** Exposes `value` as a graph output called `name`; use the returned name for `value` from now on. */
   output(name: string, value: string, dims: (number | string)[]): string {
     if (value !== name) {
-      // `name` may already be another value's fresh name (a decoder layer makes its self and cross
-      // sites' values before they are exposed: `value_norms`, `value_norms_1`): that one moves aside.
-      if (this.nodes.some((node) => node.output?.includes(name))) {
-        if (this.outputs.some((o) => o.name === name)) throw new Error(`two graph outputs are called ${name}`);
-        const aside = this.fresh(name);
-        for (const node of this.nodes) {
-          node.input = node.input?.map((x) => (x === name ? aside : x));
-          node.output = node.output?.map((x) => (x === name ? aside : x));
-        }
-      }
+      // A fresh name handed out before (`value_norms_1` for a decoder layer's cross site) cannot be
+      // taken over: its holder still uses it. Output names are the caller's to keep apart.
+      if (this.nodes.some((node) => node.output?.includes(name))) throw new Error(`graph output ${name}: another value already has this name`);
       this.used.add(name);
       const producer = this.nodes.find((node) => node.output?.includes(value));
       if (producer && !this.outputs.some((o) => o.name === value)) {
