@@ -201,9 +201,13 @@ export function keptSeq2seqBytes(shape: Seq2seqShape, n: number, t: number): num
   const chunkInputs = 4 * (shape.encoderChunks * n * e.hiddenSize + (shape.decoderChunks * t + n) * d.hiddenSize);
   const cells = THUMBNAIL_SIZE * THUMBNAIL_SIZE;
   const summaries = e.numLayers * e.numHeads * (4 * (n + 8) + cells) + d.numLayers * d.numHeads * (4 * (t + n + 16) + 2 * cells);
-  const inGraph = (heads: number, rows: number, keys: number) => 4 * 3 * Math.min(heads, shape.headsPerChunk) * rows * keys;
-  const encoderStep = 4 * layersPerChunk * n * (3 * e.numHeads * e.headDim + e.hiddenSize) + inGraph(e.numHeads, n, n);
-  const decoderStep = 4 * layersPerChunk * (t * (4 * d.numHeads * d.headDim + d.hiddenSize) + 2 * n * d.numHeads * d.headDim) + inGraph(d.numHeads, t, t + n);
+  // Inside the running layer: its head chunk's logits and probabilities, and (attention in head chunks) a split copy of per-head terms.
+  const inGraph = (sites: readonly AttentionSite[], heads: number, rows: number, keys: number, termRows: number) => {
+    const split = shape.headsPerChunk < heads && sites.some((site) => site.terms.some((term) => term.dims.length === 3)) ? 4 * heads * termRows * termRows : 0;
+    return 4 * 3 * Math.min(heads, shape.headsPerChunk) * rows * keys + split;
+  };
+  const encoderStep = 4 * layersPerChunk * n * (3 * e.numHeads * e.headDim + e.hiddenSize) + inGraph(shape.encoderSites, e.numHeads, n, n, n);
+  const decoderStep = 4 * layersPerChunk * (t * (4 * d.numHeads * d.headDim + d.hiddenSize) + 2 * n * d.numHeads * d.headDim) + inGraph(shape.decoderSites, d.numHeads, t, t + n, t);
   const scores = Math.max(scoresRunBytes(e.numHeads, n, n), scoresRunBytes(d.numHeads, t, t), scoresRunBytes(d.numHeads, t, n));
   return qk + inputs + chunkInputs + summaries + Math.max(encoderStep, decoderStep, scores);
 }

@@ -42,9 +42,9 @@ function fullTensorLimit(s: Seq2seqShape): number {
 }
 
 describe('kept encoder-decoder memory', () => {
-  it('T5-base: a 4,096-token text needs under 2.5 GB at its peak (0.8 GB of it the shared bias); the full tensors stop near 1,600 tokens', () => {
+  it('T5-base: a 4,096-token text needs under 3 GB at its peak (0.8 GB of it the shared bias, 0.8 GB its copy split by head chunks in the running layer); the full tensors stop near 1,600 tokens', () => {
     const bytes = keptSeq2seqBytes(t5Base(), 4096, 128);
-    assert.ok(bytes < 2.5 * GB, `${(bytes / GB).toFixed(2)} GB at 4,096 + 128 tokens`);
+    assert.ok(bytes < 3 * GB, `${(bytes / GB).toFixed(2)} GB at 4,096 + 128 tokens`);
     assert.ok(fullTensorLimit(t5Base()) < 1600, `analyze's limit ${fullTensorLimit(t5Base())}`);
   });
 
