@@ -8,15 +8,9 @@
  *   node dist/benchSeq2seq.js <checkpoint folder> [tokens] [decoder tokens]
  *   node dist/benchSeq2seq.js --write <root>     writes the BART-base and t5-small shaped checkpoints there
  */
-import * as fs from 'fs';
 import { disableOnnxruntimeTelemetry } from '../src/engine/telemetry';
-import { loadModel } from '../src/models';
 import { bartBase, benchText, t5Small, writeCheckpoint } from './checkpoints';
-
-function statusKb(field: string): number {
-  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  return line ? Number(line.split(/\s+/)[1]) : NaN;
-}
+import { loadForPeak, statusKb } from './rss';
 
 async function main(): Promise<void> {
   disableOnnxruntimeTelemetry();
@@ -29,11 +23,7 @@ async function main(): Promise<void> {
   if (!folder) throw new Error('usage: node dist/benchSeq2seq.js <checkpoint folder> [tokens] [decoder tokens]');
   const n = Number(tokensArg ?? 1024);
   const t = Number(decoderArg ?? 64);
-  const t0 = performance.now();
-  const model = await loadModel(folder);
-  const loadMs = performance.now() - t0;
-  const weightsMb = statusKb('VmRSS') / 1024;
-  fs.writeFileSync('/proc/self/clear_refs', '5');
+  const { model, loadMs, weightsMb } = await loadForPeak(folder);
   const t1 = performance.now();
   let firstSummariesMs = 0;
   const kept = await model.analyzeKept(benchText(n + 16), { truncateTo: n, target: benchText(t) }, undefined, undefined, () => {

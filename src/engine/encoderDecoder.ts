@@ -20,7 +20,7 @@ import type { AnalyzeOptions, AttentionBlock, AttentionBlockKind, AttentionResul
 import { encodeHalfArray } from '../protocol/float16';
 import { ENCODER_OUTPUT, type Architecture, type AttentionSite, type DecoderLayerOutputs, type DecoderStack, type EncoderDecoderArchitecture, type LayerOutputs, type PositionInput } from './architecture';
 import { EngineError } from './errors';
-import { AttentionSessions, defaultHeadScorers, emptySummaries, forHeadGroups, layerProbabilities, siteBias, summarizeHeads, type KeptOptions, type LayerQk, type LayerSummaries, type Positions } from './kept';
+import { AttentionSessions, defaultHeadScorers, emptySummaries, forHeadGroups, layerProbabilities, runKeptPass, siteBias, summarizeHeads, type KeptOptions, type LayerQk, type LayerSummaries, type Positions } from './kept';
 import { KeptSeq2seqAnalysis, keptSeq2seqFits, type Seq2seqBlock, type Seq2seqShape, type StackState } from './keptSeq2seq';
 import { GraphBuilder } from './onnx/graph';
 import { Nn } from './onnx/layers';
@@ -465,30 +465,22 @@ export class EncoderDecoderRunner {
       analysis.keepLayer(block, layer, { q: new Float32Array(qk.q), k: new Float32Array(qk.k), ...(qk.keys !== undefined ? { keys: qk.keys } : {}), bias: qk.bias });
       pending.push(summary);
     };
-    try {
-      await this.runStacks(ids, typeIds, decoderTokens, false, {
-        started: (stack, run) => analysis.started(stack, run),
-        layer: async (stack, layer, v) => {
-          if (stack === 'encoder') return keep('encoder', layer, v.self, v.selfNorms, n, encoderIds, encoderIds);
-          await keep('decoder', layer, v.self, v.selfNorms, nDec, decoderIds, decoderIds);
-          await keep('cross', layer, v.cross!, v.crossNorms!, nDec, decoderIds, encoderIds);
-        },
-        chunkDone: async (_stack, layers) => {
-          const done = pending;
-          pending = [];
-          analysis.summariesAdded(done);
-          onSummaries?.(done);
-          await kept.testHoldAfterGroup?.(layers);
-        },
-      }, signal, onProgress);
-    } catch (err) {
-      analysis.stop(err);
-      analysis.dispose();
-      throw err;
-    }
-    if (n < fullLength) analysis.truncatedFrom = fullLength;
-    analysis.timings = { tokenizeMs: t1 - t0, computeMs: performance.now() - t1 };
-    return analysis;
+    const sink: StackSink = {
+      started: (stack, run) => analysis.started(stack, run),
+      layer: async (stack, layer, v) => {
+        if (stack === 'encoder') return keep('encoder', layer, v.self, v.selfNorms, n, encoderIds, encoderIds);
+        await keep('decoder', layer, v.self, v.selfNorms, nDec, decoderIds, decoderIds);
+        await keep('cross', layer, v.cross!, v.crossNorms!, nDec, decoderIds, encoderIds);
+      },
+      chunkDone: async (_stack, layers) => {
+        const done = pending;
+        pending = [];
+        analysis.summariesAdded(done);
+        onSummaries?.(done);
+        await kept.testHoldAfterGroup?.(layers);
+      },
+    };
+    return runKeptPass(analysis, () => this.runStacks(ids, typeIds, decoderTokens, false, sink, signal, onProgress), { n, fullLength }, { t0, t1 });
   }
 
   /** What a kept analysis borrows from this runner: sites, scores sessions, and step by step from its own stack runs. */

@@ -562,6 +562,28 @@ export function blockValueNorms(summaries: readonly LayerSummaries[], block: Att
   return out;
 }
 
+/**
+ * Runs the pass of `analysis` (handed out before it ran): if the pass fails, the analysis stops
+ * (what waits for its layers fails, saying why) and is released; else it gets its cut and timings.
+ */
+export async function runKeptPass<A extends { stop(err: unknown): void; dispose(): void; truncatedFrom?: number; timings: { tokenizeMs: number; computeMs: number } }>(
+  analysis: A,
+  pass: () => Promise<unknown>,
+  cut: { n: number; fullLength: number },
+  times: { t0: number; t1: number },
+): Promise<A> {
+  try {
+    await pass();
+  } catch (err) {
+    analysis.stop(err);
+    analysis.dispose();
+    throw err;
+  }
+  if (cut.n < cut.fullLength) analysis.truncatedFrom = cut.fullLength;
+  analysis.timings = { tokenizeMs: times.t1 - times.t0, computeMs: performance.now() - times.t1 };
+  return analysis;
+}
+
 /** Bytes of a summary (for the LRU). */
 export function summaryBytes(s: LayerSummaries): number {
   return s.valueNorms.byteLength + s.thumbnail.data.byteLength + s.thumbnail.maxima.byteLength + Object.values(s.scores).reduce((a, v) => a + v.byteLength, 0);

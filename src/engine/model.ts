@@ -25,7 +25,7 @@ import { cacheEntry, convertIntoCache, openCached, type WeightCache } from './on
 import { repeatedRandomTokens } from './probe';
 import { disableOnnxruntimeTelemetry } from './telemetry';
 import { TextTokenizer, type Encoded } from './tokenizer';
-import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
+import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runKeptPass, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
 
 /**
  * Float32 weights per session. Small groups bound the transient memory of building each session
@@ -522,8 +522,8 @@ export class AttentionModel {
     const groups = numHeads / numKeyValueHeads;
     const noGraphTerms = Array.from({ length: numLayers }, (_, l) => this.arch.site(l).graphTerms.length === 0).every(Boolean);
     const keepQk = kept.keepQueriesAndKeys !== false && noGraphTerms && 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads) <= KEPT_QK_BYTES;
-    try {
-      await runPass(
+    return runKeptPass(analysis, () =>
+      runPass(
         runner,
         prepared.hidden,
         n,
@@ -548,15 +548,7 @@ export class AttentionModel {
         () => [],
         signal,
         onProgress,
-      );
-    } catch (err) {
-      analysis.stop(err);
-      analysis.dispose();
-      throw err;
-    }
-    if (n < fullLength) analysis.truncatedFrom = fullLength;
-    analysis.timings = { tokenizeMs: t1 - t0, computeMs: performance.now() - t1 };
-    return analysis;
+      ), { n, fullLength }, { t0, t1 });
   }
 
   /** What kept analyses may hold: the memory limit less the weights of the warm groups (at least the n² budget of `analyze`). */

@@ -11,17 +11,24 @@ import type { AttentionModel } from '../../src/engine/model';
 import type { KeptAnalysis, LayerSummaries } from '../../src/engine/kept';
 import { summaryBytes } from '../../src/engine/kept';
 import { loadModel } from '../../src/models';
+import { holdFirstGroup, isPending } from '../helpers/passHold';
 import { ATTENTION_TOLERANCE, checkCase, FIXTURES_2_ROOT, maxAbsDiff, openFixture, type Fixture } from '../helpers/fixtures';
 
 const longText = Array.from({ length: 18 }, (_, i) => `Sentence ${i} says the cat sat on mat ${i}.`).join(' ');
 const longTarget = 'The cat sat on the mat, and then the dog sat on the rug beside it.';
 
-/** Resolves true while `p` has not settled after the event loop ran a few turns. */
-async function isPending(p: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  void p.then(() => (settled = true), () => (settled = true));
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  return !settled;
+/** The fixture's model for the tests of a describe block (loaded before them, released after). */
+function fixtureModel(name: string, options: Parameters<typeof loadModel>[1] = {}): { fixture: Fixture; model: () => AttentionModel } {
+  const fixture = openFixture(name, FIXTURES_2_ROOT);
+  let model: AttentionModel | undefined;
+  before(async () => {
+    model = await loadModel(fixture.folder, options);
+  });
+  after(async () => {
+    await model?.dispose();
+    fixture.close();
+  });
+  return { fixture, model: () => model! };
 }
 
 /** Layer `layer` `[heads, q, k]` of a reference block. */
@@ -34,24 +41,16 @@ function referenceLayer(fixture: Fixture, key: string, layer: number): Float32Ar
 for (const name of ['bart', 't5']) {
   describe(`kept encoder-decoder analyses (${name})`, function () {
     this.timeout(120000);
-    const fixture = openFixture(name, FIXTURES_2_ROOT);
-    let model: AttentionModel;
-    before(async () => {
-      model = await loadModel(fixture.folder);
-    });
-    after(async () => {
-      await model?.dispose();
-      fixture.close();
-    });
+    const { model } = fixtureModel(name);
 
     it("holds each layer's q/k, the stacks' terms once, chunk inputs and summaries: no n² per layer", async () => {
-      const kept = await model.analyzeKept(longText, { target: longTarget });
+      const kept = await model().analyzeKept(longText, { target: longTarget });
       try {
         const n = kept.tokens.length;
         const t = kept.decoderTokens!.length;
         assert.ok(n > 250 && t > 10, `${n} + ${t} tokens`);
-        const { numLayers, numHeads, headDim, hiddenSize } = model.summary;
-        const dec = model.summary.decoder!;
+        const { numLayers, numHeads, headDim, hiddenSize } = model().summary;
+        const dec = model().summary.decoder!;
         const qk = 4 * (numLayers * numHeads * headDim * 2 * n + dec.numLayers * dec.numHeads * dec.headDim * (3 * t + n));
         // Position inputs: T5's relative bias once per stack (the decoder's summed once with its causal
         // mask), the causal mask; BART's positions are in its embedding. The decoder reads the encoder output.
@@ -117,34 +116,17 @@ describe('encoder-decoders in one layer per stack chunk (as large models run)', 
 
 describe('kept encoder-decoder analyses: progress, views during the pass, cancellation, limits', function () {
   this.timeout(120000);
-  const fixture = openFixture('t5', FIXTURES_2_ROOT);
-  let model: AttentionModel;
-  before(async () => {
-    model = await loadModel(fixture.folder);
-  });
-  after(async () => {
-    await model?.dispose();
-    fixture.close();
-  });
+  const { fixture, model } = fixtureModel('t5');
 
   it('hands out summaries per stack chunk; an encoder layer is served while the decoder waits, a cross layer once it is computed', async () => {
     const c = fixture.cases[0];
     const calls: LayerSummaries[][] = [];
     let started: KeptAnalysis | undefined;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let heldAt: number[] | undefined;
-    const pass = model.analyzeKept(c.text, { target: c.decoder_text }, undefined, undefined, (s) => calls.push(s), {
-      onStart: (analysis) => (started = analysis),
-      testHoldAfterGroup: async (layers) => {
-        if (heldAt) return;
-        heldAt = layers;
-        await held;
-      },
-    });
+    const hold = holdFirstGroup();
+    const pass = model().analyzeKept(c.text, { target: c.decoder_text }, undefined, undefined, (s) => calls.push(s), { onStart: (analysis) => (started = analysis), testHoldAfterGroup: hold.hook });
     let passDone = false;
     void pass.then(() => (passDone = true), () => undefined);
-    while (!heldAt) await new Promise((resolve) => setImmediate(resolve));
+    await hold.reached;
     assert.ok(started, 'the analysis exists before its pass ends');
     assert.deepStrictEqual(calls.map((s) => s.map((x) => `${x.block}${x.layer}`)), [['encoder0', 'encoder1', 'encoder2']], 'the encoder chunk first');
     await started.whenComputed!('encoder', 2);
@@ -154,7 +136,7 @@ describe('kept encoder-decoder analyses: progress, views during the pass, cancel
     await assert.rejects(started.attention('cross', 0), /Layer 1 of the cross attention has not been computed yet/);
     const waiting = started.whenComputed!('cross', 1);
     assert.ok(await isPending(waiting), 'the cross layer waits for the decoder');
-    release();
+    hold.release();
     await waiting;
     const kept = await pass;
     assert.strictEqual(kept, started, 'the analysis handed out at the start is the one kept');
@@ -168,7 +150,7 @@ describe('kept encoder-decoder analyses: progress, views during the pass, cancel
     const controller = new AbortController();
     let started: KeptAnalysis | undefined;
     let waiting: Promise<unknown> | undefined;
-    const pass = model.analyzeKept(longText, { target: longTarget }, controller.signal, undefined, () => {
+    const pass = model().analyzeKept(longText, { target: longTarget }, controller.signal, undefined, () => {
       waiting = started!.whenComputed!('decoder', 0).then(() => 'resolved', (err: Error) => err);
       controller.abort();
     }, { onStart: (analysis) => (started = analysis) });
