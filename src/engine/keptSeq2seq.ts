@@ -60,16 +60,17 @@ export class KeptSeq2seqAnalysis implements KeptAnalysis {
 
   /** A stack's run began (its chunk inputs are pushed as it goes). */
   started(stack: 'encoder' | 'decoder', run: StackState): void {
-    this.runs[stack] = run;
+    if (!this.disposed) this.runs[stack] = run;
   }
 
-  /** A layer's q/k, copied out of onnxruntime's outputs; its bias is the stack's shared one. */
+  /** A layer's q/k, copied out of onnxruntime's outputs; its bias is the stack's shared one. A released analysis keeps nothing more. */
   keepLayer(block: Seq2seqBlock, layer: number, qk: LayerQk): void {
-    this.layers[block][layer] = qk;
+    if (!this.disposed) this.layers[block][layer] = qk;
   }
 
   /** A chunk's summaries are in: its layers are computed, and the views waiting for them go on. */
   summariesAdded(done: readonly LayerSummaries[]): void {
+    if (this.disposed) return;
     this.summaries.push(...done);
     for (const s of done) {
       const block = s.block as Seq2seqBlock;

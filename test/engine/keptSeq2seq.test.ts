@@ -146,6 +146,19 @@ describe('kept encoder-decoder analyses: progress, views during the pass, cancel
     kept.dispose();
   });
 
+  it('released while its pass runs, it keeps nothing the pass computes after that', async () => {
+    let started: KeptAnalysis | undefined;
+    const hold = holdFirstGroup();
+    const pass = model().analyzeKept(longText, { target: longTarget }, undefined, undefined, undefined, { onStart: (analysis) => (started = analysis), testHoldAfterGroup: hold.hook });
+    await hold.reached;
+    started!.dispose();
+    hold.release();
+    const kept = await pass;
+    assert.strictEqual(kept.bytesHeld, 0);
+    assert.strictEqual(kept.summaries.length, 0);
+    await assert.rejects(kept.attention('cross', 0), /released/);
+  });
+
   it('is cancelled between stack chunks; what waits for a later layer fails, saying why', async () => {
     const controller = new AbortController();
     let started: KeptAnalysis | undefined;
