@@ -627,7 +627,8 @@ export interface KeptOptions {
   /**
    * Keep each layer's q and keys too (default true, where they fit KEPT_QK_BYTES and no layer
    * computes logit terms in its graph), so a head's matrix needs no projection; false recomputes
-   * them from the hidden state on every request (tests check both ways).
+   * them from the hidden state on every request (tests check both ways). Encoder-decoders always
+   * keep them: q/k is what they keep of a layer (./keptSeq2seq.ts).
    */
   keepQueriesAndKeys?: boolean;
   /**
