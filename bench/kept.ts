@@ -18,7 +18,6 @@
  * cells), then one head of the last computed layer at full precision (every row tile of it), both
  * while the pass runs in the engine worker: each time is from the request to its last reply.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { disableOnnxruntimeTelemetry } from '../src/engine/telemetry';
 import { loadModel } from '../src/models';
@@ -27,11 +26,7 @@ import { ViewServer } from '../src/analysis/viewServer';
 import { benchText } from './checkpoints';
 import { EngineClient } from '../src/worker/engineClient';
 import { TextTokenizer } from '../src/engine/tokenizer';
-
-function statusKb(field: string): number {
-  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  return line ? Number(line.split(/\s+/)[1]) : NaN;
-}
+import { loadForPeak, statusKb } from './rss';
 
 async function main(): Promise<void> {
   disableOnnxruntimeTelemetry();
@@ -42,11 +37,7 @@ async function main(): Promise<void> {
   const n = Number(tokensArg ?? 4096);
   if (args.includes('--engine')) return viewsThroughEngine(folder, n);
   if (duringPass) return viewsDuringPass(folder, n);
-  const t0 = performance.now();
-  const model = await loadModel(folder);
-  const loadMs = performance.now() - t0;
-  const weightsMb = statusKb('VmRSS') / 1024;
-  fs.writeFileSync('/proc/self/clear_refs', '5');
+  const { model, loadMs, weightsMb } = await loadForPeak(folder);
   const t1 = performance.now();
   let firstSummariesMs = 0;
   const kept = await model.analyzeKept(benchText(n + 16), { truncateTo: n }, undefined, undefined, () => {

@@ -16,7 +16,8 @@ import type { KeptAnalysis as ServedAnalysis } from '../protocol/kept';
 import type { PositionInput } from './architecture';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
-import { blockValueNorms, checkHeadRange, layerAttention, layerHeadMean, LayerWaits, siteBias, type BlockMeta, type LayerQk, type Positions, type ScoresRunner, type ScoresSessions, type ScoresSite } from './kept';
+import { blockValueNorms, headRange, layerHeadMean, layerProbabilities, siteBias, type BlockMeta, type LayerQk, type Positions, type ScoresRunner, type ScoresSessions, type ScoresSite } from './kept';
+import { LayerWaits, stoppedError } from './layerWaits';
 
 /** One layer's scores site as the mirror needs it: scale, soft-cap and the names of its additive position terms. */
 export interface MirrorSite extends ScoresSite {
@@ -85,8 +86,8 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
   constructor(private readonly start: MirrorStart, sessions: ScoresSessions) {
     this.tokens = start.tokens;
     this.blocks = start.blocks;
-    this.runner = { summary: { numHeads: start.numHeads, headDim: start.headDim }, sessions };
-    this.waits = new LayerWaits(start.sites.length);
+    this.runner = { summary: { headDim: start.headDim }, sessions };
+    this.waits = new LayerWaits();
     // siteBias looks its terms up by input: one stand-in per name (the worker computed their values).
     const inputs = new Map<string, PositionInput>();
     for (const term of start.terms) {
@@ -138,16 +139,15 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
 
   add(layers: MirrorLayer[]): void {
     for (const l of layers) this.layers[l.layer] = l;
-    this.waits.added(this.layersComputed);
+    this.waits.added();
   }
 
   stop(error: EngineErrorInfo): void {
-    this.waits.stop(new EngineError(error.code, error.message), this.layersComputed);
+    this.waits.stop(stoppedError(new EngineError(error.code, error.message), this.layersComputed, this.numLayers));
   }
 
   whenComputed(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void> {
-    if (block !== 'self' || layer < this.layersComputed || layer >= this.numLayers) return Promise.resolve();
-    return this.waits.wait(layer, this.disposed, signal);
+    return this.waits.wait(() => block !== 'self' || layer < this.layersComputed || layer >= this.numLayers, signal);
   }
 
   private layerQk(block: AttentionBlockKind, layer: number): LayerQk {
@@ -161,13 +161,11 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
 
   async attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array> {
     const qk = this.layerQk(block, layer);
-    const range = heads ?? { from: 0, to: this.start.numHeads };
-    checkHeadRange(range, this.start.numHeads, layer);
-    return layerAttention(this.runner, this.sites[layer], qk, this.tokens.length, layer, range, signal);
+    return layerProbabilities(this.runner, this.sites[layer], qk, this.tokens.length, headRange(heads, this.start.numHeads, layer), signal);
   }
 
   async headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array> {
-    return layerHeadMean(this.runner, this.sites[layer], this.layerQk(block, layer), this.tokens.length, signal);
+    return layerHeadMean(this.runner, this.sites[layer], this.layerQk(block, layer), this.tokens.length, this.start.numHeads, signal);
   }
 
   valueNorms(block: AttentionBlockKind): Float32Array {
@@ -180,8 +178,9 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
   }
 
   dispose(): void {
-    if (!this.disposed) this.waits.released(this.layersComputed);
+    if (!this.disposed && this.waits.pending > 0) this.waits.stop(stoppedError(new EngineError('not-loaded', 'the analysis was released.'), this.layersComputed, this.numLayers));
     this.disposed = true;
+    this.waits.release();
     this.layers.length = 0;
     this.positions.clear();
   }
