@@ -120,10 +120,6 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
     }
   }
 
-  get analysisId(): number {
-    return this.start.analysisId;
-  }
-
   /** Whether the worker still keeps it. */
   get alive(): boolean {
     return !this.disposed && Atomics.load(this.start.alive, 0) === 1;
