@@ -2,7 +2,7 @@
  * The colour legend: a thin horizontal bar with its ticks and one line saying what the colours mean
  * (linear, per row or log), drawn at the device pixel ratio.
  */
-import { UNIT_RANGE, colorLut, lutIndex, type ColorMapping, type ColorScaleName } from '../src/analysis/colormap';
+import { UNIT_RANGE, colorLut, lutIndex, type ColorScaleMapping, type ColorScaleName } from '../src/analysis/colormap';
 import { h } from './dom';
 
 const BAR_WIDTH = 140;
@@ -13,7 +13,7 @@ export class Legend {
   private readonly canvas: HTMLCanvasElement;
   private readonly ticks: HTMLElement;
   private readonly caption: HTMLElement;
-  private last: { mapping: ColorMapping; scale: ColorScaleName } | undefined;
+  private last: { mapping: ColorScaleMapping; scale: ColorScaleName } | undefined;
 
   /** `testPrefix` tells several legends on one page apart in the tests' hooks (the compare tab has two). */
   constructor(testPrefix = '') {
@@ -23,7 +23,7 @@ export class Legend {
     this.element = h('div', { class: 'legend' }, h('div', { class: 'legend-scale' }, this.canvas, this.ticks), this.caption);
   }
 
-  render(mapping: ColorMapping, scale: ColorScaleName): void {
+  render(mapping: ColorScaleMapping, scale: ColorScaleName): void {
     this.last = { mapping, scale };
     this.draw();
   }

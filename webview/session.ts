@@ -7,7 +7,7 @@
  */
 import type { AttentionResult } from '../src/protocol/types';
 import { MAX_REPLY_BYTES, MAX_OVERVIEW_CELLS, type BlockSummaries } from '../src/protocol/views';
-import { colorRangeFor, mapColors, type ColorMapping } from '../src/analysis/colormap';
+import { colorRangeFor, colorScaleMapping, mapColors, type ColorMapping, type ColorScaleMapping } from '../src/analysis/colormap';
 import { analyzedUpTo } from '../src/analysis/describe';
 import { lastLayerOf, type ModeSelection } from '../src/analysis/modes';
 import { allHeadScores, type HeadScores } from '../src/analysis/patterns';
@@ -40,7 +40,8 @@ export interface ExactShown {
 
 /**
  * A view larger than one reply: its overview now, its exact values by tile and row as they are
- * shown. `colors` maps the overview (its range is the view's: max-pooling keeps the maximum).
+ * shown. `colors` maps the overview (its range is the view's: max-pooling keeps the maximum); the
+ * head view colours the overview and each tile under it as it draws them.
  */
 export interface TiledShown {
   kind: 'tiled';
@@ -48,7 +49,7 @@ export interface TiledShown {
   view: Pick<ViewMatrix, 'size' | 'items'>;
   block: Block;
   tiled: TiledView;
-  colors: ColorMapping;
+  colors: ColorScaleMapping;
 }
 
 export type Shown = ExactShown | TiledShown;
@@ -190,8 +191,9 @@ export class ResultSession {
       const tiled = this.source.tiled(sel, { special: s.special, mergeWords: s.mergeWords }, overviewCells());
       if (!tiled) return undefined;
       const all = tiled.items.map((_, i) => i);
-      const { cells, data } = tiled.overview;
-      const colors = mapColors({ rows: cells, cols: cells, data }, s.norm, s.range);
+      // The overview's range is the view's, whose maximum is the largest of its rows' (max-pooling
+      // keeps it): read from the rows' maxima, not the million overview cells.
+      const colors = colorScaleMapping({ rows: 1, cols: tiled.size, data: tiled.rowMax }, s.norm, s.range);
       this.shownKey = key;
       this.shownValue = { kind: 'tiled', sel, view: { size: tiled.size, items: tiled.items }, block: { rows: all, cols: all }, tiled, colors };
       return this.shownValue;

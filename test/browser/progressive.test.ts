@@ -151,24 +151,32 @@ describe('views during the pass in Chromium', function () {
               reply = { kind: 'matrix', size, items, rowStart, rowCount, colStart, colCount, data: tile.buffer };
             } else continue;
             w.__hostMs = ((w.__hostMs as number | undefined) ?? 0) + (performance.now() - started);
-            setTimeout(() => window.postMessage({ type: 'reply', requestId: m.requestId, resultId: m.resultId, reply }, '*'), 0);
+            setTimeout(() => {
+              // Posting clones the reply on this thread too (the host would, in its own process).
+              const posting = performance.now();
+              window.postMessage({ type: 'reply', requestId: m.requestId, resultId: m.resultId, reply }, '*');
+              w.__hostMs = ((w.__hostMs as number | undefined) ?? 0) + (performance.now() - posting);
+            }, 0);
           }
           return push(...messages);
         };
+        // Drawn: the first frame painted with the overview (the canvas counts its frames after drawing).
         const canvas = document.querySelector('[data-testid="heatmap"]') as HTMLCanvasElement;
         new MutationObserver(() => {
-          if (w.__drawnAt === undefined && canvas.dataset.size === String(size)) w.__drawnAt = performance.now();
-        }).observe(canvas, { attributes: true });
+          if (w.__drawnAt !== undefined || canvas.dataset.size !== String(size) || !canvas.dataset.overview) return;
+          w.__drawnAt = performance.now();
+          w.__hostMsAtDrawn = w.__hostMs ?? 0;
+        }).observe(canvas, { attributes: true, attributeFilter: ['data-frames'] });
       },
       { base64: Buffer.from(matrix.buffer, matrix.byteOffset, matrix.byteLength).toString('base64'), items, rowsPerReply: Math.floor(MAX_REPLY_BYTES / (n * 4)) },
     );
     await host.analysis(81, result, undefined, 1);
     await h.page.waitForFunction(() => (window as unknown as { __drawnAt?: number }).__drawnAt !== undefined, undefined, { timeout: 60000 });
     const { ms, hostMs } = await h.page.evaluate(() => {
-      const w = window as unknown as { __drawnAt: number; __sentAt: number; __hostMs?: number };
-      return { ms: w.__drawnAt - w.__sentAt, hostMs: w.__hostMs ?? 0 };
+      const w = window as unknown as { __drawnAt: number; __arrivedAt: { analysis: number }; __hostMsAtDrawn: number };
+      return { ms: w.__drawnAt - w.__arrivedAt.analysis, hostMs: w.__hostMsAtDrawn };
     });
-    console.log(`      2,048 tokens, 1 of 2 layers summarised: first view drawn ${ms.toFixed(0)} ms after the summaries arrived (its overview), ${(ms - hostMs).toFixed(0)} ms of it in the webview (${hostMs.toFixed(0)} ms the stand-in host pooling the overview on the page's thread)`);
+    console.log(`      2,048 tokens, 1 of 2 layers summarised: first view drawn ${ms.toFixed(0)} ms after the summaries arrived (its overview), ${(ms - hostMs).toFixed(0)} ms of it in the webview (${hostMs.toFixed(0)} ms the stand-in host pooling and posting the overview on the page's thread)`);
     assert.ok(ms > 0);
     const g = await geometry(h);
     assert.strictEqual(g.size, n);
