@@ -468,6 +468,9 @@ export class App implements PanelContext {
       Object.assign(fitted, { tab: 'model', arrangement: 'ranked', sortKey: 'induction', sortAscending: false, scoreMin: 0, scoreMax: 1, rowQuery: null }, top ? { mode: 'head', layer: top.layer, head: top.head } : {});
     }
     if (fitted.tab === 'compare' && !this.compareTab.session) fitted.tab = 'head';
+    // The head view's first view is asked for before the rest of the first screen is built: the
+    // engine computes it meanwhile (the toolbar, the notices and their layout are not on its path).
+    if (fitted.tab === 'head' && !session.source.needsWork(fitted)) session.shown(fitted, fitted);
     this.el.placeholder.hidden = true;
     this.el.content.hidden = false;
     this.el.modelName.textContent = raw.model.name;

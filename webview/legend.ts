@@ -24,6 +24,9 @@ export class Legend {
   }
 
   render(mapping: ColorScaleMapping, scale: ColorScaleName): void {
+    // The panel renders on every state change and arriving tile: the same legend is not redrawn.
+    const l = this.last;
+    if (l && l.scale === scale && l.mapping.caption === mapping.caption && l.mapping.short === mapping.short && JSON.stringify(l.mapping.ticks) === JSON.stringify(mapping.ticks)) return;
     this.last = { mapping, scale };
     this.draw();
   }
@@ -40,12 +43,14 @@ export class Legend {
     canvas.style.height = `${BAR_HEIGHT}px`;
     const ctx = canvas.getContext('2d');
     if (!ctx) return;
+    // One pixel column per colour, written as pixels rather than a rectangle each.
     const lut = colorLut(scale);
+    const bar = ctx.createImageData(canvas.width, canvas.height);
     for (let x = 0; x < canvas.width; x++) {
       const k = lutIndex((x + 0.5) / canvas.width, UNIT_RANGE) * 3;
-      ctx.fillStyle = `rgb(${lut[k]},${lut[k + 1]},${lut[k + 2]})`;
-      ctx.fillRect(x, 0, 1, canvas.height);
+      for (let y = 0; y < canvas.height; y++) bar.data.set([lut[k], lut[k + 1], lut[k + 2], 255], (y * canvas.width + x) * 4);
     }
+    ctx.putImageData(bar, 0, 0);
     // Ticks low to high, left to right.
     const ticks = [...mapping.ticks].sort((a, b) => a.t - b.t);
     this.ticks.replaceChildren(...ticks.map((t) => h('span', {}, t.text)));

@@ -1,5 +1,5 @@
 /** Colour-mapped bitmaps of matrices: one pixel per cell, scaled up with nearest-neighbour drawing. */
-import { LUT_SIZE, colorLut, positionUnder, rowMaxima, type ColorRange, type ColorScaleMapping, type ColorScaleName, type WeightBlock } from '../src/analysis/colormap';
+import { LUT_SIZE, colorLut, rowMaxima, type ColorRange, type ColorScaleMapping, type ColorScaleName, type WeightBlock } from '../src/analysis/colormap';
 import type { FigureMatrix } from '../src/analysis/figure';
 
 const packedCache = new Map<ColorScaleName, Uint32Array>();
@@ -36,29 +36,30 @@ function paint(rows: number, cols: number, target: HTMLCanvasElement | undefined
 }
 
 /**
- * Draws `m` one pixel per cell, coloured over `range`. One 32-bit write per pixel and the LUT level
- * computed inline (as `lutIndex` rounds): a million cells are drawn while the user waits.
+ * Writes `count` cells of `data` from `from` as pixels from `to`, coloured over [lo, hi] (of log10
+ * of the weights when `log`): the LUT level as `lutIndex` rounds it, inline (a million cells are
+ * coloured while the user waits for the first view, the first time this code runs).
  */
+function paintRun(pixels: Uint32Array, to: number, data: ArrayLike<number>, from: number, count: number, lo: number, hi: number, log: boolean, lut: Uint32Array): void {
+  const top = LUT_SIZE - 1;
+  const min = log ? Math.log10(lo) : lo;
+  const span = (log ? Math.log10(hi) : hi) - min;
+  if (!(span > 0)) {
+    pixels.fill(lut[0], to, to + count);
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    const v = data[from + i];
+    // NaN and weights at or below the bottom take the low end.
+    const t = ((log ? Math.log10(v) : v) - min) / span;
+    pixels[to + i] = lut[v > lo ? (t >= 1 ? top : Math.floor(t * top + 0.5)) : 0];
+  }
+}
+
+/** Draws `m` one pixel per cell, coloured over `range`. */
 export function matrixToCanvas(m: FigureMatrix, range: ColorRange, scale: ColorScaleName, target?: HTMLCanvasElement): HTMLCanvasElement {
   const cols = m.cols ?? m.size;
-  return paint(Math.max(1, m.size), Math.max(1, cols), target, (pixels) => {
-    const lut = packedLut(scale);
-    const data = m.data;
-    const count = Math.min(data.length, m.size * cols);
-    const min = range.min;
-    const span = range.max - range.min;
-    const top = LUT_SIZE - 1;
-    if (!(span > 0)) {
-      pixels.fill(lut[0], 0, count);
-      return;
-    }
-    for (let i = 0; i < count; i++) {
-      const v = data[i];
-      // NaN and values at or below the range's bottom take the low end.
-      const t = (v - min) / span;
-      pixels[i] = lut[v > min ? (t >= 1 ? top : Math.floor(t * top + 0.5)) : 0];
-    }
-  });
+  return paint(Math.max(1, m.size), Math.max(1, cols), target, (pixels) => paintRun(pixels, 0, m.data, 0, Math.min(m.data.length, m.size * cols), range.min, range.max, false, packedLut(scale)));
 }
 
 /** A rectangle of a block's cells. */
@@ -71,8 +72,9 @@ export interface CellRange {
 
 /**
  * Draws a block of weights (or the `rect` of it) one pixel per cell under a colour mapping, without
- * a positions array in between (a view served in tiles: its overview and tiles). `rowMax`: each
- * block row's largest weight over its whole row, for per-row colours; by default the block's own.
+ * a positions array in between (a view served in tiles: its overview and tiles); the colours are
+ * those of the mapping's positions (`positionsUnder`). `rowMax`: each block row's largest weight
+ * over its whole row, for per-row colours; by default the block's own.
  */
 export function weightsToCanvas(
   block: WeightBlock,
@@ -84,17 +86,13 @@ export function weightsToCanvas(
   const rect = options.rect ?? { rowStart: 0, rowCount: block.rows, colStart: 0, colCount: cols };
   return paint(Math.max(1, rect.rowCount), Math.max(1, rect.colCount), options.target, (pixels) => {
     const lut = packedLut(scale);
-    const position = positionUnder(mapping);
-    const maxima = mapping.norm === 'row' ? options.rowMax ?? rowMaxima(block) : undefined;
-    const top = LUT_SIZE - 1;
+    const { norm, range } = mapping;
+    // Per row: 0 → the row's largest weight; log: over log10 of the range; linear: over the range.
+    const maxima = norm === 'row' ? options.rowMax ?? rowMaxima(block) : undefined;
     for (let i = 0; i < rect.rowCount; i++) {
       const row = rect.rowStart + i;
-      const max = maxima ? maxima[row] : 0;
-      const from = row * cols + rect.colStart;
-      for (let j = 0; j < rect.colCount; j++) {
-        const p = position(data[from + j], max);
-        pixels[i * rect.colCount + j] = lut[p > 0 ? (p >= 1 ? top : Math.floor(p * top + 0.5)) : 0];
-      }
+      const [lo, hi] = maxima ? [0, maxima[row]] : [range.min, range.max];
+      paintRun(pixels, i * rect.colCount, data, row * cols + rect.colStart, rect.colCount, lo, hi, norm === 'log', lut);
     }
   });
 }

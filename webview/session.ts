@@ -218,7 +218,8 @@ export class ResultSession {
   private isLarge(s: PanelState): boolean {
     if (this.isPair && s.pairFilter !== 'all') return false;
     const key = `${s.special}.${s.mergeWords}`;
-    if (this.sizeOf?.key !== key) this.sizeOf = { key, size: this.items(s).length };
+    // Every token shown, none merged: one item per token (no need to build them for the first view).
+    if (this.sizeOf?.key !== key) this.sizeOf = { key, size: s.special === 'show' && !s.mergeWords ? this.n : this.items(s).length };
     return this.sizeOf.size * this.sizeOf.size * 4 > MAX_REPLY_BYTES;
   }
 
