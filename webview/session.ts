@@ -185,6 +185,8 @@ export class ResultSession {
 
   /** Everything the head view shows for a state (cached until a field that matters changes); undefined while its view is on its way. */
   shown(sel: ModeSelection, s: PanelState): Shown | undefined {
+    // What was on its way for the view the head view showed before is given up.
+    if (this.source instanceof RemoteViews) this.source.show(sel, { special: s.special, mergeWords: s.mergeWords });
     const key = `${sel.mode}.${sel.layer}.${sel.head}.${s.special}.${s.mergeWords}.${s.pairFilter}.${s.norm}.${s.range}`;
     if (this.shownValue && key === this.shownKey) return this.shownValue;
     if (this.source instanceof RemoteViews && this.isLarge(s)) {

@@ -175,6 +175,11 @@ export class RemoteViews implements ViewSource {
   private readonly tiledViews = new Map<string, TiledView>();
   private readonly inFlight = new Set<string>();
   private readonly controller = new AbortController();
+  /**
+   * The view the head view shows (its key), and the fetch of it still on its way, if any: when the
+   * user switches head, layer, mode or options, what was asked for the view left is cancelled.
+   */
+  private onScreen: { key: string; fetch?: AbortController } | undefined;
   failure: string | undefined;
 
   constructor(
@@ -189,6 +194,28 @@ export class RemoteViews implements ViewSource {
 
   get waiting(): boolean {
     return this.inFlight.size > 0;
+  }
+
+  /**
+   * The head view now shows `sel` under `o`: the overview, whole view, tile and row still on their
+   * way for the view it showed before are cancelled (the host is told, and their replies dropped).
+   */
+  show(sel: ModeSelection, o: ViewOptions): void {
+    const key = viewKey(sel, o);
+    const before = this.onScreen;
+    if (before?.key === key) return;
+    before?.fetch?.abort();
+    if (before) this.tiledViews.get(before.key)?.cancelPending();
+    this.onScreen = { key };
+  }
+
+  /** The signal a fetch for the view `key` asks with: its own, cancelled when the head view leaves it. */
+  private signalFor(key: string): AbortSignal {
+    const screen = this.onScreen;
+    if (screen?.key !== key) return this.controller.signal;
+    const fetch = new AbortController();
+    screen.fetch = fetch;
+    return fetch.signal;
   }
 
   /** Starts `fetch` once per key; its result is stored by `store` and the panel renders again. */
@@ -209,8 +236,8 @@ export class RemoteViews implements ViewSource {
       });
   }
 
-  private ask(request: ViewRequest): Promise<ViewReply> {
-    return this.channel.request(this.resultId, request, this.controller.signal);
+  private ask(request: ViewRequest, signal = this.controller.signal): Promise<ViewReply> {
+    return this.channel.request(this.resultId, request, signal);
   }
 
   view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined {
@@ -223,8 +250,9 @@ export class RemoteViews implements ViewSource {
     }
     this.fetch(key, async () => {
       const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+      const signal = this.signalFor(key);
       // Row tiles: the first says the view's size; the rest follow until every row is here.
-      let reply = await this.ask(base);
+      let reply = await this.ask(base, signal);
       if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
       const { size, items } = reply;
       const data = new Float32Array(size * size);
@@ -232,7 +260,7 @@ export class RemoteViews implements ViewSource {
         data.set(new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0)), reply.rowStart * size);
         const next = reply.rowStart + reply.rowCount;
         if (next >= size || reply.rowCount === 0) break;
-        reply = await this.ask({ ...base, rowStart: next });
+        reply = await this.ask({ ...base, rowStart: next }, signal);
         if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
       }
       this.views.set(key, { size, data, items });
@@ -256,7 +284,7 @@ export class RemoteViews implements ViewSource {
     }
     const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
     this.fetch(`overview.${key}`, async () => {
-      const reply = await this.ask({ ...base, kind: 'overview', cells });
+      const reply = await this.ask({ ...base, kind: 'overview', cells }, this.signalFor(key));
       if (reply.kind !== 'overview') throw new Error('the extension answered with something other than an overview');
       const tiled = new TiledView(
         reply,
@@ -332,6 +360,7 @@ export class RemoteViews implements ViewSource {
 
   dispose(): void {
     this.controller.abort();
+    this.onScreen?.fetch?.abort();
     for (const tiled of this.tiledViews.values()) tiled.dispose();
     this.tiledViews.clear();
     this.views.clear();

@@ -237,6 +237,94 @@ describe('attention on demand in Chromium', function () {
     assert.match(await h.page.locator('[data-testid="live"]').innerText(), new RegExp(`w2047 → w2047: ${data[n * n - 1].toFixed(6).replace('.', '\\.')}`));
   });
 
+  it('switching head cancels exactly the tile (or overview) still on its way for the previous head; the new head is drawn from its own replies', async () => {
+    const n = 2048;
+    const result = syntheticResult(n, { layers: 1, heads: 3 });
+    const stack = new AttentionStack(result.attentions);
+    const cancels = async () => (await h.posted()).flatMap((m) => (m.type === 'cancel' ? [m.requestId] : []));
+    await host.analysis(27, result);
+    const [overview0] = await host.newRequests();
+    assert.deepStrictEqual([overview0.request.kind, overview0.request.kind === 'overview' && overview0.request.head], ['overview', 0]);
+    await host.answer(overview0);
+    await frames(h.page);
+    const [tile0, ...none] = await host.newRequests();
+    assert.deepStrictEqual(none, []);
+    assert.deepStrictEqual([tile0.request.kind, tile0.request.kind === 'matrix' && tile0.request.head], ['matrix', 0]);
+    assert.deepStrictEqual(await cancels(), [], 'nothing cancelled yet');
+
+    // Head 1 while head 0's tile is on its way: that tile is cancelled, nothing else.
+    await chooseOption(h, 'head', 'Head 1');
+    const [overview1, ...more] = await host.newRequests();
+    assert.deepStrictEqual(more, []);
+    assert.deepStrictEqual([overview1.request.kind, overview1.request.kind === 'overview' && overview1.request.head], ['overview', 1]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId], "head 0's tile is cancelled, by its request id");
+
+    // Head 2 while head 1's overview is on its way: the overview is cancelled.
+    await chooseOption(h, 'head', 'Head 2');
+    const [overview2] = await host.newRequests();
+    assert.deepStrictEqual([overview2.request.kind, overview2.request.kind === 'overview' && overview2.request.head], ['overview', 2]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId, overview1.requestId], "head 1's overview is cancelled");
+
+    // The cancelled replies come anyway: nothing is drawn from them.
+    await host.answer(tile0);
+    await host.answer(overview1);
+    const canvas = h.page.locator('[data-testid="heatmap"]');
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Loading this view…');
+    assert.strictEqual(await canvas.getAttribute('data-tiles'), '');
+    assert.deepStrictEqual(await host.newRequests(), [], 'a stale reply asks for nothing');
+
+    // Head 2's own replies draw it: its overview, then its tile, exact.
+    await host.answer(overview2);
+    await frames(h.page);
+    const [tile2] = await host.newRequests();
+    assert.deepStrictEqual([tile2.request.kind, tile2.request.kind === 'matrix' && tile2.request.head], ['matrix', 2]);
+    await host.answer(tile2);
+    await frames(h.page);
+    assert.notStrictEqual(await canvas.getAttribute('data-tiles'), '');
+    const g = await geometry(h);
+    const p = cellCenter(g, 4, 3);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `w4 → w3: ${at(stack.headMatrix(0, 2), 4, 3).toFixed(6)} (layer 0, head 2)`);
+    // The details strip asks for the hovered row (the tile holds only part of it); left on its way.
+    await h.page.mouse.move(1, 1);
+    const [row2, ...rest] = await host.newRequests();
+    assert.deepStrictEqual(rest, []);
+    assert.deepStrictEqual(row2.request.kind === 'matrix' && [row2.request.head, row2.request.rowStart, row2.request.rowCount], [2, 4, 1]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId, overview1.requestId], 'nothing else was cancelled');
+
+    // Back to head 0: head 2's row is cancelled; head 0's overview is still here, its tile is asked for again.
+    await chooseOption(h, 'head', 'Head 0');
+    const again = await host.newRequests();
+    assert.deepStrictEqual(again.map((m) => [m.request.kind, m.request.kind === 'matrix' && m.request.head]), [['matrix', 0]]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId, overview1.requestId, row2.requestId], "head 2's row is cancelled");
+    await host.answer(row2);
+    await host.answer(again[0]);
+    await frames(h.page);
+    const p0 = cellCenter(await geometry(h), 4, 3);
+    await h.page.mouse.move(p0.x, p0.y);
+    assert.strictEqual(await tooltip(h), `w4 → w3: ${at(stack.headMatrix(0, 0), 4, 3).toFixed(6)} (layer 0, head 0)`);
+  });
+
+  it('a whole view on its way for the previous layer is cancelled too', async () => {
+    const result = fixtureResult('bert', 0);
+    const stack = new AttentionStack(result.attentions);
+    await host.analysis(28, result);
+    const [first] = await host.newRequests();
+    assert.deepStrictEqual(first.request, headRequest(0, 0));
+    await chooseOption(h, 'layer', 'Layer 1');
+    const [second] = await host.newRequests();
+    assert.deepStrictEqual(second.request, headRequest(1, 0));
+    const cancels = (await h.posted()).flatMap((m) => (m.type === 'cancel' ? [m.requestId] : []));
+    assert.deepStrictEqual(cancels, [first.requestId]);
+    await host.answer(first);
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Loading this view…');
+    await host.answer(second);
+    const g = await geometry(h);
+    const p = cellCenter(g, 2, 3);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `${label(result.tokens[2])} → ${label(result.tokens[3])}: ${at(stack.headMatrix(1, 0), 2, 3).toFixed(6)} (layer 1, head 0)`);
+  });
+
   it('a tile that cannot be had is said so over the overview', async () => {
     await host.analysis(26, syntheticResult(2048, { layers: 1, heads: 1 }));
     const [overview] = await host.newRequests();
