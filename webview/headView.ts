@@ -387,6 +387,16 @@ export class HeadView extends CanvasView {
     this.requestRender();
   }
 
+  /** Where the view is scrolled to, in cells (block coordinates): the cell at the top-left of the grid. */
+  get scrollCell(): { row: number; col: number } {
+    return { row: this.scrollY / this.cell, col: this.scrollX / this.cell };
+  }
+
+  /** Scrolls to put `at` (cells, as `scrollCell` says) at the top-left once the view is laid out. */
+  restoreScrollCell(at: { row: number; col: number }): void {
+    this.restoreScroll(() => ({ x: Math.round(at.col * this.cell), y: Math.round(at.row * this.cell) }));
+  }
+
   /** Scrolls so the row of a view row is visible (keeping the horizontal scroll). */
   revealRow(viewRow: number): void {
     const r = this.rowAt.get(viewRow);

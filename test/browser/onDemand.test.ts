@@ -325,6 +325,83 @@ describe('attention on demand in Chromium', function () {
     assert.strictEqual(await tooltip(h), `${label(result.tokens[2])} → ${label(result.tokens[3])}: ${at(stack.headMatrix(1, 0), 2, 3).toFixed(6)} (layer 1, head 0)`);
   });
 
+  /** Reloads the page as VS Code reloads a webview (its state kept), and sends the analysis again as the host then does. */
+  async function reloadWith(resultId: number, result: ReturnType<typeof syntheticResult>): Promise<void> {
+    await h.page.reload();
+    await h.page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+    // Request ids start again in the new page.
+    host = new FakeHost(h);
+    await host.analysis(resultId, result);
+  }
+
+  const savedState = () => h.page.evaluate(() => JSON.parse(sessionStorage.getItem('vscodeState') ?? 'null') as Record<string, unknown>);
+
+  it('a reloaded panel opens the same analysis where the head view was scrolled, and asks for the tile there', async () => {
+    const n = 2048;
+    const result = syntheticResult(n, { layers: 1, heads: 1 });
+    await host.analysis(29, result);
+    await host.serve();
+    await h.page.evaluate(() => document.querySelector('[data-testid="heatmap"]')!.closest('.canvas-scroller')!.scrollTo(3000, 2400));
+    await frames(h.page);
+    await host.serve();
+    const before = await geometry(h);
+    assert.deepStrictEqual([before.scrollX, before.scrollY], [3000, 2400]);
+    assert.deepStrictEqual((await savedState()).headScroll, { row: 2400 / before.cell, col: 3000 / before.cell }, 'kept in cells');
+
+    await reloadWith(29, result);
+    const [overview, ...none] = await host.newRequests();
+    assert.deepStrictEqual([overview.request.kind, none], ['overview', []]);
+    await host.answer(overview);
+    await frames(h.page);
+    const after = await geometry(h);
+    assert.deepStrictEqual([after.scrollX, after.scrollY, after.cell], [3000, 2400, before.cell], 'scrolled where it was');
+    // The one tile asked for holds the cells on screen there.
+    const [tile, ...others] = await host.newRequests();
+    assert.deepStrictEqual(others, []);
+    assert.strictEqual(tile.request.kind, 'matrix');
+    const rect = await h.page.evaluate(() => document.querySelector('[data-testid="heatmap"]')!.getBoundingClientRect().toJSON() as DOMRect);
+    const first = cellAt(after, after.left + after.gridLeft, after.top + after.gridTop);
+    const last = cellAt(after, rect.right - 1, rect.bottom - 1);
+    assert.deepStrictEqual(first, { row: 800, col: 1000 });
+    const t = tile.request.kind === 'matrix' ? tile.request : undefined;
+    assert.ok(
+      t && t.rowStart! <= first.row && t.rowStart! + t.rowCount! > last.row && t.colStart! <= first.col && t.colStart! + t.colCount! > last.col,
+      `tile ${JSON.stringify(t)} holds the visible cells ${JSON.stringify(first)}–${JSON.stringify(last)}`,
+    );
+    await host.answer(tile);
+    const data = new Float32Array(result.attentions.buffer);
+    const p = cellCenter(after, 810, 1020);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `w810 → w1020: ${data[810 * n + 1020].toFixed(6)} (layer 0, head 0)`);
+
+    // Another analysis opens at the top-left.
+    await host.analysis(30, syntheticResult(n - 1, { layers: 1, heads: 1 }));
+    await host.serve();
+    const other = await geometry(h);
+    assert.deepStrictEqual([other.size, other.scrollX, other.scrollY], [n - 1, 0, 0]);
+  });
+
+  it("a reloaded panel opens the model view where it was scrolled", async () => {
+    const result = syntheticResult(16, { layers: 12, heads: 12 });
+    await host.analysis(33, result);
+    await h.page.locator('[data-testid="tab-model"]').click();
+    await frames(h.page);
+    const scroll = () =>
+      h.page.evaluate(() => {
+        const scroller = document.querySelector('[data-testid="model-grid"]')!.closest('.canvas-scroller')!;
+        return { top: scroller.scrollTop, room: scroller.scrollHeight - scroller.clientHeight };
+      });
+    const { room } = await scroll();
+    assert.ok(room > 300, `the grid scrolls (${room} px)`);
+    await h.page.evaluate(() => document.querySelector('[data-testid="model-grid"]')!.closest('.canvas-scroller')!.scrollTo(0, 300));
+    await frames(h.page);
+    assert.deepStrictEqual((await savedState()).modelScroll, { x: 0, y: 300 });
+    await reloadWith(33, result);
+    await frames(h.page);
+    assert.strictEqual((await scroll()).top, 300);
+    assert.strictEqual(await h.page.locator('[data-testid="model-grid"]').getAttribute('data-scroll-y'), '300');
+  });
+
   it('a tile that cannot be had is said so over the overview', async () => {
     await host.analysis(26, syntheticResult(2048, { layers: 1, heads: 1 }));
     const [overview] = await host.newRequests();
