@@ -31,6 +31,8 @@ let modelLimit: number | undefined;
 let queue: Promise<unknown> = Promise.resolve();
 const controllers = new Map<number, AbortController>();
 let latestAnalyze: number | undefined;
+/** The request whose pass makes each analysis id (waiting or running): forgetting that analysis cancels it. */
+const passes = new Map<number, number>();
 /** Kept analyses: a quarter of the memory limit (default 2 GB), the newest always. */
 const kept = new KeptAnalyses(() => (modelLimit ? (modelLimit * 1024 ** 3) / 4 : 2 * 1024 ** 3));
 /** The kept analysis the model's last-run state (its inputs, for q, k, v) belongs to. */
@@ -72,14 +74,28 @@ function post(message: WorkerToHost, transfer: ArrayBuffer[] = []): void {
 function enqueue(id: number, work: (signal: AbortSignal) => Promise<void>): void {
   const controller = new AbortController();
   controllers.set(id, controller);
+  // Cancelled while it waits its turn (behind a long pass): answered at once, so that the host,
+  // which ends an engine that does not answer a cancel in time, does not end this one; skipped when its turn comes.
+  let started = false;
+  let answered = false;
+  const cancelWaiting = () => {
+    if (started) return;
+    answered = true;
+    post({ type: 'error', id, error: toErrorInfo(new EngineError('cancelled', 'Cancelled before it started.')) });
+  };
+  controller.signal.addEventListener('abort', cancelWaiting, { once: true });
   queue = queue
     .then(async () => {
+      started = true;
+      controller.signal.removeEventListener('abort', cancelWaiting);
+      if (answered) return;
       if (controller.signal.aborted) throw new EngineError('cancelled', 'Cancelled before it started.');
       await work(controller.signal);
     })
     .catch((err) => post({ type: 'error', id, error: toErrorInfo(err) }))
     .finally(() => {
       controllers.delete(id);
+      passes.forEach((request, analysisId) => request === id && passes.delete(analysisId));
       scheduleIdleWork();
     });
 }
@@ -222,6 +238,7 @@ function keptFullResult(
     }
     await postKeptResult(message, analysisId, result, keep(analysisId, result, result.text, {}, rerun), signal);
   });
+  if (message.analysisId !== undefined) passes.set(message.analysisId, message.id);
 }
 
 port.on('message', (message: HostToWorker) => {
@@ -319,6 +336,7 @@ port.on('message', (message: HostToWorker) => {
         }
         await postKeptResult(message, analysisId, result, keep(analysisId, result, message.text, message.options), signal);
       });
+      if (message.analysisId !== undefined) passes.set(message.analysisId, message.id);
       break;
     case 'generate':
       // A generated result is kept as a full result (like the probe's); step by step analyzes its ids again (generation runs its own sessions).
@@ -331,9 +349,13 @@ port.on('message', (message: HostToWorker) => {
     case 'view':
       serveView(message);
       break;
-    case 'forget':
+    case 'forget': {
+      // Nobody will look at it: a pass still making it stops (its request is answered as cancelled).
+      const pass = passes.get(message.analysisId);
+      if (pass !== undefined) controllers.get(pass)?.abort();
       kept.forget(message.analysisId);
       break;
+    }
     case 'headVectors':
       enqueue(message.id, async () => {
         if (!model) throw new EngineError('not-loaded', 'No model is loaded.');

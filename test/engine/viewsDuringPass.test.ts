@@ -236,6 +236,44 @@ describe('views during the pass: the engine worker', function () {
     assert.ok(maxAbsDiff(matrixOf(await client.view(kept.analysisId, headRequest(2, 0), new AbortController().signal)), referenceHead(expected.data, heads, n, 2, 0)) <= ATTENTION_TOLERANCE);
   });
 
+  it('forgetting an analysis whose pass still runs stops that pass (answered as cancelled); the engine goes on', async () => {
+    let forgotten = false;
+    const pass = outcome(client.analyzeKept(fixture.cases[0].text, {}, {
+      onSummaries: (analysisId, _info, summaries) => {
+        assert.strictEqual(summaries[0].layersDone, 1, 'no group after the first: the forget stopped the pass while it was held');
+        if (forgotten) return;
+        forgotten = true;
+        client.forget(analysisId);
+      },
+    }));
+    const stopped = (await pass).error;
+    assert.ok(stopped instanceof EngineRequestError && stopped.info.code === 'cancelled', `the forgotten pass stopped: ${String(stopped)}`);
+    const expected = fixture.expected('case1.attentions');
+    const [, heads, n] = expected.shape;
+    const kept = await client.analyzeKept(fixture.cases[1].text);
+    assert.ok(maxAbsDiff(matrixOf(await client.view(kept.analysisId, headRequest(1, 0), new AbortController().signal)), referenceHead(expected.data, heads, n, 1, 0)) <= ATTENTION_TOLERANCE);
+  });
+
+  it('a step-by-step request waiting behind a pass (a probe re-runs the model for it) answers its cancel at once, not when the pass ends', async () => {
+    const probe = await client.probeKept(8, 0);
+    // The host's timers for cancels the engine has not answered yet (it ends an engine that leaves one unanswered).
+    const stopping = (client as unknown as { stopping: Map<number, unknown> }).stopping;
+    const unanswered = () => stopping.size;
+    const events: string[] = [];
+    const pass = client.analyzeKept(fixture.cases[1].text).then(() => events.push('pass ended'));
+    const controller = new AbortController();
+    const vectors = outcome(client.view(probe.analysisId, { kind: 'headVectors', block: 'self', layer: 0, head: 0 }, controller.signal));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    controller.abort();
+    assert.strictEqual(unanswered(), 1, 'the cancel was sent');
+    while (unanswered() > 0 && events.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    events.push(unanswered() === 0 ? 'cancel answered' : 'cancel unanswered');
+    await pass;
+    assert.deepStrictEqual(events, ['cancel answered', 'pass ended']);
+    const gaveUp = (await vectors).error;
+    assert.ok(gaveUp instanceof EngineRequestError && gaveUp.info.code === 'cancelled', String(gaveUp));
+  });
+
   it('releasing the model while a view waits for its layer fails that view, saying so, and the engine stays usable', async () => {
     let waiting: Promise<{ error?: unknown }> | undefined;
     const pass = outcome(client.analyzeKept(fixture.cases[0].text, {}, {
