@@ -159,8 +159,7 @@ export class ResultSession {
 
   /** One head's exact row of weights for a query token (step by step), or undefined while on its way. */
   headRow(layer: number, head: number, query: number): Float32Array | undefined {
-    const view = this.source.view({ mode: 'head', layer, head }, { special: 'show', mergeWords: false });
-    return view?.data.subarray(query * view.size, (query + 1) * view.size);
+    return this.source.row({ mode: 'head', layer, head }, { special: 'show', mergeWords: false }, query);
   }
 
   /** "This token in every head": the query's row in every head, or undefined while on its way. */

@@ -29,6 +29,8 @@ export interface RowSet {
 
 export interface ViewSource {
   view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined;
+  /** One exact row of a view (step by step's query), or undefined while it is on its way. */
+  row(sel: ModeSelection, o: ViewOptions, row: number): Float32Array | undefined;
   thumbnails(flavour: HeadFlavour, o: ViewOptions, cells: number, exact?: boolean): ThumbSet | undefined;
   rows(flavour: HeadFlavour, o: ViewOptions, token: number): RowSet | undefined;
   focusWeights(sel: ModeSelection, special: ViewOptions['special'], tokens: number[]): Promise<number[]>;
@@ -126,6 +128,11 @@ export class LocalViews implements ViewSource {
     return view;
   }
 
+  row(sel: ModeSelection, o: ViewOptions, row: number): Float32Array | undefined {
+    const view = this.view(sel, o);
+    return view?.data.subarray(row * view.size, (row + 1) * view.size);
+  }
+
   private base(flavour: HeadFlavour, layer: number, head: number): Matrix {
     return flavour === 'valueWeighted' && this.norms ? valueWeighted(this.stack, this.norms, layer, head) : this.stack.headMatrix(layer, head);
   }
@@ -172,6 +179,8 @@ export class RemoteViews implements ViewSource {
   private readonly views = new Map<string, ViewMatrix>();
   private readonly thumbs = new Map<string, ThumbSet>();
   private readonly rowSets = new Map<string, RowSet>();
+  /** Single rows asked for on their own (step by step), by view key and row. */
+  private readonly singleRows = new Map<string, Float32Array>();
   private readonly tiledViews = new Map<string, TiledView>();
   private readonly inFlight = new Set<string>();
   private readonly controller = new AbortController();
@@ -306,6 +315,23 @@ export class RemoteViews implements ViewSource {
     return undefined;
   }
 
+  /** One exact row: from the whole view when it is here, else asked for alone (not the n² view for one query). */
+  row(sel: ModeSelection, o: ViewOptions, row: number): Float32Array | undefined {
+    const key = viewKey(sel, o);
+    const whole = this.views.get(key);
+    if (whole) return whole.data.subarray(row * whole.size, (row + 1) * whole.size);
+    const rowKey = `${key}.${row}`;
+    const cached = this.singleRows.get(rowKey);
+    if (cached) return cached;
+    this.fetch(`row.${rowKey}`, async () => {
+      const reply = await this.ask({ kind: 'matrix', block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords, rowStart: row, rowCount: 1 });
+      if (reply.kind !== 'matrix' || reply.rowStart !== row || reply.rowCount !== 1 || reply.colCount !== reply.size) throw new Error('the extension answered with another row');
+      this.singleRows.set(rowKey, new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0)));
+      while (this.singleRows.size > 64) this.singleRows.delete(this.singleRows.keys().next().value as string);
+    });
+    return undefined;
+  }
+
   thumbnails(flavour: HeadFlavour, o: ViewOptions, requested: number, exact = false): ThumbSet | undefined {
     if (!exact && this.summaryThumbs && flavour === 'head' && o.special === 'show' && !o.mergeWords) return this.summaryThumbs;
     // On screen one size serves every tile size (they are drawn scaled); exports ask for theirs.
@@ -366,5 +392,6 @@ export class RemoteViews implements ViewSource {
     this.views.clear();
     this.thumbs.clear();
     this.rowSets.clear();
+    this.singleRows.clear();
   }
 }

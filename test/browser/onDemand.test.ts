@@ -11,6 +11,7 @@ import { AttentionStack } from '../../src/analysis/tensor';
 import { UNIT_RANGE, colorLut, lutIndex } from '../../src/analysis/colormap';
 import { MAX_MESSAGE_BYTES, MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
 import { fixtureResult } from '../unit/analysis/fixture';
+import { bertHeadVectors } from './bertVectors';
 import { FakeHost } from './fakeHost';
 import { at, canvasPixel, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
 import { cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
@@ -400,6 +401,28 @@ describe('attention on demand in Chromium', function () {
     await frames(h.page);
     assert.strictEqual((await scroll()).top, 300);
     assert.strictEqual(await h.page.locator('[data-testid="model-grid"]').getAttribute('data-scroll-y'), '300');
+  });
+
+  it('step by step asks for the one attention row it shows, not the whole view', async () => {
+    const result = fixtureResult('bert', 0);
+    await host.analysis(35, result);
+    await host.serve();
+    await h.page.locator('[data-testid="tab-step"]').click();
+    await chooseOption(h, 'head', 'Head 1');
+    assert.deepStrictEqual(await host.newRequests(), [], 'nothing until q, k and v are here');
+    await h.send({ type: 'headVectors', resultId: 35, vectors: bertHeadVectors(0, 0, 1) });
+    const [row, ...none] = await host.newRequests();
+    assert.deepStrictEqual(none, []);
+    assert.deepStrictEqual(row.request, { ...headRequest(0, 1), rowStart: 1, rowCount: 1 }, 'the query token\'s row of head 1');
+    await host.answer(row);
+    const check = await h.page.locator('[data-testid="step-check"]').innerText();
+    assert.match(check, /Σ weights = 1\.000000/);
+    assert.match(check, /the recomputation matches/);
+    // Head 0's whole view is here already (the heatmap's): its row needs no request.
+    await chooseOption(h, 'head', 'Head 0');
+    await h.send({ type: 'headVectors', resultId: 35, vectors: bertHeadVectors(0, 0, 0) });
+    assert.deepStrictEqual(await host.newRequests(), []);
+    assert.match(await h.page.locator('[data-testid="step-check"]').innerText(), /the recomputation matches/);
   });
 
   it('a tile that cannot be had is said so over the overview', async () => {
