@@ -144,8 +144,13 @@ export abstract class CanvasView {
     this.applyPendingScroll();
   }
 
+  /** True once the view holds what a restored scroll position refers to (subclasses say when). */
+  protected hasContent(): boolean {
+    return this.contentWidth > 0;
+  }
+
   private applyPendingScroll(): void {
-    if (!this.pendingScroll || this.box.width === 0 || this.box.height === 0 || this.contentWidth === 0) return;
+    if (!this.pendingScroll || this.box.width === 0 || this.box.height === 0 || !this.hasContent()) return;
     const { x, y } = this.pendingScroll();
     this.pendingScroll = undefined;
     this.scroller.scrollTo({ left: Math.max(0, x), top: Math.max(0, y) });
