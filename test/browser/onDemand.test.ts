@@ -207,6 +207,76 @@ describe('attention on demand in Chromium', function () {
     assert.ok(host.bytesSent < n * n * 4, `${host.bytesSent} bytes sent for a ${n * n * 4}-byte view`);
   });
 
+  it('per-row and log colours of a view served in tiles: overview and exact tile coloured as their weights say', async () => {
+    const n = 2048;
+    const result = syntheticResult(n, { layers: 1, heads: 1 });
+    const data = new Float32Array(result.attentions.buffer);
+    const rowMax = new Float64Array(n);
+    let globalMax = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rowMax[i] = Math.max(rowMax[i], data[i * n + j]);
+    for (const m of rowMax) globalMax = Math.max(globalMax, m);
+    await host.analysis(24, result);
+    const [overview] = await host.newRequests();
+    const cells = overview.request.kind === 'overview' ? overview.request.cells : 0;
+    const factor = Math.ceil(n / cells);
+    const pooledCells = Math.ceil(n / factor);
+    await host.answer(overview);
+    await frames(h.page);
+    const [tile] = await host.newRequests();
+    const lut = colorLut('viridis');
+    const colour = (position: number) => {
+      const k = lutIndex(position, UNIT_RANGE) * 3;
+      return [lut[k], lut[k + 1], lut[k + 2]];
+    };
+    const pooled = (row: number, col: number) => {
+      let max = 0;
+      for (let i = row * factor; i < Math.min(n, (row + 1) * factor); i++) for (let j = col * factor; j < Math.min(n, (col + 1) * factor); j++) max = Math.max(max, data[i * n + j]);
+      return max;
+    };
+    /** The overview row's largest cell: the largest weight of its view rows. */
+    const pooledRowMax = (row: number) => Math.max(...Array.from({ length: Math.min(factor, n - row * factor) }, (_, k) => rowMax[row * factor + k]));
+    const log = (v: number) => {
+      const lo = globalMax / 1e4;
+      return v > lo ? Math.min(1, (Math.log10(v) - Math.log10(lo)) / (Math.log10(globalMax) - Math.log10(lo))) : 0;
+    };
+    const set = async (id: string, value: string) => {
+      await h.page.evaluate(
+        ({ id, value }) => {
+          const el = document.getElementById(id) as HTMLElement & { value: string };
+          el.value = value;
+          el.dispatchEvent(new Event('change'));
+        },
+        { id, value },
+      );
+      await frames(h.page);
+    };
+    const g = await geometry(h);
+    const probes = [{ row: 40, col: 13 }, { row: 121, col: 120 }, { row: 7, col: 300 }];
+    for (const norm of ['row', 'log'] as const) {
+      await set('norm', norm);
+      // The overview (the tile not here yet): each overview cell under the mapping of the overview.
+      for (const { row, col } of probes) {
+        const [or, oc] = [Math.floor(row / factor), Math.floor(col / factor)];
+        assert.ok(or < pooledCells && oc < pooledCells);
+        const position = norm === 'row' ? pooled(or, oc) / pooledRowMax(or) : log(pooled(or, oc));
+        const p = cellCenter(g, row, col);
+        assert.deepStrictEqual(await canvasPixel(h, 'heatmap', p.x, p.y), colour(position), `${norm}: overview at ${row}, ${col}`);
+      }
+    }
+    await host.answer(tile);
+    await frames(h.page);
+    assert.notStrictEqual(await h.page.locator('[data-testid="heatmap"]').getAttribute('data-tiles'), '');
+    for (const norm of ['row', 'log'] as const) {
+      await set('norm', norm);
+      // The exact tile: per row against the view row's own maximum, log over the view's range.
+      for (const { row, col } of probes) {
+        const v = data[row * n + col];
+        const p = cellCenter(g, row, col);
+        assert.deepStrictEqual(await canvasPixel(h, 'heatmap', p.x, p.y), colour(norm === 'row' ? v / rowMax[row] : log(v)), `${norm}: tile at ${row}, ${col}`);
+      }
+    }
+  });
+
   it('a tile asked for before the user scrolled on is cancelled, and its late reply is ignored', async () => {
     const n = 2048;
     const result = syntheticResult(n, { layers: 1, heads: 1 });
