@@ -267,11 +267,13 @@ export class HeadView extends CanvasView {
     this.gutterLeft = gutter;
     this.gutterTop = gutter;
     this.setContentSize(this.gutterLeft + cols * cell + PAD, this.gutterTop + rows * cell + PAD);
-    this.exposeGeometry();
+    // Not the scroll offsets: reading them right after the content size changed would force a layout
+    // here (the frame that draws publishes them).
+    this.exposeGeometry(false);
   }
 
   /** Geometry for tests and the end-to-end suite (see webview/TESTING.md). */
-  private exposeGeometry(): void {
+  private exposeGeometry(withScroll = true): void {
     const d = this.canvas.dataset;
     d.cellSize = String(this.cell);
     d.gridLeft = String(this.gutterLeft);
@@ -280,8 +282,10 @@ export class HeadView extends CanvasView {
     d.rows = String(this.rows.length);
     d.cols = String(this.cols.length);
     d.labels = this.labelFont > 0 ? 'shown' : 'hidden';
-    d.scrollX = String(this.scrollX);
-    d.scrollY = String(this.scrollY);
+    if (withScroll) {
+      d.scrollX = String(this.scrollX);
+      d.scrollY = String(this.scrollY);
+    }
     // A view served in tiles: the overview's cells per side and the exact tiles drawn ("row,col,rows,cols" each).
     d.overview = this.tiled ? String(this.tiled.tiled.overview.cells) : '';
     d.tiles = this.tiled ? this.tiled.tiled.tiles.map((t) => `${t.rowStart},${t.colStart},${t.rowCount},${t.colCount}`).join(' ') : '';
