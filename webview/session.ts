@@ -152,9 +152,13 @@ export class ResultSession {
     return this.pairText === undefined ? this.result.text : undefined;
   }
 
+  private itemsOf: { key: string; items: AxisItem[] } | undefined;
+
   /** The view's axis items for the state (no matrix needed). */
   items(s: Pick<PanelState, 'special' | 'mergeWords'>): AxisItem[] {
-    return viewItems(this.result.tokens, { special: s.special, mergeWords: s.mergeWords }, this.mergeText);
+    const key = `${s.special}.${s.mergeWords}`;
+    if (this.itemsOf?.key !== key) this.itemsOf = { key, items: viewItems(this.result.tokens, { special: s.special, mergeWords: s.mergeWords }, this.mergeText) };
+    return this.itemsOf.items;
   }
 
   /** One head's exact row of weights for a query token (step by step), or undefined while on its way. */
@@ -169,12 +173,12 @@ export class ResultSession {
   }
 
   /** Segment (0 = text A, 1 = text B) of a view row. */
-  segmentOf(view: ViewMatrix, index: number): number {
+  segmentOf(view: Pick<ViewMatrix, 'items'>, index: number): number {
     return this.result.tokens[view.items[index].tokens[0]].segment;
   }
 
   /** The rows and columns a pair filter keeps. */
-  block(view: ViewMatrix, filter: PairFilter): Block {
+  block(view: Pick<ViewMatrix, 'items'>, filter: PairFilter): Block {
     const all = view.items.map((_, i) => i);
     if (!this.isPair || filter === 'all') return { rows: all, cols: all };
     const a = all.filter((i) => this.segmentOf(view, i) === 0);
@@ -218,10 +222,20 @@ export class ResultSession {
    */
   private isLarge(s: PanelState): boolean {
     if (this.isPair && s.pairFilter !== 'all') return false;
+    return this.largerThanReply(s);
+  }
+
+  /** Rows (= columns) of the view under the state's special-token handling and merging. */
+  viewSize(s: Pick<PanelState, 'special' | 'mergeWords'>): number {
     const key = `${s.special}.${s.mergeWords}`;
     // Every token shown, none merged: one item per token (no need to build them for the first view).
     if (this.sizeOf?.key !== key) this.sizeOf = { key, size: s.special === 'show' && !s.mergeWords ? this.n : this.items(s).length };
-    return this.sizeOf.size * this.sizeOf.size * 4 > MAX_REPLY_BYTES;
+    return this.sizeOf.size;
+  }
+
+  /** A view the engine keeps and serves in parts: larger than one reply. */
+  largerThanReply(s: Pick<PanelState, 'special' | 'mergeWords'>): boolean {
+    return this.source instanceof RemoteViews && this.viewSize(s) ** 2 * 4 > MAX_REPLY_BYTES;
   }
 
   /** A head's thumbnail for the model view (flavour, special tokens, merge, pooled) with its colours; undefined while on its way. */

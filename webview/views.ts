@@ -12,7 +12,8 @@ import { buildView, queryWeightsByToken, rowOfToken, type ViewMatrix, type ViewO
 import type { AttentionBlockKind, TokenInfo } from '../src/protocol/types';
 import type { HeadFlavour, ThumbnailsReply, ViewReply, ViewRequest } from '../src/protocol/views';
 import { RequestFailed, type HostChannel } from './host/channel';
-import { TiledView } from './tiledView';
+import { RowWindow } from './rowWindow';
+import { TiledView, type TileAsk } from './tiledView';
 
 /** Every head's thumbnail (max-pooled) for one flavour and options. */
 export interface ThumbSet {
@@ -50,6 +51,25 @@ export interface ViewSource {
 const REMOTE_THUMB_CELLS = 64;
 
 const viewKey = (sel: ModeSelection, o: ViewOptions) => `${sel.mode}.${sel.layer}.${sel.head}.${o.special}.${o.mergeWords}`;
+
+/** A cached entry, moved to the newest end (these maps keep insertion order as their age). */
+function touch<T>(cache: Map<string, T>, key: string): T | undefined {
+  const entry = cache.get(key);
+  if (entry !== undefined) {
+    cache.delete(key);
+    cache.set(key, entry);
+  }
+  return entry;
+}
+
+/** Drops the oldest entries beyond `max` (`drop` releases each). */
+function evict<T>(cache: Map<string, T>, max: number, drop: (entry: T) => void = () => {}): void {
+  while (cache.size > max) {
+    const oldest = cache.keys().next().value as string;
+    drop(cache.get(oldest)!);
+    cache.delete(oldest);
+  }
+}
 
 /** Thumbnails from a reply: 8-bit cells relative to each head's maximum, decoded when drawn. */
 export function thumbSetFromReply(reply: ThumbnailsReply, heads: number): ThumbSet {
@@ -182,6 +202,8 @@ export class RemoteViews implements ViewSource {
   /** Single rows asked for on their own (step by step), by view key and row. */
   private readonly singleRows = new Map<string, Float32Array>();
   private readonly tiledViews = new Map<string, TiledView>();
+  /** The line view's views too large for one reply, by view key (a layer's heads at most). */
+  private readonly rowWindows = new Map<string, RowWindow>();
   private readonly inFlight = new Set<string>();
   private readonly controller = new AbortController();
   /**
@@ -251,14 +273,10 @@ export class RemoteViews implements ViewSource {
 
   view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined {
     const key = viewKey(sel, o);
-    const cached = this.views.get(key);
-    if (cached) {
-      this.views.delete(key);
-      this.views.set(key, cached);
-      return cached;
-    }
+    const cached = touch(this.views, key);
+    if (cached) return cached;
     this.fetch(key, async () => {
-      const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+      const base = this.matrixRequest(sel, o);
       const signal = this.signalFor(key);
       // Row tiles: the first says the view's size; the rest follow until every row is here.
       let reply = await this.ask(base, signal);
@@ -274,7 +292,7 @@ export class RemoteViews implements ViewSource {
       }
       this.views.set(key, { size, data, items });
       // A few dozen n×n views at most.
-      while (this.views.size > 24) this.views.delete(this.views.keys().next().value as string);
+      evict(this.views, 24);
     });
     return undefined;
   }
@@ -285,32 +303,16 @@ export class RemoteViews implements ViewSource {
    */
   tiled(sel: ModeSelection, o: ViewOptions, cells: number): TiledView | undefined {
     const key = viewKey(sel, o);
-    const cached = this.tiledViews.get(key);
-    if (cached) {
-      this.tiledViews.delete(key);
-      this.tiledViews.set(key, cached);
-      return cached;
-    }
-    const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+    const cached = touch(this.tiledViews, key);
+    if (cached) return cached;
+    const base = this.matrixRequest(sel, o);
     this.fetch(`overview.${key}`, async () => {
       const reply = await this.ask({ ...base, kind: 'overview', cells }, this.signalFor(key));
       if (reply.kind !== 'overview') throw new Error('the extension answered with something other than an overview');
-      const tiled = new TiledView(
-        reply,
-        async (rect, signal) => {
-          const tile = await this.channel.request(this.resultId, { ...base, ...rect }, signal);
-          if (tile.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
-          return tile;
-        },
-        this.onArrive,
-      );
+      const tiled = new TiledView(reply, this.tileAsk(base), this.onArrive);
       this.tiledViews.set(key, tiled);
       // Each holds a few MB (its overview and tiles).
-      while (this.tiledViews.size > 8) {
-        const oldest = this.tiledViews.keys().next().value as string;
-        this.tiledViews.get(oldest)!.dispose();
-        this.tiledViews.delete(oldest);
-      }
+      evict(this.tiledViews, 8, (tiled) => tiled.dispose());
     });
     return undefined;
   }
@@ -324,12 +326,41 @@ export class RemoteViews implements ViewSource {
     const cached = this.singleRows.get(rowKey);
     if (cached) return cached;
     this.fetch(`row.${rowKey}`, async () => {
-      const reply = await this.ask({ kind: 'matrix', block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords, rowStart: row, rowCount: 1 });
+      const reply = await this.ask({ ...this.matrixRequest(sel, o), rowStart: row, rowCount: 1 });
       if (reply.kind !== 'matrix' || reply.rowStart !== row || reply.rowCount !== 1 || reply.colCount !== reply.size) throw new Error('the extension answered with another row');
       this.singleRows.set(rowKey, new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0)));
-      while (this.singleRows.size > 64) this.singleRows.delete(this.singleRows.keys().next().value as string);
+      evict(this.singleRows, 64);
     });
     return undefined;
+  }
+
+  /** The request for (part of) a view's matrix. */
+  private matrixRequest(sel: ModeSelection, o: ViewOptions): Extract<ViewRequest, { kind: 'matrix' }> {
+    return { kind: 'matrix', block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+  }
+
+  /** Asks for a rectangle of the view `base`. */
+  private tileAsk(base: Extract<ViewRequest, { kind: 'matrix' }>): TileAsk {
+    return async (rect, signal) => {
+      const tile = await this.channel.request(this.resultId, { ...base, ...rect }, signal);
+      if (tile.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
+      return tile;
+    };
+  }
+
+  /**
+   * A view too large for one reply, for the line view: its rows on screen and a hovered key's
+   * column, asked for as they are shown (./rowWindow.ts). `size`: the view's rows and columns.
+   */
+  rowWindow(sel: ModeSelection, o: ViewOptions, size: number): RowWindow {
+    const key = viewKey(sel, o);
+    const cached = touch(this.rowWindows, key);
+    if (cached) return cached;
+    const window = new RowWindow(size, this.tileAsk(this.matrixRequest(sel, o)), this.onArrive);
+    this.rowWindows.set(key, window);
+    // Each holds a band of rows (a few MB): one layer's heads.
+    evict(this.rowWindows, 32, (w) => w.dispose());
+    return window;
   }
 
   thumbnails(flavour: HeadFlavour, o: ViewOptions, requested: number, exact = false): ThumbSet | undefined {
@@ -389,6 +420,8 @@ export class RemoteViews implements ViewSource {
     this.onScreen?.fetch?.abort();
     for (const tiled of this.tiledViews.values()) tiled.dispose();
     this.tiledViews.clear();
+    for (const window of this.rowWindows.values()) window.dispose();
+    this.rowWindows.clear();
     this.views.clear();
     this.thumbs.clear();
     this.rowSets.clear();

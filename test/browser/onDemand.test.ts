@@ -13,7 +13,7 @@ import { MAX_MESSAGE_BYTES, MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type ViewReques
 import { fixtureResult } from '../unit/analysis/fixture';
 import { bertHeadVectors } from './bertVectors';
 import { FakeHost } from './fakeHost';
-import { at, canvasPixel, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
+import { at, canvasPixel, cellCenter, chooseOption, geometry, label, setControl, tooltip } from './geometry';
 import { cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
 import { syntheticResult } from './synthetic';
 
@@ -239,21 +239,10 @@ describe('attention on demand in Chromium', function () {
       const lo = globalMax / 1e4;
       return v > lo ? Math.min(1, (Math.log10(v) - Math.log10(lo)) / (Math.log10(globalMax) - Math.log10(lo))) : 0;
     };
-    const set = async (id: string, value: string) => {
-      await h.page.evaluate(
-        ({ id, value }) => {
-          const el = document.getElementById(id) as HTMLElement & { value: string };
-          el.value = value;
-          el.dispatchEvent(new Event('change'));
-        },
-        { id, value },
-      );
-      await frames(h.page);
-    };
     const g = await geometry(h);
     const probes = [{ row: 40, col: 13 }, { row: 121, col: 120 }, { row: 7, col: 300 }];
     for (const norm of ['row', 'log'] as const) {
-      await set('norm', norm);
+      await setControl(h, 'norm', norm);
       // The overview (the tile not here yet): each overview cell under the mapping of the overview.
       for (const { row, col } of probes) {
         const [or, oc] = [Math.floor(row / factor), Math.floor(col / factor)];
@@ -267,7 +256,7 @@ describe('attention on demand in Chromium', function () {
     await frames(h.page);
     assert.notStrictEqual(await h.page.locator('[data-testid="heatmap"]').getAttribute('data-tiles'), '');
     for (const norm of ['row', 'log'] as const) {
-      await set('norm', norm);
+      await setControl(h, 'norm', norm);
       // The exact tile: per row against the view row's own maximum, log over the view's range.
       for (const { row, col } of probes) {
         const v = data[row * n + col];
@@ -493,6 +482,87 @@ describe('attention on demand in Chromium', function () {
     await h.send({ type: 'headVectors', resultId: 35, vectors: bertHeadVectors(0, 0, 0) });
     assert.deepStrictEqual(await host.newRequests(), []);
     assert.match(await h.page.locator('[data-testid="step-check"]').innerText(), /the recomputation matches/);
+  });
+
+  it("the line view of a long text asks for the rows on screen and a hovered key's column, not the whole views", async () => {
+    const n = 2048;
+    // A sink on token 0 (half of every row): lines worth drawing, weights under 0.03 elsewhere.
+    const result = syntheticResult(n, { layers: 1, heads: 2, sink: 0.5 });
+    const stack = new AttentionStack(result.attentions);
+    const weights = (head: number) => stack.headMatrix(0, head).data;
+    await host.analysis(36, result);
+    await host.serve();
+    await h.page.locator('[data-testid="tab-lines"]').click();
+    await frames(h.page);
+    const lines = h.page.locator('[data-testid="lines"]');
+    const geo = await h.page.evaluate(() => {
+      const c = document.querySelector('[data-testid="lines"]') as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      return { left: r.left, right: r.right, top: r.top, height: r.height, rowHeight: Number(c.dataset.rowHeight) };
+    });
+    const onScreen = Math.ceil(geo.height / geo.rowHeight);
+    const matrixOf = (m: { request: ViewRequest }) => (m.request.kind === 'matrix' ? m.request : undefined);
+    const [band, ...none] = await host.newRequests();
+    assert.deepStrictEqual(none, []);
+    const b = matrixOf(band)!;
+    assert.deepStrictEqual([b.head, b.rowStart, b.colStart, b.colCount], [0, 0, 0, n], 'head 0: a band of rows over every column');
+    assert.ok(b.rowCount! >= onScreen && b.rowCount! <= onScreen + 128, `${b.rowCount} rows for ${onScreen} on screen`);
+    assert.strictEqual(await lines.getAttribute('data-lines'), '0', 'nothing drawn before its rows come');
+    await host.answer(band);
+    await frames(h.page);
+    assert.ok(Number(await lines.getAttribute('data-lines')) >= onScreen, 'the lines of the rows on screen');
+
+    // A query's tooltip names its exact top key.
+    await h.page.mouse.move(geo.left + 20, geo.top + 8 + 2.5 * geo.rowHeight);
+    const row2 = Array.from(weights(0).subarray(2 * n, 3 * n));
+    const best = row2.indexOf(Math.max(...row2));
+    const tip = await tooltip(h);
+    assert.ok(tip.startsWith(`w2 (query 2) attends to — H0: w${best} ${row2[best].toFixed(6)}`), tip);
+
+    // A hovered key: its column over every row is asked for, and its lines drawn from it.
+    await h.page.mouse.move(geo.right - 20, geo.top + 8 + 0.5 * geo.rowHeight);
+    await frames(h.page);
+    const [column, ...rest] = await host.newRequests();
+    assert.deepStrictEqual(rest, []);
+    const c = matrixOf(column)!;
+    assert.deepStrictEqual([c.head, c.rowStart, c.rowCount, c.colStart, c.colCount], [0, 0, n, 0, 1]);
+    await host.answer(column);
+    await frames(h.page);
+    let into = 0;
+    for (let i = 0; i < n; i++) if (weights(0)[i * n] >= 0.03) into++;
+    assert.strictEqual(into, n);
+    assert.strictEqual(await lines.getAttribute('data-lines'), String(into), 'a line from every query into key 0, from its column');
+    await h.page.mouse.move(1, 1);
+
+    // Scrolled to the end: the band there; back at the top before it came: that band is cancelled.
+    const scrollTo = (top: number) =>
+      h.page.evaluate((y) => document.querySelector('[data-testid="lines"]')!.closest('.canvas-scroller')!.scrollTo(0, y < 0 ? 1e9 : y), top);
+    await scrollTo(-1);
+    await frames(h.page);
+    const [end] = await host.newRequests();
+    const e = matrixOf(end)!;
+    assert.ok(e.rowStart! + e.rowCount! === n && e.rowStart! > n - onScreen - 128, `band ${e.rowStart}+${e.rowCount}`);
+    await scrollTo(0);
+    await frames(h.page);
+    const [top] = await host.newRequests();
+    assert.strictEqual(matrixOf(top)!.rowStart, 0);
+    assert.ok((await h.posted()).some((m) => m.type === 'cancel' && m.requestId === end.requestId), 'the band for the end is cancelled');
+    await host.answer(end);
+    await host.answer(top);
+    await frames(h.page);
+    assert.ok(Number(await lines.getAttribute('data-lines')) > 0);
+
+    // Head 1 overlaid: its own band; the whole views were never asked for.
+    await h.page.locator('.chip[data-head="1"]').click();
+    await frames(h.page);
+    const [band1] = await host.newRequests();
+    const b1 = matrixOf(band1)!;
+    assert.deepStrictEqual([b1.head, b1.rowStart, b1.colCount], [1, 0, n]);
+    await host.answer(band1);
+    await frames(h.page);
+    assert.strictEqual(await lines.getAttribute('data-heads'), '0 1');
+    const whole = host.requests.filter((m) => m.request.kind === 'matrix' && m.request.rowCount === undefined);
+    assert.deepStrictEqual(whole, [], 'no view asked for whole');
   });
 
   it('a tile that cannot be had is said so over the overview', async () => {
