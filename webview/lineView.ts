@@ -95,9 +95,7 @@ export class LineView extends CanvasView {
     if (!view || !this.theme) return;
     const count = Math.max(this.rows.length, this.cols.length, 1);
     this.rowHeight = Math.max(ROW_MIN, Math.min(ROW_MAX, Math.floor((this.box.height - 2 * PAD) / count)));
-    this.ctx.font = `${this.font()}px ${this.theme.editorFontFamily}`;
-    let widest = 0;
-    for (const i of new Set([...this.rows, ...this.cols])) widest = Math.max(widest, this.ctx.measureText(view.items[i].label).width);
+    const widest = this.widestLabel(view.items, `${this.font()}px ${this.theme.editorFontFamily}`);
     this.labelWidth = Math.min(LABEL_MAX, Math.ceil(widest) + 8, Math.max(40, Math.floor(this.box.width / 4)));
     this.setContentSize(Math.max(this.box.width - 20, 3 * this.labelWidth), 2 * PAD + count * this.rowHeight);
     const d = this.canvas.dataset;
@@ -105,6 +103,20 @@ export class LineView extends CanvasView {
     d.rows = String(this.rows.length);
     d.cols = String(this.cols.length);
     d.heads = this.layers.map((l) => l.head).join(' ');
+  }
+
+  private widest: { key: string; items: unknown; width: number } | undefined;
+
+  /** The widest label of the rows and columns shown, measured once per shape and font (every render lays out). */
+  private widestLabel(items: ViewMatrix['items'], font: string): number {
+    const { rows, cols } = this;
+    const key = `${font}|${rows.length}.${rows[0]}.${rows[rows.length - 1]}|${cols.length}.${cols[0]}.${cols[cols.length - 1]}`;
+    if (this.widest?.key === key && this.widest.items === items) return this.widest.width;
+    this.ctx.font = font;
+    let width = 0;
+    for (const i of new Set([...rows, ...cols])) width = Math.max(width, this.ctx.measureText(items[i].label).width);
+    this.widest = { key, items, width };
+    return width;
   }
 
   private font(): number {
