@@ -37,6 +37,7 @@ const builds = [
       cli: 'src/cli/cli.ts',
       bench: 'bench/bench.ts',
       benchKept: 'bench/kept.ts',
+      benchSeq2seq: 'bench/keptSeq2seq.ts',
     },
     outdir: 'dist',
   },

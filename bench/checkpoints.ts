@@ -132,6 +132,63 @@ export function llama31_8b(): BenchModel {
   };
 }
 
+/** BART-base's config.json shape (6 + 6 layers, 768 hidden, 12 heads, 1,024 learned positions), float32. */
+export function bartBase(): BenchModel {
+  const H = 768, I = 3072, L = 6, V = 50265, P = 1024;
+  const tensors: Record<string, number[]> = { 'model.shared.weight': [V, H], 'final_logits_bias': [1, V] };
+  const linear = (name: string, out: number, inDim: number) => Object.assign(tensors, { [`${name}.weight`]: [out, inDim], [`${name}.bias`]: [out] });
+  const norm = (name: string) => Object.assign(tensors, { [`${name}.weight`]: [H], [`${name}.bias`]: [H] });
+  for (const stack of ['encoder', 'decoder']) {
+    tensors[`model.${stack}.embed_positions.weight`] = [P + 2, H];
+    norm(`model.${stack}.layernorm_embedding`);
+    for (let l = 0; l < L; l++) {
+      const p = `model.${stack}.layers.${l}.`;
+      for (const site of stack === 'encoder' ? ['self_attn'] : ['self_attn', 'encoder_attn']) {
+        for (const m of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(`${p}${site}.${m}`, H, H);
+        norm(`${p}${site}_layer_norm`);
+      }
+      linear(`${p}fc1`, I, H);
+      linear(`${p}fc2`, H, I);
+      norm(`${p}final_layer_norm`);
+    }
+  }
+  return {
+    id: 'bart-base', description: 'BART-base shape (6 + 6 layers, 768 hidden, 12 heads, 1,024 positions)', dtype: 'F32', tensors,
+    config: {
+      model_type: 'bart', architectures: ['BartForConditionalGeneration'], d_model: H, encoder_layers: L, decoder_layers: L, encoder_attention_heads: 12, decoder_attention_heads: 12,
+      encoder_ffn_dim: I, decoder_ffn_dim: I, activation_function: 'gelu', max_position_embeddings: P, vocab_size: V, scale_embedding: false, normalize_before: false,
+      pad_token_id: 1, bos_token_id: 0, eos_token_id: 2, decoder_start_token_id: 2, is_encoder_decoder: true,
+    },
+  };
+}
+
+/** t5-small's config.json shape (6 + 6 blocks, 512 hidden, 8 heads of 64, relative positions: no length table), float32. */
+export function t5Small(): BenchModel {
+  const H = 512, I = 2048, L = 6, V = 32128, heads = 8, d = 64;
+  const tensors: Record<string, number[]> = { 'shared.weight': [V, H], 'encoder.final_layer_norm.weight': [H], 'decoder.final_layer_norm.weight': [H] };
+  for (const stack of ['encoder', 'decoder']) {
+    for (let l = 0; l < L; l++) {
+      const p = `${stack}.block.${l}.layer.`;
+      const sites = stack === 'encoder' ? ['0.SelfAttention'] : ['0.SelfAttention', '1.EncDecAttention'];
+      for (const site of sites) for (const m of ['q', 'k', 'v', 'o']) tensors[`${p}${site}.${m}.weight`] = m === 'o' ? [H, heads * d] : [heads * d, H];
+      if (l === 0) tensors[`${p}0.SelfAttention.relative_attention_bias.weight`] = [32, heads];
+      sites.forEach((_, i) => (tensors[`${p}${i}.layer_norm.weight`] = [H]));
+      const ff = sites.length;
+      tensors[`${p}${ff}.layer_norm.weight`] = [H];
+      tensors[`${p}${ff}.DenseReluDense.wi.weight`] = [I, H];
+      tensors[`${p}${ff}.DenseReluDense.wo.weight`] = [H, I];
+    }
+  }
+  return {
+    id: 't5-small', description: 't5-small shape (6 + 6 blocks, 512 hidden, 8 heads, relative positions)', dtype: 'F32', tensors,
+    config: {
+      model_type: 't5', architectures: ['T5ForConditionalGeneration'], d_model: H, d_kv: d, d_ff: I, num_layers: L, num_decoder_layers: L, num_heads: heads,
+      relative_attention_num_buckets: 32, relative_attention_max_distance: 128, feed_forward_proj: 'relu', layer_norm_epsilon: 1e-6, vocab_size: V,
+      pad_token_id: 0, eos_token_id: 1, decoder_start_token_id: 0, is_encoder_decoder: true, tie_word_embeddings: true,
+    },
+  };
+}
+
 /** One word per token: "w1 w2 …" tokenizes to exactly that many tokens on every architecture. */
 function wordLevelTokenizer(vocabSize: number): string {
   const vocab: Record<string, number> = { '[UNK]': 0 };

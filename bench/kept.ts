@@ -12,17 +12,12 @@
  * when the layer is larger than its layer cache);
  * each time is from the request to the answer, with the rest of the pass still running beside it.
  */
-import * as fs from 'fs';
 import { disableOnnxruntimeTelemetry } from '../src/engine/telemetry';
 import { loadModel } from '../src/models';
 import type { KeptAnalysis } from '../src/engine/kept';
 import { ViewServer } from '../src/analysis/viewServer';
 import { benchText } from './checkpoints';
-
-function statusKb(field: string): number {
-  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  return line ? Number(line.split(/\s+/)[1]) : NaN;
-}
+import { loadForPeak, statusKb } from './rss';
 
 async function main(): Promise<void> {
   disableOnnxruntimeTelemetry();
@@ -32,11 +27,7 @@ async function main(): Promise<void> {
   if (!folder) throw new Error('usage: node dist/benchKept.js <checkpoint folder> [tokens] [--during-pass]');
   const n = Number(tokensArg ?? 4096);
   if (duringPass) return viewsDuringPass(folder, n);
-  const t0 = performance.now();
-  const model = await loadModel(folder);
-  const loadMs = performance.now() - t0;
-  const weightsMb = statusKb('VmRSS') / 1024;
-  fs.writeFileSync('/proc/self/clear_refs', '5');
+  const { model, loadMs, weightsMb } = await loadForPeak(folder);
   const t1 = performance.now();
   let firstSummariesMs = 0;
   const kept = await model.analyzeKept(benchText(n + 16), { truncateTo: n }, undefined, undefined, () => {

@@ -161,7 +161,7 @@ async function buildStack(arch: Architecture | DecoderStack, cached: boolean, cr
         extend(k, v) {
           if (extended.has(current)) throw new Error(`layer ${current} has two self-attention sites`);
           extended.add(current);
-          const cat = (name: string, now: string) => g.output(`present_${name}_${current}`, g.op('Concat', [g.input(`past_${name}_${current}`, [numHeads, 'p', headDim]), now], { axis: 1 }), [numHeads, 't', headDim]);
+          const cat = (name: string, now: string) => g.output(`present_${name}@${current}`, g.op('Concat', [g.input(`past_${name}@${current}`, [numHeads, 'p', headDim]), now], { axis: 1 }), [numHeads, 't', headDim]);
           return { k: cat('k', k), v: cat('v', v) };
         },
       });
@@ -181,13 +181,13 @@ async function buildStack(arch: Architecture | DecoderStack, cached: boolean, cr
       current = layer;
       const out = arch.buildLayer(nn, layer, hidden, use);
       if (cached && !extended.has(layer)) throw new Error(`layer ${layer} has no self-attention site to cache`);
-      hidden = g.output(`hidden_${layer}`, out.hidden, ['q', hiddenSize]);
-      g.output(`probs_${layer}`, out.probs, [numHeads, 'q', 't']);
-      g.output(`value_norms_${layer}`, out.valueNorms, [numHeads, 't']);
+      hidden = g.output(`hidden@${layer}`, out.hidden, ['q', hiddenSize]);
+      g.output(`probs@${layer}`, out.probs, [numHeads, 'q', 't']);
+      g.output(`value_norms@${layer}`, out.valueNorms, [numHeads, 't']);
       if (cross) {
         const c = (out as DecoderLayerOutputs).cross;
-        g.output(`cross_probs_${layer}`, c.probs, [numHeads, 'q', 'm']);
-        g.output(`cross_value_norms_${layer}`, c.valueNorms, [numHeads, 'm']);
+        g.output(`cross_probs@${layer}`, c.probs, [numHeads, 'q', 'm']);
+        g.output(`cross_value_norms@${layer}`, c.valueNorms, [numHeads, 'm']);
       }
     }
     if (layers[layers.length - 1] === numLayers - 1 && arch.buildFinal) g.output('final', arch.buildFinal(nn, hidden), ['q', hiddenSize]);
@@ -269,34 +269,34 @@ async function runStack(stack: StackGraphs, ids: number[], from: number, past: K
     }
     const last = group.layers[group.layers.length - 1];
     const isLast = last === numLayers - 1;
-    const fetches = [isLast && stack.arch.buildFinal ? 'final' : `hidden_${last}`];
-    if (isLast && stack.arch.buildFinal) fetches.push(`hidden_${last}`);
+    const fetches = [isLast && stack.arch.buildFinal ? 'final' : `hidden@${last}`];
+    if (isLast && stack.arch.buildFinal) fetches.push(`hidden@${last}`);
     for (const l of group.layers) {
       if (stack.cached) {
         const kv = from > 0 ? past?.get(l) : undefined;
-        feeds[`past_k_${l}`] = kv?.k ?? empty;
-        feeds[`past_v_${l}`] = kv?.v ?? empty;
-        fetches.push(`present_k_${l}`, `present_v_${l}`);
+        feeds[`past_k@${l}`] = kv?.k ?? empty;
+        feeds[`past_v@${l}`] = kv?.v ?? empty;
+        fetches.push(`present_k@${l}`, `present_v@${l}`);
       }
       if (attentions) {
-        fetches.push(`probs_${l}`, `value_norms_${l}`);
-        if (stack.cross) fetches.push(`cross_probs_${l}`, `cross_value_norms_${l}`);
+        fetches.push(`probs@${l}`, `value_norms@${l}`);
+        if (stack.cross) fetches.push(`cross_probs@${l}`, `cross_value_norms@${l}`);
       }
     }
     const out = await group.session.run(feeds, fetches);
     const copy = (name: string) => new Float32Array(out[name].data as Float32Array);
     for (const l of group.layers) {
-      if (stack.cached) run.presents.set(l, { k: out[`present_k_${l}`], v: out[`present_v_${l}`] });
+      if (stack.cached) run.presents.set(l, { k: out[`present_k@${l}`], v: out[`present_v@${l}`] });
       if (attentions) {
-        run.probs.push(copy(`probs_${l}`));
-        run.valueNorms.push(copy(`value_norms_${l}`));
+        run.probs.push(copy(`probs@${l}`));
+        run.valueNorms.push(copy(`value_norms@${l}`));
         if (stack.cross) {
-          run.crossProbs.push(copy(`cross_probs_${l}`));
-          run.crossNorms.push(copy(`cross_value_norms_${l}`));
+          run.crossProbs.push(copy(`cross_probs@${l}`));
+          run.crossNorms.push(copy(`cross_value_norms@${l}`));
         }
       }
     }
-    hidden = copy(`hidden_${last}`);
+    hidden = copy(`hidden@${last}`);
     if (isLast) run.output = stack.arch.buildFinal ? copy('final') : hidden;
   }
   run.lastRow = run.output.slice((q - 1) * hiddenSize, q * hiddenSize);

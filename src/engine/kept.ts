@@ -20,6 +20,7 @@ import type { Checkpoint } from './checkpoint';
 import { EngineError } from './errors';
 import { firstNonFinite, nonFiniteError } from './finite';
 import { GraphBuilder, type BuiltGraph } from './onnx/graph';
+import { LayerWaits, stoppedError } from './layerWaits';
 import { Nn } from './onnx/layers';
 
 export type Positions = Map<PositionInput, { data: Float32Array; dims: number[] }>;
@@ -54,6 +55,11 @@ const HEAD_GROUP_BYTES = 192 * 1024 * 1024;
 const SCORES_COPIES = 3;
 /** Longest side of a thumbnail (the panel's SUMMARY_THUMBNAIL_CELLS). */
 export const THUMBNAIL_SIZE = 48;
+
+/** Bytes one scores run over a `[queries, keys]` matrix holds at most (one head group's copies). */
+export function scoresRunBytes(heads: number, queries: number, keys: number): number {
+  return SCORES_COPIES * 4 * queries * keys * headsPerGroup(heads, queries, keys);
+}
 
 /** Heads per scores run for a `[queries, keys]` matrix. */
 export function headsPerGroup(heads: number, queries: number, keys: number): number {
@@ -257,8 +263,8 @@ export function buildAttentionOnly(arch: Architecture, layer: number, withValues
   return { ...built, weightBytes: g.weightByteLength };
 }
 
-/** The site's additive terms summed as the graph sums them (float32, in order): `[n, n]` or `[heads, n, n]`; undefined when there are none. */
-export function siteBias(site: AttentionSite, positions: Positions, heads: number, n: number): { data: Float32Array; dims: number[] } | undefined {
+/** The site's additive terms summed as the graph sums them (float32, in order): `[n, keys]` or `[heads, n, keys]`; undefined when there are none. */
+export function siteBias(site: AttentionSite, positions: Positions, heads: number, n: number, keys = n): { data: Float32Array; dims: number[] } | undefined {
   const values = site.terms.map((term) => {
     const value = positions.get(term);
     if (!value) throw new Error(`no position input ${term.name}`);
@@ -267,7 +273,7 @@ export function siteBias(site: AttentionSite, positions: Positions, heads: numbe
   if (values.length === 0) return undefined;
   if (values.length === 1) return values[0];
   const withHeads = values.some((v) => v.dims.length === 3);
-  const size = n * n;
+  const size = n * keys;
   const sum = new Float32Array(withHeads ? heads * size : size);
   const planes = withHeads ? heads : 1;
   for (const value of values) {
@@ -278,14 +284,16 @@ export function siteBias(site: AttentionSite, positions: Positions, heads: numbe
       for (let i = 0; i < size; i++) dst[i] = Math.fround(dst[i] + src[i]);
     }
   }
-  return { data: sum, dims: withHeads ? [heads, n, n] : [n, n] };
+  return { data: sum, dims: withHeads ? [heads, n, keys] : [n, keys] };
 }
 
 /** q and k `[heads, n, d]` of one layer and what is added to its logits (`[n, n]` or `[heads, n, n]`). */
 export interface LayerQk {
   q: Float32Array;
-  /** `[heads, n, d]`; empty where `kHeads` gives each query head's keys. */
+  /** `[heads, n, d]` (`[heads, keys, d]`); empty where `kHeads` gives each query head's keys. */
   k: Float32Array;
+  /** Rows of k where they are not q's (a cross site: the encoder's tokens); the bias is then `[.., n, keys]`. Default n. */
+  keys?: number;
   /** Each query head's keys `[n, d]` (grouped-query heads share theirs), as a kept analysis holds them. */
   kHeads?: Float32Array[];
   v?: Float32Array;
@@ -331,7 +339,7 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
  * output to `each` (its first head, head count, outputs). Cancellation is checked between groups.
  */
 export async function forHeadGroups(
-  runner: Pick<KeptRunner, 'summary' | 'sessions'>,
+  runner: { summary: Pick<ModelSummary, 'headDim'>; sessions: Pick<AttentionSessions, 'runScores'> },
   site: AttentionSite,
   qk: LayerQk,
   n: number,
@@ -341,16 +349,18 @@ export async function forHeadGroups(
   each: (first: number, count: number, out: ort.InferenceSession.ReturnType) => void,
 ): Promise<void> {
   const { headDim } = runner.summary;
-  const per = headsPerGroup(range.to - range.from, n, n);
+  const m = qk.keys ?? n;
+  const per = headsPerGroup(range.to - range.from, n, m);
   const slab = n * headDim;
+  const keySlab = m * headDim;
   for (let h = range.from; h < range.to; h += per) {
     throwIfCancelled(signal);
     const count = Math.min(per, range.to - h);
     const q = new ort.Tensor('float32', qk.q.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
-    const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, slab) : qk.k.subarray(h * slab, (h + count) * slab), [count, n, headDim]);
+    const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, keySlab) : qk.k.subarray(h * keySlab, (h + count) * keySlab), [count, m, headDim]);
     let bias: ort.Tensor | undefined;
     if (qk.bias) {
-      bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', qk.bias.data.subarray(h * n * n, (h + count) * n * n), [count, n, n]) : new ort.Tensor('float32', qk.bias.data, qk.bias.dims);
+      bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', qk.bias.data.subarray(h * n * m, (h + count) * n * m), [count, n, m]) : new ort.Tensor('float32', qk.bias.data, qk.bias.dims);
     }
     const out = await runner.sessions.runScores(site, want, q, k, bias);
     try {
@@ -359,6 +369,40 @@ export async function forHeadGroups(
       Object.values(out).forEach((t) => t.dispose?.());
     }
   }
+}
+
+/** Heads [from, to) asked of a layer of `heads` heads (default all), checked. */
+export function headRange(range: { from: number; to: number } | undefined, heads: number, layer: number): { from: number; to: number } {
+  const r = range ?? { from: 0, to: heads };
+  if (!Number.isInteger(r.from) || !Number.isInteger(r.to) || r.from < 0 || r.to > heads || r.from >= r.to) {
+    throw new EngineError('internal', `No heads ${r.from}–${r.to} in layer ${layer + 1} (${heads} heads).`);
+  }
+  return r;
+}
+
+type ScoresRunner = Parameters<typeof forHeadGroups>[0];
+
+/** `[to − from, n, keys]` exact probabilities of heads `range` of one layer from its q/k (a fresh array). */
+export async function layerProbabilities(runner: ScoresRunner, site: AttentionSite, qk: LayerQk, n: number, range: { from: number; to: number }, signal?: AbortSignal): Promise<Float32Array> {
+  const size = n * (qk.keys ?? n);
+  const result = new Float32Array((range.to - range.from) * size);
+  await forHeadGroups(runner, site, qk, n, range, 'probs', signal, (first, count, out) => {
+    result.set((out.probs.data as Float32Array).subarray(0, count * size), (first - range.from) * size);
+  });
+  return result;
+}
+
+/** `[n, keys]` mean over a layer's `heads` heads, summed head group by head group without the probabilities. */
+export async function layerHeadMean(runner: ScoresRunner, site: AttentionSite, qk: LayerQk, n: number, heads: number, signal?: AbortSignal): Promise<Float32Array> {
+  const size = n * (qk.keys ?? n);
+  const sum = new Float64Array(size);
+  await forHeadGroups(runner, site, qk, n, { from: 0, to: heads }, 'sum', signal, (_first, _count, out) => {
+    const part = out.sum.data as Float32Array;
+    for (let i = 0; i < part.length; i++) sum[i] += part[i];
+  });
+  const mean = new Float32Array(size);
+  for (let i = 0; i < size; i++) mean[i] = sum[i] / heads;
+  return mean;
 }
 
 /** What the pass hands its sink per layer. */
@@ -518,6 +562,28 @@ export function blockValueNorms(summaries: readonly LayerSummaries[], block: Att
   return out;
 }
 
+/**
+ * Runs the pass of `analysis` (handed out before it ran): if the pass fails, the analysis stops
+ * (what waits for its layers fails, saying why) and is released; else it gets its cut and timings.
+ */
+export async function runKeptPass<A extends { stop(err: unknown): void; dispose(): void; truncatedFrom?: number; timings: { tokenizeMs: number; computeMs: number } }>(
+  analysis: A,
+  pass: () => Promise<unknown>,
+  cut: { n: number; fullLength: number },
+  times: { t0: number; t1: number },
+): Promise<A> {
+  try {
+    await pass();
+  } catch (err) {
+    analysis.stop(err);
+    analysis.dispose();
+    throw err;
+  }
+  if (cut.n < cut.fullLength) analysis.truncatedFrom = cut.fullLength;
+  analysis.timings = { tokenizeMs: times.t1 - times.t0, computeMs: performance.now() - times.t1 };
+  return analysis;
+}
+
 /** Bytes of a summary (for the LRU). */
 export function summaryBytes(s: LayerSummaries): number {
   return s.valueNorms.byteLength + s.thumbnail.data.byteLength + s.thumbnail.maxima.byteLength + Object.values(s.scores).reduce((a, v) => a + v.byteLength, 0);
@@ -561,7 +627,8 @@ export interface KeptOptions {
   /**
    * Keep each layer's q and keys too (default true, where they fit KEPT_QK_BYTES and no layer
    * computes logit terms in its graph), so a head's matrix needs no projection; false recomputes
-   * them from the hidden state on every request (tests check both ways).
+   * them from the hidden state on every request (tests check both ways). Encoder-decoders always
+   * keep them: q/k is what they keep of a layer (./keptSeq2seq.ts).
    */
   keepQueriesAndKeys?: boolean;
   /**
@@ -591,9 +658,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   private recent: { layer: number; qk: LayerQk; bytes: number } | undefined;
   private disposed = false;
   /** Requests waiting for a layer the pass has not computed yet. */
-  private readonly waiting = new Set<{ layer: number; resolve: () => void; reject: (err: Error) => void }>();
-  /** Why the pass stopped before its last layer, once it did. */
-  private stoppedBy: Error | undefined;
+  private readonly waits = new LayerWaits();
 
   constructor(
     private readonly runner: KeptRunner,
@@ -617,49 +682,17 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   }
 
   whenComputed(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<void> {
-    if (block !== 'self' || layer < this.layersComputed || layer >= this.runner.summary.numLayers) return Promise.resolve();
-    const failure = this.stoppedBy ?? (this.disposed ? new EngineError('not-loaded', 'This analysis was released; analyze the text again.') : undefined);
-    if (failure) return Promise.reject(failure);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiting.delete(waiter);
-        reject(new EngineError('cancelled', 'The view was cancelled.'));
-      };
-      const waiter = {
-        layer,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (err: Error) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.add(waiter);
-    });
+    return this.waits.wait(() => block !== 'self' || layer < this.layersComputed || layer >= this.runner.summary.numLayers, signal);
   }
 
   /** The pass computed more layers (their summaries are in): the requests waiting for them go on. */
   layersAdded(): void {
-    for (const w of [...this.waiting]) {
-      if (w.layer >= this.layersComputed) continue;
-      this.waiting.delete(w);
-      w.resolve();
-    }
+    this.waits.added();
   }
 
   /** The pass stopped before its last layer: what waits for a layer not computed fails, saying why. */
   stop(err: unknown): void {
-    const why = err instanceof Error ? err.message : String(err);
-    const code = err instanceof EngineError ? err.code : 'internal';
-    this.stoppedBy = new EngineError(code, `The analysis stopped after ${this.layersComputed} of ${this.runner.summary.numLayers} layers: ${why}`);
-    for (const w of [...this.waiting]) {
-      this.waiting.delete(w);
-      w.reject(this.stoppedBy);
-    }
+    this.waits.stop(stoppedError(err, this.layersComputed, this.runner.summary.numLayers));
   }
 
   get bytesHeld(): number {
@@ -702,34 +735,16 @@ export class KeptSelfAnalysis implements KeptAnalysis {
 
   async attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array> {
     this.check(block, layer);
-    const { numHeads } = this.runner.summary;
-    const range = heads ?? { from: 0, to: numHeads };
-    if (!Number.isInteger(range.from) || !Number.isInteger(range.to) || range.from < 0 || range.to > numHeads || range.from >= range.to) {
-      throw new EngineError('internal', `No heads ${range.from}–${range.to} in layer ${layer + 1} (${numHeads} heads).`);
-    }
+    const range = headRange(heads, this.runner.summary.numHeads, layer);
     throwIfCancelled(signal);
     const qk = await this.layerQk(layer, false);
-    const n = this.n;
-    const result = new Float32Array((range.to - range.from) * n * n);
-    await forHeadGroups(this.runner, this.runner.arch.site(layer), qk, n, range, 'probs', signal, (first, count, out) => {
-      result.set((out.probs.data as Float32Array).subarray(0, count * n * n), (first - range.from) * n * n);
-    });
-    return result;
+    return layerProbabilities(this.runner, this.runner.arch.site(layer), qk, this.n, range, signal);
   }
 
   async headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array> {
     this.check(block, layer);
-    const { numHeads } = this.runner.summary;
     const qk = await this.layerQk(layer, false);
-    const n = this.n;
-    const sum = new Float64Array(n * n);
-    await forHeadGroups(this.runner, this.runner.arch.site(layer), qk, n, { from: 0, to: numHeads }, 'sum', signal, (_first, _count, out) => {
-      const part = out.sum.data as Float32Array;
-      for (let i = 0; i < part.length; i++) sum[i] += part[i];
-    });
-    const mean = new Float32Array(n * n);
-    for (let i = 0; i < mean.length; i++) mean[i] = sum[i] / numHeads;
-    return mean;
+    return layerHeadMean(this.runner, this.runner.arch.site(layer), qk, this.n, this.runner.summary.numHeads, signal);
   }
 
   async headVectors(block: AttentionBlockKind, layer: number, head: number): Promise<HeadVectors> {
@@ -762,8 +777,9 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   }
 
   dispose(): void {
-    if (!this.disposed && this.waiting.size > 0) this.stop(new EngineError('not-loaded', 'the analysis was released.'));
+    if (!this.disposed && this.waits.pending > 0) this.stop(new EngineError('not-loaded', 'the analysis was released.'));
     this.disposed = true;
+    this.waits.release();
     this.layerInputs.length = 0;
     this.summaries.length = 0;
     this.keptQk.length = 0;

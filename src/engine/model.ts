@@ -25,8 +25,7 @@ import { cacheEntry, convertIntoCache, openCached, type WeightCache } from './on
 import { repeatedRandomTokens } from './probe';
 import { disableOnnxruntimeTelemetry } from './telemetry';
 import { TextTokenizer, type Encoded } from './tokenizer';
-import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
-import { keptFromResult } from './keptSeq2seq';
+import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runKeptPass, runPass, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
 
 /**
  * Float32 weights per session. Small groups bound the transient memory of building each session
@@ -71,6 +70,8 @@ export interface LoadOptions {
   weightCacheMinBytes?: number;
   /** Heads whose attention a layer computes at once (default headsPerChunkFor(summary); tests set 1 to check the chunked path on small models). */
   attentionHeadsPerChunk?: number;
+  /** Encoder-decoders: layers per stack session at most (default MAX_LAYERS_PER_CHUNK; tests set 1 to run small models in several chunks, as large ones run). */
+  stackLayersPerChunk?: number;
 }
 
 /**
@@ -196,8 +197,6 @@ export class AttentionModel {
   private last: KeptSelfAnalysis | undefined;
   private attentionSessions: AttentionSessions | undefined;
   private headsPerChunk = HEADS_PER_CHUNK;
-  /** Encoder-decoder analyses run so far (a kept one re-runs its text for step by step when another ran since). */
-  private seq2seqRuns = 0;
   /** What "Continue and Show Attention" builds its sessions from (src/engine/generate.ts), and the sessions once built. */
   private generationSource?: GenerationSource;
   private generator?: Promise<Generator>;
@@ -241,7 +240,8 @@ export class AttentionModel {
           throw new EngineError('memory-limit', `This encoder-decoder needs more than the memory limit (${limitGB} GB) and its layers do not stream yet: raise attentionInspector.memoryLimitGB or pick a smaller model.`);
         }
         const summary: ModelSummary = { ...encoderDecoderSummary(created), name: options.name ?? path.basename(folder), source: options.source ?? folder };
-        const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, sessionOptions };
+        const headsPerChunk = options.attentionHeadsPerChunk ?? Math.min(headsPerChunkFor(encoder.summary), headsPerChunkFor(decoder.summary));
+        const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: options.stackLayersPerChunk ?? MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, headsPerChunk, sessionOptions };
         const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
         onProgress?.('Model ready', 1);
         return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner).withGeneration(created);
@@ -331,7 +331,6 @@ export class AttentionModel {
   async rerunGenerated(result: AttentionResult, signal?: AbortSignal): Promise<void> {
     if (this.seq2seq) {
       if (!result.decoderTokens) throw new EngineError('internal', 'A generation of an encoder-decoder has decoder tokens.');
-      this.seq2seqRuns++;
       await this.seq2seq.analyze(result.text, {}, signal, undefined, result.decoderTokens);
       return;
     }
@@ -345,9 +344,8 @@ export class AttentionModel {
     return Math.min(this.summary.maxTokens ?? Infinity, this.tokensByMemory);
   }
 
-  /** The longest text in tokens `analyzeKept` accepts: the model's positions and what the kept state may hold (not n²). */
+  /** The longest text in tokens `analyzeKept` accepts on single-stack models: the model's positions and what the kept state may hold (not n²). */
   get maxKeptTokens(): number {
-    if (this.seq2seq) return this.maxTokens;
     return Math.min(this.summary.maxTokens ?? Infinity, keptTokensByMemory(this.summary, this.chunks.flatMap((c) => c.inputs), this.headsPerChunk, this.keptBudgetBytes()));
   }
 
@@ -405,7 +403,6 @@ export class AttentionModel {
 
   async analyze(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn): Promise<AttentionResult> {
     if (this.seq2seq) {
-      this.seq2seqRuns++;
       return this.seq2seq.analyze(text, options, signal, onProgress);
     }
     const t0 = performance.now();
@@ -496,23 +493,12 @@ export class AttentionModel {
    * Analyzes `text` keeping only each layer's input hidden state and per-head summaries (handed to
    * `onSummaries` layer group by layer group); exact matrices are recomputed on request. The
    * length is bounded by the model's positions and by the memory of what is kept, not by n².
-   * Encoder-decoders keep their full tensors behind the same interface (./keptSeq2seq.ts).
+   * Encoder-decoders keep each layer's q/k in their runner (./encoderDecoder.ts, ./keptSeq2seq.ts).
    */
   async analyzeKept(text: string, options: AnalyzeOptions = {}, signal?: AbortSignal, onProgress?: ProgressFn, onSummaries?: (summaries: LayerSummaries[]) => void, kept: KeptOptions = {}): Promise<KeptAnalysis> {
+    // Encoder-decoders keep q/k per layer too, in their own runner; step by step reruns a chunk from the analysis's own inputs.
+    if (this.seq2seq) return this.seq2seq.analyzeKept(text, options, this.keptBudgetBytes(), signal, onProgress, onSummaries, kept);
     const scorers = kept.scorers ?? defaultHeadScorers();
-    if (this.seq2seq) {
-      const seq2seq = this.seq2seq;
-      const run = ++this.seq2seqRuns;
-      const result = await seq2seq.analyze(text, options, signal, onProgress);
-      // The runner's step by step answers for the text it ran last: run this one again if another came since.
-      return keptFromResult(result, scorers, onSummaries, async (layer, head, block) => {
-        if (this.seq2seqRuns !== run) {
-          await seq2seq.analyze(text, options);
-          this.seq2seqRuns = run;
-        }
-        return seq2seq.headVectors(layer, head, block);
-      });
-    }
     const t0 = performance.now();
     const { numHeads } = this.summary;
     const positionsLimit = this.summary.maxTokens ?? Infinity;
@@ -536,8 +522,8 @@ export class AttentionModel {
     const groups = numHeads / numKeyValueHeads;
     const noGraphTerms = Array.from({ length: numLayers }, (_, l) => this.arch.site(l).graphTerms.length === 0).every(Boolean);
     const keepQk = kept.keepQueriesAndKeys !== false && noGraphTerms && 4 * numLayers * n * headDim * (numHeads + numKeyValueHeads) <= KEPT_QK_BYTES;
-    try {
-      await runPass(
+    return runKeptPass(analysis, () =>
+      runPass(
         runner,
         prepared.hidden,
         n,
@@ -562,15 +548,7 @@ export class AttentionModel {
         () => [],
         signal,
         onProgress,
-      );
-    } catch (err) {
-      analysis.stop(err);
-      analysis.dispose();
-      throw err;
-    }
-    if (n < fullLength) analysis.truncatedFrom = fullLength;
-    analysis.timings = { tokenizeMs: t1 - t0, computeMs: performance.now() - t1 };
-    return analysis;
+      ), { n, fullLength }, { t0, t1 });
   }
 
   /** What kept analyses may hold: the memory limit less the weights of the warm groups (at least the n² budget of `analyze`). */

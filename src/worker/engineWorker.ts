@@ -17,7 +17,8 @@ import { ViewRequestError, ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses, type Kept } from './keptAnalyses';
 import { blockSummaries } from './engineSummaries';
 import { ViewScheduler } from './viewScheduler';
-import { KeptSelfAnalysis, type LayerSummaries } from '../engine/kept';
+import { KeptSelfAnalysis, type KeptAnalysis as EngineKeptAnalysis, type LayerSummaries } from '../engine/kept';
+import { KeptSeq2seqAnalysis } from '../engine/keptSeq2seq';
 import type { KeptAnalysis } from '../protocol/kept';
 import type { AnalysisInfo } from '../protocol/views';
 
@@ -163,7 +164,8 @@ async function release(): Promise<void> {
 
 /** A kept entry for `analysis`, served by `server`. */
 function entryFor(analysis: KeptAnalysis, text: string, options: AnalyzeOptions, server: ViewServer): Kept {
-  return { analysis, server, text, options, stepByStepRunsModel: !(analysis instanceof KeptSelfAnalysis) };
+  // Kept analyses run step by step from their own state (an encoder-decoder's from its own chunk inputs), beside the queue.
+  return { analysis, server, text, options, stepByStepRunsModel: !(analysis instanceof KeptSelfAnalysis || analysis instanceof KeptSeq2seqAnalysis) };
 }
 
 /**
@@ -202,6 +204,20 @@ async function earlyInfo(m: AttentionModel, text: string, options: AnalyzeOption
   } catch {
     return undefined;
   }
+}
+
+/** What the panel is told of a kept analysis: its model, texts, tokens and blocks. */
+function infoOf(analysis: EngineKeptAnalysis): AnalysisInfo {
+  return {
+    model: analysis.model,
+    text: analysis.text,
+    tokens: analysis.tokens,
+    blocks: analysis.blocks,
+    timings: analysis.timings,
+    ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}),
+    ...(analysis.target !== undefined ? { target: analysis.target } : {}),
+    ...(analysis.decoderTokens ? { decoderTokens: analysis.decoderTokens } : {}),
+  };
 }
 
 /** Answers a kept full result: its summaries (and its tensors when asked). */
@@ -276,8 +292,8 @@ port.on('message', (message: HostToWorker) => {
           const done: LayerSummaries[] = [];
           const early = await earlyInfo(model, message.text, message.options);
           const pair = message.options.textPair !== undefined;
-          let started: KeptAnalysis | undefined;
-          const onStart = (analysis: KeptAnalysis) => {
+          let started: EngineKeptAnalysis | undefined;
+          const onStart = (analysis: EngineKeptAnalysis) => {
             // Kept from the start of its pass: the views of the layers computed so far are served while the rest runs.
             started = analysis;
             kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText: pair ? undefined : message.text })));
@@ -287,9 +303,11 @@ port.on('message', (message: HostToWorker) => {
           try {
             analysis = await model.analyzeKept(message.text, message.options, signal, progressFor(message.id), (group) => {
               done.push(...group);
-              if (!early) return;
-              const summaries = blockSummaries(done, early.blocks);
-              post({ type: 'summaries', id: message.id, analysisId, info: early, summaries }, summaryBuffers(summaries));
+              // An encoder-decoder's blocks (decoder tokens after the shift-right) are known once its pass began.
+              const info = early ?? (seq2seq && started ? infoOf(started) : undefined);
+              if (!info) return;
+              const summaries = blockSummaries(done, info.blocks);
+              post({ type: 'summaries', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));
             }, { onStart, ...hold });
           } catch (err) {
             // A pass that stopped keeps nothing (its waiting views have failed, saying why).
@@ -301,16 +319,7 @@ port.on('message', (message: HostToWorker) => {
           if (!started) kept.add(analysisId, entryFor(analysis, message.text, message.options, serverOf()));
           // It holds all it keeps now: older analyses make room within the budget.
           if (kept.has(analysisId)) kept.fit(analysisId);
-          const info: AnalysisInfo = {
-            model: analysis.model,
-            text: analysis.text,
-            tokens: analysis.tokens,
-            blocks: analysis.blocks,
-            timings: analysis.timings,
-            ...(analysis.truncatedFrom !== undefined ? { truncatedFrom: analysis.truncatedFrom } : {}),
-            ...(analysis.target !== undefined ? { target: analysis.target } : {}),
-            ...(analysis.decoderTokens ? { decoderTokens: analysis.decoderTokens } : {}),
-          };
+          const info = infoOf(analysis);
           const summaries = blockSummaries(analysis.summaries, analysis.blocks);
           if (!message.withTensors) {
             post({ type: 'analyzed', id: message.id, analysisId, info, summaries }, summaryBuffers(summaries));

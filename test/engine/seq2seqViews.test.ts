@@ -8,7 +8,7 @@ import * as assert from 'assert';
 import * as path from 'path';
 import { EngineClient } from '../../src/worker/engineClient';
 import { resultBuffers } from '../../src/protocol/types';
-import { summaryBuffers, type MatrixReply } from '../../src/protocol/views';
+import { summaryBuffers, type AnalysisInfo, type BlockSummaries, type MatrixReply } from '../../src/protocol/views';
 import { ATTENTION_TOLERANCE, FIXTURES_2_ROOT, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
 const WORKER = path.resolve(__dirname, '../../../dist/worker.js');
@@ -34,8 +34,16 @@ describe('encoder-decoders on the view protocol (engine worker)', function () {
       try {
         await client.load(fixture.folder, { name, source: fixture.folder });
         const c = fixture.cases[0];
-        const kept = await client.analyzeKept(c.text, { target: c.decoder_text });
+        const progress: { info: AnalysisInfo; summaries: BlockSummaries[] }[] = [];
+        const kept = await client.analyzeKept(c.text, { target: c.decoder_text }, { onSummaries: (_id, info, summaries) => progress.push({ info, summaries }) });
         assert.strictEqual(kept.result, undefined, 'no tensors come with the analysis');
+        // Progressive: the encoder's summaries first (the model view fills in), then the decoder's and cross's.
+        assert.deepStrictEqual(progress.map((p) => p.summaries.map((b) => `${b.block}:${b.layersDone}/${b.layers}`)), [
+          ['encoder:3/3', 'decoder:0/2', 'cross:0/2'],
+          ['encoder:3/3', 'decoder:2/2', 'cross:2/2'],
+        ], 'one summaries message per stack chunk');
+        assert.deepStrictEqual(progress[0].info.decoderTokens?.map((t) => t.id), c.decoder_input_ids, 'the early info names the decoder tokens');
+        assert.deepStrictEqual(progress[1].summaries[2].scores, kept.summaries[2].scores, 'the last message has the final summaries');
         const nEnc = c.input_ids.length;
         const nDec = c.decoder_input_ids!.length;
         assert.deepStrictEqual(kept.info.blocks.map((b) => [b.kind, b.queryTokens.length, b.keyTokens.length]), [['encoder', nEnc, nEnc], ['decoder', nDec, nDec], ['cross', nDec, nEnc]]);
@@ -55,7 +63,8 @@ describe('encoder-decoders on the view protocol (engine worker)', function () {
           const [layers, heads] = ref.shape;
           const block = kept.info.blocks.find((b) => b.kind === kind)!;
           assert.deepStrictEqual([block.layers, block.heads], [layers, heads]);
-          for (const [layer, head] of [[0, 0], [layers - 1, heads - 1]]) {
+          // Every layer (a different head in each, and the last head of the last).
+          for (const [layer, head] of [...Array.from({ length: layers }, (_, l) => [l, l % heads]), [layers - 1, heads - 1]]) {
             const reply = (await client.view(kept.analysisId, { kind: 'matrix', block: kind, mode: 'head', layer, head, special: 'show', mergeWords: false })) as MatrixReply;
             assert.strictEqual(reply.kind, 'matrix');
             const rows = block.queryTokens.length;
@@ -82,9 +91,15 @@ describe('encoder-decoders on the view protocol (engine worker)', function () {
           assert.deepStrictEqual([vectors.vectors.q.shape[0], vectors.vectors.k.shape[0], vectors.vectors.v.shape[0]], [nDec, nEnc, nEnc]);
           assert.deepStrictEqual(vectors.vectors.logits?.shape, [nDec, nEnc]);
         }
-        // The NumPy export's tensor of the cross block, asked of the engine.
-        const tensor = await client.view(kept.analysisId, { kind: 'tensor', block: 'cross' });
-        assert.ok(tensor.kind === 'tensor' && maxAbsDiff(new Float32Array(tensor.tensor.buffer), ref.data) <= ATTENTION_TOLERANCE);
+        // The NumPy export's tensor of each block, asked of the engine: every layer and head of it.
+        for (const kind of ['encoder', 'decoder', 'cross'] as const) {
+          const tensor = await client.view(kept.analysisId, { kind: 'tensor', block: kind });
+          assert.ok(tensor.kind === 'tensor');
+          const expected = fixture.expected(`case0.${BLOCK_KEYS[kind]}`);
+          assert.deepStrictEqual(tensor.tensor.shape, expected.shape, `${kind} tensor shape`);
+          const diff = maxAbsDiff(new Float32Array(tensor.tensor.buffer), expected.data);
+          assert.ok(diff <= ATTENTION_TOLERANCE, `${kind} tensor: diff ${diff}`);
+        }
       } finally {
         fixture.close();
       }

@@ -14,6 +14,7 @@ import type { AttentionModel } from '../../src/engine/model';
 import { loadModel } from '../../src/models';
 import type { ViewReply, ViewRequest } from '../../src/protocol/views';
 import { EngineClient, EngineRequestError } from '../../src/worker/engineClient';
+import { holdFirstGroup, isPending } from '../helpers/passHold';
 import { ATTENTION_TOLERANCE, FIXTURES_ROOT, maxAbsDiff, openFixture } from '../helpers/fixtures';
 
 const WORKER = path.resolve(__dirname, '../../../dist/worker.js');
@@ -45,16 +46,6 @@ function outcome<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }
   );
 }
 
-/** Whether `promise` is still pending after the event loop has turned a few times. */
-async function isPending(promise: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  return !settled;
-}
 
 describe('views during the pass: the engine', function () {
   this.timeout(120000);
@@ -78,20 +69,11 @@ describe('views during the pass: the engine', function () {
     const expected = fixture.expected('case0.attentions');
     const [, heads, n] = expected.shape;
     let started: KeptAnalysis | undefined;
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let heldAt: number[] | undefined;
-    const pass = model.analyzeKept(c.text, {}, undefined, undefined, undefined, {
-      onStart: (analysis) => (started = analysis),
-      testHoldAfterGroup: async (layers) => {
-        if (layers[0] !== 0) return;
-        heldAt = layers;
-        await held;
-      },
-    });
+    const hold = holdFirstGroup();
+    const pass = model.analyzeKept(c.text, {}, undefined, undefined, undefined, { onStart: (analysis) => (started = analysis), testHoldAfterGroup: hold.hook });
     let passDone = false;
     void pass.then(() => (passDone = true), () => undefined);
-    while (!heldAt) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepStrictEqual(await hold.reached, [0]);
     assert.ok(started, 'the analysis exists before its pass ends');
     assert.strictEqual(started.tokens.length, n);
     // Layer 0 is computed: its exact matrix now, the pass still held.
@@ -105,7 +87,7 @@ describe('views during the pass: the engine', function () {
     await assert.rejects(started.attention('self', 2), /Layer 3 has not been computed yet/);
     const waiting = started.whenComputed!('self', 2);
     assert.ok(await isPending(waiting), 'layer 2 waits for the pass');
-    release();
+    hold.release();
     await waiting;
     const kept = await pass;
     assert.strictEqual(kept, started, 'the analysis handed out at the start is the one kept');

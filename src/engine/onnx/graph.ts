@@ -84,6 +84,9 @@ export class GraphBuilder {
   /** Exposes `value` as a graph output called `name`; use the returned name for `value` from now on. */
   output(name: string, value: string, dims: (number | string)[]): string {
     if (value !== name) {
+      // A fresh name handed out before (`value_norms_1` for a decoder layer's cross site) cannot be
+      // taken over: its holder still uses it. Output names are the caller's to keep apart.
+      if (this.nodes.some((node) => node.output?.includes(name))) throw new Error(`graph output ${name}: another value already has this name`);
       this.used.add(name);
       const producer = this.nodes.find((node) => node.output?.includes(value));
       if (producer && !this.outputs.some((o) => o.name === value)) {
