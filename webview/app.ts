@@ -115,6 +115,13 @@ export class App implements PanelContext {
     watchTheme(() => this.applyTheme());
     watchDevicePixelRatio(() => this.headTab.legend.draw());
     this.store.subscribe((s, before) => this.onStateChange(s, before));
+    // Where the head and model views are scrolled to is kept for a reload of the same analysis.
+    this.headTab.view.onScrolled = () => {
+      if (this.current) this.store.note({ headScroll: this.headTab.view.scrollCell });
+    };
+    this.modelTab.view.onScrolled = (x, y) => {
+      if (this.current) this.store.note({ modelScroll: { x, y } });
+    };
     this.channel.listen((message) => this.onMessage(message));
     this.channel.post({ type: 'ready' });
   }
@@ -455,7 +462,6 @@ export class App implements PanelContext {
     // The previous result's tooltip and hover must not stay over this one; a new text starts at the top-left.
     this.tooltip.hide();
     this.headTab.view.clearHover();
-    this.headTab.view.scrollHome();
     this.linesTab.view.scrollHome();
     const pairText = session.pairText;
     const key = hashString(`${raw.model.source}\u0000${raw.text}\u0000${pairText ?? ''}\u0000${raw.tokens.length}`);
@@ -468,6 +474,16 @@ export class App implements PanelContext {
       Object.assign(fitted, { tab: 'model', arrangement: 'ranked', sortKey: 'induction', sortAscending: false, scoreMin: 0, scoreMax: 1, rowQuery: null }, top ? { mode: 'head', layer: top.layer, head: top.head } : {});
     }
     if (fitted.tab === 'compare' && !this.compareTab.session) fitted.tab = 'head';
+    // The same analysis again (a reloaded panel) opens where it was scrolled to; another one at the top-left.
+    if (fitted.headScroll) this.headTab.view.restoreScrollCell(fitted.headScroll);
+    else this.headTab.view.scrollHome();
+    if (fitted.modelScroll) {
+      const { x, y } = fitted.modelScroll;
+      this.modelTab.view.restoreScroll(() => ({ x, y }));
+    }
+    // The head view's first view is asked for before the rest of the first screen is built: the
+    // engine computes it meanwhile (the toolbar, the notices and their layout are not on its path).
+    if (fitted.tab === 'head' && !session.source.needsWork(fitted)) session.shown(fitted, fitted);
     this.el.placeholder.hidden = true;
     this.el.content.hidden = false;
     this.el.modelName.textContent = raw.model.name;

@@ -52,6 +52,12 @@ export abstract class CanvasView {
   private contentHeight = 0;
   private frame = 0;
   private frames = 0;
+  /** The view scrolled since the last frame (its position is reported once per frame). */
+  private scrollMoved = false;
+  /** A position to scroll to once the view is laid out (a reloaded panel restores where it was). */
+  private pendingScroll: (() => { x: number; y: number }) | undefined;
+  /** Told the scroll offsets after the view scrolled (by the user or a reveal), at most once a frame. */
+  onScrolled: ((x: number, y: number) => void) | undefined;
 
   constructor(className: string) {
     this.scroller = document.createElement('div');
@@ -68,7 +74,14 @@ export abstract class CanvasView {
     if (!ctx) throw new Error(t('This webview cannot draw on a canvas (2D context unavailable).'));
     this.ctx = ctx;
     new ResizeObserver(() => this.resize()).observe(this.scroller);
-    this.scroller.addEventListener('scroll', () => this.requestRender(), { passive: true });
+    this.scroller.addEventListener(
+      'scroll',
+      () => {
+        this.scrollMoved = true;
+        this.requestRender();
+      },
+      { passive: true },
+    );
     watchDevicePixelRatio(() => this.requestRender());
   }
 
@@ -112,12 +125,35 @@ export abstract class CanvasView {
     this.height = this.scroller.clientHeight;
     if (boxChanged) this.layoutChanged();
     this.applyContentSize();
+    this.applyPendingScroll();
     this.requestRender();
   }
 
   /** Scrolls back to the top-left corner (a new result starts there). */
   scrollHome(): void {
+    this.pendingScroll = undefined;
     this.scroller.scrollTo({ left: 0, top: 0 });
+  }
+
+  /**
+   * Scrolls to `at()` (content pixels) as soon as the view has a size and content: now, or once
+   * it is shown and laid out. `at` is asked then, so it can depend on the layout (cell sizes).
+   */
+  restoreScroll(at: () => { x: number; y: number }): void {
+    this.pendingScroll = at;
+    this.applyPendingScroll();
+  }
+
+  /** True once the view holds what a restored scroll position refers to (subclasses say when). */
+  protected hasContent(): boolean {
+    return this.contentWidth > 0;
+  }
+
+  private applyPendingScroll(): void {
+    if (!this.pendingScroll || this.box.width === 0 || this.box.height === 0 || !this.hasContent()) return;
+    const { x, y } = this.pendingScroll();
+    this.pendingScroll = undefined;
+    this.scroller.scrollTo({ left: Math.max(0, x), top: Math.max(0, y) });
   }
 
   /** Subclasses recompute their layout here (called on resize) and call setContentSize. */
@@ -127,6 +163,7 @@ export abstract class CanvasView {
     this.contentWidth = Math.ceil(width);
     this.contentHeight = Math.ceil(height);
     this.applyContentSize();
+    this.applyPendingScroll();
   }
 
   private applyContentSize(): void {
@@ -178,6 +215,11 @@ export abstract class CanvasView {
     // layout-stability tests and for diagnosing reports.
     this.canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
     this.canvas.dataset.frames = String(++this.frames);
+    // Where it scrolled to, once it is not a position still to be restored.
+    if (this.scrollMoved && !this.pendingScroll) {
+      this.scrollMoved = false;
+      this.onScrolled?.(this.scrollX, this.scrollY);
+    }
   }
 
   protected abstract draw(ctx: CanvasRenderingContext2D, scrollX: number, scrollY: number): void;

@@ -5,10 +5,10 @@
  * block); every index it reports back is a row/column of the view matrix, never of the block.
  */
 import { t } from './i18n';
-import { UNIT_RANGE, colorLut, lightness, lutIndex, positionsUnder, type ColorMapping, type ColorScaleName } from '../src/analysis/colormap';
+import { UNIT_RANGE, colorLut, lightness, lutIndex, positionUnder, rowMaxima, type ColorScaleMapping, type ColorScaleName } from '../src/analysis/colormap';
 import type { ViewMatrix } from '../src/analysis/view';
 import { CanvasView } from './canvasView';
-import { matrixToCanvas } from './matrixImage';
+import { matrixToCanvas, weightsToCanvas } from './matrixImage';
 import type { Theme } from './theme';
 import type { CellRect, Tile, TiledView } from './tiledView';
 
@@ -42,6 +42,12 @@ const PAD = 8;
 const MIN_FIT_CELL = 3;
 const MAX_FIT_CELL = 72;
 const VALUE_TEXT_MIN_CELL = 34;
+/**
+ * A view served in tiles colours its overview in chunks of this many cells per side, as they first
+ * come on screen: a 2,048-token view's overview is a million cells, of which the first screen shows
+ * a few dozen thousand.
+ */
+const OVERVIEW_CHUNK = 128;
 
 /** What the heatmap shows: view rows `rows` × view columns `cols`, coloured at `positions` (rows × cols, 0–1). */
 export interface HeatmapBlock {
@@ -52,11 +58,10 @@ export interface HeatmapBlock {
   scale: ColorScaleName;
 }
 
-/** A view served in tiles: its overview's colour positions (cells², under `mapping`), and exact tiles coloured under the same mapping. */
+/** A view served in tiles: its overview and exact tiles, coloured under `mapping` as they are drawn. */
 export interface TiledHeatmap {
   tiled: TiledView;
-  overview: ArrayLike<number>;
-  mapping: ColorMapping;
+  mapping: ColorScaleMapping;
   scale: ColorScaleName;
 }
 
@@ -65,10 +70,11 @@ export class HeadView extends CanvasView {
   /** The whole view's exact weights (a view that came whole), else undefined. */
   private exact: ViewMatrix | undefined;
   private tiled: TiledHeatmap | undefined;
-  private overviewImage: HTMLCanvasElement | undefined;
-  private overviewOf: ArrayLike<number> | undefined;
+  /** The overview's chunks coloured so far (by chunk row × chunk column), and what they were coloured from. */
+  private overviewChunks = new Map<number, HTMLCanvasElement>();
+  private overviewOf: { tiled: TiledView; mapping: ColorScaleMapping; scale: ColorScaleName; rowMax?: Float64Array } | undefined;
   private tileImages = new Map<Tile, HTMLCanvasElement>();
-  private tileColours: { mapping: ColorMapping; scale: ColorScaleName } | undefined;
+  private tileColours: { mapping: ColorScaleMapping; scale: ColorScaleName } | undefined;
   private rows: number[] = [];
   private cols: number[] = [];
   private rowAt = new Map<number, number>();
@@ -145,10 +151,10 @@ export class HeadView extends CanvasView {
     this.exact = undefined;
     this.image = undefined;
     this.scale = block.scale;
-    if (this.overviewOf !== block.overview || this.tiled?.scale !== block.scale) {
-      const cells = tiled.overview.cells;
-      this.overviewImage = matrixToCanvas({ size: cells, data: block.overview }, UNIT_RANGE, block.scale, this.overviewImage);
-      this.overviewOf = block.overview;
+    const o = this.overviewOf;
+    if (o?.tiled !== tiled || o.mapping !== block.mapping || o.scale !== block.scale) {
+      this.overviewChunks = new Map();
+      this.overviewOf = { tiled, mapping: block.mapping, scale: block.scale };
     }
     if (this.tileColours?.mapping !== block.mapping || this.tileColours.scale !== block.scale || this.tiled?.tiled !== tiled) this.tileImages = new Map();
     this.tileColours = { mapping: block.mapping, scale: block.scale };
@@ -181,6 +187,8 @@ export class HeadView extends CanvasView {
   }
 
   setZoom(cell: number | null): void {
+    // Rendering sets the zoom on every state change: a layout only when it changes.
+    if (cell === this.zoomCell) return;
     this.zoomCell = cell;
     this.layoutChanged();
     this.requestRender();
@@ -195,14 +203,29 @@ export class HeadView extends CanvasView {
     return font >= LABEL_MIN_FONT ? font : 0;
   }
 
-  /** Width of the widest label at LABEL_MAX_FONT; other sizes scale with the font. */
+  private widest: { items: unknown; rows: number[]; cols: number[]; font: string; width: number } | undefined;
+
+  /**
+   * Width of the widest label at LABEL_MAX_FONT; other sizes scale with the font. Measured once per
+   * view shape and font (thousands of labels take milliseconds, and layouts come often).
+   */
   private measureLabels(): number {
     if (!this.view || !this.theme) return 0;
-    this.ctx.font = `${LABEL_MAX_FONT}px ${this.theme.editorFontFamily}`;
-    let widest = 0;
+    const font = `${LABEL_MAX_FONT}px ${this.theme.editorFontFamily}`;
     const items = this.view.items;
+    const w = this.widest;
+    if (w && w.items === items && w.rows === this.rows && w.cols === this.cols && w.font === font) return w.width;
+    this.ctx.font = font;
+    let widest = 0;
     for (const i of new Set([...this.rows, ...this.cols])) widest = Math.max(widest, this.ctx.measureText(items[i].label).width);
+    this.widest = { items, rows: this.rows, cols: this.cols, font, width: widest };
     return widest;
+  }
+
+  /** The cell size that fits `rows` × `cols` into the scroller's outer box beside gutters of `gutter`. */
+  private fitCell(gutter: number, rows: number, cols: number): number {
+    const { width, height } = this.box;
+    return Math.max(MIN_FIT_CELL, Math.min(MAX_FIT_CELL, Math.floor(Math.min((width - gutter - PAD) / cols, (height - gutter - PAD) / rows))));
   }
 
   protected override layoutChanged(): void {
@@ -210,7 +233,9 @@ export class HeadView extends CanvasView {
     if (!view || !this.theme) return;
     const rows = Math.max(1, this.rows.length);
     const cols = Math.max(1, this.cols.length);
-    const widest = this.measureLabels();
+    // Cells too small for labels even without gutters (a long text fitted to the panel) need no measuring.
+    const noLabels = this.labelFontFor(this.zoomCell ?? this.fitCell(PAD, rows, cols)) === 0;
+    const widest = noLabels ? 0 : this.measureLabels();
     // Long labels are cut with an ellipsis rather than taking the cells' room in a small panel.
     const maxLabel = Math.max(40, Math.min(LABEL_MAX_WIDTH, 0.2 * Math.min(this.box.width, this.box.height)));
     const gutterFor = (font: number) => (font === 0 ? PAD : Math.min(maxLabel, Math.ceil((widest * font) / LABEL_MAX_FONT)) + GAP + PAD);
@@ -223,8 +248,7 @@ export class HeadView extends CanvasView {
       // Fit into the scroller's outer box, which scrollbars do not change (no resize feedback loop).
       // Each label size (and none) gives a cell size; the largest cell whose labels fit wins. The
       // result depends on the box and the labels only, so it cannot alternate between two layouts.
-      const { width, height } = this.box;
-      const fit = (gutter: number) => Math.max(MIN_FIT_CELL, Math.min(MAX_FIT_CELL, Math.floor(Math.min((width - gutter - PAD) / cols, (height - gutter - PAD) / rows))));
+      const fit = (gutter: number) => this.fitCell(gutter, rows, cols);
       cell = fit(PAD);
       font = 0;
       for (let f = LABEL_MAX_FONT; f >= LABEL_MIN_FONT; f--) {
@@ -243,11 +267,13 @@ export class HeadView extends CanvasView {
     this.gutterLeft = gutter;
     this.gutterTop = gutter;
     this.setContentSize(this.gutterLeft + cols * cell + PAD, this.gutterTop + rows * cell + PAD);
-    this.exposeGeometry();
+    // Not the scroll offsets: reading them right after the content size changed would force a layout
+    // here (the frame that draws publishes them).
+    this.exposeGeometry(false);
   }
 
   /** Geometry for tests and the end-to-end suite (see webview/TESTING.md). */
-  private exposeGeometry(): void {
+  private exposeGeometry(withScroll = true): void {
     const d = this.canvas.dataset;
     d.cellSize = String(this.cell);
     d.gridLeft = String(this.gutterLeft);
@@ -256,8 +282,10 @@ export class HeadView extends CanvasView {
     d.rows = String(this.rows.length);
     d.cols = String(this.cols.length);
     d.labels = this.labelFont > 0 ? 'shown' : 'hidden';
-    d.scrollX = String(this.scrollX);
-    d.scrollY = String(this.scrollY);
+    if (withScroll) {
+      d.scrollX = String(this.scrollX);
+      d.scrollY = String(this.scrollY);
+    }
     // A view served in tiles: the overview's cells per side and the exact tiles drawn ("row,col,rows,cols" each).
     d.overview = this.tiled ? String(this.tiled.tiled.overview.cells) : '';
     d.tiles = this.tiled ? this.tiled.tiled.tiles.map((t) => `${t.rowStart},${t.colStart},${t.rowCount},${t.colCount}`).join(' ') : '';
@@ -363,6 +391,16 @@ export class HeadView extends CanvasView {
     this.requestRender();
   }
 
+  /** Where the view is scrolled to, in cells (block coordinates): the cell at the top-left of the grid. */
+  get scrollCell(): { row: number; col: number } {
+    return { row: this.scrollY / this.cell, col: this.scrollX / this.cell };
+  }
+
+  /** Scrolls to put `at` (cells, as `scrollCell` says) at the top-left once the view is laid out. */
+  restoreScrollCell(at: { row: number; col: number }): void {
+    this.restoreScroll(() => ({ x: Math.round(at.col * this.cell), y: Math.round(at.row * this.cell) }));
+  }
+
   /** Scrolls so the row of a view row is visible (keeping the horizontal scroll). */
   revealRow(viewRow: number): void {
     const r = this.rowAt.get(viewRow);
@@ -421,9 +459,12 @@ export class HeadView extends CanvasView {
     const { factor, cells } = tiled.overview;
     const o0 = { r: Math.floor(r0 / factor), c: Math.floor(c0 / factor) };
     const o1 = { r: Math.min(cells, Math.ceil(r1 / factor)), c: Math.min(cells, Math.ceil(c1 / factor)) };
-    if (this.overviewImage && o1.r > o0.r && o1.c > o0.c) {
-      const step = factor * cell;
-      ctx.drawImage(this.overviewImage, o0.c, o0.r, o1.c - o0.c, o1.r - o0.r, gx + o0.c * step, gy + o0.r * step, (o1.c - o0.c) * step, (o1.r - o0.r) * step);
+    const step = factor * cell;
+    for (let cr = Math.floor(o0.r / OVERVIEW_CHUNK); cr * OVERVIEW_CHUNK < o1.r; cr++) {
+      for (let cc = Math.floor(o0.c / OVERVIEW_CHUNK); cc * OVERVIEW_CHUNK < o1.c; cc++) {
+        const chunk = this.overviewChunk(cr, cc);
+        ctx.drawImage(chunk, gx + cc * OVERVIEW_CHUNK * step, gy + cr * OVERVIEW_CHUNK * step, chunk.width * step, chunk.height * step);
+      }
     }
     for (const tile of tiled.tiles) {
       if (tile.rowStart >= r1 || tile.rowStart + tile.rowCount <= r0 || tile.colStart >= c1 || tile.colStart + tile.colCount <= c0) continue;
@@ -433,13 +474,31 @@ export class HeadView extends CanvasView {
     this.events.visible?.({ rowStart: r0, rowCount: r1 - r0, colStart: c0, colCount: c1 - c0 });
   }
 
+  /** Overview cells [cr·CHUNK, (cr+1)·CHUNK) × [cc·CHUNK, (cc+1)·CHUNK), coloured the first time they are drawn. */
+  private overviewChunk(cr: number, cc: number): HTMLCanvasElement {
+    const o = this.overviewOf!;
+    const { cells, data } = o.tiled.overview;
+    const key = cr * Math.ceil(cells / OVERVIEW_CHUNK) + cc;
+    let image = this.overviewChunks.get(key);
+    if (!image) {
+      const block = { rows: cells, cols: cells, data };
+      // Per-row colours scale each overview row to its own maximum, over the whole row.
+      if (o.mapping.norm === 'row') o.rowMax ??= rowMaxima(block);
+      const rowStart = cr * OVERVIEW_CHUNK;
+      const colStart = cc * OVERVIEW_CHUNK;
+      const rect = { rowStart, colStart, rowCount: Math.min(OVERVIEW_CHUNK, cells - rowStart), colCount: Math.min(OVERVIEW_CHUNK, cells - colStart) };
+      image = weightsToCanvas(block, o.mapping, o.scale, { rowMax: o.rowMax, rect });
+      this.overviewChunks.set(key, image);
+    }
+    return image;
+  }
+
   private tileImage(tile: Tile): HTMLCanvasElement {
     let image = this.tileImages.get(tile);
     if (!image) {
       const { mapping, scale } = this.tileColours!;
       const rowMax = this.tiled!.tiled.rowMax.subarray(tile.rowStart, tile.rowStart + tile.rowCount);
-      const positions = positionsUnder(mapping, { rows: tile.rowCount, cols: tile.colCount, data: tile.data }, rowMax);
-      image = matrixToCanvas({ size: tile.rowCount, cols: tile.colCount, data: positions }, UNIT_RANGE, scale);
+      image = weightsToCanvas({ rows: tile.rowCount, cols: tile.colCount, data: tile.data }, mapping, scale, { rowMax });
       this.tileImages.set(tile, image);
       // Tiles the view no longer keeps.
       for (const t of this.tileImages.keys()) if (!this.tiled!.tiled.tiles.includes(t)) this.tileImages.delete(t);
@@ -449,6 +508,7 @@ export class HeadView extends CanvasView {
 
   private drawValues(ctx: CanvasRenderingContext2D, gx: number, gy: number, r0: number, r1: number, c0: number, c1: number): void {
     const lut = colorLut(this.scale);
+    const tilePosition = this.exact ? undefined : positionUnder(this.tileColours!.mapping);
     const cell = this.cell;
     ctx.font = `${Math.min(11, cell / 3.2)}px ${this.theme!.fontFamily}`;
     ctx.textAlign = 'center';
@@ -457,7 +517,7 @@ export class HeadView extends CanvasView {
       for (let c = c0; c < c1; c++) {
         const v = this.valueAt(this.rows[r], this.cols[c]);
         if (v === undefined) continue;
-        const position = this.exact ? this.positions[r * this.cols.length + c] : positionsUnder(this.tileColours!.mapping, { rows: 1, cols: 1, data: [v] }, [this.tiled!.tiled.rowMax[this.rows[r]]])[0];
+        const position = this.exact ? this.positions[r * this.cols.length + c] : tilePosition!(v, this.tiled!.tiled.rowMax[this.rows[r]]);
         const k = lutIndex(position, UNIT_RANGE) * 3;
         ctx.fillStyle = lightness([lut[k], lut[k + 1], lut[k + 2]]) > 55 ? '#000' : '#fff';
         // Differences (the compare view) are signed: "−.07", "+.27"; weights are not.

@@ -2,7 +2,7 @@
  * The colour legend: a thin horizontal bar with its ticks and one line saying what the colours mean
  * (linear, per row or log), drawn at the device pixel ratio.
  */
-import { UNIT_RANGE, colorLut, lutIndex, type ColorMapping, type ColorScaleName } from '../src/analysis/colormap';
+import { UNIT_RANGE, colorLut, lutIndex, type ColorScaleMapping, type ColorScaleName } from '../src/analysis/colormap';
 import { h } from './dom';
 
 const BAR_WIDTH = 140;
@@ -13,7 +13,7 @@ export class Legend {
   private readonly canvas: HTMLCanvasElement;
   private readonly ticks: HTMLElement;
   private readonly caption: HTMLElement;
-  private last: { mapping: ColorMapping; scale: ColorScaleName } | undefined;
+  private last: { mapping: ColorScaleMapping; scale: ColorScaleName } | undefined;
 
   /** `testPrefix` tells several legends on one page apart in the tests' hooks (the compare tab has two). */
   constructor(testPrefix = '') {
@@ -23,7 +23,10 @@ export class Legend {
     this.element = h('div', { class: 'legend' }, h('div', { class: 'legend-scale' }, this.canvas, this.ticks), this.caption);
   }
 
-  render(mapping: ColorMapping, scale: ColorScaleName): void {
+  render(mapping: ColorScaleMapping, scale: ColorScaleName): void {
+    // The panel renders on every state change and arriving tile: the same legend is not redrawn.
+    const l = this.last;
+    if (l && l.scale === scale && l.mapping.caption === mapping.caption && l.mapping.short === mapping.short && JSON.stringify(l.mapping.ticks) === JSON.stringify(mapping.ticks)) return;
     this.last = { mapping, scale };
     this.draw();
   }
@@ -40,12 +43,14 @@ export class Legend {
     canvas.style.height = `${BAR_HEIGHT}px`;
     const ctx = canvas.getContext('2d');
     if (!ctx) return;
+    // One pixel column per colour, written as pixels rather than a rectangle each.
     const lut = colorLut(scale);
+    const bar = ctx.createImageData(canvas.width, canvas.height);
     for (let x = 0; x < canvas.width; x++) {
       const k = lutIndex((x + 0.5) / canvas.width, UNIT_RANGE) * 3;
-      ctx.fillStyle = `rgb(${lut[k]},${lut[k + 1]},${lut[k + 2]})`;
-      ctx.fillRect(x, 0, 1, canvas.height);
+      for (let y = 0; y < canvas.height; y++) bar.data.set([lut[k], lut[k + 1], lut[k + 2], 255], (y * canvas.width + x) * 4);
     }
+    ctx.putImageData(bar, 0, 0);
     // Ticks low to high, left to right.
     const ticks = [...mapping.ticks].sort((a, b) => a.t - b.t);
     this.ticks.replaceChildren(...ticks.map((t) => h('span', {}, t.text)));

@@ -10,10 +10,30 @@ import { CanvasView } from './canvasView';
 
 export interface LineLayer {
   head: number;
-  /** The head's view matrix (special-token handling and merging applied). */
-  view: ViewMatrix;
+  /** The head's view: its rows (= columns) and their items (special-token handling and merging applied). */
+  view: Pick<ViewMatrix, 'size' | 'items'>;
   color: string;
+  /** A view row's weights over every column, or undefined while it is on its way. */
+  row(viewRow: number): ArrayLike<number> | undefined;
+  /** A view column's weights over every row (a hovered key's lines), or undefined while it is on its way. */
+  column(viewCol: number): ArrayLike<number> | undefined;
+  /** View rows [first, last) are on screen (a view served in parts asks for them). */
+  want?(first: number, last: number): void;
 }
+
+/** The weights of a whole view as a line layer's rows and columns. */
+export function wholeViewLayer(head: number, view: ViewMatrix, color: string): LineLayer {
+  const { size, data } = view;
+  return {
+    head,
+    view,
+    color,
+    row: (r) => data.subarray(r * size, (r + 1) * size),
+    column: (c) => Float32Array.from({ length: size }, (_, r) => data[r * size + c]),
+  };
+}
+
+const NO_LINES = { keys: new Int32Array(0), weights: new Float32Array(0) };
 
 export interface LineViewEvents {
   hoverToken(index: number, side: 'query' | 'key', clientX: number, clientY: number): void;
@@ -75,9 +95,7 @@ export class LineView extends CanvasView {
     if (!view || !this.theme) return;
     const count = Math.max(this.rows.length, this.cols.length, 1);
     this.rowHeight = Math.max(ROW_MIN, Math.min(ROW_MAX, Math.floor((this.box.height - 2 * PAD) / count)));
-    this.ctx.font = `${this.font()}px ${this.theme.editorFontFamily}`;
-    let widest = 0;
-    for (const i of new Set([...this.rows, ...this.cols])) widest = Math.max(widest, this.ctx.measureText(view.items[i].label).width);
+    const widest = this.widestLabel(view.items, `${this.font()}px ${this.theme.editorFontFamily}`);
     this.labelWidth = Math.min(LABEL_MAX, Math.ceil(widest) + 8, Math.max(40, Math.floor(this.box.width / 4)));
     this.setContentSize(Math.max(this.box.width - 20, 3 * this.labelWidth), 2 * PAD + count * this.rowHeight);
     const d = this.canvas.dataset;
@@ -85,6 +103,20 @@ export class LineView extends CanvasView {
     d.rows = String(this.rows.length);
     d.cols = String(this.cols.length);
     d.heads = this.layers.map((l) => l.head).join(' ');
+  }
+
+  private widest: { key: string; items: unknown; width: number } | undefined;
+
+  /** The widest label of the rows and columns shown, measured once per shape and font (every render lays out). */
+  private widestLabel(items: ViewMatrix['items'], font: string): number {
+    const { rows, cols } = this;
+    const key = `${font}|${rows.length}.${rows[0]}.${rows[rows.length - 1]}|${cols.length}.${cols[0]}.${cols[cols.length - 1]}`;
+    if (this.widest?.key === key && this.widest.items === items) return this.widest.width;
+    this.ctx.font = font;
+    let width = 0;
+    for (const i of new Set([...rows, ...cols])) width = Math.max(width, this.ctx.measureText(items[i].label).width);
+    this.widest = { key, items, width };
+    return width;
   }
 
   private font(): number {
@@ -168,12 +200,13 @@ export class LineView extends CanvasView {
     const cache = this.sparse[layer];
     let entry = cache.get(position);
     if (!entry) {
-      const view = this.layers[layer].view;
-      const base = this.rows[position] * view.size;
+      const data = this.layers[layer].row(this.rows[position]);
+      // Not here yet (a view served in parts): drawn when it comes.
+      if (!data) return NO_LINES;
       const keys: number[] = [];
       const weights: number[] = [];
       this.cols.forEach((c, j) => {
-        const w = view.data[base + c];
+        const w = data[c];
         if (w >= MIN_WEIGHT) {
           keys.push(j);
           weights.push(w);
@@ -206,22 +239,32 @@ export class LineView extends CanvasView {
     ctx.lineWidth = 1.25;
     let drawn = 0;
     const focusKeyPosition = focusKey === undefined ? undefined : colPosition.get(focusKey);
+    const visibleRows = Math.min(last, this.rows.length);
     for (const [l, layer] of this.layers.entries()) {
+      if (first < visibleRows) layer.want?.(this.rows[first], this.rows[visibleRows - 1] + 1);
       const bins: Path2D[] = Array.from({ length: BINS }, () => new Path2D());
       const used = new Uint8Array(BINS);
-      const rowsToDraw = focusKey !== undefined ? this.rows.map((_, i) => i) : queryPositions;
-      for (const i of rowsToDraw) {
-        const y0 = this.rowY(i) - sy;
-        const { keys, weights } = this.sparseRow(l, i);
-        drawn += keys.length;
-        for (let k = 0; k < keys.length; k++) {
-          const j = keys[k];
-          if (focusKeyPosition !== undefined && j !== focusKeyPosition) continue;
-          // Bins on √w, opacity (b+1)²/B² ≈ w: a line is as opaque as its weight, as in BertViz.
-          const bin = Math.min(BINS - 1, Math.floor(Math.sqrt(weights[k]) * BINS));
-          bins[bin].moveTo(left + 4, y0);
-          bins[bin].lineTo(right - 4, this.rowY(j) - sy);
-          used[bin] = 1;
+      // Bins on √w, opacity (b+1)²/B² ≈ w: a line is as opaque as its weight, as in BertViz.
+      const line = (i: number, j: number, w: number) => {
+        const bin = Math.min(BINS - 1, Math.floor(Math.sqrt(w) * BINS));
+        bins[bin].moveTo(left + 4, this.rowY(i) - sy);
+        bins[bin].lineTo(right - 4, this.rowY(j) - sy);
+        used[bin] = 1;
+        drawn++;
+      };
+      if (focusKeyPosition !== undefined) {
+        // A hovered key: the lines into it from every query, read from its column.
+        const column = layer.column(this.cols[focusKeyPosition]);
+        if (column) {
+          for (let i = 0; i < this.rows.length; i++) {
+            const w = column[this.rows[i]];
+            if (w >= MIN_WEIGHT) line(i, focusKeyPosition, w);
+          }
+        }
+      } else {
+        for (const i of queryPositions) {
+          const { keys, weights } = this.sparseRow(l, i);
+          for (let k = 0; k < keys.length; k++) line(i, keys[k], weights[k]);
         }
       }
       ctx.strokeStyle = layer.color;

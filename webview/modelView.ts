@@ -107,6 +107,11 @@ export class ModelView extends CanvasView {
     this.requestRender();
   }
 
+  /** Its grid is laid out even without tiles: a scroll position to restore waits for them. */
+  protected override hasContent(): boolean {
+    return this.tiles.length > 0;
+  }
+
   private thumbFor(labelCol: number): number {
     const available = this.box.width - PAD * 2 - labelCol;
     const wanted = this.grid ? Math.max(1, this.heads) : Math.max(1, Math.floor(available / (72 + GAP)));

@@ -7,7 +7,7 @@
  */
 import type { AttentionResult } from '../src/protocol/types';
 import { MAX_REPLY_BYTES, MAX_OVERVIEW_CELLS, type BlockSummaries } from '../src/protocol/views';
-import { colorRangeFor, mapColors, type ColorMapping } from '../src/analysis/colormap';
+import { colorRangeFor, colorScaleMapping, mapColors, type ColorMapping, type ColorScaleMapping } from '../src/analysis/colormap';
 import { analyzedUpTo } from '../src/analysis/describe';
 import { lastLayerOf, type ModeSelection } from '../src/analysis/modes';
 import { allHeadScores, type HeadScores } from '../src/analysis/patterns';
@@ -40,7 +40,8 @@ export interface ExactShown {
 
 /**
  * A view larger than one reply: its overview now, its exact values by tile and row as they are
- * shown. `colors` maps the overview (its range is the view's: max-pooling keeps the maximum).
+ * shown. `colors` maps the overview (its range is the view's: max-pooling keeps the maximum); the
+ * head view colours the overview and each tile under it as it draws them.
  */
 export interface TiledShown {
   kind: 'tiled';
@@ -48,7 +49,7 @@ export interface TiledShown {
   view: Pick<ViewMatrix, 'size' | 'items'>;
   block: Block;
   tiled: TiledView;
-  colors: ColorMapping;
+  colors: ColorScaleMapping;
 }
 
 export type Shown = ExactShown | TiledShown;
@@ -151,15 +152,18 @@ export class ResultSession {
     return this.pairText === undefined ? this.result.text : undefined;
   }
 
+  private itemsOf: { key: string; items: AxisItem[] } | undefined;
+
   /** The view's axis items for the state (no matrix needed). */
   items(s: Pick<PanelState, 'special' | 'mergeWords'>): AxisItem[] {
-    return viewItems(this.result.tokens, { special: s.special, mergeWords: s.mergeWords }, this.mergeText);
+    const key = `${s.special}.${s.mergeWords}`;
+    if (this.itemsOf?.key !== key) this.itemsOf = { key, items: viewItems(this.result.tokens, { special: s.special, mergeWords: s.mergeWords }, this.mergeText) };
+    return this.itemsOf.items;
   }
 
   /** One head's exact row of weights for a query token (step by step), or undefined while on its way. */
   headRow(layer: number, head: number, query: number): Float32Array | undefined {
-    const view = this.source.view({ mode: 'head', layer, head }, { special: 'show', mergeWords: false });
-    return view?.data.subarray(query * view.size, (query + 1) * view.size);
+    return this.source.row({ mode: 'head', layer, head }, { special: 'show', mergeWords: false }, query);
   }
 
   /** "This token in every head": the query's row in every head, or undefined while on its way. */
@@ -169,12 +173,12 @@ export class ResultSession {
   }
 
   /** Segment (0 = text A, 1 = text B) of a view row. */
-  segmentOf(view: ViewMatrix, index: number): number {
+  segmentOf(view: Pick<ViewMatrix, 'items'>, index: number): number {
     return this.result.tokens[view.items[index].tokens[0]].segment;
   }
 
   /** The rows and columns a pair filter keeps. */
-  block(view: ViewMatrix, filter: PairFilter): Block {
+  block(view: Pick<ViewMatrix, 'items'>, filter: PairFilter): Block {
     const all = view.items.map((_, i) => i);
     if (!this.isPair || filter === 'all') return { rows: all, cols: all };
     const a = all.filter((i) => this.segmentOf(view, i) === 0);
@@ -184,14 +188,17 @@ export class ResultSession {
 
   /** Everything the head view shows for a state (cached until a field that matters changes); undefined while its view is on its way. */
   shown(sel: ModeSelection, s: PanelState): Shown | undefined {
+    // What was on its way for the view the head view showed before is given up.
+    if (this.source instanceof RemoteViews) this.source.show(sel, { special: s.special, mergeWords: s.mergeWords });
     const key = `${sel.mode}.${sel.layer}.${sel.head}.${s.special}.${s.mergeWords}.${s.pairFilter}.${s.norm}.${s.range}`;
     if (this.shownValue && key === this.shownKey) return this.shownValue;
     if (this.source instanceof RemoteViews && this.isLarge(s)) {
       const tiled = this.source.tiled(sel, { special: s.special, mergeWords: s.mergeWords }, overviewCells());
       if (!tiled) return undefined;
       const all = tiled.items.map((_, i) => i);
-      const { cells, data } = tiled.overview;
-      const colors = mapColors({ rows: cells, cols: cells, data }, s.norm, s.range);
+      // The overview's range is the view's, whose maximum is the largest of its rows' (max-pooling
+      // keeps it): read from the rows' maxima, not the million overview cells.
+      const colors = colorScaleMapping({ rows: 1, cols: tiled.size, data: tiled.rowMax }, s.norm, s.range);
       this.shownKey = key;
       this.shownValue = { kind: 'tiled', sel, view: { size: tiled.size, items: tiled.items }, block: { rows: all, cols: all }, tiled, colors };
       return this.shownValue;
@@ -215,9 +222,20 @@ export class ResultSession {
    */
   private isLarge(s: PanelState): boolean {
     if (this.isPair && s.pairFilter !== 'all') return false;
+    return this.largerThanReply(s);
+  }
+
+  /** Rows (= columns) of the view under the state's special-token handling and merging. */
+  viewSize(s: Pick<PanelState, 'special' | 'mergeWords'>): number {
     const key = `${s.special}.${s.mergeWords}`;
-    if (this.sizeOf?.key !== key) this.sizeOf = { key, size: this.items(s).length };
-    return this.sizeOf.size * this.sizeOf.size * 4 > MAX_REPLY_BYTES;
+    // Every token shown, none merged: one item per token (no need to build them for the first view).
+    if (this.sizeOf?.key !== key) this.sizeOf = { key, size: s.special === 'show' && !s.mergeWords ? this.n : this.items(s).length };
+    return this.sizeOf.size;
+  }
+
+  /** A view the engine keeps and serves in parts: larger than one reply. */
+  largerThanReply(s: Pick<PanelState, 'special' | 'mergeWords'>): boolean {
+    return this.source instanceof RemoteViews && this.viewSize(s) ** 2 * 4 > MAX_REPLY_BYTES;
   }
 
   /** A head's thumbnail for the model view (flavour, special tokens, merge, pooled) with its colours; undefined while on its way. */

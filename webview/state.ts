@@ -47,8 +47,12 @@ export interface PanelState {
   sortAscending: boolean;
   scoreMin: number;
   scoreMax: number;
-  /** Identifies the result that `focus` and `stepQuery` refer to. */
+  /** Identifies the result that `focus`, `stepQuery` and the scroll positions refer to. */
   resultKey: string | null;
+  /** Head view: the cell at the top-left of the grid (fractional cells; block coordinates), or null at the start. */
+  headScroll: { row: number; col: number } | null;
+  /** Model view: its scroll offsets in CSS pixels, or null at the start. */
+  modelScroll: { x: number; y: number } | null;
   compareLayout: CompareLayout;
 }
 
@@ -75,6 +79,8 @@ export const DEFAULT_STATE: PanelState = {
   scoreMin: 0,
   scoreMax: 1,
   resultKey: null,
+  headScroll: null,
+  modelScroll: null,
   compareLayout: 'sideBySide',
 };
 
@@ -83,6 +89,15 @@ export const MAX_ZOOM = 64;
 
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 1 << 20;
 const isUnit = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= 1;
+/** A scroll offset: finite, not negative, within what any view can be (cells or pixels). */
+const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1 << 24;
+
+/** `{ [a]: number, [b]: number }` with both offsets valid, else null. */
+function offsets<A extends string, B extends string>(raw: unknown, a: A, b: B): Record<A | B, number> | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const r = raw as Record<string, unknown>;
+  return isOffset(r[a]) && isOffset(r[b]) ? ({ [a]: r[a], [b]: r[b] } as Record<A | B, number>) : null;
+}
 
 /** Takes whatever getState returned (possibly from an older version) and keeps only valid fields. */
 export function sanitizeState(raw: unknown): PanelState {
@@ -111,13 +126,15 @@ export function sanitizeState(raw: unknown): PanelState {
   if (isUnit(r.scoreMin)) s.scoreMin = r.scoreMin;
   if (isUnit(r.scoreMax)) s.scoreMax = r.scoreMax;
   if (typeof r.resultKey === 'string' || r.resultKey === null) s.resultKey = r.resultKey as string | null;
+  s.headScroll = offsets(r.headScroll, 'row', 'col');
+  s.modelScroll = offsets(r.modelScroll, 'x', 'y');
   if (r.compareLayout === 'sideBySide' || r.compareLayout === 'delta') s.compareLayout = r.compareLayout;
   return s;
 }
 
 /**
- * Keeps layer/head inside the model and drops what belongs to another result: token indices, and
- * the zoom (a new text opens fitted to the panel).
+ * Keeps layer/head inside the model and drops what belongs to another result: token indices, the
+ * zoom and the scroll positions (a new text opens fitted to the panel, at the top-left).
  */
 export function fitStateToResult(s: PanelState, layers: number, heads: number, tokens: number, resultKey: string): PanelState {
   const sameResult = s.resultKey === resultKey;
@@ -131,6 +148,8 @@ export function fitStateToResult(s: PanelState, layers: number, heads: number, t
     rowQuery: token(s.rowQuery),
     lineHeads: s.lineHeads.filter((h) => h < heads),
     zoom: sameResult ? s.zoom : null,
+    headScroll: sameResult ? s.headScroll : null,
+    modelScroll: sameResult ? s.modelScroll : null,
     resultKey,
   };
 }

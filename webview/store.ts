@@ -27,6 +27,15 @@ export class ViewStore {
     this.replace(next);
   }
 
+  /**
+   * Remembers a patch with VS Code without rendering anything: what a view already shows (where
+   * it is scrolled to), kept for a reload.
+   */
+  note(patch: Partial<PanelState>): void {
+    this.current = { ...this.current, ...patch };
+    this.channel.saveState(this.current);
+  }
+
   replace(next: PanelState): void {
     const before = this.current;
     this.current = next;

@@ -160,10 +160,18 @@ export class TiledView {
     );
   }
 
-  dispose(): void {
-    this.disposed = true;
+  /**
+   * The head view moved on to another view: the tile and row still on their way are cancelled (the
+   * host is told; their replies would be dropped). What is here stays, and coming back asks again.
+   */
+  cancelPending(): void {
     this.tileRequest?.controller.abort();
     this.rowRequest?.controller.abort();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.cancelPending();
     this.tiles = [];
     this.rows.clear();
   }

@@ -12,7 +12,8 @@ import { buildView, queryWeightsByToken, rowOfToken, type ViewMatrix, type ViewO
 import type { AttentionBlockKind, TokenInfo } from '../src/protocol/types';
 import type { HeadFlavour, ThumbnailsReply, ViewReply, ViewRequest } from '../src/protocol/views';
 import { RequestFailed, type HostChannel } from './host/channel';
-import { TiledView } from './tiledView';
+import { RowWindow } from './rowWindow';
+import { TiledView, type TileAsk } from './tiledView';
 
 /** Every head's thumbnail (max-pooled) for one flavour and options. */
 export interface ThumbSet {
@@ -29,6 +30,8 @@ export interface RowSet {
 
 export interface ViewSource {
   view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined;
+  /** One exact row of a view (step by step's query), or undefined while it is on its way. */
+  row(sel: ModeSelection, o: ViewOptions, row: number): Float32Array | undefined;
   thumbnails(flavour: HeadFlavour, o: ViewOptions, cells: number, exact?: boolean): ThumbSet | undefined;
   rows(flavour: HeadFlavour, o: ViewOptions, token: number): RowSet | undefined;
   focusWeights(sel: ModeSelection, special: ViewOptions['special'], tokens: number[]): Promise<number[]>;
@@ -48,6 +51,25 @@ export interface ViewSource {
 const REMOTE_THUMB_CELLS = 64;
 
 const viewKey = (sel: ModeSelection, o: ViewOptions) => `${sel.mode}.${sel.layer}.${sel.head}.${o.special}.${o.mergeWords}`;
+
+/** A cached entry, moved to the newest end (these maps keep insertion order as their age). */
+function touch<T>(cache: Map<string, T>, key: string): T | undefined {
+  const entry = cache.get(key);
+  if (entry !== undefined) {
+    cache.delete(key);
+    cache.set(key, entry);
+  }
+  return entry;
+}
+
+/** Drops the oldest entries beyond `max` (`drop` releases each). */
+function evict<T>(cache: Map<string, T>, max: number, drop: (entry: T) => void = () => {}): void {
+  while (cache.size > max) {
+    const oldest = cache.keys().next().value as string;
+    drop(cache.get(oldest)!);
+    cache.delete(oldest);
+  }
+}
 
 /** Thumbnails from a reply: 8-bit cells relative to each head's maximum, decoded when drawn. */
 export function thumbSetFromReply(reply: ThumbnailsReply, heads: number): ThumbSet {
@@ -126,6 +148,11 @@ export class LocalViews implements ViewSource {
     return view;
   }
 
+  row(sel: ModeSelection, o: ViewOptions, row: number): Float32Array | undefined {
+    const view = this.view(sel, o);
+    return view?.data.subarray(row * view.size, (row + 1) * view.size);
+  }
+
   private base(flavour: HeadFlavour, layer: number, head: number): Matrix {
     return flavour === 'valueWeighted' && this.norms ? valueWeighted(this.stack, this.norms, layer, head) : this.stack.headMatrix(layer, head);
   }
@@ -172,9 +199,18 @@ export class RemoteViews implements ViewSource {
   private readonly views = new Map<string, ViewMatrix>();
   private readonly thumbs = new Map<string, ThumbSet>();
   private readonly rowSets = new Map<string, RowSet>();
+  /** Single rows asked for on their own (step by step), by view key and row. */
+  private readonly singleRows = new Map<string, Float32Array>();
   private readonly tiledViews = new Map<string, TiledView>();
+  /** The line view's views too large for one reply, by view key (a layer's heads at most). */
+  private readonly rowWindows = new Map<string, RowWindow>();
   private readonly inFlight = new Set<string>();
   private readonly controller = new AbortController();
+  /**
+   * The view the head view shows (its key), and the fetch of it still on its way, if any: when the
+   * user switches head, layer, mode or options, what was asked for the view left is cancelled.
+   */
+  private onScreen: { key: string; fetch?: AbortController } | undefined;
   failure: string | undefined;
 
   constructor(
@@ -189,6 +225,28 @@ export class RemoteViews implements ViewSource {
 
   get waiting(): boolean {
     return this.inFlight.size > 0;
+  }
+
+  /**
+   * The head view now shows `sel` under `o`: the overview, whole view, tile and row still on their
+   * way for the view it showed before are cancelled (the host is told, and their replies dropped).
+   */
+  show(sel: ModeSelection, o: ViewOptions): void {
+    const key = viewKey(sel, o);
+    const before = this.onScreen;
+    if (before?.key === key) return;
+    before?.fetch?.abort();
+    if (before) this.tiledViews.get(before.key)?.cancelPending();
+    this.onScreen = { key };
+  }
+
+  /** The signal a fetch for the view `key` asks with: its own, cancelled when the head view leaves it. */
+  private signalFor(key: string): AbortSignal {
+    const screen = this.onScreen;
+    if (screen?.key !== key) return this.controller.signal;
+    const fetch = new AbortController();
+    screen.fetch = fetch;
+    return fetch.signal;
   }
 
   /** Starts `fetch` once per key; its result is stored by `store` and the panel renders again. */
@@ -209,22 +267,19 @@ export class RemoteViews implements ViewSource {
       });
   }
 
-  private ask(request: ViewRequest): Promise<ViewReply> {
-    return this.channel.request(this.resultId, request, this.controller.signal);
+  private ask(request: ViewRequest, signal = this.controller.signal): Promise<ViewReply> {
+    return this.channel.request(this.resultId, request, signal);
   }
 
   view(sel: ModeSelection, o: ViewOptions): ViewMatrix | undefined {
     const key = viewKey(sel, o);
-    const cached = this.views.get(key);
-    if (cached) {
-      this.views.delete(key);
-      this.views.set(key, cached);
-      return cached;
-    }
+    const cached = touch(this.views, key);
+    if (cached) return cached;
     this.fetch(key, async () => {
-      const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+      const base = this.matrixRequest(sel, o);
+      const signal = this.signalFor(key);
       // Row tiles: the first says the view's size; the rest follow until every row is here.
-      let reply = await this.ask(base);
+      let reply = await this.ask(base, signal);
       if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
       const { size, items } = reply;
       const data = new Float32Array(size * size);
@@ -232,12 +287,12 @@ export class RemoteViews implements ViewSource {
         data.set(new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0)), reply.rowStart * size);
         const next = reply.rowStart + reply.rowCount;
         if (next >= size || reply.rowCount === 0) break;
-        reply = await this.ask({ ...base, rowStart: next });
+        reply = await this.ask({ ...base, rowStart: next }, signal);
         if (reply.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
       }
       this.views.set(key, { size, data, items });
       // A few dozen n×n views at most.
-      while (this.views.size > 24) this.views.delete(this.views.keys().next().value as string);
+      evict(this.views, 24);
     });
     return undefined;
   }
@@ -248,34 +303,64 @@ export class RemoteViews implements ViewSource {
    */
   tiled(sel: ModeSelection, o: ViewOptions, cells: number): TiledView | undefined {
     const key = viewKey(sel, o);
-    const cached = this.tiledViews.get(key);
-    if (cached) {
-      this.tiledViews.delete(key);
-      this.tiledViews.set(key, cached);
-      return cached;
-    }
-    const base = { kind: 'matrix' as const, block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+    const cached = touch(this.tiledViews, key);
+    if (cached) return cached;
+    const base = this.matrixRequest(sel, o);
     this.fetch(`overview.${key}`, async () => {
-      const reply = await this.ask({ ...base, kind: 'overview', cells });
+      const reply = await this.ask({ ...base, kind: 'overview', cells }, this.signalFor(key));
       if (reply.kind !== 'overview') throw new Error('the extension answered with something other than an overview');
-      const tiled = new TiledView(
-        reply,
-        async (rect, signal) => {
-          const tile = await this.channel.request(this.resultId, { ...base, ...rect }, signal);
-          if (tile.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
-          return tile;
-        },
-        this.onArrive,
-      );
+      const tiled = new TiledView(reply, this.tileAsk(base), this.onArrive);
       this.tiledViews.set(key, tiled);
       // Each holds a few MB (its overview and tiles).
-      while (this.tiledViews.size > 8) {
-        const oldest = this.tiledViews.keys().next().value as string;
-        this.tiledViews.get(oldest)!.dispose();
-        this.tiledViews.delete(oldest);
-      }
+      evict(this.tiledViews, 8, (tiled) => tiled.dispose());
     });
     return undefined;
+  }
+
+  /** One exact row: from the whole view when it is here, else asked for alone (not the n² view for one query). */
+  row(sel: ModeSelection, o: ViewOptions, row: number): Float32Array | undefined {
+    const key = viewKey(sel, o);
+    const whole = this.views.get(key);
+    if (whole) return whole.data.subarray(row * whole.size, (row + 1) * whole.size);
+    const rowKey = `${key}.${row}`;
+    const cached = this.singleRows.get(rowKey);
+    if (cached) return cached;
+    this.fetch(`row.${rowKey}`, async () => {
+      const reply = await this.ask({ ...this.matrixRequest(sel, o), rowStart: row, rowCount: 1 });
+      if (reply.kind !== 'matrix' || reply.rowStart !== row || reply.rowCount !== 1 || reply.colCount !== reply.size) throw new Error('the extension answered with another row');
+      this.singleRows.set(rowKey, new Float32Array(toArrayBuffer(reply.data) ?? new ArrayBuffer(0)));
+      evict(this.singleRows, 64);
+    });
+    return undefined;
+  }
+
+  /** The request for (part of) a view's matrix. */
+  private matrixRequest(sel: ModeSelection, o: ViewOptions): Extract<ViewRequest, { kind: 'matrix' }> {
+    return { kind: 'matrix', block: this.block, mode: sel.mode, layer: sel.layer, head: sel.head, special: o.special, mergeWords: o.mergeWords };
+  }
+
+  /** Asks for a rectangle of the view `base`. */
+  private tileAsk(base: Extract<ViewRequest, { kind: 'matrix' }>): TileAsk {
+    return async (rect, signal) => {
+      const tile = await this.channel.request(this.resultId, { ...base, ...rect }, signal);
+      if (tile.kind !== 'matrix') throw new Error('the extension answered with something other than a matrix');
+      return tile;
+    };
+  }
+
+  /**
+   * A view too large for one reply, for the line view: its rows on screen and a hovered key's
+   * column, asked for as they are shown (./rowWindow.ts). `size`: the view's rows and columns.
+   */
+  rowWindow(sel: ModeSelection, o: ViewOptions, size: number): RowWindow {
+    const key = viewKey(sel, o);
+    const cached = touch(this.rowWindows, key);
+    if (cached) return cached;
+    const window = new RowWindow(size, this.tileAsk(this.matrixRequest(sel, o)), this.onArrive);
+    this.rowWindows.set(key, window);
+    // Each holds a band of rows (a few MB): one layer's heads.
+    evict(this.rowWindows, 32, (w) => w.dispose());
+    return window;
   }
 
   thumbnails(flavour: HeadFlavour, o: ViewOptions, requested: number, exact = false): ThumbSet | undefined {
@@ -332,10 +417,14 @@ export class RemoteViews implements ViewSource {
 
   dispose(): void {
     this.controller.abort();
+    this.onScreen?.fetch?.abort();
     for (const tiled of this.tiledViews.values()) tiled.dispose();
     this.tiledViews.clear();
+    for (const window of this.rowWindows.values()) window.dispose();
+    this.rowWindows.clear();
     this.views.clear();
     this.thumbs.clear();
     this.rowSets.clear();
+    this.singleRows.clear();
   }
 }

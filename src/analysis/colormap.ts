@@ -155,11 +155,8 @@ export interface WeightBlock {
   data: ArrayLike<number>;
 }
 
-/** Colour positions in [0, 1] for a block, and the words and ticks its legend needs. */
-export interface ColorMapping {
-  /** Position along the colour scale per cell, 0 = low end (float64: the LUT level of a linear
-   * position is exactly the level lutIndex gives the weight itself). */
-  positions: Float64Array;
+/** How a block's weights map to the colour scale, and the words and ticks its legend needs. */
+export interface ColorScaleMapping {
   norm: ColorNorm;
   /** Weight range the positions stand for (linear, log); per row it is 0 → each row's max. */
   range: ColorRange;
@@ -169,6 +166,13 @@ export interface ColorMapping {
   caption: string;
   /** The same in a few words, for the legend beside the bar. */
   short: string;
+}
+
+/** Colour positions in [0, 1] for a block, with its mapping. */
+export interface ColorMapping extends ColorScaleMapping {
+  /** Position along the colour scale per cell, 0 = low end (float64: the LUT level of a linear
+   * position is exactly the level lutIndex gives the weight itself). */
+  positions: Float64Array;
 }
 
 /** Short tick text for a weight: 0.5, 0.04, 3.8e-5. */
@@ -186,35 +190,51 @@ const linearPosition = (v: number, range: ColorRange) => {
 };
 
 /**
+ * The colour position of one weight under `mapping`; `rowMax` is the largest weight of its row
+ * (used by per-row colours only).
+ */
+export function positionUnder(mapping: Pick<ColorScaleMapping, 'norm' | 'range'>): (v: number, rowMax: number) => number {
+  const { min: lo, max: hi } = mapping.range;
+  const span = Math.log10(hi) - Math.log10(lo);
+  if (mapping.norm === 'row') return rowPosition;
+  if (mapping.norm === 'log') return (v) => logPosition(v, lo, span);
+  return (v) => linearPosition(v, mapping.range);
+}
+
+/** Each row's largest weight (per-row colours of a block that is all of its rows). */
+export function rowMaxima(block: WeightBlock): Float64Array {
+  const { rows, cols, data } = block;
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let max = 0;
+    for (let j = 0; j < cols; j++) max = Math.max(max, data[i * cols + j]);
+    out[i] = max;
+  }
+  return out;
+}
+
+/**
  * Colour positions of a part of a matrix under a mapping made for the whole (a tile of a view
  * served in tiles): `rowMax[i]` is row i's largest weight over the whole row, for per-row colours.
  */
-export function positionsUnder(mapping: Pick<ColorMapping, 'norm' | 'range'>, block: WeightBlock, rowMax: ArrayLike<number>): Float64Array {
+export function positionsUnder(mapping: Pick<ColorScaleMapping, 'norm' | 'range'>, block: WeightBlock, rowMax: ArrayLike<number>): Float64Array {
   const { rows, cols, data } = block;
   const positions = new Float64Array(rows * cols);
-  const { min: lo, max: hi } = mapping.range;
-  const span = Math.log10(hi) - Math.log10(lo);
+  const position = positionUnder(mapping);
   for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const v = data[i * cols + j];
-      positions[i * cols + j] = mapping.norm === 'row' ? rowPosition(v, rowMax[i]) : mapping.norm === 'log' ? logPosition(v, lo, span) : linearPosition(v, mapping.range);
-    }
+    const max = rowMax[i];
+    for (let j = 0; j < cols; j++) positions[i * cols + j] = position(data[i * cols + j], max);
   }
   return positions;
 }
 
-export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeMode): ColorMapping {
-  const { rows, cols, data } = block;
-  const positions = new Float64Array(rows * cols);
-  const range = colorRangeFor(data, rangeMode);
+/**
+ * The mapping of a block's weights to colours without the positions themselves (a view served in
+ * tiles colours its overview and tiles as it draws them).
+ */
+export function colorScaleMapping(block: WeightBlock, norm: ColorNorm, rangeMode: RangeMode): ColorScaleMapping {
   if (norm === 'row') {
-    for (let i = 0; i < rows; i++) {
-      let max = 0;
-      for (let j = 0; j < cols; j++) max = Math.max(max, data[i * cols + j]);
-      for (let j = 0; j < cols; j++) positions[i * cols + j] = rowPosition(data[i * cols + j], max);
-    }
     return {
-      positions,
       norm,
       range: { min: 0, max: 1 },
       ticks: [{ t: 1, text: t('row max') }, { t: 0.5, text: t('½ max') }, { t: 0, text: '0' }],
@@ -222,15 +242,13 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       short: t('per row: 0 → row max'),
     };
   }
+  const range = colorRangeFor(block.data, rangeMode);
   if (norm === 'log') {
     const hi = range.max;
     const lo = hi / 10 ** LOG_DECADES;
-    const span = Math.log10(hi) - Math.log10(lo);
-    for (let i = 0; i < positions.length; i++) positions[i] = logPosition(data[i], lo, span);
     const ticks = [];
     for (let d = 0; d <= LOG_DECADES; d += 2) ticks.push({ t: 1 - d / LOG_DECADES, text: tickText(hi / 10 ** d) });
     return {
-      positions,
       norm,
       range: { min: lo, max: hi },
       ticks,
@@ -240,9 +258,7 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
       short: t('log: {0} → {1}', tickText(lo), tickText(hi)),
     };
   }
-  for (let i = 0; i < positions.length; i++) positions[i] = linearPosition(data[i], range);
   return {
-    positions,
     norm,
     range,
     ticks: [
@@ -253,6 +269,11 @@ export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeM
     caption: rangeMode === 'unit' ? t('Linear colour scale: 0 to 1.') : t('Linear colour scale: 0 to the largest weight shown ({0}).', tickText(range.max)),
     short: rangeMode === 'unit' ? t('linear: 0 → 1') : t('linear: 0 → max ({0})', tickText(range.max)),
   };
+}
+
+export function mapColors(block: WeightBlock, norm: ColorNorm, rangeMode: RangeMode): ColorMapping {
+  const mapping = colorScaleMapping(block, norm, rangeMode);
+  return { ...mapping, positions: positionsUnder(mapping, block, norm === 'row' ? rowMaxima(block) : []) };
 }
 
 /** The range positions live in: colour them with lutIndex(position, UNIT_RANGE). */

@@ -59,6 +59,19 @@ export async function chooseOption(h: Harness, selectId: string, optionLabel: st
   await frames(h.page);
 }
 
+/** Sets a `<vscode-single-select>`'s value as a user's choice does (its `change` event), then waits for the frame. */
+export async function setControl(h: Harness, id: string, value: string): Promise<void> {
+  await h.page.evaluate(
+    ({ id, value }) => {
+      const el = document.getElementById(id) as HTMLElement & { value: string };
+      el.value = value;
+      el.dispatchEvent(new Event('change'));
+    },
+    { id, value },
+  );
+  await frames(h.page);
+}
+
 export function label(t: TokenInfo): string {
   return t.special ? t.raw : t.display.trim();
 }

@@ -130,6 +130,13 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
       const w = window as unknown as Record<string, unknown>;
       w.__posted = [];
       w.__cspViolations = [];
+      // When each kind of message last began to be handled (registered before the panel's own
+      // listener, so it runs first): timings measure from here, not from the harness's own work.
+      w.__arrivedAt = {};
+      window.addEventListener('message', (e) => {
+        const type = (e.data as { type?: unknown } | null)?.type;
+        if (typeof type === 'string') (w.__arrivedAt as Record<string, number>)[type] = performance.now();
+      });
       document.addEventListener('securitypolicyviolation', (e) => {
         (w.__cspViolations as string[]).push(`${e.violatedDirective} blocked ${e.blockedURI}`);
       });
@@ -182,7 +189,7 @@ export async function openHarness(options: HarnessOptions = {}): Promise<Harness
           return v;
         };
         const decoded = decode(encoded);
-        // When the message was handed to the page, its buffers decoded (timings measure from here).
+        // When the message was handed to the page, its buffers decoded.
         (window as unknown as { __sentAt: number }).__sentAt = performance.now();
         window.postMessage(decoded, '*');
       }, encodeBuffers(message));

@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { WebviewToHost } from '../../src/protocol/webview';
 import { colorOf, UNIT_RANGE } from '../../src/analysis/colormap';
 import { fixtureDir, fixtureResult } from '../unit/analysis/fixture';
+import { setControl as choose } from './geometry';
 import { cspViolations, frames, openHarness, type Harness } from './harness';
 import { syntheticResult } from './synthetic';
 
@@ -63,17 +64,6 @@ async function layout(h: Harness, testid = 'heatmap'): Promise<Layout> {
 const value = (h: Harness, id: string) => h.page.evaluate((i) => (document.getElementById(i) as HTMLElement & { value: string }).value, id);
 const text = (h: Harness, testid: string) => h.page.locator(`[data-testid="${testid}"]`).innerText();
 
-async function choose(h: Harness, id: string, v: string): Promise<void> {
-  await h.page.evaluate(
-    ({ id, v }) => {
-      const el = document.getElementById(id) as HTMLElement & { value: string };
-      el.value = v;
-      el.dispatchEvent(new Event('change'));
-    },
-    { id, v },
-  );
-  await frames(h.page);
-}
 
 /** Waits a second and returns whether nothing was drawn meanwhile and the layout stayed the same. */
 async function stableFor(h: Harness, ms = 1000): Promise<{ before: Layout; after: Layout }> {

@@ -11,8 +11,9 @@ import { AttentionStack } from '../../src/analysis/tensor';
 import { UNIT_RANGE, colorLut, lutIndex } from '../../src/analysis/colormap';
 import { MAX_MESSAGE_BYTES, MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
 import { fixtureResult } from '../unit/analysis/fixture';
+import { bertHeadVectors } from './bertVectors';
 import { FakeHost } from './fakeHost';
-import { at, canvasPixel, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
+import { at, canvasPixel, cellCenter, chooseOption, geometry, label, setControl, tooltip } from './geometry';
 import { cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
 import { syntheticResult } from './synthetic';
 
@@ -206,6 +207,65 @@ describe('attention on demand in Chromium', function () {
     assert.ok(host.bytesSent < n * n * 4, `${host.bytesSent} bytes sent for a ${n * n * 4}-byte view`);
   });
 
+  it('per-row and log colours of a view served in tiles: overview and exact tile coloured as their weights say', async () => {
+    const n = 2048;
+    const result = syntheticResult(n, { layers: 1, heads: 1 });
+    const data = new Float32Array(result.attentions.buffer);
+    const rowMax = new Float64Array(n);
+    let globalMax = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rowMax[i] = Math.max(rowMax[i], data[i * n + j]);
+    for (const m of rowMax) globalMax = Math.max(globalMax, m);
+    await host.analysis(24, result);
+    const [overview] = await host.newRequests();
+    const cells = overview.request.kind === 'overview' ? overview.request.cells : 0;
+    const factor = Math.ceil(n / cells);
+    const pooledCells = Math.ceil(n / factor);
+    await host.answer(overview);
+    await frames(h.page);
+    const [tile] = await host.newRequests();
+    const lut = colorLut('viridis');
+    const colour = (position: number) => {
+      const k = lutIndex(position, UNIT_RANGE) * 3;
+      return [lut[k], lut[k + 1], lut[k + 2]];
+    };
+    const pooled = (row: number, col: number) => {
+      let max = 0;
+      for (let i = row * factor; i < Math.min(n, (row + 1) * factor); i++) for (let j = col * factor; j < Math.min(n, (col + 1) * factor); j++) max = Math.max(max, data[i * n + j]);
+      return max;
+    };
+    /** The overview row's largest cell: the largest weight of its view rows. */
+    const pooledRowMax = (row: number) => Math.max(...Array.from({ length: Math.min(factor, n - row * factor) }, (_, k) => rowMax[row * factor + k]));
+    const log = (v: number) => {
+      const lo = globalMax / 1e4;
+      return v > lo ? Math.min(1, (Math.log10(v) - Math.log10(lo)) / (Math.log10(globalMax) - Math.log10(lo))) : 0;
+    };
+    const g = await geometry(h);
+    const probes = [{ row: 40, col: 13 }, { row: 121, col: 120 }, { row: 7, col: 300 }];
+    for (const norm of ['row', 'log'] as const) {
+      await setControl(h, 'norm', norm);
+      // The overview (the tile not here yet): each overview cell under the mapping of the overview.
+      for (const { row, col } of probes) {
+        const [or, oc] = [Math.floor(row / factor), Math.floor(col / factor)];
+        assert.ok(or < pooledCells && oc < pooledCells);
+        const position = norm === 'row' ? pooled(or, oc) / pooledRowMax(or) : log(pooled(or, oc));
+        const p = cellCenter(g, row, col);
+        assert.deepStrictEqual(await canvasPixel(h, 'heatmap', p.x, p.y), colour(position), `${norm}: overview at ${row}, ${col}`);
+      }
+    }
+    await host.answer(tile);
+    await frames(h.page);
+    assert.notStrictEqual(await h.page.locator('[data-testid="heatmap"]').getAttribute('data-tiles'), '');
+    for (const norm of ['row', 'log'] as const) {
+      await setControl(h, 'norm', norm);
+      // The exact tile: per row against the view row's own maximum, log over the view's range.
+      for (const { row, col } of probes) {
+        const v = data[row * n + col];
+        const p = cellCenter(g, row, col);
+        assert.deepStrictEqual(await canvasPixel(h, 'heatmap', p.x, p.y), colour(norm === 'row' ? v / rowMax[row] : log(v)), `${norm}: tile at ${row}, ${col}`);
+      }
+    }
+  });
+
   it('a tile asked for before the user scrolled on is cancelled, and its late reply is ignored', async () => {
     const n = 2048;
     const result = syntheticResult(n, { layers: 1, heads: 1 });
@@ -235,6 +295,274 @@ describe('attention on demand in Chromium', function () {
     assert.ok(r0 + rc === n && c0 + cc === n, `the new tile ${drawn} reaches the last cell`);
     const data = new Float32Array(result.attentions.buffer);
     assert.match(await h.page.locator('[data-testid="live"]').innerText(), new RegExp(`w2047 → w2047: ${data[n * n - 1].toFixed(6).replace('.', '\\.')}`));
+  });
+
+  it('switching head cancels exactly the tile (or overview) still on its way for the previous head; the new head is drawn from its own replies', async () => {
+    const n = 2048;
+    const result = syntheticResult(n, { layers: 1, heads: 3 });
+    const stack = new AttentionStack(result.attentions);
+    const cancels = async () => (await h.posted()).flatMap((m) => (m.type === 'cancel' ? [m.requestId] : []));
+    await host.analysis(27, result);
+    const [overview0] = await host.newRequests();
+    assert.deepStrictEqual([overview0.request.kind, overview0.request.kind === 'overview' && overview0.request.head], ['overview', 0]);
+    await host.answer(overview0);
+    await frames(h.page);
+    const [tile0, ...none] = await host.newRequests();
+    assert.deepStrictEqual(none, []);
+    assert.deepStrictEqual([tile0.request.kind, tile0.request.kind === 'matrix' && tile0.request.head], ['matrix', 0]);
+    assert.deepStrictEqual(await cancels(), [], 'nothing cancelled yet');
+
+    // Head 1 while head 0's tile is on its way: that tile is cancelled, nothing else.
+    await chooseOption(h, 'head', 'Head 1');
+    const [overview1, ...more] = await host.newRequests();
+    assert.deepStrictEqual(more, []);
+    assert.deepStrictEqual([overview1.request.kind, overview1.request.kind === 'overview' && overview1.request.head], ['overview', 1]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId], "head 0's tile is cancelled, by its request id");
+
+    // Head 2 while head 1's overview is on its way: the overview is cancelled.
+    await chooseOption(h, 'head', 'Head 2');
+    const [overview2] = await host.newRequests();
+    assert.deepStrictEqual([overview2.request.kind, overview2.request.kind === 'overview' && overview2.request.head], ['overview', 2]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId, overview1.requestId], "head 1's overview is cancelled");
+
+    // The cancelled replies come anyway: nothing is drawn from them.
+    await host.answer(tile0);
+    await host.answer(overview1);
+    const canvas = h.page.locator('[data-testid="heatmap"]');
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Loading this view…');
+    assert.strictEqual(await canvas.getAttribute('data-tiles'), '');
+    assert.deepStrictEqual(await host.newRequests(), [], 'a stale reply asks for nothing');
+
+    // Head 2's own replies draw it: its overview, then its tile, exact.
+    await host.answer(overview2);
+    await frames(h.page);
+    const [tile2] = await host.newRequests();
+    assert.deepStrictEqual([tile2.request.kind, tile2.request.kind === 'matrix' && tile2.request.head], ['matrix', 2]);
+    await host.answer(tile2);
+    await frames(h.page);
+    assert.notStrictEqual(await canvas.getAttribute('data-tiles'), '');
+    const g = await geometry(h);
+    const p = cellCenter(g, 4, 3);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `w4 → w3: ${at(stack.headMatrix(0, 2), 4, 3).toFixed(6)} (layer 0, head 2)`);
+    // The details strip asks for the hovered row (the tile holds only part of it); left on its way.
+    await h.page.mouse.move(1, 1);
+    const [row2, ...rest] = await host.newRequests();
+    assert.deepStrictEqual(rest, []);
+    assert.deepStrictEqual(row2.request.kind === 'matrix' && [row2.request.head, row2.request.rowStart, row2.request.rowCount], [2, 4, 1]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId, overview1.requestId], 'nothing else was cancelled');
+
+    // Back to head 0: head 2's row is cancelled; head 0's overview is still here, its tile is asked for again.
+    await chooseOption(h, 'head', 'Head 0');
+    const again = await host.newRequests();
+    assert.deepStrictEqual(again.map((m) => [m.request.kind, m.request.kind === 'matrix' && m.request.head]), [['matrix', 0]]);
+    assert.deepStrictEqual(await cancels(), [tile0.requestId, overview1.requestId, row2.requestId], "head 2's row is cancelled");
+    await host.answer(row2);
+    await host.answer(again[0]);
+    await frames(h.page);
+    const p0 = cellCenter(await geometry(h), 4, 3);
+    await h.page.mouse.move(p0.x, p0.y);
+    assert.strictEqual(await tooltip(h), `w4 → w3: ${at(stack.headMatrix(0, 0), 4, 3).toFixed(6)} (layer 0, head 0)`);
+  });
+
+  it('a whole view on its way for the previous layer is cancelled too', async () => {
+    const result = fixtureResult('bert', 0);
+    const stack = new AttentionStack(result.attentions);
+    await host.analysis(28, result);
+    const [first] = await host.newRequests();
+    assert.deepStrictEqual(first.request, headRequest(0, 0));
+    await chooseOption(h, 'layer', 'Layer 1');
+    const [second] = await host.newRequests();
+    assert.deepStrictEqual(second.request, headRequest(1, 0));
+    const cancels = (await h.posted()).flatMap((m) => (m.type === 'cancel' ? [m.requestId] : []));
+    assert.deepStrictEqual(cancels, [first.requestId]);
+    await host.answer(first);
+    assert.strictEqual(await h.page.locator('[data-testid="computing"]').innerText(), 'Loading this view…');
+    await host.answer(second);
+    const g = await geometry(h);
+    const p = cellCenter(g, 2, 3);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `${label(result.tokens[2])} → ${label(result.tokens[3])}: ${at(stack.headMatrix(1, 0), 2, 3).toFixed(6)} (layer 1, head 0)`);
+  });
+
+  /** Reloads the page as VS Code reloads a webview (its state kept), and sends the analysis again as the host then does. */
+  async function reloadWith(resultId: number, result: ReturnType<typeof syntheticResult>): Promise<void> {
+    await h.page.reload();
+    await h.page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+    // Request ids start again in the new page.
+    host = new FakeHost(h);
+    await host.analysis(resultId, result);
+  }
+
+  const savedState = () => h.page.evaluate(() => JSON.parse(sessionStorage.getItem('vscodeState') ?? 'null') as Record<string, unknown>);
+
+  it('a reloaded panel opens the same analysis where the head view was scrolled, and asks for the tile there', async () => {
+    const n = 2048;
+    const result = syntheticResult(n, { layers: 1, heads: 1 });
+    await host.analysis(29, result);
+    await host.serve();
+    await h.page.evaluate(() => document.querySelector('[data-testid="heatmap"]')!.closest('.canvas-scroller')!.scrollTo(3000, 2400));
+    await frames(h.page);
+    await host.serve();
+    const before = await geometry(h);
+    assert.deepStrictEqual([before.scrollX, before.scrollY], [3000, 2400]);
+    assert.deepStrictEqual((await savedState()).headScroll, { row: 2400 / before.cell, col: 3000 / before.cell }, 'kept in cells');
+
+    await reloadWith(29, result);
+    const [overview, ...none] = await host.newRequests();
+    assert.deepStrictEqual([overview.request.kind, none], ['overview', []]);
+    await host.answer(overview);
+    await frames(h.page);
+    const after = await geometry(h);
+    assert.deepStrictEqual([after.scrollX, after.scrollY, after.cell], [3000, 2400, before.cell], 'scrolled where it was');
+    // The one tile asked for holds the cells on screen there.
+    const [tile, ...others] = await host.newRequests();
+    assert.deepStrictEqual(others, []);
+    assert.strictEqual(tile.request.kind, 'matrix');
+    const rect = await h.page.evaluate(() => document.querySelector('[data-testid="heatmap"]')!.getBoundingClientRect().toJSON() as DOMRect);
+    const first = cellAt(after, after.left + after.gridLeft, after.top + after.gridTop);
+    const last = cellAt(after, rect.right - 1, rect.bottom - 1);
+    assert.deepStrictEqual(first, { row: 800, col: 1000 });
+    const t = tile.request.kind === 'matrix' ? tile.request : undefined;
+    assert.ok(
+      t && t.rowStart! <= first.row && t.rowStart! + t.rowCount! > last.row && t.colStart! <= first.col && t.colStart! + t.colCount! > last.col,
+      `tile ${JSON.stringify(t)} holds the visible cells ${JSON.stringify(first)}–${JSON.stringify(last)}`,
+    );
+    await host.answer(tile);
+    const data = new Float32Array(result.attentions.buffer);
+    const p = cellCenter(after, 810, 1020);
+    await h.page.mouse.move(p.x, p.y);
+    assert.strictEqual(await tooltip(h), `w810 → w1020: ${data[810 * n + 1020].toFixed(6)} (layer 0, head 0)`);
+
+    // Another analysis opens at the top-left.
+    await host.analysis(30, syntheticResult(n - 1, { layers: 1, heads: 1 }));
+    await host.serve();
+    const other = await geometry(h);
+    assert.deepStrictEqual([other.size, other.scrollX, other.scrollY], [n - 1, 0, 0]);
+  });
+
+  it("a reloaded panel opens the model view where it was scrolled", async () => {
+    const result = syntheticResult(16, { layers: 12, heads: 12 });
+    await host.analysis(33, result);
+    await h.page.locator('[data-testid="tab-model"]').click();
+    await frames(h.page);
+    const scroll = () =>
+      h.page.evaluate(() => {
+        const scroller = document.querySelector('[data-testid="model-grid"]')!.closest('.canvas-scroller')!;
+        return { top: scroller.scrollTop, room: scroller.scrollHeight - scroller.clientHeight };
+      });
+    const { room } = await scroll();
+    assert.ok(room > 300, `the grid scrolls (${room} px)`);
+    await h.page.evaluate(() => document.querySelector('[data-testid="model-grid"]')!.closest('.canvas-scroller')!.scrollTo(0, 300));
+    await frames(h.page);
+    assert.deepStrictEqual((await savedState()).modelScroll, { x: 0, y: 300 });
+    await reloadWith(33, result);
+    await frames(h.page);
+    assert.strictEqual((await scroll()).top, 300);
+    assert.strictEqual(await h.page.locator('[data-testid="model-grid"]').getAttribute('data-scroll-y'), '300');
+  });
+
+  it('step by step asks for the one attention row it shows, not the whole view', async () => {
+    const result = fixtureResult('bert', 0);
+    await host.analysis(35, result);
+    await host.serve();
+    await h.page.locator('[data-testid="tab-step"]').click();
+    await chooseOption(h, 'head', 'Head 1');
+    assert.deepStrictEqual(await host.newRequests(), [], 'nothing until q, k and v are here');
+    await h.send({ type: 'headVectors', resultId: 35, vectors: bertHeadVectors(0, 0, 1) });
+    const [row, ...none] = await host.newRequests();
+    assert.deepStrictEqual(none, []);
+    assert.deepStrictEqual(row.request, { ...headRequest(0, 1), rowStart: 1, rowCount: 1 }, 'the query token\'s row of head 1');
+    await host.answer(row);
+    const check = await h.page.locator('[data-testid="step-check"]').innerText();
+    assert.match(check, /Σ weights = 1\.000000/);
+    assert.match(check, /the recomputation matches/);
+    // Head 0's whole view is here already (the heatmap's): its row needs no request.
+    await chooseOption(h, 'head', 'Head 0');
+    await h.send({ type: 'headVectors', resultId: 35, vectors: bertHeadVectors(0, 0, 0) });
+    assert.deepStrictEqual(await host.newRequests(), []);
+    assert.match(await h.page.locator('[data-testid="step-check"]').innerText(), /the recomputation matches/);
+  });
+
+  it("the line view of a long text asks for the rows on screen and a hovered key's column, not the whole views", async () => {
+    const n = 2048;
+    // A sink on token 0 (half of every row): lines worth drawing, weights under 0.03 elsewhere.
+    const result = syntheticResult(n, { layers: 1, heads: 2, sink: 0.5 });
+    const stack = new AttentionStack(result.attentions);
+    const weights = (head: number) => stack.headMatrix(0, head).data;
+    await host.analysis(36, result);
+    await host.serve();
+    await h.page.locator('[data-testid="tab-lines"]').click();
+    await frames(h.page);
+    const lines = h.page.locator('[data-testid="lines"]');
+    const geo = await h.page.evaluate(() => {
+      const c = document.querySelector('[data-testid="lines"]') as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      return { left: r.left, right: r.right, top: r.top, height: r.height, rowHeight: Number(c.dataset.rowHeight) };
+    });
+    const onScreen = Math.ceil(geo.height / geo.rowHeight);
+    const matrixOf = (m: { request: ViewRequest }) => (m.request.kind === 'matrix' ? m.request : undefined);
+    const [band, ...none] = await host.newRequests();
+    assert.deepStrictEqual(none, []);
+    const b = matrixOf(band)!;
+    assert.deepStrictEqual([b.head, b.rowStart, b.colStart, b.colCount], [0, 0, 0, n], 'head 0: a band of rows over every column');
+    assert.ok(b.rowCount! >= onScreen && b.rowCount! <= onScreen + 128, `${b.rowCount} rows for ${onScreen} on screen`);
+    assert.strictEqual(await lines.getAttribute('data-lines'), '0', 'nothing drawn before its rows come');
+    await host.answer(band);
+    await frames(h.page);
+    assert.ok(Number(await lines.getAttribute('data-lines')) >= onScreen, 'the lines of the rows on screen');
+
+    // A query's tooltip names its exact top key.
+    await h.page.mouse.move(geo.left + 20, geo.top + 8 + 2.5 * geo.rowHeight);
+    const row2 = Array.from(weights(0).subarray(2 * n, 3 * n));
+    const best = row2.indexOf(Math.max(...row2));
+    const tip = await tooltip(h);
+    assert.ok(tip.startsWith(`w2 (query 2) attends to — H0: w${best} ${row2[best].toFixed(6)}`), tip);
+
+    // A hovered key: its column over every row is asked for, and its lines drawn from it.
+    await h.page.mouse.move(geo.right - 20, geo.top + 8 + 0.5 * geo.rowHeight);
+    await frames(h.page);
+    const [column, ...rest] = await host.newRequests();
+    assert.deepStrictEqual(rest, []);
+    const c = matrixOf(column)!;
+    assert.deepStrictEqual([c.head, c.rowStart, c.rowCount, c.colStart, c.colCount], [0, 0, n, 0, 1]);
+    await host.answer(column);
+    await frames(h.page);
+    let into = 0;
+    for (let i = 0; i < n; i++) if (weights(0)[i * n] >= 0.03) into++;
+    assert.strictEqual(into, n);
+    assert.strictEqual(await lines.getAttribute('data-lines'), String(into), 'a line from every query into key 0, from its column');
+    await h.page.mouse.move(1, 1);
+
+    // Scrolled to the end: the band there; back at the top before it came: that band is cancelled.
+    const scrollTo = (top: number) =>
+      h.page.evaluate((y) => document.querySelector('[data-testid="lines"]')!.closest('.canvas-scroller')!.scrollTo(0, y < 0 ? 1e9 : y), top);
+    await scrollTo(-1);
+    await frames(h.page);
+    const [end] = await host.newRequests();
+    const e = matrixOf(end)!;
+    assert.ok(e.rowStart! + e.rowCount! === n && e.rowStart! > n - onScreen - 128, `band ${e.rowStart}+${e.rowCount}`);
+    await scrollTo(0);
+    await frames(h.page);
+    const [top] = await host.newRequests();
+    assert.strictEqual(matrixOf(top)!.rowStart, 0);
+    assert.ok((await h.posted()).some((m) => m.type === 'cancel' && m.requestId === end.requestId), 'the band for the end is cancelled');
+    await host.answer(end);
+    await host.answer(top);
+    await frames(h.page);
+    assert.ok(Number(await lines.getAttribute('data-lines')) > 0);
+
+    // Head 1 overlaid: its own band; the whole views were never asked for.
+    await h.page.locator('.chip[data-head="1"]').click();
+    await frames(h.page);
+    const [band1] = await host.newRequests();
+    const b1 = matrixOf(band1)!;
+    assert.deepStrictEqual([b1.head, b1.rowStart, b1.colCount], [1, 0, n]);
+    await host.answer(band1);
+    await frames(h.page);
+    assert.strictEqual(await lines.getAttribute('data-heads'), '0 1');
+    const whole = host.requests.filter((m) => m.request.kind === 'matrix' && m.request.rowCount === undefined);
+    assert.deepStrictEqual(whole, [], 'no view asked for whole');
   });
 
   it('a tile that cannot be had is said so over the overview', async () => {

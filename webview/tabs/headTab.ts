@@ -70,7 +70,7 @@ export class HeadTab {
     this.element.classList.toggle('computing', computing);
     if (!session || !shown) return;
     const s = this.ctx.store.state;
-    if (shown.kind === 'tiled') this.view.setTiled({ tiled: shown.tiled, overview: shown.colors.positions, mapping: shown.colors, scale: s.scale });
+    if (shown.kind === 'tiled') this.view.setTiled({ tiled: shown.tiled, mapping: shown.colors, scale: s.scale });
     else this.view.setData({ view: shown.view, rows: shown.block.rows, cols: shown.block.cols, positions: shown.colors.positions, scale: s.scale });
     this.view.setZoom(s.zoom);
     this.view.focusRow = this.ctx.focusRow();

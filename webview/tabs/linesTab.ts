@@ -5,8 +5,11 @@
 import { formatWeight } from '../../src/analysis/describe';
 import type { PanelContext } from '../context';
 import { h } from '../dom';
-import { LineView } from '../lineView';
-import { topAttended } from './headTab';
+import { LineView, wholeViewLayer, type LineLayer } from '../lineView';
+import type { RowWindow } from '../rowWindow';
+import type { Block } from '../session';
+import { RemoteViews } from '../views';
+import { topOfRow } from './headTab';
 import { t } from '../i18n';
 
 /** Chart colours of the theme, then terminal colours: distinct hues that every theme defines. */
@@ -28,6 +31,10 @@ export class LinesTab {
   readonly view: LineView;
   private readonly chips: HTMLElement;
   private readonly info: HTMLElement;
+  /** What was drawn last: the heads' layers and the block of rows and columns (hover reads them). */
+  private drawn: { layers: LineLayer[]; block: Block } | undefined;
+  /** The heads served in parts that the last render drew (the ones it no longer draws are cancelled). */
+  private windows: RowWindow[] = [];
 
   constructor(private readonly ctx: PanelContext) {
     this.view = new LineView({
@@ -68,40 +75,68 @@ export class LinesTab {
     const all = h('button', { class: 'chip', type: 'button', 'data-testid': 'all-heads', title: t('Draw every head of this layer') }, t('All'));
     all.addEventListener('click', () => this.ctx.store.update({ lineHeads: Array.from({ length: session.stack.heads }, (_, i) => i) }));
     this.chips.replaceChildren(h('span', { class: 'field-label' }, t('Layer {0}:', s.layer)), ...chipButtons, all);
-    const views = heads.map((head) => session.view({ mode: 'head', layer: s.layer, head }, s));
-    if (views.some((v) => v === undefined)) {
+    const layers = this.layersOf(heads);
+    if (!layers) {
       // Asked of the engine: drawn when every head has arrived.
       this.info.textContent = session.source.failure ? t('These heads could not be loaded: {0}', session.source.failure) : t('Loading layer {0}…', s.layer);
       return;
     }
-    const layers = heads.map((head, i) => ({ head, view: views[i]!, color: headColor(head) }));
     const block = session.block(layers[0].view, s.pairFilter);
+    this.drawn = { layers, block };
     this.view.setData(layers, block.rows, block.cols);
+    const failure = this.windows.find((w) => w.failure)?.failure;
     this.info.textContent =
       t("Queries left, keys right; a line's opacity is its weight (weights under 0.03 are not drawn).") +
       ' ' +
       (heads.length === 1 ? t('Layer {0}, head {1}.', s.layer, heads[0]) : t('Layer {0}, heads {1} overlaid.', s.layer, heads.join(', '))) +
       ' ' +
       t('Hover a token to see only its lines.') +
-      (s.mode !== 'head' ? ` ${t('The line view always shows single heads.')}` : '');
+      (s.mode !== 'head' ? ` ${t('The line view always shows single heads.')}` : '') +
+      (failure ? ` ${t('Some weights could not be loaded: {0}', failure)}` : '');
     this.info.title = this.info.textContent;
+  }
+
+  /**
+   * The heads' lines: whole views where they fit one reply (undefined until every head is here);
+   * a view the engine serves in parts gives the rows on screen and a hovered key's column as they
+   * are asked for, not its n² weights.
+   */
+  private layersOf(heads: number[]): LineLayer[] | undefined {
+    const session = this.ctx.session()!;
+    const s = this.ctx.store.state;
+    const source = session.source;
+    const o = { special: s.special, mergeWords: s.mergeWords };
+    const before = this.windows;
+    this.windows = [];
+    let layers: LineLayer[] | undefined;
+    if (source instanceof RemoteViews && session.largerThanReply(s)) {
+      const view = { size: session.viewSize(s), items: session.items(s) };
+      layers = heads.map((head) => {
+        const window = source.rowWindow({ mode: 'head', layer: s.layer, head }, o, view.size);
+        this.windows.push(window);
+        return { head, view, color: headColor(head), row: (r) => window.row(r), column: (c) => window.columnOf(c), want: (first, last) => window.want(first, last) };
+      });
+    } else {
+      const views = heads.map((head) => session.view({ mode: 'head', layer: s.layer, head }, s));
+      if (views.every((v) => v !== undefined)) layers = heads.map((head, i) => wholeViewLayer(head, views[i]!, headColor(head)));
+    }
+    // Heads no longer drawn (another layer, fewer heads): what they asked for is given up.
+    for (const window of before) if (!this.windows.includes(window)) window.cancelPending();
+    return layers;
   }
 
   private tokenText(index: number, side: 'query' | 'key'): string {
     const session = this.ctx.session();
-    if (!session) return '';
-    const s = this.ctx.store.state;
-    const heads = this.heads();
-    const first = session.view({ mode: 'head', layer: s.layer, head: heads[0] }, s);
-    if (!first) return '';
-    const label = first.items[index].label;
+    const drawn = this.drawn;
+    if (!session || !drawn) return '';
+    const items = drawn.layers[0].view.items;
+    const label = items[index].label;
     if (side === 'key') return t('{0} (key {1}): lines from every query that attends to it.', label, index);
-    const block = session.block(first, s.pairFilter);
-    const parts = heads.map((head) => {
-      const view = session.view({ mode: 'head', layer: s.layer, head }, s);
-      if (!view) return `H${head}: loading…`;
-      const { top } = topAttended(view, index, block.cols, session.result.model.causal);
-      return `H${head}: ${top.slice(0, 3).map(({ w, j }) => `${view.items[j].label} ${formatWeight(w)}`).join(', ')}`;
+    const parts = drawn.layers.map((layer) => {
+      const row = layer.row(index);
+      if (!row) return `H${layer.head}: ${t('loading…')}`;
+      const { top } = topOfRow(items, row, index, drawn.block.cols, session.result.model.causal);
+      return `H${layer.head}: ${top.slice(0, 3).map(({ w, j }) => `${items[j].label} ${formatWeight(w)}`).join(', ')}`;
     });
     return t('{0} (query {1}) attends to — {2}', label, index, parts.join('; '));
   }

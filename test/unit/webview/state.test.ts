@@ -38,6 +38,20 @@ describe('webview/state', () => {
     assert.deepStrictEqual([fitStateToResult(s, 4, 8, 9, 'b')].map((x) => [x.zoom, x.rowQuery]), [[null, null]]);
   });
 
+  it('keeps the head and model views\' scroll positions for the same result only, refusing junk', () => {
+    const saved = { ...DEFAULT_STATE, headScroll: { row: 800, col: 1000.5 }, modelScroll: { x: 0, y: 300 }, resultKey: 'a' };
+    assert.deepStrictEqual(sanitizeState(JSON.parse(JSON.stringify(saved))), saved);
+    for (const junk of [{ row: -1, col: 2 }, { row: 1 }, { row: 'x', col: 2 }, { row: 1, col: Infinity }, 5, [1, 2]]) {
+      assert.strictEqual(sanitizeState({ headScroll: junk }).headScroll, null, JSON.stringify(junk));
+    }
+    assert.strictEqual(sanitizeState({ modelScroll: { x: 1, y: -3 } }).modelScroll, null);
+    assert.deepStrictEqual(sanitizeState({ headScroll: { row: 1, col: 2, extra: 3 } }).headScroll, { row: 1, col: 2 });
+    const same = fitStateToResult(saved, 12, 12, 9, 'a');
+    assert.deepStrictEqual([same.headScroll, same.modelScroll], [saved.headScroll, saved.modelScroll]);
+    const other = fitStateToResult(saved, 12, 12, 9, 'b');
+    assert.deepStrictEqual([other.headScroll, other.modelScroll], [null, null]);
+  });
+
   it('keeps colour normalisation, pair filter and the toolbar row across reloads, refusing junk', () => {
     const saved = { ...DEFAULT_STATE, norm: 'log', pairFilter: 'ba', moreControls: true, lineHeads: [0, 2], tab: 'lines' };
     assert.deepStrictEqual(sanitizeState(JSON.parse(JSON.stringify(saved))), saved);
