@@ -125,7 +125,8 @@ async function viewsThroughEngine(folder: string, n: number): Promise<void> {
         timings.layersInFirstSummaries = done;
         asked = (async () => {
           let t = performance.now();
-          const overview = await client.view(analysisId, { ...request(0, 1), kind: 'overview', cells: 1000 });
+          // The head the panel shows first: the one it showed last (layer 0, head 0 in a fresh engine), which the pass kept.
+          const overview = await client.view(analysisId, { ...request(0, 0), kind: 'overview', cells: 1000 });
           timings.firstViewMs = performance.now() - t;
           timings.firstViewBeforePassEnd = passEnded === 0 ? 1 : 0;
           if (overview.kind !== 'overview') throw new Error('not an overview');

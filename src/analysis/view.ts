@@ -83,7 +83,8 @@ export function applySpecialHandling(
   special: SpecialHandling,
 ): { matrix: Matrix; indices: number[] } {
   const indices = visibleTokenIndices(tokens, special);
-  if (special === 'show') return { matrix: { size: m.size, data: Float32Array.from(m.data) }, indices };
+  // A copy (the caller's matrix stays as it was); slice() copies memory, Float32Array.from iterates.
+  if (special === 'show') return { matrix: { size: m.size, data: m.data.slice() }, indices };
   const matrix = selectSubmatrix(m, indices);
   if (special === 'hideRenormalize') renormalizeRows(matrix);
   return { matrix, indices };

@@ -12,7 +12,7 @@ import { MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type BlockMeta, type BlockSummarie
 import { multiply, renormalizeRows, type AttentionMode } from './modes';
 import { DETECTOR_SCORERS, type DetectorScorer } from './heads';
 import { headScores } from './patterns';
-import { maxPool } from './pool';
+import { maxPool, maxPoolWithRowMax } from './pool';
 import { defaultHeadScorers, rowEntropies } from './scorers';
 import type { Matrix } from './tensor';
 import { buildView, queryWeightsByToken, rowOfToken, viewItems, type SpecialHandling, type ViewMatrix } from './view';
@@ -102,16 +102,10 @@ export function viewTile(view: ViewMatrix, rowStart = 0, rowCount = view.size, c
 export function viewOverview(view: ViewMatrix, cells: number): OverviewReply {
   const size = view.size;
   const target = Math.max(1, Math.min(MAX_OVERVIEW_CELLS, cells));
-  const pooled = maxPool(view, target);
+  const { pooled, rowMax } = maxPoolWithRowMax(view, target);
   const factor = pooled.size === size ? 1 : Math.ceil(size / target);
-  const rowMax = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    let max = 0;
-    for (let j = 0; j < size; j++) if (view.data[i * size + j] > max) max = view.data[i * size + j];
-    rowMax[i] = max;
-  }
   const data = pooled.data === view.data ? view.data.slice() : pooled.data;
-  return { kind: 'overview', size, items: view.items, factor, cells: pooled.size, data: data.buffer as ArrayBuffer, rowMax: rowMax.buffer };
+  return { kind: 'overview', size, items: view.items, factor, cells: pooled.size, data: data.buffer as ArrayBuffer, rowMax: rowMax.buffer as ArrayBuffer };
 }
 
 /** Quantises pooled rectangular matrices (all `rows × cols`) to 8 bits relative to each one's maximum. */
@@ -324,7 +318,9 @@ export class ViewServer {
     const n = block.n;
     const size = n * n;
     const headOnly = alone && !this.layers.has(`${kind}.${layer}`) && block.heads * size * 4 > this.layerCacheBytes;
-    const alpha = headOnly ? await this.kept.attention(kind, layer, signal, { from: head, to: head + 1 }) : (await this.layer(kind, layer, signal)).subarray(head * size, (head + 1) * size);
+    // The head the panel showed last, kept by the pass: the next text's first view needs no scores run.
+    const kept = headOnly ? this.kept.keptHead?.(kind, layer, head) : undefined;
+    const alpha = kept ?? (headOnly ? await this.kept.attention(kind, layer, signal, { from: head, to: head + 1 }) : (await this.layer(kind, layer, signal)).subarray(head * size, (head + 1) * size));
     if (flavour === 'head') return { size: n, data: alpha };
     const norms = this.kept.valueNorms(kind).subarray((layer * block.heads + head) * n, (layer * block.heads + head + 1) * n);
     const data = new Float32Array(size);
@@ -386,7 +382,11 @@ export class ViewServer {
     const key = `${kind}.${mode}.${layer}.${head}.${special}.${mergeWords}`;
     if (this.lastView?.key === key) return this.lastView.view;
     const block = this.squareBlock(kind);
-    const view = buildView(await this.modeMatrix(kind, mode, layer, head, signal), block.queryTokens, { special, mergeWords }, this.mergeTextOf(block));
+    const base = await this.modeMatrix(kind, mode, layer, head, signal);
+    const options = { special, mergeWords };
+    // Every token as it is: the view is the mode's matrix itself, not a copy (16 MB at 2,048 tokens).
+    // It is only read here: tiles and overviews are copied out of it.
+    const view = special === 'show' && !mergeWords ? { size: base.size, data: base.data, items: viewItems(block.queryTokens, options, this.mergeTextOf(block)) } : buildView(base, block.queryTokens, options, this.mergeTextOf(block));
     this.lastView = { key, view };
     return view;
   }

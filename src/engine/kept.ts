@@ -337,6 +337,24 @@ function joinHeads(heads: Float32Array[], from: number, count: number, slab: num
  * A copy of `x` in a SharedArrayBuffer: a kept layer's q and keys, which the engine's view thread
  * (src/worker/viewThread.ts) reads without a copy of its own.
  */
+/**
+ * The largest head matrix a pass keeps for the head on screen (KeptOptions.keepHead): 4,096 tokens.
+ * Longer texts recompute it (their first view is an overview of a recomputed head).
+ */
+export const KEPT_HEAD_BYTES = 64 * 1024 * 1024;
+
+/** One head's exact probabilities `[n, n]` a pass kept (the head the panel showed last), in shared memory. */
+export interface KeptHead {
+  layer: number;
+  head: number;
+  probs: Float32Array;
+}
+
+/** The kept head's probabilities (the array itself) where `range` asks for exactly that head of `layer`. */
+export function fromKeptHead(kept: KeptHead | undefined, layer: number, range: { from: number; to: number }): Float32Array | undefined {
+  return kept && kept.layer === layer && range.from === kept.head && range.to === kept.head + 1 ? kept.probs : undefined;
+}
+
 export function sharedCopy(x: Float32Array): Float32Array {
   const copy = new Float32Array(new SharedArrayBuffer(x.byteLength));
   copy.set(x);
@@ -682,6 +700,12 @@ export interface KeptOptions {
    */
   onStart?: (analysis: KeptAnalysis) => void;
   /**
+   * The head the panel showed last (it keeps its layer and head for the next text): the pass keeps
+   * that head's exact probabilities when it computes them (within KEPT_HEAD_BYTES), so the next
+   * text's first view is served without a scores run, while the pass goes on.
+   */
+  keepHead?: { layer: number; head: number };
+  /**
    * TESTS ONLY: awaited after each layer group's summaries were handed out, to hold the pass there
    * (the tests of views served while a pass runs). The product never sets it.
    */
@@ -701,6 +725,8 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   readonly keptQk: ({ q: Float32Array; kHeads: Float32Array[]; bytes: number } | undefined)[] = [];
   /** Whether the pass keeps every layer's q and keys (set before it starts): the view thread can then mirror it. */
   keepsQk = false;
+  /** The head on screen, kept by the pass (KeptOptions.keepHead). */
+  shownHead: KeptHead | undefined;
   /** Bytes of the position terms copied for the view thread's mirror (keptMirror.ts). */
   private mirrorBytes = 0;
   /** q/k(/v) of the last layer recomputed, so the next head of that layer needs only its scores. */
@@ -750,7 +776,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     for (const v of this.positions.values()) bytes += v.data.byteLength;
     for (const s of this.summaries) bytes += summaryBytes(s);
     for (const qk of this.keptQk) bytes += qk ? qk.q.byteLength + qk.bytes : 0;
-    return bytes + (this.recent?.bytes ?? 0) + this.mirrorBytes;
+    return bytes + (this.recent?.bytes ?? 0) + this.mirrorBytes + (this.shownHead?.probs.byteLength ?? 0);
   }
 
   /**
@@ -790,7 +816,8 @@ export class KeptSelfAnalysis implements KeptAnalysis {
   mirrorLayers(summaries: readonly LayerSummaries[]): MirrorLayer[] {
     return summaries.map((s) => {
       const qk = this.keptQk[s.layer]!;
-      return { layer: s.layer, valueNorms: s.valueNorms, q: qk.q, kHeads: qk.kHeads };
+      const head = this.shownHead?.layer === s.layer ? this.shownHead : undefined;
+      return { layer: s.layer, valueNorms: s.valueNorms, q: qk.q, kHeads: qk.kHeads, ...(head ? { head: { head: head.head, probs: head.probs } } : {}) };
     });
   }
 
@@ -827,8 +854,14 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     this.check(block, layer);
     const range = headRange(heads, this.runner.summary.numHeads, layer);
     throwIfCancelled(signal);
+    const kept = fromKeptHead(this.shownHead, layer, range);
+    if (kept) return kept.slice();
     const qk = await this.layerQk(layer, false);
     return layerProbabilities(this.runner, this.runner.arch.site(layer), qk, this.n, range, signal);
+  }
+
+  keptHead(block: AttentionBlockKind, layer: number, head: number): Float32Array | undefined {
+    return block === 'self' && !this.disposed ? fromKeptHead(this.shownHead, layer, { from: head, to: head + 1 }) : undefined;
   }
 
   async headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array> {
@@ -873,6 +906,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     this.layerInputs.length = 0;
     this.summaries.length = 0;
     this.keptQk.length = 0;
+    this.shownHead = undefined;
     this.positions.clear();
     this.recent = undefined;
   }

@@ -16,7 +16,7 @@ import type { KeptAnalysis as ServedAnalysis } from '../protocol/kept';
 import type { PositionInput } from './architecture';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
-import { blockValueNorms, headRange, layerHeadMean, layerProbabilities, siteBias, type BlockMeta, type LayerQk, type Positions, type ScoresRunner, type ScoresSessions, type ScoresSite } from './kept';
+import { blockValueNorms, fromKeptHead, headRange, layerHeadMean, layerProbabilities, siteBias, type BlockMeta, type LayerQk, type Positions, type ScoresRunner, type ScoresSessions, type ScoresSite } from './kept';
 import { LayerWaits, stoppedError } from './layerWaits';
 
 /** One layer's scores site as the mirror needs it: scale, soft-cap and the names of its additive position terms. */
@@ -47,6 +47,8 @@ export interface MirrorLayer {
   valueNorms: Float32Array;
   q: Float32Array;
   kHeads: Float32Array[];
+  /** The head on screen, where the pass kept it in this layer (KeptOptions.keepHead): the next text's first view. */
+  head?: { head: number; probs: Float32Array };
 }
 
 /** The engine worker → view thread feed (a MessageChannel between the two threads). */
@@ -66,7 +68,7 @@ export type MirrorRequest =
   /** A view the mirror cannot serve (or of an analysis it does not mirror): the worker answers the host itself. */
   | { type: 'view'; message: { type: 'view'; id: number; analysisId: number; request: ViewRequest } }
   /** A view was served from the mirror: the worker's LRU counts it as a use. */
-  | { type: 'touch'; analysisId: number }
+  | { type: 'touch'; analysisId: number; head?: { layer: number; head: number } }
   /** The views in flight when `settle` came have settled. */
   | { type: 'settled'; id: number };
 
@@ -157,7 +159,13 @@ export class MirrorKeptAnalysis implements ServedAnalysis {
 
   async attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array> {
     const qk = this.layerQk(block, layer);
-    return layerProbabilities(this.runner, this.sites[layer], qk, this.tokens.length, headRange(heads, this.start.numHeads, layer), signal);
+    const range = headRange(heads, this.start.numHeads, layer);
+    return this.keptHead(block, layer, range.from, range.to)?.slice() ?? layerProbabilities(this.runner, this.sites[layer], qk, this.tokens.length, range, signal);
+  }
+
+  keptHead(block: AttentionBlockKind, layer: number, head: number, to = head + 1): Float32Array | undefined {
+    const kept = block === 'self' && !this.disposed ? this.layers[layer]?.head : undefined;
+    return fromKeptHead(kept && { layer, ...kept }, layer, { from: head, to });
   }
 
   async headMean(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array> {

@@ -25,7 +25,7 @@ import { cacheEntry, convertIntoCache, openCached, type WeightCache } from './on
 import { repeatedRandomTokens } from './probe';
 import { disableOnnxruntimeTelemetry } from './telemetry';
 import { TextTokenizer, type Encoded } from './tokenizer';
-import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runKeptPass, runPass, sharedCopy, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
+import { AttentionSessions, defaultHeadScorers, distinctKeyHeads, emptySummaries, KEPT_HEAD_BYTES, KEPT_QK_BYTES, keptTokensByMemory, KeptSelfAnalysis, runKeptPass, runPass, sharedCopy, summarizeHeads, type KeptAnalysis, type KeptOptions, type KeptRunner, type LayerSummaries, type Positions } from './kept';
 
 /**
  * Float32 weights per session. Small groups bound the transient memory of building each session
@@ -531,7 +531,14 @@ export class AttentionModel {
         prepared.positions,
         {
           want: 'summary',
-          heads: (layer, first, count, probs, entropy) => summarizeHeads(summaryOf(layer), scorers, first, count, probs, entropy!, causal, ids, ids),
+          heads: (layer, first, count, probs, entropy) => {
+            summarizeHeads(summaryOf(layer), scorers, first, count, probs, entropy!, causal, ids, ids);
+            const want = kept.keepHead;
+            if (want && want.layer === layer && want.head >= first && want.head < first + count && 4 * n * n <= KEPT_HEAD_BYTES) {
+              const at = (want.head - first) * n * n;
+              analysis.shownHead = { layer, head: want.head, probs: sharedCopy(probs.subarray(at, at + n * n)) };
+            }
+          },
           layerDone: ({ layer, input, valueNorms, qk }) => {
             layerInputs[layer] = input === prepared.hidden ? input : new Float32Array(input);
             summaryOf(layer).valueNorms.set(valueNorms);

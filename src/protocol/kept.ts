@@ -13,6 +13,11 @@ export interface KeptAnalysis {
   readonly blocks: BlockMeta[];
   /** One layer's exact attention `[heads, queries, keys]`, or heads `from`…`to - 1` of it (a fresh array the caller may keep). */
   attention(block: AttentionBlockKind, layer: number, signal?: AbortSignal, heads?: { from: number; to: number }): Promise<Float32Array>;
+  /**
+   * `[queries, keys]` of one head where the pass kept it (the head the panel showed last), else
+   * undefined. Read-only: it is the kept array itself (the view server copies what it hands out).
+   */
+  keptHead?(block: AttentionBlockKind, layer: number, head: number): Float32Array | undefined;
   /** `[queries, keys]` mean over one layer's heads, when the engine forms it without the whole layer (means, rollout). */
   headMean?(block: AttentionBlockKind, layer: number, signal?: AbortSignal): Promise<Float32Array>;
   /** `[layers, heads, keys]` ‖f_h(x_j)‖ of a block. */

@@ -19,7 +19,7 @@ import { fullResultOf } from '../analysis/fullResult';
 import { ViewServer } from '../analysis/viewServer';
 import { KeptAnalyses, type Kept } from './keptAnalyses';
 import { blockSummaries } from './engineSummaries';
-import { answerView, ViewScheduler } from './viewScheduler';
+import { answerView, headShown, ViewScheduler } from './viewScheduler';
 import { KeptSelfAnalysis, type KeptAnalysis as EngineKeptAnalysis, type KeptOptions, type LayerSummaries } from '../engine/kept';
 import type { MirrorFeed, MirrorRequest } from '../engine/keptMirror';
 import { KeptSeq2seqAnalysis } from '../engine/keptSeq2seq';
@@ -82,6 +82,12 @@ function viewThreadSettled(): Promise<void> {
     toViewThread({ type: 'settle', id });
   });
 }
+
+/**
+ * The head the panel showed last. The panel keeps its layer and head for the next text, so the next
+ * pass keeps that head's probabilities as it computes them: that text's first view needs no scores run.
+ */
+let headOnScreen = { layer: 0, head: 0 };
 
 /** The kept analysis the model's last-run state (its inputs, for q, k, v) belongs to. */
 let modelLastRun: number | undefined;
@@ -380,7 +386,7 @@ port.on('message', (message: HostToWorker) => {
               // Between group runs (this thread's JS runs now): the view thread serves these layers from here on.
               // After their summaries, so that the host has them before any view of these layers is answered.
               if (started instanceof KeptSelfAnalysis && mirrored.has(analysisId) && kept.peek(analysisId)?.analysis === started) toViewThread({ type: 'layers', analysisId, layers: started.mirrorLayers(group) });
-            }, { onStart, ...testHooks() });
+            }, { onStart, keepHead: headOnScreen, ...testHooks() });
           } catch (err) {
             // A pass that stopped keeps nothing (its waiting views have failed, saying why; the view thread's too).
             if (started && kept.peek(analysisId)?.analysis === started) {
@@ -473,6 +479,7 @@ type ViewMessage = Extract<HostToWorker, { type: 'view' }>;
  * the queue instead. Cancelled with `cancel` and the request id.
  */
 function serveView(message: ViewMessage): void {
+  headOnScreen = headShown(message.request) ?? headOnScreen;
   if (message.request.kind === 'headVectors' && kept.peek(message.analysisId)?.stepByStepRunsModel) {
     enqueue(message.id, (signal) => answerKept(message, signal));
     return;
@@ -502,6 +509,7 @@ viewThread?.on('message', (message: MirrorRequest) => {
   if (message.type === 'touch') {
     // A view served there is a use of the analysis here (the LRU).
     kept.get(message.analysisId);
+    if (message.head) headOnScreen = message.head;
     return;
   }
   if (message.type === 'settled') {

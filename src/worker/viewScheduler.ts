@@ -31,6 +31,12 @@ export function lastLayerNeeded(request: ViewRequest, layers: number): number {
   }
 }
 
+/** The single-stack head a view shows (a head or value-weighted matrix, or its overview), if it shows one. */
+export function headShown(request: ViewRequest): { layer: number; head: number } | undefined {
+  if ((request.kind === 'matrix' || request.kind === 'overview') && request.block === 'self' && (request.mode === 'head' || request.mode === 'valueWeighted')) return { layer: request.layer, head: request.head };
+  return undefined;
+}
+
 /** Resolves with `turn`, or rejects as cancelled as soon as `signal` aborts. */
 function untilAborted(turn: Promise<void>, signal: AbortSignal): Promise<void> {
   const cancelled = () => new EngineError('cancelled', 'The view was cancelled.');

@@ -17,7 +17,7 @@ import { ScoresSessions } from '../engine/kept';
 import { MirrorKeptAnalysis, type MirrorFeed, type MirrorRequest } from '../engine/keptMirror';
 import { ViewServer } from '../analysis/viewServer';
 import type { HostToWorker, WorkerToHost } from '../protocol/worker';
-import { answerView, ViewScheduler } from './viewScheduler';
+import { answerView, headShown, ViewScheduler } from './viewScheduler';
 
 if (!parentPort) throw new Error('viewThread must run in a worker thread');
 const host = parentPort;
@@ -105,7 +105,8 @@ function serve(message: ViewMessage): void {
     toEngine({ type: 'view', message });
     return;
   }
-  toEngine({ type: 'touch', analysisId: message.analysisId });
+  const head = headShown(message.request);
+  toEngine({ type: 'touch', analysisId: message.analysisId, ...(head ? { head } : {}) });
   const controller = new AbortController();
   controllers.set(message.id, controller);
   answerView(views, message, mirror, controller.signal, post)

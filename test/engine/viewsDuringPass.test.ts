@@ -9,6 +9,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { EngineError } from '../../src/engine/errors';
+import { ViewServer } from '../../src/analysis/viewServer';
 import { ScoresSessions, type KeptAnalysis, type KeptSelfAnalysis } from '../../src/engine/kept';
 import { MirrorKeptAnalysis } from '../../src/engine/keptMirror';
 import type { AttentionModel } from '../../src/engine/model';
@@ -199,6 +200,65 @@ describe("views during the pass: the view thread's mirror of a kept analysis", f
       }
     });
   }
+});
+
+describe('views during the pass: the head on screen, kept by the next pass', function () {
+  this.timeout(120000);
+  it("the pass keeps the exact probabilities of the head asked for (the panel's layer and head), and both the analysis and its mirror serve that head from them without a scores run", async () => {
+    const fixture = openFixture('llama');
+    const model = await loadModel(fixture.folder);
+    try {
+      const c = fixture.cases[1];
+      const expected = fixture.expected('case1.attentions');
+      const [layers, heads, n] = expected.shape;
+      const alive = new Int32Array(new SharedArrayBuffer(4));
+      alive[0] = 1;
+      // Scores sessions that refuse to run: what the mirror serves without them came from the pass.
+      const refusing = { runScores: () => Promise.reject(new Error('a scores run')) } as unknown as ScoresSessions;
+      let mirror: MirrorKeptAnalysis | undefined;
+      let started: KeptSelfAnalysis | undefined;
+      const kept = (await model.analyzeKept(c.text, {}, undefined, undefined, (group) => mirror!.add(started!.mirrorLayers(group)), {
+        keepHead: { layer: 1, head: 2 },
+        onStart: (analysis) => {
+          started = analysis as KeptSelfAnalysis;
+          mirror = new MirrorKeptAnalysis(started.mirrorStart(3, alive, c.text)!, refusing);
+        },
+      })) as KeptSelfAnalysis;
+      const head = kept.shownHead!;
+      assert.deepStrictEqual({ layer: head.layer, head: head.head }, { layer: 1, head: 2 });
+      assert.ok(head.probs.buffer instanceof SharedArrayBuffer, 'in shared memory: the view thread reads it without a copy');
+      const reference = referenceHead(expected.data, heads, n, 1, 2);
+      assert.ok(maxAbsDiff(head.probs, reference) <= ATTENTION_TOLERANCE, "the kept head is transformers' head");
+      const fromMirror = await mirror!.attention('self', 1, undefined, { from: 2, to: 3 });
+      assert.deepStrictEqual(fromMirror, head.probs.slice());
+      assert.strictEqual(mirror!.keptHead('self', 1, 2), head.probs, "the view server reads the kept array itself (it copies what it hands out)");
+      assert.strictEqual(kept.keptHead('self', 1, 2), head.probs);
+      assert.strictEqual(mirror!.keptHead('self', 1, 1), undefined);
+      // The view server of the view thread (a layer larger than its cache: one head at a time) serves that head's views from it.
+      const server = new ViewServer(mirror!, { mergeText: c.text, layerCacheBytes: 1 });
+      const view = { block: 'self' as const, mode: 'head' as const, layer: 1, head: 2, special: 'show' as const, mergeWords: false };
+      assert.ok(maxAbsDiff(matrixOf(await server.serve({ kind: 'matrix', ...view })), reference) <= ATTENTION_TOLERANCE);
+      const overview = await server.serve({ kind: 'overview', ...view, cells: 4 * n });
+      assert.ok(overview.kind === 'overview' && maxAbsDiff(new Float32Array(overview.data), reference) <= ATTENTION_TOLERANCE);
+      assert.deepStrictEqual(head.probs.slice(), fromMirror, 'the kept array is unchanged by the views served from it');
+      await assert.rejects(server.serve({ kind: 'matrix', ...view, head: 1 }), /a scores run/);
+      assert.notStrictEqual(fromMirror.buffer, head.probs.buffer, 'a fresh array: the view server may change it');
+      // Any other head, layer or range of heads needs a scores run.
+      await assert.rejects(mirror!.attention('self', 1, undefined, { from: 1, to: 2 }), /a scores run/);
+      await assert.rejects(mirror!.attention('self', 0, undefined, { from: 2, to: 3 }), /a scores run/);
+      await assert.rejects(mirror!.attention('self', 1, undefined, { from: 2, to: 4 }), /a scores run/);
+      assert.deepStrictEqual(await kept.attention('self', 1, undefined, { from: 2, to: 3 }), head.probs.slice());
+      // Counted once, by the worker's analysis.
+      const withHead = kept.bytesHeld;
+      kept.shownHead = undefined;
+      assert.strictEqual(withHead - kept.bytesHeld, 4 * n * n);
+      assert.ok(layers > 1);
+      kept.dispose();
+    } finally {
+      await model.dispose();
+      fixture.close();
+    }
+  });
 });
 
 describe('views during the pass: the engine worker', function () {

@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import type { KeptAnalysis } from '../../src/protocol/kept';
 import type { ViewRequest } from '../../src/protocol/views';
-import { lastLayerNeeded, ViewScheduler } from '../../src/worker/viewScheduler';
+import { headShown, lastLayerNeeded, ViewScheduler } from '../../src/worker/viewScheduler';
 
 const LAYERS = 6;
 
@@ -128,5 +128,19 @@ describe('view scheduling while a pass runs', () => {
     await other;
     assert.ok(answered && settled);
     assert.strictEqual(served, false);
+  });
+});
+
+describe('the head a view shows (kept by the next pass for its first view)', () => {
+  it('a head or value-weighted matrix, a tile or an overview of one, on a single-stack block; nothing else', () => {
+    const head = { kind: 'matrix' as const, block: 'self' as const, mode: 'head' as const, layer: 3, head: 5, special: 'show' as const, mergeWords: false };
+    assert.deepStrictEqual(headShown(head), { layer: 3, head: 5 });
+    assert.deepStrictEqual(headShown({ ...head, rowStart: 10, rowCount: 4 }), { layer: 3, head: 5 });
+    assert.deepStrictEqual(headShown({ ...head, mode: 'valueWeighted' as const }), { layer: 3, head: 5 });
+    assert.deepStrictEqual(headShown({ ...head, kind: 'overview', cells: 600 } as ViewRequest), { layer: 3, head: 5 });
+    assert.strictEqual(headShown(matrix('layerMean', 3)), undefined);
+    assert.strictEqual(headShown(matrix('rollout', 3)), undefined);
+    assert.strictEqual(headShown({ ...head, block: 'cross' as const }), undefined);
+    assert.strictEqual(headShown({ kind: 'headVectors', block: 'self', layer: 3, head: 5 }), undefined);
   });
 });
