@@ -40,6 +40,13 @@ function matrixOf(reply: ViewReply): Float32Array {
   return new Float32Array(reply.data);
 }
 
+/** The shared "still kept" flag the worker hands a mirror, set. */
+function keptFlag(): Int32Array {
+  const alive = new Int32Array(new SharedArrayBuffer(4));
+  alive[0] = 1;
+  return alive;
+}
+
 /** What a promise came to, caught at once (so a rejection before the test looks at it is not unhandled). */
 function outcome<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
   return promise.then(
@@ -158,8 +165,7 @@ describe("views during the pass: the view thread's mirror of a kept analysis", f
         const c = fixture.cases[0];
         const expected = fixture.expected('case0.attentions');
         const [layers, heads, n] = expected.shape;
-        const alive = new Int32Array(new SharedArrayBuffer(4));
-        alive[0] = 1;
+        const alive = keptFlag();
         let mirror: MirrorKeptAnalysis | undefined;
         let started: KeptSelfAnalysis | undefined;
         const kept = await model.analyzeKept(c.text, { textPair: c.text_pair }, undefined, undefined, (group) => {
@@ -211,8 +217,7 @@ describe('views during the pass: the head on screen, kept by the next pass', fun
       const c = fixture.cases[1];
       const expected = fixture.expected('case1.attentions');
       const [layers, heads, n] = expected.shape;
-      const alive = new Int32Array(new SharedArrayBuffer(4));
-      alive[0] = 1;
+      const alive = keptFlag();
       // Scores sessions that refuse to run: what the mirror serves without them came from the pass.
       const refusing = { runScores: () => Promise.reject(new Error('a scores run')) } as unknown as ScoresSessions;
       let mirror: MirrorKeptAnalysis | undefined;
