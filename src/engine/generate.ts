@@ -48,6 +48,8 @@ export interface GenerationSource {
   memory: { limitBytes: number; heldBytes: number };
   /** Attentions above this many float32 bytes are returned as float16. */
   float16ThresholdBytes: number;
+  /** Layers per generation session at most (default MAX_LAYERS_PER_GROUP; tests set 1, as large models run). */
+  maxLayersPerGroup?: number;
 }
 
 const CHUNK_BYTES = 64 * 1024 * 1024;
@@ -125,8 +127,8 @@ export function argmax(values: Float32Array): number {
   return best;
 }
 
-function groupsOf(numLayers: number, layerBytes: number): number[][] {
-  const per = Math.max(1, Math.min(MAX_LAYERS_PER_GROUP, Math.floor(CHUNK_BYTES / Math.max(1, layerBytes))));
+function groupsOf(numLayers: number, layerBytes: number, maxPerGroup = MAX_LAYERS_PER_GROUP): number[][] {
+  const per = Math.max(1, Math.min(maxPerGroup, Math.floor(CHUNK_BYTES / Math.max(1, layerBytes))));
   const groups: number[][] = [];
   for (let first = 0; first < numLayers; first += per) groups.push(Array.from({ length: Math.min(per, numLayers - first) }, (_, i) => first + i));
   return groups;
@@ -149,7 +151,7 @@ async function buildStack(arch: Architecture | DecoderStack, cached: boolean, cr
   // Query axes are `q` (the new tokens), key axes `t` (past + new), the encoder axis `m`.
   const symbolic = (input: PositionInput) => input.dims.map((d, i) => (d === 'n' ? (terms.has(input) && i === input.dims.length - 1 ? 't' : 'q') : d));
   const groups: Group[] = [];
-  for (const layers of groupsOf(numLayers, arch.layerBytes)) {
+  for (const layers of groupsOf(numLayers, arch.layerBytes, source.maxLayersPerGroup)) {
     onProgress?.(`Preparing generation: layers ${layers[0] + 1}–${layers[layers.length - 1] + 1} of ${numLayers}`);
     throwIfCancelled(signal);
     const g = new GraphBuilder();

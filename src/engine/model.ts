@@ -70,7 +70,10 @@ export interface LoadOptions {
   weightCacheMinBytes?: number;
   /** Heads whose attention a layer computes at once (default headsPerChunkFor(summary); tests set 1 to check the chunked path on small models). */
   attentionHeadsPerChunk?: number;
-  /** Encoder-decoders: layers per stack session at most (default MAX_LAYERS_PER_CHUNK; tests set 1 to run small models in several chunks, as large ones run). */
+  /**
+   * Encoder-decoders: layers per stack session at most (default MAX_LAYERS_PER_CHUNK), and for every
+   * model the layers per generation session; tests set 1 to run small models in several sessions, as large ones run.
+   */
   stackLayersPerChunk?: number;
 }
 
@@ -244,7 +247,7 @@ export class AttentionModel {
         const limits = { chunkBytes: CHUNK_BYTES, maxLayersPerChunk: options.stackLayersPerChunk ?? MAX_LAYERS_PER_CHUNK, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES, attentionBudgetBytes: ATTENTION_BUDGET_BYTES, headsPerChunk, sessionOptions };
         const runner = await EncoderDecoderRunner.load(created, summary, tokenizer, limits, onProgress, signal);
         onProgress?.('Model ready', 1);
-        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner).withGeneration(created);
+        return new AttentionModel(summary, encoder, checkpoint, tokenizer, [], plan, runner.limitsFor().encoder, runner).withGeneration(created, options.stackLayersPerChunk);
       }
       const arch = created;
       checkSummary(arch.summary);
@@ -283,7 +286,7 @@ export class AttentionModel {
       const tokensByMemory = maxTokensByMemory({ summary, positionShapes, layersPerChunk, float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES });
       const model = new AttentionModel(summary, arch, checkpoint, tokenizer, chunks, plan, tokensByMemory, undefined, weightCache);
       model.headsPerChunk = headsPerChunk;
-      return model.withGeneration(arch);
+      return model.withGeneration(arch, options.stackLayersPerChunk);
     } catch (err) {
       await Promise.all(chunks.map((c) => c.session?.release()));
       checkpoint.close();
@@ -291,7 +294,7 @@ export class AttentionModel {
     }
   }
 
-  private withGeneration(arch: GenerationSource['arch']): this {
+  private withGeneration(arch: GenerationSource['arch'], maxLayersPerGroup: number | undefined): this {
     const held = this.seq2seq ? this.memory.groups.flat().length * this.memory.layerBytes : this.summary.numLayers * this.arch.layerBytes;
     this.generationSource = {
       arch,
@@ -302,6 +305,7 @@ export class AttentionModel {
       limits: () => ({ input: this.maxTokens, decoder: this.seq2seq?.limitsFor().decoder ?? this.maxTokens }),
       memory: { limitBytes: this.memory.limitBytes, heldBytes: held },
       float16ThresholdBytes: FLOAT16_THRESHOLD_BYTES,
+      ...(maxLayersPerGroup !== undefined ? { maxLayersPerGroup } : {}),
     };
     return this;
   }
