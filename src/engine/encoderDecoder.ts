@@ -20,7 +20,7 @@ import type { AnalyzeOptions, AttentionBlock, AttentionBlockKind, AttentionResul
 import { encodeHalfArray } from '../protocol/float16';
 import { ENCODER_OUTPUT, type Architecture, type AttentionSite, type DecoderLayerOutputs, type DecoderStack, type EncoderDecoderArchitecture, type LayerOutputs, type PositionInput } from './architecture';
 import { EngineError } from './errors';
-import { AttentionSessions, defaultHeadScorers, emptySummaries, forHeadGroups, layerProbabilities, runKeptPass, siteBias, summarizeHeads, type KeptOptions, type LayerQk, type LayerSummaries, type Positions } from './kept';
+import { AttentionSessions, defaultHeadScorers, emptySummaries, forHeadGroups, layerProbabilities, runKeptPass, sharedCopy, siteBias, summarizeHeads, type KeptOptions, type LayerQk, type LayerSummaries, type Positions } from './kept';
 import { KeptSeq2seqAnalysis, keptSeq2seqFits, type Seq2seqBlock, type Seq2seqShape, type StackState } from './keptSeq2seq';
 import { GraphBuilder } from './onnx/graph';
 import { Nn } from './onnx/layers';
@@ -155,7 +155,7 @@ function feeds(stack: Stack, chunk: StackChunk, hidden: Float32Array, n: number,
 
 /** The site's additive terms summed once per run of a stack (T5's `[heads, n, n]` bias is the stack's, not each layer's). */
 function runBias(run: StackState, site: AttentionSite, heads: number, keys: number): LayerQk['bias'] {
-  if (!run.biases.has(site)) run.biases.set(site, siteBias(site, run.positions, heads, run.n, keys));
+  if (!run.biases.has(site)) run.biases.set(site, siteBias(site, run.positions, heads, run.n, keys, true));
   return run.biases.get(site);
 }
 
@@ -462,7 +462,8 @@ export class EncoderDecoderRunner {
         summarizeHeads(summary, scorers, first, count, out.probs.data as Float32Array, out.entropy.data as Float32Array, block === 'decoder', queryIds, keyIds);
       });
       // The bias is the stack's (one for every layer), not a copy of onnxruntime's output.
-      analysis.keepLayer(block, layer, { q: new Float32Array(qk.q), k: new Float32Array(qk.k), ...(qk.keys !== undefined ? { keys: qk.keys } : {}), bias: qk.bias });
+      // In shared memory: the view thread's mirror reads them as they are (src/engine/keptMirror.ts).
+      analysis.keepLayer(block, layer, { q: sharedCopy(qk.q), k: sharedCopy(qk.k), ...(qk.keys !== undefined ? { keys: qk.keys } : {}), bias: qk.bias });
       pending.push(summary);
     };
     const sink: StackSink = {

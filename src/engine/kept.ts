@@ -288,8 +288,13 @@ export function buildAttentionOnly(arch: Architecture, layer: number, withValues
   return { ...built, weightBytes: g.weightByteLength };
 }
 
+/** The rank of the bias siteBias gives a site with these terms: none, `[n, keys]` or `[heads, n, keys]`. */
+export function biasRank(terms: readonly { dims: readonly unknown[] }[]): 0 | 2 | 3 {
+  return terms.length === 0 ? 0 : terms.some((t) => t.dims.length === 3) ? 3 : 2;
+}
+
 /** The site's additive terms summed as the graph sums them (float32, in order): `[n, keys]` or `[heads, n, keys]`; undefined when there are none. */
-export function siteBias(site: Pick<AttentionSite, 'terms'>, positions: Positions, heads: number, n: number, keys = n): { data: Float32Array; dims: number[] } | undefined {
+export function siteBias(site: Pick<AttentionSite, 'terms'>, positions: Positions, heads: number, n: number, keys = n, shared = false): { data: Float32Array; dims: number[] } | undefined {
   const values = site.terms.map((term) => {
     const value = positions.get(term);
     if (!value) throw new Error(`no position input ${term.name}`);
@@ -299,7 +304,9 @@ export function siteBias(site: Pick<AttentionSite, 'terms'>, positions: Position
   if (values.length === 1) return values[0];
   const withHeads = values.some((v) => v.dims.length === 3);
   const size = n * keys;
-  const sum = new Float32Array(withHeads ? heads * size : size);
+  const length = withHeads ? heads * size : size;
+  // Shared where a mirror reads it too (an encoder-decoder stack's sum): onnxruntime gets head groups copied out (forHeadGroups).
+  const sum = shared ? new Float32Array(new SharedArrayBuffer(4 * length)) : new Float32Array(length);
   const planes = withHeads ? heads : 1;
   for (const value of values) {
     const own = value.dims.length === 3;
@@ -421,7 +428,7 @@ export async function forHeadGroups(
     throwIfCancelled(signal);
     const count = Math.min(per, range.to - h);
     const q = new ort.Tensor('float32', unshared(qk.q.subarray(h * slab, (h + count) * slab)), [count, n, headDim]);
-    const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, keySlab) : qk.k.subarray(h * keySlab, (h + count) * keySlab), [count, m, headDim]);
+    const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, keySlab) : unshared(qk.k.subarray(h * keySlab, (h + count) * keySlab)), [count, m, headDim]);
     let bias: ort.Tensor | undefined;
     if (qk.bias) {
       bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', unshared(qk.bias.data.subarray(h * n * m, (h + count) * n * m)), [count, n, m]) : new ort.Tensor('float32', unshared(qk.bias.data), qk.bias.dims);
@@ -787,7 +794,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
    */
   mirrorStart(analysisId: number, alive: Int32Array, mergeText: string | undefined): MirrorStart | undefined {
     if (!this.keepsQk || this.disposed) return undefined;
-    const { numLayers, numHeads, headDim } = this.runner.summary;
+    const { numLayers, headDim } = this.runner.summary;
     const sites = Array.from({ length: numLayers }, (_, l) => this.runner.arch.site(l));
     const inputs = [...new Set(sites.flatMap((site) => site.terms))];
     const terms = inputs.map((input) => {
@@ -804,9 +811,7 @@ export class KeptSelfAnalysis implements KeptAnalysis {
       alive,
       tokens: this.tokens,
       blocks: this.blocks,
-      numHeads,
-      headDim,
-      sites: sites.map((site) => ({ scale: site.scale, softcap: site.softcap, terms: site.terms.map((t) => t.name) })),
+      sites: { self: { headDim, layers: sites.map((site) => ({ scale: site.scale, softcap: site.softcap, terms: site.terms.map((t) => t.name), biasRank: biasRank(site.terms) })) } },
       terms,
       ...(mergeText !== undefined ? { mergeText } : {}),
     };

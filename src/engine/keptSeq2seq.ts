@@ -10,7 +10,8 @@
 import type { AttentionBlockKind, HeadVectors, ModelSummary, TokenInfo } from '../protocol/types';
 import type { ArchSummary, AttentionSite, PositionInput } from './architecture';
 import { EngineError } from './errors';
-import { blockValueNorms, headRange, layerHeadMean, layerProbabilities, scoresRunBytes, summaryBytes, THUMBNAIL_SIZE, type BlockMeta, type forHeadGroups, type KeptAnalysis, type LayerQk, type LayerSummaries, type Positions } from './kept';
+import { biasRank, blockValueNorms, headRange, layerHeadMean, layerProbabilities, MIRROR_TERMS_BYTES, scoresRunBytes, sharedCopy, summaryBytes, THUMBNAIL_SIZE, type BlockMeta, type forHeadGroups, type KeptAnalysis, type LayerQk, type LayerSummaries, type Positions } from './kept';
+import type { MirrorLayer, MirrorStart } from './keptMirror';
 import { LayerWaits, stoppedError } from './layerWaits';
 
 export type Seq2seqBlock = 'encoder' | 'decoder' | 'cross';
@@ -47,6 +48,11 @@ export class KeptSeq2seqAnalysis implements KeptAnalysis {
   private readonly runs: { encoder?: StackState; decoder?: StackState } = {};
   private readonly waits = new LayerWaits();
   private disposed = false;
+  /**
+   * Mirrored into the view thread (mirrorStart): the shared copies of the terms a site takes as they
+   * are (a position input the stack's graphs are fed, which onnxruntime cannot read from shared memory).
+   */
+  private mirrorTerms: Map<Float32Array, Float32Array> | undefined;
 
   constructor(
     private readonly runner: Seq2seqKeptRunner,
@@ -126,7 +132,70 @@ export class KeptSeq2seqAnalysis implements KeptAnalysis {
     return this.runner.headVectors(this.runs, kind, layer, head);
   }
 
-  /** q/k of every layer, the stacks' position inputs and shared terms (each array once), chunk inputs, summaries. */
+  /** Each block's sites as the view thread's mirror gets them. */
+  private mirrorSites(): MirrorStart['sites'] {
+    const sites: MirrorStart['sites'] = {};
+    for (const meta of this.blocks) {
+      const kind = meta.kind as Seq2seqBlock;
+      const layers = Array.from({ length: meta.layers }, (_, l) => this.runner.site(kind, l));
+      sites[kind] = { headDim: this.runner.scores(kind).summary.headDim, layers: layers.map((site) => ({ scale: site.scale, softcap: site.softcap, terms: [], biasRank: biasRank(site.terms) })) };
+    }
+    return sites;
+  }
+
+  /**
+   * What the view thread's mirror starts from (src/engine/keptMirror.ts), or undefined where the
+   * terms a site takes as they are (T5's relative bias on a long text) would need more than
+   * MIRROR_TERMS_BYTES copied into shared memory. The q/k and summed terms are shared as the pass
+   * keeps them; the layers follow per stack chunk (mirrorLayers).
+   */
+  mirrorStart(analysisId: number, alive: Int32Array, mergeText: string | undefined): MirrorStart | undefined {
+    if (this.disposed) return undefined;
+    let copied = 0;
+    const seen = new Set<unknown>();
+    for (const meta of this.blocks) {
+      const keys = meta.keyTokens.length;
+      const rows = meta.queryTokens.length;
+      for (let l = 0; l < meta.layers; l++) {
+        const site = this.runner.site(meta.kind, l);
+        if (site.terms.length !== 1 || seen.has(site.terms[0])) continue;
+        seen.add(site.terms[0]);
+        copied += 4 * site.terms[0].dims.reduce<number>((p, d) => p * (d === 'n' ? rows : d === 'm' ? keys : Number(d)), 1);
+      }
+    }
+    if (copied > MIRROR_TERMS_BYTES) return undefined;
+    this.mirrorTerms = new Map();
+    return {
+      type: 'start',
+      analysisId,
+      alive,
+      tokens: this.tokens,
+      blocks: this.blocks,
+      sites: this.mirrorSites(),
+      terms: [],
+      ...(mergeText !== undefined ? { mergeText } : {}),
+      targetText: this.target,
+    };
+  }
+
+  /** The layers of `summaries` (a stack chunk's, just computed) as the mirror gets them: value norms, shared q, k and terms. */
+  mirrorLayers(summaries: readonly LayerSummaries[]): MirrorLayer[] {
+    const terms = this.mirrorTerms;
+    if (!terms || this.disposed) return [];
+    return summaries.map((s) => {
+      const block = s.block as Seq2seqBlock;
+      const qk = this.layers[block][s.layer];
+      let bias = qk.bias;
+      if (bias && !(bias.data.buffer instanceof SharedArrayBuffer)) {
+        let shared = terms.get(bias.data);
+        if (!shared) terms.set(bias.data, (shared = sharedCopy(bias.data)));
+        bias = { data: shared, dims: bias.dims };
+      }
+      return { block, layer: s.layer, valueNorms: s.valueNorms, q: qk.q, k: qk.k, ...(qk.keys !== undefined ? { keys: qk.keys } : {}), ...(bias ? { bias } : {}) };
+    });
+  }
+
+  /** q/k of every layer, the stacks' position inputs and shared terms (each array once), the mirror's copies of terms, chunk inputs, summaries. */
   get bytesHeld(): number {
     const arrays = new Set<Float32Array>();
     for (const layers of Object.values(this.layers)) {
@@ -141,6 +210,7 @@ export class KeptSeq2seqAnalysis implements KeptAnalysis {
       for (const v of run.positions.values()) arrays.add(v.data);
       for (const b of run.biases.values()) if (b) arrays.add(b.data);
     }
+    for (const copy of this.mirrorTerms?.values() ?? []) arrays.add(copy);
     let bytes = 0;
     for (const a of arrays) bytes += a.byteLength;
     for (const s of this.summaries) bytes += summaryBytes(s);
@@ -155,6 +225,7 @@ export class KeptSeq2seqAnalysis implements KeptAnalysis {
     for (const layers of Object.values(this.layers)) layers.length = 0;
     this.runs.encoder = undefined;
     this.runs.decoder = undefined;
+    this.mirrorTerms?.clear();
   }
 }
 

@@ -58,9 +58,9 @@ function toViewThread(feed: MirrorFeed): void {
   viewThread?.postMessage(feed);
 }
 
-/** Mirrors a single-stack analysis whose pass keeps its q/k into the view thread, from the start of its pass. */
+/** Mirrors a kept analysis (single-stack whose pass keeps its q/k, or encoder-decoder) into the view thread, from the start of its pass. */
 function mirror(analysisId: number, analysis: KeptAnalysis, mergeText: string | undefined): void {
-  if (!viewThread || !(analysis instanceof KeptSelfAnalysis)) return;
+  if (!viewThread || !(analysis instanceof KeptSelfAnalysis || analysis instanceof KeptSeq2seqAnalysis)) return;
   const alive = new Int32Array(new SharedArrayBuffer(4));
   alive[0] = 1;
   const start = analysis.mirrorStart(analysisId, alive, mergeText);
@@ -370,7 +370,7 @@ port.on('message', (message: HostToWorker) => {
             // Kept from the start of its pass: the views of the layers computed so far are served while the rest runs.
             started = analysis;
             const mergeText = pair ? undefined : message.text;
-            kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText })));
+            kept.add(analysisId, entryFor(analysis, message.text, message.options, new ViewServer(analysis, { mergeText, targetText: analysis.target })));
             mirror(analysisId, analysis, mergeText);
           };
           let analysis: Awaited<ReturnType<AttentionModel['analyzeKept']>>;
@@ -385,7 +385,7 @@ port.on('message', (message: HostToWorker) => {
               }
               // Between group runs (this thread's JS runs now): the view thread serves these layers from here on.
               // After their summaries, so that the host has them before any view of these layers is answered.
-              if (started instanceof KeptSelfAnalysis && mirrored.has(analysisId) && kept.peek(analysisId)?.analysis === started) toViewThread({ type: 'layers', analysisId, layers: started.mirrorLayers(group) });
+              if ((started instanceof KeptSelfAnalysis || started instanceof KeptSeq2seqAnalysis) && mirrored.has(analysisId) && kept.peek(analysisId)?.analysis === started) toViewThread({ type: 'layers', analysisId, layers: started.mirrorLayers(group) });
             }, { onStart, keepHead: headOnScreen, ...testHooks() });
           } catch (err) {
             // A pass that stopped keeps nothing (its waiting views have failed, saying why; the view thread's too).

@@ -3,12 +3,12 @@
  * onnxruntime-node runs a session synchronously on the calling thread, so on the engine worker's
  * thread a view waited for the layer group running there (3.4 s per group on the Llama-3.2-1B shape
  * at 2,048 tokens). The process's main thread sends this thread every 'view', 'cancel', 'forget'
- * and 'dispose'; the engine worker feeds it each single-stack analysis whose q/k its pass keeps
- * (src/engine/keptMirror.ts, over a MessageChannel: shared q/k, no copy) as the pass computes it.
- * Views of such an analysis are served here, by the same ViewServer and ViewScheduler the worker
- * uses, on this thread's own scores sessions; every other view (step by step, which needs v; full
- * results; encoder-decoders; analyses not mirrored) goes to the engine worker, which answers the
- * host itself. Replies go to the main thread, which writes them as frames like the worker's.
+ * and 'dispose'; the engine worker feeds it each kept analysis whose q/k its pass keeps (single-stack
+ * ones where they fit, encoder-decoders always; src/engine/keptMirror.ts, over a MessageChannel:
+ * shared q/k, no copy) as the pass computes it. Views of such an analysis are served here, by the
+ * same ViewServer and ViewScheduler the worker uses, on this thread's own scores sessions; every
+ * other view (step by step, which needs v; full results; analyses not mirrored) goes to the engine
+ * worker, which answers the host itself. Replies go to the main thread, which writes them as frames like the worker's.
  */
 import * as os from 'os';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'worker_threads';
@@ -63,7 +63,7 @@ function onFeed(feed: MirrorFeed): void {
     case 'start': {
       drop(feed.analysisId);
       const analysis = new MirrorKeptAnalysis(feed, sessions);
-      mirrors.set(feed.analysisId, { analysis, server: new ViewServer(analysis, { mergeText: feed.mergeText }) });
+      mirrors.set(feed.analysisId, { analysis, server: new ViewServer(analysis, { mergeText: feed.mergeText, targetText: feed.targetText }) });
       // While the first layer group runs: its views then find their sessions made.
       analysis.warm().catch(() => undefined);
       break;
