@@ -10,14 +10,15 @@ import * as assert from 'assert';
 import * as path from 'path';
 import { EngineError } from '../../src/engine/errors';
 import { ViewServer } from '../../src/analysis/viewServer';
-import { ScoresSessions, type KeptAnalysis, type KeptSelfAnalysis } from '../../src/engine/kept';
+import { ScoresSessions, type KeptAnalysis, type KeptSelfAnalysis, type LayerSummaries } from '../../src/engine/kept';
+import type { KeptSeq2seqAnalysis } from '../../src/engine/keptSeq2seq';
 import { MirrorKeptAnalysis } from '../../src/engine/keptMirror';
 import type { AttentionModel } from '../../src/engine/model';
 import { loadModel } from '../../src/models';
 import type { ViewReply, ViewRequest } from '../../src/protocol/views';
 import { EngineClient, EngineRequestError } from '../../src/worker/engineClient';
 import { holdFirstGroup, isPending } from '../helpers/passHold';
-import { ATTENTION_TOLERANCE, FIXTURES_ROOT, maxAbsDiff, openFixture, type Fixture } from '../helpers/fixtures';
+import { ATTENTION_TOLERANCE, FIXTURES_2_ROOT, FIXTURES_ROOT, maxAbsDiff, openFixture, type Fixture } from '../helpers/fixtures';
 
 const WORKER = path.resolve(__dirname, '../../../dist/worker.js');
 const HOLD_ENV = 'ATTENTION_INSPECTOR_TEST_HOLD_AFTER_GROUP_MS';
@@ -206,6 +207,125 @@ describe("views during the pass: the view thread's mirror of a kept analysis", f
       }
     });
   }
+});
+
+describe("views during the pass: the view thread's mirror of an encoder-decoder", function () {
+  this.timeout(120000);
+  const BLOCK_KEYS = { encoder: 'encoder_attentions', decoder: 'decoder_attentions', cross: 'cross_attentions' } as const;
+  // A stack sum of relative bias and causal mask shared as the pass keeps it, the encoder's relative bias copied once (t5); learned positions, a causal mask only (bart, marian).
+  const variants = [
+    { name: 'bart', options: {} },
+    { name: 't5', options: {} },
+    { name: 't5', options: { stackLayersPerChunk: 1 } },
+    { name: 'marian', options: {} },
+  ];
+  for (const { name, options } of variants) {
+    const label = options.stackLayersPerChunk ? ', one layer per stack chunk' : '';
+    it(`${name}${label}: every block, layer, head and head mean served from what the worker hands the view thread equals transformers' attentions`, async () => {
+      const fixture = openFixture(name, FIXTURES_2_ROOT);
+      const model = await loadModel(fixture.folder, options);
+      const sessions = new ScoresSessions(() => ({ intraOpNumThreads: 1 }));
+      try {
+        const c = fixture.cases[0];
+        const alive = keptFlag();
+        let mirror: MirrorKeptAnalysis | undefined;
+        let started: KeptSeq2seqAnalysis | undefined;
+        const chunks: LayerSummaries[][] = [];
+        const kept = await model.analyzeKept(c.text, { target: c.decoder_text }, undefined, undefined, (chunk) => {
+          chunks.push(chunk);
+          // Each stack chunk's layers are served once they come, and only they (encoder first).
+          const before = mirror!.layersComputed;
+          const layers = started!.mirrorLayers(chunk);
+          // Shared with the worker's analysis (onnxruntime cannot read them there: each view copies its head group out).
+          const shared = (x: Float32Array | undefined) => x === undefined || x.buffer instanceof SharedArrayBuffer;
+          assert.ok(layers.every((l) => shared(l.q) && shared(l.k) && l.k!.length > 0 && shared(l.bias?.data)), 'q, k and terms in shared memory');
+          mirror!.add(layers);
+          assert.strictEqual(mirror!.layersComputed, before + chunk.filter((s) => s.block !== 'cross').length);
+        }, {
+          onStart: (analysis) => {
+            started = analysis as KeptSeq2seqAnalysis;
+            const start = started.mirrorStart(7, alive, c.text);
+            assert.ok(start, 'the analysis is mirrored');
+            mirror = new MirrorKeptAnalysis(start, sessions);
+            assert.strictEqual(mirror.layersComputed, 0);
+          },
+        });
+        assert.strictEqual(kept, started);
+        if (options.stackLayersPerChunk) assert.ok(chunks.length >= 4 && chunks[0].every((s) => s.block === 'encoder' && s.layer === 0), `${chunks.length} chunks`);
+        assert.strictEqual(mirror!.bytesHeld, 0);
+        for (const block of ['encoder', 'decoder', 'cross'] as const) {
+          const expected = fixture.expected(`case0.${BLOCK_KEYS[block]}`);
+          const [layers, heads, rows, keys] = expected.shape;
+          const size = rows * keys;
+          assert.deepStrictEqual(mirror!.valueNorms(block), kept.valueNorms(block));
+          for (let layer = 0; layer < layers; layer++) {
+            await mirror!.whenComputed(block, layer);
+            const all = await mirror!.attention(block, layer);
+            assert.strictEqual(all.length, heads * size, `${block} layer ${layer}: [${heads}, ${rows}, ${keys}]`);
+            const mean = await mirror!.headMean(block, layer);
+            const referenceMean = new Float32Array(size);
+            for (let head = 0; head < heads; head++) {
+              const reference = expected.data.subarray((layer * heads + head) * size, (layer * heads + head + 1) * size);
+              assert.ok(maxAbsDiff(all.subarray(head * size, (head + 1) * size), reference) <= ATTENTION_TOLERANCE, `${block} layer ${layer} head ${head}`);
+              const one = await mirror!.attention(block, layer, undefined, { from: head, to: head + 1 });
+              assert.ok(maxAbsDiff(one, reference) <= ATTENTION_TOLERANCE, `${block} layer ${layer} head ${head} alone`);
+              reference.forEach((v, i) => (referenceMean[i] += v / heads));
+            }
+            assert.ok(maxAbsDiff(mean, referenceMean) <= ATTENTION_TOLERANCE, `${block} layer ${layer}'s mean`);
+          }
+        }
+        // 'self' names the encoder, as in the worker's analysis.
+        assert.deepStrictEqual(await mirror!.attention('self', 0), await mirror!.attention('encoder', 0));
+        await assert.rejects(mirror!.headVectors(), /served by the engine worker/);
+        mirror!.dispose();
+        await assert.rejects(mirror!.attention('cross', 0), /released/);
+        kept.dispose();
+      } finally {
+        await sessions.dispose();
+        await model.dispose();
+        fixture.close();
+      }
+    });
+  }
+
+  it("a layer's wait resolves when its stack chunk reaches the mirror, not before; the pass stopping fails it, saying why", async () => {
+    const fixture = openFixture('t5', FIXTURES_2_ROOT);
+    const model = await loadModel(fixture.folder, { stackLayersPerChunk: 1 });
+    const sessions = new ScoresSessions(() => ({ intraOpNumThreads: 1 }));
+    try {
+      const c = fixture.cases[0];
+      let mirror: MirrorKeptAnalysis | undefined;
+      let started: KeptSeq2seqAnalysis | undefined;
+      const controller = new AbortController();
+      let early: boolean | undefined;
+      let late: Promise<{ error?: unknown }> | undefined;
+      const pass = model.analyzeKept(c.text, { target: c.decoder_text }, controller.signal, undefined, (chunk) => mirror!.add(started!.mirrorLayers(chunk)), {
+        onStart: (analysis) => {
+          started = analysis as KeptSeq2seqAnalysis;
+          mirror = new MirrorKeptAnalysis(started.mirrorStart(1, keptFlag(), c.text)!, sessions);
+        },
+        testHoldAfterGroup: async (layers) => {
+          if (layers[0] !== 0 || early !== undefined) return;
+          // After the encoder's layer 0: it is served, the decoder's layer 0 and the cross block wait.
+          late = outcome(mirror!.whenComputed('cross', 0));
+          early = await isPending(mirror!.whenComputed('decoder', 0));
+          await mirror!.whenComputed('encoder', 0);
+          await assert.rejects(mirror!.attention('cross', 0), /Layer 1 of the cross attention has not been computed yet/);
+          mirror!.stop({ code: 'cancelled', message: 'The analysis was cancelled.' });
+          controller.abort();
+        },
+      });
+      await assert.rejects(pass, /cancelled/);
+      assert.strictEqual(early, true, "the decoder's layer 0 waited");
+      const stopped = (await late!).error;
+      assert.ok(stopped instanceof EngineError && /stopped after 1 of \d+ layers: The analysis was cancelled/.test(stopped.message), String(stopped));
+      mirror!.dispose();
+    } finally {
+      await sessions.dispose();
+      await model.dispose();
+      fixture.close();
+    }
+  });
 });
 
 describe('views during the pass: the head on screen, kept by the next pass', function () {
