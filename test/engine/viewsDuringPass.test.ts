@@ -33,11 +33,12 @@ function referenceHead(data: Float32Array, heads: number, n: number, layer: numb
   return data.subarray(start, start + n * n);
 }
 
-function matrixOf(reply: ViewReply): Float32Array {
+/** A matrix reply's data, every one of its `rows` rows (default square: as many as its keys) in it. */
+function matrixOf(reply: ViewReply, rows?: number): Float32Array {
   assert.strictEqual(reply.kind, 'matrix');
   if (reply.kind !== 'matrix') throw new Error('not a matrix');
   assert.strictEqual(reply.rowStart, 0);
-  assert.strictEqual(reply.rowCount, reply.size, 'every row in one reply');
+  assert.strictEqual(reply.rowCount, rows ?? reply.size, 'every row in one reply');
   return new Float32Array(reply.data);
 }
 
@@ -57,6 +58,21 @@ function outcome<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }
 }
 
 
+/** An engine process started with the TESTS ONLY variable `name` set to `ms`, once `load` has loaded its model. */
+async function engineWith(name: string, ms: number, log: ((line: string) => void) | undefined, load: (client: EngineClient) => Promise<unknown>): Promise<EngineClient> {
+  const before = process.env[name];
+  // The engine process takes the variable when it starts (on the first request).
+  process.env[name] = String(ms);
+  try {
+    const client = new EngineClient(WORKER, log);
+    await load(client);
+    return client;
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
 /**
  * An engine process with the llama fixture loaded one layer per group (room for one warm layer
  * plus building one streamed), started with the TESTS ONLY variable `name` set to `ms`.
@@ -65,17 +81,7 @@ async function testEngine(fixture: Fixture, name: string, ms: number, log?: (lin
   const warm = await loadModel(fixture.folder);
   const limitGB = (2.9 * warm.memory.layerBytes) / 1e9;
   await warm.dispose();
-  const before = process.env[name];
-  // The engine process takes the variable when it starts (on the first request).
-  process.env[name] = String(ms);
-  try {
-    const client = new EngineClient(WORKER, log);
-    await client.load(fixture.folder, { name: 'llama', source: fixture.folder, memoryLimitGB: limitGB });
-    return client;
-  } finally {
-    if (before === undefined) delete process.env[name];
-    else process.env[name] = before;
-  }
+  return engineWith(name, ms, log, (client) => client.load(fixture.folder, { name: 'llama', source: fixture.folder, memoryLimitGB: limitGB }));
 }
 
 describe('views during the pass: the engine', function () {
@@ -602,5 +608,53 @@ describe("views during the pass: the engine process's view thread", function () 
     assert.deepStrictEqual(matrixOf(await client.view(kept.analysisId, headRequest(0, 2), signal)), head);
     client.forget(kept.analysisId);
     await assert.rejects(client.view(kept.analysisId, headRequest(0, 2), signal), /no longer kept/);
+  });
+});
+
+describe("views during the pass: the engine process's view thread, encoder-decoders", function () {
+  this.timeout(120000);
+  /** How long the worker's thread is kept busy after each stack's first chunk, as a long onnxruntime run keeps it. */
+  const BLOCK_MS = 3000;
+  const fixture = openFixture('t5', FIXTURES_2_ROOT);
+  after(() => fixture.close());
+
+  it("answers an encoder layer-0 head while the worker's thread is busy after the encoder (equal to the reference); the cross block once the decoder ran", async () => {
+    const events: string[] = [];
+    const client = await engineWith('ATTENTION_INSPECTOR_TEST_BLOCK_AFTER_GROUP_MS', BLOCK_MS, (line) => {
+      if (/TESTS ONLY: the engine worker's thread was blocked/.test(line)) events.push('worker unblocked');
+    }, (c) => c.load(fixture.folder, { name: 't5', source: fixture.folder }));
+    try {
+      const c = fixture.cases[0];
+      const signal = new AbortController().signal;
+      const view = (block: 'encoder' | 'cross', layer: number, head: number): ViewRequest => ({ kind: 'matrix', block, mode: 'head', layer, head, special: 'show', mergeWords: false });
+      let asked: Promise<[Float32Array, Float32Array]> | undefined;
+      let chunks = 0;
+      const kept = await client.analyzeKept(c.text, { target: c.decoder_text }, {
+        onSummaries: (analysisId) => {
+          events.push(`summaries ${++chunks}`);
+          if (asked) return;
+          const track = <T>(label: string, p: Promise<T>) => p.then((v) => (events.push(label), v));
+          asked = Promise.all([track('encoder head', client.view(analysisId, view('encoder', 0, 1), signal).then(matrixOf)), track('cross head', client.view(analysisId, view('cross', 0, 1), signal).then((r) => matrixOf(r, c.decoder_input_ids!.length)))]);
+        },
+      });
+      const [encoder, cross] = await asked!;
+      const at = (label: string) => events.indexOf(label);
+      assert.ok(at('encoder head') > at('summaries 1') && at('encoder head') < at('worker unblocked'), `the encoder's head came while the worker was busy (${events.join(', ')})`);
+      assert.ok(at('cross head') > at('summaries 2'), `the cross block once the decoder was computed (${events.join(', ')})`);
+      const reference = (key: string, layer: number, head: number) => {
+        const ref = fixture.expected(key);
+        const [, heads, rows, keys] = ref.shape;
+        return ref.data.subarray((layer * heads + head) * rows * keys, (layer * heads + head + 1) * rows * keys);
+      };
+      assert.ok(maxAbsDiff(encoder, reference('case0.encoder_attentions', 0, 1)) <= ATTENTION_TOLERANCE);
+      assert.ok(maxAbsDiff(cross, reference('case0.cross_attentions', 0, 1)) <= ATTENTION_TOLERANCE);
+      // Step by step is still the worker's, and once forgotten neither thread has it.
+      const vectors = await client.view(kept.analysisId, { kind: 'headVectors', block: 'encoder', layer: 0, head: 1 }, signal);
+      assert.strictEqual(vectors.kind, 'headVectors');
+      client.forget(kept.analysisId);
+      await assert.rejects(client.view(kept.analysisId, view('encoder', 0, 1), signal), /no longer kept/);
+    } finally {
+      client.dispose();
+    }
   });
 });
