@@ -719,6 +719,12 @@ export interface KeptOptions {
   testHoldAfterGroup?: (layers: number[]) => Promise<void>;
 }
 
+/** What the view thread's mirror of `analysis` starts from (src/engine/keptMirror.ts): its tokens, blocks, sites and copied terms. */
+export function mirrorStartOf(analysisId: number, alive: Int32Array, analysis: Pick<KeptAnalysis, 'tokens' | 'blocks'>, sites: MirrorStart['sites'], terms: MirrorStart['terms'], texts: { mergeText?: string; targetText?: string }): MirrorStart {
+  const { mergeText, targetText } = texts;
+  return { type: 'start', analysisId, alive, tokens: analysis.tokens, blocks: analysis.blocks, sites, terms, ...(mergeText !== undefined ? { mergeText } : {}), ...(targetText !== undefined ? { targetText } : {}) };
+}
+
 /** A single-stack kept analysis: each layer's input hidden state and the text's position inputs. */
 export class KeptSelfAnalysis implements KeptAnalysis {
   readonly summaries: LayerSummaries[] = [];
@@ -805,16 +811,8 @@ export class KeptSelfAnalysis implements KeptAnalysis {
     const bytes = terms.reduce((a, t) => a + t.data.byteLength, 0);
     if (bytes > MIRROR_TERMS_BYTES) return undefined;
     this.mirrorBytes = bytes;
-    return {
-      type: 'start',
-      analysisId,
-      alive,
-      tokens: this.tokens,
-      blocks: this.blocks,
-      sites: { self: { headDim, layers: sites.map((site) => ({ scale: site.scale, softcap: site.softcap, terms: site.terms.map((t) => t.name), biasRank: biasRank(site.terms) })) } },
-      terms,
-      ...(mergeText !== undefined ? { mergeText } : {}),
-    };
+    const mirrorSites = sites.map((site) => ({ scale: site.scale, softcap: site.softcap, terms: site.terms.map((t) => t.name), biasRank: biasRank(site.terms) }));
+    return mirrorStartOf(analysisId, alive, this, { self: { headDim, layers: mirrorSites } }, terms, { mergeText });
   }
 
   /** The layers of `summaries` (just computed) as the mirror gets them: their value norms, their shared q and keys. */

@@ -10,7 +10,7 @@
 import type { AttentionBlockKind, HeadVectors, ModelSummary, TokenInfo } from '../protocol/types';
 import type { ArchSummary, AttentionSite, PositionInput } from './architecture';
 import { EngineError } from './errors';
-import { biasRank, blockValueNorms, headRange, layerHeadMean, layerProbabilities, MIRROR_TERMS_BYTES, scoresRunBytes, sharedCopy, summaryBytes, THUMBNAIL_SIZE, type BlockMeta, type forHeadGroups, type KeptAnalysis, type LayerQk, type LayerSummaries, type Positions } from './kept';
+import { biasRank, blockValueNorms, headRange, layerHeadMean, layerProbabilities, MIRROR_TERMS_BYTES, mirrorStartOf, scoresRunBytes, sharedCopy, summaryBytes, THUMBNAIL_SIZE, type BlockMeta, type forHeadGroups, type KeptAnalysis, type LayerQk, type LayerSummaries, type Positions } from './kept';
 import type { MirrorLayer, MirrorStart } from './keptMirror';
 import { LayerWaits, stoppedError } from './layerWaits';
 
@@ -165,17 +165,7 @@ export class KeptSeq2seqAnalysis implements KeptAnalysis {
     }
     if (copied > MIRROR_TERMS_BYTES) return undefined;
     this.mirrorTerms = new Map();
-    return {
-      type: 'start',
-      analysisId,
-      alive,
-      tokens: this.tokens,
-      blocks: this.blocks,
-      sites: this.mirrorSites(),
-      terms: [],
-      ...(mergeText !== undefined ? { mergeText } : {}),
-      targetText: this.target,
-    };
+    return mirrorStartOf(analysisId, alive, this, this.mirrorSites(), [], { mergeText, targetText: this.target });
   }
 
   /** The layers of `summaries` (a stack chunk's, just computed) as the mirror gets them: value norms, shared q, k and terms. */
