@@ -39,6 +39,10 @@ async function encoderViewDuringDecoder(folder: string, n: number, t: number): P
           if (overview.kind !== 'overview') throw new Error('not an overview');
           timings.firstViewMs = performance.now() - start;
           timings.firstViewBeforePassEnd = passEnded === 0 ? 1 : 0;
+          // Another head's overview: the panel switching heads.
+          start = performance.now();
+          await client.view(analysisId, { ...request(2, 0, rows), kind: 'overview', cells: 1000 });
+          timings.nextViewMs = performance.now() - start;
           // Another head's exact matrix, every row tile of it.
           start = performance.now();
           for (let done = 0; done < rows; ) {
