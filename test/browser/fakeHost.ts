@@ -10,7 +10,8 @@ import type { AttentionResult } from '../../src/protocol/types';
 import type { BlockSummaries, ViewReply } from '../../src/protocol/views';
 import { replyBuffers, summaryBuffers } from '../../src/protocol/views';
 import type { WebviewToHost } from '../../src/protocol/webview';
-import type { Harness } from './harness';
+import * as assert from 'assert';
+import { cspViolations, openHarness, type Harness } from './harness';
 
 export type RequestMessage = Extract<WebviewToHost, { type: 'request' }>;
 
@@ -99,4 +100,22 @@ export function partial(s: BlockSummaries, done: number): BlockSummaries {
     scores: s.scores.map((sc) => (sc.layer < done ? sc : { ...sc, previousToken: NaN, firstToken: NaN, self: NaN, entropy: NaN, entropyBits: NaN })),
     thumbnails: { ...s.thumbnails, data: data.buffer },
   };
+}
+
+/**
+ * A fresh page (light theme, 1200×800) and fake host for each test of the calling suite, checked
+ * after each test for Content Security Policy violations and console errors.
+ */
+export function pageWithFakeHost(): { readonly h: Harness; readonly host: FakeHost } {
+  const page = {} as { h: Harness; host: FakeHost };
+  beforeEach(async () => {
+    page.h = await openHarness({ theme: 'light', viewport: { width: 1200, height: 800 } });
+    page.host = new FakeHost(page.h);
+  });
+  afterEach(async () => {
+    assert.deepStrictEqual(await cspViolations(page.h), [], 'Content Security Policy violations');
+    assert.deepStrictEqual(page.h.problems, [], 'console errors in the webview');
+    await page.h.close();
+  });
+  return page;
 }

@@ -12,7 +12,7 @@ import { UNIT_RANGE, colorLut, lutIndex } from '../../src/analysis/colormap';
 import { MAX_MESSAGE_BYTES, MAX_OVERVIEW_CELLS, MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
 import { fixtureResult } from '../unit/analysis/fixture';
 import { bertHeadVectors } from './bertVectors';
-import { FakeHost } from './fakeHost';
+import { FakeHost, pageWithFakeHost } from './fakeHost';
 import { at, canvasPixel, cellCenter, chooseOption, geometry, label, setControl, tooltip } from './geometry';
 import { cspViolations, frames, openHarness, repoRoot, type Harness } from './harness';
 import { syntheticResult } from './synthetic';
@@ -26,19 +26,10 @@ function cellAt(g: Awaited<ReturnType<typeof geometry>>, x: number, y: number): 
 
 describe('attention on demand in Chromium', function () {
   this.timeout(240000);
+  const page = pageWithFakeHost();
   let h: Harness;
   let host: FakeHost;
-
-  beforeEach(async () => {
-    h = await openHarness({ theme: 'light', viewport: { width: 1200, height: 800 } });
-    host = new FakeHost(h);
-  });
-
-  afterEach(async () => {
-    assert.deepStrictEqual(await cspViolations(h), [], 'Content Security Policy violations');
-    assert.deepStrictEqual(h.problems, [], 'console errors in the webview');
-    await h.close();
-  });
+  beforeEach(() => ({ h, host } = page));
 
   it('asks for the view it shows by request id and analysis id, and draws the reply exactly', async () => {
     const result = fixtureResult('bert', 0);

@@ -13,28 +13,19 @@ import { ViewServer } from '../../src/analysis/viewServer';
 import { MAX_REPLY_BYTES, type ViewRequest } from '../../src/protocol/views';
 import type { AttentionResult } from '../../src/protocol/types';
 import { fixtureResult } from '../unit/analysis/fixture';
-import { FakeHost, partial } from './fakeHost';
+import { FakeHost, pageWithFakeHost, partial } from './fakeHost';
 import { at, cellCenter, chooseOption, geometry, label, tooltip } from './geometry';
-import { cspViolations, frames, openHarness, type Harness } from './harness';
+import { frames, type Harness } from './harness';
 import { syntheticResult } from './synthetic';
 
 const headRequest = (layer: number, head: number): ViewRequest => ({ kind: 'matrix', block: 'self', mode: 'head', layer, head, special: 'show', mergeWords: false });
 
 describe('views during the pass in Chromium', function () {
   this.timeout(240000);
+  const page = pageWithFakeHost();
   let h: Harness;
   let host: FakeHost;
-
-  beforeEach(async () => {
-    h = await openHarness({ theme: 'light', viewport: { width: 1200, height: 800 } });
-    host = new FakeHost(h);
-  });
-
-  afterEach(async () => {
-    assert.deepStrictEqual(await cspViolations(h), [], 'Content Security Policy violations');
-    assert.deepStrictEqual(h.problems, [], 'console errors in the webview');
-    await h.close();
-  });
+  beforeEach(() => ({ h, host } = page));
 
   const computing = () => h.page.locator('[data-testid="computing"]').innerText();
 

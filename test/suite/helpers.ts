@@ -210,3 +210,16 @@ export async function askView(api: AttentionInspectorApi, resultId: number, requ
   assert.strictEqual(reply.resultId, resultId, 'the reply names the analysis it is about');
   return reply.reply;
 }
+
+/** The extension's API for a suite that starts and ends in a reset window (`resetWindow` before its first test and after its last). */
+export function apiInCleanWindow(): { readonly api: AttentionInspectorApi } {
+  const suite = {} as { api: AttentionInspectorApi };
+  before(async () => {
+    suite.api = await getApi();
+    await resetWindow(suite.api);
+  });
+  after(async () => {
+    await resetWindow(suite.api);
+  });
+  return suite;
+}

@@ -11,7 +11,7 @@ import type { HeadVectors } from '../../src/protocol/types';
 import { MAX_REPLY_BYTES } from '../../src/protocol/views';
 import type { HostToWebview } from '../../src/protocol/webview';
 import {
-  askView as ask, bufferBytes, currentResultId, fixtureFolder, getApi, openUntitled, resetWindow, resultMessages, select, sentSince, setModel, showAttention, toFloat32, waitFor,
+  apiInCleanWindow, askView as ask, bufferBytes, currentResultId, fixtureFolder, openUntitled, resultMessages, select, sentSince, setModel, showAttention, toFloat32, waitFor,
 } from './helpers';
 
 /** Asks for q, k, v the way the step-by-step tab does and waits for them. */
@@ -40,16 +40,9 @@ function checkStep(api: AttentionInspectorApi, vectors: HeadVectors, layer: numb
 
 describe('Attention on demand', function () {
   this.timeout(300_000);
+  const suite = apiInCleanWindow();
   let api: AttentionInspectorApi;
-
-  before(async () => {
-    api = await getApi();
-    await resetWindow(api);
-  });
-
-  after(async () => {
-    await resetWindow(api);
-  });
+  before(() => ({ api } = suite));
 
   it('2,048 tokens: the panel gets summaries first, any head at full precision on request, within the byte bound', async () => {
     // The built-in model has 1,024 positions; this fixture (Llama 3 shape, bf16) has 131,072.

@@ -13,21 +13,14 @@ import type { AttentionInspectorApi } from '../../src/protocol/api';
 import { attentionBlocks } from '../../src/protocol/types';
 import type { HostToWebview } from '../../src/protocol/webview';
 import { SafetensorsFile, readTensor } from '../../src/engine/safetensors';
-import { COMMAND, askView, awaitResult, bufferBytes, fixtureFolder, getApi, maxAbsDiff, openUntitled, resetWindow, sentSince, setModel, toFloat32, waitFor } from './helpers';
+import { COMMAND, apiInCleanWindow, askView, awaitResult, bufferBytes, fixtureFolder, maxAbsDiff, openUntitled, sentSince, setModel, toFloat32, waitFor } from './helpers';
 
 const MESSAGE_BOUND = 16 * 1024 * 1024;
 describe('Encoder-decoders on the view protocol', function () {
   this.timeout(300_000);
+  const suite = apiInCleanWindow();
   let api: AttentionInspectorApi;
-
-  before(async () => {
-    api = await getApi();
-    await resetWindow(api);
-  });
-
-  after(async () => {
-    await resetWindow(api);
-  });
+  before(() => ({ api } = suite));
 
   it('bart, a long text: the panel gets the analysis and every block\'s summaries, no tensor and no message over 16 MB; a cross head and its step by step on request', async () => {
     await setModel(path.resolve(fixtureFolder('bert'), '..', '..', 'hf-tiny-2', 'bart'));
