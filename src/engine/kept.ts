@@ -424,15 +424,14 @@ export async function forHeadGroups(
   const per = headsPerGroup(range.to - range.from, n, m);
   const slab = n * headDim;
   const keySlab = m * headDim;
+  // A bias every head shares (`[n, m]`) is one tensor for all head groups (copied once where it lies in shared memory).
+  const shared = qk.bias && qk.bias.dims.length !== 3 ? new ort.Tensor('float32', unshared(qk.bias.data), qk.bias.dims) : undefined;
   for (let h = range.from; h < range.to; h += per) {
     throwIfCancelled(signal);
     const count = Math.min(per, range.to - h);
     const q = new ort.Tensor('float32', unshared(qk.q.subarray(h * slab, (h + count) * slab)), [count, n, headDim]);
     const k = new ort.Tensor('float32', qk.kHeads ? joinHeads(qk.kHeads, h, count, keySlab) : unshared(qk.k.subarray(h * keySlab, (h + count) * keySlab)), [count, m, headDim]);
-    let bias: ort.Tensor | undefined;
-    if (qk.bias) {
-      bias = qk.bias.dims.length === 3 ? new ort.Tensor('float32', unshared(qk.bias.data.subarray(h * n * m, (h + count) * n * m)), [count, n, m]) : new ort.Tensor('float32', unshared(qk.bias.data), qk.bias.dims);
-    }
+    const bias = shared ?? (qk.bias ? new ort.Tensor('float32', unshared(qk.bias.data.subarray(h * n * m, (h + count) * n * m)), [count, n, m]) : undefined);
     const out = await runner.sessions.runScores(site, want, q, k, bias);
     try {
       each(h, count, out);
